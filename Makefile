@@ -1,0 +1,44 @@
+# Each target does its own set-up first; set-up already done is skipped (stamp files).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENDOR := static/vendor
+HTMX := node_modules/htmx.org/dist
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test bench setup clean
+
+run: setup
+	$(PY) server.py $(ARGS)
+
+test: setup $(CHROMIUM)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench $(ARGS)
+
+setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js
+
+$(VENV)/.installed: setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VENDOR)/htmx.min.js: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp $(HTMX)/htmx.min.js $@
+
+$(VENDOR)/ext/%.min.js: node_modules/.installed
+	mkdir -p $(VENDOR)/ext
+	cp $(HTMX)/ext/$*.min.js $@
+
+# Debian's chromium for the browser tests; never a browser that a test tool downloads.
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR)

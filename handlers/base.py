@@ -1,0 +1,230 @@
+"""BaseHandler: sessions, page-or-fragment rendering, security headers, and errors people can read."""
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from http import HTTPStatus
+
+import redis
+import tornado.web
+from markupsafe import Markup
+
+log = logging.getLogger("parlor.web")
+
+SESSION_COOKIE = "parlor_session"
+SESSION_COOKIE_DAYS = 31  # a little over the Redis session's own TTL; Redis decides
+MAX_FORM_BYTES = 64 * 1024  # a form never needs more; an upload handler sets its own limit
+
+# XSS: no inline script, no eval (htmx runs without both), nothing loaded from elsewhere.
+# Clickjacking: frame-ancestors 'none'.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+STATUS_MESSAGES = {
+    400: "That request was not understood.",
+    401: "Please log in first.",
+    403: "That was refused. If you were sending a form, reload the page and try again.",
+    404: "There is nothing here.",
+    405: "This address does not accept that kind of request.",
+    409: "That conflicts with what is already there.",
+    413: "That is more data than this address accepts.",
+    429: "Too many tries. Please wait a little and try again.",
+    500: "Something went wrong on our side. It has been logged.",
+    503: "Parlor cannot reach its database right now. Please try again in a moment.",
+}
+
+# A Redis that is down or restarting: answer 503, never 500.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ConnectionError)
+
+
+class ClientError(tornado.web.HTTPError):
+    """An error whose message is meant for the person who made the request."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
+        super().__init__(status, log_message=message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class SessionMixin:
+    """Finds the visitor's session from the signed cookie; shared by pages and the WebSocket."""
+
+    session_id: str | None = None
+    session: dict[str, str] | None = None
+
+    async def load_session(self) -> None:
+        # A cookie that fails its signature (tampered, or signed with another key) reads as None:
+        # the visitor is simply signed out.
+        raw = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_COOKIE_DAYS)
+        if not raw:
+            return
+        session_id = raw.decode("ascii", "replace")
+        data = await self.application.sessions.load(session_id)
+        if data:
+            self.session_id, self.session = session_id, data
+            self.current_user = data.get("user")
+
+
+class BaseHandler(SessionMixin, tornado.web.RequestHandler):
+    max_body_bytes = MAX_FORM_BYTES
+    answers_json = False  # endpoints that answer JSON answer their errors in JSON too
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("X-Frame-Options", "DENY")
+
+    async def prepare(self) -> None:
+        self.check_body_size()
+        await self.load_session()
+
+    def check_body_size(self) -> None:
+        """413 from the declared length, with a message (Tornado's own limit answers a bare 400)."""
+        declared = self.request.headers.get("Content-Length")
+        if declared is None:
+            return
+        if not declared.isdigit():
+            raise ClientError(400, "The Content-Length header is not a number.")
+        if int(declared) > self.max_body_bytes:
+            raise ClientError(
+                413, f"That is too much data: this address accepts at most {self.max_body_bytes // 1024} KiB."
+            )
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def _set_session_cookie(self, session_id: str) -> None:
+        self.set_signed_cookie(
+            SESSION_COOKIE,
+            session_id,
+            expires_days=SESSION_COOKIE_DAYS,
+            httponly=True,
+            samesite="Lax",
+            secure=self.request.protocol == "https",
+        )
+
+    async def ensure_session(self) -> dict[str, str]:
+        """The visitor's session, made now if they have none yet."""
+        if self.session is None:
+            self.session_id, self.session = await self.application.sessions.create()
+            self._set_session_cookie(self.session_id)
+        return self.session
+
+    async def sign_in(self, user: str) -> None:
+        """Start a signed-in session under a new id, carrying the guest session's data over."""
+        self.session_id, self.session = await self.application.sessions.rotate(self.session_id, user=user)
+        self._set_session_cookie(self.session_id)
+        self.current_user = user
+
+    async def sign_out(self) -> None:
+        if self.session_id:
+            await self.application.sessions.end(self.session_id)
+        self.clear_cookie(SESSION_COOKIE)
+        self.session_id = self.session = self.current_user = None
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def wants_fragment(self) -> bool:
+        """htmx asked for a piece of a page; a history restore wants the whole page."""
+        headers = self.request.headers
+        return headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in headers
+
+    def template_context(self) -> dict:
+        return {
+            "current_user": self.current_user,
+            "xsrf_token": self.xsrf_token.decode("ascii"),
+            "xsrf_form_html": Markup(self.xsrf_form_html()),
+            "static_url": self.static_url,
+            "online_count": self.application.hub.online_count,
+            "path": self.request.path,
+        }
+
+    def render_template(self, name: str, **context) -> str:
+        template = self.application.templates.get_template(name)
+        return template.render(**self.template_context(), **context)
+
+    def render_view(self, page: str, fragment: str, status: int = 200, **context) -> None:
+        """Send the whole page, or only its fragment when htmx asks; one template renders both."""
+        self.set_status(status)
+        self.add_header("Vary", "HX-Request")
+        self.finish(self.render_template(fragment if self.wants_fragment() else page, **context))
+
+    def redirect_after_post(self, target: str) -> None:
+        """POST-then-redirect; htmx follows HX-Redirect to load the whole page."""
+        if self.wants_fragment():
+            self.set_header("HX-Redirect", target)
+            self.finish()
+        else:
+            self.redirect(target, status=303)
+
+    def write_json(self, payload: object, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(payload))
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, REDIS_DOWN):
+            status_code = 503
+            self.set_status(503)
+            self.set_header("Retry-After", "5")
+        if isinstance(exc, ClientError):
+            message = exc.message
+            if exc.retry_after:
+                self.set_header("Retry-After", str(exc.retry_after))
+        else:
+            message = STATUS_MESSAGES.get(status_code, HTTPStatus(status_code).phrase)
+        detail = None
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs and status_code >= 500:
+            detail = "".join(traceback.format_exception(*kwargs["exc_info"]))
+        self.clear_header("HX-Redirect")
+        if self.answers_json:
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            body = {"error": message, "status": status_code}
+            if detail:
+                body["traceback"] = detail
+            self.finish(json.dumps(body))
+            return
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        context = {"status": status_code, "message": message, "detail": detail}
+        try:
+            template = "partials/_error.html" if self.wants_fragment() else "error.html"
+            self.finish(self.render_template(template, **context))
+        except Exception:  # an error page must never fail in turn
+            log.exception("rendering the error page failed")
+            self.finish(f"<!doctype html><title>{status_code}</title><p>{status_code}</p>")
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, REDIS_DOWN):
+            log.warning("%s %s: Redis unavailable (%s)", self.request.method, self.request.uri, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class NotFoundHandler(BaseHandler):
+    """Every unknown address: a 404 page, whatever the method."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        raise ClientError(404, STATUS_MESSAGES[404])
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site is a place to go after login (stops open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ord(ch) < 0x21 for ch in target):  # no whitespace or control characters
+        return default
+    return target

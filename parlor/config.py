@@ -1,0 +1,105 @@
+"""All of Parlor's settings in one dataclass, filled from flags and PARLOR_* environment variables."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
+
+
+def _flag(help_text: str, default, **extra):
+    return field(default=default, metadata={"help": help_text, **extra})
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one server process; every field is a flag and a PARLOR_<NAME> variable."""
+
+    address: str = _flag("address to listen on", "127.0.0.1")
+    port: int = _flag("port to listen on", 8888)
+    data_dir: Path = _flag("runtime state: redis/, conversations/, secret", Path("data"))
+    redis_url: str | None = _flag(
+        "use this Redis (redis://, rediss:// or unix://) instead of starting a private one", None
+    )
+    cookie_secret: str | None = _flag(
+        "key that signs cookies (default: made once and kept in DATA_DIR/secret)", None
+    )
+    allowed_origins: tuple[str, ...] = _flag(
+        "other origins allowed to open the WebSocket, comma-separated (e.g. https://example.org)", ()
+    )
+    xheaders: bool = _flag(
+        "trust X-Forwarded-For/-Proto from a reverse proxy in front of Parlor", False
+    )
+    debug: bool = _flag("autoreload and tracebacks in error pages; never in production", False)
+
+    @property
+    def secret_path(self) -> Path:
+        return self.data_dir / "secret"
+
+    def with_secret(self) -> "Config":
+        """Return a copy whose cookie_secret is set, made once and kept in data/secret if none was given."""
+        if self.cookie_secret:
+            return self
+        return dataclasses.replace(self, cookie_secret=load_or_make_secret(self.secret_path))
+
+    @classmethod
+    def from_args(
+        cls, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+    ) -> "Config":
+        """Build a Config from command-line flags, falling back to PARLOR_* variables, then defaults."""
+        environ = os.environ if environ is None else environ
+        parser = argparse.ArgumentParser(
+            prog="parlor",
+            description="Parlor: a number-guessing game with live leaderboards and one-to-one chat.",
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        for f in dataclasses.fields(cls):
+            env_name = "PARLOR_" + f.name.upper()
+            default = environ.get(env_name)
+            default = f.default if default is None else _parse(f.type, default)
+            help_text = f"{f.metadata['help']} [env {env_name}]"
+            flag = "--" + f.name.replace("_", "-")
+            if f.type == "bool":
+                parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            else:
+                parser.add_argument(flag, type=lambda v, t=f.type: _parse(t, v), default=default, help=help_text)
+        args = parser.parse_args(argv)
+        return cls(**vars(args))
+
+
+def _parse(type_name: str, raw: str):
+    """Turn one flag or environment value into the field's type."""
+    if type_name == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if type_name == "int":
+        return int(raw)
+    if type_name == "Path":
+        return Path(raw)
+    if type_name.startswith("tuple"):
+        return tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    return raw or None
+
+
+def load_or_make_secret(path: Path) -> str:
+    """Read the cookie secret from path, creating it (mode 0600) on first use."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        secret = path.read_text().strip()
+        if secret:
+            return secret
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    # O_EXCL: two processes starting at once on a new data dir agree on one secret
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret

