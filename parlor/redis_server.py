@@ -20,6 +20,9 @@ from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.retry import Retry as SyncRetry
 
 log = logging.getLogger("parlor.redis")
 
@@ -76,7 +79,7 @@ def spawn(binary: str, directory: Path) -> subprocess.Popen:
 def wait_ready_sync(url: str, timeout: float = READY_TIMEOUT_S) -> None:
     """Block until the Redis at url answers PING (used by tests and tools outside the loop)."""
     deadline = time.monotonic() + timeout
-    client = redis.Redis.from_url(url, socket_timeout=1)
+    client = redis.Redis.from_url(url, socket_timeout=1, retry=SyncRetry(NoBackoff(), 0))
     try:
         while True:
             try:
@@ -91,13 +94,18 @@ def wait_ready_sync(url: str, timeout: float = READY_TIMEOUT_S) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether pid is a running process (a zombie that exited but was not yet reaped is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 class EmbeddedRedis:
@@ -137,7 +145,10 @@ class EmbeddedRedis:
             self._watcher.cancel()
             self._watcher = None
         if not self.owner:
-            return
+            # The owner may have handed Redis over to us just now; if nobody holds it, we are last.
+            if not self._try_lock():
+                return
+            self._adopted_pid = await self._running_pid()
         try:
             others = await self._other_clients()
         except redis.RedisError:
@@ -218,7 +229,10 @@ class EmbeddedRedis:
     # -- talking to it ---------------------------------------------------------------------
 
     def _client(self) -> aioredis.Redis:
-        return aioredis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=2)
+        # No retries: these calls poll on their own, and redis-py's default backoff waits seconds.
+        return aioredis.Redis(
+            unix_socket_path=str(self.socket_path), socket_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
 
     async def _running_pid(self) -> int | None:
         if not self.socket_path.exists():

@@ -1,0 +1,49 @@
+"""Fixtures over real parts: a real redis-server for the session, the real app per test."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import redis
+
+from parlor.config import Config
+from parlor.redis_server import find_redis_server, spawn, wait_ready_sync
+from server import make_app
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real redis-server on a unix socket in a temp dir, for the whole test session."""
+    directory = Path(tempfile.mkdtemp(prefix="parlor-redis-", dir="/tmp"))  # short: socket path limit
+    process = spawn(find_redis_server(), directory)
+    url = f"unix://{directory}/redis.sock"
+    wait_ready_sync(url)
+    yield url
+    process.terminate()
+    process.wait(10)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_sync(redis_url):
+    """A plain client on the session's Redis, flushed before each test."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def config(redis_url, tmp_path):
+    return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20)
+
+
+@pytest.fixture
+def app(config, redis_sync, io_loop):
+    """The real application (pytest-tornado's http_server serves it), state pushes running."""
+    application = make_app(config)
+    application.start()
+    yield application
+    io_loop.run_sync(application.stop)

@@ -1,0 +1,158 @@
+"""Test helpers: a cookie-keeping HTTP client, a WebSocket client, a real server process."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+import tornado.httpclient
+import tornado.websocket
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Visitor:
+    """One browser's worth of cookies over Tornado's async HTTP client."""
+
+    def __init__(self, http_client, base_url: str):
+        self.http = http_client
+        self.base_url = base_url
+        self.cookies: dict[str, str] = {}
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def _keep_cookies(self, response) -> None:
+        for header in response.headers.get_list("Set-Cookie"):
+            for name, morsel in SimpleCookie(header).items():
+                if morsel["expires"] and "1970" in morsel["expires"] or morsel.value == "":
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+
+    async def fetch(self, path: str, method: str = "GET", body: str | bytes | None = None, headers=None):
+        all_headers = {"Cookie": self.cookie_header()} if self.cookies else {}
+        all_headers.update(headers or {})
+        response = await self.http.fetch(
+            self.base_url + path, method=method, body=body, headers=all_headers,
+            follow_redirects=False, raise_error=False, allow_nonstandard_methods=True,
+        )
+        self._keep_cookies(response)
+        return response
+
+    async def get(self, path: str, headers=None):
+        return await self.fetch(path, headers=headers)
+
+    async def post(self, path: str, data: dict | None = None, xsrf: bool = True, headers=None):
+        if xsrf and "_xsrf" not in self.cookies:
+            await self.get("/login")
+        fields = dict(data or {})
+        if xsrf:
+            fields["_xsrf"] = self.cookies["_xsrf"]
+        all_headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return await self.fetch(path, "POST", urlencode(fields), all_headers)
+
+    async def sign_up(self, username: str, password: str = "correct horse"):
+        response = await self.post("/signup", {"username": username, "password": password})
+        assert response.code == 303, response.body
+        return response
+
+    async def log_in(self, username: str, password: str = "correct horse"):
+        return await self.post("/login", {"username": username, "password": password})
+
+    async def live(self, origin: str | None = None):
+        """Open /live as this visitor (same-origin unless told otherwise)."""
+        ws_url = self.base_url.replace("http://", "ws://") + "/live"
+        headers = {"Origin": origin or self.base_url}
+        if self.cookies:
+            headers["Cookie"] = self.cookie_header()
+        request = tornado.httpclient.HTTPRequest(ws_url, headers=headers)
+        return await tornado.websocket.websocket_connect(request)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """server.py as a real child process, as `make run` starts it."""
+
+    def __init__(self, data_dir: Path, *args: str, port: int | None = None):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.args = args
+        self.process: subprocess.Popen | None = None
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> "ServerProcess":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "server.py"), "--port", str(self.port),
+             "--data-dir", str(self.data_dir), *self.args],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.wait_healthy(timeout)
+        return self
+
+    def health(self) -> int:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return 0
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.health() != 200:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server not healthy: {self.log_path.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        self.process.send_signal(sig)
+        self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.kill(signal.SIGTERM)
+
+
+def redis_pid(data_dir: Path) -> int | None:
+    """The pid of the redis-server answering on data_dir's socket, if any."""
+    import redis
+
+    socket_path = data_dir / "redis" / "redis.sock"
+    if not socket_path.exists():
+        return None
+    client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=2)
+    try:
+        return int(client.info("server")["process_id"])
+    except (redis.RedisError, OSError):
+        return None
+    finally:
+        client.close()
+
+
+def pid_alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    from parlor.redis_server import _pid_alive
+
+    return _pid_alive(pid)

@@ -1,0 +1,64 @@
+"""parlor/users.py against a real Redis."""
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis.asyncio as aioredis
+
+from parlor.users import (
+    AccountError, Accounts, LoginThrottled, UsernameTaken, check_password, normalize_username,
+)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("alice", "alice"), ("Ab-9", "ab-9"), ("  BOB  ", "bob"), ("x" * 32, "x" * 32), ("a-b", "a-b"),
+])
+def test_usernames_fold_to_lowercase(raw, expected):
+    assert normalize_username(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [
+    "", "ab", "x" * 33, "a_b", "../x", "a/b", "a b", "a\0b", "ü-ser", "ａｄｍｉｎ", "\u212aey", "İstanbul", None,
+])
+def test_bad_usernames_are_refused(raw):
+    with pytest.raises(AccountError, match="3 to 32 characters"):
+        normalize_username(raw)
+
+
+@pytest.mark.parametrize("password", ["x" * 7, "x" * 257, "", None])
+def test_password_length_bounds(password):
+    with pytest.raises(AccountError):
+        check_password(password)
+
+
+@pytest.fixture
+def accounts(redis_url, redis_sync, io_loop):
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    pool = ThreadPoolExecutor(2)
+    yield Accounts(client, pool)
+    pool.shutdown()
+    io_loop.run_sync(client.aclose)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_two_simultaneous_signups_of_one_name_exactly_one_wins(accounts, redis_sync):
+    results = await asyncio.gather(
+        *(accounts.sign_up("racer", f"password {i}") for i in range(4)), return_exceptions=True
+    )
+    winners = [r for r in results if r == "racer"]
+    losers = [r for r in results if isinstance(r, UsernameTaken)]
+    assert len(winners) == 1 and len(losers) == 3
+    assert redis_sync.hlen("user:racer") == 2  # one hash, written once
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_login_lockout_is_per_name_and_address(accounts):
+    await accounts.sign_up("target", "right password")
+    for _ in range(10):
+        with pytest.raises(AccountError):
+            await accounts.log_in("target", "wrong password", "10.0.0.1")
+    with pytest.raises(LoginThrottled) as throttled:
+        await accounts.log_in("target", "right password", "10.0.0.1")
+    assert 0 < throttled.value.retry_after <= 300
+    # The same user from another address is not locked out.
+    assert await accounts.log_in("target", "right password", "10.0.0.2") == "target"

@@ -1,0 +1,58 @@
+"""What every response gets: security headers, readable errors, size limits, health."""
+import json
+
+import pytest
+
+from tests.helpers import Visitor
+
+
+@pytest.mark.gen_test
+async def test_every_page_sends_the_security_headers(http_server, http_client, base_url):
+    for path in ("/", "/login", "/no-such-page"):
+        response = await Visitor(http_client, base_url).get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.gen_test
+async def test_pages_have_no_inline_script_or_hx_on(http_server, http_client, base_url):
+    body = (await Visitor(http_client, base_url).get("/")).body.decode()
+    assert "<script>" not in body and "<script " in body  # scripts only by src
+    assert "hx-on" not in body
+
+
+@pytest.mark.gen_test
+async def test_unknown_page_is_a_404_page(http_server, http_client, base_url):
+    response = await Visitor(http_client, base_url).get("/nowhere")
+    assert response.code == 404
+    assert "There is nothing here." in response.body.decode()
+    assert "Traceback" not in response.body.decode()
+
+
+@pytest.mark.gen_test
+async def test_wrong_method_is_a_405_page(http_server, http_client, base_url):
+    response = await Visitor(http_client, base_url).get("/logout")
+    assert response.code == 405
+    assert "does not accept that kind of request" in response.body.decode()
+
+
+@pytest.mark.gen_test
+async def test_body_over_the_limit_is_413_with_a_message(http_server, http_client, base_url, redis_sync):
+    visitor = Visitor(http_client, base_url)
+    response = await visitor.post("/signup", {"username": "big", "password": "x" * 70_000})
+    assert response.code == 413
+    assert "at most 64 KiB" in response.body.decode()
+    assert redis_sync.keys("user:*") == []
+
+
+@pytest.mark.gen_test
+async def test_healthz_reports_redis_and_data_dir(http_server, http_client, base_url):
+    response = await Visitor(http_client, base_url).get("/healthz")
+    assert response.code == 200
+    body = json.loads(response.body)
+    assert body["redis"] is True and body["data_dir_writable"] is True
+    assert body["version"]

@@ -1,0 +1,131 @@
+"""server.py as `make run` starts it: embedded Redis supervision across real processes."""
+import json
+import os
+import signal
+import tempfile
+import time
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.helpers import ServerProcess, pid_alive, redis_pid
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def data_dir():
+    import shutil
+
+    directory = Path(tempfile.mkdtemp(prefix="parlor-srv-", dir="/tmp"))  # short: socket path limit
+    yield directory / "data"
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+class Browser:
+    """A cookie-keeping urllib client that does not follow redirects."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.jar = CookieJar()
+        no_redirect = type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
+                           {"redirect_request": lambda *a, **k: None})
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), no_redirect)
+
+    def request(self, path, data=None):
+        if data is not None:
+            if not any(c.name == "_xsrf" for c in self.jar):
+                self.request("/login")
+            data = {**data, "_xsrf": next(c.value for c in self.jar if c.name == "_xsrf")}
+            data = urlencode(data).encode()
+        try:
+            with self.opener.open(self.base_url + path, data=data, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def test_killed_redis_turns_health_503_then_recovers_with_its_users(data_dir):
+    server = ServerProcess(data_dir).start()
+    try:
+        browser = Browser(server.url)
+        assert browser.request("/signup", {"username": "survivor", "password": "long enough"})[0] == 303
+        time.sleep(1.5)  # appendfsync everysec: what was written a second ago is on disk
+        os.kill(redis_pid(data_dir), signal.SIGKILL)
+        assert server.health() == 503
+        status, body = browser.request("/")  # a signed-in page needs its session from Redis
+        assert status == 503 and "cannot reach its database" in body
+        server.wait_healthy(30)  # the server restarted Redis by itself
+        status, _ = Browser(server.url).request("/login", {"username": "survivor", "password": "long enough"})
+        assert status == 303
+    finally:
+        server.stop()
+
+
+def test_second_process_shares_redis_and_a_killed_owners_redis_is_adopted(data_dir):
+    first = ServerProcess(data_dir).start()
+    second = None
+    try:
+        pid = redis_pid(data_dir)
+        second = ServerProcess(data_dir).start()
+        assert redis_pid(data_dir) == pid  # no second Redis was started
+        Browser(first.url).request("/signup", {"username": "shared", "password": "long enough"})
+        status, _ = Browser(second.url).request("/login", {"username": "shared", "password": "long enough"})
+        assert status == 303
+        first.kill(signal.SIGKILL)
+        assert pid_alive(pid)  # a killed server leaves its Redis running ...
+        third = ServerProcess(data_dir).start()  # ... for the next one to adopt
+        assert redis_pid(data_dir) == pid
+        second.stop()
+        third.stop()  # the last one out stops Redis, data saved
+        wait_for(lambda: not pid_alive(pid))
+        assert not (data_dir / "redis" / "redis.sock").exists()
+    finally:
+        first.stop()
+        if second:
+            second.stop()
+
+
+def test_sigterm_stops_redis_and_the_data_is_back_after_restart(data_dir):
+    server = ServerProcess(data_dir).start()
+    Browser(server.url).request("/signup", {"username": "keeper", "password": "long enough"})
+    pid = redis_pid(data_dir)
+    server.stop()
+    assert server.process.returncode == 0
+    wait_for(lambda: not pid_alive(pid))
+    server = ServerProcess(data_dir).start()
+    try:
+        status, _ = Browser(server.url).request("/login", {"username": "keeper", "password": "long enough"})
+        assert status == 303
+        health = json.loads(urllib.request.urlopen(server.url + "/healthz").read())
+        assert health == {"status": "ok", "redis": True, "data_dir_writable": True, "version": health["version"]}
+    finally:
+        server.stop()
+
+
+def test_a_stale_socket_is_cleaned_up_at_start(data_dir):
+    (data_dir / "redis").mkdir(parents=True)
+    (data_dir / "redis" / "redis.sock").write_text("")
+    server = ServerProcess(data_dir).start()
+    try:
+        assert redis_pid(data_dir) is not None
+    finally:
+        server.stop()
+
+
+def test_external_redis_url_starts_no_redis(data_dir, redis_url):
+    server = ServerProcess(data_dir, "--redis-url", redis_url).start()
+    try:
+        assert not (data_dir / "redis").exists()
+    finally:
+        server.stop()
