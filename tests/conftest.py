@@ -47,3 +47,9 @@ def app(config, redis_sync, io_loop):
     application.start()
     yield application
     io_loop.run_sync(application.stop)
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in this thread until
+    it stops, which would clash with pytest-tornado's loops in the tests after it."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
