@@ -50,7 +50,7 @@ class Hub:
         room.add(connection)
         self._user_of[connection] = user
         if len(room) == 1:
-            await self._redis.zadd(ONLINE_KEY, {user: _lapse_ms()})
+            await self._mark_online(user, True)
 
     async def leave(self, connection: Connection) -> None:
         """Remove a connection everywhere; a user's last connection here takes them offline."""
@@ -64,7 +64,18 @@ class Hub:
             if not room:
                 del self._rooms[user]
                 # Another process holding a connection of theirs puts them back at its heartbeat.
+                await self._mark_online(user, False)
+
+    async def _mark_online(self, user: str, online: bool) -> None:
+        try:
+            if online:
+                await self._redis.zadd(ONLINE_KEY, {user: _lapse_ms()})
+            else:
                 await self._redis.zrem(ONLINE_KEY, user)
+        except (redis.RedisError, OSError) as e:
+            # The socket still works; the next heartbeat puts presence right.
+            self._last_heartbeat = 0.0
+            log.warning("presence of %s not updated: %s", user, e)
 
     def send_public(self, fragment: str) -> int:
         """Push a fragment to every local connection; returns how many it went to."""

@@ -56,3 +56,16 @@ async def test_healthz_reports_redis_and_data_dir(http_server, http_client, base
     body = json.loads(response.body)
     assert body["redis"] is True and body["data_dir_writable"] is True
     assert body["version"]
+
+
+@pytest.mark.gen_test
+async def test_an_unexpected_error_is_a_500_page_without_traceback(http_server, http_client, base_url, app):
+    async def broken(*args):
+        raise RuntimeError("a bug")
+
+    app.accounts.sign_up = broken
+    response = await Visitor(http_client, base_url).post("/signup", {"username": "x-y-z", "password": "long enough"})
+    assert response.code == 500
+    body = response.body.decode()
+    assert "Something went wrong on our side" in body
+    assert "Traceback" not in body and "a bug" not in body
