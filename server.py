@@ -18,9 +18,12 @@ from redis.backoff import NoBackoff
 
 from handlers import routes
 from handlers.base import NotFoundHandler
+from handlers.scores import BoardViews
 from parlor.config import Config
-from parlor.hub import Hub
+from parlor.games import Games
+from parlor.hub import Hub, Listener
 from parlor.redis_server import EmbeddedRedis
+from parlor.scores import BOARDS_CHANNEL, Leaderboards
 from parlor.sessions import Sessions
 from parlor.users import Accounts
 
@@ -56,6 +59,12 @@ class ParlorApp(tornado.web.Application):
         self.sessions = Sessions(redis_client)
         online = self.templates.get_template("partials/_online.html")
         self.hub = Hub(redis_client, render_online=lambda n: online.render(online_count=n, oob=True))
+        self.leaderboards = Leaderboards(redis_client, config.boards)
+        self.games = Games(redis_client, self.leaderboards)
+        self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
+        self.listener = Listener(redis_client, {BOARDS_CHANNEL: self.board_views.board_changed},
+                                 on_resubscribe=self.board_views.forget)
+        self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None
         super().__init__(
             routes(),
@@ -71,14 +80,16 @@ class ParlorApp(tornado.web.Application):
             debug=config.debug,
         )
 
-    def start(self) -> None:
-        """Start the periodic state push; call from inside the running event loop."""
+    async def start(self) -> None:
+        """Start the periodic state push and the pub/sub listener."""
         self._state_push = tornado.ioloop.PeriodicCallback(self.hub.tick, STATE_PUSH_MS)
         self._state_push.start()
+        self.listener.start()
 
     async def stop(self) -> None:
         if self._state_push:
             self._state_push.stop()
+        await self.listener.stop()
         self.hash_pool.shutdown(wait=False, cancel_futures=True)
         await self.redis.aclose()
 
@@ -109,7 +120,7 @@ async def serve(config: Config) -> None:
         await embedded.start()
         config = dataclasses.replace(config, redis_url=embedded.url)
     app = make_app(config)
-    app.start()
+    await app.start()
     server = tornado.httpserver.HTTPServer(app, xheaders=config.xheaders, max_body_size=MAX_REQUEST_BYTES)
     server.listen(config.port, config.address)
     log.info("Parlor %s listening on http://%s:%d/", VERSION, config.address, config.port)

@@ -1,8 +1,12 @@
 """routes(): the whole URL table in one place."""
 from .accounts import LoginHandler, LogoutHandler, SignupHandler
+from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler
 from .home import HomeHandler
 from .live import LiveSocket
+from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, ScoresHandler
+
+GAME_ID = r"([A-Za-z0-9_-]{1,32})"
 
 
 def routes() -> list[tuple]:
@@ -11,6 +15,14 @@ def routes() -> list[tuple]:
         (r"/signup", SignupHandler),
         (r"/login", LoginHandler),
         (r"/logout", LogoutHandler),
+        (r"/games", GamesHandler),
+        (rf"/games/{GAME_ID}", GameHandler),
+        (rf"/games/{GAME_ID}/guesses", GuessHandler),
+        (rf"/games/{GAME_ID}/name", ClaimHandler),
+        (r"/scores", ScoresHandler),
+        (r"/scores/([0-9]+)", BoardPageHandler),
+        (r"/scores/([0-9]+)/fragment", BoardFragmentHandler),
+        (r"/scores/([0-9]+)\.json", BoardJsonHandler),
         (r"/live", LiveSocket),
         (r"/healthz", HealthHandler),
     ]

@@ -146,6 +146,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             "xsrf_form_html": Markup(self.xsrf_form_html()),
             "static_url": self.static_url,
             "online_count": self.application.hub.online_count,
+            "config_boards": self.application.config.boards,
             "path": self.request.path,
         }
 
@@ -153,11 +154,12 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         template = self.application.templates.get_template(name)
         return template.render(**self.template_context(), **context)
 
-    def render_view(self, page: str, fragment: str, status: int = 200, **context) -> None:
+    def render_view(self, page_template: str, fragment_template: str, status: int = 200, **context) -> None:
         """Send the whole page, or only its fragment when htmx asks; one template renders both."""
         self.set_status(status)
         self.add_header("Vary", "HX-Request")
-        self.finish(self.render_template(fragment if self.wants_fragment() else page, **context))
+        template = fragment_template if self.wants_fragment() else page_template
+        self.finish(self.render_template(template, **context))
 
     def redirect_after_post(self, target: str) -> None:
         """POST-then-redirect; htmx follows HX-Redirect to load the whole page."""

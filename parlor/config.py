@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+MAX_BOARD = 9_999_999  # a guess has at most 7 digits
 SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
 
 
@@ -31,6 +32,9 @@ class Config:
     )
     allowed_origins: tuple[str, ...] = _flag(
         "other origins allowed to open the WebSocket, comma-separated (e.g. https://example.org)", ()
+    )
+    boards: tuple[int, ...] = _flag(
+        "the games' maximums, one leaderboard each, comma-separated", (10, 25, 100, 1000)
     )
     xheaders: bool = _flag(
         "trust X-Forwarded-For/-Proto from a reverse proxy in front of Parlor", False
@@ -67,9 +71,20 @@ class Config:
             if f.type == "bool":
                 parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
             else:
-                parser.add_argument(flag, type=lambda v, t=f.type: _parse(t, v), default=default, help=help_text)
+                parser.add_argument(flag, type=_converter(f.type), default=default, help=help_text)
         args = parser.parse_args(argv)
         return cls(**vars(args))
+
+
+def _converter(type_name: str):
+    def convert(raw: str):
+        try:
+            return _parse(type_name, raw)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    convert.__name__ = type_name
+    return convert
 
 
 def _parse(type_name: str, raw: str):
@@ -80,6 +95,12 @@ def _parse(type_name: str, raw: str):
         return int(raw)
     if type_name == "Path":
         return Path(raw)
+    if type_name.startswith("tuple[int"):
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if not parts or not all(p.isdigit() and p.isascii() and 2 <= int(p) <= MAX_BOARD for p in parts):
+            raise ValueError(f"each board is a whole number from 2 to {MAX_BOARD}")
+        values = tuple(int(p) for p in parts)
+        return tuple(sorted(set(values)))
     if type_name.startswith("tuple"):
         return tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     return raw or None

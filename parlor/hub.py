@@ -7,9 +7,10 @@ every process that shares the Redis counts the same people.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Protocol
 
 import redis
 import redis.asyncio as aioredis
@@ -19,6 +20,8 @@ log = logging.getLogger("parlor.hub")
 ONLINE_KEY = "online"  # sorted set: username -> when their presence lapses (unix ms)
 ONLINE_TTL_S = 15  # a user whose process died drops off the count within this
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
+LISTEN_POLL_S = 1.0  # how long one wait for a pub/sub message lasts before waiting again
+RESUBSCRIBE_DELAY_S = 0.5  # pause before subscribing again after losing Redis
 
 
 class Connection(Protocol):
@@ -34,6 +37,8 @@ class Hub:
         self._public: set[Connection] = set()
         self._rooms: dict[str, set[Connection]] = {}
         self._user_of: dict[Connection, str] = {}
+        self._topics: dict[str, set[Connection]] = {}
+        self._topics_of: dict[Connection, set[str]] = {}
         self._last_heartbeat = 0.0
         self.online_count = 0  # as last counted; pages render it without asking Redis
 
@@ -41,9 +46,14 @@ class Hub:
     def connection_count(self) -> int:
         return len(self._public)
 
-    async def join(self, connection: Connection, user: str | None) -> None:
-        """Add a connection to the public topics and, for a signed-in user, to their room."""
+    async def join(self, connection: Connection, user: str | None, topics: tuple[str, ...] = ()) -> None:
+        """Add a connection to the public feed, the topics its page shows and, for a signed-in
+        user, to their room."""
         self._public.add(connection)
+        for topic in topics:
+            self._topics.setdefault(topic, set()).add(connection)
+        if topics:
+            self._topics_of[connection] = set(topics)
         if user is None:
             return
         room = self._rooms.setdefault(user, set())
@@ -55,6 +65,12 @@ class Hub:
     async def leave(self, connection: Connection) -> None:
         """Remove a connection everywhere; a user's last connection here takes them offline."""
         self._public.discard(connection)
+        for topic in self._topics_of.pop(connection, ()):
+            subscribers = self._topics.get(topic)
+            if subscribers is not None:
+                subscribers.discard(connection)
+                if not subscribers:
+                    del self._topics[topic]
         user = self._user_of.pop(connection, None)
         if user is None:
             return
@@ -82,6 +98,16 @@ class Hub:
         for connection in list(self._public):
             connection.send(fragment)
         return len(self._public)
+
+    def has_topic(self, topic: str) -> bool:
+        return topic in self._topics
+
+    def send_topic(self, topic: str, fragment: str) -> int:
+        """Push a fragment to every local connection whose page shows this topic."""
+        subscribers = self._topics.get(topic, ())
+        for connection in list(subscribers):
+            connection.send(fragment)
+        return len(subscribers)
 
     def send_to_user(self, user: str, fragment: str) -> int:
         """Push a fragment to every local connection of one user."""
@@ -113,3 +139,63 @@ class Hub:
 
 def _lapse_ms() -> int:
     return int((time.time() + ONLINE_TTL_S) * 1000)
+
+
+class Listener:
+    """This process's one pub/sub subscription: notices from any process reach local handlers.
+
+    While the subscription is down, notices can be missed, so on every (re)subscribe
+    `on_resubscribe` runs first: caches that rely on notices must forget what they hold.
+    """
+
+    def __init__(self, redis: aioredis.Redis, handlers: dict[str, Callable[[str], Awaitable[None]]],
+                 on_resubscribe: Callable[[], None]):
+        self._redis = redis
+        self._handlers = handlers
+        self._on_resubscribe = on_resubscribe
+        self._task: asyncio.Task | None = None
+        self.subscribed = False  # caches may trust notices only while this is True
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(*self._handlers)
+                self._on_resubscribe()
+                self.subscribed = True
+                while True:
+                    # An explicit timeout: the client's socket_timeout would end a quiet subscription.
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_POLL_S)
+                    if message is not None and message["type"] == "message":
+                        await self._dispatch(message["channel"], message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (redis.RedisError, OSError) as e:
+                log.warning("pub/sub lost (%s); subscribing again", e)
+            finally:
+                self.subscribed = False
+                try:
+                    await pubsub.aclose()
+                except (redis.RedisError, OSError):
+                    pass
+            await asyncio.sleep(RESUBSCRIBE_DELAY_S)
+
+    async def _dispatch(self, channel: str, data: str) -> None:
+        try:
+            await self._handlers[channel](data)
+        except (redis.RedisError, OSError) as e:
+            log.warning("handling a notice on %s failed: %s", channel, e)
+            self._on_resubscribe()  # whatever it was caching may now be stale
+        except Exception:
+            log.exception("handling a notice on %s failed", channel)

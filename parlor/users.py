@@ -92,11 +92,15 @@ class Accounts:
     async def exists(self, name: str) -> bool:
         return bool(await self._redis.exists(user_key(name)))
 
+    async def is_taken(self, name: str) -> bool:
+        """Whether a name belongs to an account or is reserved (what a guest may not call themself)."""
+        return name in RESERVED_USERNAMES or await self.exists(name)
+
     async def sign_up(self, raw_name: str, password: str) -> str:
         """Create an account and return its canonical name."""
         name = normalize_username(raw_name)
         check_password(password)
-        if name in RESERVED_USERNAMES or await self.exists(name):
+        if await self.is_taken(name):
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
         password_hash = await self._in_pool(self._hasher.hash, password)
         created = await self._create(

@@ -44,7 +44,7 @@ def config(redis_url, tmp_path):
 def app(config, redis_sync, io_loop):
     """The real application (pytest-tornado's http_server serves it), state pushes running."""
     application = make_app(config)
-    application.start()
+    io_loop.run_sync(application.start)
     yield application
     io_loop.run_sync(application.stop)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -67,9 +68,9 @@ class Visitor:
     async def log_in(self, username: str, password: str = "correct horse"):
         return await self.post("/login", {"username": username, "password": password})
 
-    async def live(self, origin: str | None = None):
+    async def live(self, origin: str | None = None, query: str = ""):
         """Open /live as this visitor (same-origin unless told otherwise)."""
-        ws_url = self.base_url.replace("http://", "ws://") + "/live"
+        ws_url = self.base_url.replace("http://", "ws://") + "/live" + query
         headers = {"Origin": origin or self.base_url}
         if self.cookies:
             headers["Cookie"] = self.cookie_header()
@@ -156,3 +157,25 @@ def pid_alive(pid: int) -> bool:
     from parlor.redis_server import _pid_alive
 
     return _pid_alive(pid)
+
+
+async def start_game(visitor: Visitor, board: int = 10) -> str:
+    """Start a game as this visitor; returns its id."""
+    response = await visitor.post("/games", {"max": str(board)})
+    assert response.code == 303, response.body
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+async def play_to_win(visitor: Visitor, game_id: str, board: int = 10) -> int:
+    """Binary-search the secret through the HTTP API (htmx fragments); returns the guess count."""
+    low, high, count = 1, board, 0
+    while True:
+        middle = (low + high) // 2
+        response = await visitor.post(f"/games/{game_id}/guesses", {"guess": str(middle)},
+                                      headers={"HX-Request": "true"})
+        assert response.code == 200, response.body
+        count += 1
+        newest = re.search(r'class="guess (higher|lower|correct)"', response.body.decode()).group(1)
+        if newest == "correct":
+            return count
+        low, high = (middle + 1, high) if newest == "higher" else (low, middle - 1)

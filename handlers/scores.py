@@ -1,0 +1,166 @@
+"""Leaderboard pages, and the scraping contract: /scores/<max>/fragment and /scores/<max>.json."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from email.utils import formatdate
+
+from parlor.scores import Page, member_for
+
+from .base import BaseHandler, ClientError
+
+TOP = 10  # rows on the front page, in pushes, and by default
+MAX_LIMIT = 100  # rows one request may ask for
+MAX_OFFSET = 1_000_000  # deeper than any board we expect; refuse absurd numbers early
+# JSONP: an identifier or a dotted path of them, nothing that could be script of its own.
+CALLBACK_RE = re.compile(r"[A-Za-z_$][\w$]{0,63}(\.[A-Za-z_$][\w$]{0,63})*", re.ASCII)
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """One page of a board, rendered once: the HTML fragment and the JSON, with its ETag."""
+
+    page: Page
+    fragment: str
+    json_text: str
+    etag: str
+
+
+def board_json(page: Page) -> str:
+    """The JSON of a board page; `<` escaped so it is safe anywhere; non-ASCII (U+2028...) escaped."""
+    body = {"board": page.board, "version": page.version, "total": page.total, "offset": page.offset,
+            "entries": [entry.as_json() for entry in page.entries]}
+    return json.dumps(body, ensure_ascii=True).replace("<", "\\u003c")
+
+
+class BoardViews:
+    """Rendered boards cached per board version. A write on any process publishes a notice; the
+    notice drops this process's copies and pushes the new top rows to pages showing that board.
+    Nothing is cached while the notices cannot be trusted (the subscription is down)."""
+
+    def __init__(self, leaderboards, templates, hub):
+        self._leaderboards = leaderboards
+        self._fragment = templates.get_template("partials/_board.html")
+        self._hub = hub
+        self._cache: dict[tuple[int, int], BoardView] = {}
+        self._generation = 0  # bumped by every invalidation; a fill that spans one is not kept
+        self.listener = None  # set by server.py; its `subscribed` says whether notices arrive
+
+    async def view(self, board: int, limit: int = TOP, offset: int = 0) -> BoardView:
+        key = (board, limit)
+        if offset == 0 and key in self._cache:
+            return self._cache[key]
+        generation = self._generation
+        page = await self._leaderboards.page(board, offset, limit)
+        view = BoardView(page, self._fragment.render(page=page, oob=False), board_json(page),
+                         f'"b{board}-v{page.version}-o{offset}-l{limit}"')
+        trusted = self.listener is not None and self.listener.subscribed
+        if offset == 0 and trusted and generation == self._generation:
+            self._cache[key] = view
+        return view
+
+    def forget(self, board: int | None = None) -> None:
+        self._generation += 1
+        for key in [k for k in self._cache if board is None or k[0] == board]:
+            del self._cache[key]
+
+    async def board_changed(self, notice: str) -> None:
+        """A board changed somewhere: forget it, push its new top rows to pages showing it."""
+        board = int(notice)
+        self.forget(board)
+        topic = f"board:{board}"
+        if self._hub.has_topic(topic):
+            view = await self.view(board)
+            self._hub.send_topic(topic, self._fragment.render(page=view.page, oob=True))
+
+
+class BoardMixin:
+    def board_or_404(self, raw: str) -> int:
+        board = int(raw) if raw.isdigit() and len(raw) <= 8 else None
+        if board not in self.application.config.boards:
+            raise ClientError(404, "There is no such board.")
+        return board
+
+    def paging(self) -> tuple[int, int]:
+        return (_bounded(self, "limit", TOP, 1, MAX_LIMIT), _bounded(self, "offset", 0, 0, MAX_OFFSET))
+
+
+def _bounded(handler, name: str, default: int, low: int, high: int) -> int:
+    raw = handler.get_query_argument(name, None)
+    if raw is None:
+        return default
+    if not (raw.isdigit() and raw.isascii() and len(raw) <= 7) or not low <= int(raw) <= high:
+        raise ClientError(400, f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+class ScrapeHandler(BoardMixin, BaseHandler):
+    """Public, cacheable, no session: what a scraper reads costs no Redis round trip when cached."""
+
+    async def prepare(self) -> None:
+        self.check_body_size()
+
+    def answer(self, view: BoardView, content_type: str, body: str) -> None:
+        self.set_header("ETag", view.etag)
+        self.set_header("Last-Modified", formatdate(view.page.updated_ms / 1000, usegmt=True))
+        self.set_header("Cache-Control", "no-cache")  # store, but ask again: boards change any time
+        self.set_header("Access-Control-Allow-Origin", "*")  # public data, for other sites' pages
+        if view.etag in self.request.headers.get("If-None-Match", ""):
+            self.set_status(304)
+            self.finish()
+            return
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
+
+
+class BoardFragmentHandler(ScrapeHandler):
+    async def get(self, raw_board: str) -> None:
+        limit, offset = self.paging()
+        view = await self.application.board_views.view(self.board_or_404(raw_board), limit, offset)
+        self.answer(view, "text/html; charset=utf-8", view.fragment)
+
+
+class BoardJsonHandler(ScrapeHandler):
+    answers_json = True
+
+    async def get(self, raw_board: str) -> None:
+        callback = self.get_query_argument("callback", None)
+        if callback is not None and not CALLBACK_RE.fullmatch(callback):
+            raise ClientError(400, "callback must be a JavaScript name like handle or app.onScores.")
+        limit, offset = self.paging()
+        view = await self.application.board_views.view(self.board_or_404(raw_board), limit, offset)
+        if callback is None:
+            self.answer(view, "application/json; charset=utf-8", view.json_text)
+        else:
+            body = f"/**/ typeof {callback} === 'function' && {callback}({view.json_text});"
+            self.answer(view, "application/javascript; charset=utf-8", body)
+
+
+class ScoresHandler(BaseHandler):
+    """All boards, the top rows of each."""
+
+    async def get(self) -> None:
+        views = [await self.application.board_views.view(b) for b in self.application.config.boards]
+        self.render_view("scores.html", "partials/_boards.html", views=views,
+                         live_boards=[v.page.board for v in views])
+
+
+class BoardPageHandler(BoardMixin, BaseHandler):
+    """One board: a page of it, or the place of a player (?around=<name> or ?around=me)."""
+
+    async def get(self, raw_board: str) -> None:
+        board = self.board_or_404(raw_board)
+        limit, offset = self.paging()
+        around = self.get_query_argument("around", None)
+        me = member_for(self.current_user, self.session["player"]) if self.session else None
+        live = around is None and offset == 0 and limit == TOP
+        if around is None:
+            page = (await self.application.board_views.view(board, limit, offset)).page
+        else:
+            member = me if around == "me" else f"u:{around.strip().lower()}"
+            page = await self.application.leaderboards.around(board, member) if member else None
+            if page is None:
+                raise ClientError(404, "That player is not on this board.")
+        self.render_view("board.html", "partials/_board.html", page=page, oob=False, me=me,
+                         limit=limit, around=around, live_boards=[board] if live else [])

@@ -1,0 +1,231 @@
+"""The guessing game: the server keeps the secret and counts the guesses, so every score is earned."""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import unicodedata
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from .scores import HISTORY_LENGTH, Leaderboards, history_key, member_for
+
+GAME_TTL_S = 24 * 3600  # an abandoned game is forgotten after a day
+MAX_GUESSES = 1000  # a game that reaches this many guesses ends unranked
+GUESS_RE = re.compile(r"[0-9]{1,7}")  # int() would also take "١٢", " 12 ", "1_000" and "+7"
+MIN_GUEST_NAME, MAX_GUEST_NAME = 3, 24  # long enough to tell apart, short enough for a board row
+GAMES_SHOWN = 20  # games in progress listed on the front page
+RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
+
+# One guess, atomically: refuse it on another player's or a finished game, count it, answer it,
+# and finish the game when it is right or when it reaches the guess limit.
+_GUESS = """
+local g = redis.call('HMGET', KEYS[1], 'player', 'status', 'secret', 'max', 'count', 'started_ms')
+if not g[1] or g[1] ~= ARGV[2] then return {'missing'} end
+if g[2] ~= 'playing' then return {'finished', g[2]} end
+local guess, max = tonumber(ARGV[1]), tonumber(g[4])
+if guess < 1 or guess > max then return {'range', g[4]} end
+local secret = tonumber(g[3])
+local result = 'c'
+if guess < secret then result = 'h' elseif guess > secret then result = 'l' end
+local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('RPUSH', KEYS[2], ARGV[1] .. ':' .. result)
+local status = 'playing'
+if result == 'c' then status = 'won' elseif count >= tonumber(ARGV[4]) then status = 'unranked' end
+if status ~= 'playing' then
+  redis.call('HSET', KEYS[1], 'status', status, 'finished_ms', ARGV[3])
+  redis.call('ZREM', KEYS[3], ARGV[6])
+  redis.call('LPUSH', KEYS[4], cjson.encode({board = max, guesses = count, status = status,
+    finished_ms = tonumber(ARGV[3]), duration_ms = tonumber(ARGV[3]) - tonumber(g[6])}))
+  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[7]) - 1)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return {result, tostring(count), status}
+"""
+
+
+class GameError(Exception):
+    """A guess or claim that cannot go ahead; status is the HTTP-like code, str() the message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Guess:
+    value: int
+    result: str  # "h": the secret is higher, "l": lower, "c": correct
+
+    @property
+    def word(self) -> str:
+        return RESULT_WORDS[self.result]
+
+
+@dataclass
+class Game:
+    id: str
+    max: int
+    status: str  # playing | won | unranked
+    guesses: list[Guess]
+    started_ms: int
+    finished_ms: int | None
+    recorded_as: str | None  # the board member it was recorded under, once recorded
+
+    @property
+    def count(self) -> int:
+        return len(self.guesses)
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "playing"
+
+    @property
+    def duration_ms(self) -> int:
+        return (self.finished_ms or int(time.time() * 1000)) - self.started_ms
+
+
+def game_key(game_id: str) -> str:
+    return f"game:{game_id}"
+
+
+def guesses_key(game_id: str) -> str:
+    return f"game:{game_id}:guesses"
+
+
+def games_key(player: str) -> str:
+    return f"player:{player}:games"
+
+
+def parse_guess(raw: str | None, board: int | None = None) -> int:
+    """The guess as a number, or GameError(400) saying what is wrong with it."""
+    if raw is None or not GUESS_RE.fullmatch(raw) or not raw.isascii():
+        raise GameError(400, "A guess is a whole number written with the digits 0–9, nothing else.")
+    value = int(raw)
+    if board is not None and not 1 <= value <= board:
+        raise GameError(400, f"Your guess must be between 1 and {board}.")
+    return value
+
+
+def clean_guest_name(raw: str | None) -> str:
+    """A guest's display name, trimmed; GameError(400) if it is not 3–24 printable characters."""
+    name = (raw or "").strip()
+    if not MIN_GUEST_NAME <= len(name) <= MAX_GUEST_NAME or not name.isprintable():
+        raise GameError(400, f"A name is {MIN_GUEST_NAME} to {MAX_GUEST_NAME} printable characters.")
+    return name
+
+
+def folded(name: str) -> str:
+    """A name as compared with usernames: compatibility forms folded ("ａｄｍｉｎ" is "admin")."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+class Games:
+    """Start, load and play games; record won games on the boards."""
+
+    def __init__(self, redis: aioredis.Redis, leaderboards: Leaderboards):
+        self._redis = redis
+        self.leaderboards = leaderboards
+        self._guess = redis.register_script(_GUESS)
+
+    async def start(self, player: str, board: int) -> str:
+        """A new game on a board for this player; returns its id."""
+        if board not in self.leaderboards.boards:
+            raise GameError(400, "Choose one of the boards offered.")
+        game_id = secrets.token_urlsafe(12)
+        now_ms = int(time.time() * 1000)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(game_key(game_id), mapping={
+                "player": player, "max": board, "secret": secrets.randbelow(board) + 1,
+                "status": "playing", "count": 0, "started_ms": now_ms,
+            })
+            pipe.expire(game_key(game_id), GAME_TTL_S)
+            pipe.zadd(games_key(player), {game_id: now_ms})
+            pipe.zremrangebyscore(games_key(player), "-inf", now_ms - GAME_TTL_S * 1000)
+            pipe.expire(games_key(player), GAME_TTL_S)
+            await pipe.execute()
+        return game_id
+
+    async def load(self, game_id: str, player: str | None) -> Game | None:
+        """The game, if it exists and belongs to this player (anyone else gets None)."""
+        if not player:
+            return None
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(game_key(game_id))
+            pipe.lrange(guesses_key(game_id), 0, -1)
+            data, guesses = await pipe.execute()
+        if not data or data.get("player") != player:
+            return None
+        return Game(
+            id=game_id, max=int(data["max"]), status=data["status"],
+            guesses=[Guess(int(v), r) for v, r in (g.split(":") for g in guesses)],
+            started_ms=int(data["started_ms"]),
+            finished_ms=int(data["finished_ms"]) if "finished_ms" in data else None,
+            recorded_as=data.get("recorded"),
+        )
+
+    async def in_progress(self, player: str | None) -> list[Game]:
+        """This player's unfinished games, newest first."""
+        if not player:
+            return []
+        ids = await self._redis.zrevrange(games_key(player), 0, GAMES_SHOWN - 1)
+        games = [await self.load(game_id, player) for game_id in ids]
+        return [g for g in games if g and not g.finished]
+
+    async def guess(self, game_id: str, player: str | None, raw: str | None, user: str | None) -> Game:
+        """Play one guess. A signed-in winner goes on the board at once; a guest names themself."""
+        value = parse_guess(raw)
+        answer = await self._guess(
+            keys=[game_key(game_id), guesses_key(game_id), games_key(player or "-"),
+                  history_key(member_for(user, player or "-"))],
+            args=[value, player or "", int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,
+                  HISTORY_LENGTH],
+        )
+        if answer[0] == "missing":
+            raise GameError(404, "There is no such game, or it has expired.")
+        if answer[0] == "finished":
+            raise GameError(409, "This game is over. Start a new one!")
+        if answer[0] == "range":
+            raise GameError(400, f"Your guess must be between 1 and {answer[1]}.")
+        game = await self.load(game_id, player)
+        if game.status == "won" and user:
+            await self._record(game, member_for(user, player), user, guest=False)
+            game.recorded_as = member_for(user, player)
+        return game
+
+    async def claim(self, game_id: str, player: str | None, user: str | None, raw_name: str | None,
+                    is_username) -> Game:
+        """Put a won, unrecorded game on its board: a signed-in user under their name, a guest
+        under a display name that is no registered username (is_username answers that)."""
+        game = await self.load(game_id, player)
+        if game is None:
+            raise GameError(404, "There is no such game, or it has expired.")
+        if game.status != "won":
+            raise GameError(409, "Only a won game goes on the board.")
+        if game.recorded_as:
+            raise GameError(409, "This game is on the board already.")
+        if user:
+            name, guest = user, False
+        else:
+            name, guest = clean_guest_name(raw_name), True
+            if await is_username(folded(name)):
+                raise GameError(400, "That name belongs to a registered player. Please choose another.")
+        member = member_for(user, player)
+        await self._record(game, member, name, guest)
+        game.recorded_as = member
+        return game
+
+    async def _record(self, game: Game, member: str, name: str, guest: bool) -> None:
+        result = await self.leaderboards.record(
+            game_key(game.id), game.max, member, name, guest, game.count, game.finished_ms,
+            game.duration_ms,
+        )
+        if result == -2:
+            raise GameError(409, "This game is on the board already.")
+
+    async def history(self, user: str | None, player: str) -> list[dict]:
+        """The player's finished games, newest first."""
+        return [json.loads(item) for item in await self.leaderboards.history(member_for(user, player))]

@@ -1,0 +1,65 @@
+"""parlor/games.py against a real Redis: the server keeps the secret and counts every guess."""
+import pytest
+import redis.asyncio as aioredis
+
+from parlor.games import MAX_GUESSES, GameError, Games, clean_guest_name, folded, parse_guess
+from parlor.scores import Leaderboards
+
+
+@pytest.fixture
+def games(redis_url, redis_sync, io_loop):
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield Games(client, Leaderboards(client, (10, 100)))
+    io_loop.run_sync(client.aclose)
+
+
+@pytest.mark.parametrize("raw", ["١٢", " 12 ", "1_000", "+7", "-1", "", "12345678", "1e3", "0x1", "٣", "１２", None])
+def test_guesses_are_ascii_digits_only(raw):
+    with pytest.raises(GameError) as refused:
+        parse_guess(raw)
+    assert refused.value.status == 400
+
+
+def test_guest_names():
+    assert clean_guest_name("  Sam  ") == "Sam"
+    for bad in ("ab", "x" * 25, "tab\there", "new\nline", "", None):
+        with pytest.raises(GameError):
+            clean_guest_name(bad)
+    assert folded("ＡＤＭＩＮ") == "admin"
+
+
+@pytest.mark.gen_test
+async def test_the_secret_is_in_range_and_never_leaves_redis_through_the_game(games, redis_sync):
+    game_id = await games.start("p1", 10)
+    secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
+    assert 1 <= secret <= 10
+    game = await games.load(game_id, "p1")
+    assert not hasattr(game, "secret") and game.status == "playing"
+    assert await games.load(game_id, "someone-else") is None
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_game_reaching_1000_guesses_ends_unranked(games, redis_sync):
+    game_id = await games.start("p1", 100)
+    secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
+    wrong = str(1 if secret != 1 else 2)
+    for _ in range(MAX_GUESSES - 1):
+        await games.guess(game_id, "p1", wrong, None)
+    game = await games.guess(game_id, "p1", wrong, None)
+    assert game.status == "unranked" and game.count == MAX_GUESSES
+    with pytest.raises(GameError) as over:
+        await games.guess(game_id, "p1", str(secret), None)
+    assert over.value.status == 409
+    assert redis_sync.zcard("scores:100") == 0
+    assert '"status":"unranked"' in redis_sync.lindex("history:g:p1", 0)
+
+
+@pytest.mark.gen_test
+async def test_a_signed_in_winner_goes_on_the_board_at_once(games, redis_sync):
+    game_id = await games.start("p1", 10)
+    secret = redis_sync.hget(f"game:{game_id}", "secret")
+    game = await games.guess(game_id, "p1", secret, "alice")
+    assert game.status == "won" and game.recorded_as == "u:alice"
+    assert redis_sync.zscore("scores:10", "u:alice") is not None
+    assert redis_sync.hget("scores:10:entry:u:alice", "guest") == "0"
+    assert len(await games.history("alice", "p1")) == 1
