@@ -35,7 +35,7 @@ HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
 STATE_PUSH_MS = 1000  # the periodic state push (online count) runs once a second
 WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
-WEBSOCKET_PING_TIMEOUT_S = 30  # a socket that does not answer a ping by then is closed
+WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is closed (Tornado: <= the interval)
 MAX_WEBSOCKET_MESSAGE = 64 * 1024  # a bigger client message closes the socket with 1009
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # beyond this Tornado drops the request; handlers 413 below it
 SHUTDOWN_GRACE_S = 5  # in-flight requests get this long to finish on SIGTERM

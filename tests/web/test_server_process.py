@@ -129,3 +129,32 @@ def test_external_redis_url_starts_no_redis(data_dir, redis_url):
         assert not (data_dir / "redis").exists()
     finally:
         server.stop()
+
+
+def test_a_score_recorded_on_one_process_is_in_the_others_cached_fragment_at_once(data_dir):
+    import redis
+
+    first = ServerProcess(data_dir).start()
+    second = ServerProcess(data_dir).start()
+    store = redis.Redis(unix_socket_path=str(data_dir / "redis" / "redis.sock"), decode_responses=True)
+    try:
+        for round_number in range(10):
+            with urllib.request.urlopen(second.url + "/scores/10/fragment") as response:
+                before = response.read().decode()  # now cached on the second process
+            player = Browser(first.url)
+            status, _ = player.request("/games", {"max": "10"})
+            assert status == 303
+            game_id = store.keys("game:*")
+            game_id = next(k for k in game_id if not k.endswith(":guesses") and
+                           store.hget(k, "status") == "playing").split(":")[1]
+            secret = store.hget(f"game:{game_id}", "secret")
+            assert player.request(f"/games/{game_id}/guesses", {"guess": secret})[0] == 303
+            name = f"round {round_number}"
+            assert player.request(f"/games/{game_id}/name", {"name": name})[0] == 303
+            with urllib.request.urlopen(second.url + "/scores/10/fragment") as response:
+                after = response.read().decode()
+            assert f'data-name="{name}"' in after and f'data-name="{name}"' not in before
+    finally:
+        store.close()
+        first.stop()
+        second.stop()

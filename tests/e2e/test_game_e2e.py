@@ -1,0 +1,64 @@
+"""The game in a real browser: a win with JavaScript off, and a board that updates live."""
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.slow
+
+
+def play_to_win(page, board: int) -> int:
+    """Binary search through the page itself; returns the number of guesses."""
+    low, high, count = 1, board, 0
+    while True:
+        middle = (low + high) // 2
+        page.get_by_label("Your guess").fill(str(middle))
+        page.get_by_role("button", name="Guess").click()
+        count += 1
+        newest = page.locator("ol.guesses li.guess").first
+        expect(newest.locator(".value")).to_have_text(str(middle))
+        word = newest.locator(".word").inner_text()
+        if word == "correct":
+            return count
+        low, high = (middle + 1, high) if word == "higher" else (low, middle - 1)
+
+
+def start(page, base_url, board: int):
+    page.goto(base_url + "/")
+    page.get_by_label(str(board), exact=True).check()
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#game h1")).to_have_text(f"A number from 1 to {board}")
+
+
+def test_a_guest_wins_with_javascript_off_and_finds_themself_on_the_board(server, new_page):
+    page = new_page(javascript=False).page
+    start(page, server.url, 10)
+    count = play_to_win(page, 10)
+    expect(page.locator(".result.correct")).to_contain_text(f"{count} guess")
+    name = f"plain {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Your name for the board").fill(name)
+    page.get_by_role("button", name="Put me on the board").click()
+    expect(page.locator(".standing")).to_contain_text("You are #")
+    page.get_by_role("link", name="the 1 to 10 board").click()
+    row = page.locator(f'li.entry[data-name="{name}"]')
+    expect(row).to_have_attribute("data-guesses", str(count))
+    expect(row.locator(".guest")).to_have_text("(guest)")
+
+
+def test_a_new_row_appears_live_on_an_open_board(server, new_page):
+    viewer = new_page(javascript=True)
+    viewer.page.goto(server.url + "/scores/10")
+    viewer.page.wait_for_function("() => window.htmx !== undefined")
+    viewer.page.evaluate("() => { window.notReloaded = true }")
+    player = new_page(javascript=True)
+    start(player.page, server.url, 10)
+    player.page.evaluate("() => { window.notReloaded = true }")
+    count = play_to_win(player.page, 10)
+    assert player.page.evaluate("() => window.notReloaded") is True  # guesses swapped the game only
+    name = f"live {uuid.uuid4().hex[:6]}"
+    player.page.get_by_label("Your name for the board").fill(name)
+    player.page.get_by_role("button", name="Put me on the board").click()
+    row = viewer.page.locator(f'li.entry[data-name="{name}"]')
+    expect(row).to_have_attribute("data-guesses", str(count), timeout=5000)
+    assert viewer.page.evaluate("() => window.notReloaded") is True
+    assert viewer.csp_violations() == [] and player.csp_violations() == []
