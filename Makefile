@@ -15,6 +15,7 @@ test: setup $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m bench $(ARGS)
 
 setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js

@@ -38,6 +38,7 @@ WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet
 WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is closed (Tornado: <= the interval)
 MAX_WEBSOCKET_MESSAGE = 64 * 1024  # a bigger client message closes the socket with 1009
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # beyond this Tornado drops the request; handlers 413 below it
+SLOW_REQUEST_MS = 500  # a request slower than this is logged even without --access-log
 SHUTDOWN_GRACE_S = 5  # in-flight requests get this long to finish on SIGTERM
 
 
@@ -78,7 +79,18 @@ class ParlorApp(tornado.web.Application):
             websocket_ping_timeout=WEBSOCKET_PING_TIMEOUT_S,
             websocket_max_message_size=MAX_WEBSOCKET_MESSAGE,
             debug=config.debug,
+            log_function=self._log_request,
         )
+
+    def _log_request(self, handler: tornado.web.RequestHandler) -> None:
+        """Errors, refusals and slow requests always; every request only with --access-log."""
+        status = handler.get_status()
+        took_ms = 1000.0 * handler.request.request_time()
+        if status < 400 and took_ms < SLOW_REQUEST_MS and not (self.config.access_log or self.config.debug):
+            return
+        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+        logging.getLogger("tornado.access").log(
+            level, "%d %s %.2fms", status, handler._request_summary(), took_ms)
 
     async def start(self) -> None:
         """Start the periodic state push and the pub/sub listener."""

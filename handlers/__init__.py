@@ -11,6 +11,9 @@ GAME_ID = r"([A-Za-z0-9_-]{1,32})"
 
 def routes() -> list[tuple]:
     return [
+        # The scraping endpoints first: they are the hottest, and routes are tried in order.
+        (r"/scores/([0-9]+)/fragment", BoardFragmentHandler),
+        (r"/scores/([0-9]+)\.json", BoardJsonHandler),
         (r"/", HomeHandler),
         (r"/signup", SignupHandler),
         (r"/login", LoginHandler),
@@ -21,8 +24,6 @@ def routes() -> list[tuple]:
         (rf"/games/{GAME_ID}/name", ClaimHandler),
         (r"/scores", ScoresHandler),
         (r"/scores/([0-9]+)", BoardPageHandler),
-        (r"/scores/([0-9]+)/fragment", BoardFragmentHandler),
-        (r"/scores/([0-9]+)\.json", BoardJsonHandler),
         (r"/live", LiveSocket),
         (r"/healthz", HealthHandler),
     ]

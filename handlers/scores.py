@@ -25,6 +25,7 @@ class BoardView:
     fragment: str
     json_text: str
     etag: str
+    last_modified: str
 
 
 def board_json(page: Page) -> str:
@@ -47,17 +48,22 @@ class BoardViews:
         self._generation = 0  # bumped by every invalidation; a fill that spans one is not kept
         self.listener = None  # set by server.py; its `subscribed` says whether notices arrive
 
+    def cached(self, board: int, limit: int = TOP, offset: int = 0) -> BoardView | None:
+        """The view if this process holds it: no Redis, no rendering."""
+        return self._cache.get((board, limit)) if offset == 0 else None
+
     async def view(self, board: int, limit: int = TOP, offset: int = 0) -> BoardView:
-        key = (board, limit)
-        if offset == 0 and key in self._cache:
-            return self._cache[key]
+        hit = self.cached(board, limit, offset)
+        if hit is not None:
+            return hit
         generation = self._generation
         page = await self._leaderboards.page(board, offset, limit)
         view = BoardView(page, self._fragment.render(page=page, oob=False), board_json(page),
-                         f'"b{board}-v{page.version}-o{offset}-l{limit}"')
+                         f'"b{board}-v{page.version}-o{offset}-l{limit}"',
+                         formatdate(page.updated_ms / 1000, usegmt=True))
         trusted = self.listener is not None and self.listener.subscribed
         if offset == 0 and trusted and generation == self._generation:
-            self._cache[key] = view
+            self._cache[(board, limit)] = view
         return view
 
     def forget(self, board: int | None = None) -> None:
@@ -96,14 +102,33 @@ def _bounded(handler, name: str, default: int, low: int, high: int) -> int:
 
 
 class ScrapeHandler(BoardMixin, BaseHandler):
-    """Public, cacheable, no session: what a scraper reads costs no Redis round trip when cached."""
+    """Public, cacheable, no session: what a scraper reads costs no Redis round trip when cached.
+    A cached answer is sent synchronously; only a miss awaits Redis."""
 
-    async def prepare(self) -> None:
+    def prepare(self) -> None:
         self.check_body_size()
+
+    def get(self, raw_board: str):
+        board, (limit, offset) = self.board_or_404(raw_board), self.paging()
+        self.check_request()
+        view = self.application.board_views.cached(board, limit, offset)
+        if view is not None:
+            self.respond(view)
+            return None
+        return self._fill(board, limit, offset)  # Tornado awaits what get returns
+
+    async def _fill(self, board: int, limit: int, offset: int) -> None:
+        self.respond(await self.application.board_views.view(board, limit, offset))
+
+    def check_request(self) -> None:
+        """Refuse what cannot be answered, before any work."""
+
+    def respond(self, view: BoardView) -> None:
+        raise NotImplementedError
 
     def answer(self, view: BoardView, content_type: str, body: str) -> None:
         self.set_header("ETag", view.etag)
-        self.set_header("Last-Modified", formatdate(view.page.updated_ms / 1000, usegmt=True))
+        self.set_header("Last-Modified", view.last_modified)
         self.set_header("Cache-Control", "no-cache")  # store, but ask again: boards change any time
         self.set_header("Access-Control-Allow-Origin", "*")  # public data, for other sites' pages
         if view.etag in self.request.headers.get("If-None-Match", ""):
@@ -115,25 +140,23 @@ class ScrapeHandler(BoardMixin, BaseHandler):
 
 
 class BoardFragmentHandler(ScrapeHandler):
-    async def get(self, raw_board: str) -> None:
-        limit, offset = self.paging()
-        view = await self.application.board_views.view(self.board_or_404(raw_board), limit, offset)
+    def respond(self, view: BoardView) -> None:
         self.answer(view, "text/html; charset=utf-8", view.fragment)
 
 
 class BoardJsonHandler(ScrapeHandler):
     answers_json = True
 
-    async def get(self, raw_board: str) -> None:
-        callback = self.get_query_argument("callback", None)
-        if callback is not None and not CALLBACK_RE.fullmatch(callback):
+    def check_request(self) -> None:
+        self.callback = self.get_query_argument("callback", None)
+        if self.callback is not None and not CALLBACK_RE.fullmatch(self.callback):
             raise ClientError(400, "callback must be a JavaScript name like handle or app.onScores.")
-        limit, offset = self.paging()
-        view = await self.application.board_views.view(self.board_or_404(raw_board), limit, offset)
-        if callback is None:
+
+    def respond(self, view: BoardView) -> None:
+        if self.callback is None:
             self.answer(view, "application/json; charset=utf-8", view.json_text)
         else:
-            body = f"/**/ typeof {callback} === 'function' && {callback}({view.json_text});"
+            body = f"/**/ typeof {self.callback} === 'function' && {self.callback}({view.json_text});"
             self.answer(view, "application/javascript; charset=utf-8", body)
 
 

@@ -39,6 +39,9 @@ class Config:
     xheaders: bool = _flag(
         "trust X-Forwarded-For/-Proto from a reverse proxy in front of Parlor", False
     )
+    access_log: bool = _flag(
+        "log every request (errors, refusals and slow requests are always logged)", False
+    )
     debug: bool = _flag("autoreload and tracebacks in error pages; never in production", False)
 
     @property

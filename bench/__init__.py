@@ -1,0 +1,1 @@
+"""Benchmarks: the real Parlor server against a bare Tornado baseline, in the same run."""
