@@ -18,7 +18,10 @@ from redis.backoff import NoBackoff
 
 from handlers import routes
 from handlers.base import NotFoundHandler
+from handlers.chat import ChatPush, linkify
 from handlers.scores import BoardViews
+from parlor.chat import Chat
+from parlor.chatlog import ChatLogs
 from parlor.config import Config
 from parlor.games import Games
 from parlor.hub import Hub, Listener
@@ -32,6 +35,7 @@ log = logging.getLogger("parlor")
 ROOT = Path(__file__).resolve().parent
 VERSION = "0.1.0"
 HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what 2 cores hold
+IMAGE_THREADS = 2  # decoding a 24-megapixel picture takes a core for a while
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
 STATE_PUSH_MS = 1000  # the periodic state push (online count) runs once a second
 WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
@@ -55,6 +59,7 @@ class ParlorApp(tornado.web.Application):
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.templates.filters["linkify"] = linkify
         self.hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
         self.accounts = Accounts(redis_client, self.hash_pool)
         self.sessions = Sessions(redis_client)
@@ -63,6 +68,10 @@ class ParlorApp(tornado.web.Application):
         self.leaderboards = Leaderboards(redis_client, config.boards)
         self.games = Games(redis_client, self.leaderboards)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
+        self.image_pool = ThreadPoolExecutor(IMAGE_THREADS, thread_name_prefix="images")
+        self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
+        self.chat = Chat(self.chat_logs, redis_client, self.accounts, self.image_pool,
+                         on_message=ChatPush(self), eliza_delay_scale=config.eliza_delay)
         self.listener = Listener(redis_client, {BOARDS_CHANNEL: self.board_views.board_changed},
                                  on_resubscribe=self.board_views.forget)
         self.board_views.listener = self.listener
@@ -102,7 +111,10 @@ class ParlorApp(tornado.web.Application):
         if self._state_push:
             self._state_push.stop()
         await self.listener.stop()
+        await self.chat.stop()
+        await self.chat_logs.close_all()
         self.hash_pool.shutdown(wait=False, cancel_futures=True)
+        self.image_pool.shutdown(wait=False, cancel_futures=True)
         await self.redis.aclose()
 
 

@@ -1,5 +1,9 @@
 """routes(): the whole URL table in one place."""
 from .accounts import LoginHandler, LogoutHandler, SignupHandler
+from .chat import (
+    ChatListHandler, ChatStartHandler, ConversationHandler, ImageHandler, MessagesHandler,
+)
+from .compat import CreateConversationHandler, MessageHistoryHandler, SendMessageHandler
 from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler
 from .home import HomeHandler
@@ -7,6 +11,7 @@ from .live import LiveSocket
 from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, ScoresHandler
 
 GAME_ID = r"([A-Za-z0-9_-]{1,32})"
+PEER = r"([^/]{1,64})"  # checked against the accounts in the handler
 
 
 def routes() -> list[tuple]:
@@ -24,6 +29,14 @@ def routes() -> list[tuple]:
         (rf"/games/{GAME_ID}/name", ClaimHandler),
         (r"/scores", ScoresHandler),
         (r"/scores/([0-9]+)", BoardPageHandler),
+        (r"/chat", ChatListHandler),
+        (r"/chat/start", ChatStartHandler),
+        (rf"/chat/{PEER}", ConversationHandler),
+        (rf"/chat/{PEER}/messages", MessagesHandler),
+        (rf"/chat/{PEER}/images/([0-9]{{1,18}})", ImageHandler),
+        (r"/create_conversation_db", CreateConversationHandler),
+        (r"/get_message_history", MessageHistoryHandler),
+        (rf"/send_message/{PEER}", SendMessageHandler),
         (r"/live", LiveSocket),
         (r"/healthz", HealthHandler),
     ]

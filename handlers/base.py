@@ -97,9 +97,10 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         if not declared.isdigit():
             raise ClientError(400, "The Content-Length header is not a number.")
         if int(declared) > self.max_body_bytes:
-            raise ClientError(
-                413, f"That is too much data: this address accepts at most {self.max_body_bytes // 1024} KiB."
-            )
+            raise ClientError(413, self.too_large_message())
+
+    def too_large_message(self) -> str:
+        return f"That is too much data: this address accepts at most {self.max_body_bytes // 1024} KiB."
 
     # -- sessions --------------------------------------------------------------------------
 

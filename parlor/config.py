@@ -36,6 +36,10 @@ class Config:
     boards: tuple[int, ...] = _flag(
         "the games' maximums, one leaderboard each, comma-separated", (10, 25, 100, 1000)
     )
+    chat_max_open: int = _flag(
+        "chat files kept open at most (least used close first); each holds a descriptor and a thread", 256
+    )
+    eliza_delay: float = _flag("scale of ELIZA's thinking time (0 answers at once)", 1.0)
     xheaders: bool = _flag(
         "trust X-Forwarded-For/-Proto from a reverse proxy in front of Parlor", False
     )
@@ -96,6 +100,8 @@ def _parse(type_name: str, raw: str):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if type_name == "int":
         return int(raw)
+    if type_name == "float":
+        return float(raw)
     if type_name == "Path":
         return Path(raw)
     if type_name.startswith("tuple[int"):

@@ -99,6 +99,18 @@ class Hub:
             connection.send(fragment)
         return len(self._public)
 
+    def has_user(self, user: str) -> bool:
+        """Whether this process holds a connection of that user."""
+        return user in self._rooms
+
+    async def online(self, users: list[str]) -> set[str]:
+        """Which of these users are online (on any process)."""
+        if not users:
+            return set()
+        lapses = await self._redis.zmscore(ONLINE_KEY, users)
+        now_ms = time.time() * 1000
+        return {user for user, lapse in zip(users, lapses) if lapse is not None and lapse > now_ms}
+
     def has_topic(self, topic: str) -> bool:
         return topic in self._topics
 

@@ -37,7 +37,8 @@ def redis_sync(redis_url):
 
 @pytest.fixture
 def config(redis_url, tmp_path):
-    return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20)
+    return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20,
+                  eliza_delay=0.0)
 
 
 @pytest.fixture

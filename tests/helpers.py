@@ -179,3 +179,29 @@ async def play_to_win(visitor: Visitor, game_id: str, board: int = 10) -> int:
         if newest == "correct":
             return count
         low, high = (middle + 1, high) if newest == "higher" else (low, middle - 1)
+
+
+def multipart(fields: dict, files: dict | None = None) -> tuple[bytes, str]:
+    """A multipart/form-data body: files maps a field to (filename, content type, bytes)."""
+    boundary = "----parlor-test-" + os.urandom(8).hex()
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+                     + str(value).encode() + b"\r\n")
+    for name, (filename, content_type, data) in (files or {}).items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f"Content-Type: {content_type}\r\n\r\n".encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+async def send_message(visitor: Visitor, peer: str, body: str = "", client_id: str | None = None,
+                       image: tuple | None = None, htmx: bool = False):
+    """POST a chat message as the send form does (XSRF token in the URL, multipart body)."""
+    if "_xsrf" not in visitor.cookies:
+        await visitor.get("/login")
+    fields = {"body": body, "client_id": client_id or os.urandom(12).hex()}
+    data, content_type = multipart(fields, {"image": image} if image else None)
+    headers = {"Content-Type": content_type, **({"HX-Request": "true"} if htmx else {})}
+    from urllib.parse import quote
+
+    return await visitor.fetch(f"/chat/{peer}/messages?_xsrf={quote(visitor.cookies['_xsrf'])}", "POST", data, headers)

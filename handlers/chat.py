@@ -1,0 +1,206 @@
+"""Chat pages: the conversation list, a conversation, sending text and pictures, images."""
+from __future__ import annotations
+
+import re
+import secrets
+
+import tornado.httputil
+import tornado.web
+from markupsafe import Markup, escape
+
+from parlor.chat import ChatError, Summary
+from parlor.chatlog import Message, pair_key
+from parlor.images import ACCEPT, MAX_IMAGE_BYTES
+
+from .base import BaseHandler, ClientError
+
+MAX_SEND_BYTES = MAX_IMAGE_BYTES + 64 * 1024  # one picture plus the form around it
+URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+
+
+def linkify(text: str) -> Markup:
+    """Escape text; http(s) URLs become links (rel noopener nofollow ugc), nothing else does."""
+    out, position = [], 0
+    for match in URL_RE.finditer(text):
+        url = match.group(0).rstrip(TRAILING_PUNCTUATION)
+        out.append(escape(text[position:match.start()]))
+        out.append(Markup('<a href="{0}" rel="noopener nofollow ugc">{0}</a>').format(url))
+        position = match.start() + len(url)
+    out.append(escape(text[position:]))
+    return Markup("").join(out)
+
+
+def new_client_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class ChatBase(BaseHandler):
+    """Chat needs an account; the peer in the URL is checked before anything else happens."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if not self.current_user:
+            if self.request.method in ("GET", "HEAD"):
+                self.redirect(f"/login?next={tornado.escape.url_escape(self.request.uri, plus=False)}")
+                return
+            raise ClientError(401, "Please log in to chat.")
+
+    async def peer_or_error(self, raw_peer: str) -> str:
+        try:
+            return await self.application.chat.peer(self.current_user, raw_peer)
+        except ChatError as e:
+            raise ClientError(e.status, str(e)) from None
+
+    def conversation_context(self, peer: str, **extra) -> dict:
+        return {"peer": peer, "me": self.current_user, "pair": pair_key(self.current_user, peer),
+                "client_id": new_client_id(), "accept": ACCEPT, **extra}
+
+
+class ChatListHandler(ChatBase):
+    async def get(self) -> None:
+        summaries = await self.application.chat.summaries(self.current_user)
+        online = await self.application.hub.online([s.peer for s in summaries])
+        self.render_view("chat_list.html", "partials/_conversation_list.html",
+                         summaries=summaries, online=online, error=None)
+
+
+class ChatStartHandler(ChatBase):
+    """The "talk to" form: a GET, so it works as a plain form and is safe to repeat."""
+
+    async def get(self) -> None:
+        raw = self.get_query_argument("peer", "")
+        try:
+            peer = await self.application.chat.peer(self.current_user, raw)
+        except ChatError as e:
+            summaries = await self.application.chat.summaries(self.current_user)
+            online = await self.application.hub.online([s.peer for s in summaries])
+            self.render_view("chat_list.html", "partials/_conversation_list.html", status=e.status,
+                             summaries=summaries, online=online, error=str(e))
+            return
+        self.redirect(f"/chat/{peer}", status=303)
+
+
+class ConversationHandler(ChatBase):
+    async def get(self, raw_peer: str) -> None:
+        peer = await self.peer_or_error(raw_peer)
+        messages = await self.application.chat.open(self.current_user, peer)
+        online = await self.application.hub.online([peer])
+        self.render_view("conversation.html", "partials/_conversation.html",
+                         **self.conversation_context(peer, messages=messages, online=online,
+                                                     error=None, body=""))
+
+
+@tornado.web.stream_request_body
+class MessagesHandler(ChatBase):
+    """/chat/<peer>/messages. GET: the 50 messages before ?before=<id>. POST: send text and/or
+    a picture. The body is streamed so that an oversized upload is refused from its
+    Content-Length before it is read (XSRF is checked before the body arrives, so the form
+    carries _xsrf in its URL; htmx sends the header)."""
+
+    max_body_bytes = MAX_SEND_BYTES
+
+    async def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._received = 0
+        await super().prepare()
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self.max_body_bytes:  # no Content-Length, or a lying one
+            raise ClientError(413, self.too_large_message())
+        self._chunks.append(chunk)
+
+    def too_large_message(self) -> str:
+        return f"That is too much to send at once: a picture can be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB."
+
+    def _parse_body(self) -> None:
+        body = b"".join(self._chunks)
+        self._chunks = []
+        tornado.httputil.parse_body_arguments(
+            self.request.headers.get("Content-Type", ""), body,
+            self.request.body_arguments, self.request.files, self.request.headers)
+        for name, values in self.request.body_arguments.items():
+            self.request.arguments.setdefault(name, []).extend(values)
+
+    async def get(self, raw_peer: str) -> None:
+        peer = await self.peer_or_error(raw_peer)
+        raw = self.get_query_argument("before", "")
+        if not (raw.isdigit() and raw.isascii() and len(raw) <= 18):
+            raise ClientError(400, "before must be a message number.")
+        messages = await self.application.chat.older(self.current_user, peer, int(raw))
+        self.render_view("chat_older.html", "partials/_older.html",
+                         peer=peer, me=self.current_user, pair=pair_key(self.current_user, peer), messages=messages)
+
+    async def post(self, raw_peer: str) -> None:
+        peer = await self.peer_or_error(raw_peer)
+        self._parse_body()
+        files = self.request.files.get("image") or []
+        image = files[0]["body"] if files and files[0]["body"] else None
+        body = self.get_body_argument("body", "")
+        try:
+            await self.application.chat.send(
+                self.current_user, peer, body, self.get_body_argument("client_id", None), image)
+        except ChatError as e:
+            await self.refuse(peer, e, body)
+            return
+        if self.wants_fragment():  # the message itself arrives over /live, in every tab
+            self.send_form(peer)
+        else:
+            self.redirect(f"/chat/{peer}", status=303)
+
+    def send_form(self, peer: str, status: int = 200, error: str | None = None, body: str = "") -> None:
+        self.set_status(status)
+        self.finish(self.render_template("partials/_send_form.html",
+                                         **self.conversation_context(peer, error=error, body=body)))
+
+    async def refuse(self, peer: str, e: ChatError, body: str) -> None:
+        """The form again with the reason (and what was typed); nothing was stored."""
+        if self.wants_fragment():
+            self.send_form(peer, e.status, str(e), body)
+            return
+        messages = await self.application.chat.open(self.current_user, peer)
+        self.render_view("conversation.html", "partials/_conversation.html", status=e.status,
+                         **self.conversation_context(peer, messages=messages, online=set(),
+                                                     error=str(e), body=body))
+
+
+class ImageHandler(ChatBase):
+    """A picture of a conversation, to the two people in it only (anyone else: 404)."""
+
+    async def get(self, raw_peer: str, raw_id: str) -> None:
+        peer = await self.peer_or_error(raw_peer)
+        thumbnail = self.get_query_argument("thumb", "") == "1"
+        found = None
+        if raw_id.isdigit() and len(raw_id) <= 18:
+            found = await self.application.chat.image(self.current_user, peer, int(raw_id), thumbnail)
+        if found is None:
+            raise ClientError(404, "There is no such picture.")
+        mime, data = found
+        self.set_header("Content-Type", mime)
+        self.set_header("Content-Security-Policy", "sandbox")  # even a browser that sniffs runs nothing
+        self.set_header("Cache-Control", "private, max-age=31536000, immutable")
+        extension = mime.split("/")[1]
+        self.set_header("Content-Disposition", f'inline; filename="picture-{int(raw_id)}.{extension}"')
+        self.finish(data)
+
+
+class ChatPush:
+    """Renders a committed message for each of the two people (their side of the bubble) and
+    pushes it, with their conversation-list row, to every tab they have open."""
+
+    def __init__(self, app):
+        self._app = app
+        self._message = app.templates.get_template("partials/_message_push.html")
+        self._row = app.templates.get_template("partials/_conversation_row.html")
+
+    async def __call__(self, a: str, b: str, message: Message) -> None:
+        hub, chat = self._app.hub, self._app.chat
+        pair = pair_key(a, b)
+        for me, peer in ((a, b), (b, a)):
+            if not hub.has_user(me):
+                continue
+            unread = 0 if message.author == me else await chat.unread(me, peer)
+            fragment = self._message.render(message=message, me=me, peer=peer, pair=pair) + self._row.render(
+                summary=Summary(peer, message, unread), online=await hub.online([peer]), oob=True)
+            hub.send_to_user(me, fragment)

@@ -1,0 +1,57 @@
+"""The tutorial's JSON endpoints, kept for its clients; they share every rule of the chat."""
+from __future__ import annotations
+
+from parlor.chat import ChatError
+
+from .base import BaseHandler, ClientError
+
+
+class CompatHandler(BaseHandler):
+    answers_json = True
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if not self.current_user:
+            raise ClientError(401, "Log in first.")
+
+    async def peer_of(self, one: str, two: str) -> str:
+        """The other one of a pair that must include the signed-in user (else 403)."""
+        me = self.current_user
+        names = [n.strip().lower() for n in (one, two)]
+        if me not in names:
+            raise ClientError(403, "You can only use your own conversations.")
+        other = names[1] if names[0] == me else names[0]
+        return await self.checked(self.application.chat.peer(me, other))
+
+    async def checked(self, step):
+        try:
+            return await step
+        except ChatError as e:
+            raise ClientError(e.status, str(e)) from None
+
+
+class CreateConversationHandler(CompatHandler):
+    async def post(self) -> None:
+        peer = await self.peer_of(self.get_body_argument("user_one", ""), self.get_body_argument("user_two", ""))
+        await self.application.chat.create(self.current_user, peer)
+        self.write_json({"success": True})
+
+
+class MessageHistoryHandler(CompatHandler):
+    async def post(self) -> None:
+        peer = await self.peer_of(self.get_body_argument("user_one", ""), self.get_body_argument("user_two", ""))
+        messages = await self.application.chat.history(self.current_user, peer)
+        self.write_json({"history": [
+            {"id": m.id, "author": m.author, "message": m.body, "kind": m.kind,
+             "sent_at": m.sent_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"} for m in messages]})
+
+
+class SendMessageHandler(CompatHandler):
+    async def post(self, raw_peer: str) -> None:
+        if self.get_body_argument("author", "").strip().lower() != self.current_user:
+            raise ClientError(403, "You can only send messages as yourself.")
+        peer = await self.checked(self.application.chat.peer(self.current_user, raw_peer))
+        message, _ = await self.checked(self.application.chat.send(
+            self.current_user, peer, self.get_body_argument("message", ""),
+            self.get_body_argument("client_id", None)))
+        self.write_json({"success": True, "id": message.id})

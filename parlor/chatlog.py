@@ -1,0 +1,314 @@
+"""Chat logs: one SQLite file per pair of users, data/conversations/<a>_<b>.db.
+
+The two usernames are sorted and joined with "_", which no username contains, so two pairs never
+share a file and no name can leave the folder. A file is made by the first message, never by a
+read. Writes run in BEGIN IMMEDIATE and return only after COMMIT (WAL, synchronous=FULL), so an
+acknowledged message survives a crash. Open files are kept in a bounded LRU of connections.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sqlite3
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiosqlite
+
+NAME_RE = re.compile(r"[a-z0-9-]{3,32}")  # canonical usernames only: nothing else reaches a path
+DEFAULT_MAX_OPEN = 256  # open files (and aiosqlite threads) at most; the least used close first
+BUSY_TIMEOUT_MS = 5000  # another process writing the same file makes us wait this long at most
+PAGE_SIZE = 50  # messages shown at once
+
+# Each step brings a file from the version before it to its own number (PRAGMA user_version).
+# Version 1 is the tutorial's plain log; version 2 adds idempotent sends, images and read markers.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE messages (
+               id INTEGER PRIMARY KEY,
+               author TEXT NOT NULL,
+               body TEXT NOT NULL,
+               sent_at INTEGER NOT NULL)""",
+    ],
+    2: [
+        """CREATE TABLE images (
+               id INTEGER PRIMARY KEY,
+               mime TEXT NOT NULL,
+               width INTEGER NOT NULL,
+               height INTEGER NOT NULL,
+               bytes BLOB NOT NULL,
+               thumbnail BLOB NOT NULL,
+               sha256 TEXT NOT NULL)""",
+        "ALTER TABLE messages ADD COLUMN client_id TEXT",
+        "ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text' CHECK (kind IN ('text', 'image'))",
+        "ALTER TABLE messages ADD COLUMN image_id INTEGER REFERENCES images(id)",
+        "CREATE UNIQUE INDEX messages_client_id ON messages(client_id)",
+        """CREATE TABLE read_markers (
+               user TEXT PRIMARY KEY,
+               last_read_id INTEGER NOT NULL)""",
+    ],
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+class BadPair(ValueError):
+    """Two names that do not make a conversation (not canonical usernames, or the same one)."""
+
+
+def pair_key(a: str, b: str) -> str:
+    """The pair's file stem: the two names sorted, joined by "_"; BadPair for anything else."""
+    if not (isinstance(a, str) and isinstance(b, str) and NAME_RE.fullmatch(a) and NAME_RE.fullmatch(b)):
+        raise BadPair("not a pair of usernames")
+    if a == b:
+        raise BadPair("a conversation needs two people")
+    return "_".join(sorted((a, b)))
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image as it is stored: re-encoded, with a thumbnail."""
+
+    mime: str
+    width: int
+    height: int
+    data: bytes
+    thumbnail: bytes
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    author: str
+    kind: str  # text | image
+    body: str
+    sent_ms: int
+    client_id: str | None = None
+    image_id: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def sent_at(self) -> datetime:
+        return datetime.fromtimestamp(self.sent_ms / 1000, timezone.utc)
+
+
+_MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.image_id, i.width, i.height
+    FROM messages m LEFT JOIN images i ON i.id = m.image_id"""
+
+
+def _message(row) -> Message:
+    return Message(*row)
+
+
+class Conversation:
+    """One pair's open file; the lock keeps each transaction whole on the shared connection."""
+
+    def __init__(self, key: str, db: aiosqlite.Connection):
+        self.key = key
+        self.db = db
+        self.lock = asyncio.Lock()
+        self.users = 0  # operations in flight; a conversation in use is never closed
+
+    async def _fetchall(self, sql: str, args=()):
+        async with self.db.execute(sql, args) as cursor:
+            return await cursor.fetchall()
+
+    async def _write(self, statements):
+        """Run (sql, args) pairs in one BEGIN IMMEDIATE transaction; return the last cursor's rowid."""
+        async with self.lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                last = None
+                for sql, args in statements:
+                    cursor = await self.db.execute(sql, args)
+                    last = cursor.lastrowid
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            return last
+
+    async def add(self, author: str, body: str, client_id: str | None, image: Image | None) -> tuple[Message, bool]:
+        """Store a message (once per client_id); returns it and whether it is new."""
+        async with self.lock:
+            if client_id is not None:
+                existing = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.client_id = ?", (client_id,))
+                if existing:
+                    return _message(existing[0]), False
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                image_id = None
+                if image is not None:
+                    cursor = await self.db.execute(
+                        "INSERT INTO images (mime, width, height, bytes, thumbnail, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                        (image.mime, image.width, image.height, image.data, image.thumbnail, image.sha256))
+                    image_id = cursor.lastrowid
+                cursor = await self.db.execute(
+                    "INSERT INTO messages (client_id, author, kind, body, image_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (client_id) DO NOTHING",
+                    (client_id, author, "image" if image else "text", body, image_id, int(time.time() * 1000)))
+                created = cursor.rowcount == 1
+                # Not created: the same send was committed meanwhile by another process.
+                await self.db.execute("COMMIT" if created else "ROLLBACK")
+            except BaseException:
+                if self.db.in_transaction:
+                    await self.db.execute("ROLLBACK")
+                raise
+            where, args = ("m.id = ?", cursor.lastrowid) if created else ("m.client_id = ?", client_id)
+            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE {where}", (args,))
+        return _message(rows[0]), created
+
+    async def page(self, before: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
+        """Up to `limit` messages before id `before` (or the latest), oldest first."""
+        async with self.lock:
+            rows = await self._fetchall(
+                f"SELECT {_MESSAGE_COLUMNS} WHERE m.id < ? ORDER BY m.id DESC LIMIT ?",
+                (before if before is not None else 2**62, limit))
+        return [_message(r) for r in reversed(rows)]
+
+    async def last(self) -> Message | None:
+        messages = await self.page(limit=1)
+        return messages[0] if messages else None
+
+    async def unread(self, user: str) -> int:
+        async with self.lock:
+            rows = await self._fetchall(
+                "SELECT COUNT(*) FROM messages WHERE author != ? AND id > "
+                "COALESCE((SELECT last_read_id FROM read_markers WHERE user = ?), 0)", (user, user))
+        return rows[0][0]
+
+    async def mark_read(self, user: str, up_to: int) -> None:
+        await self._write([(
+            "INSERT INTO read_markers (user, last_read_id) VALUES (?, ?) ON CONFLICT (user) "
+            "DO UPDATE SET last_read_id = MAX(last_read_id, excluded.last_read_id)", (user, up_to))])
+
+    async def image(self, image_id: int, thumbnail: bool = False) -> tuple[str, bytes] | None:
+        column = "thumbnail" if thumbnail else "bytes"
+        async with self.lock:
+            rows = await self._fetchall(
+                f"SELECT CASE WHEN ? THEN 'image/png' ELSE mime END, {column} FROM images WHERE id = ?",
+                (thumbnail, image_id))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    async def integrity(self) -> str:
+        async with self.lock:
+            return (await self._fetchall("PRAGMA integrity_check"))[0][0]
+
+
+class ChatLogs:
+    """The conversations folder, with a bounded LRU of open files."""
+
+    def __init__(self, directory: Path, max_open: int = DEFAULT_MAX_OPEN):
+        self.directory = directory
+        self.max_open = max_open
+        self._open: OrderedDict[str, Conversation] = OrderedDict()
+        self._opening: dict[str, asyncio.Future] = {}
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    def path(self, a: str, b: str) -> Path:
+        return self.directory / f"{pair_key(a, b)}.db"
+
+    def exists(self, a: str, b: str) -> bool:
+        return self.path(a, b).exists()
+
+    @contextlib.asynccontextmanager
+    async def conversation(self, a: str, b: str, create: bool = False):
+        """The pair's conversation while in use, or None if it has no file and create is False."""
+        key = pair_key(a, b)
+        conversation = await self._get(key, create)
+        if conversation is None:
+            yield None
+            return
+        conversation.users += 1
+        try:
+            yield conversation
+        finally:
+            conversation.users -= 1
+            self._evict()
+
+    async def _get(self, key: str, create: bool) -> Conversation | None:
+        conversation = self._open.get(key)
+        if conversation is not None:
+            self._open.move_to_end(key)
+            return conversation
+        pending = self._opening.get(key)
+        if pending is not None:  # someone is opening it right now: share their connection
+            await asyncio.shield(pending)
+            return await self._get(key, create)
+        path = self.directory / f"{key}.db"
+        if not create and not path.exists():
+            return None
+        self._opening[key] = asyncio.get_running_loop().create_future()
+        try:
+            db = await _connect(path, create)
+            conversation = Conversation(key, db)
+            self._open[key] = conversation
+            return conversation
+        except sqlite3.OperationalError:
+            if not create and not path.exists():  # deleted between the check and the open
+                return None
+            raise
+        finally:
+            self._opening.pop(key).set_result(None)
+
+    def _evict(self) -> None:
+        """Close the least used idle files beyond the limit."""
+        if len(self._open) <= self.max_open:
+            return
+        for key in list(self._open):
+            if len(self._open) <= self.max_open:
+                break
+            conversation = self._open[key]
+            if conversation.users == 0 and not conversation.lock.locked():
+                del self._open[key]
+                asyncio.get_running_loop().create_task(conversation.db.close())
+
+    async def close_all(self) -> None:
+        conversations, self._open = list(self._open.values()), OrderedDict()
+        for conversation in conversations:
+            async with conversation.lock:
+                await conversation.db.close()
+
+
+async def _connect(path: Path, create: bool) -> aiosqlite.Connection:
+    """Open a pair's file, make it durable, and bring its schema up to date."""
+    uri = f"file:{path}?mode={'rwc' if create else 'rw'}"
+    db = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+    try:
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = FULL")  # an acknowledged message is on disk
+        await db.execute("PRAGMA foreign_keys = ON")
+        await _migrate(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    async with db.execute("PRAGMA user_version") as cursor:
+        version = (await cursor.fetchone())[0]
+    if version >= SCHEMA_VERSION:
+        return
+    await db.execute("BEGIN IMMEDIATE")  # another process may be migrating the same file
+    try:
+        async with db.execute("PRAGMA user_version") as cursor:
+            version = (await cursor.fetchone())[0]
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[step]:
+                await db.execute(statement)
+        await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise

@@ -1,0 +1,69 @@
+"""Image messages: decide the type by decoding, refuse bombs and broken files, strip metadata."""
+from __future__ import annotations
+
+import hashlib
+import io
+
+import PIL.Image
+import PIL.ImageOps
+
+from .chatlog import Image
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # a phone photo fits; anything bigger is a file, not a chat picture
+MAX_IMAGE_PIXELS = 24_000_000  # about 6000 x 4000; more decodes into hundreds of MB (a bomb)
+THUMBNAIL_PX = 320  # the longest side of the preview shown in the conversation
+FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+ACCEPT = ",".join(FORMATS.values())
+
+# Pillow's own bomb guard, lowered to our limit (it warns above it and refuses at twice it).
+PIL.Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+
+class ImageRejected(Exception):
+    """A picture we will not store; status is 413 or 415, str() a message for the sender."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def process_image(data: bytes) -> Image:
+    """Decode an upload (never trusting its name or declared type) and re-encode it clean."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageRejected(413, f"That picture is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.")
+    try:
+        with PIL.Image.open(io.BytesIO(data), formats=list(FORMATS)) as picture:
+            kind = picture.format
+            if picture.width * picture.height > MAX_IMAGE_PIXELS:
+                raise ImageRejected(413, f"That picture has too many pixels (at most {MAX_IMAGE_PIXELS // 1_000_000} million).")
+            picture.load()  # decodes it all: a truncated or corrupt file fails here
+            clean = PIL.ImageOps.exif_transpose(picture)  # keep the photo upright, then drop EXIF
+            stored = _encode(clean, kind)
+            preview = clean.copy()
+            preview.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            thumbnail = _encode(preview, "PNG")
+            width, height = clean.size
+    except ImageRejected:
+        raise
+    except PIL.Image.DecompressionBombError:
+        raise ImageRejected(413, f"That picture has too many pixels (at most {MAX_IMAGE_PIXELS // 1_000_000} million).") from None
+    except PIL.UnidentifiedImageError:
+        raise ImageRejected(415, "Only PNG, JPEG, GIF and WebP pictures can be sent.") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise ImageRejected(415, "That picture is damaged or incomplete.") from None
+    return Image(FORMATS[kind], width, height, stored, thumbnail, hashlib.sha256(stored).hexdigest())
+
+
+def _encode(picture: PIL.Image.Image, kind: str) -> bytes:
+    """Write the pixels only: no EXIF, no text chunks, no ICC tricks."""
+    out = io.BytesIO()
+    if kind == "JPEG":
+        picture.convert("RGB").save(out, "JPEG", quality=88)
+    elif kind == "PNG":
+        picture = picture if picture.mode in ("1", "L", "LA", "P", "RGB", "RGBA") else picture.convert("RGBA")
+        picture.save(out, "PNG")
+    elif kind == "GIF":
+        picture.save(out, "GIF")  # the first frame: animations are not kept
+    else:
+        picture.save(out, "WEBP", quality=85)
+    return out.getvalue()

@@ -1,0 +1,113 @@
+"""parlor/chatlog.py on real SQLite files: naming, durability settings, LRU, idempotence, migration."""
+import asyncio
+import itertools
+import sqlite3
+
+import pytest
+
+from parlor.chatlog import SCHEMA_VERSION, BadPair, ChatLogs, pair_key
+
+
+def test_pair_names_are_order_independent_and_never_collide():
+    names = ["ab-c", "abc", "c-ab", "ab-c-d", "a-b-c", "bob", "bob2", "x-y", "ab-", "-ab"]
+    keys = {}
+    for a, b in itertools.combinations(names, 2):
+        assert pair_key(a, b) == pair_key(b, a)
+        keys.setdefault(pair_key(a, b), set()).add(frozenset((a, b)))
+    assert all(len(pairs) == 1 for pairs in keys.values())  # one key, one pair
+
+
+@pytest.mark.parametrize("a,b", [
+    ("../x", "bob"), ("a/b", "bob"), ("al\0ice", "bob"), ("a_b", "bob"), ("Alice", "bob"), ("", "bob"),
+    ("bob", "bob"), ("..", "bob"), ("alice", "/etc/passwd"), (None, "bob"),
+])
+@pytest.mark.gen_test
+async def test_hostile_names_never_reach_a_path(tmp_path, a, b):
+    logs = ChatLogs(tmp_path / "conversations")
+    with pytest.raises(BadPair):
+        async with logs.conversation(a, b, create=True):
+            pass
+    assert list(tmp_path.rglob("*")) == [tmp_path / "conversations"]
+
+
+@pytest.mark.gen_test
+async def test_a_read_never_makes_a_file_and_a_write_makes_a_durable_one(tmp_path):
+    logs = ChatLogs(tmp_path)
+    async with logs.conversation("alice", "bob") as conversation:
+        assert conversation is None
+    assert not logs.exists("alice", "bob")
+    async with logs.conversation("bob", "alice", create=True) as conversation:
+        await conversation.add("bob", "hi", None, None)
+        async with conversation.db.execute("PRAGMA journal_mode") as c:
+            assert (await c.fetchone())[0] == "wal"
+        async with conversation.db.execute("PRAGMA synchronous") as c:
+            assert (await c.fetchone())[0] == 2  # FULL
+    assert (tmp_path / "alice_bob.db").exists()
+    await logs.close_all()
+
+
+@pytest.mark.gen_test
+async def test_the_same_client_id_stores_once(tmp_path):
+    logs = ChatLogs(tmp_path)
+    async with logs.conversation("alice", "bob", create=True) as conversation:
+        first, created = await conversation.add("alice", "hello", "client-id-1", None)
+        again, created_again = await conversation.add("alice", "hello", "client-id-1", None)
+        assert created and not created_again and again.id == first.id
+        assert len(await conversation.page()) == 1
+    await logs.close_all()
+
+
+@pytest.mark.gen_test
+async def test_lru_closes_the_least_used_and_a_reopened_file_keeps_its_data(tmp_path):
+    logs = ChatLogs(tmp_path, max_open=2)
+    connections = {}
+    for peer in ("bob", "carol", "dave"):
+        async with logs.conversation("alice", peer, create=True) as conversation:
+            await conversation.add("alice", f"hi {peer}", None, None)
+            connections[peer] = conversation.db
+    await asyncio.sleep(0.05)  # the close runs as a task
+    assert logs.open_count == 2
+    with pytest.raises(ValueError):  # aiosqlite: "Connection closed"
+        await connections["bob"].execute("SELECT 1")
+    async with logs.conversation("bob", "alice") as conversation:
+        assert [m.body for m in await conversation.page()] == ["hi bob"]
+    assert logs.open_count == 2
+    await logs.close_all()
+
+
+@pytest.mark.gen_test
+async def test_two_first_messages_at_the_same_instant_share_one_file(tmp_path):
+    logs = ChatLogs(tmp_path)
+
+    async def send(author, peer):
+        async with logs.conversation(author, peer, create=True) as conversation:
+            return await conversation.add(author, f"from {author}", None, None)
+
+    await asyncio.gather(send("alice", "bob"), send("bob", "alice"))
+    assert logs.open_count == 1
+    async with logs.conversation("alice", "bob") as conversation:
+        assert sorted(m.body for m in await conversation.page()) == ["from alice", "from bob"]
+    await logs.close_all()
+
+
+@pytest.mark.gen_test
+async def test_an_old_file_is_migrated_and_keeps_its_messages(tmp_path):
+    old = sqlite3.connect(tmp_path / "alice_bob.db")
+    old.executescript("""
+        CREATE TABLE messages (id INTEGER PRIMARY KEY, author TEXT NOT NULL, body TEXT NOT NULL,
+                               sent_at INTEGER NOT NULL);
+        INSERT INTO messages (author, body, sent_at) VALUES ('alice', 'from the old days', 1000);
+        PRAGMA user_version = 1;
+    """)
+    old.close()
+    logs = ChatLogs(tmp_path)
+    async with logs.conversation("alice", "bob") as conversation:
+        (message,) = await conversation.page()
+        assert (message.author, message.body, message.kind) == ("alice", "from the old days", "text")
+        _, created = await conversation.add("bob", "and now", "new-client-id", None)
+        assert created
+    await logs.close_all()
+    check = sqlite3.connect(tmp_path / "alice_bob.db")
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    check.close()

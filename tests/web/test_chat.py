@@ -1,0 +1,276 @@
+"""Chat through HTTP and real WebSockets against the real app, real Redis and real SQLite files."""
+import asyncio
+import io
+import sqlite3
+import struct
+import zlib
+from urllib.parse import quote, urlsplit
+
+import PIL.Image
+import pytest
+
+from tests.helpers import Visitor, send_message
+
+
+async def users(http_client, base_url, *names):
+    visitors = []
+    for name in names:
+        visitor = Visitor(http_client, base_url)
+        await visitor.sign_up(name)
+        visitors.append(visitor)
+    return visitors
+
+
+def picture(kind="PNG", size=(40, 30)) -> bytes:
+    out = io.BytesIO()
+    PIL.Image.new("RGB", size, (200, 30, 30)).save(out, kind)
+    return out.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a size in its header but carries almost no pixels (a bomb's header)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def stored_messages(config, a, b):
+    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
+    if not path.exists():
+        return None
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT author, kind, body FROM messages ORDER BY id").fetchall()
+
+
+async def next_push(ws, timeout=5.0):
+    """The next pushed fragment that is not the periodic online count."""
+    while True:
+        message = await asyncio.wait_for(ws.read_message(), timeout)
+        if message is None or "online-count" not in message or "message-" in message:
+            return message
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_two_users_chat_without_javascript(http_server, http_client, base_url, config):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    page = await alice.get("/chat/bob")
+    assert page.code == 200 and 'id="send-form"' in page.body.decode()
+    assert stored_messages(config, "alice", "bob") is None  # reading made no file
+    response = await send_message(alice, "bob", "Hello Bob, see https://example.org/a?b=1.")
+    assert response.code == 303 and response.headers["Location"] == "/chat/bob"
+    listing = (await bob.get("/chat")).body.decode()
+    assert 'id="conversation-alice"' in listing and "1 unread" in listing
+    page = (await bob.get("/chat/alice")).body.decode()
+    assert "Hello Bob" in page
+    assert '<a href="https://example.org/a?b=1" rel="noopener nofollow ugc">https://example.org/a?b=1</a>.' in page
+    assert "unread" not in (await bob.get("/chat")).body.decode()  # opening it marked it read
+    await send_message(bob, "alice", "Hi Alice")
+    assert stored_messages(config, "alice", "bob") == [
+        ("alice", "text", "Hello Bob, see https://example.org/a?b=1."), ("bob", "text", "Hi Alice")]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_resent_form_stores_one_message(http_server, http_client, base_url, config):
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    for _ in range(3):
+        assert (await send_message(alice, "bob", "once", client_id="same-client-id-1")).code == 303
+    assert stored_messages(config, "alice", "bob") == [("alice", "text", "once")]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_markup_and_template_syntax_are_escaped_on_the_page_the_fragment_and_the_push(
+        http_server, http_client, base_url):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    bob_ws = await bob.live()
+    text = "<script>alert(1)</script> {{7*7}} javascript:alert(2) data:text/html,x"
+    await send_message(alice, "bob", text)
+    pushed = await next_push(bob_ws)
+    page = (await bob.get("/chat/alice")).body.decode()
+    fragment = (await bob.get("/chat/alice", headers={"HX-Request": "true"})).body.decode()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}} javascript:alert(2) data:text/html,x"
+    for body in (pushed, page, fragment):
+        assert escaped in body and "<script>alert" not in body and "&gt; 49 " not in body
+        assert 'href="javascript' not in body and 'href="data' not in body
+    bob_ws.close()
+
+
+BAD_SENDS = [
+    # (body, image, status, words of the message)
+    ("", None, 400, "Write a message or attach a picture"),
+    ("   ", None, 400, "Write a message or attach a picture"),
+    ("x" * 4001, None, 400, "at most 4000 characters"),
+    ("", ("drawing.svg", "image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'), 415, "Only PNG, JPEG, GIF and WebP"),
+    ("", ("fake.png", "image/png", b"\x89PNG\r\n\x1a\n" + b'<svg xmlns="http://www.w3.org/2000/svg"/>'), 415, "Only PNG, JPEG, GIF and WebP"),
+    ("", ("cut.jpg", "image/jpeg", picture("JPEG", (400, 300))[:-400]), 415, "damaged or incomplete"),
+    ("", ("huge.png", "image/png", png_header_only(20000, 20000)), 413, "too many pixels"),
+    ("", ("big.png", "image/png", b"\x89PNG" + b"\0" * (5 * 1024 * 1024 - 3)), 413, "larger than 5 MiB"),
+]
+
+
+@pytest.mark.parametrize("body,image,status,message", BAD_SENDS, ids=[
+    "empty", "blank", "4001 chars", "svg", "png header on svg", "truncated jpeg", "20000x20000 png", "5 MiB + 1 byte"])
+@pytest.mark.gen_test(timeout=30)
+async def test_bad_sends_are_refused_and_store_nothing(http_server, http_client, base_url, config,
+                                                       body, image, status, message):
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    for htmx in (False, True):
+        response = await send_message(alice, "bob", body, image=image, htmx=htmx)
+        assert response.code == status
+        assert message in response.body.decode()
+        assert 'id="send-form"' in response.body.decode()  # shown next to the form
+    assert not stored_messages(config, "alice", "bob")
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_oversized_upload_is_refused_from_its_content_length_before_it_is_read(
+        http_server, http_client, base_url, config):
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    await alice.get("/login")
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    reader, writer = await asyncio.open_connection(host, port)  # the server shares this event loop
+    writer.write((f"POST /chat/bob/messages?_xsrf={quote(alice.cookies['_xsrf'])} HTTP/1.1\r\n"
+                  f"Host: {host}:{port}\r\nCookie: {alice.cookie_header()}\r\n"
+                  "Content-Type: multipart/form-data; boundary=x\r\n"
+                  f"Content-Length: {6 * 1024 * 1024}\r\n\r\n").encode() + b"--x\r\n")
+    await writer.drain()
+    answer = (await asyncio.wait_for(reader.read(65536), 5)).decode()  # no more of the body is sent
+    writer.close()
+    assert answer.startswith("HTTP/1.1 413")
+    assert "at most 5 MiB" in answer
+    assert not stored_messages(config, "alice", "bob")
+
+
+@pytest.mark.parametrize("peer,status,message", [
+    ("nobody-here", 404, "no user by that name"), ("alice", 400, "with yourself"), ("ALICE", 400, "with yourself"),
+    ("a_b", 404, "no user by that name"), ("..", 404, "no user by that name"),
+])
+@pytest.mark.gen_test(timeout=30)
+async def test_unknown_peer_and_yourself(http_server, http_client, base_url, config, peer, status, message):
+    alice, = await users(http_client, base_url, "alice")
+    page = await alice.get(f"/chat/{quote(peer)}")
+    assert page.code == status and message in page.body.decode()
+    sent = await send_message(alice, quote(peer), "hello")
+    assert sent.code == status
+    assert list((config.data_dir / "conversations").glob("*")) == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_pictures_are_served_only_to_the_pair(http_server, http_client, base_url, config):
+    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
+    original = picture("PNG", (640, 480))
+    assert (await send_message(alice, "bob", "", image=("red.png", "application/octet-stream", original))).code == 303
+    assert stored_messages(config, "alice", "bob") == [("alice", "image", "")]
+    full = await bob.get("/chat/alice/images/1")
+    assert full.code == 200 and full.headers["Content-Type"] == "image/png"
+    assert full.headers["X-Content-Type-Options"] == "nosniff"
+    assert full.headers["Content-Security-Policy"] == "sandbox"
+    assert full.headers["Cache-Control"].startswith("private")
+    assert PIL.Image.open(io.BytesIO(full.body)).size == (640, 480)
+    thumbnail = await alice.get("/chat/bob/images/1?thumb=1")
+    assert PIL.Image.open(io.BytesIO(thumbnail.body)).size == (320, 240)
+    await send_message(alice, "carol", "hi carol")
+    assert (await carol.get("/chat/alice/images/1")).code == 404  # carol's own pair has no image 1
+    assert (await carol.get("/chat/bob/images/1")).code == 404
+    assert (await alice.get("/chat/bob/images/2")).code == 404
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_metadata_is_stripped_from_pictures(http_server, http_client, base_url):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    out = io.BytesIO()
+    exif = PIL.Image.Exif()
+    exif[0x8825] = {1: "N"}  # GPS info
+    exif[0x010F] = "SpyCam"
+    PIL.Image.new("RGB", (64, 48), (0, 90, 200)).save(out, "JPEG", exif=exif)
+    assert b"SpyCam" in out.getvalue()
+    await send_message(alice, "bob", "where am I?", image=("photo.jpg", "image/jpeg", out.getvalue()))
+    stored = (await bob.get("/chat/alice/images/1")).body
+    assert b"SpyCam" not in stored and b"Exif" not in stored
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_every_tab_of_both_people_gets_the_message(http_server, http_client, base_url):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    bob_tabs = [await bob.live(), await bob.live()]
+    alice_tab = await alice.live()
+    await asyncio.sleep(0.05)
+    response = await send_message(alice, "bob", "to every tab", htmx=True)
+    assert response.code == 200 and 'id="send-form"' in response.body.decode()  # a fresh, empty form
+    for tab, side in ((bob_tabs[0], "theirs"), (bob_tabs[1], "theirs"), (alice_tab, "mine")):
+        pushed = await next_push(tab)
+        assert 'id="messages-alice_bob" hx-swap-oob="beforeend"' in pushed
+        assert "to every tab" in pushed and f'class="message {side}"' in pushed
+    for tab in (*bob_tabs, alice_tab):
+        tab.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_eliza_answers_in_the_pairs_file_and_live(http_server, http_client, base_url, config):
+    alice, = await users(http_client, base_url, "alice")
+    tab = await alice.live()
+    await send_message(alice, "eliza", "I feel tired today")
+    mine = await next_push(tab)
+    assert "I feel tired today" in mine
+    reply = await next_push(tab)
+    assert 'data-author="eliza"' in reply
+    rows = stored_messages(config, "alice", "eliza")
+    assert rows[0] == ("alice", "text", "I feel tired today") and rows[1][0] == "eliza" and rows[1][2]
+    tab.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_older_messages_page_by_fifty(http_server, http_client, base_url):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    for i in range(60):
+        await send_message(alice, "bob", f"message {i}")
+    page = (await bob.get("/chat/alice")).body.decode()
+    assert "message 59" in page and "message 10" in page and "message 9<" not in page
+    assert 'href="/chat/alice/messages?before=11"' in page
+    older = await bob.get("/chat/alice/messages?before=11", headers={"HX-Request": "true"})
+    body = older.body.decode()
+    assert "message 0<" in body and "message 9<" in body and "message 10<" not in body and "<html" not in body
+    assert (await bob.get("/chat/alice/messages?before=x")).code == 400
+
+
+@pytest.mark.gen_test
+async def test_chat_needs_an_account(http_server, http_client, base_url):
+    guest = Visitor(http_client, base_url)
+    response = await guest.get("/chat")
+    assert response.code == 302 and response.headers["Location"] == "/login?next=/chat"
+    assert (await send_message(guest, "bob", "hi")).code == 401
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_tutorials_json_endpoints(http_server, http_client, base_url, config):
+    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
+    created = await alice.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
+    assert created.code == 200 and created.body == b'{"success": true}'
+    assert stored_messages(config, "alice", "bob") == []
+    sent = await alice.post("/send_message/bob", {"author": "alice", "message": "<b>hi</b>"})
+    assert sent.code == 200 and b'"success": true' in sent.body
+    history = await bob.post("/get_message_history", {"user_one": "alice", "user_two": "bob"})
+    assert history.code == 200
+    import json
+
+    (entry,) = json.loads(history.body)["history"]
+    assert (entry["author"], entry["message"]) == ("alice", "<b>hi</b>")
+
+
+@pytest.mark.parametrize("path,fields,status", [
+    ("/send_message/bob", {"author": "bob", "message": "forged"}, 403),
+    ("/send_message/bob", {"author": "alice", "message": ""}, 400),
+    ("/send_message/bob", {"author": "alice", "message": "x" * 4001}, 400),
+    ("/send_message/nobody-here", {"author": "alice", "message": "hi"}, 404),
+    ("/get_message_history", {"user_one": "bob", "user_two": "carol"}, 403),
+    ("/create_conversation_db", {"user_one": "bob", "user_two": "carol"}, 403),
+    ("/create_conversation_db", {"user_one": "alice", "user_two": "alice"}, 400),
+])
+@pytest.mark.gen_test(timeout=30)
+async def test_the_json_endpoints_refuse_what_the_chat_refuses(http_server, http_client, base_url, config,
+                                                              path, fields, status):
+    alice, _, _ = await users(http_client, base_url, "alice", "bob", "carol")
+    response = await alice.post(path, fields)
+    assert response.code == status
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert list((config.data_dir / "conversations").glob("*")) == []
