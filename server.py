@@ -76,6 +76,7 @@ class ParlorApp(tornado.web.Application):
                                  on_resubscribe=self.board_views.forget)
         self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None
+        self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
         super().__init__(
             routes(),
             cookie_secret=config.cookie_secret,
@@ -126,6 +127,7 @@ def connect_redis(url: str) -> aioredis.Redis:
         socket_timeout=REDIS_TIMEOUT_S,
         socket_connect_timeout=REDIS_TIMEOUT_S,
         retry=Retry(NoBackoff(), 1),  # one quick retry covers a pooled connection to a restarted Redis
+        driver_info=None,  # no CLIENT SETINFO: that is Redis 7.2, and we support 6.2
     )
 
 
@@ -135,35 +137,46 @@ def make_app(config: Config) -> ParlorApp:
 
 
 async def serve(config: Config) -> None:
-    """Run one server process until SIGTERM or SIGINT."""
+    """Run one server process until SIGTERM or SIGINT, then stop without losing a request."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config = config.with_secret()
-    embedded = None
-    if not config.redis_url:
-        embedded = EmbeddedRedis(config.data_dir)
-        await embedded.start()
-        config = dataclasses.replace(config, redis_url=embedded.url)
-    app = make_app(config)
-    await app.start()
-    server = tornado.httpserver.HTTPServer(app, xheaders=config.xheaders, max_body_size=MAX_REQUEST_BYTES)
-    server.listen(config.port, config.address)
-    log.info("Parlor %s listening on http://%s:%d/", VERSION, config.address, config.port)
-
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()
-
-    log.info("stopping")
-    server.stop()
+    embedded = app = server = None
     try:
-        await asyncio.wait_for(server.close_all_connections(), SHUTDOWN_GRACE_S)
-    except asyncio.TimeoutError:
-        log.warning("some connections were still open after %d s", SHUTDOWN_GRACE_S)
-    await app.stop()
-    if embedded:
-        await embedded.stop()
+        if not config.redis_url:
+            embedded = EmbeddedRedis(config.data_dir)
+            await embedded.start()
+            config = dataclasses.replace(config, redis_url=embedded.url)
+        app = make_app(config)
+        await app.start()
+        server = tornado.httpserver.HTTPServer(app, xheaders=config.xheaders, max_body_size=MAX_REQUEST_BYTES)
+        server.listen(config.port, config.address)
+        log.info("Parlor %s listening on http://%s:%d/", VERSION, config.address, config.port)
+
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        log.info("stopping")
+    finally:
+        if server is not None:
+            server.stop()  # no new connections
+            app.hub.close_all(1012, "server restarting")  # clients reconnect (elsewhere) and resume
+            await _drain(app)
+            await server.close_all_connections()
+        if app is not None:
+            await app.stop()
+        if embedded is not None:
+            await embedded.stop()
+
+
+async def _drain(app: ParlorApp) -> None:
+    """Give requests in progress up to SHUTDOWN_GRACE_S to finish."""
+    deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE_S
+    while app.in_flight and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+    if app.in_flight:
+        log.warning("%d request(s) still running after %d s; closing them", app.in_flight, SHUTDOWN_GRACE_S)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import traceback
 from http import HTTPStatus
 
@@ -85,9 +86,22 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("X-Frame-Options", "DENY")
 
+    _counted = False
+
     async def prepare(self) -> None:
+        self.application.in_flight += 1  # a stopping server waits for these to finish
+        self._counted = True
         self.check_body_size()
         await self.load_session()
+        if self.session and self.application.sessions.needs_renewal(self.session):
+            # The cookie's own lifetime follows the session's: renewed about once a day.
+            await self.application.sessions.renewed(self.session_id)
+            self._set_session_cookie(self.session_id)
+
+    def on_finish(self) -> None:
+        if self._counted:
+            self.application.in_flight -= 1
+            self._counted = False
 
     def check_body_size(self) -> None:
         """413 from the declared length, with a message (Tornado's own limit answers a bare 400)."""
@@ -122,8 +136,13 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         return self.session
 
     async def sign_in(self, user: str) -> None:
-        """Start a signed-in session under a new id, carrying the guest session's data over."""
-        self.session_id, self.session = await self.application.sessions.rotate(self.session_id, user=user)
+        """Start a signed-in session under a new id, carrying a guest session's data over (its
+        running games); someone else's signed-in session is ended, never carried over."""
+        carry = self.session_id
+        if self.session and self.session.get("user") not in (None, user):
+            await self.application.sessions.end(self.session_id)
+            carry = None
+        self.session_id, self.session = await self.application.sessions.rotate(carry, user=user)
         self._set_session_cookie(self.session_id)
         self.current_user = user
 
@@ -224,10 +243,12 @@ class NotFoundHandler(BaseHandler):
         raise ClientError(404, STATUS_MESSAGES[404])
 
 
+# A path on this site, in the characters a URL path and query may hold unescaped.
+SAFE_PATH_RE = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only a path on this site is a place to go after login (stops open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    if any(ord(ch) < 0x21 for ch in target):  # no whitespace or control characters
+    if not target or len(target) > 2000 or not SAFE_PATH_RE.fullmatch(target):
         return default
     return target

@@ -34,7 +34,7 @@ class GameBase(BaseHandler):
 class GamesHandler(GameBase):
     async def post(self) -> None:
         raw = self.get_body_argument("max", "")
-        board = int(raw) if raw.isdigit() and len(raw) <= 8 else None
+        board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else None
         session = await self.ensure_session()
         try:
             game_id = await self.application.games.start(session["player"], board)
@@ -56,6 +56,8 @@ class GuessHandler(GameBase):
         except GameError as e:
             await self.refuse(game_id, e)
             return
+        if game.recorded_as:
+            self.application.board_views.forget(game.max)  # our own notice comes back a moment later
         if self.wants_fragment():
             await self.show_game(game)  # htmx swaps only the game
         else:
@@ -65,10 +67,11 @@ class GuessHandler(GameBase):
 class ClaimHandler(GameBase):
     async def post(self, game_id: str) -> None:
         try:
-            await self.application.games.claim(
+            game = await self.application.games.claim(
                 game_id, self.player, self.current_user, self.get_body_argument("name", None),
                 is_username=self.application.accounts.is_taken)
         except GameError as e:
             await self.refuse(game_id, e)
             return
+        self.application.board_views.forget(game.max)  # our own notice comes back a moment later
         self.redirect_after_post(f"/games/{game_id}")

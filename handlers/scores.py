@@ -83,7 +83,7 @@ class BoardViews:
 
 class BoardMixin:
     def board_or_404(self, raw: str) -> int:
-        board = int(raw) if raw.isdigit() and len(raw) <= 8 else None
+        board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else None
         if board not in self.application.config.boards:
             raise ClientError(404, "There is no such board.")
         return board

@@ -16,6 +16,7 @@ GAME_TTL_S = 24 * 3600  # an abandoned game is forgotten after a day
 MAX_GUESSES = 1000  # a game that reaches this many guesses ends unranked
 GUESS_RE = re.compile(r"[0-9]{1,7}")  # int() would also take "١٢", " 12 ", "1_000" and "+7"
 MIN_GUEST_NAME, MAX_GUEST_NAME = 3, 24  # long enough to tell apart, short enough for a board row
+GUEST_HISTORY_TTL_S = 30 * 24 * 3600  # a guest's finished games are kept as long as a session
 GAMES_SHOWN = 20  # games in progress listed on the front page
 RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
 
@@ -33,13 +34,14 @@ if guess < secret then result = 'h' elseif guess > secret then result = 'l' end
 local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
 redis.call('RPUSH', KEYS[2], ARGV[1] .. ':' .. result)
 local status = 'playing'
-if result == 'c' then status = 'won' elseif count >= tonumber(ARGV[4]) then status = 'unranked' end
+if count >= tonumber(ARGV[4]) then status = 'unranked' elseif result == 'c' then status = 'won' end
 if status ~= 'playing' then
   redis.call('HSET', KEYS[1], 'status', status, 'finished_ms', ARGV[3])
   redis.call('ZREM', KEYS[3], ARGV[6])
   redis.call('LPUSH', KEYS[4], cjson.encode({board = max, guesses = count, status = status,
     finished_ms = tonumber(ARGV[3]), duration_ms = tonumber(ARGV[3]) - tonumber(g[6])}))
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[7]) - 1)
+  if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', KEYS[4], ARGV[8]) end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
@@ -182,7 +184,7 @@ class Games:
             keys=[game_key(game_id), guesses_key(game_id), games_key(player or "-"),
                   history_key(member_for(user, player or "-"))],
             args=[value, player or "", int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,
-                  HISTORY_LENGTH],
+                  HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S],
         )
         if answer[0] == "missing":
             raise GameError(404, "There is no such game, or it has expired.")

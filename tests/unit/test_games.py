@@ -63,3 +63,15 @@ async def test_a_signed_in_winner_goes_on_the_board_at_once(games, redis_sync):
     assert redis_sync.zscore("scores:10", "u:alice") is not None
     assert redis_sync.hget("scores:10:entry:u:alice", "guest") == "0"
     assert len(await games.history("alice", "p1")) == 1
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_right_answer_on_the_1000th_guess_is_still_unranked(games, redis_sync):
+    game_id = await games.start("p1", 100)
+    secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
+    wrong = str(1 if secret != 1 else 2)
+    for _ in range(MAX_GUESSES - 1):
+        await games.guess(game_id, "p1", wrong, "alice")
+    game = await games.guess(game_id, "p1", str(secret), "alice")
+    assert game.status == "unranked" and game.recorded_as is None
+    assert redis_sync.zcard("scores:100") == 0

@@ -62,3 +62,13 @@ async def test_login_lockout_is_per_name_and_address(accounts):
     assert 0 < throttled.value.retry_after <= 300
     # The same user from another address is not locked out.
     assert await accounts.log_in("target", "right password", "10.0.0.2") == "target"
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_attempts_sent_all_at_once_are_limited_too(accounts):
+    await accounts.sign_up("target", "right password")
+    results = await asyncio.gather(
+        *(accounts.log_in("target", "wrong password", "10.0.0.9") for _ in range(25)), return_exceptions=True)
+    throttled = [r for r in results if isinstance(r, LoginThrottled)]
+    checked = [r for r in results if isinstance(r, AccountError) and not isinstance(r, LoginThrottled)]
+    assert len(checked) == 10 and len(throttled) == 15  # no more than the limit ever reach argon2

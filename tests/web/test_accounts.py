@@ -168,6 +168,10 @@ async def test_htmx_gets_the_fragment_and_history_restore_the_page(http_server, 
     ("//evil.example/", "/"),
     ("/\\evil.example", "/"),
     ("javascript:alert(1)", "/"),
+    ("/\x7f/x", "/"),
+    ("/a\tb", "/"),
+    ("/ok?x=1&y=%2F", "/ok?x=1&y=%2F"),
+    ("/é", "/"),
 ])
 @pytest.mark.gen_test
 async def test_next_only_goes_to_paths_on_this_site(http_server, http_client, base_url, target, expected):
@@ -175,3 +179,30 @@ async def test_next_only_goes_to_paths_on_this_site(http_server, http_client, ba
     response = await visitor.post("/signup", {"username": "nexty", "password": "long enough", "next": target})
     assert response.code == 303
     assert response.headers["Location"] == expected
+
+
+@pytest.mark.gen_test
+async def test_the_session_cookie_is_renewed_about_once_a_day(http_server, http_client, base_url, app, redis_sync):
+    visitor = Visitor(http_client, base_url)
+    await visitor.sign_up("steady")
+    session_id = tornado.web.decode_signed_value(
+        app.settings["cookie_secret"], "parlor_session", visitor.cookies["parlor_session"]).decode()
+    fresh = await visitor.get("/")
+    assert not any("parlor_session" in c for c in fresh.headers.get_list("Set-Cookie"))
+    redis_sync.hset(f"session:{session_id}", "renewed_at", "1000")  # long ago
+    stale = await visitor.get("/")
+    assert any(c.startswith("parlor_session=") for c in stale.headers.get_list("Set-Cookie"))
+    assert int(redis_sync.hget(f"session:{session_id}", "renewed_at")) > 1000
+
+
+@pytest.mark.gen_test
+async def test_logging_in_as_someone_else_carries_nothing_over(http_server, http_client, base_url, redis_sync):
+    await Visitor(http_client, base_url).sign_up("second")
+    visitor = Visitor(http_client, base_url)
+    await visitor.sign_up("first")
+    first_sessions = redis_sync.keys("session:*")
+    (first_player,) = {redis_sync.hget(k, "player") for k in first_sessions if redis_sync.hget(k, "user") == "first"}
+    assert (await visitor.log_in("second")).code == 303
+    players = {redis_sync.hget(k, "player") for k in redis_sync.keys("session:*") if redis_sync.hget(k, "user") == "second"}
+    assert first_player not in players
+    assert not any(redis_sync.hget(k, "user") == "first" for k in redis_sync.keys("session:*"))

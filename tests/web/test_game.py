@@ -89,7 +89,7 @@ async def test_a_finished_game_takes_no_more_guesses(http_server, http_client, b
     assert redis_sync.hget(f"game:{game_id}", "count") == str(count)
 
 
-@pytest.mark.parametrize("board", ["7", "abc", "", "100000000000"])
+@pytest.mark.parametrize("board", ["7", "abc", "", "100000000000", "²", "１０", "١٠"])
 @pytest.mark.gen_test
 async def test_a_game_only_starts_on_a_configured_board(http_server, http_client, base_url, redis_sync, board):
     response = await Visitor(http_client, base_url).post("/games", {"max": board})

@@ -15,12 +15,18 @@ async def read(ws, timeout=5.0):
     return await asyncio.wait_for(ws.read_message(), timeout)
 
 
+@pytest.mark.parametrize("origin", [
+    "http://evil.example", "null", "http://localhost.evil.example", "http://evil.example/http://localhost",
+    "file://", "ftp://localhost",
+])
 @pytest.mark.gen_test
-async def test_foreign_origin_is_refused(http_server, http_client, base_url):
+async def test_foreign_origin_is_refused(http_server, http_client, base_url, origin):
     visitor = Visitor(http_client, base_url)
     with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
-        await visitor.live(origin="http://evil.example")
+        await visitor.live(origin=origin)
     assert refused.value.code == 403
+    with pytest.raises(tornado.httpclient.HTTPClientError):
+        await visitor.live(origin=base_url + ".evil.example")  # a look-alike suffix
     ws = await visitor.live()  # same origin is fine
     ws.close()
 
