@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import resource
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,6 +44,7 @@ WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is
 MAX_WEBSOCKET_MESSAGE = 64 * 1024  # a bigger client message closes the socket with 1009
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # beyond this Tornado drops the request; handlers 413 below it
 SLOW_REQUEST_MS = 500  # a request slower than this is logged even without --access-log
+MAX_DESCRIPTORS = 65536  # the soft open-files limit Parlor asks for (within the hard limit)
 SHUTDOWN_GRACE_S = 5  # in-flight requests get this long to finish on SIGTERM
 
 
@@ -179,9 +181,23 @@ async def _drain(app: ParlorApp) -> None:
         log.warning("%d request(s) still running after %d s; closing them", app.in_flight, SHUTDOWN_GRACE_S)
 
 
+def raise_descriptor_limit(config: Config) -> None:
+    """Lift the soft open-files limit to the hard one: every open chat file holds three
+    descriptors (database, -wal, -shm), and every connection one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_DESCRIPTORS if hard == resource.RLIM_INFINITY else min(hard, MAX_DESCRIPTORS)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    if soft < 3 * config.chat_max_open + 1000:
+        log.warning("only %d file descriptors: lower --chat-max-open or raise the limit", soft)
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(Config.from_args(argv)))
+    config = Config.from_args(argv)
+    raise_descriptor_limit(config)
+    asyncio.run(serve(config))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,15 @@ def make_app(fragment: bytes) -> tornado.web.Application:
             self.set_header("Content-Type", "text/html; charset=utf-8")
             self.finish(fragment)
 
-    return tornado.web.Application([(r"/fragment", FragmentHandler)])
+    class SendHandler(tornado.web.RequestHandler):
+        """Takes a chat message's form and stores nothing."""
+
+        def post(self, peer: str) -> None:
+            self.get_body_argument("message")
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(b'{"success": true}')
+
+    return tornado.web.Application([(r"/fragment", FragmentHandler), (r"/send_message/(.*)", SendHandler)])
 
 
 async def serve(port: int, fragment: bytes) -> None:

@@ -135,11 +135,9 @@ class Conversation:
 
     async def add(self, author: str, body: str, client_id: str | None, image: Image | None) -> tuple[Message, bool]:
         """Store a message (once per client_id); returns it and whether it is new."""
+        sent_ms = int(time.time() * 1000)
+        kind = "image" if image else "text"
         async with self.lock:
-            if client_id is not None:
-                existing = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.client_id = ?", (client_id,))
-                if existing:
-                    return _message(existing[0]), False
             await self.db.execute("BEGIN IMMEDIATE")
             try:
                 image_id = None
@@ -148,20 +146,22 @@ class Conversation:
                         "INSERT INTO images (mime, width, height, bytes, thumbnail, sha256) VALUES (?, ?, ?, ?, ?, ?)",
                         (image.mime, image.width, image.height, image.data, image.thumbnail, image.sha256))
                     image_id = cursor.lastrowid
+                # A resent form (same client_id) inserts nothing: the first send stands.
                 cursor = await self.db.execute(
                     "INSERT INTO messages (client_id, author, kind, body, image_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (client_id) DO NOTHING",
-                    (client_id, author, "image" if image else "text", body, image_id, int(time.time() * 1000)))
+                    (client_id, author, kind, body, image_id, sent_ms))
                 created = cursor.rowcount == 1
-                # Not created: the same send was committed meanwhile by another process.
                 await self.db.execute("COMMIT" if created else "ROLLBACK")
             except BaseException:
                 if self.db.in_transaction:
                     await self.db.execute("ROLLBACK")
                 raise
-            where, args = ("m.id = ?", cursor.lastrowid) if created else ("m.client_id = ?", client_id)
-            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE {where}", (args,))
-        return _message(rows[0]), created
+            if created:
+                return Message(cursor.lastrowid, author, kind, body, sent_ms, client_id, image_id,
+                               image.width if image else None, image.height if image else None), True
+            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.client_id = ?", (client_id,))
+        return _message(rows[0]), False
 
     async def page(self, before: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
         """Up to `limit` messages before id `before` (or the latest), oldest first."""

@@ -158,3 +158,51 @@ def test_a_score_recorded_on_one_process_is_in_the_others_cached_fragment_at_onc
         store.close()
         first.stop()
         second.stop()
+
+
+def test_every_answered_message_survives_a_sigkill_mid_stream(data_dir):
+    import sqlite3
+    import threading
+
+    server = ServerProcess(data_dir).start()
+    alice = Browser(server.url)
+    assert alice.request("/signup", {"username": "alice", "password": "long enough"})[0] == 303
+    Browser(server.url).request("/signup", {"username": "bob", "password": "long enough"})
+    answered, lock = [], threading.Lock()
+    numbers = iter(range(500))
+
+    def sender():
+        while True:
+            with lock:
+                n = next(numbers, None)
+            if n is None:
+                return
+            try:
+                status, _ = alice.request("/send_message/bob", {"author": "alice", "message": f"message {n}",
+                                                                "client_id": f"durable-{n:04d}"})
+            except OSError:
+                return  # the server is gone
+            if status == 200:
+                with lock:
+                    answered.append(n)
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(answered) >= 150, timeout=60)
+    server.kill(signal.SIGKILL)  # mid-stream: other sends are in flight
+    for thread in threads:
+        thread.join(30)
+    assert 150 <= len(answered) < 500
+    server = ServerProcess(data_dir, port=server.port).start()  # the same address: the cookies still fit
+    try:
+        path = data_dir / "conversations" / "alice_bob.db"
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            stored = {body for (body,) in db.execute("SELECT body FROM messages")}
+        assert {f"message {n}" for n in answered} <= stored
+        # The restarted server serves the same history.
+        status, body = alice.request("/get_message_history", {"user_one": "alice", "user_two": "bob"})
+        assert status == 200 and len(json.loads(body)["history"]) == len(stored)
+    finally:
+        server.stop()
