@@ -92,11 +92,32 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         self.application.in_flight += 1  # a stopping server waits for these to finish
         self._counted = True
         self.check_body_size()
+        token = self.api_token()
+        if token is not None:
+            # A token request is the token's user and no one else: the cookie is not even read.
+            self.current_user = await self.application.accounts.user_for_token(token)
+            if self.current_user is None:
+                raise ClientError(401, "That API token is not valid (it may have been replaced).")
+            return
         await self.load_session()
         if self.session and self.application.sessions.needs_renewal(self.session):
             # The cookie's own lifetime follows the session's: renewed about once a day.
             await self.application.sessions.renewed(self.session_id)
             self._set_session_cookie(self.session_id)
+
+    def api_token(self) -> str | None:
+        """The API token of a script or another site's page: `Authorization: Bearer …` or `token=`."""
+        header = self.request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            return header[len("Bearer "):].strip()
+        return self.get_query_argument("token", None)
+
+    def check_xsrf_cookie(self) -> None:
+        # XSRF rides on cookies; a request carrying an API token is authenticated by that token
+        # alone (prepare() ignores the cookie), so a forged one gains nothing from the visitor's.
+        if self.api_token() is not None:
+            return
+        super().check_xsrf_cookie()
 
     def on_finish(self) -> None:
         if self._counted:

@@ -1,7 +1,6 @@
 """/healthz: is this process able to serve? For load balancers and operators."""
 from __future__ import annotations
 
-import os
 import tempfile
 
 import redis

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Awaitable, Callable

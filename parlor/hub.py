@@ -118,7 +118,7 @@ class Hub:
             return set()
         lapses = await self._redis.zmscore(ONLINE_KEY, users)
         now_ms = time.time() * 1000
-        return {user for user, lapse in zip(users, lapses) if lapse is not None and lapse > now_ms}
+        return {user for user, lapse in zip(users, lapses, strict=True) if lapse is not None and lapse > now_ms}
 
     def has_topic(self, topic: str) -> bool:
         return topic in self._topics

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -261,7 +260,7 @@ class EmbeddedRedis:
                     return int((await client.info("server"))["process_id"])
                 except (redis.RedisError, OSError):
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"something listens on {self.socket_path} but does not answer INFO")
+                        raise RuntimeError(f"something listens on {self.socket_path} but does not answer INFO") from None
                     await asyncio.sleep(0.05)
         finally:
             await client.aclose()

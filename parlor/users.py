@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
+import secrets
 import time
 from concurrent.futures import Executor
 
@@ -18,6 +20,7 @@ MIN_PASSWORD_CHARS = 8  # shorter falls to guessing
 MAX_PASSWORD_CHARS = 256  # argon2 is slow on purpose; a cap stops huge inputs costing more
 FAILED_LOGIN_LIMIT = 10  # attempts (all but a success) for one name from one address ...
 FAILED_LOGIN_WINDOW_S = 60  # ... within this window ...
+API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
 LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
 
 # Creates the user only if the name is free: two sign-ups of one name race, exactly one wins.
@@ -79,6 +82,11 @@ def user_key(name: str) -> str:
     return f"user:{name}"
 
 
+def token_key(token: str) -> str:
+    """Where a token's owner is found: by the token's SHA-256, never the token itself."""
+    return "api-token:" + hashlib.sha256(token.encode()).hexdigest()
+
+
 class Accounts:
     """Sign-up and login against Redis; password hashing runs in a thread pool, off the event loop."""
 
@@ -134,6 +142,24 @@ class Accounts:
             new_hash = await self._in_pool(self._hasher.hash, password)
             await self._redis.hset(user_key(name), "password_hash", new_hash)
         return name
+
+    async def new_api_token(self, name: str) -> str:
+        """A new API token for scripts and other sites (replacing the old one); shown once."""
+        token = secrets.token_urlsafe(API_TOKEN_BYTES)
+        old = await self._redis.hget(user_key(name), "api_token_key")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if old:
+                pipe.delete(old)
+            pipe.hset(user_key(name), "api_token_key", token_key(token))
+            pipe.set(token_key(token), name)
+            await pipe.execute()
+        return token
+
+    async def user_for_token(self, token: str) -> str | None:
+        """The user an API token belongs to, or None."""
+        if not token or len(token) > 100:
+            return None
+        return await self._redis.get(token_key(token))
 
     async def _verify(self, stored: str | None, password: str) -> bool:
         if len(password) > MAX_PASSWORD_CHARS:

@@ -274,3 +274,26 @@ async def test_the_json_endpoints_refuse_what_the_chat_refuses(http_server, http
     assert response.code == status
     assert response.headers["Content-Type"].startswith("application/json")
     assert list((config.data_dir / "conversations").glob("*")) == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_api_token_sends_without_cookie_or_xsrf_and_a_bad_one_gets_nothing(
+        http_server, http_client, base_url, app, config):
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    token = await app.accounts.new_api_token("alice")
+    from urllib.parse import urlencode
+
+    form = urlencode({"author": "alice", "message": "from a script"})
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    script = Visitor(http_client, base_url)  # no cookies at all
+    sent = await script.fetch("/send_message/bob", "POST", form, {**headers, "Authorization": f"Bearer {token}"})
+    assert sent.code == 200 and b'"success": true' in sent.body
+    by_query = await script.fetch(f"/send_message/bob?token={token}", "POST", form, headers)
+    assert by_query.code == 200
+    # A bad token is refused even when the visitor's own cookie would have been good.
+    forged = await alice.fetch("/send_message/bob?token=not-a-token", "POST", form, headers)
+    assert forged.code == 401 and "not valid" in forged.body.decode()
+    replaced = await app.accounts.new_api_token("alice")
+    stale = await script.fetch("/send_message/bob", "POST", form, {**headers, "Authorization": f"Bearer {token}"})
+    assert stale.code == 401 and replaced != token
+    assert stored_messages(config, "alice", "bob") == [("alice", "text", "from a script")] * 2
