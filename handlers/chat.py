@@ -59,13 +59,16 @@ class ChatBase(BaseHandler):
 
 class ChatListHandler(ChatBase):
     async def get(self) -> None:
+        await self.show_list()
+
+    async def show_list(self, status: int = 200, error: str | None = None) -> None:
         summaries = await self.application.chat.summaries(self.current_user)
         online = await self.application.hub.online([s.peer for s in summaries])
-        self.render_view("chat_list.html", "partials/_conversation_list.html",
-                         summaries=summaries, online=online, error=None)
+        self.render_view("chat_list.html", "partials/_conversation_list.html", status=status,
+                         summaries=summaries, online=online, error=error)
 
 
-class ChatStartHandler(ChatBase):
+class ChatStartHandler(ChatListHandler):
     """The "talk to" form: a GET, so it works as a plain form and is safe to repeat."""
 
     async def get(self) -> None:
@@ -73,10 +76,7 @@ class ChatStartHandler(ChatBase):
         try:
             peer = await self.application.chat.peer(self.current_user, raw)
         except ChatError as e:
-            summaries = await self.application.chat.summaries(self.current_user)
-            online = await self.application.hub.online([s.peer for s in summaries])
-            self.render_view("chat_list.html", "partials/_conversation_list.html", status=e.status,
-                             summaries=summaries, online=online, error=str(e))
+            await self.show_list(e.status, str(e))
             return
         self.redirect(f"/chat/{peer}", status=303)
 

@@ -136,11 +136,6 @@ class Chat:
         async with self.logs.conversation(me, peer) as conversation:
             return await conversation.unread(me) if conversation else 0
 
-    async def mark_read(self, me: str, peer: str, up_to: int) -> None:
-        async with self.logs.conversation(me, peer) as conversation:
-            if conversation is not None:
-                await conversation.mark_read(me, up_to)
-
     async def summaries(self, me: str) -> list[Summary]:
         """My conversations, newest first, with the last message and my unread count."""
         peers = await self._redis.zrevrange(conversations_key(me), 0, LISTED_CONVERSATIONS - 1)

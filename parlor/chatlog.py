@@ -195,10 +195,6 @@ class Conversation:
                 (thumbnail, image_id))
         return (rows[0][0], rows[0][1]) if rows else None
 
-    async def integrity(self) -> str:
-        async with self.lock:
-            return (await self._fetchall("PRAGMA integrity_check"))[0][0]
-
 
 class ChatLogs:
     """The conversations folder, with a bounded LRU of open files."""

@@ -46,10 +46,6 @@ class Hub:
         self._last_heartbeat = 0.0
         self.online_count = 0  # as last counted; pages render it without asking Redis
 
-    @property
-    def connection_count(self) -> int:
-        return len(self._public)
-
     async def join(self, connection: Connection, user: str | None, topics: tuple[str, ...] = ()) -> None:
         """Add a connection to the public feed, the topics its page shows and, for a signed-in
         user, to their room."""

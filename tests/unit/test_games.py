@@ -13,6 +13,14 @@ def games(redis_url, redis_sync, io_loop):
     io_loop.run_sync(client.aclose)
 
 
+async def guess_wrong(games, redis_sync, game_id, times, user):
+    """Guess wrong `times` times as player p1; returns the secret."""
+    secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
+    for _ in range(times):
+        await games.guess(game_id, "p1", str(1 if secret != 1 else 2), user)
+    return secret
+
+
 @pytest.mark.parametrize("raw", ["١٢", " 12 ", "1_000", "+7", "-1", "", "12345678", "1e3", "0x1", "٣", "１２", None])
 def test_guesses_are_ascii_digits_only(raw):
     with pytest.raises(GameError) as refused:
@@ -43,11 +51,8 @@ async def test_the_secret_is_in_range_and_the_game_is_only_its_players(games, re
 @pytest.mark.gen_test(timeout=60)
 async def test_a_game_reaching_1000_guesses_ends_unranked(games, redis_sync):
     game_id = await games.start("p1", 100)
-    secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
-    wrong = str(1 if secret != 1 else 2)
-    for _ in range(MAX_GUESSES - 1):
-        await games.guess(game_id, "p1", wrong, None)
-    game = await games.guess(game_id, "p1", wrong, None)
+    secret = await guess_wrong(games, redis_sync, game_id, MAX_GUESSES - 1, None)
+    game = await games.guess(game_id, "p1", str(1 if secret != 1 else 2), None)
     assert game.status == "unranked" and game.count == MAX_GUESSES
     with pytest.raises(GameError) as over:
         await games.guess(game_id, "p1", str(secret), None)
@@ -70,10 +75,7 @@ async def test_a_signed_in_winner_goes_on_the_board_at_once(games, redis_sync):
 @pytest.mark.gen_test(timeout=60)
 async def test_a_right_answer_on_the_1000th_guess_is_still_unranked(games, redis_sync):
     game_id = await games.start("p1", 100)
-    secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
-    wrong = str(1 if secret != 1 else 2)
-    for _ in range(MAX_GUESSES - 1):
-        await games.guess(game_id, "p1", wrong, "alice")
+    secret = await guess_wrong(games, redis_sync, game_id, MAX_GUESSES - 1, "alice")
     game = await games.guess(game_id, "p1", str(secret), "alice")
     assert game.status == "unranked" and game.recorded_as is None
     assert redis_sync.zcard("scores:100") == 0
