@@ -20,12 +20,14 @@ from redis.backoff import NoBackoff
 from handlers import routes
 from handlers.base import NotFoundHandler
 from handlers.chat import ChatPush, linkify
+from handlers.live import LiveViews
 from handlers.scores import BoardViews
-from parlor.chat import Chat
+from parlor.chat import Chat, conversations_key
 from parlor.chatlog import ChatLogs
 from parlor.config import Config
 from parlor.games import Games
-from parlor.hub import Hub, Listener
+from parlor.hub import EVENTS_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.presence import PRESENCE_CHANNEL, Presence
 from parlor.redis_server import EmbeddedRedis
 from parlor.scores import BOARDS_CHANNEL, Leaderboards
 from parlor.sessions import Sessions
@@ -65,17 +67,23 @@ class ParlorApp(tornado.web.Application):
         self.hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
         self.accounts = Accounts(redis_client, self.hash_pool)
         self.sessions = Sessions(redis_client)
-        online = self.templates.get_template("partials/_online.html")
-        self.hub = Hub(redis_client, render_online=lambda n: online.render(online_count=n, oob=True))
+        self.events = EventLog(redis_client, config.events_max, config.events_max_age)
+        self.presence = Presence(redis_client, config.max_connections_per_user)
+        self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self._peers_of)
         self.leaderboards = Leaderboards(redis_client, config.boards)
         self.games = Games(redis_client, self.leaderboards)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.image_pool = ThreadPoolExecutor(IMAGE_THREADS, thread_name_prefix="images")
         self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
+        chat_push = ChatPush(self)
         self.chat = Chat(self.chat_logs, redis_client, self.accounts, self.image_pool,
-                         on_message=ChatPush(self), eliza_delay_scale=config.eliza_delay)
-        self.listener = Listener(redis_client, {BOARDS_CHANNEL: self.board_views.board_changed},
-                                 on_resubscribe=self.board_views.forget)
+                         on_message=chat_push, on_read=chat_push.read, eliza_delay_scale=config.eliza_delay)
+        self.listener = Listener(redis_client, {
+            BOARDS_CHANNEL: self.board_views.board_changed,
+            EVENTS_CHANNEL: self.hub.on_event,
+            PRESENCE_CHANNEL: self.hub.on_presence,
+            TYPING_CHANNEL: self.hub.on_typing,
+        }, on_resubscribe=self._resubscribed)
         self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
@@ -93,6 +101,15 @@ class ParlorApp(tornado.web.Application):
             debug=config.debug,
             log_function=self._log_request,
         )
+
+    def _resubscribed(self) -> None:
+        """Notices may have been missed while the subscription was down."""
+        self.board_views.forget()
+        self.hub.resync()
+
+    async def _peers_of(self, user: str, limit: int) -> list[str]:
+        """The people `user` has conversations with, newest first (they see `user`'s presence)."""
+        return await self.redis.zrevrange(conversations_key(user), 0, limit - 1)
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
         """Errors, refusals and slow requests always; every request only with --access-log."""

@@ -1,13 +1,14 @@
 """routes(): the whole URL table in one place."""
-from .accounts import LoginHandler, LogoutHandler, SignupHandler
+from .accounts import AccountHandler, ApiTokenHandler, LoginHandler, LogoutHandler, SignupHandler
+from .api import ApiMessagesHandler
 from .chat import (
-    ChatListHandler, ChatStartHandler, ConversationHandler, ImageHandler, MessagesHandler,
+    ChatListHandler, ChatStartHandler, ConversationHandler, ImageHandler, MessagesHandler, TypingHandler,
 )
 from .compat import CreateConversationHandler, MessageHistoryHandler, SendMessageHandler
 from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler
 from .home import HomeHandler
-from .live import LiveSocket
+from .live import EventStreamHandler, LiveSocket, PollHandler
 from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, ScoresHandler
 
 GAME_ID = r"([A-Za-z0-9_-]{1,32})"
@@ -23,6 +24,8 @@ def routes() -> list[tuple]:
         (r"/signup", SignupHandler),
         (r"/login", LoginHandler),
         (r"/logout", LogoutHandler),
+        (r"/account", AccountHandler),
+        (r"/account/token", ApiTokenHandler),
         (r"/games", GamesHandler),
         (rf"/games/{GAME_ID}", GameHandler),
         (rf"/games/{GAME_ID}/guesses", GuessHandler),
@@ -34,9 +37,13 @@ def routes() -> list[tuple]:
         (rf"/chat/{PEER}", ConversationHandler),
         (rf"/chat/{PEER}/messages", MessagesHandler),
         (rf"/chat/{PEER}/images/([0-9]{{1,18}})", ImageHandler),
+        (rf"/chat/{PEER}/typing", TypingHandler),
         (r"/create_conversation_db", CreateConversationHandler),
         (r"/get_message_history", MessageHistoryHandler),
         (rf"/send_message/{PEER}", SendMessageHandler),
         (r"/live", LiveSocket),
+        (r"/events", EventStreamHandler),
+        (r"/poll", PollHandler),
+        (r"/api/messages", ApiMessagesHandler),
         (r"/healthz", HealthHandler),
     ]

@@ -1,9 +1,9 @@
-"""Sign up, log in, log out."""
+"""Sign up, log in, log out, and the account page (the API token)."""
 from __future__ import annotations
 
 from parlor.users import AccountError, LoginThrottled, UsernameTaken
 
-from .base import BaseHandler, safe_next
+from .base import BaseHandler, ClientError, safe_next
 
 
 class SignupHandler(BaseHandler):
@@ -53,3 +53,38 @@ class LogoutHandler(BaseHandler):
     async def post(self) -> None:
         await self.sign_out()
         self.redirect_after_post("/")
+
+
+class AccountHandler(BaseHandler):
+    """/account: the API token that scripts and other sites' pages use (JSONP, /api/messages)."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if not self.current_user:
+            if self.request.method in ("GET", "HEAD"):
+                self.redirect("/login?next=/account")
+                return
+            raise ClientError(401, "Please log in first.")
+
+    async def get(self) -> None:
+        await self.show()
+
+    async def show(self, new_token: str | None = None, notice: str | None = None) -> None:
+        has_token = new_token is not None or await self.application.accounts.has_api_token(self.current_user)
+        self.render_view("account.html", "partials/_account.html", has_token=has_token,
+                         new_token=new_token, notice=notice)
+
+
+class ApiTokenHandler(AccountHandler):
+    """POST /account/token: action=new (shown once, replaces the old one) or action=revoke."""
+
+    async def post(self) -> None:
+        action = self.get_body_argument("action", "")
+        accounts = self.application.accounts
+        if action == "new":
+            await self.show(new_token=await accounts.new_api_token(self.current_user))
+        elif action == "revoke":
+            revoked = await accounts.revoke_api_token(self.current_user)
+            await self.show(notice="Your API token was revoked." if revoked else "You had no API token.")
+        else:
+            raise ClientError(400, "action must be new or revoke.")

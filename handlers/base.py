@@ -78,6 +78,7 @@ class SessionMixin:
 
 class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     max_body_bytes = MAX_FORM_BYTES
+    live_cursor: str | None = None  # a page's live connection resumes after this event id
     answers_json = False  # endpoints that answer JSON answer their errors in JSON too
 
     def set_default_headers(self) -> None:
@@ -100,6 +101,10 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
                 raise ClientError(401, "That API token is not valid (it may have been replaced).")
             return
         await self.load_session()
+        if self.current_user and self.request.method == "GET" and not self.wants_fragment():
+            # Read before the page's data: events after this id reach the page when its live
+            # connection opens, even those that come before it does.
+            self.live_cursor = await self.application.hub.events.cursor(self.current_user)
         if self.session and self.application.sessions.needs_renewal(self.session):
             # The cookie's own lifetime follows the session's: renewed about once a day.
             await self.application.sessions.renewed(self.session_id)
@@ -189,6 +194,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             "online_count": self.application.hub.online_count,
             "config_boards": self.application.config.boards,
             "path": self.request.path,
+            "live_cursor": self.live_cursor,
         }
 
     def render_template(self, name: str, **context) -> str:

@@ -8,6 +8,7 @@ import tornado.httputil
 import tornado.web
 from markupsafe import Markup, escape
 
+from parlor import eliza
 from parlor.chat import ChatError, Summary
 from parlor.chatlog import Message, pair_key
 from parlor.images import ACCEPT, MAX_IMAGE_BYTES
@@ -81,14 +82,31 @@ class ChatStartHandler(ChatListHandler):
         self.redirect(f"/chat/{peer}", status=303)
 
 
+def seen_by_peer(me: str, messages: list[Message], peer_read: int) -> bool:
+    """Whether my newest message is the conversation's newest and the peer has read it."""
+    return bool(messages) and messages[-1].author == me and peer_read >= messages[-1].id
+
+
 class ConversationHandler(ChatBase):
     async def get(self, raw_peer: str) -> None:
         peer = await self.peer_or_error(raw_peer)
-        messages = await self.application.chat.open(self.current_user, peer)
+        messages, peer_read = await self.application.chat.open(self.current_user, peer)
         online = await self.application.hub.online([peer])
         self.render_view("conversation.html", "partials/_conversation.html",
                          **self.conversation_context(peer, messages=messages, online=online,
+                                                     seen=seen_by_peer(self.current_user, messages, peer_read),
                                                      error=None, body=""))
+
+
+class TypingHandler(ChatBase):
+    """POST /chat/<peer>/typing: the page says its user is typing (JavaScript only, every 3 s at
+    most); the peer's open pages show it for 6 s."""
+
+    async def post(self, raw_peer: str) -> None:
+        peer = await self.peer_or_error(raw_peer)
+        await self.application.hub.typing(self.current_user, peer)
+        self.set_status(204)
+        self.finish()
 
 
 @tornado.web.stream_request_body
@@ -159,9 +177,10 @@ class MessagesHandler(ChatBase):
         if self.wants_fragment():
             self.send_form(peer, e.status, str(e), body)
             return
-        messages = await self.application.chat.open(self.current_user, peer)
+        messages, peer_read = await self.application.chat.open(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html", status=e.status,
                          **self.conversation_context(peer, messages=messages, online=set(),
+                                                     seen=seen_by_peer(self.current_user, messages, peer_read),
                                                      error=str(e), body=body))
 
 
@@ -185,22 +204,51 @@ class ImageHandler(ChatBase):
         self.finish(data)
 
 
+def message_json(message: Message, peer: str) -> dict:
+    """A message as API clients see it; `peer` is the other person of the viewer's pair."""
+    body = {"id": message.id, "author": message.author, "kind": message.kind, "body": message.body,
+            "sent_at": message.sent_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+    if message.image_id is not None:
+        body["image"] = f"/chat/{peer}/images/{message.image_id}"
+    return body
+
+
 class ChatPush:
-    """Renders a committed message for each of the two people (their side of the bubble) and
-    pushes it, with their conversation-list row, to every tab they have open."""
+    """Turns a committed message, or a conversation read to its end, into events for the two
+    people: each side rendered once (their side of the bubble, their conversation-list row) and
+    appended to their stream, which every open tab of theirs receives, on any process."""
 
     def __init__(self, app):
         self._app = app
         self._message = app.templates.get_template("partials/_message_push.html")
         self._row = app.templates.get_template("partials/_conversation_row.html")
+        self._seen = app.templates.get_template("partials/_seen.html")
 
     async def __call__(self, a: str, b: str, message: Message) -> None:
         hub, chat = self._app.hub, self._app.chat
         pair = pair_key(a, b)
+        online = await hub.online([a, b])
+        events = []
         for me, peer in ((a, b), (b, a)):
-            if not hub.has_user(me):
-                continue
+            if me == eliza.USERNAME:
+                continue  # ELIZA reads nothing
             unread = 0 if message.author == me else await chat.unread(me, peer)
-            fragment = self._message.render(message=message, me=me, peer=peer, pair=pair) + self._row.render(
-                summary=Summary(peer, message, unread), online=await hub.online([peer]), oob=True)
-            hub.send_to_user(me, fragment)
+            # The row goes to the top of the list (the page's script drops the old copy of it).
+            html = (self._message.render(message=message, me=me, peer=peer, pair=pair)
+                    + '<ul id="conversation-list" hx-swap-oob="afterbegin">'
+                    + self._row.render(summary=Summary(peer, message, unread), online=online, oob=False)
+                    + "</ul>")
+            events.append((me, "message", html, {"peer": peer, "unread": unread,
+                                                  "message": message_json(message, peer)}))
+        await hub.publish(events)
+
+    async def read(self, reader: str, peer: str, newest: Message) -> None:
+        """`reader` has read up to `newest` (a message of `peer`): their other tabs drop the
+        unread mark; `peer` sees "Seen"."""
+        online = await self._app.hub.online([reader, peer])
+        events = [(reader, "read", self._row.render(summary=Summary(peer, newest, 0), online=online, oob=True),
+                   {"peer": peer, "reader": reader, "up_to": newest.id})]
+        if peer != eliza.USERNAME:
+            events.append((peer, "read", self._seen.render(pair=pair_key(reader, peer), seen=True, oob=True),
+                           {"peer": reader, "reader": reader, "up_to": newest.id}))
+        await self._app.hub.publish(events)

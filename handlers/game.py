@@ -7,6 +7,16 @@ from .base import BaseHandler, ClientError
 
 
 class GameBase(BaseHandler):
+    async def announce_standing(self, game) -> None:
+        """A signed-in player's game went on the board: an event to every tab of theirs."""
+        app = self.application
+        standing = await app.leaderboards.best(game.max, game.recorded_as)
+        if standing is None:
+            return
+        html = app.templates.get_template("partials/_my_best.html").render(
+            board=game.max, standing=standing, oob=True)
+        await app.hub.publish([(self.current_user, "score", html, {"board": game.max, **standing.as_json()})])
+
     @property
     def player(self) -> str | None:
         return self.session["player"] if self.session else None
@@ -58,6 +68,7 @@ class GuessHandler(GameBase):
             return
         if game.recorded_as:
             self.application.board_views.forget(game.max)  # our own notice comes back a moment later
+            await self.announce_standing(game)
         if self.wants_fragment():
             await self.show_game(game)  # htmx swaps only the game
         else:
@@ -74,4 +85,6 @@ class ClaimHandler(GameBase):
             await self.refuse(game_id, e)
             return
         self.application.board_views.forget(game.max)  # our own notice comes back a moment later
+        if self.current_user:
+            await self.announce_standing(game)
         self.redirect_after_post(f"/games/{game_id}")

@@ -1,18 +1,76 @@
-"""/live: the WebSocket that carries public topics to anyone and personal events to their owner."""
+"""Live delivery to browsers and scripts: the WebSocket (/live), Server-Sent Events (/events) and
+the long poll (/poll, JSON or JSONP). All three carry the same events with the same ids, resume
+after the id a client last saw, and count as the user's connections."""
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
 import logging
 from urllib.parse import urlsplit
 
 import tornado.ioloop
+import tornado.iostream
 import tornado.websocket
 
-from .base import REDIS_DOWN, SessionMixin
+from parlor.chatlog import pair_key
+from parlor.hub import Event, Push, Reload, parse_cursor
+
+from .base import REDIS_DOWN, BaseHandler, ClientError, SessionMixin
+from .scores import CALLBACK_RE, jsonp
 
 log = logging.getLogger("parlor.live")
 
+MAX_QUEUE_CHARS = 1024 * 1024  # unsent data one connection may hold; a slower reader is closed
+SSE_RETRY_MS = 2000  # what an SSE client waits before reconnecting
+POLL_BATCH = 100  # events one long-poll answer carries at most; the client asks again for more
 
-class LiveSocket(SessionMixin, tornado.websocket.WebSocketHandler):
+
+class LiveViews:
+    """Fragments the hub pushes that are state, not events: rendered once per change."""
+
+    def __init__(self, templates):
+        self._online = templates.get_template("partials/_online.html")
+        self._presence = templates.get_template("partials/_presence.html")
+        self._typing = templates.get_template("partials/_typing.html")
+
+    def online_count(self, count: int) -> str:
+        return self._online.render(online_count=count, oob=True)
+
+    def presence(self, user: str, online: bool) -> str:
+        return self._presence.render(who=user, online={user} if online else set(), oob=True)
+
+    def typing(self, who: str, to: str) -> str:
+        return self._typing.render(who=who, pair=pair_key(who, to), typing=True, oob=True)
+
+
+class LiveParameters:
+    """What the three transports read from the URL: the boards a page shows, and the cursor."""
+
+    def live_topics(self) -> tuple[str, ...]:
+        raw = self.get_query_argument("boards", "")
+        boards = [part for part in raw.split(",") if part]
+        valid = all(b.isdigit() and b.isascii() and len(b) <= 8 for b in boards)
+        if not valid or not {int(b) for b in boards} <= set(self.application.config.boards):
+            raise ClientError(400, "boards lists the boards this page shows, like boards=10,25.")
+        return tuple(f"board:{int(b)}" for b in boards)
+
+    def live_cursor(self, header: str | None = None) -> str | None:
+        """The id of the last event the client saw: a header (SSE's Last-Event-ID) wins over after=."""
+        raw = (self.request.headers.get(header) if header else None) or self.get_query_argument("after", None)
+        if raw is None or raw == "":
+            return None
+        if parse_cursor(raw) is None:
+            raise ClientError(400, "after must be an event id like 1700000000000-0, as the last event carried.")
+        return raw
+
+
+class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandler):
+    """/live?boards=10,25&after=<id>. Frames are JSON: {"content": html} for state, {"id", "kind",
+    "content"} for an event, {"reload": true} when the cursor is too old."""
+
+    _unsent = 0
+
     def check_origin(self, origin: str) -> bool:
         # CSWSH: a page on another site must not ride the visitor's cookie into their live feed.
         if origin.rstrip("/") in self.application.config.allowed_origins:
@@ -21,40 +79,196 @@ class LiveSocket(SessionMixin, tornado.websocket.WebSocketHandler):
         return parts.scheme in ("http", "https") and parts.netloc.lower() == self.request.host.lower()
 
     async def prepare(self) -> None:
-        self.topics = self._topics()
-        if self.topics is None:
-            self.set_status(400)
-            self.finish("boards lists the boards this page shows, like boards=10,25.")
-            return
         try:
+            self.topics, self.after = self.live_topics(), self.live_cursor()
             await self.load_session()
+        except ClientError as e:
+            self.set_status(e.status_code)
+            self.finish(e.message)
         except REDIS_DOWN:
             self.set_status(503)
             self.finish("Parlor cannot reach its database right now.")
 
-    def _topics(self) -> tuple[str, ...] | None:
-        raw = self.get_query_argument("boards", "")
-        boards = [part for part in raw.split(",") if part]
-        if not all(b.isdigit() and b.isascii() and len(b) <= 8 for b in boards):
-            return None
-        if not {int(b) for b in boards} <= set(self.application.config.boards):
-            return None
-        return tuple(f"board:{int(b)}" for b in boards)
-
     async def open(self) -> None:
-        await self.application.hub.join(self, self.current_user, self.topics)
+        try:
+            joined = await self.application.hub.join(self, self.current_user, self.topics, self.after)
+        except REDIS_DOWN:
+            self.close(1011, "database unavailable; reconnect")
+            return
+        if not joined:
+            self.close(1008, "too many connections for this user")
 
     def on_message(self, message: str | bytes) -> None:
-        pass  # the page only listens, for now
+        pass  # the page only listens; it acts through forms
 
     def on_close(self) -> None:
         tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
 
-    def send(self, text: str) -> None:
-        """Push one fragment; a socket that closed meanwhile is skipped (on_close removes it)."""
+    def send(self, push: Push) -> None:
+        """Queue one frame. A reader that lets MAX_QUEUE_CHARS pile up is closed with 1013; it
+        reconnects with its cursor and misses nothing, and nobody else waited for it."""
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
+        if self._unsent > MAX_QUEUE_CHARS:
+            self.close(1013, "too far behind; reconnect to resume")
+            return
+        frame = push.ws_frame
         try:
-            self.write_message(text)
+            written = self.write_message(frame)
         except tornado.websocket.WebSocketClosedError:
-            pass
+            return
+        self._unsent += len(frame)
+        written.add_done_callback(functools.partial(self._sent, len(frame)))
+
+    def _sent(self, size: int, written: asyncio.Future) -> None:
+        self._unsent -= size
+        if not written.cancelled():
+            written.exception()  # a closed stream is on_close's business
+
+
+class SseConnection:
+    """One /events response as a hub connection."""
+
+    def __init__(self, handler: BaseHandler):
+        self._handler = handler
+        self._unsent = 0
+        self.ended = asyncio.Event()
+        self.code: int | None = None
+
+    def send(self, push: Push) -> None:
+        if self.ended.is_set():
+            return
+        if self._unsent > MAX_QUEUE_CHARS:
+            self.close(1013, "too far behind")
+            return
+        self._write(push.sse_frame)
+
+    def keepalive(self) -> None:
+        if not self.ended.is_set():
+            self._write(": keepalive\n\n")
+
+    def _write(self, text: str) -> None:
+        self._unsent += len(text)
+        self._handler.write(text)
+        self._handler.flush().add_done_callback(functools.partial(self._sent, len(text)))
+
+    def _sent(self, size: int, flushed: asyncio.Future) -> None:
+        self._unsent -= size
+        if not flushed.cancelled() and flushed.exception() is not None:
+            self.ended.set()  # the client went away
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        self.code = code
+        self.ended.set()
+
+
+class EventStreamHandler(LiveParameters, BaseHandler):
+    """GET /events?boards=..&after=<id>: Server-Sent Events for anyone (public pushes) and, for a
+    signed-in user, their events with `id:` lines; a reconnect's Last-Event-ID resumes."""
+
+    async def get(self) -> None:
+        topics, after = self.live_topics(), self.live_cursor("Last-Event-ID")
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Accel-Buffering", "no")  # nginx: pass each event on at once
+        self.write(f"retry: {SSE_RETRY_MS}\n\n")  # sent with the first event or keepalive
+        self.connection = SseConnection(self)
+        if not await self.application.hub.join(self.connection, self.current_user, topics, after):
+            raise ClientError(429, "You have too many live pages open. Close some and reload.")
+        try:
+            self.flush()
+            await self.connection.ended.wait()
+        finally:
+            await self.application.hub.leave(self.connection)
+        if not self.request.connection.stream.closed():
+            self.finish()  # the server ended it (shutdown, a slow reader): the client resumes
+
+    def on_connection_close(self) -> None:
+        connection = getattr(self, "connection", None)
+        if connection is not None:
+            connection.close()
+
+
+class PollConnection:
+    """A long poll waiting in the hub: the first event (or a reload) ends the wait."""
+
+    def __init__(self):
+        self.events: list[Event] = []
+        self.reload: Reload | None = None
+        self.ready = asyncio.Event()
+
+    def send(self, push: Push) -> None:
+        if isinstance(push, Event):
+            self.events.append(push)
+            self.ready.set()
+        elif isinstance(push, Reload):
+            self.reload = push
+            self.ready.set()
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        self.ready.set()
+
+
+class PollHandler(LiveParameters, BaseHandler):
+    """GET /poll?after=<id>[&callback=fn][&token=...]: the user's events after <id> at once if
+    there are any, else the first to come within the poll timeout, else none. JSON, or JSONP with
+    callback=, which needs the API token: any site can include a script URL, so a cookie alone
+    never opens private data to one."""
+
+    answers_json = True
+
+    async def get(self) -> None:
+        callback = self.get_query_argument("callback", None)
+        if callback is not None and not CALLBACK_RE.fullmatch(callback):
+            raise ClientError(400, "callback must be a JavaScript name like handle or app.onEvents.")
+        if callback is not None and self.api_token() is None:
+            raise ClientError(401, "JSONP needs your API token as token= (make one on your account page).")
+        if not self.current_user:
+            raise ClientError(401, "Log in, or pass your API token as token=.")
+        timeout = self._timeout()
+        hub = self.application.hub
+        after = self.live_cursor() or await hub.events.cursor(self.current_user)
+        self.waiter = PollConnection()
+        if not await hub.join(self.waiter, self.current_user, (), after, linger=True):
+            raise ClientError(429, "You have too many live connections open.", retry_after=5)
+        try:
+            if not self.waiter.ready.is_set():
+                try:
+                    await asyncio.wait_for(self.waiter.ready.wait(), timeout)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await hub.leave(self.waiter)
+        if self.request.connection.stream.closed():
+            return  # the client gave up; its wait was cancelled
+        self._answer(after, callback)
+
+    def _timeout(self) -> float:
+        limit = self.application.config.poll_timeout
+        raw = self.get_query_argument("timeout", None)
+        if raw is None:
+            return limit
+        if not (raw.isdigit() and raw.isascii() and len(raw) <= 3):
+            raise ClientError(400, f"timeout is a whole number of seconds up to {limit:g}.")
+        return min(int(raw), limit)
+
+    def _answer(self, after: str, callback: str | None) -> None:
+        events = self.waiter.events[:POLL_BATCH]
+        if self.waiter.reload is not None:
+            body = {"reload": True, "events": [], "cursor": self.waiter.reload.cursor}
+        else:
+            body = {"reload": False, "events": [e.as_json() for e in events],
+                    "cursor": events[-1].id if events else after}
+        text = json.dumps(body, ensure_ascii=True).replace("<", "\\u003c")
+        self.set_header("Cache-Control", "no-store")
+        if callback is None:
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(text)
+        else:
+            self.set_header("Content-Type", "application/javascript; charset=utf-8")
+            self.finish(jsonp(callback, text))
+
+    def on_connection_close(self) -> None:
+        waiter = getattr(self, "waiter", None)
+        if waiter is not None:
+            waiter.close()

@@ -17,6 +17,12 @@ MAX_OFFSET = 1_000_000  # deeper than any board we expect; refuse absurd numbers
 CALLBACK_RE = re.compile(r"[A-Za-z_$][\w$]{0,63}(\.[A-Za-z_$][\w$]{0,63})*", re.ASCII)
 
 
+def jsonp(callback: str, json_text: str) -> str:
+    """A JSONP body for a callback that matched CALLBACK_RE; the comment defuses a leading
+    byte-order or content sniffing trick, and a missing function throws nothing."""
+    return f"/**/ typeof {callback} === 'function' && {callback}({json_text});"
+
+
 @dataclass(frozen=True)
 class BoardView:
     """One page of a board, rendered once: the HTML fragment and the JSON, with its ETag."""
@@ -156,7 +162,7 @@ class BoardJsonHandler(ScrapeHandler):
         if self.callback is None:
             self.answer(view, "application/json; charset=utf-8", view.json_text)
         else:
-            body = f"/**/ typeof {self.callback} === 'function' && {self.callback}({view.json_text});"
+            body = jsonp(self.callback, view.json_text)
             self.answer(view, "application/javascript; charset=utf-8", body)
 
 
@@ -185,5 +191,6 @@ class BoardPageHandler(BoardMixin, BaseHandler):
             page = await self.application.leaderboards.around(board, member) if member else None
             if page is None:
                 raise ClientError(404, "That player is not on this board.")
-        self.render_view("board.html", "partials/_board.html", page=page, oob=False, me=me,
+        my_best = await self.application.leaderboards.best(board, me) if self.current_user else None
+        self.render_view("board.html", "partials/_board.html", page=page, oob=False, me=me, my_best=my_best,
                          limit=limit, around=around, live_boards=[board] if live else [])

@@ -45,15 +45,19 @@ def conversations_key(user: str) -> str:
 
 class Chat:
     """Sending, reading and listing conversations. `on_message(a, b, message)` is called once
-    a new message is committed (the web layer pushes it to both people)."""
+    a new message is committed, `on_read(reader, peer, message)` once someone has read up to the
+    newest message of their peer (the web layer turns both into events for the two people)."""
 
     def __init__(self, logs: ChatLogs, redis: aioredis.Redis, accounts: Accounts, executor: Executor,
-                 on_message: Callable[[str, str, Message], Awaitable[None]], eliza_delay_scale: float = 1.0):
+                 on_message: Callable[[str, str, Message], Awaitable[None]],
+                 on_read: Callable[[str, str, Message], Awaitable[None]] | None = None,
+                 eliza_delay_scale: float = 1.0):
         self.logs = logs
         self._redis = redis
         self._accounts = accounts
         self._executor = executor
         self._on_message = on_message
+        self._on_read = on_read
         self._eliza_delay_scale = eliza_delay_scale
         self._eliza_replies: set[asyncio.Task] = set()
 
@@ -118,15 +122,21 @@ class Chat:
         for task in list(self._eliza_replies):
             task.cancel()
 
-    async def open(self, me: str, peer: str) -> list[Message]:
-        """The latest messages of a conversation, marked read for `me` (no file is made)."""
+    async def open(self, me: str, peer: str) -> tuple[list[Message], int]:
+        """The latest messages of a conversation, marked read for `me` (no file is made), and the
+        id of the newest message `peer` has read."""
         async with self.logs.conversation(me, peer) as conversation:
             if conversation is None:
-                return []
+                return [], 0
             messages = await conversation.page()
-            if messages:
-                await conversation.mark_read(me, messages[-1].id)
-            return messages
+            peer_read = await conversation.read_marker(peer)
+            newest = messages[-1] if messages else None
+            advanced = newest is not None and newest.id > await conversation.read_marker(me)
+            if advanced:
+                await conversation.mark_read(me, newest.id)
+        if advanced and newest.author == peer and self._on_read is not None:
+            await self._on_read(me, peer, newest)
+        return messages, peer_read
 
     async def older(self, me: str, peer: str, before: int) -> list[Message]:
         async with self.logs.conversation(me, peer) as conversation:

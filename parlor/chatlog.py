@@ -182,6 +182,12 @@ class Conversation:
                 "COALESCE((SELECT last_read_id FROM read_markers WHERE user = ?), 0)", (user, user))
         return rows[0][0]
 
+    async def read_marker(self, user: str) -> int:
+        """The id of the newest message `user` has seen (0: none)."""
+        async with self.lock:
+            rows = await self._fetchall("SELECT last_read_id FROM read_markers WHERE user = ?", (user,))
+        return rows[0][0] if rows else 0
+
     async def mark_read(self, user: str, up_to: int) -> None:
         await self._write([(
             "INSERT INTO read_markers (user, last_read_id) VALUES (?, ?) ON CONFLICT (user) "

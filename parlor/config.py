@@ -40,6 +40,12 @@ class Config:
         "chat files kept open at most (least used close first); each holds a descriptor and a thread", 256
     )
     eliza_delay: float = _flag("scale of ELIZA's thinking time (0 answers at once)", 1.0)
+    events_max: int = _flag("events kept per user for clients that reconnect (the oldest go first)", 1000)
+    events_max_age: int = _flag("seconds an event is kept for clients that reconnect", 86400)
+    poll_timeout: float = _flag("seconds a long poll (/poll) waits for an event before answering empty", 25.0)
+    max_connections_per_user: int = _flag(
+        "live connections (sockets, event streams, polls) one user may hold, on all processes", 20
+    )
     xheaders: bool = _flag(
         "trust X-Forwarded-For/-Proto from a reverse proxy in front of Parlor", False
     )
@@ -47,6 +53,13 @@ class Config:
         "log every request (errors, refusals and slow requests are always logged)", False
     )
     debug: bool = _flag("autoreload and tracebacks in error pages; never in production", False)
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("events_max", 1, 1_000_000), ("events_max_age", 60, 30 * 86400),
+                                ("poll_timeout", 1, 300), ("max_connections_per_user", 1, 100_000),
+                                ("chat_max_open", 1, 100_000)):
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"--{name.replace('_', '-')} must be from {low} to {high}")
 
     @property
     def secret_path(self) -> Path:
@@ -80,7 +93,10 @@ class Config:
             else:
                 parser.add_argument(flag, type=_converter(f.type), default=default, help=help_text)
         args = parser.parse_args(argv)
-        return cls(**vars(args))
+        try:
+            return cls(**vars(args))
+        except ValueError as e:
+            parser.error(str(e))
 
 
 def _converter(type_name: str):

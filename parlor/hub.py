@@ -1,77 +1,326 @@
-"""Live connections: the one place that knows sockets, public topics and each user's room.
+"""Live delivery: per-user event streams, and the one place that knows connections.
 
-A connection is anything with `send(text)` and `close(code, reason)`. Anyone's connection gets
-public topics (the online count, leaderboards); a signed-in user's connections also form that
-user's room, and only they get that user's personal events. Who is online is kept in Redis, so
-every process that shares the Redis counts the same people.
+Every per-user event (a message, a read marker, a board entry) is appended to the user's Redis
+stream `events:<user>` and gets the stream's id; the append also publishes a notice that every
+process receives on its one pub/sub subscription. A connection (a WebSocket, an SSE response, a
+long poll) joins with the last id its client saw; it is sent every later event, in order, exactly
+once: first what the stream holds, then what arrives live. Nothing is taken off the stream by a
+delivery, so every tab of a user gets every event. A cursor older than the stream keeps gets an
+explicit reload, never a silent gap.
+
+Public pushes (the online count, leaderboards, presence, typing) carry no id: they are state, and
+a page that reconnects renders the current state anyway.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import time
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Protocol
 
 import redis
 import redis.asyncio as aioredis
 
+from .presence import Presence
+
 log = logging.getLogger("parlor.hub")
 
-ONLINE_KEY = "online"  # sorted set: username -> when their presence lapses (unix ms)
-ONLINE_TTL_S = 15  # a user whose process died drops off the count within this
+EVENTS_CHANNEL = "parlor:events"  # notice of every appended event: "<id>\n<user>\n<json>"
+TYPING_CHANNEL = "parlor:typing"  # "<who>\n<to whom>"; never stored
+TYPING_EVERY_MS = 2500  # a typist's notices are forwarded at most this often (the page sends every 3 s)
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
+KEEPALIVE_EVERY_S = 25  # SSE comment lines keep quiet streams open through proxies
+CATCH_UP_PAGE = 200  # events read from a stream at a time when a connection catches up
+PEER_NOTICE_LIMIT = 500  # a presence change is shown to this many of the user's latest peers
+STREAM_ID_RE = re.compile(r"(\d{1,15})-(\d{1,19})", re.ASCII)
 LISTEN_POLL_S = 1.0  # how long one wait for a pub/sub message lasts before waiting again
 PUBSUB_QUIET_S = 10.0  # after this long without a message, ping the subscription ...
 PUBSUB_PING_TIMEOUT_S = 5.0  # ... and give up on it (and on caches it feeds) without an answer
 RESUBSCRIBE_DELAY_S = 0.5  # pause before subscribing again after losing Redis
 
 
+def stream_key(user: str) -> str:
+    return f"events:{user}"
+
+
+def stream_meta_key(user: str) -> str:
+    return f"events:{user}:meta"  # hash: last (newest id ever given), trimmed (newest id dropped)
+
+
+def parse_cursor(raw: str) -> tuple[int, int] | None:
+    """A stream id "<ms>-<seq>" (or "0") as a comparable pair; None if it is not one."""
+    if raw == "0":
+        return (0, 0)
+    match = STREAM_ID_RE.fullmatch(raw)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+class Push:
+    """A fragment rendered once. Each transport frames it once, then the same text goes to every
+    connection that gets it."""
+
+    __slots__ = ("html", "_ws", "_sse")
+    id: str | None = None
+
+    def __init__(self, html: str):
+        self.html = html
+        self._ws = self._sse = None
+
+    @property
+    def ws_frame(self) -> str:
+        if self._ws is None:
+            self._ws = self._ws_frame()
+        return self._ws
+
+    @property
+    def sse_frame(self) -> str:
+        if self._sse is None:
+            self._sse = self._sse_frame()
+        return self._sse
+
+    def _ws_frame(self) -> str:
+        return json.dumps({"content": self.html})  # hx-ws swaps "content"
+
+    def _sse_frame(self) -> str:
+        return _sse_data(self.html)
+
+
+def _sse_data(text: str) -> str:
+    return "".join(f"data: {line}\n" for line in re.split(r"\r\n|\r|\n", text)) + "\n"
+
+
+class Event(Push):
+    """A per-user event: its stream id, its kind, the page fragment and the data for API clients."""
+
+    __slots__ = ("id", "key", "kind", "data")
+
+    def __init__(self, event_id: str, kind: str, html: str, data: str):
+        super().__init__(html)
+        self.id, self.kind, self.data = event_id, kind, data
+        self.key = parse_cursor(event_id)
+
+    def _ws_frame(self) -> str:
+        return json.dumps({"id": self.id, "kind": self.kind, "content": self.html})
+
+    def _sse_frame(self) -> str:
+        return f"id: {self.id}\n" + _sse_data(self.html)
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "html": self.html, "data": json.loads(self.data)}
+
+
+class Reload(Push):
+    """The client's cursor is older than what the stream keeps: the page must fetch its state
+    again. `cursor` is where a client continues from after that."""
+
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor: str):
+        super().__init__("")
+        self.cursor = cursor
+
+    def _ws_frame(self) -> str:
+        return json.dumps({"reload": True, "cursor": self.cursor})
+
+    def _sse_frame(self) -> str:
+        return f"id: {self.cursor}\nevent: parlor-reload\ndata: reload\n\n"
+
+
+@dataclass
+class Backlog:
+    events: list[Event]
+    reload: bool  # the cursor is older than the stream's oldest event, or unknown to it
+    last: str  # the newest id the stream ever gave ("0-0" if none)
+
+
+# KEYS: stream, meta. ARGV: kind, html, data, max events, max age (ms), meta ttl (s), channel, user.
+_APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then  -- expired: everything it held is gone
+  local last = redis.call('HGET', KEYS[2], 'last')
+  if last then redis.call('HSET', KEYS[2], 'trimmed', last) end
+end
+local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[1], 'h', ARGV[2], 'd', ARGV[3])
+local ms = tonumber(string.match(id, '^(%d+)'))
+local maxlen = tonumber(ARGV[4])
+local drop = redis.call('XLEN', KEYS[1]) - maxlen
+local gone = redis.call('XRANGE', KEYS[1], '-', string.format('%d', ms - tonumber(ARGV[5])), 'COUNT', maxlen)
+if #gone < drop then gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', drop) end
+if #gone > 0 then
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', redis.call('XLEN', KEYS[1]) - #gone)
+  redis.call('HSET', KEYS[2], 'trimmed', gone[#gone][1])
+end
+redis.call('HSET', KEYS[2], 'last', id)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('PUBLISH', ARGV[7], id .. '\\n' .. ARGV[8] .. '\\n' .. cjson.encode({ARGV[1], ARGV[2], ARGV[3]}))
+return id
+"""
+META_TTL_S = 31 * 24 * 3600  # as long as a session: a page that old may still hold a cursor
+
+
+class EventLog:
+    """The per-user streams: append (and notify every process), read after a cursor."""
+
+    def __init__(self, redis: aioredis.Redis, max_events: int = 1000, max_age_s: int = 86400):
+        self._redis = redis
+        self.max_events = max_events
+        self.max_age_ms = max_age_s * 1000
+        self._append = redis.register_script(_APPEND)
+
+    def _args(self, user: str, kind: str, html: str, data: object) -> dict:
+        return {"keys": [stream_key(user), stream_meta_key(user)],
+                "args": [kind, html, json.dumps(data), self.max_events, self.max_age_ms, META_TTL_S,
+                         EVENTS_CHANNEL, user]}
+
+    async def append(self, user: str, kind: str, html: str, data: object) -> str:
+        """Store one event for `user`; returns its id. Every process hears of it."""
+        return await self._append(**self._args(user, kind, html, data))
+
+    async def append_many(self, events: list[tuple[str, str, str, object]]) -> list[str]:
+        """Several (user, kind, html, data) in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user, kind, html, data in events:
+                await self._append(**self._args(user, kind, html, data), client=pipe)
+            return await pipe.execute()
+
+    async def cursor(self, user: str) -> str:
+        """The id of `user`'s newest event: a page rendered now continues from here."""
+        return await self._redis.hget(stream_meta_key(user), "last") or "0-0"
+
+    async def read(self, user: str, after: str, count: int) -> Backlog:
+        """Up to `count` events after `after`, oldest first; reload if events after it are gone."""
+        async with self._redis.pipeline(transaction=True) as pipe:  # one consistent snapshot
+            pipe.xrange(stream_key(user), f"({after}" if after != "0" else "-", "+", count)
+            pipe.hmget(stream_meta_key(user), "last", "trimmed")
+            pipe.exists(stream_key(user))
+            entries, (last, trimmed), exists = await pipe.execute()
+        position = parse_cursor(after)
+        if last is None:
+            reload = position != (0, 0)  # a cursor this Redis never gave (its data was lost)
+        else:
+            floor = trimmed if exists else last  # everything up to floor is gone
+            reload = position > parse_cursor(last) or (floor is not None and position < parse_cursor(floor))
+        if reload:
+            return Backlog([], True, last or "0-0")
+        return Backlog([Event(event_id, f["k"], f["h"], f["d"]) for event_id, f in entries], False, last or "0-0")
+
+
 class Connection(Protocol):
-    def send(self, text: str) -> None: ...
+    def send(self, push: Push) -> None: ...
 
     def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
 
-class Hub:
-    """Local connections and their rooms; pushes fragments to them; counts users online."""
+@dataclass(eq=False)
+class Subscription:
+    user: str | None
+    topics: tuple[str, ...]
+    linger: bool  # a long poll: its user stays online a moment after it answers
+    cursor: tuple[int, int] = (0, 0)
+    backlog: list[Event] | None = None  # events heard while catching up; None once live
+    catch_up: asyncio.Task | None = field(default=None, repr=False)
 
-    def __init__(self, redis: aioredis.Redis, render_online: Callable[[int], str]):
+
+class Views(Protocol):
+    def online_count(self, count: int) -> str: ...
+
+    def presence(self, user: str, online: bool) -> str: ...
+
+    def typing(self, who: str, to: str) -> str: ...
+
+
+class Hub:
+    """Local connections, their rooms and topics; delivers events and pushes state to them."""
+
+    def __init__(self, redis: aioredis.Redis, events: EventLog, presence: Presence, views: Views,
+                 peers_of: Callable[[str, int], Awaitable[list[str]]]):
         self._redis = redis
-        self._render_online = render_online
-        self._public: set[Connection] = set()
+        self.events = events
+        self.presence = presence
+        self._views = views
+        self._peers_of = peers_of
+        self._subs: dict[Connection, Subscription] = {}
         self._rooms: dict[str, set[Connection]] = {}
-        self._user_of: dict[Connection, str] = {}
         self._topics: dict[str, set[Connection]] = {}
-        self._topics_of: dict[Connection, set[str]] = {}
+        self._keepalive: set = set()
         self._last_heartbeat = 0.0
+        self._last_keepalive = time.monotonic()
         self.online_count = 0  # as last counted; pages render it without asking Redis
 
-    async def join(self, connection: Connection, user: str | None, topics: tuple[str, ...] = ()) -> None:
-        """Add a connection to the public feed, the topics its page shows and, for a signed-in
-        user, to their room."""
-        self._public.add(connection)
+    # -- connections -----------------------------------------------------------------------
+
+    async def join(self, connection: Connection, user: str | None = None, topics: tuple[str, ...] = (),
+                   after: str | None = None, linger: bool = False) -> bool:
+        """Add a connection: public pushes and its topics to anyone; a signed-in user's events,
+        from the one after `after` (or from now), to that user. False when the user already has
+        the most connections allowed (nothing was added)."""
+        if user is not None and not await self.presence.join(user):
+            return False
+        subscription = Subscription(user, topics, linger)
+        self._subs[connection] = subscription
         for topic in topics:
             self._topics.setdefault(topic, set()).add(connection)
-        if topics:
-            self._topics_of[connection] = set(topics)
+        if hasattr(connection, "keepalive"):
+            self._keepalive.add(connection)
         if user is None:
-            return
-        room = self._rooms.setdefault(user, set())
-        room.add(connection)
-        self._user_of[connection] = user
-        if len(room) == 1:
-            await self._mark_online(user, True)
+            return True
+        self._rooms.setdefault(user, set()).add(connection)
+        subscription.backlog = []  # from here on, live events wait until the backlog is sent
+        try:
+            if after is None:
+                after = await self.events.cursor(user)
+            await self._catch_up(connection, subscription, after)
+        except BaseException:
+            await self.leave(connection)
+            raise
+        return True
+
+    async def _catch_up(self, connection: Connection, subscription: Subscription, after: str) -> None:
+        """Send what the stream holds after `after`, then what arrived meanwhile; then go live."""
+        cursor = after
+        while True:
+            backlog = await self.events.read(subscription.user, cursor, CATCH_UP_PAGE)
+            if self._subs.get(connection) is not subscription:
+                return  # left while we read
+            if backlog.reload:
+                connection.send(Reload(backlog.last))
+                cursor = backlog.last
+                break
+            for event in backlog.events:
+                connection.send(event)
+                cursor = event.id
+            if len(backlog.events) < CATCH_UP_PAGE:
+                break
+        subscription.cursor = parse_cursor(cursor)
+        waiting, subscription.backlog = subscription.backlog, None
+        for event in waiting:
+            self._deliver(connection, subscription, event)
+
+    def _deliver(self, connection: Connection, subscription: Subscription, event: Event) -> None:
+        if subscription.backlog is not None:
+            subscription.backlog.append(event)
+        elif event.key > subscription.cursor:
+            subscription.cursor = event.key
+            connection.send(event)
 
     async def leave(self, connection: Connection) -> None:
-        """Remove a connection everywhere; a user's last connection here takes them offline."""
-        self._public.discard(connection)
-        for topic in self._topics_of.pop(connection, ()):
+        """Remove a connection everywhere; a user's last connection anywhere takes them offline."""
+        subscription = self._subs.pop(connection, None)
+        if subscription is None:
+            return
+        self._keepalive.discard(connection)
+        if subscription.catch_up is not None:
+            subscription.catch_up.cancel()
+        for topic in subscription.topics:
             subscribers = self._topics.get(topic)
             if subscribers is not None:
                 subscribers.discard(connection)
                 if not subscribers:
                     del self._topics[topic]
-        user = self._user_of.pop(connection, None)
+        user = subscription.user
         if user is None:
             return
         room = self._rooms.get(user)
@@ -79,83 +328,135 @@ class Hub:
             room.discard(connection)
             if not room:
                 del self._rooms[user]
-                # Another process holding a connection of theirs puts them back at its heartbeat.
-                await self._mark_online(user, False)
-
-    async def _mark_online(self, user: str, online: bool) -> None:
         try:
-            if online:
-                await self._redis.zadd(ONLINE_KEY, {user: _lapse_ms()})
-            else:
-                await self._redis.zrem(ONLINE_KEY, user)
+            await self.presence.leave(user, linger=subscription.linger)
         except (redis.RedisError, OSError) as e:
-            # The socket still works; the next heartbeat puts presence right.
-            self._last_heartbeat = 0.0
+            self._last_heartbeat = 0.0  # the next tick puts the counts right
             log.warning("presence of %s not updated: %s", user, e)
-
-    def send_public(self, fragment: str) -> int:
-        """Push a fragment to every local connection; returns how many it went to."""
-        for connection in list(self._public):
-            connection.send(fragment)
-        return len(self._public)
 
     def close_all(self, code: int, reason: str) -> None:
         """Close every local connection (on shutdown: 1012, so clients reconnect elsewhere)."""
-        for connection in list(self._public):
+        for connection in list(self._subs):
             connection.close(code, reason)
+
+    def connection_count(self) -> int:
+        return len(self._subs)
 
     def has_user(self, user: str) -> bool:
         """Whether this process holds a connection of that user."""
         return user in self._rooms
 
-    async def online(self, users: list[str]) -> set[str]:
-        """Which of these users are online (on any process)."""
-        if not users:
-            return set()
-        lapses = await self._redis.zmscore(ONLINE_KEY, users)
-        now_ms = time.time() * 1000
-        return {user for user, lapse in zip(users, lapses, strict=True) if lapse is not None and lapse > now_ms}
-
     def has_topic(self, topic: str) -> bool:
         return topic in self._topics
 
-    def send_topic(self, topic: str, fragment: str) -> int:
-        """Push a fragment to every local connection whose page shows this topic."""
+    async def online(self, users: list[str]) -> set[str]:
+        return await self.presence.online(users)
+
+    # -- pushing ---------------------------------------------------------------------------
+
+    def send_public(self, push: Push | str) -> int:
+        """Push to every local connection; returns how many it went to."""
+        push = Push(push) if isinstance(push, str) else push
+        for connection in list(self._subs):
+            connection.send(push)
+        return len(self._subs)
+
+    def send_topic(self, topic: str, push: Push | str) -> int:
+        """Push to every local connection whose page shows this topic."""
+        push = Push(push) if isinstance(push, str) else push
         subscribers = self._topics.get(topic, ())
         for connection in list(subscribers):
-            connection.send(fragment)
+            connection.send(push)
         return len(subscribers)
 
-    def send_to_user(self, user: str, fragment: str) -> int:
-        """Push a fragment to every local connection of one user."""
+    def send_to_user(self, user: str, push: Push | str) -> int:
+        """Push state (no id, not stored) to every local connection of one user."""
+        push = Push(push) if isinstance(push, str) else push
         room = self._rooms.get(user, ())
         for connection in list(room):
-            connection.send(fragment)
+            connection.send(push)
         return len(room)
 
-    async def tick(self) -> None:
-        """Once a second: renew presence, count users online, push the count if it changed."""
+    async def publish(self, events: list[tuple[str, str, str, object]]) -> list[str]:
+        """Store per-user events (user, kind, html, data); every process delivers them."""
+        return await self.events.append_many(events)
+
+    async def typing(self, who: str, to: str) -> None:
+        """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS)."""
+        if await self._redis.set(f"typing:{who}:{to}", 1, px=TYPING_EVERY_MS, nx=True):
+            await self._redis.publish(TYPING_CHANNEL, f"{who}\n{to}")
+
+    # -- notices from every process (the Listener calls these) -------------------------------
+
+    async def on_event(self, notice: str) -> None:
+        event_id, user, payload = notice.split("\n", 2)
+        room = self._rooms.get(user)
+        if not room:
+            return
+        kind, html, data = json.loads(payload)
+        event = Event(event_id, kind, html, data)
+        for connection in list(room):
+            subscription = self._subs.get(connection)
+            if subscription is not None:
+                self._deliver(connection, subscription, event)
+
+    async def on_presence(self, notice: str) -> None:
+        user, state = notice.split("\n", 1)
+        if not self._rooms:
+            return
+        peers = [p for p in await self._peers_of(user, PEER_NOTICE_LIMIT) if p in self._rooms]
+        if peers:
+            push = Push(self._views.presence(user, state == "1"))
+            for peer in peers:
+                self.send_to_user(peer, push)
+
+    async def on_typing(self, notice: str) -> None:
+        who, to = notice.split("\n", 1)
+        if to in self._rooms:
+            self.send_to_user(to, Push(self._views.typing(who, to)))
+
+    def resync(self) -> None:
+        """Notices may have been missed (the subscription was down): every connection of a user
+        catches up from its cursor again."""
+        for connection, subscription in list(self._subs.items()):
+            if subscription.user is None or subscription.backlog is not None:
+                continue
+            subscription.backlog = []
+            cursor = "%d-%d" % subscription.cursor
+            subscription.catch_up = asyncio.get_running_loop().create_task(
+                self._resync_one(connection, subscription, cursor))
+
+    async def _resync_one(self, connection: Connection, subscription: Subscription, cursor: str) -> None:
         try:
-            now = time.time()
-            async with self._redis.pipeline(transaction=False) as pipe:
-                if self._rooms and now - self._last_heartbeat >= HEARTBEAT_EVERY_S:
-                    pipe.zadd(ONLINE_KEY, {user: _lapse_ms() for user in self._rooms})
-                    self._last_heartbeat = now
-                pipe.zremrangebyscore(ONLINE_KEY, "-inf", int(now * 1000))
-                pipe.zcard(ONLINE_KEY)
-                results = await pipe.execute()
+            await self._catch_up(connection, subscription, cursor)
+        except (redis.RedisError, OSError) as e:
+            log.warning("a connection could not catch up (%s); closing it so it resumes", e)
+            connection.close(1011, "catching up failed; reconnect")
+        finally:
+            subscription.catch_up = None
+
+    # -- the periodic state push -------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Once a second: renew presence, count users online, push the count if it changed;
+        keep quiet SSE streams open."""
+        now = time.monotonic()
+        if now - self._last_keepalive >= KEEPALIVE_EVERY_S:
+            self._last_keepalive = now
+            for connection in list(self._keepalive):
+                connection.keepalive()
+        try:
+            if self._rooms and time.time() - self._last_heartbeat >= HEARTBEAT_EVERY_S:
+                await self.presence.renew({user: len(room) for user, room in self._rooms.items()})
+                self._last_heartbeat = time.time()
+            count = await self.presence.sweep()
         except (redis.RedisError, OSError) as e:
             log.warning("presence tick skipped: %s", e)
             return
-        count = results[-1]
         if count != self.online_count:
             self.online_count = count
-            if self._public:
-                self.send_public(self._render_online(count))  # rendered once, sent to all
-
-
-def _lapse_ms() -> int:
-    return int((time.time() + ONLINE_TTL_S) * 1000)
+            if self._subs:
+                self.send_public(self._views.online_count(count))  # rendered once, sent to all
 
 
 class Listener:

@@ -155,6 +155,20 @@ class Accounts:
             await pipe.execute()
         return token
 
+    async def revoke_api_token(self, name: str) -> bool:
+        """End the user's API token; False if they had none."""
+        old = await self._redis.hget(user_key(name), "api_token_key")
+        if not old:
+            return False
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(old)
+            pipe.hdel(user_key(name), "api_token_key")
+            await pipe.execute()
+        return True
+
+    async def has_api_token(self, name: str) -> bool:
+        return bool(await self._redis.hget(user_key(name), "api_token_key"))
+
     async def user_for_token(self, token: str) -> str | None:
         """The user an API token belongs to, or None."""
         if not token or len(token) > 100:

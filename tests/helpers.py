@@ -78,6 +78,21 @@ class Visitor:
         return await tornado.websocket.websocket_connect(request)
 
 
+async def next_frame(ws, timeout: float = 5.0, skip_online: bool = True) -> dict | None:
+    """The next frame /live pushed, decoded (None once closed); the periodic online count is
+    skipped unless asked for."""
+    import asyncio
+    import json
+
+    while True:
+        raw = await asyncio.wait_for(ws.read_message(), timeout)
+        if raw is None:
+            return None
+        frame = json.loads(raw)
+        if not (skip_online and 'id="online-count"' in frame.get("content", "")):
+            return frame
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

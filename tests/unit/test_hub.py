@@ -1,23 +1,43 @@
-"""parlor/hub.py: rooms and topics, presence in Redis, and the pub/sub listener's trust."""
+"""parlor/hub.py and parlor/presence.py: event streams and resume, rooms and topics, presence
+shared by processes, and the pub/sub listener's trust. Real Redis throughout."""
 import asyncio
+import time
 
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.hub import ONLINE_KEY, Hub, Listener
+from parlor.hub import Event, EventLog, Hub, Listener, Reload, stream_key
+from parlor.presence import ONLINE_KEY, Presence, presence_key
 
 
 class FakeSocket:
-    """Stands in for a WebSocket: records what it was sent (no network needed for the hub's logic)."""
+    """Stands in for a connection: records what it was sent (no network needed for the hub's logic)."""
 
     def __init__(self):
         self.sent, self.closed = [], None
 
-    def send(self, text):
-        self.sent.append(text)
+    def send(self, push):
+        self.sent.append(push)
 
     def close(self, code=None, reason=None):
         self.closed = code
+
+    def texts(self):
+        return [p.html for p in self.sent]
+
+    def event_ids(self):
+        return [p.id for p in self.sent if isinstance(p, Event)]
+
+
+class Views:
+    def online_count(self, count):
+        return f"<p>{count}</p>"
+
+    def presence(self, user, online):
+        return f"<i>{user} {'on' if online else 'off'}</i>"
+
+    def typing(self, who, to):
+        return f"<b>{who}</b>"
 
 
 @pytest.fixture
@@ -25,6 +45,13 @@ def client(redis_url, redis_sync, io_loop):
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     io_loop.run_sync(client.aclose)
+
+
+def make_hub(client, events=None, peers=None, max_connections=20):
+    async def peers_of(user, limit):
+        return (peers or {}).get(user, [])
+
+    return Hub(client, events or EventLog(client), Presence(client, max_connections), Views(), peers_of)
 
 
 async def until(predicate, timeout=10.0):
@@ -37,28 +64,151 @@ async def until(predicate, timeout=10.0):
 
 @pytest.mark.gen_test
 async def test_rooms_topics_and_presence(client, redis_sync):
-    hub = Hub(client, render_online=lambda n: f"<p>{n}</p>")
+    hub = make_hub(client)
     guest, alice_1, alice_2 = FakeSocket(), FakeSocket(), FakeSocket()
     await hub.join(guest, None, ("board:10",))
     await hub.join(alice_1, "alice")
     await hub.join(alice_2, "alice", ("board:25",))
     assert await hub.online(["alice", "bob"]) == {"alice"}
     await hub.tick()
-    assert guest.sent == ["<p>1</p>"]  # the count changed: pushed to every page
+    assert guest.texts() == ["<p>1</p>"]  # the count changed: pushed to every page
     await hub.tick()
-    assert guest.sent == ["<p>1</p>"]  # unchanged: nothing pushed
+    assert guest.texts() == ["<p>1</p>"]  # unchanged: nothing pushed
     guest.sent.clear()
     assert hub.send_to_user("alice", "mine") == 2 and guest.sent == []
-    assert hub.send_topic("board:10", "b10") == 1 and guest.sent == ["b10"] and alice_1.sent[-1] == "mine"
+    assert hub.send_topic("board:10", "b10") == 1 and guest.texts() == ["b10"]
+    assert alice_1.texts()[-1] == "mine"
     await hub.leave(alice_1)
     assert await hub.online(["alice"]) == {"alice"}  # one tab is still open
     await hub.leave(alice_2)
     assert await hub.online(["alice"]) == set() and redis_sync.zscore(ONLINE_KEY, "alice") is None
     assert not hub.has_topic("board:25")
     await hub.tick()
-    assert guest.sent == ["b10", "<p>0</p>"]
+    assert guest.texts() == ["b10", "<p>0</p>"]
     hub.close_all(1012, "restart")
     assert guest.closed == 1012
+
+
+@pytest.mark.gen_test
+async def test_events_resume_after_a_cursor_in_order_and_once(client, redis_sync):
+    log = EventLog(client)
+    ids = [await log.append("alice", "message", f"<p>{n}</p>", {"n": n}) for n in range(5)]
+    assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+    assert await log.cursor("alice") == ids[-1] and await log.cursor("nobody") == "0-0"
+    backlog = await log.read("alice", ids[1], 100)
+    assert not backlog.reload and [e.id for e in backlog.events] == ids[2:]
+    assert [e.as_json()["data"]["n"] for e in backlog.events] == [2, 3, 4]
+    assert (await log.read("alice", "0", 100)).events[0].id == ids[0]  # from the start
+    assert (await log.read("alice", ids[-1], 100)).events == []
+    # A cursor this Redis never gave (its data was lost, or someone made it up) is a reload.
+    assert (await log.read("alice", "99999999999999-0", 100)).reload
+    assert (await log.read("nobody", "1-0", 100)).reload
+    assert not (await log.read("nobody", "0-0", 100)).reload
+
+
+@pytest.mark.gen_test
+async def test_a_cursor_older_than_the_stream_keeps_is_a_reload(client, redis_sync):
+    log = EventLog(client, max_events=3)
+    ids = [await log.append("alice", "message", f"<p>{n}</p>", {}) for n in range(5)]
+    assert redis_sync.xlen(stream_key("alice")) == 3
+    assert (await log.read("alice", ids[0], 100)).reload  # ids[1] is gone
+    backlog = await log.read("alice", ids[1], 100)  # ids[2:] are all kept: no gap
+    assert not backlog.reload and [e.id for e in backlog.events] == ids[2:]
+    # By age: events older than max_age go at the next append.
+    aged = EventLog(client, max_age_s=1)
+    old = await aged.append("bob", "message", "<p>old</p>", {})
+    await asyncio.sleep(1.1)
+    new = await aged.append("bob", "message", "<p>new</p>", {})
+    assert (await aged.read("bob", "0-0", 10)).reload
+    assert [e.id for e in (await aged.read("bob", old, 10)).events] == [new]
+    # A stream that stays busy sheds its old events too.
+    first = await aged.append("carol", "message", "<p>1</p>", {})
+    await asyncio.sleep(0.6)
+    middle = await aged.append("carol", "message", "<p>2</p>", {})
+    await asyncio.sleep(0.6)
+    last = await aged.append("carol", "message", "<p>3</p>", {})
+    assert redis_sync.xlen(stream_key("carol")) == 2
+    assert (await aged.read("carol", "0-0", 10)).reload
+    assert [e.id for e in (await aged.read("carol", first, 10)).events] == [middle, last]
+
+
+@pytest.mark.gen_test
+async def test_a_joining_connection_gets_backlog_then_live_events_exactly_once(client, redis_sync):
+    log = EventLog(client)
+    hub = make_hub(client, events=log)
+    listener = Listener(client, {"parlor:events": hub.on_event}, on_resubscribe=hub.resync)
+    listener.start()
+    await until(lambda: listener.subscribed)
+    first = [await log.append("alice", "message", f"<p>{n}</p>", {}) for n in range(3)]
+    tab, other_tab = FakeSocket(), FakeSocket()
+    await hub.join(other_tab, "alice")  # from now: none of the three
+    # Events appended while the tab catches up must neither be lost nor come twice.
+    racing = asyncio.ensure_future(asyncio.gather(
+        *[log.append("alice", "message", f"<p>r{n}</p>", {}) for n in range(20)]))
+    await hub.join(tab, "alice", after=first[0])
+    racing_ids = await racing
+    everything = first[1:] + sorted(racing_ids, key=lambda i: tuple(map(int, i.split("-"))))
+    await until(lambda: len(tab.event_ids()) >= len(everything))
+    await asyncio.sleep(0.2)  # nothing more may come
+    assert tab.event_ids() == everything
+    await until(lambda: len(other_tab.event_ids()) >= 20)
+    assert other_tab.event_ids() == everything[2:]  # the same events: delivery takes nothing away
+    await hub.leave(tab)
+    await hub.leave(other_tab)
+    await listener.stop()
+
+
+@pytest.mark.gen_test
+async def test_a_too_old_cursor_sends_a_reload_then_goes_live(client, redis_sync):
+    log = EventLog(client, max_events=2)
+    hub = make_hub(client, events=log)
+    ids = [await log.append("alice", "message", f"<p>{n}</p>", {}) for n in range(4)]
+    tab = FakeSocket()
+    await hub.join(tab, "alice", after=ids[0])
+    assert len(tab.sent) == 1 and isinstance(tab.sent[0], Reload) and tab.sent[0].cursor == ids[-1]
+    assert '"reload": true' in tab.sent[0].ws_frame and "event: parlor-reload" in tab.sent[0].sse_frame
+    await hub.leave(tab)
+
+
+@pytest.mark.gen_test
+async def test_presence_is_shared_by_processes_and_lapses_with_a_dead_one(client, redis_sync):
+    peers = {"alice": ["bob"]}
+    one, two = make_hub(client, peers=peers), make_hub(client, peers=peers)
+    a_on_one, a_on_two, bob = FakeSocket(), FakeSocket(), FakeSocket()
+    await one.join(a_on_one, "alice")
+    await two.join(a_on_two, "alice")
+    await two.join(bob, "bob")
+    await one.leave(a_on_one)
+    assert await two.online(["alice"]) == {"alice"}  # still connected on the other process
+    # The other process dies without a word: its claim lapses, and a sweep takes alice offline.
+    redis_sync.zadd(presence_key("alice"), {two.presence.process: int(time.time() * 1000) - 1})
+    redis_sync.zadd(ONLINE_KEY, {"alice": int(time.time() * 1000) - 1})
+    notices = client.pubsub()
+    await notices.subscribe("parlor:presence")
+    await one.tick()
+    assert await one.online(["alice"]) == set()
+    messages = []
+    for _ in range(20):
+        message = await notices.get_message(timeout=0.1)
+        if message and message["type"] == "message":
+            messages.append(message["data"])
+    assert "alice\n0" in messages
+    await two.on_presence("alice\n0")  # bob, a peer of alice, is shown it
+    assert bob.texts()[-1] == "<i>alice off</i>"
+    await notices.aclose()
+
+
+@pytest.mark.gen_test
+async def test_the_connection_limit_counts_every_process(client, redis_sync):
+    one, two = make_hub(client, max_connections=3), make_hub(client, max_connections=3)
+    tabs = [FakeSocket() for _ in range(4)]
+    assert await one.join(tabs[0], "alice") and await one.join(tabs[1], "alice")
+    assert await two.join(tabs[2], "alice")
+    assert not await two.join(tabs[3], "alice")  # the fourth, on either process
+    assert not await one.join(tabs[3], "alice")
+    await one.leave(tabs[0])
+    assert await two.join(tabs[3], "alice")  # room again
+    assert await one.join(FakeSocket(), "bob")  # others are not affected
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -93,7 +243,7 @@ async def test_board_views_cache_nothing_without_a_live_subscription(client, red
     import jinja2
 
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=True)
-    views = BoardViews(Leaderboards(client, (10,)), templates, Hub(client, lambda n: ""))
+    views = BoardViews(Leaderboards(client, (10,)), templates, make_hub(client))
     listener = Listener(client, {}, on_resubscribe=views.forget)
     views.listener = listener
     await views.view(10)

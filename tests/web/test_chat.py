@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import PIL.Image
 import pytest
 
-from tests.helpers import Visitor, send_message
+from tests.helpers import Visitor, next_frame, send_message
 
 
 async def users(http_client, base_url, *names):
@@ -45,10 +45,8 @@ def stored_messages(config, a, b):
 
 async def next_push(ws, timeout=5.0):
     """The next pushed fragment that is not the periodic online count."""
-    while True:
-        message = await asyncio.wait_for(ws.read_message(), timeout)
-        if message is None or "online-count" not in message or "message-" in message:
-            return message
+    frame = await next_frame(ws, timeout)
+    return None if frame is None else frame.get("content")
 
 
 @pytest.mark.gen_test(timeout=30)

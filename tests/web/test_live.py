@@ -8,11 +8,13 @@ import pytest
 import tornado.httpclient
 
 from parlor.users import Accounts
-from tests.helpers import Visitor
+from tests.helpers import Visitor, next_frame
 
 
 async def read(ws, timeout=5.0):
-    return await asyncio.wait_for(ws.read_message(), timeout)
+    """The next frame's fragment (the online count included); None once closed."""
+    frame = await next_frame(ws, timeout, skip_online=False)
+    return None if frame is None else frame.get("content")
 
 
 @pytest.mark.parametrize("origin", [
@@ -53,7 +55,15 @@ async def test_online_count_is_pushed_when_a_user_connects(http_server, http_cli
     guest_ws.close()
 
 
-@pytest.mark.gen_test
+async def until(predicate, timeout=5.0):
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.gen_test(timeout=30)
 async def test_personal_events_reach_only_their_user(http_server, http_client, base_url, app):
     guest_ws = await Visitor(http_client, base_url).live()
     alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
@@ -61,17 +71,16 @@ async def test_personal_events_reach_only_their_user(http_server, http_client, b
     await bob.sign_up("bob")
     alice_tabs = [await alice.live(), await alice.live()]
     bob_ws = await bob.live()
-    await asyncio.sleep(0)
-    assert app.hub.send_to_user("alice", '<p id="secret">for alice</p>') == 2
-    app.hub.send_public('<p id="news">for everyone</p>')
+    await until(lambda: app.hub.connection_count() == 4)
+    [event_id] = await app.hub.publish([("alice", "test", '<p id="secret">for alice</p>', {"n": 1})])
+    await until(lambda: app.hub.has_user("alice"))
     for tab in alice_tabs:
-        assert await read(tab) == '<p id="secret">for alice</p>'
+        frame = await next_frame(tab)
+        assert frame == {"id": event_id, "kind": "test", "content": '<p id="secret">for alice</p>'}
+    app.hub.send_public('<p id="news">for everyone</p>')
     # The others' next message is the public one: the personal one never came to them.
     for ws in (guest_ws, bob_ws):
-        message = await read(ws)
-        while "online-count" in message:  # the periodic count may arrive in between
-            message = await read(ws)
-        assert message == '<p id="news">for everyone</p>'
+        assert (await next_frame(ws))["content"] == '<p id="news">for everyone</p>'
     for ws in (guest_ws, bob_ws, *alice_tabs):
         ws.close()
 

@@ -6,7 +6,7 @@ from urllib.parse import quote
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.helpers import Visitor, play_to_win, start_game
+from tests.helpers import Visitor, next_frame, play_to_win, start_game
 
 
 async def win_as_guest(http_client, base_url, name, board=10):
@@ -123,15 +123,11 @@ async def test_a_new_score_is_pushed_at_once_to_pages_showing_that_board(http_se
     on_board_100 = await watcher.live(query="?boards=100")
     await asyncio.sleep(0.1)
     await win_as_guest(http_client, base_url, "pushed")
-    message = await asyncio.wait_for(on_board_10.read_message(), 5)
-    while "online-count" in message:
-        message = await asyncio.wait_for(on_board_10.read_message(), 5)
+    message = (await next_frame(on_board_10))["content"]
     assert message.startswith('<ol id="board-10"') and 'hx-swap-oob="true"' in message
     assert 'data-name="pushed"' in message
     app.hub.send_public('<p id="marker"></p>')  # the other page's next message is not a board
-    message = await asyncio.wait_for(on_board_100.read_message(), 5)
-    while "online-count" in message:
-        message = await asyncio.wait_for(on_board_100.read_message(), 5)
+    message = (await next_frame(on_board_100))["content"]
     assert message == '<p id="marker"></p>'
     on_board_10.close()
     on_board_100.close()

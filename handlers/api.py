@@ -1,0 +1,44 @@
+"""The API for scripts and other sites' pages, authenticated by the user's API token alone."""
+from __future__ import annotations
+
+import json
+
+from parlor.chat import ChatError
+
+from .base import BaseHandler, ClientError
+from .chat import message_json
+
+
+class ApiMessagesHandler(BaseHandler):
+    """POST /api/messages with to=, body= and an optional client_id= (a form or a JSON object):
+    sends a text message as the token's user. A resend with the same client_id is stored once."""
+
+    answers_json = True
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.api_token() is None:
+            raise ClientError(401, "This API needs your API token: Authorization: Bearer <token>, or token=.")
+
+    def fields(self) -> dict[str, str | None]:
+        names = ("to", "body", "client_id")
+        if self.request.headers.get("Content-Type", "").split(";")[0].strip() == "application/json":
+            try:
+                data = json.loads(self.request.body)
+            except (ValueError, UnicodeDecodeError):
+                raise ClientError(400, "The body is not valid JSON.") from None
+            if not isinstance(data, dict) or not all(isinstance(data.get(n, ""), str) for n in names):
+                raise ClientError(400, 'Send a JSON object like {"to": "bob", "body": "hello"}.')
+            return {n: data.get(n) for n in names}
+        return {n: self.get_body_argument(n, None) for n in names}
+
+    async def post(self) -> None:
+        fields = self.fields()
+        chat = self.application.chat
+        try:
+            peer = await chat.peer(self.current_user, fields["to"] or "")
+            message, created = await chat.send(self.current_user, peer, fields["body"], fields["client_id"])
+        except ChatError as e:
+            raise ClientError(e.status, str(e)) from None
+        self.write_json({"created": created, "to": peer, "message": message_json(message, peer)},
+                        201 if created else 200)
