@@ -47,7 +47,7 @@ class LiveViews:
 class LiveParameters:
     """What the three transports read from the URL: the boards a page shows, and the cursor."""
 
-    def live_topics(self) -> tuple[str, ...]:
+    def topics_argument(self) -> tuple[str, ...]:
         raw = self.get_query_argument("boards", "")
         boards = [part for part in raw.split(",") if part]
         valid = all(b.isdigit() and b.isascii() and len(b) <= 8 for b in boards)
@@ -55,7 +55,7 @@ class LiveParameters:
             raise ClientError(400, "boards lists the boards this page shows, like boards=10,25.")
         return tuple(f"board:{int(b)}" for b in boards)
 
-    def live_cursor(self, header: str | None = None) -> str | None:
+    def cursor_argument(self, header: str | None = None) -> str | None:
         """The id of the last event the client saw: a header (SSE's Last-Event-ID) wins over after=."""
         raw = (self.request.headers.get(header) if header else None) or self.get_query_argument("after", None)
         if raw is None or raw == "":
@@ -80,7 +80,7 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
 
     async def prepare(self) -> None:
         try:
-            self.topics, self.after = self.live_topics(), self.live_cursor()
+            self.topics, self.after = self.topics_argument(), self.cursor_argument()
             await self.load_session()
         except ClientError as e:
             self.set_status(e.status_code)
@@ -111,6 +111,9 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
             return
         if self._unsent > MAX_QUEUE_CHARS:
             self.close(1013, "too far behind; reconnect to resume")
+            # It stops getting events now, not when its close handshake ends (which a reader
+            # this slow may take seconds to answer).
+            tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
             return
         frame = push.ws_frame
         try:
@@ -167,7 +170,7 @@ class EventStreamHandler(LiveParameters, BaseHandler):
     signed-in user, their events with `id:` lines; a reconnect's Last-Event-ID resumes."""
 
     async def get(self) -> None:
-        topics, after = self.live_topics(), self.live_cursor("Last-Event-ID")
+        topics, after = self.topics_argument(), self.cursor_argument("Last-Event-ID")
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass each event on at once
@@ -227,7 +230,7 @@ class PollHandler(LiveParameters, BaseHandler):
             raise ClientError(401, "Log in, or pass your API token as token=.")
         timeout = self._timeout()
         hub = self.application.hub
-        after = self.live_cursor() or await hub.events.cursor(self.current_user)
+        after = self.cursor_argument() or await hub.events.cursor(self.current_user)
         self.waiter = PollConnection()
         if not await hub.join(self.waiter, self.current_user, (), after, linger=True):
             raise ClientError(429, "You have too many live connections open.", retry_after=5)
