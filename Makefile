@@ -6,7 +6,7 @@ VENDOR := static/vendor
 HTMX := node_modules/htmx.org/dist
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench setup clean
+.PHONY: run test bench bench-delivery setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
@@ -17,6 +17,9 @@ test: setup $(CHROMIUM)
 bench: setup
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) -m bench $(ARGS)
+
+bench-delivery: setup
+	$(PY) -m bench.delivery $(ARGS)
 
 setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js
 
