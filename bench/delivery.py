@@ -35,9 +35,16 @@ USERS = 200
 BODY_RE = re.compile(r'<p class="body">b(\d+)</p>')
 
 
+def cpu_of(pids: list[int]) -> float:
+    from bench.__main__ import cpu_seconds
+
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
 def start_server(workdir: Path, processes: Processes, name: str, *flags: str) -> tuple[str, object]:
     port = free_port()
-    child = processes.start(pinned(SERVER_CORE, [sys.executable, "server.py", "--port", str(port),
+    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"] + name] if os.environ.get("BENCH_PROFILE") else []
+    child = processes.start(pinned(SERVER_CORE, [sys.executable, *profile, "server.py", "--port", str(port),
                                                  "--data-dir", str(workdir / "data"), *flags]),
                             workdir / f"{name}.log")
     wait_http(f"http://127.0.0.1:{port}/healthz")
@@ -60,7 +67,43 @@ async def make_users(redis_url: str, secret: str) -> list[dict]:
     return users
 
 
-async def measure(urls: list[str], users: list[dict], rate: int, seconds: int) -> dict:
+class KeepAlivePool:
+    """A lean HTTP/1.1 client on persistent connections: the load generator must cost far less
+    than the server it measures (Tornado's own client costs about a millisecond a request)."""
+
+    def __init__(self, url: str, size: int):
+        host, port = url.rsplit("//", 1)[1].split(":")
+        self._address = (host, int(port))
+        self._idle: asyncio.Queue = asyncio.Queue()
+        self._opened = 0
+        self._size = size
+        self._all = []
+
+    async def _connection(self):
+        if self._idle.empty() and self._opened < self._size:
+            self._opened += 1
+            connection = await asyncio.open_connection(*self._address)
+            self._all.append(connection[1])
+            return connection
+        return await self._idle.get()
+
+    async def post(self, path: str, body: str, token: str) -> int:
+        reader, writer = await self._connection()
+        data = body.encode()
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {self._address[0]}\r\nAuthorization: Bearer {token}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head, re.I).group(1))
+        await reader.readexactly(length)
+        self._idle.put_nowait((reader, writer))
+        return int(head.split(b" ", 2)[1])
+
+    def close(self) -> None:
+        for writer in self._all:
+            writer.close()
+
+
+async def measure(urls: list[str], users: list[dict], rate: int, seconds: int, pids: list[int]) -> dict:
     sent_at: dict[int, float] = {}
     latencies: dict[int, float] = {}
     recipient_of: dict[int, str] = {}
@@ -80,22 +123,28 @@ async def measure(urls: list[str], users: list[dict], rate: int, seconds: int) -
                     latencies[number] = now - sent_at[number]
 
     readers = [asyncio.ensure_future(read(name, ws)) for name, ws in sockets]
-    await asyncio.sleep(2)  # every socket joined
-    http = tornado.httpclient.AsyncHTTPClient(max_clients=200)
+    pools = {url: KeepAlivePool(url, 64) for url in urls}
     errors = []
 
     async def send(number: int, url: str, sender: dict, peer: str):
         body = json.dumps({"to": peer, "body": f"b{number}", "client_id": f"bench-{number:08d}"})
         sent_at[number] = time.perf_counter()
-        response = await http.fetch(url + "/api/messages", method="POST", body=body, raise_error=False,
-                                    headers={"Authorization": f"Bearer {sender['token']}",
-                                             "Content-Type": "application/json"})
-        if response.code != 201:
-            errors.append(response.code)
+        status = await pools[url].post("/api/messages", body, sender["token"])
+        if status != 201:
+            errors.append(status)
+
+    # Warm-up, not measured: every pair's file exists (a first message creates and migrates it).
+    for i in range(USERS):
+        for j in ((i + 1) % USERS, (i + USERS // 2) % USERS):
+            if i < j or j == (i + 1) % USERS:
+                await pools[urls[0]].post("/api/messages", json.dumps({"to": users[j]["name"], "body": "hi"}),
+                                          users[i]["token"])
+    await asyncio.sleep(2)  # the warm-up's pushes are read
 
     total = rate * seconds
     rng = random.Random(7)
     tasks = []
+    cpu_before, own_before = cpu_of(pids), time.process_time()
     start = time.perf_counter()
     for number in range(total):
         delay = start + number / rate - time.perf_counter()
@@ -107,6 +156,7 @@ async def measure(urls: list[str], users: list[dict], rate: int, seconds: int) -
         tasks.append(asyncio.ensure_future(send(number, urls[number % len(urls)], users[i], users[j]["name"])))
     await asyncio.gather(*tasks)
     achieved = total / (time.perf_counter() - start)
+    server_cpu, own_cpu = cpu_of(pids) - cpu_before, time.process_time() - own_before
     deadline = time.perf_counter() + 10
     while len(latencies) < total and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
@@ -119,9 +169,13 @@ async def measure(urls: list[str], users: list[dict], rate: int, seconds: int) -
     def pct(p):
         return round(ms[min(len(ms) - 1, int(p / 100 * len(ms)))], 2) if ms else None
 
+    for pool in pools.values():
+        pool.close()
     return {"sent": total, "delivered": len(ms), "lost": total - len(ms), "errors": len(errors),
             "achieved_rate": round(achieved), "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
-            "max_ms": round(ms[-1], 2) if ms else None, "mean_ms": round(statistics.mean(ms), 2) if ms else None}
+            "max_ms": round(ms[-1], 2) if ms else None, "mean_ms": round(statistics.mean(ms), 2) if ms else None,
+            "server_cpu_us_per_message": round(server_cpu * 1e6 / total),
+            "load_generator_cpu_us_per_message": round(own_cpu * 1e6 / total)}
 
 
 def run(processes_count: int, rate: int, seconds: int) -> dict:
@@ -129,13 +183,21 @@ def run(processes_count: int, rate: int, seconds: int) -> dict:
     processes = Processes()
     try:
         flags = ("--chat-max-open=512", "--eliza-delay=0")
-        first, _ = start_server(workdir, processes, "a", *flags)
+        first, child = start_server(workdir, processes, "a", *flags)
         redis_url = f"unix://{workdir / 'data' / 'redis' / 'redis.sock'}"
-        urls = [first] + [start_server(workdir, processes, f"p{n}", *flags, "--redis-url", redis_url)[0]
-                          for n in range(1, processes_count)]
+        servers = [(first, child)] + [start_server(workdir, processes, f"p{n}", *flags, "--redis-url", redis_url)
+                                      for n in range(1, processes_count)]
+        redis_pid = int((workdir / "data" / "redis" / "redis.pid").read_text())
         secret = (workdir / "data" / "secret").read_text().strip()
         users = asyncio.run(make_users(redis_url, secret))
-        result = asyncio.run(measure(urls, users, rate, seconds))
+        result = asyncio.run(measure([url for url, _ in servers], users, rate, seconds,
+                                     [c.pid for _, c in servers] + [redis_pid]))
+        if os.environ.get("BENCH_REDIS_STATS"):
+            import redis as sync_redis
+
+            stats = sync_redis.Redis(unix_socket_path=str(workdir / "data" / "redis" / "redis.sock")).info("commandstats")
+            for name, row in sorted(stats.items(), key=lambda kv: -kv[1]["usec"])[:12]:
+                print(name, row, file=sys.stderr)
     finally:
         processes.stop()
         shutil.rmtree(workdir, ignore_errors=True)

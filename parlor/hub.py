@@ -136,27 +136,35 @@ class Backlog:
     last: str  # the newest id the stream ever gave ("0-0" if none)
 
 
-# KEYS: stream, meta. ARGV: kind, html, data, max events, max age (ms), meta ttl (s), channel, user.
+# Append events, each to its user's stream: KEYS are each event's stream and meta; ARGV are
+# max events, max age (ms), meta ttl (s), channel, then each event's user, kind, html, data.
+# Returns the ids.
 _APPEND = """
-if redis.call('EXISTS', KEYS[1]) == 0 then  -- expired: everything it held is gone
-  local last = redis.call('HGET', KEYS[2], 'last')
-  if last then redis.call('HSET', KEYS[2], 'trimmed', last) end
+local maxlen, max_age = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ids = {}
+for e = 0, #KEYS / 2 - 1 do
+  local stream, meta = KEYS[2 * e + 1], KEYS[2 * e + 2]
+  local user, kind, html, data = ARGV[4 * e + 5], ARGV[4 * e + 6], ARGV[4 * e + 7], ARGV[4 * e + 8]
+  if redis.call('EXISTS', stream) == 0 then  -- expired: everything it held is gone
+    local last = redis.call('HGET', meta, 'last')
+    if last then redis.call('HSET', meta, 'trimmed', last) end
+  end
+  local id = redis.call('XADD', stream, '*', 'k', kind, 'h', html, 'd', data)
+  local ms = tonumber(string.match(id, '^(%d+)'))
+  local drop = redis.call('XLEN', stream) - maxlen
+  local gone = redis.call('XRANGE', stream, '-', string.format('%d', ms - max_age), 'COUNT', maxlen)
+  if #gone < drop then gone = redis.call('XRANGE', stream, '-', '+', 'COUNT', drop) end
+  if #gone > 0 then
+    redis.call('XTRIM', stream, 'MAXLEN', redis.call('XLEN', stream) - #gone)
+    redis.call('HSET', meta, 'trimmed', gone[#gone][1])
+  end
+  redis.call('HSET', meta, 'last', id)
+  redis.call('PEXPIRE', stream, max_age)
+  redis.call('EXPIRE', meta, ARGV[3])
+  redis.call('PUBLISH', ARGV[4], id .. '\\n' .. user .. '\\n' .. cjson.encode({kind, html, data}))
+  ids[#ids + 1] = id
 end
-local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[1], 'h', ARGV[2], 'd', ARGV[3])
-local ms = tonumber(string.match(id, '^(%d+)'))
-local maxlen = tonumber(ARGV[4])
-local drop = redis.call('XLEN', KEYS[1]) - maxlen
-local gone = redis.call('XRANGE', KEYS[1], '-', string.format('%d', ms - tonumber(ARGV[5])), 'COUNT', maxlen)
-if #gone < drop then gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', drop) end
-if #gone > 0 then
-  redis.call('XTRIM', KEYS[1], 'MAXLEN', redis.call('XLEN', KEYS[1]) - #gone)
-  redis.call('HSET', KEYS[2], 'trimmed', gone[#gone][1])
-end
-redis.call('HSET', KEYS[2], 'last', id)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('PUBLISH', ARGV[7], id .. '\\n' .. ARGV[8] .. '\\n' .. cjson.encode({ARGV[1], ARGV[2], ARGV[3]}))
-return id
+return ids
 """
 META_TTL_S = 31 * 24 * 3600  # as long as a session: a page that old may still hold a cursor
 
@@ -170,21 +178,17 @@ class EventLog:
         self.max_age_ms = max_age_s * 1000
         self._append = redis.register_script(_APPEND)
 
-    def _args(self, user: str, kind: str, html: str, data: object) -> dict:
-        return {"keys": [stream_key(user), stream_meta_key(user)],
-                "args": [kind, html, json.dumps(data), self.max_events, self.max_age_ms, META_TTL_S,
-                         EVENTS_CHANNEL, user]}
-
     async def append(self, user: str, kind: str, html: str, data: object) -> str:
         """Store one event for `user`; returns its id. Every process hears of it."""
-        return await self._append(**self._args(user, kind, html, data))
+        return (await self.append_many([(user, kind, html, data)]))[0]
 
     async def append_many(self, events: list[tuple[str, str, str, object]]) -> list[str]:
-        """Several (user, kind, html, data) in one round trip."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user, kind, html, data in events:
-                await self._append(**self._args(user, kind, html, data), client=pipe)
-            return await pipe.execute()
+        """Several (user, kind, html, data), atomically, in one round trip."""
+        keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL]
+        for user, kind, html, data in events:
+            keys += [stream_key(user), stream_meta_key(user)]
+            args += [user, kind, html, json.dumps(data)]
+        return await self._append(keys=keys, args=args) if events else []
 
     async def cursor(self, user: str) -> str:
         """The id of `user`'s newest event: a page rendered now continues from here."""

@@ -455,3 +455,19 @@ async def test_guests_get_public_pushes_over_sse(http_server, http_client, base_
     assert (await Visitor(http_client, base_url).get("/events?boards=7")).code == 400
     stream.close()
     await until(lambda: app.hub.connection_count() == 0)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_client_that_stops_answering_pings_is_closed_and_leaves(http_server, http_client, base_url, app):
+    (bob,) = await users(http_client, base_url, "bob")
+    app.settings.update(websocket_ping_interval=0.3, websocket_ping_timeout=0.3)  # 25 s and 20 s in production
+    port = int(base_url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(handshake(port, bob.cookie_header()))  # a client that never answers a ping
+    assert b"101" in await reader.readuntil(b"\r\n\r\n")
+    await until(lambda: app.hub.has_user("bob"))
+    # Closed after the ping timeout, plus Tornado's 5 s wait for a close reply that never comes
+    # (in production: 25 s + 20 s + 5 s, within a minute).
+    await until(lambda: not app.hub.has_user("bob"), 8)
+    assert await app.hub.online(["bob"]) == set()
+    writer.close()

@@ -75,3 +75,21 @@ async def test_a_message_sent_on_one_process_reaches_every_kind_of_tab_on_the_ot
     assert time.monotonic() - started < 60
     alice_ws.close()
     bob_stream.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_sigterm_closes_sockets_with_1012_and_ends_event_streams(tmp_path, redis_url, redis_sync):
+    server = ServerProcess(tmp_path / "data", "--redis-url", redis_url).start()
+    try:
+        http = tornado.httpclient.AsyncHTTPClient()
+        alice = Visitor(http, server.url)
+        await alice.sign_up("alice")
+        ws = await alice.live()
+        stream = await alice.events()
+        await asyncio.sleep(0.3)
+        server.process.terminate()
+        assert await ws.read_message() is None and ws.close_code == 1012
+        assert await asyncio.wait_for(stream.body(), 10) == "retry: 2000\n\n"  # then the end: it resumes elsewhere
+        assert await asyncio.get_running_loop().run_in_executor(None, server.process.wait, 30) == 0
+    finally:
+        server.stop()
