@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import resource
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ from parlor.sessions import Sessions
 from parlor.users import Accounts
 
 log = logging.getLogger("parlor")
+TOKEN_IN_URL_RE = re.compile(r"([?&])token=[^&\s]*")
 
 ROOT = Path(__file__).resolve().parent
 VERSION = "0.1.0"
@@ -118,8 +120,8 @@ class ParlorApp(tornado.web.Application):
         if status < 400 and took_ms < SLOW_REQUEST_MS and not (self.config.access_log or self.config.debug):
             return
         level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
-        logging.getLogger("tornado.access").log(
-            level, "%d %s %.2fms", status, handler._request_summary(), took_ms)
+        summary = TOKEN_IN_URL_RE.sub(r"\1token=[hidden]", handler._request_summary())  # never log a token
+        logging.getLogger("tornado.access").log(level, "%d %s %.2fms", status, summary, took_ms)
 
     async def start(self) -> None:
         """Start the periodic state push and the pub/sub listener."""
@@ -181,6 +183,10 @@ async def serve(config: Config) -> None:
         if server is not None:
             server.stop()  # no new connections
             app.hub.close_all(1012, "server restarting")  # clients reconnect (elsewhere) and resume
+            try:
+                await app.hub.leave_all()
+            except Exception as e:  # Redis may be what is failing; claims then lapse in 15 s
+                log.warning("presence not dropped at shutdown: %s", e)
             await _drain(app)
             await server.close_all_connections()
         if app is not None:

@@ -13,6 +13,8 @@ class ApiMessagesHandler(BaseHandler):
     """POST /api/messages with to=, body= and an optional client_id= (a form or a JSON object):
     sends a text message as the token's user. A resend with the same client_id is stored once."""
 
+    accepts_token = True
+
     answers_json = True
 
     async def prepare(self) -> None:

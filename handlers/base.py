@@ -78,6 +78,7 @@ class SessionMixin:
 
 class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     max_body_bytes = MAX_FORM_BYTES
+    accepts_token = False  # the API endpoints only: elsewhere a token is ignored, the cookie rules
     live_cursor: str | None = None  # a page's live connection resumes after this event id
     answers_json = False  # endpoints that answer JSON answer their errors in JSON too
 
@@ -111,7 +112,11 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             self._set_session_cookie(self.session_id)
 
     def api_token(self) -> str | None:
-        """The API token of a script or another site's page: `Authorization: Bearer …` or `token=`."""
+        """The API token of a script or another site's page: `Authorization: Bearer …` or `token=`,
+        on the endpoints made for them only. Anywhere else a token would let a forged form skip
+        XSRF (logging a victim into the forger's account) and reach more than the API."""
+        if not self.accepts_token:
+            return None
         header = self.request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             return header[len("Bearer "):].strip()

@@ -8,6 +8,7 @@ from .base import BaseHandler, ClientError
 
 class CompatHandler(BaseHandler):
     answers_json = True
+    accepts_token = True  # an API for scripts, like /api/messages
 
     async def prepare(self) -> None:
         await super().prepare()

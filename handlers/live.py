@@ -169,6 +169,8 @@ class EventStreamHandler(LiveParameters, BaseHandler):
     """GET /events?boards=..&after=<id>: Server-Sent Events for anyone (public pushes) and, for a
     signed-in user, their events with `id:` lines; a reconnect's Last-Event-ID resumes."""
 
+    accepts_token = True
+
     async def get(self) -> None:
         topics, after = self.topics_argument(), self.cursor_argument("Last-Event-ID")
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -217,6 +219,8 @@ class PollHandler(LiveParameters, BaseHandler):
     there are any, else the first to come within the poll timeout, else none. JSON, or JSONP with
     callback=, which needs the API token: any site can include a script URL, so a cookie alone
     never opens private data to one."""
+
+    accepts_token = True
 
     answers_json = True
 

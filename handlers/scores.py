@@ -191,6 +191,6 @@ class BoardPageHandler(BoardMixin, BaseHandler):
             page = await self.application.leaderboards.around(board, member) if member else None
             if page is None:
                 raise ClientError(404, "That player is not on this board.")
-        my_best = await self.application.leaderboards.best(board, me) if self.current_user else None
+        my_best = await self.application.leaderboards.best(board, me) if self.current_user and me else None
         self.render_view("board.html", "partials/_board.html", page=page, oob=False, me=me, my_best=my_best,
                          limit=limit, around=around, live_boards=[board] if live else [])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from concurrent.futures import Executor
@@ -11,7 +12,7 @@ from typing import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from . import eliza
-from .chatlog import PAGE_SIZE, ChatLogs, Message
+from .chatlog import PAGE_SIZE, ChatLogs, Message, pair_key
 from .images import ImageRejected, process_image
 from .users import AccountError, Accounts, normalize_username
 
@@ -60,6 +61,7 @@ class Chat:
         self._on_read = on_read
         self._eliza_delay_scale = eliza_delay_scale
         self._eliza_replies: set[asyncio.Task] = set()
+        self._pair_locks: dict[str, asyncio.Lock] = {}
 
     async def peer(self, me: str, raw_peer: str) -> str:
         """The canonical name of someone `me` can talk to: 404 if no such user, 400 if `me`."""
@@ -89,13 +91,26 @@ class Chat:
                 image = await asyncio.get_running_loop().run_in_executor(self._executor, process_image, image_bytes)
             except ImageRejected as e:
                 raise ChatError(e.status, str(e)) from None
-        async with self.logs.conversation(me, peer, create=True) as conversation:
-            message, created = await conversation.add(me, text, client_id, image)
-        if created:
-            await self._delivered(me, peer, message)
-            if peer == eliza.USERNAME and message.kind == "text":
-                self._schedule_eliza(me, message.body)
+        async with self._in_order(me, peer):  # events leave in the order the file took the messages
+            async with self.logs.conversation(me, peer, create=True) as conversation:
+                message, created = await conversation.add(me, text, client_id, image)
+            if created:
+                await self._delivered(me, peer, message)
+        if created and peer == eliza.USERNAME and message.kind == "text":
+            self._schedule_eliza(me, message.body)
         return message, created
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, a: str, b: str):
+        """One pair's commit-then-publish steps, one at a time (per process)."""
+        key = pair_key(a, b)
+        lock = self._pair_locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and not lock._waiters:
+                self._pair_locks.pop(key, None)
 
     async def _delivered(self, me: str, peer: str, message: Message) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -112,9 +127,10 @@ class Chat:
     async def _eliza_answers(self, user: str, text: str) -> None:
         await asyncio.sleep(eliza.thinking_time(text, self._eliza_delay_scale))
         try:
-            async with self.logs.conversation(eliza.USERNAME, user, create=True) as conversation:
-                message, _ = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None)
-            await self._delivered(eliza.USERNAME, user, message)
+            async with self._in_order(eliza.USERNAME, user):
+                async with self.logs.conversation(eliza.USERNAME, user, create=True) as conversation:
+                    message, _ = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None)
+                await self._delivered(eliza.USERNAME, user, message)
         except Exception:
             log.exception("ELIZA could not answer %s", user)
 

@@ -33,7 +33,8 @@ TYPING_CHANNEL = "parlor:typing"  # "<who>\n<to whom>"; never stored
 TYPING_EVERY_MS = 2500  # a typist's notices are forwarded at most this often (the page sends every 3 s)
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
 KEEPALIVE_EVERY_S = 25  # SSE comment lines keep quiet streams open through proxies
-CATCH_UP_PAGE = 200  # events read from a stream at a time when a connection catches up
+CATCH_UP_PAGE = 200
+CATCH_UP_READS = 32  # stream reads at once when many connections catch up (after a Redis blip)  # events read from a stream at a time when a connection catches up
 PEER_NOTICE_LIMIT = 500  # a presence change is shown to this many of the user's latest peers
 STREAM_ID_RE = re.compile(r"(\d{1,15})-(\d{1,19})", re.ASCII)
 LISTEN_POLL_S = 1.0  # how long one wait for a pub/sub message lasts before waiting again
@@ -200,13 +201,18 @@ class EventLog:
             pipe.xrange(stream_key(user), f"({after}" if after != "0" else "-", "+", count)
             pipe.hmget(stream_meta_key(user), "last", "trimmed")
             pipe.exists(stream_key(user))
-            entries, (last, trimmed), exists = await pipe.execute()
+            pipe.xrange(stream_key(user), after, after) if after not in ("0", "0-0") else pipe.exists(stream_key(user))
+            entries, (last, trimmed), exists, itself = await pipe.execute()
         position = parse_cursor(after)
         if last is None:
             reload = position != (0, 0)  # a cursor this Redis never gave (its data was lost)
         else:
             floor = trimmed if exists else last  # everything up to floor is gone
-            reload = position > parse_cursor(last) or (floor is not None and position < parse_cursor(floor))
+            floor_key = parse_cursor(floor) if floor is not None else (0, 0)
+            reload = (position > parse_cursor(last) or position < floor_key
+                      # Above the floor, the cursor's own event must still be there: if it is not,
+                      # Redis lost data (a restart from an older snapshot) and events may be gone.
+                      or (position > floor_key and position != (0, 0) and not itself))
         if reload:
             return Backlog([], True, last or "0-0")
         return Backlog([Event(event_id, f["k"], f["h"], f["d"]) for event_id, f in entries], False, last or "0-0")
@@ -225,6 +231,7 @@ class Subscription:
     linger: bool  # a long poll: its user stays online a moment after it answers
     cursor: tuple[int, int] = (0, 0)
     backlog: list[Event] | None = None  # events heard while catching up; None once live
+    stale: bool = False  # notices may have been lost during the catch-up: read once more
     catch_up: asyncio.Task | None = field(default=None, repr=False)
 
 
@@ -253,6 +260,8 @@ class Hub:
         self._last_heartbeat = 0.0
         self._last_keepalive = time.monotonic()
         self.online_count = 0  # as last counted; pages render it without asking Redis
+        self.closing = False
+        self._reads = asyncio.Semaphore(CATCH_UP_READS)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -261,8 +270,15 @@ class Hub:
         """Add a connection: public pushes and its topics to anyone; a signed-in user's events,
         from the one after `after` (or from now), to that user. False when the user already has
         the most connections allowed (nothing was added)."""
+        if self.closing:
+            connection.close(1012, "server restarting")
+            return True
         if user is not None and not await self.presence.join(user):
             return False
+        if self.closing:  # shutdown began while we waited
+            await self.presence.leave(user)
+            connection.close(1012, "server restarting")
+            return True
         subscription = Subscription(user, topics, linger)
         self._subs[connection] = subscription
         for topic in topics:
@@ -286,17 +302,21 @@ class Hub:
         """Send what the stream holds after `after`, then what arrived meanwhile; then go live."""
         cursor = after
         while True:
-            backlog = await self.events.read(subscription.user, cursor, CATCH_UP_PAGE)
+            subscription.stale = False
+            async with self._reads:
+                backlog = await self.events.read(subscription.user, cursor, CATCH_UP_PAGE)
             if self._subs.get(connection) is not subscription:
                 return  # left while we read
             if backlog.reload:
                 connection.send(Reload(backlog.last))
                 cursor = backlog.last
-                break
+                if not subscription.stale:
+                    break
+                continue
             for event in backlog.events:
                 connection.send(event)
                 cursor = event.id
-            if len(backlog.events) < CATCH_UP_PAGE:
+            if len(backlog.events) < CATCH_UP_PAGE and not subscription.stale:
                 break
         subscription.cursor = parse_cursor(cursor)
         waiting, subscription.backlog = subscription.backlog, None
@@ -339,9 +359,17 @@ class Hub:
             log.warning("presence of %s not updated: %s", user, e)
 
     def close_all(self, code: int, reason: str) -> None:
-        """Close every local connection (on shutdown: 1012, so clients reconnect elsewhere)."""
+        """Close every local connection (on shutdown: 1012, so clients reconnect elsewhere);
+        none joins after this."""
+        self.closing = True
         for connection in list(self._subs):
             connection.close(code, reason)
+
+    async def leave_all(self) -> None:
+        """Drop every local connection's presence now (on shutdown), so their clients, coming
+        back on another process, are not counted twice against the connection limit."""
+        for connection in list(self._subs):
+            await self.leave(connection)
 
     def connection_count(self) -> int:
         return len(self._subs)
@@ -423,7 +451,10 @@ class Hub:
         """Notices may have been missed (the subscription was down): every connection of a user
         catches up from its cursor again."""
         for connection, subscription in list(self._subs.items()):
-            if subscription.user is None or subscription.backlog is not None:
+            if subscription.user is None:
+                continue
+            if subscription.backlog is not None:
+                subscription.stale = True  # catching up already: it reads once more before going live
                 continue
             subscription.backlog = []
             cursor = "%d-%d" % subscription.cursor
@@ -433,7 +464,9 @@ class Hub:
     async def _resync_one(self, connection: Connection, subscription: Subscription, cursor: str) -> None:
         try:
             await self._catch_up(connection, subscription, cursor)
-        except (redis.RedisError, OSError) as e:
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
             log.warning("a connection could not catch up (%s); closing it so it resumes", e)
             connection.close(1011, "catching up failed; reconnect")
         finally:
@@ -451,7 +484,7 @@ class Hub:
                 connection.keepalive()
         try:
             if self._rooms and time.time() - self._last_heartbeat >= HEARTBEAT_EVERY_S:
-                await self.presence.renew({user: len(room) for user, room in self._rooms.items()})
+                await self.presence.renew(list(self._rooms))
                 self._last_heartbeat = time.time()
             count = await self.presence.sweep()
         except (redis.RedisError, OSError) as e:

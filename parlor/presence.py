@@ -66,16 +66,20 @@ end
 return 0
 """
 
-# KEYS: online, then presence and conns of each user. ARGV: process, lapse_ms, ttl_s, then each
-# user and its connection count here.
+# KEYS: online, then presence and conns of each user. ARGV: process, lapse_ms, ttl_s, now_ms,
+# channel, then each user. Counts are join's and leave's alone; a user this puts back online
+# (their claim had lapsed during a stall) is announced.
 _RENEW = """
-for i = 4, #ARGV, 2 do
-  local k = i - 2
+for i = 6, #ARGV do
+  local k = 2 * (i - 6) + 2
   redis.call('ZADD', KEYS[k], ARGV[2], ARGV[1])
-  redis.call('HSET', KEYS[k + 1], ARGV[1], ARGV[i + 1])
   redis.call('EXPIRE', KEYS[k], ARGV[3])
   redis.call('EXPIRE', KEYS[k + 1], ARGV[3])
+  local before = redis.call('ZSCORE', KEYS[1], ARGV[i])
   redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[i])
+  if (not before) or tonumber(before) <= tonumber(ARGV[4]) then
+    redis.call('PUBLISH', ARGV[5], ARGV[i] .. '\\n1')
+  end
 end
 return 0
 """
@@ -119,15 +123,15 @@ class Presence:
         await self._leave(keys=[presence_key(user), conns_key(user), ONLINE_KEY],
                           args=[self.process, _ms(), user, PRESENCE_CHANNEL, 1 if linger else 0])
 
-    async def renew(self, counts: dict[str, int]) -> None:
-        """Renew this process's claims: `counts` is each local user's number of connections."""
-        users = list(counts)
+    async def renew(self, users: list[str]) -> None:
+        """Renew this process's claims on its users being online."""
         for start in range(0, len(users), RENEW_CHUNK):
             chunk = users[start:start + RENEW_CHUNK]
-            keys, args = [ONLINE_KEY], [self.process, _ms(PRESENCE_TTL_S), PRESENCE_TTL_S * 4]
+            keys = [ONLINE_KEY]
+            args = [self.process, _ms(PRESENCE_TTL_S), PRESENCE_TTL_S * 4, _ms(), PRESENCE_CHANNEL]
             for user in chunk:
                 keys += [presence_key(user), conns_key(user)]
-                args += [user, counts[user]]
+                args.append(user)
             await self._renew(keys=keys, args=args)
 
     async def sweep(self) -> int:

@@ -94,3 +94,22 @@ document.addEventListener("htmx:sse:after:message", (event) => {
   dropDuplicates();
 });
 document.addEventListener("parlor-reload", () => location.reload());
+// hx-sse retries a stream that broke, not one whose first request failed (a 503 while Redis
+// restarts): that one is made again, a little later each time.
+let streamRetryMs = 1000;
+function retryEventStream(event) {
+  const stream = event.target;
+  if (stream.id !== "live" || stream.dataset.transport !== "sse") return;
+  setTimeout(() => {
+    if (!stream.isConnected) return;
+    const again = stream.cloneNode(false);
+    const url = withCursor(stream.getAttribute("hx-sse:connect"), stream.dataset.cursor);
+    again.setAttribute("hx-sse:connect", url.pathname + url.search);
+    stream.replaceWith(again);
+    htmx.process(again);
+  }, streamRetryMs);
+  streamRetryMs = Math.min(streamRetryMs * 2, 30000);
+}
+document.addEventListener("htmx:response:error", retryEventStream);
+document.addEventListener("htmx:error", retryEventStream);
+document.addEventListener("htmx:sse:after:connection", () => { streamRetryMs = 1000; });

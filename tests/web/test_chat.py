@@ -295,3 +295,8 @@ async def test_an_api_token_sends_without_cookie_or_xsrf_and_a_bad_one_gets_noth
     stale = await script.fetch("/send_message/bob", "POST", form, {**headers, "Authorization": f"Bearer {token}"})
     assert stale.code == 401 and replaced != token
     assert stored_messages(config, "alice", "bob") == [("alice", "text", "from a script")] * 2
+    # Only the API takes a token. Elsewhere it is ignored: no XSRF bypass (a forged login form
+    # carrying the forger's token), and no reach beyond the API.
+    assert (await script.fetch(f"/login?token={replaced}", "POST", "username=alice&password=x", headers)).code == 403
+    assert (await script.fetch(f"/chat/bob?token={replaced}")).code == 302
+    assert (await script.fetch("/chat/bob", headers={"Authorization": f"Bearer {replaced}"})).code == 302
