@@ -6,6 +6,9 @@ through POST /api/messages, each committed to its pair's SQLite file before it i
 with one Parlor process, then with two processes on one Redis (sockets split between them, sends
 alternating, so half of the messages cross processes). Servers and Redis share one core, this
 load generator has the other. Prints a JSON line per setup and a markdown table.
+
+For digging: BENCH_PROFILE=/tmp/prof- runs the servers under cProfile (files /tmp/prof-<name>);
+BENCH_REDIS_STATS=1 prints Redis's busiest commands after each setup.
 """
 from __future__ import annotations
 
