@@ -23,7 +23,7 @@ from handlers.base import NotFoundHandler
 from handlers.chat import ChatPush, linkify
 from handlers.live import LiveViews
 from handlers.scores import BoardViews
-from parlor.chat import Chat, conversations_key
+from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
 from parlor.config import Config
 from parlor.games import Games
@@ -71,15 +71,16 @@ class ParlorApp(tornado.web.Application):
         self.sessions = Sessions(redis_client)
         self.events = EventLog(redis_client, config.events_max, config.events_max_age)
         self.presence = Presence(redis_client, config.max_connections_per_user)
-        self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self._peers_of)
+        self.image_pool = ThreadPoolExecutor(IMAGE_THREADS, thread_name_prefix="images")
+        self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
+        chat_push = ChatPush(self)  # reads self.hub only when a message is pushed
+        self.chat = Chat(self.chat_logs, redis_client, self.accounts, self.image_pool,
+                         on_message=chat_push, on_read=chat_push.read, eliza_delay_scale=config.eliza_delay)
+        # A user's presence changes are shown to the people they have conversations with.
+        self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self.chat.peers)
         self.leaderboards = Leaderboards(redis_client, config.boards)
         self.games = Games(redis_client, self.leaderboards)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
-        self.image_pool = ThreadPoolExecutor(IMAGE_THREADS, thread_name_prefix="images")
-        self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
-        chat_push = ChatPush(self)
-        self.chat = Chat(self.chat_logs, redis_client, self.accounts, self.image_pool,
-                         on_message=chat_push, on_read=chat_push.read, eliza_delay_scale=config.eliza_delay)
         self.listener = Listener(redis_client, {
             BOARDS_CHANNEL: self.board_views.board_changed,
             EVENTS_CHANNEL: self.hub.on_event,
@@ -108,10 +109,6 @@ class ParlorApp(tornado.web.Application):
         """Notices may have been missed while the subscription was down."""
         self.board_views.forget()
         self.hub.resync()
-
-    async def _peers_of(self, user: str, limit: int) -> list[str]:
-        """The people `user` has conversations with, newest first (they see `user`'s presence)."""
-        return await self.redis.zrevrange(conversations_key(user), 0, limit - 1)
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
         """Errors, refusals and slow requests always; every request only with --access-log."""

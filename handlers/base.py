@@ -79,6 +79,7 @@ class SessionMixin:
 class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     max_body_bytes = MAX_FORM_BYTES
     accepts_token = False  # the API endpoints only: elsewhere a token is ignored, the cookie rules
+    renders_pages = True  # whole pages carry the cursor their live connection resumes from
     live_cursor: str | None = None  # a page's live connection resumes after this event id
     answers_json = False  # endpoints that answer JSON answer their errors in JSON too
 
@@ -102,7 +103,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
                 raise ClientError(401, "That API token is not valid (it may have been replaced).")
             return
         await self.load_session()
-        if self.current_user and self.request.method == "GET" and not self.wants_fragment():
+        if self.current_user and self.renders_pages and self.request.method == "GET" and not self.wants_fragment():
             # Read before the page's data: events after this id reach the page when its live
             # connection opens, even those that come before it does.
             self.live_cursor = await self.application.hub.events.cursor(self.current_user)

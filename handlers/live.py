@@ -47,6 +47,8 @@ class LiveViews:
 class LiveParameters:
     """What the three transports read from the URL: the boards a page shows, and the cursor."""
 
+    renders_pages = False  # they take a cursor; they do not hand one out
+
     def topics_argument(self) -> tuple[str, ...]:
         raw = self.get_query_argument("boards", "")
         boards = [part for part in raw.split(",") if part]

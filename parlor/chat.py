@@ -172,6 +172,10 @@ class Chat:
                     result.append(Summary(peer, await conversation.last(), await conversation.unread(me)))
         return result
 
+    async def peers(self, user: str, limit: int) -> list[str]:
+        """The people `user` has conversations with, newest first."""
+        return await self._redis.zrevrange(conversations_key(user), 0, limit - 1)
+
     async def image(self, me: str, peer: str, image_id: int, thumbnail: bool) -> tuple[str, bytes] | None:
         """An image of the pair's conversation, to one of the pair only."""
         async with self.logs.conversation(me, peer) as conversation:

@@ -201,7 +201,7 @@ class EventLog:
             pipe.xrange(stream_key(user), f"({after}" if after != "0" else "-", "+", count)
             pipe.hmget(stream_meta_key(user), "last", "trimmed")
             pipe.exists(stream_key(user))
-            pipe.xrange(stream_key(user), after, after) if after not in ("0", "0-0") else pipe.exists(stream_key(user))
+            pipe.xrange(stream_key(user), after, after)  # the cursor's own event, if still kept
             entries, (last, trimmed), exists, itself = await pipe.execute()
         position = parse_cursor(after)
         if last is None:

@@ -85,6 +85,27 @@ class Visitor:
         return await tornado.websocket.websocket_connect(request)
 
 
+async def until(predicate, timeout: float = 10.0, step: float = 0.01) -> None:
+    """Wait until predicate() is true, or fail the test."""
+    import asyncio
+
+    for _ in range(int(timeout / step)):
+        if predicate():
+            return
+        await asyncio.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+async def users(http_client, base_url: str, *names: str) -> list[Visitor]:
+    """A signed-up visitor for each name."""
+    visitors = []
+    for name in names:
+        visitor = Visitor(http_client, base_url)
+        await visitor.sign_up(name)
+        visitors.append(visitor)
+    return visitors
+
+
 async def next_frame(ws, timeout: float = 5.0, skip_online: bool = True) -> dict | None:
     """The next frame /live pushed, decoded (None once closed); the periodic online count is
     skipped unless asked for."""

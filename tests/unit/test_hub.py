@@ -9,6 +9,8 @@ import redis.asyncio as aioredis
 from parlor.hub import Event, EventLog, Hub, Listener, Reload, stream_key
 from parlor.presence import ONLINE_KEY, Presence, presence_key
 
+from tests.helpers import until
+
 
 class FakeSocket:
     """Stands in for a connection: records what it was sent (no network needed for the hub's logic)."""
@@ -52,14 +54,6 @@ def make_hub(client, events=None, peers=None, max_connections=20):
         return (peers or {}).get(user, [])
 
     return Hub(client, events or EventLog(client), Presence(client, max_connections), Views(), peers_of)
-
-
-async def until(predicate, timeout=10.0):
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.mark.gen_test

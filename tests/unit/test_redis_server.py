@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from parlor.redis_server import EmbeddedRedis
-from tests.helpers import pid_alive
+from tests.helpers import pid_alive, until
 
 
 @pytest.fixture
@@ -18,14 +18,6 @@ def data_dir():
     directory = Path(tempfile.mkdtemp(prefix="parlor-emb-", dir="/tmp"))  # short: socket path limit
     yield directory
     shutil.rmtree(directory, ignore_errors=True)
-
-
-async def until(predicate, timeout=10.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 async def set_and_get(url, key, value=None):

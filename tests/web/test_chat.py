@@ -9,16 +9,7 @@ from urllib.parse import quote, urlsplit
 import PIL.Image
 import pytest
 
-from tests.helpers import Visitor, next_frame, send_message
-
-
-async def users(http_client, base_url, *names):
-    visitors = []
-    for name in names:
-        visitor = Visitor(http_client, base_url)
-        await visitor.sign_up(name)
-        visitors.append(visitor)
-    return visitors
+from tests.helpers import Visitor, next_frame, send_message, users
 
 
 def picture(kind="PNG", size=(40, 30)) -> bytes:

@@ -11,26 +11,9 @@ from urllib.parse import quote
 import pytest
 import tornado.httpclient
 
-from tests.helpers import Visitor, next_frame, send_message
+from tests.helpers import Visitor, next_frame, send_message, until, users
 
 MESSAGE_ID_RE = re.compile(r'<article id="message-[a-z0-9-]+_[a-z0-9-]+-(\d+)"')
-
-
-async def users(http_client, base_url, *names):
-    visitors = []
-    for name in names:
-        visitor = Visitor(http_client, base_url)
-        await visitor.sign_up(name)
-        visitors.append(visitor)
-    return visitors
-
-
-async def until(predicate, timeout=10.0):
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def key(event_id):

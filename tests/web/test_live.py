@@ -8,7 +8,7 @@ import pytest
 import tornado.httpclient
 
 from parlor.users import Accounts
-from tests.helpers import Visitor, next_frame
+from tests.helpers import Visitor, next_frame, until
 
 
 async def read(ws, timeout=5.0):
@@ -53,14 +53,6 @@ async def test_online_count_is_pushed_when_a_user_connects(http_server, http_cli
     pushed = await read(guest_ws)
     assert '<span class="count">0</span>' in pushed
     guest_ws.close()
-
-
-async def until(predicate, timeout=5.0):
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.mark.gen_test(timeout=30)
