@@ -11,6 +11,8 @@ import redis
 import tornado.web
 from markupsafe import Markup
 
+from parlor.chatlog import StorageFailed
+
 log = logging.getLogger("parlor.web")
 
 SESSION_COOKIE = "parlor_session"
@@ -43,6 +45,7 @@ STATUS_MESSAGES = {
     500: "Something went wrong on our side. It has been logged.",
     503: "Parlor cannot reach its database right now. Please try again in a moment.",
 }
+STORAGE_FAILED = "Parlor cannot store that right now: its disk is full or failing. Please try again later."
 
 # A Redis that is down or restarting: answer 503, never 500.
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ConnectionError)
@@ -231,7 +234,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, REDIS_DOWN):
+        if isinstance(exc, (*REDIS_DOWN, StorageFailed)):
             status_code = 503
             self.set_status(503)
             self.set_header("Retry-After", "5")
@@ -239,6 +242,8 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             message = exc.message
             if exc.retry_after:
                 self.set_header("Retry-After", str(exc.retry_after))
+        elif isinstance(exc, StorageFailed):
+            message = STORAGE_FAILED
         else:
             message = STATUS_MESSAGES.get(status_code, HTTPStatus(status_code).phrase)
         detail = None
@@ -264,6 +269,8 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, REDIS_DOWN):
             log.warning("%s %s: Redis unavailable (%s)", self.request.method, self.request.uri, value)
+        elif isinstance(value, StorageFailed):
+            log.error("%s %s: a chat file could not be written (%s)", self.request.method, self.request.uri, value)
         else:
             super().log_exception(typ, value, tb)
 

@@ -12,7 +12,7 @@ from typing import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from . import eliza
-from .chatlog import PAGE_SIZE, ChatLogs, Message, pair_key
+from .chatlog import PAGE_SIZE, ChatLogs, Message, StorageFailed, pair_key
 from .images import ImageRejected, process_image
 from .users import AccountError, Accounts, normalize_username
 
@@ -21,6 +21,8 @@ log = logging.getLogger("parlor.chat")
 MAX_MESSAGE_CHARS = 4000  # a long paragraph; anything longer is a paste, better sent as a file
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # made by the send form; resends reuse it
 LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
+NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
+              "Nothing was stored; please try again later.")
 
 
 class ChatError(Exception):
@@ -92,8 +94,12 @@ class Chat:
             except ImageRejected as e:
                 raise ChatError(e.status, str(e)) from None
         async with self._in_order(me, peer):  # events leave in the order the file took the messages
-            async with self.logs.conversation(me, peer, create=True) as conversation:
-                message, created = await conversation.add(me, text, client_id, image)
+            try:
+                async with self.logs.conversation(me, peer, create=True) as conversation:
+                    message, created = await conversation.add(me, text, client_id, image)
+            except StorageFailed as e:
+                log.error("a message from %s to %s was not stored: %s", me, peer, e)
+                raise ChatError(503, NOT_STORED) from None
             if created:
                 await self._delivered(me, peer, message)
         if created and peer == eliza.USERNAME and message.kind == "text":
@@ -149,7 +155,11 @@ class Chat:
             newest = messages[-1] if messages else None
             advanced = newest is not None and newest.id > await conversation.read_marker(me)
             if advanced:
-                await conversation.mark_read(me, newest.id)
+                try:
+                    await conversation.mark_read(me, newest.id)
+                except StorageFailed as e:  # the page is still worth showing; it is marked next time
+                    log.warning("a read marker was not stored: %s", e)
+                    advanced = False
         if advanced and newest.author == peer and self._on_read is not None:
             await self._on_read(me, peer, newest)
         return messages, peer_read
@@ -196,5 +206,8 @@ class Chat:
 
     async def create(self, me: str, peer: str) -> None:
         """Make the pair's file now (the tutorial's create_conversation_db)."""
-        async with self.logs.conversation(me, peer, create=True):
-            pass
+        try:
+            async with self.logs.conversation(me, peer, create=True):
+                pass
+        except StorageFailed:
+            raise ChatError(503, NOT_STORED) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import sqlite3
 import time
@@ -53,6 +54,35 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
+
+
+class StorageFailed(Exception):
+    """A chat file could not be written (the disk is full or failing); nothing was stored."""
+
+
+# SQLite's primary result codes for a disk that refused: full, an I/O error, a file it cannot make.
+STORAGE_FAILURES = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN})
+
+
+@contextlib.contextmanager
+def _storage_failures():
+    """Turn SQLite's "the disk refused" errors into StorageFailed."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        code = getattr(e, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in STORAGE_FAILURES:
+            raise StorageFailed(str(e)) from e
+        raise
+
+
+def _writes(method):
+    """A write of a Conversation: a disk that refuses it raises StorageFailed."""
+    @functools.wraps(method)
+    async def write(*args, **kwargs):
+        with _storage_failures():
+            return await method(*args, **kwargs)
+    return write
 
 
 class BadPair(ValueError):
@@ -118,6 +148,7 @@ class Conversation:
         async with self.db.execute(sql, args) as cursor:
             return await cursor.fetchall()
 
+    @_writes
     async def _write(self, statements):
         """Run (sql, args) pairs in one BEGIN IMMEDIATE transaction; return the last cursor's rowid."""
         async with self.lock:
@@ -129,10 +160,12 @@ class Conversation:
                     last = cursor.lastrowid
                 await self.db.execute("COMMIT")
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                    await self.db.execute("ROLLBACK")
                 raise
             return last
 
+    @_writes
     async def add(self, author: str, body: str, client_id: str | None, image: Image | None) -> tuple[Message, bool]:
         """Store a message (once per client_id); returns it and whether it is new."""
         sent_ms = int(time.time() * 1000)
@@ -226,7 +259,8 @@ class ChatLogs:
     async def conversation(self, a: str, b: str, create: bool = False):
         """The pair's conversation while in use, or None if it has no file and create is False."""
         key = pair_key(a, b)
-        conversation = await self._get(key, create)
+        with _storage_failures():
+            conversation = await self._get(key, create)
         if conversation is None:
             yield None
             return
@@ -247,7 +281,7 @@ class ChatLogs:
             await asyncio.shield(pending)
             return await self._get(key, create)
         path = self.directory / f"{key}.db"
-        if not create and not path.exists():
+        if not create and _empty(path):
             return None
         self._opening[key] = asyncio.get_running_loop().create_future()
         try:
@@ -279,6 +313,15 @@ class ChatLogs:
         for conversation in conversations:
             async with conversation.lock:
                 await conversation.db.close()
+
+
+def _empty(path: Path) -> bool:
+    """No file, or one that holds nothing (its making failed, say on a full disk): for a reader,
+    no conversation yet."""
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
 
 
 async def _connect(path: Path, create: bool) -> aiosqlite.Connection:

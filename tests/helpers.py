@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from http.cookiejar import CookieJar
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -181,6 +183,33 @@ class SseClient:
         self.writer.close()
 
 
+class Browser:
+    """A cookie-keeping urllib client that does not follow redirects."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.jar = CookieJar()
+        no_redirect = type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
+                           {"redirect_request": lambda *a, **k: None})
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), no_redirect)
+
+    def xsrf(self) -> str:
+        if not any(c.name == "_xsrf" for c in self.jar):
+            self.request("/login")
+        return next(c.value for c in self.jar if c.name == "_xsrf")
+
+    def request(self, path, data=None, headers=None, body: bytes | None = None, timeout: float = 10):
+        """(status, text) of a GET, a form POST (data, with the XSRF token) or a raw POST (body)."""
+        if data is not None:
+            body = urlencode({**data, "_xsrf": self.xsrf()}).encode()
+        request = urllib.request.Request(self.base_url + path, data=body, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=timeout) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -190,10 +219,11 @@ def free_port() -> int:
 class ServerProcess:
     """server.py as a real child process, as `make run` starts it."""
 
-    def __init__(self, data_dir: Path, *args: str, port: int | None = None):
+    def __init__(self, data_dir: Path, *args: str, port: int | None = None, wrapper: tuple[str, ...] = ()):
         self.data_dir = data_dir
         self.port = port or free_port()
         self.args = args
+        self.wrapper = wrapper  # a command that runs the server (it must exec it, keeping the pid)
         self.process: subprocess.Popen | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 
@@ -205,7 +235,7 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "server.py"), "--port", str(self.port),
+            [*self.wrapper, sys.executable, str(ROOT / "server.py"), "--port", str(self.port),
              "--data-dir", str(self.data_dir), *self.args],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )

@@ -5,13 +5,11 @@ import signal
 import tempfile
 import time
 import urllib.request
-from http.cookiejar import CookieJar
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
-from tests.helpers import ServerProcess, pid_alive, redis_pid
+from tests.helpers import Browser, ServerProcess, pid_alive, redis_pid
 
 pytestmark = pytest.mark.slow
 
@@ -23,29 +21,6 @@ def data_dir():
     directory = Path(tempfile.mkdtemp(prefix="parlor-srv-", dir="/tmp"))  # short: socket path limit
     yield directory / "data"
     shutil.rmtree(directory, ignore_errors=True)
-
-
-class Browser:
-    """A cookie-keeping urllib client that does not follow redirects."""
-
-    def __init__(self, base_url):
-        self.base_url = base_url
-        self.jar = CookieJar()
-        no_redirect = type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
-                           {"redirect_request": lambda *a, **k: None})
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), no_redirect)
-
-    def request(self, path, data=None):
-        if data is not None:
-            if not any(c.name == "_xsrf" for c in self.jar):
-                self.request("/login")
-            data = {**data, "_xsrf": next(c.value for c in self.jar if c.name == "_xsrf")}
-            data = urlencode(data).encode()
-        try:
-            with self.opener.open(self.base_url + path, data=data, timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
 
 
 def wait_for(predicate, timeout=30.0):
