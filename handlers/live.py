@@ -18,6 +18,7 @@ from parlor.hub import Event, Push, Reload, parse_cursor
 
 from .base import REDIS_DOWN, BaseHandler, ClientError, SessionMixin
 from .scores import CALLBACK_RE, jsonp
+from .websocket import StrictProtocol
 
 log = logging.getLogger("parlor.live")
 
@@ -79,6 +80,10 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
             return True
         parts = urlsplit(origin)
         return parts.scheme in ("http", "https") and parts.netloc.lower() == self.request.host.lower()
+
+    def get_websocket_protocol(self):
+        standard = super().get_websocket_protocol()  # None for a version Tornado does not speak
+        return standard and StrictProtocol(self, False, standard.params)
 
     async def prepare(self) -> None:
         try:
