@@ -50,6 +50,11 @@ MAX_REQUEST_BYTES = 8 * 1024 * 1024  # beyond this Tornado drops the request; ha
 SLOW_REQUEST_MS = 500  # a request slower than this is logged even without --access-log
 MAX_DESCRIPTORS = 65536  # the soft open-files limit Parlor asks for (within the hard limit)
 SHUTDOWN_GRACE_S = 5  # in-flight requests get this long to finish on SIGTERM
+# Slowloris: a client that dribbles its request holds a connection. Headers (and the wait for the
+# next request on a kept-alive connection) must come within IDLE_CONNECTION_TIMEOUT_S, a body
+# within BODY_TIMEOUT_S (a 5 MiB picture at 64 KB/s); then the connection is closed.
+IDLE_CONNECTION_TIMEOUT_S = 60
+BODY_TIMEOUT_S = 90
 
 
 class ParlorApp(tornado.web.Application):
@@ -154,6 +159,14 @@ def make_app(config: Config) -> ParlorApp:
     return ParlorApp(config, connect_redis(config.redis_url))
 
 
+def make_http_server(app: ParlorApp, idle_timeout: float = IDLE_CONNECTION_TIMEOUT_S,
+                     body_timeout: float = BODY_TIMEOUT_S) -> tornado.httpserver.HTTPServer:
+    """The HTTP server for the app, with the limits that keep one client from holding it."""
+    return tornado.httpserver.HTTPServer(
+        app, xheaders=app.config.xheaders, max_body_size=MAX_REQUEST_BYTES,
+        idle_connection_timeout=idle_timeout, body_timeout=body_timeout)
+
+
 async def serve(config: Config) -> None:
     """Run one server process until SIGTERM or SIGINT, then stop without losing a request."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -166,7 +179,7 @@ async def serve(config: Config) -> None:
             config = dataclasses.replace(config, redis_url=embedded.url)
         app = make_app(config)
         await app.start()
-        server = tornado.httpserver.HTTPServer(app, xheaders=config.xheaders, max_body_size=MAX_REQUEST_BYTES)
+        server = make_http_server(app)
         server.listen(config.port, config.address)
         log.info("Parlor %s listening on http://%s:%d/", VERSION, config.address, config.port)
 

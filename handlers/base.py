@@ -18,6 +18,7 @@ log = logging.getLogger("parlor.web")
 SESSION_COOKIE = "parlor_session"
 SESSION_COOKIE_DAYS = 31  # a little over the Redis session's own TTL; Redis decides
 MAX_FORM_BYTES = 64 * 1024  # a form never needs more; an upload handler sets its own limit
+MAX_URL_CHARS = 8192  # no address of ours comes near; longer is an attack or a broken client
 
 # XSS: no inline script, no eval (htmx runs without both), nothing loaded from elsewhere.
 # Clickjacking: frame-ancestors 'none'.
@@ -41,6 +42,7 @@ STATUS_MESSAGES = {
     405: "This address does not accept that kind of request.",
     409: "That conflicts with what is already there.",
     413: "That is more data than this address accepts.",
+    414: "That address is too long.",
     429: "Too many tries. Please wait a little and try again.",
     500: "Something went wrong on our side. It has been logged.",
     503: "Parlor cannot reach its database right now. Please try again in a moment.",
@@ -97,7 +99,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     async def prepare(self) -> None:
         self.application.in_flight += 1  # a stopping server waits for these to finish
         self._counted = True
-        self.check_body_size()
+        self.check_sizes()
         token = self.api_token()
         if token is not None:
             # A token request is the token's user and no one else: the cookie is not even read.
@@ -138,8 +140,11 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             self.application.in_flight -= 1
             self._counted = False
 
-    def check_body_size(self) -> None:
-        """413 from the declared length, with a message (Tornado's own limit answers a bare 400)."""
+    def check_sizes(self) -> None:
+        """414 for an over-long address; 413 from the declared length, with a message (Tornado's
+        own limit answers a bare 400). Tornado closes connections whose headers pass 64 KiB."""
+        if len(self.request.uri) > MAX_URL_CHARS:
+            raise ClientError(414, f"That address is too long: at most {MAX_URL_CHARS} characters.")
         declared = self.request.headers.get("Content-Length")
         if declared is None:
             return

@@ -135,9 +135,12 @@ class MessagesHandler(ChatBase):
     def _parse_body(self) -> None:
         body = b"".join(self._chunks)
         self._chunks = []
-        tornado.httputil.parse_body_arguments(
-            self.request.headers.get("Content-Type", ""), body,
-            self.request.body_arguments, self.request.files, self.request.headers)
+        try:
+            tornado.httputil.parse_body_arguments(
+                self.request.headers.get("Content-Type", ""), body,
+                self.request.body_arguments, self.request.files, self.request.headers)
+        except tornado.httputil.HTTPInputError:  # no boundary, no end, too many parts: not our form
+            raise ClientError(400, "The form could not be read; reload the page and send again.") from None
         for name, values in self.request.body_arguments.items():
             self.request.arguments.setdefault(name, []).extend(values)
 
@@ -173,11 +176,12 @@ class MessagesHandler(ChatBase):
                                          **self.conversation_context(peer, error=error, body=body)))
 
     async def refuse(self, peer: str, e: ChatError, body: str) -> None:
-        """The form again with the reason (and what was typed); nothing was stored."""
+        """The form again with the reason (and what was typed); nothing was stored, nothing is
+        marked read."""
         if self.wants_fragment():
             self.send_form(peer, e.status, str(e), body)
             return
-        messages, peer_read = await self.application.chat.open(self.current_user, peer)
+        messages, peer_read = await self.application.chat.open(self.current_user, peer, mark_read=False)
         self.render_view("conversation.html", "partials/_conversation.html", status=e.status,
                          **self.conversation_context(peer, messages=messages, online=set(),
                                                      seen=seen_by_peer(self.current_user, messages, peer_read),

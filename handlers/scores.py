@@ -112,7 +112,7 @@ class ScrapeHandler(BoardMixin, BaseHandler):
     A cached answer is sent synchronously; only a miss awaits Redis."""
 
     def prepare(self) -> None:
-        self.check_body_size()
+        self.check_sizes()
 
     def get(self, raw_board: str):
         board, (limit, offset) = self.board_or_404(raw_board), self.paging()

@@ -144,16 +144,16 @@ class Chat:
         for task in list(self._eliza_replies):
             task.cancel()
 
-    async def open(self, me: str, peer: str) -> tuple[list[Message], int]:
-        """The latest messages of a conversation, marked read for `me` (no file is made), and the
-        id of the newest message `peer` has read."""
+    async def open(self, me: str, peer: str, mark_read: bool = True) -> tuple[list[Message], int]:
+        """The latest messages of a conversation, marked read for `me` unless told otherwise (no
+        file is made), and the id of the newest message `peer` has read."""
         async with self.logs.conversation(me, peer) as conversation:
             if conversation is None:
                 return [], 0
             messages = await conversation.page()
             peer_read = await conversation.read_marker(peer)
             newest = messages[-1] if messages else None
-            advanced = newest is not None and newest.id > await conversation.read_marker(me)
+            advanced = mark_read and newest is not None and newest.id > await conversation.read_marker(me)
             if advanced:
                 try:
                     await conversation.mark_read(me, newest.id)

@@ -338,3 +338,16 @@ async def send_message(visitor: Visitor, peer: str, body: str = "", client_id: s
     from urllib.parse import quote
 
     return await visitor.fetch(f"/chat/{peer}/messages?_xsrf={quote(visitor.cookies['_xsrf'])}", "POST", data, headers)
+
+
+_PASSWORD_HASH: str | None = None
+
+
+def password_hash() -> str:
+    """An argon2 hash of "correct horse", made once: seeding many users costs no hashing."""
+    global _PASSWORD_HASH
+    if _PASSWORD_HASH is None:
+        import argon2
+
+        _PASSWORD_HASH = argon2.PasswordHasher().hash("correct horse")
+    return _PASSWORD_HASH

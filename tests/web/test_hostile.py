@@ -1,0 +1,443 @@
+"""Hostile input, one row per case: every bad input the game, chat, foundation and live-delivery
+issues name, and the classic attacks on top. Each row asserts the status (a 4xx with a message
+a person can read, never a 5xx) and that nothing stored changed: every Redis key (sessions and
+presence bookkeeping aside) and every row of every chat file is the same after as before."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import pytest
+import tornado.httpclient
+import tornado.web
+
+from tests.helpers import multipart
+from tests.web.test_chat import picture, png_header_only
+from tests.world import World
+
+CLOSED = "closed"  # the server closed the connection without an answer (Tornado's header limit)
+
+pytestmark = pytest.mark.slow  # one server process for the module
+
+
+@pytest.fixture(scope="module")
+def world():
+    w = World.start()
+    yield w
+    w.stop()
+
+
+class Scene:
+    """One test's view of the world: visitors with copies of everyone's cookies."""
+
+    def __init__(self, world: World, http_client):
+        self.world = world
+        self.base_url = world.base_url
+        self.visitors = world.visitors(http_client)
+        self.anon = self.visitors["anon"]
+
+    def path(self, template: str) -> str:
+        return self.world.path(template)
+
+
+# -- how a row makes its request -------------------------------------------------------------
+
+def get(who, path, headers=None):
+    return lambda w: w.visitors[who].get(w.path(path), headers=headers)
+
+
+def post(who, path, fields=None, xsrf=True, headers=None):
+    return lambda w: w.visitors[who].post(w.path(path), {k: w.path(v) for k, v in (fields or {}).items()},
+                                          xsrf=xsrf, headers=headers)
+
+
+def fetch(who, path, method="GET", body=None, headers=None):
+    return lambda w: w.visitors[who].fetch(w.path(path), method, body, {k: w.path(v) for k, v in (headers or {}).items()})
+
+
+def send(who, peer, body="", image=None, client_id=None):
+    async def action(w):
+        visitor = w.visitors[who]
+        fields = {"body": body, "client_id": client_id or "fresh-client-id-01"}
+        data, content_type = multipart(fields, {"image": image} if image else None)
+        return await visitor.fetch(f"/chat/{peer}/messages?_xsrf={quote(visitor.cookies['_xsrf'])}", "POST",
+                                   data, {"Content-Type": content_type})
+    return action
+
+
+def form_bytes(who, path, body: bytes):
+    """A urlencoded form sent as these bytes (with the visitor's XSRF token)."""
+    async def action(w):
+        visitor = w.visitors[who]
+        data = body + b"&_xsrf=" + quote(visitor.cookies["_xsrf"]).encode()
+        return await visitor.fetch(path, "POST", data, {"Content-Type": "application/x-www-form-urlencoded"})
+    return action
+
+
+def verb(who, path, method):
+    """Another HTTP method, with the XSRF header htmx would send."""
+    return lambda w: w.visitors[who].fetch(w.path(path), method, None,
+                                           {"X-XSRFToken": w.visitors[who].cookies["_xsrf"]})
+
+
+def multipart_raw(who, peer, data: bytes, content_type: str):
+    async def action(w):
+        visitor = w.visitors[who]
+        return await visitor.fetch(f"/chat/{peer}/messages?_xsrf={quote(visitor.cookies['_xsrf'])}", "POST",
+                                   data, {"Content-Type": content_type})
+    return action
+
+
+def as_cookie(who, change):
+    """A page view with the visitor's session cookie changed by `change(cookie, app)`."""
+    async def action(w):
+        visitor = w.visitors[who]
+        headers = {"Cookie": f"parlor_session={change(visitor.cookies['parlor_session'], w.world.secret)}"}
+        return await w.anon.fetch("/", headers=headers)
+    return action
+
+
+def with_xsrf_of(who, other, path, fields):
+    """`who` posts a form carrying `other`'s XSRF token (a token lifted from another session)."""
+    async def action(w):
+        visitor = w.visitors[who]
+        body = "&".join(f"{k}={quote(v)}" for k, v in {**fields, "_xsrf": w.visitors[other].cookies["_xsrf"]}.items())
+        return await visitor.fetch(path, "POST", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    return action
+
+
+def live(who, query="", origin=None):
+    """Open /live; a refusal comes back as an HTTP error."""
+    async def action(w):
+        try:
+            ws = await w.visitors[who].live(origin=origin and w.path(origin), query=query)
+        except tornado.httpclient.HTTPClientError as e:
+            return e.response
+        ws.close()
+        return Answer(101, b"")
+    return action
+
+
+def raw(data: bytes):
+    """Send bytes as they are; CLOSED if the server hangs up without answering."""
+    async def action(w):
+        parts = urlsplit(w.base_url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(data)
+        try:
+            head = await asyncio.wait_for(reader.read(65536), 10)
+        except ConnectionError:
+            head = b""
+        writer.close()
+        if not head:
+            return Answer(CLOSED, b"")
+        return Answer(int(head.split(b" ", 2)[1]), head)
+    return action
+
+
+def locked_login(address_header=None):
+    """Someone failed to log in as alice ten times from here; the next try (even with the right
+    password, even claiming another address) is refused."""
+    async def action(w):
+        w.world.redis.set("login-attempts:alice:127.0.0.1", 10, ex=60)
+        return await w.anon.post("/login", {"username": "alice", "password": "correct horse"},
+                                 headers=address_header)
+    return action
+
+
+@dataclass
+class Answer:
+    code: int
+    body: bytes
+
+
+def tamper(cookie: str, secret: str) -> str:
+    return cookie[:-4] + ("0000" if not cookie.endswith("0000") else "1111")
+
+
+def other_secret(cookie: str, secret: str) -> str:
+    session_id = tornado.web.decode_signed_value(secret, "parlor_session", cookie)
+    return tornado.web.create_signed_value("another-secret-" + "y" * 20, "parlor_session", session_id).decode()
+
+
+def other_name(cookie: str, secret: str) -> str:
+    """The same session id, signed for another cookie name (the signature covers the name)."""
+    session_id = tornado.web.decode_signed_value(secret, "parlor_session", cookie)
+    return tornado.web.create_signed_value(secret, "_xsrf", session_id).decode()
+
+
+def expired(cookie: str, secret: str) -> str:
+    session_id = tornado.web.decode_signed_value(secret, "parlor_session", cookie)
+    return tornado.web.create_signed_value(secret, "parlor_session", session_id,
+                                           clock=lambda: time.time() - 40 * 86400).decode()
+
+
+SIGNED_OUT = 'href="/login"'
+JSON_TEXT = {"Content-Type": "application/json"}
+BEARER = {"Authorization": "Bearer {token}"}
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+# (id, action, status, words the answer must contain, words it must not contain)
+ROWS = [
+    # -- accounts (the foundation issue) --
+    ("signup a_b", post("anon", "/signup", {"username": "a_b", "password": "long enough"}), 400, "3 to 32 characters", None),
+    ("signup ../x", post("anon", "/signup", {"username": "../x", "password": "long enough"}), 400, "3 to 32", None),
+    ("signup ü-ser", post("anon", "/signup", {"username": "ü-ser", "password": "long enough"}), 400, "3 to 32", None),
+    ("signup 33 chars", post("anon", "/signup", {"username": "x" * 33, "password": "long enough"}), 400, "3 to 32", None),
+    ("signup empty name", post("anon", "/signup", {"username": "", "password": "long enough"}), 400, "3 to 32", None),
+    ("signup NUL in name", post("anon", "/signup", {"username": "adm\x00in", "password": "long enough"}), 400, "3 to 32", None),
+    ("signup fullwidth ａｄｍｉｎ", post("anon", "/signup", {"username": "ａｄｍｉｎ", "password": "long enough"}), 400, "3 to 32", None),
+    ("signup Kelvin sign", post("anon", "/signup", {"username": "\u212aelvin", "password": "long enough"}), 400, "3 to 32", None),
+    ("signup ADMIN folds to admin", post("anon", "/signup", {"username": "ADMIN", "password": "long enough"}), 409, "is taken", None),
+    ("signup duplicate", post("anon", "/signup", {"username": "alice", "password": "long enough"}), 409, "is taken", None),
+    ("signup eliza", post("anon", "/signup", {"username": "eliza", "password": "long enough"}), 409, "is taken", None),
+    ("password 7 chars", post("anon", "/signup", {"username": "newbie", "password": "x" * 7}), 400, "8 to 256", None),
+    ("password 257 chars", post("anon", "/signup", {"username": "newbie", "password": "x" * 257}), 400, "8 to 256", None),
+    ("login as ａｄｍｉｎ", post("anon", "/login", {"username": "ａｄｍｉｎ", "password": "correct horse"}), 400,
+     "Unknown username or wrong password", "Signed in"),
+    ("login wrong password", post("anon", "/login", {"username": "admin", "password": "not it at all"}), 400,
+     "Unknown username or wrong password", "Signed in"),
+    ("login locked after 10 failures", locked_login(), 429, "Too many failed logins", None),
+    ("X-Forwarded-For does not unlock", locked_login({"X-Forwarded-For": "203.0.113.9", "X-Real-Ip": "203.0.113.9"}),
+     429, "Too many failed logins", None),
+    ("POST without XSRF", post("alice", "/logout", xsrf=False), 403, "reload the page", None),
+    ("XSRF token of another session", with_xsrf_of("alice", "bob", "/logout", {}), 403, "reload the page", None),
+    ("XSRF header of another session", fetch("alice", "/account/token", "POST", "action=revoke",
+                                             {"Content-Type": "application/x-www-form-urlencoded",
+                                              "X-XSRFToken": "2|00000000|0123456789abcdef0123456789abcdef|1700000000"}),
+     403, "reload the page", None),
+    ("tampered session cookie", as_cookie("alice", tamper), 200, SIGNED_OUT, "Signed in"),
+    ("cookie signed with another key", as_cookie("alice", other_secret), 200, SIGNED_OUT, "Signed in"),
+    ("cookie signed for another name", as_cookie("alice", other_name), 200, SIGNED_OUT, "Signed in"),
+    ("cookie older than its lifetime", as_cookie("alice", expired), 200, SIGNED_OUT, "Signed in"),
+    ("garbage cookie", fetch("anon", "/", headers={"Cookie": "parlor_session=" + "A" * 4000}), 200, SIGNED_OUT, "Signed in"),
+    # An open redirect after login: the POST (each costs a password hash) and the forms' hidden field.
+    *[(f"next={target!r} after login", post("anon", "/login", {"username": "bob", "password": "correct horse",
+                                                               "next": target}), 303, "", None)
+      for target in ("//evil.example/", "/\\evil.example")],
+    *[(f"next={target!r} in the {form} form", get("anon", f"/{form}?next={quote(target, safe='')}"), 200,
+       'name="next" value="/"', "evil.example")
+      for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
+                     "\\/evil.example", " //evil.example", "/\t/evil.example", "https:/evil.example")
+      for form in ("login", "signup")],
+    ("GET on POST /logout", get("alice", "/logout"), 405, "does not accept that kind of request", None),
+    ("GET on POST guesses", get("alice", "/games/{game}/guesses"), 405, "does not accept", None),
+    ("GET on POST /api/messages", get("alice", "/api/messages"), 405, "does not accept", None),
+    ("GET on POST /send_message", get("alice", "/send_message/bob"), 405, "does not accept", None),
+    ("POST on GET /scores", post("alice", "/scores"), 405, "does not accept", None),
+    ("DELETE a conversation", verb("alice", "/chat/bob", "DELETE"), 405, "does not accept", None),
+    ("PUT a game", verb("alice", "/games/{game}", "PUT"), 405, "does not accept", None),
+    ("TRACE /", verb("alice", "/", "TRACE"), 405, "does not accept", None),
+    ("URL of 10,000 characters", get("alice", "/scores/10?x=" + "a" * 10_000), 414, "too long", None),
+    ("URL of 60,000 characters", get("anon", "/chat/bob?x=" + "a" * 60_000), 414, "too long", None),
+    ("request line over 64 KiB", raw(b"GET /?" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"), CLOSED, "", None),
+    ("header over 64 KiB", raw(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"), CLOSED, "", None),
+    ("8,000 headers", raw(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(8000))
+                         + b"\r\n"), CLOSED, "", None),
+    ("10,000 form fields", fetch("alice", "/signup", "POST", "&".join(f"f{i}=" for i in range(10_000)),
+                                 {"Content-Type": "application/x-www-form-urlencoded"}), 400, "not understood", None),
+    ("10,000 query arguments", raw(b"GET /scores?" + b"&".join(b"a" for _ in range(10_000))
+                                   + b" HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "", None),
+    ("form over 64 KiB", post("anon", "/signup", {"username": "big", "password": "x" * 70_000}), 413, "at most 64 KiB", None),
+    ("Content-Length not a number", raw(b"POST /signup HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n"), 400, "", None),
+    ("negative Content-Length", raw(b"POST /signup HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"), 400, "", None),
+    ("form that is not UTF-8", form_bytes("anon", "/signup", b"username=%ff%fe&password=long+enough"), 400,
+     "not understood", None),
+    # -- the game --
+    *[(f"guess {raw_guess!r}", post("alice", "/games/{game}/guesses", {"guess": raw_guess}), 400, "digits 0–9", None)
+      for raw_guess in ("١٢", " 12 ", "1_000", "+7", "-1", "", "12345678", "abc", "１２", "1\x00", "0x5", "5.0")],
+    *[(f"guess {raw_guess} out of range", post("alice", "/games/{game}/guesses", {"guess": raw_guess}), 400,
+       "between 1 and 10", None) for raw_guess in ("0", "11", "9999999")],
+    ("guess field missing", post("alice", "/games/{game}/guesses", {}), 400, "digits 0–9", None),
+    ("guess on a finished game", post("alice", "/games/{done}/guesses", {"guess": "5"}), 409, "This game is over", None),
+    ("guess on an unknown game", post("alice", "/games/no-such-game/guesses", {"guess": "5"}), 404, "no such game", None),
+    ("guess on someone else's game", post("bob", "/games/{game}/guesses", {"guess": "5"}), 404, "no such game", None),
+    ("someone else's game page", get("bob", "/games/{game}"), 404, "no such game", None),
+    ("a game id that is a path", get("alice", "/games/..%2F..%2Fetc"), 404, "", None),
+    *[(f"board max={board!r}", post("alice", "/games", {"max": board}), 400, "Choose one of the boards", None)
+      for board in ("7", "abc", "", "100000000000", "²", "１０", "١٠", "10.0", "-10")],
+    ("guest name too short", post("guest", "/games/{won}/name", {"name": "ab"}), 400, "3 to 24 printable", None),
+    ("guest name too long", post("guest", "/games/{won}/name", {"name": "x" * 25}), 400, "3 to 24 printable", None),
+    ("guest name with a right-to-left override", post("guest", "/games/{won}/name", {"name": "ab\u202ecd"}), 400,
+     "printable", None),
+    ("guest name only spaces", post("guest", "/games/{won}/name", {"name": "     "}), 400, "printable", None),
+    *[(f"guest name {name!r}", post("guest", "/games/{won}/name", {"name": name}), 400,
+       "belongs to a registered player", None) for name in ("alice", "ALICE", "ａｌｉｃｅ", "eliza", " admin ")],
+    ("claim a game not won", post("alice", "/games/{game}/name", {"name": "whoever"}), 409, "Only a won game", None),
+    ("claim someone else's game", post("bob", "/games/{won}/name", {"name": "thief"}), 404, "no such game", None),
+    *[(f"JSONP callback {callback!r}", get("anon", f"/scores/10.json?callback={quote(callback)}"), 400,
+       "callback must be", None)
+      for callback in ("alert(1);x", "a b", "x" * 65, "", "</script><script>alert(1)//", "a.b.", "1abc",
+                       "x\u2028y", "a..b", "a[0]")],
+    ("unknown board page", get("anon", "/scores/7"), 404, "no such board", None),
+    ("unknown board JSON", get("anon", "/scores/7.json"), 404, "no such board", None),
+    ("unknown board fragment", get("anon", "/scores/7/fragment"), 404, "no such board", None),
+    *[(f"board paging {query}", get("anon", f"/scores/10?{query}"), 400, "must be a whole number", None)
+      for query in ("limit=0", "limit=101", "offset=-1", "limit=１０", "offset=99999999", "limit=")],
+    ("around a nobody", get("anon", "/scores/10?around=nobody"), 404, "not on this board", None),
+    # -- chat --
+    ("empty message", send("alice", "bob", ""), 400, "Write a message or attach a picture", None),
+    ("blank message", send("alice", "bob", " \t\n "), 400, "Write a message", None),
+    ("4001 characters", send("alice", "bob", "x" * 4001), 400, "at most 4000 characters", None),
+    ("damaged client_id", send("alice", "bob", "hi", client_id="<script>"), 400, "form was damaged", None),
+    ("SVG picture", send("alice", "bob", image=("d.svg", "image/svg+xml", SVG)), 415, "Only PNG, JPEG, GIF and WebP", None),
+    ("PNG header on SVG", send("alice", "bob", image=("f.png", "image/png", b"\x89PNG\r\n\x1a\n" + SVG)), 415,
+     "Only PNG, JPEG, GIF and WebP", None),
+    ("truncated JPEG", send("alice", "bob", image=("c.jpg", "image/jpeg", picture("JPEG", (400, 300))[:-400])), 415,
+     "damaged or incomplete", None),
+    ("20000x20000 PNG", send("alice", "bob", image=("h.png", "image/png", png_header_only(20000, 20000))), 413,
+     "too many pixels", None),
+    ("5 MiB + 1 byte", send("alice", "bob", image=("b.png", "image/png", b"\x89PNG" + b"\0" * (5 * 1024 * 1024 - 3))),
+     413, "larger than 5 MiB", None),
+    ("101 multipart parts", multipart_raw("alice", "bob", b"".join(
+        b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nx\r\n' % i for i in range(101)) + b"--b--\r\n",
+        "multipart/form-data; boundary=b"), 400, "could not be read", None),
+    ("multipart without its end", multipart_raw("alice", "bob", b'--b\r\nContent-Disposition: form-data; name="body"'
+                                                b'\r\n\r\nhi', "multipart/form-data; boundary=b"), 400,
+     "could not be read", None),
+    ("multipart without a boundary", multipart_raw("alice", "bob", b"body=hi", "multipart/form-data"), 400,
+     "could not be read", None),
+    *[(f"peer {peer!r}", send("alice", quote(peer, safe=""), "hi"), status, words, None)
+      for peer, status, words in (("nobody-here", 404, "no user by that name"), ("alice", 400, "with yourself"),
+                                  ("ALICE", 400, "with yourself"), ("../x", 404, "no user"), ("a_b", 404, "no user"),
+                                  ("bob\x00", 404, "no user"), ("ａｄｍｉｎ", 404, "no user"), ("..", 404, "no user"),
+                                  ("bob/../carol", 404, ""), ("x" * 65, 404, ""))],
+    ("conversation with ａｄｍｉｎ", get("alice", "/chat/" + quote("ａｄｍｉｎ")), 404, "no user by that name", None),
+    ("another pair's picture", get("carol", "/chat/alice/images/1"), 404, "no such picture", None),
+    ("another pair's thumbnail", get("carol", "/chat/bob/images/1?thumb=1"), 404, "no such picture", None),
+    ("picture id of 19 digits", get("alice", "/chat/bob/images/9999999999999999999"), 404, "", None),
+    *[(f"older messages before={before!r}", get("alice", f"/chat/bob/messages?before={quote(before)}"), 400,
+       "before must be a message number", None) for before in ("x", "-1", "１", "", "1e3")],
+    ("tutorial: send as someone else", post("alice", "/send_message/bob", {"author": "bob", "message": "forged"}), 403,
+     "as yourself", None),
+    ("tutorial: another pair's history", post("alice", "/get_message_history", {"user_one": "bob", "user_two": "carol"}),
+     403, "your own conversations", None),
+    ("tutorial: make another pair's file", post("alice", "/create_conversation_db",
+                                                {"user_one": "bob", "user_two": "carol"}), 403, "your own", None),
+    ("tutorial: a pair of one", post("alice", "/create_conversation_db", {"user_one": "alice", "user_two": "alice"}),
+     400, "with yourself", None),
+    ("tutorial: empty message", post("alice", "/send_message/bob", {"author": "alice", "message": ""}), 400,
+     "Write a message", None),
+    # -- live delivery --
+    ("/live from a foreign origin", live("alice", origin="http://evil.example"), 403, "", None),
+    ("/live with a look-alike origin", live("alice", origin="{base_url}.evil.example"), 403, "", None),
+    ("/live after=garbage", live("alice", "?after=garbage"), 400, "after must be an event id", None),
+    ("/live boards=7", live("alice", "?boards=7"), 400, "boards lists the boards", None),
+    ("/events after=garbage", get("alice", "/events?after=1-2-3"), 400, "after must be an event id", None),
+    ("/events Last-Event-ID garbage", get("alice", "/events", {"Last-Event-ID": "<script>"}), 400, "event id", None),
+    ("/events boards=x", get("anon", "/events?boards=x"), 400, "boards lists", None),
+    ("/poll after=garbage", get("alice", "/poll?after=abc"), 400, "after must be an event id", None),
+    ("/poll timeout=abc", get("alice", "/poll?timeout=abc"), 400, "timeout is a whole number", None),
+    ("/poll without anyone", get("anon", "/poll"), 401, "Log in", None),
+    ("/poll JSONP without a token", get("anon", "/poll?callback=cb"), 401, "needs your API token", None),
+    ("/poll JSONP on a cookie alone", get("alice", "/poll?callback=cb"), 401, "needs your API token", None),
+    ("/poll JSONP callback </script>", get("anon", "/poll?token={token}&callback=" + quote("</script>")), 400,
+     "callback must be", None),
+    ("/poll with a bad token", get("anon", "/poll?token=not-a-token"), 401, "not valid", None),
+    ("/api/messages without a token", post("alice", "/api/messages", {"to": "bob", "body": "cookie only"}), 401,
+     "needs your API token", None),
+    ("/api/messages bad bearer", fetch("anon", "/api/messages", "POST", '{"to": "bob", "body": "x"}',
+                                       {**JSON_TEXT, "Authorization": "Bearer forged"}), 401, "not valid", None),
+    ("/api/messages not JSON", fetch("anon", "/api/messages", "POST", "{nope", {**JSON_TEXT, **BEARER}), 400,
+     "not valid JSON", None),
+    ("/api/messages a JSON list", fetch("anon", "/api/messages", "POST", '["bob", "x"]', {**JSON_TEXT, **BEARER}), 400,
+     "JSON object", None),
+    ("/api/messages to a list", fetch("anon", "/api/messages", "POST", '{"to": ["bob"], "body": "x"}',
+                                      {**JSON_TEXT, **BEARER}), 400, "JSON object", None),
+    ("/api/messages to nobody", fetch("anon", "/api/messages", "POST", '{"to": "nobody", "body": "x"}',
+                                      {**JSON_TEXT, **BEARER}), 404, "no user", None),
+    ("a token on a page is ignored", fetch("anon", "/chat/bob?token={token}"), 302, "", None),
+    ("a token does not skip XSRF on a form", fetch("anon", "/logout?token={token}", "POST", ""), 403, "", None),
+]
+
+
+@pytest.mark.parametrize("action,status,says,hides", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+@pytest.mark.gen_test(timeout=30)
+async def test_hostile_input_is_refused_and_changes_nothing(world, action, status, says, hides):
+    http = tornado.httpclient.AsyncHTTPClient()
+    before = world.snapshot()
+    answer = await action(Scene(world, http))
+    body = answer.body.decode("utf-8", "replace") if answer.body else ""
+    assert answer.code == status, body[:500]
+    assert says in body
+    if hides:
+        assert hides not in body
+    if status == 303:
+        assert answer.headers["Location"] == "/"  # an open redirect goes home instead
+    assert world.snapshot() == before
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_snapshot_sees_what_an_accepted_request_changes(world):
+    """The comparison above can fail: an accepted send and an accepted guess change the snapshot
+    (this runs after the table, in a corner of the world that no row looks at)."""
+    from tests.world import start
+
+    scene = Scene(world, tornado.httpclient.AsyncHTTPClient())
+    before = world.snapshot()
+    assert (await send("carol", "admin", "an accepted message")(scene)).code == 303
+    assert world.snapshot() != before
+    game = await start(scene.visitors["carol"])
+    before = world.snapshot()
+    assert (await post("carol", f"/games/{game}/guesses", {"guess": "5"})(scene)).code == 303
+    assert world.snapshot() != before
+
+
+# -- slowloris: a client that dribbles its request is cut off, and others are served meanwhile --
+
+@pytest.fixture
+def patient_server(app, io_loop):
+    """The app behind make_http_server with timeouts short enough to test (60 s and 90 s in use)."""
+    from tornado.testing import bind_unused_port
+
+    from server import make_http_server
+
+    server = make_http_server(app, idle_timeout=1.0, body_timeout=1.0)
+    sock, port = bind_unused_port()
+    server.add_socket(sock)
+    yield port
+    server.stop()
+    io_loop.run_sync(server.close_all_connections)
+
+
+async def dribble(port: int, first: bytes, drip: bytes) -> float:
+    """Send `first`, then `drip` every 0.2 s until the server hangs up; returns how long that took."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    writer.write(first)
+    try:
+        while time.monotonic() - started < 10:
+            try:
+                if await asyncio.wait_for(reader.read(1), 0.2) == b"":
+                    break  # closed
+            except asyncio.TimeoutError:
+                writer.write(drip)
+                await writer.drain()
+    except ConnectionError:
+        pass
+    writer.close()
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("first,drip", [
+    (b"POST /signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+     b"Content-Length: 100000\r\n\r\nusername=", b"a"),  # a slow body
+    (b"GET / HTTP/1.1\r\nHost: x\r\n", b"X-Slow: 1\r\n"),  # slow headers
+    (b"", b""),  # a connection that never sends anything
+], ids=["slow body", "slow headers", "silent connection"])
+@pytest.mark.gen_test(timeout=30)
+async def test_a_slow_client_is_cut_off_while_others_are_served(patient_server, first, drip):
+    from tests.helpers import Visitor
+
+    slow = asyncio.ensure_future(dribble(patient_server, first, drip))
+    visitor = Visitor(tornado.httpclient.AsyncHTTPClient(), f"http://127.0.0.1:{patient_server}")
+    served = []
+    while not slow.done():
+        started = time.monotonic()
+        response = await visitor.get("/healthz")
+        served.append((response.code, time.monotonic() - started))
+        await asyncio.sleep(0.1)
+    assert 1.0 <= await slow < 5  # cut off after the 1 s timeout, not served to the end
+    assert len(served) >= 5 and all(code == 200 and took < 1 for code, took in served)
