@@ -60,11 +60,12 @@ class World:
             visitors[who].cookies = dict(self.cookies[who])
         return visitors
 
-    async def signed_in(self, http_client, user: str) -> Visitor:
-        """A visitor with a brand-new session of `user` (so a test may log it out)."""
+    async def signed_in(self, http_client, user: str | None) -> Visitor:
+        """A visitor with a brand-new session of `user` (so a test may log it out), or a new
+        guest session (user None)."""
         store = aioredis.Redis(unix_socket_path=self.redis_socket, decode_responses=True)
         try:
-            session_id, _ = await Sessions(store).create(user=user)
+            session_id, _ = await Sessions(store).create(**({"user": user} if user else {}))
         finally:
             await store.aclose()
         visitor = Visitor(http_client, self.base_url)

@@ -147,6 +147,22 @@ def locked_login(address_header=None):
     return action
 
 
+def fixation():
+    """Session fixation: an attacker plants their own (guest) session cookie in the victim's
+    browser; the victim logs in. Their session must get a new id, and the planted one must not
+    become theirs."""
+    async def action(w):
+        attacker = await w.world.signed_in(w.anon.http, None)
+        planted = attacker.cookies["parlor_session"]
+        victim = w.visitors["anon"]
+        victim.cookies.update(attacker.cookies)
+        assert (await victim.post("/login", {"username": "bob", "password": "correct horse"})).code == 303
+        assert victim.cookies["parlor_session"] != planted
+        assert "Signed in as <strong>bob" in (await victim.get("/")).body.decode()
+        return await attacker.get("/")  # the attacker, still holding the planted cookie
+    return action
+
+
 @dataclass
 class Answer:
     code: int
@@ -212,6 +228,7 @@ ROWS = [
     ("cookie signed with another key", as_cookie("alice", other_secret), 200, SIGNED_OUT, "Signed in"),
     ("cookie signed for another name", as_cookie("alice", other_name), 200, SIGNED_OUT, "Signed in"),
     ("cookie older than its lifetime", as_cookie("alice", expired), 200, SIGNED_OUT, "Signed in"),
+    ("session fixation", fixation(), 200, SIGNED_OUT, "Signed in"),
     ("garbage cookie", fetch("anon", "/", headers={"Cookie": "parlor_session=" + "A" * 4000}), 200, SIGNED_OUT, "Signed in"),
     # An open redirect after login: the POST (each costs a password hash) and the forms' hidden field.
     *[(f"next={target!r} after login", post("anon", "/login", {"username": "bob", "password": "correct horse",
