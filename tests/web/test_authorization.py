@@ -1,0 +1,322 @@
+"""Who may use what: every route and method of handlers.routes() against five kinds of caller,
+one test per cell. A route without a row fails test_every_route_has_a_row, so a route added
+later cannot be forgotten: add its row to MATRIX.
+
+The callers: anonymous (no cookie), signed_in (dave, who has nothing here), participant (alice,
+whose conversation with bob, game and API token the addresses name), other (carol, signed in,
+with a conversation with bob of her own) and token (alice's API token, no cookie at all).
+Each caller is a brand-new session, so a cell may log out or log in without touching the next."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from dataclasses import dataclass
+
+import pytest
+import tornado.httpclient
+import tornado.web
+import tornado.websocket
+
+import handlers
+from tests.helpers import SseClient, Visitor
+from tests.world import World, send, start
+
+pytestmark = pytest.mark.slow  # one server process for the module
+
+WINNERS = itertools.count()
+ROLES = ("anonymous", "signed_in", "participant", "other", "token")
+SECRET_TEXT = "hello bob"  # in alice and bob's conversation only
+SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1"}  # fills a row's address for the route check
+
+
+@dataclass(frozen=True)
+class E:
+    """What a cell expects: the status, words the answer must (says) or must not (hides) hold,
+    and where a redirect goes."""
+
+    status: int
+    says: str | None = None
+    hides: str | None = None
+    location: str | None = None
+
+
+LOGIN = E(302, location="/login")
+PRIVATE = E(200, hides=SECRET_TEXT)
+
+
+def same(expect: E, **changes) -> dict[str, E]:
+    """The same expectation for every role, with some roles changed."""
+    return {role: changes.get(role, expect) for role in ROLES}
+
+
+def cookie_roles(expect: E, anonymous: E, token: E) -> dict[str, E]:
+    """Signed-in, participant and other alike; anonymous and token on their own."""
+    return {"anonymous": anonymous, "signed_in": expect, "participant": expect, "other": expect, "token": token}
+
+
+XSRF_REFUSED = E(403, says="refused")
+TOKEN_IS_ANONYMOUS_POST = XSRF_REFUSED  # a token is ignored off the API: no cookie, so no XSRF token
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def get(path, headers=None):
+    return lambda s, v: v.get(s.path(path), headers=headers)
+
+
+def post(path, fields=None):
+    """A form POST; the caller's XSRF token if they have a cookie (a token caller has none)."""
+    async def request(s, v):
+        fields_ = {k: s.path(val) for k, val in (fields or {}).items()}
+        return await v.post(s.path(path), fields_, xsrf="_xsrf" in v.cookies)
+    return request
+
+
+def send_form(peer, text):
+    async def request(s, v):
+        if "_xsrf" not in v.cookies:  # the token caller: the form without a cookie or XSRF token
+            return await v.fetch(f"/chat/{peer}/messages", "POST", "body=x",
+                                 {"Content-Type": "application/x-www-form-urlencoded"})
+        return await send(v, peer, text)
+    return request
+
+
+def api_post(path, payload):
+    return lambda s, v: v.fetch(path, "POST", json.dumps(payload), {"Content-Type": "application/json"})
+
+
+@dataclass
+class Feed:
+    """What a live connection received before a public board push arrived after it."""
+
+    code: int
+    body: bytes
+
+
+def live(query="?boards=10&after=0"):
+    async def request(s, v):
+        try:
+            ws = await v.live(query=query + (f"&token={s.world.ids['token']}" if v.token else ""))
+        except tornado.httpclient.HTTPClientError as e:
+            return e.response
+        await asyncio.sleep(0.2)  # joined
+        await s.board_push()
+        frames = []
+        while True:
+            raw = await asyncio.wait_for(ws.read_message(), 10)
+            frames.append(raw)
+            if 'id=\\"board-10\\"' in raw:
+                break
+        ws.close()
+        return Feed(101, "\n".join(frames).encode())
+    return request
+
+
+def events(query="?boards=10&after=0"):
+    async def request(s, v):
+        headers = {"Cookie": v.cookie_header()} if v.cookies else {}
+        headers.update(v.extra_headers)
+        stream = await SseClient.open(s.base_url, "/events" + query, headers)
+        if stream.status != 200:
+            stream.close()
+            return Feed(stream.status, b"")
+        await asyncio.sleep(0.2)
+        await s.board_push()
+        frames = []
+        while True:
+            event = await stream.next_event(10)
+            frames.append(event["data"])
+            if 'id="board-10"' in event["data"]:
+                break
+        stream.close()
+        return Feed(200, "\n".join(frames).encode())
+    return request
+
+
+# -- the matrix: (method, address, request, expectations per role) -------------------------------
+
+ALLOWED_PAGE = E(200)
+MATRIX = [
+    ("GET", "/scores/10/fragment", get("/scores/10/fragment"), same(E(200, says='id="board-10"'))),
+    ("GET", "/scores/10.json", get("/scores/10.json"), same(E(200, says='"board": 10'))),
+    ("GET", "/", get("/"), {**same(E(200, says="Signed in as", hides=SECRET_TEXT)),
+                            "anonymous": E(200, hides="Signed in as"), "token": E(200, hides="Signed in as")}),
+    ("GET", "/signup", get("/signup"), same(ALLOWED_PAGE)),
+    ("POST", "/signup", post("/signup", {"username": "new-{role}", "password": "long enough"}),
+     cookie_roles(E(303), anonymous=E(303), token=TOKEN_IS_ANONYMOUS_POST)),
+    ("GET", "/login", get("/login"), same(ALLOWED_PAGE)),
+    ("POST", "/login", post("/login", {"username": "bob", "password": "correct horse"}),
+     cookie_roles(E(303), anonymous=E(303), token=TOKEN_IS_ANONYMOUS_POST)),
+    ("POST", "/logout", post("/logout"), cookie_roles(E(303), anonymous=E(303), token=TOKEN_IS_ANONYMOUS_POST)),
+    ("GET", "/account", get("/account"), cookie_roles(E(200, says="API token"), anonymous=LOGIN, token=LOGIN)),
+    ("GET", "/account/token", get("/account/token"),
+     cookie_roles(E(200, says="API token"), anonymous=LOGIN, token=LOGIN)),
+    # "bogus" passes the door and fails validation: access without replacing alice's token.
+    ("POST", "/account/token", post("/account/token", {"action": "bogus"}),
+     cookie_roles(E(400, says="action must be new or revoke"), anonymous=E(401, says="log in"),
+                  token=TOKEN_IS_ANONYMOUS_POST)),
+    ("POST", "/games", post("/games", {"max": "10"}), cookie_roles(E(303), anonymous=E(303),
+                                                                   token=TOKEN_IS_ANONYMOUS_POST)),
+    ("GET", "/games/{game}", get("/games/{game}"),
+     {**same(E(404, says="no such game")), "participant": E(200, says='id="game"')}),
+    # Guess 0: refused by the game's own range (so it was found), and not counted.
+    ("POST", "/games/{game}/guesses", post("/games/{game}/guesses", {"guess": "0"}),
+     {**same(E(404, says="no such game")), "participant": E(400, says="between 1 and 10"),
+      "token": TOKEN_IS_ANONYMOUS_POST}),
+    ("POST", "/games/{game}/name", post("/games/{game}/name", {"name": "someone"}),
+     {**same(E(404, says="no such game")), "participant": E(409, says="Only a won game"),
+      "token": TOKEN_IS_ANONYMOUS_POST}),
+    ("GET", "/scores", get("/scores"), same(E(200, says='id="board-10"'))),
+    ("GET", "/scores/10", get("/scores/10"), same(E(200, says='id="board-10"'))),
+    ("GET", "/chat", get("/chat"), {**cookie_roles(PRIVATE, anonymous=LOGIN, token=LOGIN),
+                                    "participant": E(200, says="conversation-bob")}),
+    ("GET", "/chat/start", get("/chat/start?peer=bob"),
+     cookie_roles(E(303, location="/chat/bob"), anonymous=LOGIN, token=LOGIN)),
+    ("GET", "/chat/bob", get("/chat/bob"), {**cookie_roles(PRIVATE, anonymous=LOGIN, token=LOGIN),
+                                            "participant": E(200, says=SECRET_TEXT)}),
+    ("GET", "/chat/bob/messages", get("/chat/bob/messages?before=1000"),
+     {**cookie_roles(PRIVATE, anonymous=LOGIN, token=LOGIN), "participant": E(200, says=SECRET_TEXT)}),
+    ("POST", "/chat/bob/messages", send_form("bob", "sent by the matrix"),
+     cookie_roles(E(303, location="/chat/bob"), anonymous=E(401, says="log in to chat"),
+                  token=TOKEN_IS_ANONYMOUS_POST)),
+    ("GET", "/chat/bob/images/1", get("/chat/bob/images/1"),
+     {**cookie_roles(E(404, says="no such picture"), anonymous=LOGIN, token=LOGIN),
+      "participant": E(200, says="PNG")}),
+    ("POST", "/chat/bob/typing", post("/chat/bob/typing"),
+     cookie_roles(E(204), anonymous=E(401, says="log in to chat"), token=TOKEN_IS_ANONYMOUS_POST)),
+    ("POST", "/create_conversation_db", post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"}),
+     {**same(E(403, says="your own conversations")), "anonymous": E(401, says="Log in"),
+      "participant": E(200, says='"success": true'), "token": E(200, says='"success": true')}),
+    ("POST", "/get_message_history", post("/get_message_history", {"user_one": "alice", "user_two": "bob"}),
+     {**same(E(403, says="your own conversations", hides=SECRET_TEXT)), "anonymous": E(401, hides=SECRET_TEXT),
+      "participant": E(200, says=SECRET_TEXT), "token": E(200, says=SECRET_TEXT)}),
+    ("POST", "/send_message/bob", post("/send_message/bob", {"author": "alice", "message": "sent as alice"}),
+     {**same(E(403, says="as yourself")), "anonymous": E(401, says="Log in"),
+      "participant": E(200, says='"success": true'), "token": E(200, says='"success": true')}),
+    # Public pushes reach everyone; alice's events (after=0: all she has) only alice's own
+    # sessions. The socket does not take tokens: with one it is a guest's.
+    ("GET", "/live", live(), {**same(E(101, hides=SECRET_TEXT)), "participant": E(101, says=SECRET_TEXT)}),
+    ("GET", "/events", events(), {**same(E(200, hides=SECRET_TEXT)), "participant": E(200, says=SECRET_TEXT),
+                                  "token": E(200, says=SECRET_TEXT)}),
+    ("GET", "/poll", get("/poll?after=0&timeout=0"),
+     {**same(E(200, hides=SECRET_TEXT)), "anonymous": E(401, says="Log in"),
+      "participant": E(200, says=SECRET_TEXT), "token": E(200, says=SECRET_TEXT)}),
+    ("POST", "/api/messages", api_post("/api/messages", {"to": "bob", "body": "sent by the API"}),
+     {**same(E(401, says="needs your API token")), "token": E(201, says='"created": true')}),
+    ("GET", "/healthz", get("/healthz"), same(E(200, says='"redis": true'))),
+]
+
+
+class Caller(Visitor):
+    """A visitor in one role; the token caller adds alice's token to every request."""
+
+    token: str | None = None
+
+    @property
+    def extra_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def fetch(self, path, method="GET", body=None, headers=None):
+        return await super().fetch(path, method, body, {**self.extra_headers, **(headers or {})})
+
+
+class Scene:
+    def __init__(self, world: World, http, role: str):
+        self.world, self.http, self.role, self.base_url = world, http, role, world.base_url
+
+    def path(self, template: str) -> str:
+        return template.format(**self.world.ids, role=self.role.replace("_", "-"))
+
+    async def caller(self, fresh: bool) -> Caller:
+        """The caller of this role: alice and carol in the sessions that own their things (a game
+        belongs to the session that started it), or in new sessions for cells that end one."""
+        who = {"signed_in": "dave", "participant": "alice", "other": "carol"}.get(self.role)
+        caller = Caller(self.http, self.base_url)
+        if who in self.world.cookies and not fresh:
+            caller.cookies = dict(self.world.cookies[who])
+        elif who:
+            caller.cookies = dict((await self.world.signed_in(self.http, who)).cookies)
+        elif self.role == "anonymous":
+            await caller.get("/login")  # an XSRF cookie, as any visitor who saw a page has
+        else:
+            caller.token = self.world.ids["token"]
+        return caller
+
+    async def board_push(self) -> None:
+        """A new player wins on board 10: every page showing it gets the new rows."""
+        name = f"winner-{next(WINNERS)}"  # a new player each time: a repeat of a best score changes nothing
+        self.world.redis.hset(f"user:{name}", mapping={"password_hash": "-", "created_at": "0"})
+        winner = await self.world.signed_in(self.http, name)
+        await self.world.win(winner, await start(winner))
+
+
+@pytest.fixture(scope="module")
+def world():
+    w = World.start()
+    # dave has nothing; carol has a conversation with bob of her own (no picture), and a game.
+    w.redis.hset("user:dave", mapping={"password_hash": "-", "created_at": "0"})
+
+    async def carols_things():
+        http = tornado.httpclient.AsyncHTTPClient()
+        carol = await w.signed_in(http, "carol")
+        assert (await send(carol, "bob", "hello carol")).code == 303
+        await start(carol)
+
+    asyncio.run(carols_things())
+    yield w
+    w.stop()
+
+
+ENDS_SESSIONS = {("POST", "/signup"), ("POST", "/login"), ("POST", "/logout")}  # their callers get new sessions
+CELLS = [(method, path, request, role, expect[role]) for method, path, request, expect in MATRIX for role in ROLES]
+
+
+@pytest.mark.parametrize("method,path,request_,role,expect", CELLS, ids=[f"{c[0]} {c[1]} as {c[3]}" for c in CELLS])
+@pytest.mark.gen_test(timeout=60)
+async def test_cell(world, method, path, request_, role, expect):
+    scene = Scene(world, tornado.httpclient.AsyncHTTPClient(), role)
+    caller = await scene.caller(fresh=(method, path) in ENDS_SESSIONS)
+    answer = await request_(scene, caller)
+    body = answer.body.decode("utf-8", "replace") if answer.body else ""
+    assert answer.code == expect.status, body[:400]
+    if expect.says:
+        assert expect.says.lower() in body.lower()
+    if expect.hides:
+        assert expect.hides not in body
+    if expect.location:
+        assert answer.headers["Location"].startswith(expect.location)
+
+
+def implemented_methods(handler: type) -> set[str]:
+    """The HTTP methods a handler class answers itself (not with Tornado's default 405)."""
+    return {m.upper() for m in ("get", "post", "put", "patch", "delete")
+            if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)}
+
+
+def route_of(path: str, table: list[tuple]) -> str | None:
+    """The pattern of the first route that serves this address, as Tornado picks it."""
+    bare = path.format(**SAMPLE).split("?")[0]
+    return next((pattern for pattern, *_ in table if re.fullmatch(pattern, bare)), None)
+
+
+def test_every_route_has_a_row():
+    table = handlers.routes()
+    covered = {(method, route_of(path, table)) for method, path, *_ in MATRIX}
+    missing = sorted(f"{method} {pattern} ({handler.__name__})" for pattern, handler, *_ in table
+                     for method in implemented_methods(handler) if (method, pattern) not in covered)
+    assert not missing, "routes with no row in the authorization matrix (add one to MATRIX): " + ", ".join(missing)
+    assert (None not in {pattern for _, pattern in covered}), "a row whose address no route serves"
+
+
+def test_the_route_check_sees_a_new_route(monkeypatch):
+    """The check above fails for a route that has no row."""
+    class NewHandler(tornado.web.RequestHandler):
+        def delete(self):
+            pass
+
+    original = handlers.routes
+    monkeypatch.setattr(handlers, "routes", lambda: [*original(), (r"/account/delete", NewHandler)])
+    with pytest.raises(AssertionError, match="DELETE /account/delete"):
+        test_every_route_has_a_row()
