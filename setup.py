@@ -25,6 +25,7 @@ setup(
             "pytest-tornado==0.8.1",
             "playwright>=1.50,<2",
             "beautifulsoup4>=4.12",
+            "hypothesis>=6.100,<7",  # property tests over the parsers (tests/web/test_fuzz.py)
         ],
     },
     entry_points={"console_scripts": ["parlor = server:main"]},
