@@ -80,7 +80,6 @@ async def test_a_killed_redis_is_restarted_with_its_data(data_dir, io_loop):
     embedded = EmbeddedRedis(data_dir)
     await embedded.start()
     await set_and_get(embedded.url, "survivor", "yes")
-    await asyncio.sleep(1.5)  # appendfsync everysec
     old_pid = embedded.pid
     os.kill(old_pid, signal.SIGKILL)
     await until(lambda: embedded.pid != old_pid)
