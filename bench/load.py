@@ -1,8 +1,10 @@
 """Mixed load that remembers what the server acknowledged: the crash tests and `make soak` use it.
 
 - Chat: users send at a fixed total rate (open loop) through POST /api/messages with their API
-  token, each to a few fixed peers. A message is acknowledged when the server answered 201 (it
-  answers only after the pair's file committed it and its events were appended).
+  token, each to a few fixed peers. A message is acknowledged when the server answered 201, or
+  200 to a resend (it answers only after the pair's file committed it and its events were
+  appended). An unanswered message is sent again with the same client_id a few times, a second
+  apart, as a person resends a form.
 - Games: signed-in players play board 10 to a win by halving, over htmx requests. A score is
   acknowledged when the winning guess was answered 200 with "correct" (the server recorded it
   before answering).
@@ -10,8 +12,7 @@
   drops they reconnect with the last event id they saw, and record every message they receive.
 - Browsers (soak only): page views, board fragments, sockets that come and go.
 
-Every request has a deadline; one that passes it is counted as hung. Nothing here retries a
-send: an unanswered message is simply not acknowledged.
+Every request has a deadline; one that passes it is counted as hung.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ import tornado.websocket
 from parlor.sessions import Sessions
 from parlor.users import Accounts
 
+RESENDS, RESEND_AFTER_S = 5, 1.0  # an unanswered message is sent again this often, this far apart
 REQUEST_DEADLINE_S = 15.0  # a request not answered by then is "hung" (Redis's own timeout is 5 s)
 XSRF = os.urandom(16).hex()  # a double-submit XSRF token: the same value as cookie and header
 BODY_RE = re.compile(r"\bm:([0-9a-f]{24})\b")  # a load message's body carries its client_id
@@ -124,13 +126,15 @@ class Load:
     """Runs chat senders, players and watchers against one server until stopped."""
 
     def __init__(self, url: str, people: dict[str, Person], chat_users: list[str], players: list[str],
-                 socket_watchers: list[str], poll_watchers: list[str], rate: float, seed: int = 7):
+                 socket_watchers: list[str], poll_watchers: list[str], rate: float, think_s: float = 0.0,
+                 seed: int = 7):
         host, port = url.split("//", 1)[1].split(":")
         self.url, self.host, self.port = url, host, int(port)
         self.people = people
         self.chat_users, self.players = chat_users, players
         self.socket_watchers, self.poll_watchers = socket_watchers, poll_watchers
         self.rate = rate
+        self.think_s = think_s  # a player's pause before each guess
         self.rng = random.Random(seed)
         self.sent: dict[str, tuple[str, str]] = {}  # client_id -> (sender, recipient), every attempt
         self.acknowledged: set[str] = set()  # client_ids answered 201
@@ -168,6 +172,10 @@ class Load:
         for connection in self._connections.values():
             connection.close()
         self._connections = {}
+
+    @property
+    def running(self) -> bool:
+        return not self._stopping.is_set()
 
     async def pause(self, seconds: float) -> None:
         """Sleep, but not past a stop."""
@@ -220,14 +228,24 @@ class Load:
         return self._connections[sender]
 
     async def _send(self, sender: str, recipient: str) -> None:
+        """Send one message; unanswered (the server down, Redis away), send it again a little
+        later with the same client_id, as a person resends a form, up to RESENDS times."""
         client_id = os.urandom(12).hex()
         self.sent[client_id] = (sender, recipient)
         body = json.dumps({"to": recipient, "body": f"m:{client_id}", "client_id": client_id}).encode()
-        outcome, took = await self._call(self._connection(sender), "POST", "/api/messages", body, {
-            "Authorization": f"Bearer {self.people[sender].token}", "Content-Type": "application/json"})
-        self.chat.note(outcome, took)
-        if outcome == "201":
-            self.acknowledged.add(client_id)
+        for attempt in range(RESENDS + 1):
+            if attempt:
+                await self._quiet_pause(RESEND_AFTER_S)
+                if self._quiet.is_set():
+                    return
+            outcome, took = await self._call(self._connection(sender), "POST", "/api/messages", body, {
+                "Authorization": f"Bearer {self.people[sender].token}", "Content-Type": "application/json"})
+            self.chat.note(outcome if not attempt else f"resent {outcome}", took)
+            if outcome in ("200", "201"):  # 200: a resend of a message stored before
+                self.acknowledged.add(client_id)
+                return
+            if outcome not in ("503", "refused", "hung"):
+                return
 
     async def _call(self, connection: Connection, method: str, path: str, body: bytes,
                     headers: dict[str, str]) -> tuple[str, float]:
@@ -271,6 +289,8 @@ class Load:
         game_id = location.group(1).decode()
         low, high, count = 1, 10, 0
         while True:  # a game under way is played to its end
+            if self.think_s:
+                await asyncio.sleep(self.think_s)
             guess = (low + high) // 2
             started = time.monotonic()
             status, fragment, _ = await connection.request("POST", f"/games/{game_id}/guesses",

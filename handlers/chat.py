@@ -9,7 +9,7 @@ import tornado.web
 from markupsafe import Markup, escape
 
 from parlor import eliza
-from parlor.chat import ChatError, Summary
+from parlor.chat import ChatError, Summary, published_key
 from parlor.chatlog import Message, pair_key
 from parlor.images import ACCEPT, MAX_IMAGE_BYTES
 
@@ -244,7 +244,7 @@ class ChatPush:
                     + "</ul>")
             events.append((me, "message", html, {"peer": peer, "unread": unread,
                                                   "message": message_json(message, peer)}))
-        await hub.publish(events)
+        await hub.publish(events, guard=(published_key(pair), message.id))  # once per message
 
     async def read(self, reader: str, peer: str, newest: Message) -> None:
         """`reader` has read up to `newest` (a message of `peer`): their other tabs drop the

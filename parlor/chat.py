@@ -21,6 +21,7 @@ log = logging.getLogger("parlor.chat")
 MAX_MESSAGE_CHARS = 4000  # a long paragraph; anything longer is a paste, better sent as a file
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # made by the send form; resends reuse it
 LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
+MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
 NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
               "Nothing was stored; please try again later.")
 
@@ -46,10 +47,15 @@ def conversations_key(user: str) -> str:
     return f"conversations:{user}"  # sorted set: peer -> last message time (ms)
 
 
+def published_key(pair: str) -> str:
+    return f"published:{pair}"  # the id of the pair's newest message whose events were appended
+
+
 class Chat:
-    """Sending, reading and listing conversations. `on_message(a, b, message)` is called once
-    a new message is committed, `on_read(reader, peer, message)` once someone has read up to the
-    newest message of their peer (the web layer turns both into events for the two people)."""
+    """Sending, reading and listing conversations. `on_message(a, b, message)` is called to
+    publish a committed message, maybe again after a crash (so it must publish each message
+    once, guarded by published_key); `on_read(reader, peer, message)` once someone has read up
+    to the newest message of their peer. The web layer turns both into events for the two."""
 
     def __init__(self, logs: ChatLogs, redis: aioredis.Redis, accounts: Accounts, executor: Executor,
                  on_message: Callable[[str, str, Message], Awaitable[None]],
@@ -94,14 +100,14 @@ class Chat:
             except ImageRejected as e:
                 raise ChatError(e.status, str(e)) from None
         async with self._in_order(me, peer):  # events leave in the order the file took the messages
+            await self._mark_new_pair(me, peer)
             try:
                 async with self.logs.conversation(me, peer, create=True) as conversation:
                     message, created = await conversation.add(me, text, client_id, image)
             except StorageFailed as e:
                 log.error("a message from %s to %s was not stored: %s", me, peer, e)
                 raise ChatError(503, NOT_STORED) from None
-            if created:
-                await self._delivered(me, peer, message)
+            await self._publish(me, peer, message, created)
         if created and peer == eliza.USERNAME and message.kind == "text":
             self._schedule_eliza(me, message.body)
         return message, created
@@ -117,6 +123,37 @@ class Chat:
         finally:
             if not lock.locked() and not lock._waiters:
                 self._pair_locks.pop(key, None)
+
+    async def _mark_new_pair(self, a: str, b: str) -> None:
+        """A new pair's marker exists before its first commit, so that even its first message is
+        known to be unpublished if a crash comes between (pairs from before markers have none)."""
+        if not self.logs.exists(a, b):
+            await self._redis.set(published_key(pair_key(a, b)), 0, nx=True)
+
+    async def _publish(self, a: str, b: str, message: Message, created: bool) -> None:
+        """Publish a committed message, after any earlier ones of the pair that a crash between
+        commit and publish left unpublished; a resend publishes its message if that never was.
+        The pair's marker (the newest message published) is set with the events, atomically."""
+        published = await self._redis.get(published_key(pair_key(a, b)))
+        if published is None:  # no record (the pair's first message, or one from before markers)
+            missing = [message] if created else []
+        elif message.id <= int(published):
+            missing = []
+        else:
+            missing = await self._unpublished(a, b, int(published), message.id) + [message]
+        for m in missing:
+            await self._delivered(a, b, m)
+
+    async def _unpublished(self, a: str, b: str, published: int, before: int) -> list[Message]:
+        """The pair's messages after the marker and before `before` (at most MAX_REPUBLISH)."""
+        count = min(before - published - 1, MAX_REPUBLISH)
+        if count <= 0:
+            return []
+        async with self.logs.conversation(a, b) as conversation:
+            older = await conversation.page(before, count)
+        if older:
+            log.warning("publishing %d message(s) of %s that a crash left unpublished", len(older), pair_key(a, b))
+        return [m for m in older if m.id > published]
 
     async def _delivered(self, me: str, peer: str, message: Message) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -136,7 +173,7 @@ class Chat:
             async with self._in_order(eliza.USERNAME, user):
                 async with self.logs.conversation(eliza.USERNAME, user, create=True) as conversation:
                     message, _ = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None)
-                await self._delivered(eliza.USERNAME, user, message)
+                await self._publish(eliza.USERNAME, user, message, True)
         except Exception:
             log.exception("ELIZA could not answer %s", user)
 
@@ -206,6 +243,7 @@ class Chat:
 
     async def create(self, me: str, peer: str) -> None:
         """Make the pair's file now (the tutorial's create_conversation_db)."""
+        await self._mark_new_pair(me, peer)
         try:
             async with self.logs.conversation(me, peer, create=True):
                 pass

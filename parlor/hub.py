@@ -137,15 +137,21 @@ class Backlog:
     last: str  # the newest id the stream ever gave ("0-0" if none)
 
 
-# Append events, each to its user's stream: KEYS are each event's stream and meta; ARGV are
-# max events, max age (ms), meta ttl (s), channel, then each event's user, kind, html, data.
-# Returns the ids.
+# Append events, each to its user's stream: KEYS are each event's stream and meta, then maybe a
+# guard; ARGV are max events, max age (ms), meta ttl (s), channel, the guard's number, then each
+# event's user, kind, html, data. With a guard (a key holding the highest number appended so
+# far), events whose number is not above it were appended already and are not again. Returns
+# the ids.
 _APPEND = """
 local maxlen, max_age = tonumber(ARGV[1]), tonumber(ARGV[2])
+if #KEYS % 2 == 1 then
+  if tonumber(redis.call('GET', KEYS[#KEYS]) or '0') >= tonumber(ARGV[5]) then return {} end
+  redis.call('SET', KEYS[#KEYS], ARGV[5])
+end
 local ids = {}
-for e = 0, #KEYS / 2 - 1 do
+for e = 0, math.floor(#KEYS / 2) - 1 do
   local stream, meta = KEYS[2 * e + 1], KEYS[2 * e + 2]
-  local user, kind, html, data = ARGV[4 * e + 5], ARGV[4 * e + 6], ARGV[4 * e + 7], ARGV[4 * e + 8]
+  local user, kind, html, data = ARGV[4 * e + 6], ARGV[4 * e + 7], ARGV[4 * e + 8], ARGV[4 * e + 9]
   if redis.call('EXISTS', stream) == 0 then  -- expired: everything it held is gone
     local last = redis.call('HGET', meta, 'last')
     if last then redis.call('HSET', meta, 'trimmed', last) end
@@ -183,12 +189,17 @@ class EventLog:
         """Store one event for `user`; returns its id. Every process hears of it."""
         return (await self.append_many([(user, kind, html, data)]))[0]
 
-    async def append_many(self, events: list[tuple[str, str, str, object]]) -> list[str]:
-        """Several (user, kind, html, data), atomically, in one round trip."""
-        keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL]
+    async def append_many(self, events: list[tuple[str, str, str, object]],
+                          guard: tuple[str, int] | None = None) -> list[str]:
+        """Several (user, kind, html, data), atomically, in one round trip. With a guard (key,
+        number), only if the key holds a smaller number (or none), which then becomes it: a
+        thing published twice (a retry, two processes) is appended once."""
+        keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL, guard[1] if guard else 0]
         for user, kind, html, data in events:
             keys += [stream_key(user), stream_meta_key(user)]
             args += [user, kind, html, json.dumps(data)]
+        if guard:
+            keys.append(guard[0])
         return await self._append(keys=keys, args=args) if events else []
 
     async def cursor(self, user: str) -> str:
@@ -409,9 +420,11 @@ class Hub:
             connection.send(push)
         return len(room)
 
-    async def publish(self, events: list[tuple[str, str, str, object]]) -> list[str]:
-        """Store per-user events (user, kind, html, data); every process delivers them."""
-        return await self.events.append_many(events)
+    async def publish(self, events: list[tuple[str, str, str, object]],
+                      guard: tuple[str, int] | None = None) -> list[str]:
+        """Store per-user events (user, kind, html, data); every process delivers them. A guard
+        (key, number) makes it once only: see EventLog.append_many."""
+        return await self.events.append_many(events, guard)
 
     async def typing(self, who: str, to: str) -> None:
         """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS)."""

@@ -158,7 +158,8 @@ async def test_a_sigkilled_redis_means_503s_then_recovery_and_no_acknowledged_sc
         for player, counts in scores_before.items():  # (also covered by the check above)
             assert counts and all(min(load.scores[player]) <= c for c in counts)
         # While Redis was away: 503s, never a 500, a hang or a dropped connection.
-        assert set(load.chat.statuses) <= {"201", "503", "busy"}, summary  # busy: a sender waiting for its answer
+        # busy: a sender waiting for its answer; resent: the same message again after a 503
+        assert set(load.chat.statuses) <= {"201", "503", "busy", "resent 200", "resent 201", "resent 503"}, summary
         assert set(load.games.statuses) <= {"200", "303", "503"}, summary
         assert set(health) <= {200, 503}, summary
         assert load.chat.statuses["503"] + load.games.statuses["503"] > 0, summary
