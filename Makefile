@@ -6,7 +6,7 @@ VENDOR := static/vendor
 HTMX := node_modules/htmx.org/dist
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench bench-delivery setup clean
+.PHONY: run test bench bench-delivery soak autobahn setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
@@ -20,6 +20,14 @@ bench: setup
 
 bench-delivery: setup
 	$(PY) -m bench.delivery $(ARGS)
+
+# Ten minutes of mixed load; fails if memory, descriptors or Redis memory keep growing.
+soak: setup
+	$(PY) -m bench.soak $(ARGS)
+
+# The Autobahn|Testsuite fuzzing client against /live (it needs a Python 2.7; set up in .autobahn/).
+autobahn: setup
+	$(PY) -m bench.autobahn $(ARGS)
 
 setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js
 
