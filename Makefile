@@ -53,4 +53,4 @@ $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR)
+	rm -rf $(VENV) node_modules $(VENDOR) .autobahn
