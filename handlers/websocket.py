@@ -12,9 +12,9 @@ from tornado.websocket import WebSocketProtocol13
 
 PROTOCOL_ERROR = 1002
 INVALID_PAYLOAD = 1007  # text that is not UTF-8
+LINGER_S = 1.0  # a failed connection's socket stays open this long after our close frame
 # Close codes a peer may send (RFC 6455 7.4.1 and IANA's registry): 1004-1006 and 1015 are
 # reserved for reporting, never sent; 0-999 and 1016-2999 are not used; 3000-4999 are private.
-LINGER_S = 1.0  # a failed connection's socket stays open this long after our close frame
 VALID_CLOSE_CODES = frozenset(range(1000, 1004)) | frozenset(range(1007, 1015)) | frozenset(range(3000, 5000))
 
 

@@ -134,13 +134,13 @@ class Chat:
         """Publish a committed message, after any earlier ones of the pair that a crash between
         commit and publish left unpublished; a resend publishes its message if that never was.
         The pair's marker (the newest message published) is set with the events, atomically."""
-        published = await self._redis.get(published_key(pair_key(a, b)))
-        if published is None:  # no record (the pair's first message, or one from before markers)
+        marker = await self._redis.get(published_key(pair_key(a, b)))
+        if marker is None:  # a pair from before markers: what it published is unknown
             missing = [message] if created else []
-        elif message.id <= int(published):
+        elif message.id <= int(marker):
             missing = []
         else:
-            missing = await self._unpublished(a, b, int(published), message.id) + [message]
+            missing = await self._unpublished(a, b, int(marker), message.id) + [message]
         for m in missing:
             await self._delivered(a, b, m)
 
