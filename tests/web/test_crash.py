@@ -95,26 +95,26 @@ def check_watchers(load: Load, caught_up: bool, summary: dict) -> None:
 @pytest.mark.gen_test(timeout=300)
 async def test_five_sigkills_of_the_server_lose_nothing_acknowledged(data_dir):
     server, load = await loaded_server(data_dir)
-    loop = asyncio.get_running_loop()
-    moments = [round(random.uniform(1.0, 3.0), 2) for _ in range(KILLS)]
-    restarts = []
-    started = time.monotonic()
-    load.start()
     try:
-        for moment in moments:
-            await asyncio.sleep(moment)
-            server.kill(signal.SIGKILL)  # its Redis lives on, and is adopted by the next one
-            killed = time.monotonic()
-            server = ServerProcess(data_dir, "--eliza-delay", "0", port=server.port)
-            await loop.run_in_executor(None, server.start)
-            restarts.append(round(time.monotonic() - killed, 2))
-        await asyncio.sleep(2)
-        seconds = time.monotonic() - started
-        await load.stop_sending()
-        caught_up = await load.caught_up()
-    finally:
-        await load.stop()
-    try:
+        loop = asyncio.get_running_loop()
+        moments = [round(random.uniform(1.0, 3.0), 2) for _ in range(KILLS)]
+        restarts = []
+        started = time.monotonic()
+        load.start()
+        try:
+            for moment in moments:
+                await asyncio.sleep(moment)
+                server.kill(signal.SIGKILL)  # its Redis lives on, and is adopted by the next one
+                killed = time.monotonic()
+                server = ServerProcess(data_dir, "--eliza-delay", "0", port=server.port)
+                await loop.run_in_executor(None, server.start)
+                restarts.append(round(time.monotonic() - killed, 2))
+            await asyncio.sleep(2)
+            seconds = time.monotonic() - started
+            await load.stop_sending()
+            caught_up = await load.caught_up()
+        finally:
+            await load.stop()
         summary = check_everything_acknowledged_is_there(data_dir, load)
         up_s = seconds - sum(restarts)
         summary.update(test="server SIGKILL", kills=KILLS, kill_after_s=moments, restart_s=restarts,
@@ -123,33 +123,33 @@ async def test_five_sigkills_of_the_server_lose_nothing_acknowledged(data_dir):
         check_watchers(load, caught_up, summary)
         assert "500" not in load.chat.statuses and "500" not in load.games.statuses, summary
     finally:
-        server.stop()
+        server.stop()  # the one running now
 
 
 @pytest.mark.gen_test(timeout=300)
 async def test_a_sigkilled_redis_means_503s_then_recovery_and_no_acknowledged_score_is_lost(data_dir):
     server, load = await loaded_server(data_dir)
-    loop = asyncio.get_running_loop()
-    cpu = (time.process_time(), cpu_seconds(server.process.pid), time.monotonic())
-    load.start()
     try:
-        await asyncio.sleep(2)
-        scores_before = {player: list(counts) for player, counts in load.scores.items()}
-        os.kill(redis_pid(data_dir), signal.SIGKILL)
-        killed = time.monotonic()
-        health = []
-        while not health or health[-1] != 200:  # the server restarts Redis by itself
-            assert time.monotonic() - killed < 60, "Redis was not restarted"
-            health.append(await loop.run_in_executor(None, server.health))
-        down_s = time.monotonic() - killed
-        await asyncio.sleep(2)
-        await load.stop_sending()
-        cpu = [round(now - then, 1) for now, then in zip(
-            (time.process_time(), cpu_seconds(server.process.pid), time.monotonic()), cpu)]
-        caught_up = await load.caught_up()
-    finally:
-        await load.stop()
-    try:
+        loop = asyncio.get_running_loop()
+        cpu = (time.process_time(), cpu_seconds(server.process.pid), time.monotonic())
+        load.start()
+        try:
+            await asyncio.sleep(2)
+            scores_before = {player: list(counts) for player, counts in load.scores.items()}
+            os.kill(redis_pid(data_dir), signal.SIGKILL)
+            killed = time.monotonic()
+            health = []
+            while not health or health[-1] != 200:  # the server restarts Redis by itself
+                assert time.monotonic() - killed < 60, "Redis was not restarted"
+                health.append(await loop.run_in_executor(None, server.health))
+            down_s = time.monotonic() - killed
+            await asyncio.sleep(2)
+            await load.stop_sending()
+            cpu = [round(now - then, 1) for now, then in zip(
+                (time.process_time(), cpu_seconds(server.process.pid), time.monotonic()), cpu)]
+            caught_up = await load.caught_up()
+        finally:
+            await load.stop()
         summary = check_everything_acknowledged_is_there(data_dir, load)
         summary.update(load_generator_cpu_s=cpu[0], server_cpu_s=cpu[1], wall_s=cpu[2])
         summary.update(test="Redis SIGKILL", healthy_again_after_s=round(down_s, 2), health_polls=health,
