@@ -224,15 +224,16 @@ class ChatPush:
         self._row = app.templates.get_template("partials/_conversation_row.html")
         self._seen = app.templates.get_template("partials/_seen.html")
 
-    async def __call__(self, a: str, b: str, message: Message) -> None:
-        hub, chat = self._app.hub, self._app.chat
+    async def __call__(self, a: str, b: str, message: Message, unread_by_b: int,
+                       listed: list[tuple[str, str, int]]) -> None:
+        hub = self._app.hub
         pair = pair_key(a, b)
-        online = await hub.online([a, b])
+        online = await hub.online([a, b], recent=True)
         events = []
         for me, peer in ((a, b), (b, a)):
             if me == eliza.USERNAME:
                 continue  # ELIZA reads nothing
-            unread = 0 if message.author == me else await chat.unread(me, peer)
+            unread = 0 if message.author == me else unread_by_b
             # The row goes to the top of the list (the page's script drops the old copy of it).
             html = (self._message.render(message=message, me=me, peer=peer, pair=pair)
                     + '<ul id="conversation-list" hx-swap-oob="afterbegin">'
@@ -240,7 +241,7 @@ class ChatPush:
                     + "</ul>")
             events.append((me, "message", html, {"peer": peer, "unread": unread,
                                                   "message": message_json(message, peer)}))
-        await hub.publish(events)
+        await hub.publish(events, listed)
 
     async def read(self, reader: str, peer: str, newest: Message) -> None:
         """`reader` has read up to `newest` (a message of `peer`): their other tabs drop the

@@ -47,10 +47,13 @@ def conversations_key(user: str) -> str:
 class Chat:
     """Sending, reading and listing conversations. `on_message(a, b, message)` is called once
     a new message is committed, `on_read(reader, peer, message)` once someone has read up to the
-    newest message of their peer (the web layer turns both into events for the two people)."""
+    newest message of their peer (the web layer turns both into events for the two people).
+
+    `on_message(author, peer, message, unread, listed)` gets the peer's unread count and the
+    conversation-list entries [(key, member, time)] to write along with the events."""
 
     def __init__(self, logs: ChatLogs, redis: aioredis.Redis, accounts: Accounts, executor: Executor,
-                 on_message: Callable[[str, str, Message], Awaitable[None]],
+                 on_message: Callable[[str, str, Message, int, list[tuple[str, str, int]]], Awaitable[None]],
                  on_read: Callable[[str, str, Message], Awaitable[None]] | None = None,
                  eliza_delay_scale: float = 1.0):
         self.logs = logs
@@ -93,9 +96,9 @@ class Chat:
                 raise ChatError(e.status, str(e)) from None
         async with self._in_order(me, peer):  # events leave in the order the file took the messages
             async with self.logs.conversation(me, peer, create=True) as conversation:
-                message, created = await conversation.add(me, text, client_id, image)
+                message, created, unread = await conversation.add(me, text, client_id, image, reader=peer)
             if created:
-                await self._delivered(me, peer, message)
+                await self._delivered(me, peer, message, unread)
         if created and peer == eliza.USERNAME and message.kind == "text":
             self._schedule_eliza(me, message.body)
         return message, created
@@ -112,12 +115,11 @@ class Chat:
             if not lock.locked() and not lock._waiters:
                 self._pair_locks.pop(key, None)
 
-    async def _delivered(self, me: str, peer: str, message: Message) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(conversations_key(me), {peer: message.sent_ms})
-            pipe.zadd(conversations_key(peer), {me: message.sent_ms})
-            await pipe.execute()
-        await self._on_message(me, peer, message)
+    async def _delivered(self, me: str, peer: str, message: Message, unread: int) -> None:
+        # Both people's conversation lists are brought up to date by the same Redis call that
+        # stores the message's events (one round trip).
+        listed = [(conversations_key(me), peer, message.sent_ms), (conversations_key(peer), me, message.sent_ms)]
+        await self._on_message(me, peer, message, unread, listed)
 
     def _schedule_eliza(self, user: str, text: str) -> None:
         task = asyncio.get_running_loop().create_task(self._eliza_answers(user, text))
@@ -129,8 +131,9 @@ class Chat:
         try:
             async with self._in_order(eliza.USERNAME, user):
                 async with self.logs.conversation(eliza.USERNAME, user, create=True) as conversation:
-                    message, _ = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None)
-                await self._delivered(eliza.USERNAME, user, message)
+                    message, _, unread = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None,
+                                                                reader=user)
+                await self._delivered(eliza.USERNAME, user, message, unread)
         except Exception:
             log.exception("ELIZA could not answer %s", user)
 

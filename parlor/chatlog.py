@@ -101,6 +101,15 @@ _MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.
     FROM messages m LEFT JOIN images i ON i.id = m.image_id"""
 
 
+# Messages by someone other than the reader, after the reader's read marker.
+_UNREAD = ("SELECT COUNT(*) FROM messages WHERE author != ? AND id > "
+           "COALESCE((SELECT last_read_id FROM read_markers WHERE user = ?), 0)")
+# A resent form (same client_id) inserts nothing and returns no row: the first send stands.
+# The reader's unread count is read in the same statement and sees the new row.
+_INSERT_MESSAGE = ("INSERT INTO messages (client_id, author, kind, body, image_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
+                   " ON CONFLICT (client_id) DO NOTHING RETURNING id, (" + _UNREAD + ")")
+
+
 def _message(row) -> Message:
     return Message(*row)
 
@@ -133,35 +142,50 @@ class Conversation:
                 raise
             return last
 
-    async def add(self, author: str, body: str, client_id: str | None, image: Image | None) -> tuple[Message, bool]:
-        """Store a message (once per client_id); returns it and whether it is new."""
+    async def add(self, author: str, body: str, client_id: str | None, image: Image | None,
+                  reader: str | None = None) -> tuple[Message, bool, int]:
+        """Store a message (once per client_id); returns it, whether it is new, and how many
+        messages `reader` (the other person) has not read, this one included."""
         sent_ms = int(time.time() * 1000)
-        kind = "image" if image else "text"
+        if image is None:
+            return await self._add_text(author, body, client_id, reader, sent_ms)
         async with self.lock:
             await self.db.execute("BEGIN IMMEDIATE")
             try:
-                image_id = None
-                if image is not None:
-                    cursor = await self.db.execute(
-                        "INSERT INTO images (mime, width, height, bytes, thumbnail, sha256) VALUES (?, ?, ?, ?, ?, ?)",
-                        (image.mime, image.width, image.height, image.data, image.thumbnail, image.sha256))
-                    image_id = cursor.lastrowid
-                # A resent form (same client_id) inserts nothing: the first send stands.
                 cursor = await self.db.execute(
-                    "INSERT INTO messages (client_id, author, kind, body, image_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (client_id) DO NOTHING",
-                    (client_id, author, kind, body, image_id, sent_ms))
-                created = cursor.rowcount == 1
-                await self.db.execute("COMMIT" if created else "ROLLBACK")
+                    "INSERT INTO images (mime, width, height, bytes, thumbnail, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                    (image.mime, image.width, image.height, image.data, image.thumbnail, image.sha256))
+                image_id = cursor.lastrowid
+                # A resent form (same client_id) inserts nothing: the first send stands.
+                rows = await self.db.execute_fetchall(
+                    _INSERT_MESSAGE, (client_id, author, "image", body, image_id, sent_ms, reader, reader))
+                await self.db.execute("COMMIT" if rows else "ROLLBACK")
             except BaseException:
                 if self.db.in_transaction:
                     await self.db.execute("ROLLBACK")
                 raise
-            if created:
-                return Message(cursor.lastrowid, author, kind, body, sent_ms, client_id, image_id,
-                               image.width if image else None, image.height if image else None), True
-            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.client_id = ?", (client_id,))
-        return _message(rows[0]), False
+            if rows:
+                (message_id, unread), = rows
+                return Message(message_id, author, "image", body, sent_ms, client_id, image_id,
+                               image.width, image.height), True, unread
+            return await self._resent(client_id, reader)
+
+    async def _add_text(self, author: str, body: str, client_id: str | None, reader: str | None,
+                        sent_ms: int) -> tuple[Message, bool, int]:
+        """A text message in one statement, so in one trip to the file's thread: the INSERT is its
+        own transaction, committed (and synced) before the statement returns its row."""
+        async with self.lock:
+            rows = await self.db.execute_fetchall(
+                _INSERT_MESSAGE, (client_id, author, "text", body, None, sent_ms, reader, reader))
+            if rows:
+                (message_id, unread), = rows
+                return Message(message_id, author, "text", body, sent_ms, client_id), True, unread
+            return await self._resent(client_id, reader)
+
+    async def _resent(self, client_id: str, reader: str | None) -> tuple[Message, bool, int]:
+        rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.client_id = ?", (client_id,))
+        unread = await self._fetchall(_UNREAD, (reader, reader))
+        return _message(rows[0]), False, unread[0][0]
 
     async def page(self, before: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
         """Up to `limit` messages before id `before` (or the latest), oldest first."""
@@ -177,9 +201,7 @@ class Conversation:
 
     async def unread(self, user: str) -> int:
         async with self.lock:
-            rows = await self._fetchall(
-                "SELECT COUNT(*) FROM messages WHERE author != ? AND id > "
-                "COALESCE((SELECT last_read_id FROM read_markers WHERE user = ?), 0)", (user, user))
+            rows = await self._fetchall(_UNREAD, (user, user))
         return rows[0][0]
 
     async def read_marker(self, user: str) -> int:

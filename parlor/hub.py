@@ -33,14 +33,16 @@ TYPING_CHANNEL = "parlor:typing"  # "<who>\n<to whom>"; never stored
 TYPING_EVERY_MS = 2500  # a typist's notices are forwarded at most this often (the page sends every 3 s)
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
 KEEPALIVE_EVERY_S = 25  # SSE comment lines keep quiet streams open through proxies
-CATCH_UP_PAGE = 200
-CATCH_UP_READS = 32  # stream reads at once when many connections catch up (after a Redis blip)  # events read from a stream at a time when a connection catches up
+CATCH_UP_PAGE = 200  # events read from a stream at a time when a connection catches up
+CATCH_UP_READS = 32  # stream reads at once when many connections catch up (after a Redis blip)
 PEER_NOTICE_LIMIT = 500  # a presence change is shown to this many of the user's latest peers
 STREAM_ID_RE = re.compile(r"(\d{1,15})-(\d{1,19})", re.ASCII)
 LISTEN_POLL_S = 1.0  # how long one wait for a pub/sub message lasts before waiting again
 PUBSUB_QUIET_S = 10.0  # after this long without a message, ping the subscription ...
 PUBSUB_PING_TIMEOUT_S = 5.0  # ... and give up on it (and on caches it feeds) without an answer
 RESUBSCRIBE_DELAY_S = 0.5  # pause before subscribing again after losing Redis
+ONLINE_CACHE_S = 1.0  # how old an "is online" answer for a pushed message's row may be
+ONLINE_CACHE_MAX = 10_000  # users remembered at most (then forgotten all at once)
 
 
 def stream_key(user: str) -> str:
@@ -137,15 +139,20 @@ class Backlog:
     last: str  # the newest id the stream ever gave ("0-0" if none)
 
 
-# Append events, each to its user's stream: KEYS are each event's stream and meta; ARGV are
-# max events, max age (ms), meta ttl (s), channel, then each event's user, kind, html, data.
+# Append events, each to its user's stream: KEYS are each event's stream and meta, then the sorted
+# sets to update along with them; ARGV are max events, max age (ms), meta ttl (s), channel, the
+# number of events, each event's user, kind, html, data, then a score and member per sorted set.
 # Returns the ids.
 _APPEND = """
-local maxlen, max_age = tonumber(ARGV[1]), tonumber(ARGV[2])
+local maxlen, max_age, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
+for z = 2 * count + 1, #KEYS do
+  local at = 5 + 4 * count + 2 * (z - 2 * count) - 1
+  redis.call('ZADD', KEYS[z], ARGV[at], ARGV[at + 1])
+end
 local ids = {}
-for e = 0, #KEYS / 2 - 1 do
+for e = 0, count - 1 do
   local stream, meta = KEYS[2 * e + 1], KEYS[2 * e + 2]
-  local user, kind, html, data = ARGV[4 * e + 5], ARGV[4 * e + 6], ARGV[4 * e + 7], ARGV[4 * e + 8]
+  local user, kind, html, data = ARGV[4 * e + 6], ARGV[4 * e + 7], ARGV[4 * e + 8], ARGV[4 * e + 9]
   if redis.call('EXISTS', stream) == 0 then  -- expired: everything it held is gone
     local last = redis.call('HGET', meta, 'last')
     if last then redis.call('HSET', meta, 'trimmed', last) end
@@ -183,13 +190,18 @@ class EventLog:
         """Store one event for `user`; returns its id. Every process hears of it."""
         return (await self.append_many([(user, kind, html, data)]))[0]
 
-    async def append_many(self, events: list[tuple[str, str, str, object]]) -> list[str]:
-        """Several (user, kind, html, data), atomically, in one round trip."""
-        keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL]
+    async def append_many(self, events: list[tuple[str, str, str, object]],
+                          scores: list[tuple[str, str, int]] = ()) -> list[str]:
+        """Several (user, kind, html, data), atomically, in one round trip; along with them,
+        each (key, member, score) is set in its sorted set."""
+        keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL, len(events)]
         for user, kind, html, data in events:
             keys += [stream_key(user), stream_meta_key(user)]
             args += [user, kind, html, json.dumps(data)]
-        return await self._append(keys=keys, args=args) if events else []
+        for key, member, score in scores:
+            keys.append(key)
+            args += [score, member]
+        return await self._append(keys=keys, args=args) if events or scores else []
 
     async def cursor(self, user: str) -> str:
         """The id of `user`'s newest event: a page rendered now continues from here."""
@@ -262,6 +274,7 @@ class Hub:
         self.online_count = 0  # as last counted; pages render it without asking Redis
         self.closing = False
         self._reads = asyncio.Semaphore(CATCH_UP_READS)
+        self._online_cache: dict[str, tuple[bool, float]] = {}  # user -> (online, good until)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -381,8 +394,21 @@ class Hub:
     def has_topic(self, topic: str) -> bool:
         return topic in self._topics
 
-    async def online(self, users: list[str]) -> set[str]:
-        return await self.presence.online(users)
+    async def online(self, users: list[str], recent: bool = False) -> set[str]:
+        """Which of these users are online. `recent` accepts an answer up to ONLINE_CACHE_S old
+        (a presence notice clears it sooner): enough for the dot beside a pushed message."""
+        if not recent:
+            return await self.presence.online(users)
+        now = time.monotonic()
+        cache = self._online_cache
+        if all(user in cache and cache[user][1] > now for user in users):
+            return {user for user in users if cache[user][0]}
+        result = await self.presence.online(users)
+        if len(cache) > ONLINE_CACHE_MAX:
+            cache.clear()
+        for user in users:
+            cache[user] = (user in result, now + ONLINE_CACHE_S)
+        return result
 
     # -- pushing ---------------------------------------------------------------------------
 
@@ -409,9 +435,11 @@ class Hub:
             connection.send(push)
         return len(room)
 
-    async def publish(self, events: list[tuple[str, str, str, object]]) -> list[str]:
-        """Store per-user events (user, kind, html, data); every process delivers them."""
-        return await self.events.append_many(events)
+    async def publish(self, events: list[tuple[str, str, str, object]],
+                      scores: list[tuple[str, str, int]] = ()) -> list[str]:
+        """Store per-user events (user, kind, html, data), and set the (key, member, score)
+        entries in the same call; every process delivers the events."""
+        return await self.events.append_many(events, scores)
 
     async def typing(self, who: str, to: str) -> None:
         """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS)."""
@@ -434,6 +462,7 @@ class Hub:
 
     async def on_presence(self, notice: str) -> None:
         user, state = notice.split("\n", 1)
+        self._online_cache.pop(user, None)
         if not self._rooms:
             return
         peers = [p for p in await self._peers_of(user, PEER_NOTICE_LIMIT) if p in self._rooms]
