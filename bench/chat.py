@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 import statistics
+import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -42,6 +44,7 @@ class Side:
     users: list[dict]  # name, ws_path, ws_headers, post_headers, and url if not the side's
     cpu: object  # () -> CPU seconds of the server (and its Redis)
     sockets: list = field(default_factory=list)
+    pid: int | None = None  # the server process, for BENCH_PYSPY
 
 
 class Load:
@@ -114,6 +117,11 @@ class Load:
         tasks = []
         saturated = False
         meter, cpu_before = LoadMeter(), self.side.cpu()
+        profiler = None
+        if os.environ.get("BENCH_PYSPY") and self.side.pid:  # for digging: py-spy while sending
+            profiler = subprocess.Popen(["py-spy", "record", "--gil", "-f", "raw", "-d", str(int(seconds)), "-p",
+                                         str(self.side.pid), "-o", f"{os.environ['BENCH_PYSPY']}-{rate}.txt"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         start = time.perf_counter()
         k = 0
         while k < total and not saturated:
@@ -136,6 +144,8 @@ class Load:
             await asyncio.sleep(max(0.0, min(0.002, start + k / rate - time.perf_counter())))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
+        if profiler is not None:
+            profiler.wait()
         busy = meter.busy()
         server_cpu = self.side.cpu() - cpu_before
         answered = [n for n in numbers if n in self.recipient]

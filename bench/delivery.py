@@ -37,7 +37,7 @@ def run(processes_count: int, rate: int, seconds: float) -> dict:
                 {"name": u["name"], "ws_path": "/live", "ws_headers": f"Cookie: {u['cookie']}\r\n",
                  "post_headers": f"Authorization: Bearer {u['token']}\r\nContent-Type: application/json\r\n",
                  "url": servers[i % processes_count].url} for i, u in enumerate(users)],
-                lambda: first.cpu() + sum(s.server_cpu() for s in servers[1:]))
+                lambda: first.cpu() + sum(s.server_cpu() for s in servers[1:]), pid=first.pid)
             load = chat.Load(side)
             await load.open()
             await load.warm_up()

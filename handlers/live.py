@@ -136,6 +136,10 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
             written = self.write_message(frame)
         except tornado.websocket.WebSocketClosedError:
             return
+        if written.done():  # the socket took it all at once: the common case, and nothing to track
+            if not written.cancelled():
+                written.exception()
+            return
         self._unsent += len(frame)
         written.add_done_callback(functools.partial(self._sent, len(frame)))
 
