@@ -8,6 +8,7 @@ from .compat import CreateConversationHandler, MessageHistoryHandler, SendMessag
 from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler
 from .home import HomeHandler
+from .metrics import MetricsHandler
 from .live import EventStreamHandler, LiveSocket, PollHandler
 from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, ScoresHandler
 
@@ -46,4 +47,5 @@ def routes() -> list[tuple]:
         (r"/poll", PollHandler),
         (r"/api/messages", ApiMessagesHandler),
         (r"/healthz", HealthHandler),
+        (r"/metrics", MetricsHandler),
     ]

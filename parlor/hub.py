@@ -262,6 +262,8 @@ class Hub:
         self.online_count = 0  # as last counted; pages render it without asking Redis
         self.closing = False
         self._reads = asyncio.Semaphore(CATCH_UP_READS)
+        # Told once per live event fanned out here (not per connection) with the ms of its id.
+        self.on_delivered: Callable[[int], None] | None = None
 
     # -- connections -----------------------------------------------------------------------
 
@@ -374,6 +376,14 @@ class Hub:
     def connection_count(self) -> int:
         return len(self._subs)
 
+    def transports(self):
+        """Each local connection's transport ("ws", "sse", "poll"), for the metrics."""
+        return (getattr(connection, "transport", "other") for connection in self._subs)
+
+    def users_connected(self) -> int:
+        """Users with at least one connection on this process."""
+        return len(self._rooms)
+
     def has_user(self, user: str) -> bool:
         """Whether this process holds a connection of that user."""
         return user in self._rooms
@@ -431,6 +441,8 @@ class Hub:
             subscription = self._subs.get(connection)
             if subscription is not None:
                 self._deliver(connection, subscription, event)
+        if self.on_delivered is not None:
+            self.on_delivered(event.key[0])
 
     async def on_presence(self, notice: str) -> None:
         user, state = notice.split("\n", 1)
