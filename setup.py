@@ -28,5 +28,5 @@ setup(
             "beautifulsoup4>=4.12",
         ],
     },
-    entry_points={"console_scripts": ["parlor = server:main"]},
+    entry_points={"console_scripts": ["parlor = server:main", "parlor-backup = parlor.backup:main"]},
 )
