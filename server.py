@@ -75,7 +75,8 @@ class ParlorApp(tornado.web.Application):
         self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
         chat_push = ChatPush(self)  # reads self.hub only when a message is pushed
         self.chat = Chat(self.chat_logs, redis_client, self.accounts, self.image_pool,
-                         on_message=self.metrics.counting_messages(chat_push), on_read=chat_push.read, eliza_delay_scale=config.eliza_delay)
+                         on_message=self.metrics.counting_messages(chat_push), on_read=chat_push.read,
+                         eliza_delay_scale=config.eliza_delay)
         # A user's presence changes are shown to the people they have conversations with.
         self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self.chat.peers)
         self.hub.on_delivered = self.metrics.event_delivered
