@@ -21,9 +21,9 @@ from handlers.base import NotFoundHandler, hide_secrets
 from handlers.chat import ChatPush, linkify
 from handlers.live import LiveViews
 from handlers.scores import BoardViews
+from parlor import logs
 from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
-from parlor import logs
 from parlor.config import Config, installed_version
 from parlor.games import Games
 from parlor.hub import EVENTS_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener

@@ -8,8 +8,8 @@ from .compat import CreateConversationHandler, MessageHistoryHandler, SendMessag
 from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler
 from .home import HomeHandler
-from .metrics import MetricsHandler
 from .live import EventStreamHandler, LiveSocket, PollHandler
+from .metrics import MetricsHandler
 from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, ScoresHandler
 
 GAME_ID = r"([A-Za-z0-9_-]{1,32})"
