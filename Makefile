@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 VENDOR := static/vendor
 HTMX := node_modules/htmx.org/dist
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
 
 .PHONY: run test bench bench-delivery setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
 
-test: setup $(CHROMIUM)
+test: setup $(CHROMIUM) $(NGINX)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
@@ -43,6 +44,10 @@ $(VENDOR)/ext/%.min.js: node_modules/.installed
 # Debian's chromium for the browser tests; never a browser that a test tool downloads.
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
+
+# Debian's nginx, which tests/web/test_deploy.py runs in front of Parlor with docs/nginx.conf.
+$(NGINX):
+	apt-get update && apt-get install -y nginx
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import resource
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -15,19 +14,20 @@ import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
-from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from handlers import routes
-from handlers.base import NotFoundHandler
+from handlers.base import NotFoundHandler, hide_secrets
 from handlers.chat import ChatPush, linkify
 from handlers.live import LiveViews
 from handlers.scores import BoardViews
+from parlor import logs
 from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
-from parlor.config import Config
+from parlor.config import Config, installed_version
 from parlor.games import Games
 from parlor.hub import EVENTS_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.metrics import CountingRetry, Metrics
 from parlor.presence import PRESENCE_CHANNEL, Presence
 from parlor.redis_server import EmbeddedRedis
 from parlor.scores import BOARDS_CHANNEL, Leaderboards
@@ -35,10 +35,9 @@ from parlor.sessions import Sessions
 from parlor.users import Accounts
 
 log = logging.getLogger("parlor")
-TOKEN_IN_URL_RE = re.compile(r"([?&])token=[^&\s]*")
 
 ROOT = Path(__file__).resolve().parent
-VERSION = "0.1.0"
+VERSION = installed_version()  # setup.py's
 HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what 2 cores hold
 IMAGE_THREADS = 2  # decoding a 24-megapixel picture takes a core for a while
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
@@ -55,9 +54,10 @@ SHUTDOWN_GRACE_S = 5  # in-flight requests get this long to finish on SIGTERM
 class ParlorApp(tornado.web.Application):
     """The Tornado application and the domain services its handlers call."""
 
-    def __init__(self, config: Config, redis_client: aioredis.Redis):
+    def __init__(self, config: Config, redis_client: aioredis.Redis, metrics: Metrics | None = None):
         self.config = config
         self.version = VERSION
+        self.metrics = metrics or Metrics(VERSION)
         self.redis = redis_client
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(ROOT / "templates"),
@@ -75,9 +75,11 @@ class ParlorApp(tornado.web.Application):
         self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
         chat_push = ChatPush(self)  # reads self.hub only when a message is pushed
         self.chat = Chat(self.chat_logs, redis_client, self.accounts, self.image_pool,
-                         on_message=chat_push, on_read=chat_push.read, eliza_delay_scale=config.eliza_delay)
+                         on_message=self.metrics.counting_messages(chat_push), on_read=chat_push.read,
+                         eliza_delay_scale=config.eliza_delay)
         # A user's presence changes are shown to the people they have conversations with.
         self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self.chat.peers)
+        self.hub.on_delivered = self.metrics.event_delivered
         self.leaderboards = Leaderboards(redis_client, config.boards)
         self.games = Games(redis_client, self.leaderboards)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
@@ -90,6 +92,7 @@ class ParlorApp(tornado.web.Application):
         self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
+        self.metrics.watch(self)
         super().__init__(
             routes(),
             cookie_secret=config.cookie_secret,
@@ -111,14 +114,25 @@ class ParlorApp(tornado.web.Application):
         self.hub.resync()
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
-        """Errors, refusals and slow requests always; every request only with --access-log."""
+        """Count every request; log errors, refusals and slow requests always, every request
+        only with --access-log."""
         status = handler.get_status()
-        took_ms = 1000.0 * handler.request.request_time()
+        request = handler.request
+        took = request.request_time()
+        route = type(handler).__name__  # bounded, unlike the path
+        self.metrics.request_done(route, request.method, status, took)
+        took_ms = 1000.0 * took
         if status < 400 and took_ms < SLOW_REQUEST_MS and not (self.config.access_log or self.config.debug):
             return
         level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
-        summary = TOKEN_IN_URL_RE.sub(r"\1token=[hidden]", handler._request_summary())  # never log a token
-        logging.getLogger("tornado.access").log(level, "%d %s %.2fms", status, summary, took_ms)
+        path = hide_secrets(request.uri)  # never log a token
+        fields = None
+        if self.config.log_format == "json":
+            fields = {"method": request.method, "path": path, "status": status, "duration_ms": round(took_ms, 2),
+                      "remote_ip": request.remote_ip, "user": getattr(handler, "_current_user", None),
+                      "route": route}
+        logging.getLogger("tornado.access").log(level, "%d %s %s (%s) %.2fms", status, request.method, path,
+                                                request.remote_ip, took_ms, extra={"fields": fields or {}})
 
     async def start(self) -> None:
         """Start the periodic state push and the pub/sub listener."""
@@ -137,21 +151,23 @@ class ParlorApp(tornado.web.Application):
         await self.redis.aclose()
 
 
-def connect_redis(url: str) -> aioredis.Redis:
+def connect_redis(url: str, metrics: Metrics) -> aioredis.Redis:
     """A Redis client that fails fast (so pages answer 503) and reconnects on its own."""
     return aioredis.Redis.from_url(
         url,
         decode_responses=True,
         socket_timeout=REDIS_TIMEOUT_S,
         socket_connect_timeout=REDIS_TIMEOUT_S,
-        retry=Retry(NoBackoff(), 1),  # one quick retry covers a pooled connection to a restarted Redis
+        # One quick retry covers a pooled connection to a restarted Redis; what still fails is counted.
+        retry=CountingRetry(metrics.redis_failed, NoBackoff(), 1),
         driver_info=None,  # no CLIENT SETINFO: that is Redis 7.2, and we support 6.2
     )
 
 
 def make_app(config: Config) -> ParlorApp:
     """The application for a config whose redis_url and cookie_secret are set."""
-    return ParlorApp(config, connect_redis(config.redis_url))
+    metrics = Metrics(VERSION)
+    return ParlorApp(config, connect_redis(config.redis_url, metrics), metrics)
 
 
 async def serve(config: Config) -> None:
@@ -214,8 +230,8 @@ def raise_descriptor_limit(config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = Config.from_args(argv)
+    config = Config.from_args(argv)  # --version and --help end here
+    logs.configure(config.log_format)
     raise_descriptor_limit(config)
     asyncio.run(serve(config))
 

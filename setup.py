@@ -18,6 +18,7 @@ setup(
         "argon2-cffi>=23.1",
         "pillow>=12.2",
         "nltk>=3.9",
+        "prometheus-client>=0.20,<1",
     ],
     extras_require={
         "test": [
@@ -27,5 +28,5 @@ setup(
             "beautifulsoup4>=4.12",
         ],
     },
-    entry_points={"console_scripts": ["parlor = server:main"]},
+    entry_points={"console_scripts": ["parlor = server:main", "parlor-backup = parlor.backup:main"]},
 )

@@ -9,6 +9,7 @@ from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler
 from .home import HomeHandler
 from .live import EventStreamHandler, LiveSocket, PollHandler
+from .metrics import MetricsHandler
 from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, ScoresHandler
 
 GAME_ID = r"([A-Za-z0-9_-]{1,32})"
@@ -46,4 +47,5 @@ def routes() -> list[tuple]:
         (r"/poll", PollHandler),
         (r"/api/messages", ApiMessagesHandler),
         (r"/healthz", HealthHandler),
+        (r"/metrics", MetricsHandler),
     ]

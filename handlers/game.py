@@ -66,6 +66,8 @@ class GuessHandler(GameBase):
         except GameError as e:
             await self.refuse(game_id, e)
             return
+        if game.finished:  # a guess on a finished game is refused above: this one ended it
+            self.application.metrics.game_finished(game.max, game.status)
         if game.recorded_as:
             self.application.board_views.forget(game.max)  # our own notice comes back a moment later
             await self.announce_standing(game)

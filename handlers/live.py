@@ -72,6 +72,7 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
     """/live?boards=10,25&after=<id>. Frames are JSON: {"content": html} for state, {"id", "kind",
     "content"} for an event, {"reload": true} when the cursor is too old."""
 
+    transport = "ws"
     _unsent = 0
 
     def check_origin(self, origin: str) -> bool:
@@ -79,7 +80,16 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
         if origin.rstrip("/") in self.application.config.allowed_origins:
             return True
         parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and parts.netloc.lower() == self.request.host.lower()
+        return parts.scheme in ("http", "https") and parts.netloc.lower() == self.public_host().lower()
+
+    def public_host(self) -> str:
+        """The host the browser asked for: behind a trusted proxy (--xheaders) the one it
+        forwards, else the Host header. Without --xheaders a forwarded host is not believed."""
+        if self.application.config.xheaders:
+            forwarded = self.request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+            if forwarded:
+                return forwarded
+        return self.request.host
 
     async def prepare(self) -> None:
         try:
@@ -152,6 +162,8 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
 class SseConnection:
     """One /events response as a hub connection."""
 
+    transport = "sse"
+
     def __init__(self, handler: BaseHandler):
         self._handler = handler
         self._unsent = 0
@@ -216,6 +228,8 @@ class EventStreamHandler(LiveParameters, BaseHandler):
 
 class PollConnection:
     """A long poll waiting in the hub: the first event (or a reload) ends the wait."""
+
+    transport = "poll"
 
     def __init__(self):
         self.events: list[Event] = []

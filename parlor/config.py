@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.metadata
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -47,10 +49,16 @@ class Config:
         "live connections (sockets, event streams, polls) one user may hold, on all processes", 20
     )
     xheaders: bool = _flag(
-        "trust X-Forwarded-For/-Proto from a reverse proxy in front of Parlor", False
+        "trust X-Forwarded-For/-Proto/-Host from a reverse proxy in front of Parlor", False
     )
     access_log: bool = _flag(
         "log every request (errors, refusals and slow requests are always logged)", False
+    )
+    log_format: str = _flag(
+        "text, or json: every log line (the access log too) one JSON object", "text", choices=("text", "json")
+    )
+    metrics_allow: tuple[str, ...] = _flag(
+        "networks that may read /metrics, comma-separated (empty: nobody)", ("127.0.0.0/8", "::1/128")
     )
     debug: bool = _flag("autoreload and tracebacks in error pages; never in production", False)
 
@@ -60,6 +68,13 @@ class Config:
                                 ("chat_max_open", 1, 100_000)):
             if not low <= getattr(self, name) <= high:
                 raise ValueError(f"--{name.replace('_', '-')} must be from {low} to {high}")
+        if self.log_format not in ("text", "json"):
+            raise ValueError("--log-format must be text or json")
+        for network in self.metrics_allow:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"--metrics-allow: {network!r} is not a network like 10.0.0.0/8") from None
 
     @property
     def secret_path(self) -> Path:
@@ -82,6 +97,7 @@ class Config:
             description="Parlor: a number-guessing game with live leaderboards and one-to-one chat.",
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         )
+        parser.add_argument("--version", action="version", version=f"parlor {installed_version()}")
         for f in dataclasses.fields(cls):
             env_name = "PARLOR_" + f.name.upper()
             default = environ.get(env_name)
@@ -91,12 +107,21 @@ class Config:
             if f.type == "bool":
                 parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
             else:
-                parser.add_argument(flag, type=_converter(f.type), default=default, help=help_text)
+                parser.add_argument(flag, type=_converter(f.type), default=default, help=help_text,
+                                    choices=f.metadata.get("choices"))
         args = parser.parse_args(argv)
         try:
             return cls(**vars(args))
         except ValueError as e:
             parser.error(str(e))
+
+
+def installed_version() -> str:
+    """Parlor's version as setup.py declares it (read from the installed package's metadata)."""
+    try:
+        return importlib.metadata.version("parlor")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"  # a checkout that was never installed (`pip install -e .` records it)
 
 
 def _converter(type_name: str):

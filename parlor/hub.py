@@ -275,6 +275,8 @@ class Hub:
         self.closing = False
         self._reads = asyncio.Semaphore(CATCH_UP_READS)
         self._online_cache: dict[str, tuple[bool, float]] = {}  # user -> (online, good until)
+        # Told once per live event fanned out here (not per connection) with the ms of its id.
+        self.on_delivered: Callable[[int], None] | None = None
 
     # -- connections -----------------------------------------------------------------------
 
@@ -387,6 +389,14 @@ class Hub:
     def connection_count(self) -> int:
         return len(self._subs)
 
+    def transports(self):
+        """Each local connection's transport ("ws", "sse", "poll"), for the metrics."""
+        return (getattr(connection, "transport", "other") for connection in self._subs)
+
+    def users_connected(self) -> int:
+        """Users with at least one connection on this process."""
+        return len(self._rooms)
+
     def has_user(self, user: str) -> bool:
         """Whether this process holds a connection of that user."""
         return user in self._rooms
@@ -459,6 +469,8 @@ class Hub:
             subscription = self._subs.get(connection)
             if subscription is not None:
                 self._deliver(connection, subscription, event)
+        if self.on_delivered is not None:
+            self.on_delivered(event.key[0])
 
     async def on_presence(self, notice: str) -> None:
         user, state = notice.split("\n", 1)

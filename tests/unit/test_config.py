@@ -2,6 +2,8 @@
 import stat
 from pathlib import Path
 
+import pytest
+
 from parlor.config import Config
 
 
@@ -28,3 +30,24 @@ def test_secret_is_made_once_with_mode_0600(tmp_path):
     assert first.cookie_secret and first.cookie_secret == second.cookie_secret
     assert stat.S_IMODE((tmp_path / "secret").stat().st_mode) == 0o600
     assert Config(data_dir=tmp_path, cookie_secret="given").with_secret().cookie_secret == "given"
+
+
+def test_operator_flags_from_environment_and_flags():
+    config = Config.from_args([], environ={"PARLOR_LOG_FORMAT": "json", "PARLOR_METRICS_ALLOW": "10.0.0.0/8, ::1"})
+    assert config.log_format == "json" and config.metrics_allow == ("10.0.0.0/8", "::1")
+    assert Config.from_args(["--metrics-allow", ""], environ={}).metrics_allow == ()  # nobody
+    assert Config.from_args([], environ={}).metrics_allow == ("127.0.0.0/8", "::1/128")
+
+
+@pytest.mark.parametrize("argv, environ", [
+    (["--log-format", "xml"], {}),
+    ([], {"PARLOR_LOG_FORMAT": "xml"}),
+    (["--metrics-allow", "localhost"], {}),
+    ([], {"PARLOR_METRICS_ALLOW": "10.0.0.0/33"}),
+])
+def test_bad_operator_flags_are_refused(argv, environ, capsys):
+    with pytest.raises(SystemExit) as exited:
+        Config.from_args(argv, environ=environ)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--log-format" in error or "--metrics-allow" in error
