@@ -39,8 +39,8 @@ import redis
 
 from bench import chat
 from bench.client import HttpPool, WebSocket, open_many
-from bench.common import (LOAD_CORE, XSRF, Baseline, LoadMeter, Parlor, Processes, make_users,
-                          pin_self_to_load_core, pinned, raise_descriptor_limit, rss_kb, two_cores)
+from bench.common import (LOAD_CORE, SERVER_CORE, XSRF, Baseline, LoadMeter, Parlor, Processes, cpu_seconds,
+                          make_users, pin_self_to_load_core, pinned, raise_descriptor_limit, rss_kb, two_cores)
 
 # The issue's figures for bare Tornado on a 2-core machine like this one; a baseline more than
 # 25% worse than these means the machine (or the generator) is not fit to measure on.
@@ -105,7 +105,7 @@ def run_chat(size: Size, workdir: Path, processes: Processes) -> dict:
             chat.Side("parlor", parlor.url, [
                 {"name": u["name"], "ws_path": "/live", "ws_headers": f"Cookie: {u['cookie']}\r\n",
                  "post_headers": f"Authorization: Bearer {u['token']}\r\nContent-Type: application/json\r\n"}
-                for u in users], parlor.cpu),
+                for u in users], parlor.cpu, pid=parlor.pid, redis_cpu=lambda: cpu_seconds(parlor.redis_pid)),
         ]
         results = {}
         for side in sides:
@@ -118,6 +118,7 @@ def run_chat(size: Size, workdir: Path, processes: Processes) -> dict:
 
     results = asyncio.run(measure())
     files = len(list((parlor.data / "conversations").glob("*.db")))
+    commit = full_commit_cost(parlor.data / "conversations")
     p, b = results["parlor"], results["baseline"]
 
     def p99_at(result, rate):
@@ -134,7 +135,30 @@ def run_chat(size: Size, workdir: Path, processes: Processes) -> dict:
             "p99_ms_at_1000": {"parlor": p99_at(p, 1000), "baseline": p99_at(b, 1000)},
             "crossed_at": {"parlor": p["crossed_at"], "baseline": b["crossed_at"]},
             "sweep": {"parlor": p["steps"], "baseline": b["steps"]},
+            "sqlite_full_commit_on_server_core": commit,
             **verdict(size, b["sustained"] < 0.75 * REFERENCE["chat"], busy), "load_generator_busy": busy}
+
+
+FULL_COMMIT_PROBE = """
+import os, sqlite3, sys, time
+db = sqlite3.connect(os.path.join(sys.argv[1], "probe.db"), isolation_level=None)
+db.execute("PRAGMA journal_mode = WAL"); db.execute("PRAGMA synchronous = FULL")
+db.execute("CREATE TABLE IF NOT EXISTS m (id INTEGER PRIMARY KEY, body TEXT)")
+wall, cpu = time.perf_counter(), time.process_time()
+for i in range(300):
+    db.execute("INSERT INTO m (body) VALUES ('a message of about this length')")
+print((time.perf_counter() - wall) / 300 * 1e6, (time.process_time() - cpu) / 300 * 1e6)
+"""
+
+
+def full_commit_cost(directory: Path) -> dict:
+    """What one durable commit costs on the server core, in the chat files' folder: a floor under
+    Parlor's cost per message that bare Tornado, storing nothing, does not pay."""
+    output = subprocess.run(pinned(SERVER_CORE, [sys.executable, "-c", FULL_COMMIT_PROBE, str(directory)]),
+                            check=True, capture_output=True, text=True).stdout.split()
+    for suffix in ("", "-wal", "-shm"):
+        (directory / f"probe.db{suffix}").unlink(missing_ok=True)
+    return {"wall_us": round(float(output[0])), "cpu_us": round(float(output[1]))}
 
 
 # -- fanout --------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Side:
     cpu: object  # () -> CPU seconds of the server (and its Redis)
     sockets: list = field(default_factory=list)
     pid: int | None = None  # the server process, for BENCH_PYSPY
+    redis_cpu: object = None  # () -> CPU seconds of its Redis alone, if it has one
 
 
 class Load:
@@ -117,6 +118,7 @@ class Load:
         tasks = []
         saturated = False
         meter, cpu_before = LoadMeter(), self.side.cpu()
+        redis_before = self.side.redis_cpu() if self.side.redis_cpu else 0.0
         profiler = None
         if os.environ.get("BENCH_PYSPY") and self.side.pid:  # for digging: py-spy while sending
             profiler = subprocess.Popen(["py-spy", "record", "--gil", "-f", "raw", "-d", str(int(seconds)), "-p",
@@ -148,6 +150,7 @@ class Load:
             profiler.wait()
         busy = meter.busy()
         server_cpu = self.side.cpu() - cpu_before
+        redis_cpu = (self.side.redis_cpu() - redis_before) if self.side.redis_cpu else 0.0
         answered = [n for n in numbers if n in self.recipient]
         # Wait for the arrivals while they keep coming (a saturated server drains its queue).
         progress, quiet_since = -1, time.perf_counter()
@@ -166,6 +169,7 @@ class Load:
                 "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99), "max_ms": round(ms[-1], 2) if ms else None,
                 "mean_ms": round(statistics.mean(ms), 2) if ms else None,
                 "server_cpu_us_per_message": round(server_cpu * 1e6 / max(1, len(answered))),
+                "of_which_redis_us": round(redis_cpu * 1e6 / max(1, len(answered))),
                 "load_generator_busy": round(busy, 3)}
 
 

@@ -99,9 +99,9 @@ class Metrics:
 
     def counting_messages(self, on_message: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         """Wrap Chat's on_message callback (called once per newly committed message)."""
-        async def counted(a: str, b: str, message) -> None:
+        async def counted(a: str, b: str, message, *more) -> None:
             self.message_stored(message.kind)
-            await on_message(a, b, message)
+            await on_message(a, b, message, *more)
         return counted
 
     def watch(self, app) -> None:
