@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 HTMX := node_modules/htmx.org/dist
+PICO := node_modules/@picocss/pico/css
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test bench bench-delivery setup clean
@@ -21,7 +22,8 @@ bench: setup
 bench-delivery: setup
 	$(PY) -m bench.delivery $(ARGS)
 
-setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js
+setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js \
+       $(VENDOR)/pico.classless.min.css
 
 $(VENV)/.installed: setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +41,10 @@ $(VENDOR)/htmx.min.js: node_modules/.installed
 $(VENDOR)/ext/%.min.js: node_modules/.installed
 	mkdir -p $(VENDOR)/ext
 	cp $(HTMX)/ext/$*.min.js $@
+
+$(VENDOR)/pico.classless.min.css: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp $(PICO)/pico.classless.min.css $@
 
 # Debian's chromium for the browser tests; never a browser that a test tool downloads.
 $(CHROMIUM):
