@@ -6,13 +6,15 @@ VENDOR := static/vendor
 HTMX := node_modules/htmx.org/dist
 PICO := node_modules/@picocss/pico/css
 CHROMIUM := /usr/bin/chromium
+# The text-browser test drives w3m under tmux; w3m edits a textarea in vi.
+TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux /usr/bin/vi
 
 .PHONY: run test bench bench-delivery setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
 
-test: setup $(CHROMIUM)
+test: setup $(CHROMIUM) $(TEXT_BROWSER)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
@@ -49,6 +51,15 @@ $(VENDOR)/pico.classless.min.css: node_modules/.installed
 # Debian's chromium for the browser tests; never a browser that a test tool downloads.
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
+
+/usr/bin/w3m:
+	apt-get update && apt-get install -y w3m
+
+/usr/bin/tmux:
+	apt-get update && apt-get install -y tmux
+
+/usr/bin/vi:
+	apt-get update && apt-get install -y vim-tiny
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR)
