@@ -59,6 +59,18 @@ def new_page(browser):
         context.close()
 
 
+def play_by_counting(page) -> int:
+    """Guess 1, 2, 3, ... until it is won: the slow way, for a histogram with some spread."""
+    for guess in range(1, 1001):
+        page.get_by_label("Your guess").fill(str(guess))
+        page.get_by_role("button", name="Guess").click()
+        newest = page.locator("ol.guesses li.guess").first
+        expect(newest.locator(".value")).to_have_text(str(guess))
+        if newest.locator(".word").inner_text() == "correct":
+            return guess
+    raise AssertionError("not won by counting")
+
+
 def play_by_halving(page, stop_after: int | None = None) -> int:
     """Halve the range through the game page until it is won (or stop_after guesses); returns
     the number of guesses."""
@@ -120,8 +132,9 @@ def make_scene(server, browser, directory: Path) -> Scene:
     contexts = [browser.new_context() for _ in range(3)]
     ada, grace, guest = (context.new_page() for context in contexts)
     sign_up(grace, server.url, "grace")
-    start_game(grace, server.url, 10)
-    play_by_halving(grace)
+    for play in (play_by_halving, play_by_counting, play_by_counting):
+        start_game(grace, server.url, 10)
+        play(grace)
     sign_up(ada, server.url, "ada")
     start_game(ada, server.url, 10)
     play_by_halving(ada)

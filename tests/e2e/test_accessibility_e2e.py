@@ -63,8 +63,10 @@ def test_a_game_and_a_chat_message_with_the_keyboard_alone(server, browser, java
     expect(page.locator("#game h1")).to_have_text("A number from 1 to 10")
 
     low, high = 1, 10
+    box = page.locator("#guess").bounding_box()
     while True:
         expect(page.locator("#guess")).to_be_focused()  # on arrival and after every answer
+        assert page.locator("#guess").bounding_box() == box  # the answers never move the box
         middle = (low + high) // 2
         page.keyboard.type(str(middle))
         page.keyboard.press("Enter")
