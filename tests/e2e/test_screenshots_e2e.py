@@ -4,6 +4,7 @@ import PIL.Image
 import PIL.ImageStat
 import pytest
 
+from tests.e2e.conftest import Watched
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
@@ -18,7 +19,8 @@ def test_screenshots_of_the_main_pages_light_and_dark(scene, browser):
     brightness = {}
     for scheme in ("light", "dark"):
         context = browser.new_context(color_scheme=scheme, viewport=VIEWPORT, storage_state=scene.ada)
-        page = context.new_page()
+        watched = Watched(context)
+        page = watched.page
         for name, path in PAGES.items():
             page.goto(scene.url + path.format(game=scene.game))
             page.wait_for_function("() => document.fonts.status === 'loaded'")
@@ -27,6 +29,7 @@ def test_screenshots_of_the_main_pages_light_and_dark(scene, browser):
             with PIL.Image.open(target) as image:
                 assert image.width == VIEWPORT["width"] and image.height >= VIEWPORT["height"]
                 brightness[name, scheme] = PIL.ImageStat.Stat(image.convert("L")).mean[0]
+        assert watched.csp_violations() == []  # the styles load nothing the CSP refuses
         context.close()
     for name in PAGES:  # prefers-color-scheme really switches the page: dark is dark, light is light
         assert brightness[name, "dark"] < 80 < 170 < brightness[name, "light"], brightness
