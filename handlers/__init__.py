@@ -10,7 +10,7 @@ from .health import HealthHandler
 from .home import HomeHandler
 from .live import EventStreamHandler, LiveSocket, PollHandler
 from .metrics import MetricsHandler
-from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, ScoresHandler
+from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, BoardStatsHandler, ScoresHandler
 
 GAME_ID = r"([A-Za-z0-9_-]{1,32})"
 PEER = r"([^/]{1,64})"  # checked against the accounts in the handler
@@ -33,6 +33,7 @@ def routes() -> list[tuple]:
         (rf"/games/{GAME_ID}/name", ClaimHandler),
         (r"/scores", ScoresHandler),
         (r"/scores/([0-9]+)", BoardPageHandler),
+        (r"/scores/([0-9]+)/stats\.json", BoardStatsHandler),
         (r"/chat", ChatListHandler),
         (r"/chat/start", ChatStartHandler),
         (rf"/chat/{PEER}", ConversationHandler),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from .scores import HISTORY_LENGTH, Leaderboards, history_key, member_for
+from .scores import COUNTS_PREFIX, HISTORY_LENGTH, Leaderboards, history_key, member_for
 
 GAME_TTL_S = 24 * 3600  # an abandoned game is forgotten after a day
 MAX_GUESSES = 1000  # a game that reaches this many guesses ends unranked
@@ -21,7 +21,9 @@ GAMES_SHOWN = 20  # games in progress listed on the front page
 RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
 
 # One guess, atomically: refuse it on another player's or a finished game, count it, answer it,
-# and finish the game when it is right or when it reaches the guess limit.
+# and finish the game when it is right or when it reaches the guess limit. A win also counts in its
+# board's histogram and in the player's own (keys as counts_key/player_counts_key name them: the
+# board is only known here, from the game).
 _GUESS = """
 local g = redis.call('HMGET', KEYS[1], 'player', 'status', 'secret', 'max', 'count', 'started_ms')
 if not g[1] or g[1] ~= ARGV[2] then return {'missing'} end
@@ -42,6 +44,13 @@ if status ~= 'playing' then
     finished_ms = tonumber(ARGV[3]), duration_ms = tonumber(ARGV[3]) - tonumber(g[6])}))
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[7]) - 1)
   if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', KEYS[4], ARGV[8]) end
+  if status == 'won' then
+    local counts = ARGV[9] .. g[4]
+    local own = counts .. ':' .. ARGV[10]
+    redis.call('HINCRBY', counts, count, 1)
+    redis.call('HINCRBY', own, count, 1)
+    if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', own, ARGV[8]) end
+  end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
@@ -184,7 +193,8 @@ class Games:
             keys=[game_key(game_id), guesses_key(game_id), games_key(player or "-"),
                   history_key(member_for(user, player or "-"))],
             args=[value, player or "", int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,
-                  HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S],
+                  HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S, COUNTS_PREFIX,
+                  member_for(user, player or "-")],
         )
         if answer[0] == "missing":
             raise GameError(404, "There is no such game, or it has expired.")
