@@ -65,12 +65,13 @@ class Size:
     fragment_connections: int = 50
     game_players: int = 50
     game_seconds: float = 10
+    settle_s: float = 2  # pause before reading a server's memory
     full: bool = True  # tiny runs are not compared with the reference figures
 
 
 TINY = Size(chat_users=10, chat_rates=(20, 40), chat_seconds=1, fanout_sockets=20, fanout_triggers=2,
             conns=(30, 60), fragment_seconds=1, fragment_runs=1, fragment_connections=4, game_players=3,
-            game_seconds=1, full=False)
+            game_seconds=1, settle_s=0.2, full=False)
 
 
 def median(values):
@@ -256,9 +257,9 @@ def run_fanout(size: Size, workdir: Path, processes: Processes) -> dict:
 
 # -- conns ---------------------------------------------------------------------------------------
 
-async def hold(url: str, counts: tuple[int, ...], pid: int, path_of, headers_of) -> dict:
+async def hold(url: str, counts: tuple[int, ...], pid: int, path_of, headers_of, settle_s: float) -> dict:
     """Open sockets up to each count in turn; RSS of `pid` per connection and time to open."""
-    await asyncio.sleep(1)
+    await asyncio.sleep(settle_s)
     before = rss_kb(pid)
     sockets, result = [], {"rss_before_kb": before}
     for count in counts:
@@ -268,7 +269,7 @@ async def hold(url: str, counts: tuple[int, ...], pid: int, path_of, headers_of)
                                                                                 headers_of(offset + i)))
         took = time.perf_counter() - started
         sockets += more
-        await asyncio.sleep(2)  # let the server settle (and collect) before reading its memory
+        await asyncio.sleep(settle_s)  # let the server settle (and collect) before reading its memory
         alive = sum(not s.closed.done() for s in sockets)
         rss = rss_kb(pid)
         closed = Counter(str(s.close_code) for s in sockets if s.closed.done())
@@ -288,9 +289,10 @@ def run_conns(size: Size, workdir: Path, processes: Processes) -> dict:
     users = asyncio.run(make_users(parlor, [f"idle-{i:05d}" for i in range(top)]))
     made = time.perf_counter() - made
     meter = LoadMeter()
-    b = asyncio.run(hold(baseline.url, size.conns, baseline.pid, lambda i: f"/live?user=idle-{i:05d}", lambda i: ""))
+    b = asyncio.run(hold(baseline.url, size.conns, baseline.pid, lambda i: f"/live?user=idle-{i:05d}", lambda i: "",
+                   size.settle_s))
     p = asyncio.run(hold(parlor.url, size.conns, parlor.pid, lambda i: "/live",
-                         lambda i: f"Cookie: {users[i]['cookie']}\r\n"))
+                         lambda i: f"Cookie: {users[i]['cookie']}\r\n", size.settle_s))
     busy = meter.busy()
     redis_rss = rss_kb(parlor.redis_pid)
     key = str(top)
@@ -386,8 +388,9 @@ def run_fragment(size: Size, workdir: Path, processes: Processes) -> dict:
     meter = LoadMeter()
     rows = []
     for label, p_url, p_headers, b_url, b_headers in cases:
-        tool(p_url, 1, size.fragment_connections, p_headers)  # warm up
-        tool(b_url, 1, size.fragment_connections, b_headers)
+        if size.full:  # warm up
+            tool(p_url, 1, size.fragment_connections, p_headers)
+            tool(b_url, 1, size.fragment_connections, b_headers)
         runs = []
         for _ in range(size.fragment_runs):  # alternating, so drift on a shared machine hits both alike
             runs.append((tool(p_url, size.fragment_seconds, size.fragment_connections, p_headers),

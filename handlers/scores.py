@@ -85,8 +85,10 @@ class BoardViews:
         self.forget(board)
         topic = f"board:{board}"
         if self._hub.has_topic(topic):
-            view = await self.view(board)
-            self._hub.send_topic(topic, self._fragment.render(page=view.page, oob=True))
+            # Only the pushed fragment is made here (one render, no JSON): the next request for
+            # the board fills the cache, off the path of a fan-out to every open page.
+            page = await self._leaderboards.page(board, 0, TOP)
+            self._hub.send_topic(topic, self._fragment.render(page=page, oob=True))
 
 
 @dataclass(frozen=True)
