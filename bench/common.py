@@ -122,9 +122,11 @@ class Parlor:
     def __init__(self, workdir: Path, processes: Processes, *flags: str, name: str = "parlor"):
         port = free_port()
         self.data = workdir / "data"
+        # For before/after figures: BENCH_PARLOR_ROOT runs the server of another checkout.
+        root = os.environ.get("BENCH_PARLOR_ROOT", str(ROOT))
         self.url = f"http://127.0.0.1:{port}"
-        self.process = processes.start(pinned(SERVER_CORE, [sys.executable, "server.py", "--port", str(port),
-                                                            "--data-dir", str(self.data), *flags]),
+        self.process = processes.start(pinned(SERVER_CORE, [sys.executable, f"{root}/server.py", "--port",
+                                                            str(port), "--data-dir", str(self.data), *flags]),
                                        workdir / f"{name}.log")
         wait_http(self.url + "/healthz")
         self.redis_socket = self.data / "redis" / "redis.sock"
