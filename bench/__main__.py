@@ -132,11 +132,16 @@ def seed_board(base_url: str, socket_path: Path, board: int, players: int) -> No
     store.close()
 
 
+# The bench measures sending, not refusing: one user sends thousands of messages.
+NO_LIMITS = ("--message-limit=0", "--conversation-limit=0", "--image-limit=0", "--signup-limit=0",
+             "--guess-limit=0")
+
+
 def start_parlor(workdir: Path, processes: Processes, *flags: str) -> tuple[subprocess.Popen, str]:
     """Parlor as `make run` starts it (embedded Redis, fresh data dir), pinned to the server core."""
     port = free_port()
     server = processes.start(pinned(SERVER_CORE, [sys.executable, "server.py", "--port", str(port),
-                                                  "--data-dir", str(workdir / "data"), *flags]),
+                                                  "--data-dir", str(workdir / "data"), *NO_LIMITS, *flags]),
                              workdir / "parlor.log")
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return server, f"http://127.0.0.1:{port}"

@@ -30,7 +30,7 @@ import tornado.httpclient
 import tornado.web
 import tornado.websocket
 
-from bench.__main__ import LOAD_CORE, SERVER_CORE, Processes, free_port, pinned, wait_http
+from bench.__main__ import LOAD_CORE, NO_LIMITS, SERVER_CORE, Processes, free_port, pinned, wait_http
 from parlor.sessions import Sessions
 from parlor.users import Accounts
 
@@ -48,7 +48,7 @@ def start_server(workdir: Path, processes: Processes, name: str, *flags: str) ->
     port = free_port()
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"] + name] if os.environ.get("BENCH_PROFILE") else []
     child = processes.start(pinned(SERVER_CORE, [sys.executable, *profile, "server.py", "--port", str(port),
-                                                 "--data-dir", str(workdir / "data"), *flags]),
+                                                 "--data-dir", str(workdir / "data"), *NO_LIMITS, *flags]),
                             workdir / f"{name}.log")
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return f"http://127.0.0.1:{port}", child

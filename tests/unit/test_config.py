@@ -2,7 +2,9 @@
 import stat
 from pathlib import Path
 
-from parlor.config import Config
+import pytest
+
+from parlor.config import NO_LIMIT, Config, Rate
 
 
 def test_defaults():
@@ -28,3 +30,25 @@ def test_secret_is_made_once_with_mode_0600(tmp_path):
     assert first.cookie_secret and first.cookie_secret == second.cookie_secret
     assert stat.S_IMODE((tmp_path / "secret").stat().st_mode) == 0o600
     assert Config(data_dir=tmp_path, cookie_secret="given").with_secret().cookie_secret == "given"
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("20/10", Rate(20, 10)), (" 5/3600 ", Rate(5, 3600)), ("0", NO_LIMIT), ("1/1", Rate(1, 1)),
+])
+def test_rate_limits_are_count_per_seconds_or_0_for_none(raw, expected):
+    assert Config.from_args(["--message-limit", raw], environ={}).message_limit == expected
+    assert Config.from_args([], environ={"PARLOR_GUESS_LIMIT": raw}).guess_limit == expected
+
+
+@pytest.mark.parametrize("raw", ["", "20", "20/", "/10", "0/10", "20/0", "-1/10", "20/10/1", "２0/10", "1.5/10",
+                                 "20/999999999"])
+def test_bad_rate_limits_are_refused(raw, capsys):
+    with pytest.raises(SystemExit):
+        Config.from_args([f"--image-limit={raw}"], environ={})
+    assert "COUNT/SECONDS" in capsys.readouterr().err
+
+
+def test_default_limits():
+    config = Config.from_args([], environ={})
+    assert (config.message_limit, config.conversation_limit, config.image_limit, config.signup_limit,
+            config.guess_limit) == (Rate(20, 10), Rate(30, 3600), Rate(10, 60), Rate(5, 3600), Rate(10, 1))
