@@ -20,19 +20,22 @@ from handlers import routes
 from handlers.base import NotFoundHandler, hide_secrets
 from handlers.chat import ChatPush, linkify
 from handlers.live import LiveViews
+from handlers.moderation import DeletionPush
 from handlers.scores import BoardViews
 from parlor import logs
 from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
 from parlor.config import Config, installed_version
 from parlor.games import Games
-from parlor.hub import EVENTS_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.hub import EVENTS_CHANNEL, SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import CountingRetry, Metrics
 from parlor.presence import PRESENCE_CHANNEL, Presence
 from parlor.redis_server import EmbeddedRedis
 from parlor.scores import BOARDS_CHANNEL, Leaderboards
+from parlor.safety import Safety
 from parlor.sessions import Sessions
-from parlor.users import Accounts
+from parlor.users import Accounts, display_name
 
 log = logging.getLogger("parlor")
 
@@ -66,8 +69,12 @@ class ParlorApp(tornado.web.Application):
             lstrip_blocks=True,
         )
         self.templates.filters["linkify"] = linkify
+        self.templates.filters["display_name"] = display_name
         self.hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
-        self.accounts = Accounts(redis_client, self.hash_pool)
+        self.safety = Safety(redis_client, {
+            "messages": config.message_limit, "conversations": config.conversation_limit,
+            "images": config.image_limit, "signups": config.signup_limit, "guesses": config.guess_limit})
+        self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety)
         self.sessions = Sessions(redis_client)
         self.events = EventLog(redis_client, config.events_max, config.events_max_age)
         self.presence = Presence(redis_client, config.max_connections_per_user)
@@ -76,18 +83,22 @@ class ParlorApp(tornado.web.Application):
         chat_push = ChatPush(self)  # reads self.hub only when a message is pushed
         self.chat = Chat(self.chat_logs, redis_client, self.accounts, self.image_pool,
                          on_message=self.metrics.counting_messages(chat_push), on_read=chat_push.read,
-                         eliza_delay_scale=config.eliza_delay)
+                         eliza_delay_scale=config.eliza_delay, safety=self.safety, on_delete=DeletionPush(self))
         # A user's presence changes are shown to the people they have conversations with.
         self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self.chat.peers)
         self.hub.on_delivered = self.metrics.event_delivered
         self.leaderboards = Leaderboards(redis_client, config.boards)
-        self.games = Games(redis_client, self.leaderboards)
+        self.games = Games(redis_client, self.leaderboards, config.guess_limit)
+        self.membership = Membership(redis_client, self.accounts, self.sessions, self.chat, self.games,
+                                     self.safety, self.hub, self.image_pool)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.listener = Listener(redis_client, {
             BOARDS_CHANNEL: self.board_views.board_changed,
             EVENTS_CHANNEL: self.hub.on_event,
             PRESENCE_CHANNEL: self.hub.on_presence,
             TYPING_CHANNEL: self.hub.on_typing,
+            SIGN_OUT_CHANNEL: self.hub.on_sign_out,
+            LEFT_CHANNEL: self.chat.on_user_left,
         }, on_resubscribe=self._resubscribed)
         self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None

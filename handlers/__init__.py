@@ -1,5 +1,8 @@
 """routes(): the whole URL table in one place."""
-from .accounts import AccountHandler, ApiTokenHandler, LoginHandler, LogoutHandler, SignupHandler
+from .accounts import (
+    AccountHandler, ApiTokenHandler, DataHandler, LeaveHandler, LoginHandler, LogoutHandler, PasswordHandler,
+    SignupHandler,
+)
 from .api import ApiMessagesHandler
 from .chat import (
     ChatListHandler, ChatStartHandler, ConversationHandler, ImageHandler, MessagesHandler, TypingHandler,
@@ -10,6 +13,7 @@ from .health import HealthHandler
 from .home import HomeHandler
 from .live import EventStreamHandler, LiveSocket, PollHandler
 from .metrics import MetricsHandler
+from .moderation import BlockHandler, DeleteMessageHandler
 from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, BoardStatsHandler, ScoresHandler
 
 GAME_ID = r"([A-Za-z0-9_-]{1,32})"
@@ -27,6 +31,9 @@ def routes() -> list[tuple]:
         (r"/logout", LogoutHandler),
         (r"/account", AccountHandler),
         (r"/account/token", ApiTokenHandler),
+        (r"/account/password", PasswordHandler),
+        (r"/account/data", DataHandler),
+        (r"/account/delete", LeaveHandler),
         (r"/games", GamesHandler),
         (rf"/games/{GAME_ID}", GameHandler),
         (rf"/games/{GAME_ID}/guesses", GuessHandler),
@@ -40,6 +47,8 @@ def routes() -> list[tuple]:
         (rf"/chat/{PEER}/messages", MessagesHandler),
         (rf"/chat/{PEER}/images/([0-9]{{1,18}})", ImageHandler),
         (rf"/chat/{PEER}/typing", TypingHandler),
+        (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/delete", DeleteMessageHandler),
+        (r"/blocks", BlockHandler),
         (r"/create_conversation_db", CreateConversationHandler),
         (r"/get_message_history", MessageHistoryHandler),
         (rf"/send_message/{PEER}", SendMessageHandler),

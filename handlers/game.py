@@ -38,6 +38,8 @@ class GameBase(BaseHandler):
         """A refused action: 404 as a page; otherwise the game again, with the reason."""
         if e.status == 404:
             raise ClientError(404, str(e))
+        if e.retry_after:
+            self.set_header("Retry-After", str(e.retry_after))
         await self.show_game(await self.game_or_404(game_id), status=e.status, error=str(e))
 
 

@@ -166,6 +166,7 @@ class SseConnection:
 
     def __init__(self, handler: BaseHandler):
         self._handler = handler
+        self.session_id = handler.session_id  # a password change elsewhere signs this one out
         self._unsent = 0
         self.ended = asyncio.Event()
         self.code: int | None = None
@@ -231,7 +232,8 @@ class PollConnection:
 
     transport = "poll"
 
-    def __init__(self):
+    def __init__(self, session_id: str | None = None):
+        self.session_id = session_id  # a password change elsewhere signs this one out
         self.events: list[Event] = []
         self.reload: Reload | None = None
         self.ready = asyncio.Event()
@@ -269,7 +271,7 @@ class PollHandler(LiveParameters, BaseHandler):
         timeout = self._timeout()
         hub = self.application.hub
         after = self.cursor_argument() or await hub.events.cursor(self.current_user)
-        self.waiter = PollConnection()
+        self.waiter = PollConnection(self.session_id)
         if not await hub.join(self.waiter, self.current_user, (), after, linger=True):
             raise ClientError(429, "You have too many live connections open.", retry_after=5)
         try:

@@ -14,7 +14,8 @@ import redis.asyncio as aioredis
 from . import eliza
 from .chatlog import PAGE_SIZE, ChatLogs, Message, pair_key
 from .images import ImageRejected, process_image
-from .users import AccountError, Accounts, normalize_username
+from .safety import UNDELIVERABLE, Refused, blocks_key
+from .users import AccountError, Accounts, is_ghost, normalize_username
 
 log = logging.getLogger("parlor.chat")
 
@@ -26,9 +27,10 @@ LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
 class ChatError(Exception):
     """A chat action refused; status is the HTTP-like code, str() a message for the person."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds, when waiting helps (a rate limit)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class Chat:
     def __init__(self, logs: ChatLogs, redis: aioredis.Redis, accounts: Accounts, executor: Executor,
                  on_message: Callable[[str, str, Message, int, list[tuple[str, str, int]]], Awaitable[None]],
                  on_read: Callable[[str, str, Message], Awaitable[None]] | None = None,
-                 eliza_delay_scale: float = 1.0):
+                 eliza_delay_scale: float = 1.0, safety=None,
+                 on_delete: Callable[[str, str, Message, bool], Awaitable[None]] | None = None):
         self.logs = logs
         self._redis = redis
         self._accounts = accounts
@@ -65,6 +68,8 @@ class Chat:
         self._eliza_delay_scale = eliza_delay_scale
         self._eliza_replies: set[asyncio.Task] = set()
         self._pair_locks: dict[str, asyncio.Lock] = {}
+        self._safety = safety  # blocks and rate limits, checked before a send stores anything
+        self._on_delete = on_delete
 
     async def peer(self, me: str, raw_peer: str) -> str:
         """The canonical name of someone `me` can talk to: 404 if no such user, 400 if `me`."""
@@ -74,7 +79,9 @@ class Chat:
             raise ChatError(404, "There is no user by that name.") from None
         if peer == me:
             raise ChatError(400, "You cannot start a conversation with yourself.")
-        if peer != eliza.USERNAME and not await self._accounts.exists(peer):
+        if peer == eliza.USERNAME or (is_ghost(peer) and self.logs.exists(me, peer)):
+            return peer  # a deleted account's conversation stays readable for its peer
+        if not await self._accounts.exists(peer):
             raise ChatError(404, "There is no user by that name.")
         return peer
 
@@ -88,6 +95,7 @@ class Chat:
             raise ChatError(400, f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
         if client_id is not None and not CLIENT_ID_RE.fullmatch(client_id):
             raise ChatError(400, "The form was damaged; reload the page and send again.")
+        await self._check_send(me, peer, bool(image_bytes))
         image = None
         if image_bytes:
             try:
@@ -102,6 +110,17 @@ class Chat:
         if created and peer == eliza.USERNAME and message.kind == "text":
             self._schedule_eliza(me, message.body)
         return message, created
+
+    async def _check_send(self, me: str, peer: str, picture: bool) -> None:
+        """Blocks and rate limits, in one round trip, before the picture is even decoded."""
+        if is_ghost(peer):
+            raise ChatError(403, UNDELIVERABLE)
+        if self._safety is None:
+            return
+        try:
+            await self._safety.check_send(me, peer, picture, conversations_key(me))
+        except Refused as e:
+            raise ChatError(e.status, str(e), e.retry_after) from None
 
     @contextlib.asynccontextmanager
     async def _in_order(self, a: str, b: str):
@@ -129,6 +148,8 @@ class Chat:
     async def _eliza_answers(self, user: str, text: str) -> None:
         await asyncio.sleep(eliza.thinking_time(text, self._eliza_delay_scale))
         try:
+            if not await self._accounts.exists(user):
+                return  # they left while she thought: her answer would bring their conversation back
             async with self._in_order(eliza.USERNAME, user):
                 async with self.logs.conversation(eliza.USERNAME, user, create=True) as conversation:
                     message, _, unread = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None,
@@ -166,8 +187,9 @@ class Chat:
             return await conversation.unread(me) if conversation else 0
 
     async def summaries(self, me: str) -> list[Summary]:
-        """My conversations, newest first, with the last message and my unread count."""
-        peers = await self._redis.zrevrange(conversations_key(me), 0, LISTED_CONVERSATIONS - 1)
+        """My conversations, newest first, with the last message and my unread count; those with
+        people I blocked are hidden until I unblock them."""
+        peers = await self.peers(me, LISTED_CONVERSATIONS)
         result = []
         for peer in peers:
             async with self.logs.conversation(me, peer) as conversation:
@@ -176,8 +198,60 @@ class Chat:
         return result
 
     async def peers(self, user: str, limit: int) -> list[str]:
-        """The people `user` has conversations with, newest first."""
-        return await self._redis.zrevrange(conversations_key(user), 0, limit - 1)
+        """The people `user` has conversations with, newest first, except those `user` blocked
+        (who are shown neither the conversation nor `user`'s presence)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(conversations_key(user), 0, limit - 1)
+            pipe.smembers(blocks_key(user))
+            peers, blocked = await pipe.execute()
+        return [peer for peer in peers if peer not in blocked] if blocked else peers
+
+    async def all_peers(self, user: str) -> list[str]:
+        """Everyone `user` has a conversation with, blocked or not, newest first."""
+        return await self._redis.zrevrange(conversations_key(user), 0, -1)
+
+    async def delete(self, me: str, peer: str, message_id: int) -> Message:
+        """Delete my message: "message deleted" for both of us from now on, its text or picture
+        gone from the file. 404 if it is not mine (or does not exist)."""
+        async with self._in_order(me, peer):  # its event follows the message's own
+            async with self.logs.conversation(me, peer) as conversation:
+                message = await conversation.erase(message_id, me) if conversation else None
+                newest = message is not None and (await conversation.last()).id == message.id
+            if message is None:
+                raise ChatError(404, "There is no message of yours with that number here.")
+            if self._on_delete is not None:
+                await self._on_delete(me, peer, message, newest)
+        return message
+
+    async def forget_user(self, user: str, ghost: str) -> None:
+        """An account is gone: each conversation with a person moves to the pair (ghost, peer),
+        its messages now by `ghost` (shown as "deleted user"), so the peer keeps their history
+        and a later account with the same name inherits none of it. Conversations with no one
+        left in them (ELIZA, another deleted account) are removed."""
+        for key in self.logs.keys_of(user):
+            a, b = key.split("_")
+            peer = b if a == user else a
+            if peer == eliza.USERNAME or is_ghost(peer):
+                await self.logs.remove(user, peer)
+                continue
+            async with self._in_order(user, peer):
+                async with self.logs.conversation(user, peer) as conversation:
+                    await conversation.rename_user(user, ghost)
+                await self.logs.move(user, peer, ghost)
+            await self._renamed(conversations_key(peer), user, ghost)
+        await self._redis.delete(conversations_key(user))
+
+    async def _renamed(self, key: str, old: str, new: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zscore(key, old)
+            pipe.zrem(key, old)
+            score, _ = await pipe.execute()
+        if score is not None:
+            await self._redis.zadd(key, {new: score})
+
+    async def on_user_left(self, user: str) -> None:
+        """An account was deleted (on any process): close its files held here."""
+        await self.logs.close_user(user)
 
     async def image(self, me: str, peer: str, image_id: int, thumbnail: bool) -> tuple[str, bytes] | None:
         """An image of the pair's conversation, to one of the pair only."""

@@ -13,6 +13,40 @@ from typing import Mapping, Sequence
 
 MAX_BOARD = 9_999_999  # a guess has at most 7 digits
 SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
+MAX_RATE_COUNT = 1_000_000  # a rate limit's count; more is no limit in practice: say 0
+MAX_RATE_SECONDS = 7 * 86400  # a rate limit's window; a longer one is a ban, not a rate
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate limit: `count` actions at once, then `count` more every `seconds` (a token bucket);
+    a count of 0 is no limit."""
+
+    count: int
+    seconds: int
+
+    @property
+    def unlimited(self) -> bool:
+        return self.count == 0
+
+    def __str__(self) -> str:
+        return "0" if self.unlimited else f"{self.count}/{self.seconds}"
+
+    @classmethod
+    def parse(cls, raw: str) -> "Rate":
+        """COUNT/SECONDS ("20/10": 20 in 10 s), or 0 for no limit."""
+        text = raw.strip()
+        if text == "0":
+            return cls(0, 0)
+        count, _, seconds = text.partition("/")
+        if not (count.isdigit() and count.isascii() and seconds.isdigit() and seconds.isascii()
+                and 1 <= int(count) <= MAX_RATE_COUNT and 1 <= int(seconds) <= MAX_RATE_SECONDS):
+            raise ValueError(f"a limit is COUNT/SECONDS like 20/10 (count 1 to {MAX_RATE_COUNT}, "
+                             f"seconds 1 to {MAX_RATE_SECONDS}), or 0 for no limit")
+        return cls(int(count), int(seconds))
+
+
+NO_LIMIT = Rate(0, 0)
 
 
 def _flag(help_text: str, default, **extra):
@@ -48,6 +82,14 @@ class Config:
     max_connections_per_user: int = _flag(
         "live connections (sockets, event streams, polls) one user may hold, on all processes", 20
     )
+    # Rate limits, kept in Redis so every process counts together. COUNT/SECONDS allows COUNT at
+    # once and then COUNT more every SECONDS; 0 switches a limit off (benchmarks, load tests).
+    message_limit: Rate = _flag("chat messages one user may send, COUNT/SECONDS (0: no limit)", Rate(20, 10))
+    conversation_limit: Rate = _flag(
+        "new conversations one user may start, COUNT/SECONDS (0: no limit)", Rate(30, 3600))
+    image_limit: Rate = _flag("pictures one user may send, COUNT/SECONDS (0: no limit)", Rate(10, 60))
+    signup_limit: Rate = _flag("sign-ups from one IP address, COUNT/SECONDS (0: no limit)", Rate(5, 3600))
+    guess_limit: Rate = _flag("guesses in one game, COUNT/SECONDS (0: no limit)", Rate(10, 1))
     xheaders: bool = _flag(
         "trust X-Forwarded-For/-Proto/-Host from a reverse proxy in front of Parlor", False
     )
@@ -145,6 +187,8 @@ def _parse(type_name: str, raw: str):
         return float(raw)
     if type_name == "Path":
         return Path(raw)
+    if type_name == "Rate":
+        return Rate.parse(raw)
     if type_name.startswith("tuple[int"):
         parts = [part.strip() for part in raw.split(",") if part.strip()]
         if not parts or not all(p.isdigit() and p.isascii() and 2 <= int(p) <= MAX_BOARD for p in parts):

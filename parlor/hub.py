@@ -25,11 +25,13 @@ import redis
 import redis.asyncio as aioredis
 
 from .presence import Presence
+from .safety import blocks_key
 
 log = logging.getLogger("parlor.hub")
 
 EVENTS_CHANNEL = "parlor:events"  # notice of every appended event: "<id>\n<user>\n<json>"
 TYPING_CHANNEL = "parlor:typing"  # "<who>\n<to whom>"; never stored
+SIGN_OUT_CHANNEL = "parlor:sign-out"  # "<user>\n<session ids, comma-separated, or *: every connection>"
 TYPING_EVERY_MS = 2500  # a typist's notices are forwarded at most this often (the page sends every 3 s)
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
 KEEPALIVE_EVERY_S = 25  # SSE comment lines keep quiet streams open through proxies
@@ -176,6 +178,17 @@ return ids
 """
 META_TTL_S = 31 * 24 * 3600  # as long as a session: a page that old may still hold a cursor
 
+# "who is typing" to `to`, at most every ARGV[3] ms, and never between two people when either
+# blocked the other. KEYS: typing:<who>:<to>, blocks:<who>, blocks:<to>. ARGV: who, to, ms, channel.
+_TYPING = """
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 or redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
+  return 0
+end
+if not redis.call('SET', KEYS[1], '1', 'PX', ARGV[3], 'NX') then return 0 end
+redis.call('PUBLISH', ARGV[4], ARGV[1] .. '\\n' .. ARGV[2])
+return 1
+"""
+
 
 class EventLog:
     """The per-user streams: append (and notify every process), read after a cursor."""
@@ -277,6 +290,7 @@ class Hub:
         self._online_cache: dict[str, tuple[bool, float]] = {}  # user -> (online, good until)
         # Told once per live event fanned out here (not per connection) with the ms of its id.
         self.on_delivered: Callable[[int], None] | None = None
+        self._typing = redis.register_script(_TYPING)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -404,11 +418,13 @@ class Hub:
     def has_topic(self, topic: str) -> bool:
         return topic in self._topics
 
-    async def online(self, users: list[str], recent: bool = False) -> set[str]:
-        """Which of these users are online. `recent` accepts an answer up to ONLINE_CACHE_S old
-        (a presence notice clears it sooner): enough for the dot beside a pushed message."""
-        if not recent:
-            return await self.presence.online(users)
+    async def online(self, users: list[str], viewer: str | None = None, recent: bool = False) -> set[str]:
+        """Which of these users are online, as `viewer` may see it (not those who blocked them).
+        `recent` (with no viewer) accepts an answer up to ONLINE_CACHE_S old, which a presence
+        notice clears sooner: enough for the dot beside a pushed message, whose two people
+        cannot have blocked each other (a blocked pair's sends are refused)."""
+        if not recent or viewer is not None:
+            return await self.presence.online(users, viewer)
         now = time.monotonic()
         cache = self._online_cache
         if all(user in cache and cache[user][1] > now for user in users):
@@ -452,9 +468,17 @@ class Hub:
         return await self.events.append_many(events, scores)
 
     async def typing(self, who: str, to: str) -> None:
-        """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS)."""
-        if await self._redis.set(f"typing:{who}:{to}", 1, px=TYPING_EVERY_MS, nx=True):
-            await self._redis.publish(TYPING_CHANNEL, f"{who}\n{to}")
+        """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS), unless
+        either of them blocked the other."""
+        await self._typing(keys=[f"typing:{who}:{to}", blocks_key(who), blocks_key(to)],
+                           args=[who, to, TYPING_EVERY_MS, TYPING_CHANNEL])
+
+    async def sign_out(self, user: str, session_ids: list[str] | None = None) -> None:
+        """Close, on every process, the live connections of these sessions of `user` (signed out
+        by a password change), or all of `user`'s connections (None: the account is gone)."""
+        ids = "*" if session_ids is None else ",".join(session_ids)
+        if ids:
+            await self._redis.publish(SIGN_OUT_CHANNEL, f"{user}\n{ids}")
 
     # -- notices from every process (the Listener calls these) -------------------------------
 
@@ -487,6 +511,13 @@ class Hub:
         who, to = notice.split("\n", 1)
         if to in self._rooms:
             self.send_to_user(to, Push(self._views.typing(who, to)))
+
+    async def on_sign_out(self, notice: str) -> None:
+        user, ids = notice.split("\n", 1)
+        ended = None if ids == "*" else set(ids.split(","))
+        for connection in list(self._rooms.get(user, ())):
+            if ended is None or getattr(connection, "session_id", None) in ended:
+                connection.close(1008, "signed out")  # 1008: the page does not reconnect
 
     def resync(self) -> None:
         """Notices may have been missed (the subscription was down): every connection of a user

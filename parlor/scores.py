@@ -93,6 +93,17 @@ redis.call('PUBLISH', ARGV[9], ARGV[10])
 return version
 """
 
+# Take a player off a board (their account is gone): entry and details together, the version
+# bumped and the change announced. KEYS: board, entry, meta. ARGV: member, now ms, channel, board.
+_REMOVE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+redis.call('HSET', KEYS[3], 'updated_ms', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return version
+"""
+
 # A page of a board with each entry's details and what is needed for shared ranks, read
 # atomically in one round trip.
 _PAGE = """
@@ -188,6 +199,7 @@ class Leaderboards:
         self.boards = boards
         self._record = redis.register_script(_RECORD)
         self._page = redis.register_script(_PAGE)
+        self._remove = redis.register_script(_REMOVE)
 
     async def record(self, game_key: str, board: int, member: str, name: str, guest: bool,
                      guesses: int, finished_ms: int, duration_ms: int) -> int:
@@ -246,3 +258,11 @@ class Leaderboards:
 
     async def history(self, member: str) -> list[str]:
         return await self._redis.lrange(history_key(member), 0, HISTORY_LENGTH - 1)
+
+    async def remove(self, member: str) -> None:
+        """Take a player off every board and forget their finished games."""
+        now_ms = int(time.time() * 1000)
+        for board in self.boards:
+            await self._remove(keys=[board_key(board), entry_key(board, member), meta_key(board)],
+                               args=[member, now_ms, BOARDS_CHANNEL, board])
+        await self._redis.delete(history_key(member))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from parlor.config import Config
+from parlor.config import NO_LIMIT, Config, Rate
 
 
 def test_defaults():
@@ -51,3 +51,25 @@ def test_bad_operator_flags_are_refused(argv, environ, capsys):
     assert exited.value.code == 2
     error = capsys.readouterr().err
     assert "--log-format" in error or "--metrics-allow" in error
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("20/10", Rate(20, 10)), (" 5/3600 ", Rate(5, 3600)), ("0", NO_LIMIT), ("1/1", Rate(1, 1)),
+])
+def test_rate_limits_are_count_per_seconds_or_0_for_none(raw, expected):
+    assert Config.from_args(["--message-limit", raw], environ={}).message_limit == expected
+    assert Config.from_args([], environ={"PARLOR_GUESS_LIMIT": raw}).guess_limit == expected
+
+
+@pytest.mark.parametrize("raw", ["", "20", "20/", "/10", "0/10", "20/0", "-1/10", "20/10/1", "２0/10", "1.5/10",
+                                 "20/999999999"])
+def test_bad_rate_limits_are_refused(raw, capsys):
+    with pytest.raises(SystemExit):
+        Config.from_args([f"--image-limit={raw}"], environ={})
+    assert "COUNT/SECONDS" in capsys.readouterr().err
+
+
+def test_default_limits():
+    config = Config.from_args([], environ={})
+    assert (config.message_limit, config.conversation_limit, config.image_limit, config.signup_limit,
+            config.guess_limit) == (Rate(20, 10), Rate(30, 3600), Rate(10, 60), Rate(5, 3600), Rate(10, 1))
