@@ -101,6 +101,7 @@ class LoadMeter:
 class Processes:
     def __init__(self):
         self.children: list[subprocess.Popen] = []
+        self.pids: list[int] = []  # started by a child (an embedded Redis): ended after the children
 
     def start(self, command: list[str], log: Path) -> subprocess.Popen:
         child = subprocess.Popen(command, cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
@@ -116,6 +117,11 @@ class Processes:
                 except subprocess.TimeoutExpired:
                     child.kill()
                     child.wait()
+        for pid in self.pids:  # a server killed above leaves its Redis behind
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 class Parlor:
@@ -136,6 +142,7 @@ class Parlor:
         self.redis_socket = self.data / "redis" / "redis.sock"
         self.redis_url = f"unix://{self.redis_socket}"
         self.redis_pid = int((self.data / "redis" / "redis.pid").read_text())
+        processes.pids.append(self.redis_pid)
         self.secret = (self.data / "secret").read_text().strip()
 
     @property
