@@ -113,3 +113,9 @@ function retryEventStream(event) {
 document.addEventListener("htmx:response:error", retryEventStream);
 document.addEventListener("htmx:error", retryEventStream);
 document.addEventListener("htmx:sse:after:connection", () => { streamRetryMs = 1000; });
+
+// htmx starts on a timer once the deferred scripts begin to run, so on a busy machine it can
+// process the page before hx-ws has registered: #live is then left alone and the page never goes
+// live. This script runs after the extensions; it starts #live if htmx passed it by.
+const liveElement = document.getElementById("live");
+if (liveElement && !liveElement.hasAttribute("data-htmx-powered")) htmx.process(liveElement);

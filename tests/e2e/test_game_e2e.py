@@ -47,8 +47,12 @@ def test_a_guest_wins_with_javascript_off_and_finds_themself_on_the_board(server
 
 def test_a_new_row_appears_live_on_an_open_board(server, new_page):
     viewer = new_page(javascript=True)
+    # A board change reaches the pages whose socket is open (board pushes are not kept for later):
+    # wait until it is, or a slow machine lets the game end first and the row never comes.
+    viewer.page.add_init_script(
+        "document.addEventListener('htmx:ws:after:connection', () => { window.socketOpen = true })")
     viewer.page.goto(server.url + "/scores/10")
-    viewer.page.wait_for_function("() => window.htmx !== undefined")
+    viewer.page.wait_for_function("() => window.socketOpen === true")
     viewer.page.evaluate("() => { window.notReloaded = true }")
     player = new_page(javascript=True)
     start(player.page, server.url, 10)
