@@ -17,10 +17,11 @@ def config(redis_url, tmp_path):
                   image_limit=Rate(1, 60), signup_limit=Rate(4, 3600), guess_limit=Rate(3, 60))
 
 
-def assert_refused(response, words, form_id):
+def assert_refused(response, words, form_id, rate):
     body = response.body.decode()
     assert response.code == 429, body
-    assert 1 <= int(response.headers["Retry-After"]) <= 3600
+    # The wait is for one action to refill: never more than the limit's period over its count.
+    assert 1 <= int(response.headers["Retry-After"]) <= rate.seconds / rate.count
     assert words in body and f'id="{form_id}"' in body  # shown next to the form
 
 
@@ -31,7 +32,7 @@ async def test_messages_over_the_limit_are_refused_and_not_stored(http_server, h
         assert (await send_message(alice, "bob", f"message {n}")).code == 303
     for htmx in (False, True):
         response = await send_message(alice, "bob", "one too many", htmx=htmx)
-        assert_refused(response, "You are sending messages too fast", "send-form")
+        assert_refused(response, "You are sending messages too fast", "send-form", config.message_limit)
         assert 15 <= int(response.headers["Retry-After"]) <= 20  # one more fits every 60/3 s
     token = await app.accounts.new_api_token("alice")
     api = await alice.fetch("/api/messages", "POST", json.dumps({"to": "bob", "body": "one too many"}),
@@ -46,7 +47,7 @@ async def test_new_conversations_over_the_limit_are_refused_and_make_no_file(htt
     alice, bob, _ = await users(http_client, base_url, "alice", "bob", "carol")
     assert (await send_message(alice, "bob", "a first conversation")).code == 303
     assert_refused(await send_message(alice, "carol", "a second one"), "started too many new conversations",
-                   "send-form")
+                   "send-form", config.conversation_limit)
     assert stored_messages(config, "alice", "carol") is None
     assert (await send_message(alice, "bob", "the first goes on")).code == 303
     assert (await send_message(bob, "alice", "bob answers")).code == 303  # not new to bob either
@@ -58,7 +59,7 @@ async def test_pictures_over_the_limit_are_refused_and_charge_nothing_else(http_
     alice, _ = await users(http_client, base_url, "alice", "bob")
     image = ("red.png", "image/png", picture())
     assert (await send_message(alice, "bob", image=image)).code == 303
-    assert_refused(await send_message(alice, "bob", "again", image=image), "too many pictures", "send-form")
+    assert_refused(await send_message(alice, "bob", "again", image=image), "too many pictures", "send-form", config.image_limit)
     # The refused picture used none of the 3 messages: two more text messages still fit, then no more.
     assert (await send_message(alice, "bob", "text one")).code == 303
     assert (await send_message(alice, "bob", "text two")).code == 303
@@ -68,7 +69,8 @@ async def test_pictures_over_the_limit_are_refused_and_charge_nothing_else(http_
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_signups_from_one_address_over_the_limit_are_refused(http_server, http_client, base_url, redis_sync):
+async def test_signups_from_one_address_over_the_limit_are_refused(http_server, http_client, base_url, redis_sync,
+                                                                 config):
     await users(http_client, base_url, "first", "second", "third")
     visitor = Visitor(http_client, base_url)
     taken = await visitor.post("/signup", {"username": "first", "password": "long enough"})
@@ -77,13 +79,14 @@ async def test_signups_from_one_address_over_the_limit_are_refused(http_server, 
     for htmx in (False, True):
         response = await Visitor(http_client, base_url).post(
             "/signup", {"username": "fifth", "password": "long enough"}, headers={"HX-Request": "true"} if htmx else None)
-        assert_refused(response, "Too many accounts were made from your address", "signup-form")
+        assert_refused(response, "Too many accounts were made from your address", "signup-form", config.signup_limit)
         assert 600 <= int(response.headers["Retry-After"]) <= 900  # one more every 3600/4 s
     assert not redis_sync.exists("user:fifth")
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_guesses_over_the_limit_are_refused_and_not_counted(http_server, http_client, base_url, redis_sync):
+async def test_guesses_over_the_limit_are_refused_and_not_counted(http_server, http_client, base_url, redis_sync,
+                                                                  config):
     (alice,) = await users(http_client, base_url, "alice")
     game_id = await start_game(alice, 1000)
     secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
@@ -93,6 +96,6 @@ async def test_guesses_over_the_limit_are_refused_and_not_counted(http_server, h
     for htmx in (False, True):
         response = await alice.post(f"/games/{game_id}/guesses", {"guess": wrong[3]},
                                     headers={"HX-Request": "true"} if htmx else None)
-        assert_refused(response, "Too many guesses at once", "guess-form")
+        assert_refused(response, "Too many guesses at once", "guess-form", config.guess_limit)
     assert redis_sync.hget(f"game:{game_id}", "count") == "3"
     assert [g.split(":")[0] for g in redis_sync.lrange(f"game:{game_id}:guesses", 0, -1)] == wrong[:3]
