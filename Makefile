@@ -4,14 +4,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 HTMX := node_modules/htmx.org/dist
+PICO := node_modules/@picocss/pico/css
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
+# The text-browser test drives w3m under tmux; w3m edits a textarea in vi.
+TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux /usr/bin/vi
 
 .PHONY: run test bench bench-delivery soak autobahn setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
 
-test: setup $(CHROMIUM)
+test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
@@ -29,7 +33,8 @@ soak: setup
 autobahn: setup
 	$(PY) -m bench.autobahn $(ARGS)
 
-setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js
+setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js \
+       $(VENDOR)/pico.classless.min.css
 
 $(VENV)/.installed: setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,9 +53,26 @@ $(VENDOR)/ext/%.min.js: node_modules/.installed
 	mkdir -p $(VENDOR)/ext
 	cp $(HTMX)/ext/$*.min.js $@
 
+$(VENDOR)/pico.classless.min.css: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp $(PICO)/pico.classless.min.css $@
+
 # Debian's chromium for the browser tests; never a browser that a test tool downloads.
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
+
+# Debian's nginx, which tests/web/test_deploy.py runs in front of Parlor with docs/nginx.conf.
+$(NGINX):
+	apt-get update && apt-get install -y nginx
+
+/usr/bin/w3m:
+	apt-get update && apt-get install -y w3m
+
+/usr/bin/tmux:
+	apt-get update && apt-get install -y tmux
+
+/usr/bin/vi:
+	apt-get update && apt-get install -y vim-tiny
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .autobahn

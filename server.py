@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import resource
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -15,30 +14,33 @@ import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
-from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from handlers import routes
-from handlers.base import NotFoundHandler
+from handlers.base import NotFoundHandler, hide_secrets
 from handlers.chat import ChatPush, linkify
 from handlers.live import LiveViews
+from handlers.moderation import DeletionPush
 from handlers.scores import BoardViews
+from parlor import logs
 from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
-from parlor.config import Config
+from parlor.config import Config, installed_version
 from parlor.games import Games
-from parlor.hub import EVENTS_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.hub import EVENTS_CHANNEL, SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.membership import LEFT_CHANNEL, Membership
+from parlor.metrics import CountingRetry, Metrics
 from parlor.presence import PRESENCE_CHANNEL, Presence
 from parlor.redis_server import EmbeddedRedis
 from parlor.scores import BOARDS_CHANNEL, Leaderboards
+from parlor.safety import Safety
 from parlor.sessions import Sessions
-from parlor.users import Accounts
+from parlor.users import Accounts, display_name
 
 log = logging.getLogger("parlor")
-TOKEN_IN_URL_RE = re.compile(r"([?&])token=[^&\s]*")
 
 ROOT = Path(__file__).resolve().parent
-VERSION = "0.1.0"
+VERSION = installed_version()  # setup.py's
 HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what 2 cores hold
 IMAGE_THREADS = 2  # decoding a 24-megapixel picture takes a core for a while
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
@@ -60,9 +62,10 @@ BODY_TIMEOUT_S = 90
 class ParlorApp(tornado.web.Application):
     """The Tornado application and the domain services its handlers call."""
 
-    def __init__(self, config: Config, redis_client: aioredis.Redis):
+    def __init__(self, config: Config, redis_client: aioredis.Redis, metrics: Metrics | None = None):
         self.config = config
         self.version = VERSION
+        self.metrics = metrics or Metrics(VERSION)
         self.redis = redis_client
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(ROOT / "templates"),
@@ -71,8 +74,12 @@ class ParlorApp(tornado.web.Application):
             lstrip_blocks=True,
         )
         self.templates.filters["linkify"] = linkify
+        self.templates.filters["display_name"] = display_name
         self.hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
-        self.accounts = Accounts(redis_client, self.hash_pool)
+        self.safety = Safety(redis_client, {
+            "messages": config.message_limit, "conversations": config.conversation_limit,
+            "images": config.image_limit, "signups": config.signup_limit, "guesses": config.guess_limit})
+        self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety)
         self.sessions = Sessions(redis_client)
         self.events = EventLog(redis_client, config.events_max, config.events_max_age)
         self.presence = Presence(redis_client, config.max_connections_per_user)
@@ -80,21 +87,28 @@ class ParlorApp(tornado.web.Application):
         self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
         chat_push = ChatPush(self)  # reads self.hub only when a message is pushed
         self.chat = Chat(self.chat_logs, redis_client, self.accounts, self.image_pool,
-                         on_message=chat_push, on_read=chat_push.read, eliza_delay_scale=config.eliza_delay)
+                         on_message=self.metrics.counting_messages(chat_push), on_read=chat_push.read,
+                         eliza_delay_scale=config.eliza_delay, safety=self.safety, on_delete=DeletionPush(self))
         # A user's presence changes are shown to the people they have conversations with.
         self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self.chat.peers)
+        self.hub.on_delivered = self.metrics.event_delivered
         self.leaderboards = Leaderboards(redis_client, config.boards)
-        self.games = Games(redis_client, self.leaderboards)
+        self.games = Games(redis_client, self.leaderboards, config.guess_limit)
+        self.membership = Membership(redis_client, self.accounts, self.sessions, self.chat, self.games,
+                                     self.safety, self.hub, self.image_pool)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.listener = Listener(redis_client, {
             BOARDS_CHANNEL: self.board_views.board_changed,
             EVENTS_CHANNEL: self.hub.on_event,
             PRESENCE_CHANNEL: self.hub.on_presence,
             TYPING_CHANNEL: self.hub.on_typing,
+            SIGN_OUT_CHANNEL: self.hub.on_sign_out,
+            LEFT_CHANNEL: self.chat.on_user_left,
         }, on_resubscribe=self._resubscribed)
         self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
+        self.metrics.watch(self)
         super().__init__(
             routes(),
             cookie_secret=config.cookie_secret,
@@ -116,14 +130,25 @@ class ParlorApp(tornado.web.Application):
         self.hub.resync()
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
-        """Errors, refusals and slow requests always; every request only with --access-log."""
+        """Count every request; log errors, refusals and slow requests always, every request
+        only with --access-log."""
         status = handler.get_status()
-        took_ms = 1000.0 * handler.request.request_time()
+        request = handler.request
+        took = request.request_time()
+        route = type(handler).__name__  # bounded, unlike the path
+        self.metrics.request_done(route, request.method, status, took)
+        took_ms = 1000.0 * took
         if status < 400 and took_ms < SLOW_REQUEST_MS and not (self.config.access_log or self.config.debug):
             return
         level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
-        summary = TOKEN_IN_URL_RE.sub(r"\1token=[hidden]", handler._request_summary())  # never log a token
-        logging.getLogger("tornado.access").log(level, "%d %s %.2fms", status, summary, took_ms)
+        path = hide_secrets(request.uri)  # never log a token
+        fields = None
+        if self.config.log_format == "json":
+            fields = {"method": request.method, "path": path, "status": status, "duration_ms": round(took_ms, 2),
+                      "remote_ip": request.remote_ip, "user": getattr(handler, "_current_user", None),
+                      "route": route}
+        logging.getLogger("tornado.access").log(level, "%d %s %s (%s) %.2fms", status, request.method, path,
+                                                request.remote_ip, took_ms, extra={"fields": fields or {}})
 
     async def start(self) -> None:
         """Start the periodic state push and the pub/sub listener."""
@@ -142,21 +167,23 @@ class ParlorApp(tornado.web.Application):
         await self.redis.aclose()
 
 
-def connect_redis(url: str) -> aioredis.Redis:
+def connect_redis(url: str, metrics: Metrics) -> aioredis.Redis:
     """A Redis client that fails fast (so pages answer 503) and reconnects on its own."""
     return aioredis.Redis.from_url(
         url,
         decode_responses=True,
         socket_timeout=REDIS_TIMEOUT_S,
         socket_connect_timeout=REDIS_TIMEOUT_S,
-        retry=Retry(NoBackoff(), 1),  # one quick retry covers a pooled connection to a restarted Redis
+        # One quick retry covers a pooled connection to a restarted Redis; what still fails is counted.
+        retry=CountingRetry(metrics.redis_failed, NoBackoff(), 1),
         driver_info=None,  # no CLIENT SETINFO: that is Redis 7.2, and we support 6.2
     )
 
 
 def make_app(config: Config) -> ParlorApp:
     """The application for a config whose redis_url and cookie_secret are set."""
-    return ParlorApp(config, connect_redis(config.redis_url))
+    metrics = Metrics(VERSION)
+    return ParlorApp(config, connect_redis(config.redis_url, metrics), metrics)
 
 
 def make_http_server(app: ParlorApp, idle_timeout: float = IDLE_CONNECTION_TIMEOUT_S,
@@ -227,8 +254,8 @@ def raise_descriptor_limit(config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = Config.from_args(argv)
+    config = Config.from_args(argv)  # --version and --help end here
+    logs.configure(config.log_format)
     raise_descriptor_limit(config)
     asyncio.run(serve(config))
 

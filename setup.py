@@ -18,6 +18,7 @@ setup(
         "argon2-cffi>=23.1",
         "pillow>=12.2",
         "nltk>=3.9",
+        "prometheus-client>=0.20,<1",
     ],
     extras_require={
         "test": [
@@ -28,5 +29,5 @@ setup(
             "hypothesis>=6.100,<7",  # property tests over the parsers (tests/web/test_fuzz.py)
         ],
     },
-    entry_points={"console_scripts": ["parlor = server:main"]},
+    entry_points={"console_scripts": ["parlor = server:main", "parlor-backup = parlor.backup:main"]},
 )

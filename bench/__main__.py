@@ -1,309 +1,520 @@
-"""`make bench`: Parlor against bare Tornado on the same machine, in the same run.
+"""`make bench`: Parlor against a bare Tornado baseline, in the same run, on the same machine.
 
-Parlor runs as `make run` starts it (embedded Redis, a fresh data dir); it and its Redis are pinned
-to one core, the baseline to that same core, and the load generator (wrk) to the other. Each
-scenario prints one JSON line; a markdown table closes the run.
+Parlor runs as `make run` starts it (embedded Redis, a fresh data dir). Parlor, its Redis and the
+baseline (bench/baseline.py) are pinned to core 0; this load generator (and wrk) to core 1. Each
+scenario prints one JSON line; a markdown table closes the run. See docs/performance.md.
 
-Scenarios:
-  fragment  GET /scores/25/fragment (a board with 10 entries) vs the baseline's constant fragment
-  chat      sequential sends (one at a time) to one pair and to 100 pairs, each committed to the
-            pair's SQLite file, vs a baseline that takes the same form and stores nothing; then
-            the open descriptors after 1,000 pairs were touched
+  chat      200 users with a socket each, 3 fixed peers each (300 pairs); sends at a rate swept
+            upwards until p99 (POST to arrival on the recipient's socket) crosses 50 ms
+  fanout    one board change to 1,000 open leaderboard sockets: time to the last arrival
+  conns     10,000 then 15,000 idle signed-in sockets: memory per connection, time to open
+  fragment  GET /scores/25/fragment, /scores/25.json and a 304 revalidation, against a constant
+            fragment (wrk if installed, else a Python client)
+  game      complete games per second (start, guess by bisection, win, score recorded)
+
+A run is marked invalid when the baseline is more than 25% worse than the reference figures of
+the issue (docs/performance.md), or when the load generator was over 90% busy: then the ratio
+measures the generator, not the server.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
+from collections import Counter
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER_CORE, LOAD_CORE = "0", "1"
+from bench import chat
+from bench.client import HttpPool, WebSocket, open_many
+from bench.common import (LOAD_CORE, SERVER_CORE, XSRF, Baseline, LoadMeter, Parlor, Processes, cpu_seconds,
+                          make_users, pin_self_to_load_core, pinned, raise_descriptor_limit, rss_kb, two_cores)
+
+# The issue's figures for bare Tornado on a 2-core machine like this one; a baseline more than
+# 25% worse than these means the machine (or the generator) is not fit to measure on.
+REFERENCE = {"chat": 2200, "fanout": 32.0, "conns": 15.8, "fragment": 3600}
+GENERATOR_LIMIT = 0.9
+# Parlor's own flags for every scenario: ELIZA answers at once, the chat-file LRU holds every pair.
+PARLOR_FLAGS = ("--eliza-delay=0", "--chat-max-open=512")
 
 
-def pinned(core: str, command: list[str]) -> list[str]:
-    """Pin a command to one core where the machine has two or more."""
-    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
-        return ["taskset", "-c", core, *command]
-    return command
+@dataclass
+class Size:
+    """How big each scenario runs: `full` for make bench, `tiny` so make test keeps them working."""
+
+    chat_users: int = 200
+    chat_rates: tuple[int, ...] = (250, 500, 1000, 1500, 2000, 3000, 4000)
+    chat_seconds: float = 10
+    fanout_sockets: int = 1000
+    fanout_triggers: int = 15
+    conns: tuple[int, ...] = (10_000, 15_000)
+    fragment_seconds: float = 5
+    fragment_runs: int = 3
+    fragment_connections: int = 50
+    game_players: int = 50
+    game_seconds: float = 10
+    settle_s: float = 2  # pause before reading a server's memory
+    full: bool = True  # tiny runs are not compared with the reference figures
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+TINY = Size(chat_users=10, chat_rates=(20, 40), chat_seconds=1, fanout_sockets=20, fanout_triggers=2,
+            conns=(30, 60), fragment_seconds=1, fragment_runs=1, fragment_connections=4, game_players=3,
+            game_seconds=1, settle_s=0.2, full=False)
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(url)
-        time.sleep(0.05)
+def median(values):
+    return statistics.median(values) if values else None
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def verdict(size: Size, baseline_worse: bool, busy: float) -> dict:
+    if not size.full:
+        return {"valid": False, "invalid_because": ["a tiny run, only to check that the scenario works"]}
+    reasons = []
+    if baseline_worse:
+        reasons.append("the baseline is more than 25% worse than the reference figure")
+    if busy > GENERATOR_LIMIT:
+        reasons.append(f"the load generator was {busy:.0%} busy")
+    return {"valid": not reasons, "invalid_because": reasons}
 
 
-def wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> tuple[float, int]:
-    """Requests per second and requests in all that wrk (on the load core) got from url."""
-    extra = ["-s", str(script)] if script else []
-    output = subprocess.run(
-        pinned(LOAD_CORE, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", *extra, url]),
-        check=True, capture_output=True, text=True,
-    ).stdout
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if errors:
-        raise RuntimeError(f"{url}: {errors.group(1)} error responses\n{output}")
-    total = int(re.search(r"(\d+) requests in", output).group(1))
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), total
+# -- chat ----------------------------------------------------------------------------------------
+
+def run_chat(size: Size, workdir: Path, processes: Processes) -> dict:
+    parlor = Parlor(workdir, processes, *PARLOR_FLAGS)
+    baseline = Baseline(workdir, processes)
+    names = [f"chat-{i:04d}" for i in range(size.chat_users)]
+    users = asyncio.run(make_users(parlor, names, tokens=True))
+
+    async def measure():
+        sides = [
+            chat.Side("baseline", baseline.url, [
+                {"name": n, "ws_path": f"/live?user={n}", "ws_headers": "",
+                 "post_headers": f"Authorization: Bearer {n}\r\nContent-Type: application/json\r\n"}
+                for n in names], baseline.cpu),
+            chat.Side("parlor", parlor.url, [
+                {"name": u["name"], "ws_path": "/live", "ws_headers": f"Cookie: {u['cookie']}\r\n",
+                 "post_headers": f"Authorization: Bearer {u['token']}\r\nContent-Type: application/json\r\n"}
+                for u in users], parlor.cpu, pid=parlor.pid, redis_cpu=lambda: cpu_seconds(parlor.redis_pid)),
+        ]
+        results = {}
+        for side in sides:
+            load = chat.Load(side)
+            await load.open()
+            await load.warm_up()
+            results[side.name] = await chat.sweep(load, list(size.chat_rates), size.chat_seconds)
+            load.close()
+        return results
+
+    results = asyncio.run(measure())
+    files = len(list((parlor.data / "conversations").glob("*.db")))
+    commit = full_commit_cost(parlor.data / "conversations")
+    p, b = results["parlor"], results["baseline"]
+
+    def p99_at(result, rate):
+        return next((s["p99_ms"] for s in result["steps"] if s["offered"] == rate), None)
+
+    busy = max(p["load_generator_busy"], b["load_generator_busy"])
+    return {"scenario": "chat", "unit": "msgs/s", "what": "sustained rate with p99 <= 50 ms, POST to the "
+            "recipient's socket, each message committed (WAL, synchronous=FULL) before its push",
+            "users": size.chat_users, "pairs": len(chat.pairs_of(size.chat_users)), "pair_files": files,
+            "chat_max_open": 512, "seconds_per_rate": size.chat_seconds,
+            "parlor": p["sustained"], "baseline": b["sustained"],
+            "ratio": round(p["sustained"] / b["sustained"], 3) if b["sustained"] else None, "target": ">= 0.75",
+            "lost": p["lost"], "errors": p["errors"],
+            "p99_ms_at_1000": {"parlor": p99_at(p, 1000), "baseline": p99_at(b, 1000)},
+            "crossed_at": {"parlor": p["crossed_at"], "baseline": b["crossed_at"]},
+            "sweep": {"parlor": p["steps"], "baseline": b["steps"]},
+            "sqlite_full_commit_on_server_core": commit,
+            **verdict(size, b["sustained"] < 0.75 * REFERENCE["chat"], busy), "load_generator_busy": busy}
 
 
-def measure(url: str, pid: int, seconds: int, connections: int, script: Path | None = None) -> tuple[float, float]:
-    """(requests per second, server CPU microseconds per request) for one wrk run."""
-    before = cpu_seconds(pid)
-    rps, total = wrk(url, seconds, connections, script)
-    return rps, (cpu_seconds(pid) - before) * 1e6 / total
+FULL_COMMIT_PROBE = """
+import os, sqlite3, sys, time
+db = sqlite3.connect(os.path.join(sys.argv[1], "probe.db"), isolation_level=None)
+db.execute("PRAGMA journal_mode = WAL"); db.execute("PRAGMA synchronous = FULL")
+db.execute("CREATE TABLE IF NOT EXISTS m (id INTEGER PRIMARY KEY, body TEXT)")
+wall, cpu = time.perf_counter(), time.process_time()
+for i in range(300):
+    db.execute("INSERT INTO m (body) VALUES ('a message of about this length')")
+print((time.perf_counter() - wall) / 300 * 1e6, (time.process_time() - cpu) / 300 * 1e6)
+"""
 
 
-class Processes:
-    def __init__(self):
-        self.children: list[subprocess.Popen] = []
-
-    def start(self, command: list[str], log: Path) -> subprocess.Popen:
-        child = subprocess.Popen(command, cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-        self.children.append(child)
-        return child
-
-    def stop(self) -> None:
-        for child in reversed(self.children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-                try:
-                    child.wait(30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+def full_commit_cost(directory: Path) -> dict:
+    """What one durable commit costs on the server core, in the chat files' folder: a floor under
+    Parlor's cost per message that bare Tornado, storing nothing, does not pay."""
+    output = subprocess.run(pinned(SERVER_CORE, [sys.executable, "-c", FULL_COMMIT_PROBE, str(directory)]),
+                            check=True, capture_output=True, text=True).stdout.split()
+    for suffix in ("", "-wal", "-shm"):
+        (directory / f"probe.db{suffix}").unlink(missing_ok=True)
+    return {"wall_us": round(float(output[0])), "cpu_us": round(float(output[1]))}
 
 
-def seed_board(base_url: str, socket_path: Path, board: int, players: int) -> None:
+# -- fanout --------------------------------------------------------------------------------------
+
+BOARD_MARK = b'board-25\\"'  # the pushed board's id, inside the JSON frame
+
+
+async def fanout_times(url: str, count: int, headers: str, path: str, trigger, triggers: int) -> tuple[list, float]:
+    """Open `count` sockets; for each trigger, the time from trigger() to the last socket's first
+    frame showing the board."""
+    arrivals: list[float | None] = [None] * count
+    armed = [False]
+
+    def on_text_of(i):
+        def on_text(payload: bytes, now: float) -> None:
+            if armed[0] and arrivals[i] is None and BOARD_MARK in payload:
+                arrivals[i] = now
+        return on_text
+
+    started = time.perf_counter()
+    sockets = await open_many(count, lambda i: WebSocket.connect(url, path, headers, on_text_of(i)))
+    opened = time.perf_counter() - started
+    await asyncio.sleep(1)
+    times = []
+    for _ in range(triggers):
+        arrivals[:] = [None] * count
+        armed[0] = True
+        t0 = await trigger()
+        deadline = time.perf_counter() + 10
+        while any(a is None for a in arrivals) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.001)
+        armed[0] = False
+        missing = sum(a is None for a in arrivals)
+        if missing:
+            raise RuntimeError(f"{missing} of {count} sockets got no board push")
+        times.append(round(1000 * (max(arrivals) - t0), 2))
+        await asyncio.sleep(0.3)
+    for socket in sockets:
+        socket.close()
+    return times, opened
+
+
+def run_fanout(size: Size, workdir: Path, processes: Processes) -> dict:
+    parlor = Parlor(workdir, processes, *PARLOR_FLAGS)
+    seed_board(parlor, 25, 10)
+    with urllib.request.urlopen(parlor.url + "/scores/25/fragment") as response:
+        fragment = response.read()
+    baseline = Baseline(workdir, processes, fragment)
+    players = asyncio.run(make_users(parlor, [f"fan-{i:03d}" for i in range(size.fanout_triggers)]))
+    store = redis.Redis(unix_socket_path=str(parlor.redis_socket), decode_responses=True)
+
+    async def measure():
+        meter = LoadMeter()
+        pool = HttpPool(parlor.url, 2)
+        turn = iter(players)
+
+        async def parlor_trigger():
+            # A signed-in player starts a game and wins with the first guess (the secret is read
+            # from Redis): the winning POST records the score, which every process pushes.
+            player = next(turn)
+            headers = f"Cookie: {player['cookie']}\r\nX-XSRFToken: {XSRF}\r\nHX-Request: true\r\n" \
+                      "Content-Type: application/x-www-form-urlencoded\r\n"
+            started = await pool.request("POST", "/games", headers, b"max=25")
+            game = started.header("HX-Redirect").rsplit("/", 1)[1]
+            secret = store.hget(f"game:{game}", "secret")
+            t0 = time.perf_counter()
+            response = await pool.request("POST", f"/games/{game}/guesses", headers, f"guess={secret}".encode())
+            assert response.status == 200 and b'data-status="won"' in response.body, response.body[:200]
+            return t0
+
+        base_pool = HttpPool(baseline.url, 1)
+
+        async def baseline_trigger():
+            t0 = time.perf_counter()
+            await base_pool.request("POST", "/push")
+            return t0
+
+        p_times, p_open = await fanout_times(parlor.url, size.fanout_sockets, "", "/live?boards=25",
+                                             parlor_trigger, size.fanout_triggers)
+        b_times, b_open = await fanout_times(baseline.url, size.fanout_sockets, "", "/live?user=board",
+                                             baseline_trigger, size.fanout_triggers)
+        pool.close()
+        base_pool.close()
+        return p_times, b_times, meter.busy()
+
+    p_times, b_times, busy = asyncio.run(measure())
+    store.close()
+    p, b = median(p_times), median(b_times)
+    return {"scenario": "fanout", "unit": "ms", "what": f"one board change to {size.fanout_sockets:,} sockets, "
+            "time to the last arrival (median of triggers)", "sockets": size.fanout_sockets,
+            "parlor": p, "baseline": b, "ratio": round(p / b, 3), "target": "<= 1.3",
+            "runs": {"parlor": p_times, "baseline": b_times}, "fragment_bytes": len(fragment),
+            **verdict(size, b > 1.25 * REFERENCE["fanout"], busy), "load_generator_busy": round(busy, 3)}
+
+
+# -- conns ---------------------------------------------------------------------------------------
+
+async def hold(url: str, counts: tuple[int, ...], pid: int, path_of, headers_of, settle_s: float) -> dict:
+    """Open sockets up to each count in turn; RSS of `pid` per connection and time to open."""
+    await asyncio.sleep(settle_s)
+    before = rss_kb(pid)
+    sockets, result = [], {"rss_before_kb": before}
+    for count in counts:
+        started = time.perf_counter()
+        more = await open_many(count - len(sockets),
+                               lambda i, offset=len(sockets): WebSocket.connect(url, path_of(offset + i),
+                                                                                headers_of(offset + i)))
+        took = time.perf_counter() - started
+        sockets += more
+        await asyncio.sleep(settle_s)  # let the server settle (and collect) before reading its memory
+        alive = sum(not s.closed.done() for s in sockets)
+        rss = rss_kb(pid)
+        closed = Counter(str(s.close_code) for s in sockets if s.closed.done())
+        result[str(count)] = {"open": alive, "seconds_to_open": round(took, 2), "rss_kb": rss,
+                              "kb_per_connection": round((rss - before) / count, 2), "closed_by_code": closed}
+    for socket in sockets:
+        socket.close()
+    return result
+
+
+def run_conns(size: Size, workdir: Path, processes: Processes) -> dict:
+    raise_descriptor_limit()
+    top = max(size.conns)
+    parlor = Parlor(workdir, processes, *PARLOR_FLAGS)
+    baseline = Baseline(workdir, processes)
+    made = time.perf_counter()
+    users = asyncio.run(make_users(parlor, [f"idle-{i:05d}" for i in range(top)]))
+    made = time.perf_counter() - made
+    meter = LoadMeter()
+    b = asyncio.run(hold(baseline.url, size.conns, baseline.pid, lambda i: f"/live?user=idle-{i:05d}", lambda i: "",
+                   size.settle_s))
+    p = asyncio.run(hold(parlor.url, size.conns, parlor.pid, lambda i: "/live",
+                         lambda i: f"Cookie: {users[i]['cookie']}\r\n", size.settle_s))
+    busy = meter.busy()
+    redis_rss = rss_kb(parlor.redis_pid)
+    key = str(top)
+    ratio = round(p[key]["kb_per_connection"] / b[key]["kb_per_connection"], 3)
+    return {"scenario": "conns", "unit": "KB per connection", "what": f"RSS per idle signed-in socket at {top:,}",
+            "parlor": p[key]["kb_per_connection"], "baseline": b[key]["kb_per_connection"], "ratio": ratio,
+            "target": "<= 1.5, and every socket held", "held": p[key]["open"], "detail": {"parlor": p, "baseline": b},
+            "redis_rss_kb": redis_rss, "seconds_to_make_users": round(made, 1),
+            **verdict(size, b[key]["kb_per_connection"] > 1.25 * REFERENCE["conns"] and top >= 10_000, busy),
+            "load_generator_busy": round(busy, 3)}
+
+
+# -- fragment ------------------------------------------------------------------------------------
+
+def seed_board(parlor: Parlor, board: int, players: int) -> None:
     """Finish `players` games on a board through the HTTP API, as guests."""
-    store = redis.Redis(unix_socket_path=str(socket_path), decode_responses=True)
+    store = redis.Redis(unix_socket_path=str(parlor.redis_socket), decode_responses=True)
     for i in range(players):
         cookies = urllib.request.HTTPCookieProcessor()
         opener = urllib.request.build_opener(cookies)
-        opener.open(base_url + "/login").read()
+        opener.open(parlor.url + "/login").read()
         xsrf = next(c.value for c in cookies.cookiejar if c.name == "_xsrf")
 
         def post(path, **fields):
             data = urllib.parse.urlencode({**fields, "_xsrf": xsrf}).encode()
-            return opener.open(base_url + path, data=data)
+            return opener.open(parlor.url + path, data=data)
 
-        game_url = post("/games", max=str(board)).geturl()
-        game_id = game_url.rsplit("/", 1)[1]
+        game_id = post("/games", max=str(board)).geturl().rsplit("/", 1)[1]
         secret = int(store.hget(f"game:{game_id}", "secret"))
-        for wrong in range(1, 1 + i % 5):  # a few wrong guesses, for a board with some spread
-            if wrong != secret:
-                post(f"/games/{game_id}/guesses", guess=str(wrong))
-        post(f"/games/{game_id}/guesses", guess=str(secret))
+        wrong = [g for g in range(1, 1 + i % 5) if g != secret]  # a few misses: a board with some spread
+        for guess in [*wrong, secret]:
+            post(f"/games/{game_id}/guesses", guess=str(guess))
         post(f"/games/{game_id}/name", name=f"player {i}")
     store.close()
 
 
-def start_parlor(workdir: Path, processes: Processes, *flags: str) -> tuple[subprocess.Popen, str]:
-    """Parlor as `make run` starts it (embedded Redis, fresh data dir), pinned to the server core."""
-    port = free_port()
-    server = processes.start(pinned(SERVER_CORE, [sys.executable, "server.py", "--port", str(port),
-                                                  "--data-dir", str(workdir / "data"), *flags]),
-                             workdir / "parlor.log")
-    wait_http(f"http://127.0.0.1:{port}/healthz")
-    return server, f"http://127.0.0.1:{port}"
+def wrk(url: str, seconds: float, connections: int, headers: tuple[str, ...] = ()) -> tuple[float, int, float]:
+    """(requests/s, requests, p99 ms) from wrk on the load core."""
+    extra = [arg for header in headers for arg in ("-H", header)]
+    output = subprocess.run(pinned(LOAD_CORE, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                                               *extra, url]), check=True, capture_output=True, text=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} error responses\n{output}")
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", output).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), total, p99
 
 
-def start_baseline(workdir: Path, processes: Processes, fragment: bytes = b"<p>hi</p>") -> tuple[subprocess.Popen, str]:
-    fragment_file = workdir / "fragment.html"
-    fragment_file.write_bytes(fragment)
-    port = free_port()
-    base = processes.start(pinned(SERVER_CORE, [sys.executable, "-m", "bench.baseline", "--port", str(port),
-                                                "--fragment-file", str(fragment_file)]), workdir / "baseline.log")
-    wait_http(f"http://127.0.0.1:{port}/fragment")
-    return base, f"http://127.0.0.1:{port}"
+def python_load(url: str, seconds: float, connections: int, headers: tuple[str, ...] = ()) -> tuple[float, int, float]:
+    """The same as wrk, slower: for machines without it (make test)."""
+    base, path = re.match(r"(https?://[^/]+)(/.*)", url).groups()
+    lines = "".join(f"{h}\r\n" for h in headers)
+
+    async def go():
+        pool = HttpPool(base, connections)
+        latencies = []
+        end = time.perf_counter() + seconds
+
+        async def worker():
+            while time.perf_counter() < end:
+                t = time.perf_counter()
+                response = await pool.request("GET", path, lines)
+                if response.status >= 400:
+                    raise RuntimeError(f"{url}: {response.status}")
+                latencies.append(time.perf_counter() - t)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+        pool.close()
+        latencies.sort()
+        return len(latencies) / elapsed, len(latencies), 1000 * latencies[int(0.99 * (len(latencies) - 1))]
+
+    return asyncio.run(go())
 
 
-def run_fragment(args, workdir: Path, processes: Processes) -> dict:
-    server, parlor = start_parlor(workdir, processes)
-    data_dir = workdir / "data"
-    seed_board(parlor, data_dir / "redis" / "redis.sock", 25, 10)
-    url = parlor + "/scores/25/fragment"
-    with urllib.request.urlopen(url) as response:
-        fragment = response.read()
-    assert fragment.count(b'class="entry"') == 10, fragment
-    base, baseline = start_baseline(workdir, processes, fragment)
-    baseline += "/fragment"
-    wrk(url, 2, args.connections)  # warm both up
-    wrk(baseline, 2, args.connections)
-    runs = []
-    for _ in range(args.runs):  # alternating, so drift on a shared machine hits both alike
-        runs.append((measure(url, server.pid, args.seconds, args.connections),
-                     measure(baseline, base.pid, args.seconds, args.connections)))
-    median = statistics.median
-    return {"scenario": "fragment", "what": "GET /scores/25/fragment, 10 entries",
-            "unit": "req/s", "connections": args.connections, "seconds": args.seconds, "runs": args.runs,
-            "parlor": round(median(p[0] for p, _ in runs)), "baseline": round(median(b[0] for _, b in runs)),
-            "ratio": round(median(p[0] / b[0] for p, b in runs), 3),
-            "cpu_us_per_request": {"parlor": round(median(p[1] for p, _ in runs), 1),
-                                   "baseline": round(median(b[1] for _, b in runs), 1)},
-            "cpu_ratio": round(median(b[1] / p[1] for p, b in runs), 3),
-            "pairs": [[round(p[0]), round(b[0])] for p, b in runs], "bytes": len(fragment)}
-
-
-SEND_SCRIPT = """
-local peers = {%(peers)s}
-local n = 0
-request = function()
-  n = n + 1
-  local peer = peers[(n %% #peers) + 1]
-  local body = "author=%(author)s&message=bench+message+" .. n .. "&client_id=%(tag)s-" .. string.format("%%010d", n)
-  return wrk.format("POST", "/send_message/" .. peer, {
-    ["Content-Type"] = "application/x-www-form-urlencoded",
-    ["Cookie"] = [==[%(cookie)s]==],
-    ["X-XSRFToken"] = [==[%(xsrf)s]==],
-  }, body)
-end
-"""
-
-
-def sign_in(base_url: str, username: str, password: str = "bench password") -> tuple[str, str]:
-    """Sign up through the real form; returns the Cookie header and the XSRF token."""
-    cookies = urllib.request.HTTPCookieProcessor()
-    opener = urllib.request.build_opener(cookies)
-    opener.open(base_url + "/signup").read()
-    xsrf = next(c.value for c in cookies.cookiejar if c.name == "_xsrf")
-    opener.open(base_url + "/signup", data=urllib.parse.urlencode(
-        {"username": username, "password": password, "_xsrf": xsrf}).encode()).read()
-    return "; ".join(f"{c.name}={c.value}" for c in cookies.cookiejar), xsrf
-
-
-def add_peers(socket_path: Path, names: list[str]) -> None:
-    """Accounts for the peers, written straight to Redis: they only need to exist, and hashing
-    a thousand passwords would take the bench minutes."""
-    store = redis.Redis(unix_socket_path=str(socket_path))
-    with store.pipeline(transaction=False) as pipe:
-        for name in names:
-            pipe.hset(f"user:{name}", mapping={"password_hash": "-", "created_at": "0"})
-        pipe.execute()
-    store.close()
-
-
-def open_descriptors(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def run_chat(args, workdir: Path, processes: Processes) -> dict:
-    max_open = 256
-    server, parlor = start_parlor(workdir, processes, f"--chat-max-open={max_open}")
-    base, baseline = start_baseline(workdir, processes)
-    socket_path = workdir / "data" / "redis" / "redis.sock"
-    peers = [f"peer-{i:04d}" for i in range(1000)]
-    add_peers(socket_path, peers)
-    cookie, xsrf = sign_in(parlor, "bench-author")
-    results = {}
-    for label, count in (("one_pair", 1), ("100_pairs", 100)):
+def run_fragment(size: Size, workdir: Path, processes: Processes) -> dict:
+    parlor = Parlor(workdir, processes, *PARLOR_FLAGS)
+    seed_board(parlor, 25, 10)
+    with urllib.request.urlopen(parlor.url + "/scores/25/fragment") as response:
+        fragment, etag = response.read(), response.headers["ETag"]
+    assert fragment.count(b'class="entry') == 10, fragment
+    baseline = Baseline(workdir, processes, fragment)
+    with urllib.request.urlopen(baseline.url + "/fragment") as response:
+        base_etag = response.headers["ETag"]
+    tool = wrk if shutil.which("wrk") and size.full else python_load
+    cases = [("GET /scores/25/fragment", parlor.url + "/scores/25/fragment", (), baseline.url + "/fragment", ()),
+             ("GET /scores/25.json", parlor.url + "/scores/25.json", (), baseline.url + "/fragment", ()),
+             ("304 of /scores/25/fragment", parlor.url + "/scores/25/fragment", (f"If-None-Match: {etag}",),
+              baseline.url + "/fragment", (f"If-None-Match: {base_etag}",))]
+    meter = LoadMeter()
+    rows = []
+    for label, p_url, p_headers, b_url, b_headers in cases:
+        if size.full:  # warm up
+            tool(p_url, 1, size.fragment_connections, p_headers)
+            tool(b_url, 1, size.fragment_connections, b_headers)
         runs = []
-        for run in range(args.runs):
-            scripts = []
-            for side in ("parlor", "baseline"):
-                script = workdir / f"send-{label}-{run}-{side}.lua"
-                script.write_text(SEND_SCRIPT % {
-                    "peers": ", ".join(f'"{p}"' for p in peers[:count]), "author": "bench-author",
-                    "tag": f"{label}-{run}-{side}", "cookie": cookie, "xsrf": xsrf})
-                scripts.append(script)
-            runs.append((measure(parlor + "/", server.pid, args.seconds, 1, scripts[0]),
-                         measure(baseline + "/", base.pid, args.seconds, 1, scripts[1])))
-        results[label] = runs
-    before = open_descriptors(server.pid)
-    script = workdir / "touch.lua"
-    script.write_text(SEND_SCRIPT % {"peers": ", ".join(f'"{p}"' for p in peers), "author": "bench-author",
-                                     "tag": "touch", "cookie": cookie, "xsrf": xsrf})
-    _, sent = wrk(parlor + "/", 30, 1, script)  # a new file is made and migrated per pair: slower
-    touched = len(list((workdir / "data" / "conversations").glob("*.db")))
-    median = statistics.median
-    return {"scenario": "chat", "what": "sequential sends, committed (WAL, synchronous=FULL)", "unit": "msgs/s",
-            "chat_max_open": max_open,
-            **{f"{label}": {"parlor": round(median(p[0] for p, _ in runs)),
-                            "baseline": round(median(b[0] for _, b in runs)),
-                            "ratio": round(median(p[0] / b[0] for p, b in runs), 3),
-                            "parlor_cpu_us_per_message": round(median(p[1] for p, _ in runs), 1)}
-               for label, runs in results.items()},
-            "pairs_touched": touched, "messages_to_touch_them": sent,
-            "open_descriptors": {"before": before, "after": open_descriptors(server.pid)}}
+        for _ in range(size.fragment_runs):  # alternating, so drift on a shared machine hits both alike
+            runs.append((tool(p_url, size.fragment_seconds, size.fragment_connections, p_headers),
+                         tool(b_url, size.fragment_seconds, size.fragment_connections, b_headers)))
+        rows.append({"what": label, "parlor": round(median([p[0] for p, _ in runs])),
+                     "baseline": round(median([b[0] for _, b in runs])),
+                     "ratio": round(median([p[0] / b[0] for p, b in runs]), 3),
+                     "p99_ms": {"parlor": round(median([p[2] for p, _ in runs]), 2),
+                                "baseline": round(median([b[2] for _, b in runs]), 2)}})
+    busy = meter.busy()
+    return {"scenario": "fragment", "unit": "req/s", "tool": tool.__name__, "connections": size.fragment_connections,
+            "seconds": size.fragment_seconds, "runs": size.fragment_runs, "bytes": len(fragment),
+            "parlor": rows[0]["parlor"], "baseline": rows[0]["baseline"], "ratio": rows[0]["ratio"],
+            "target": ">= 0.85 (304: >= 0.9)", "rows": rows,
+            **verdict(size, rows[0]["baseline"] < 0.75 * REFERENCE["fragment"], busy), "load_generator_busy": round(busy, 3)}
 
 
-SCENARIOS = {"fragment": run_fragment, "chat": run_chat}
+# -- game ----------------------------------------------------------------------------------------
+
+STATUS_RE = re.compile(rb'data-status="(\w+)"')
+WORD_RE = re.compile(rb'class="guess (higher|lower|correct)')
+
+
+def run_game(size: Size, workdir: Path, processes: Processes) -> dict:
+    parlor = Parlor(workdir, processes, *PARLOR_FLAGS)
+    players = asyncio.run(make_users(parlor, [f"gamer-{i:03d}" for i in range(size.game_players)]))
+
+    async def measure():
+        pool = HttpPool(parlor.url, size.game_players)
+        won, requests = [0], [0]
+        end = time.perf_counter() + size.game_seconds
+
+        async def play(player):
+            headers = f"Cookie: {player['cookie']}\r\nX-XSRFToken: {XSRF}\r\nHX-Request: true\r\n" \
+                      "Content-Type: application/x-www-form-urlencoded\r\n"
+            while time.perf_counter() < end:
+                started = await pool.request("POST", "/games", headers, b"max=25")
+                game = started.header("HX-Redirect").rsplit("/", 1)[1]
+                low, high = 1, 25
+                requests[0] += 1
+                while True:
+                    guess = (low + high) // 2
+                    response = await pool.request("POST", f"/games/{game}/guesses", headers, f"guess={guess}".encode())
+                    requests[0] += 1
+                    status = STATUS_RE.search(response.body).group(1)
+                    if status == b"won":
+                        won[0] += 1
+                        break
+                    word = WORD_RE.search(response.body).group(1)
+                    low, high = (guess + 1, high) if word == b"higher" else (low, guess - 1)
+                    if low > high:
+                        raise RuntimeError(f"bisection lost its way in game {game}")
+
+        meter, cpu_before, started = LoadMeter(), parlor.cpu(), time.perf_counter()
+        await asyncio.gather(*(play(p) for p in players))
+        elapsed = time.perf_counter() - started
+        pool.close()
+        return won[0], requests[0], elapsed, parlor.cpu() - cpu_before, meter.busy()
+
+    games, requests, elapsed, cpu, busy = asyncio.run(measure())
+    store = redis.Redis(unix_socket_path=str(parlor.redis_socket))
+    on_board = store.zcard("scores:25")
+    store.close()
+    if on_board != size.game_players:
+        raise RuntimeError(f"{on_board} players on the board, not {size.game_players}")
+    return {"scenario": "game", "unit": "games/s", "what": f"{size.game_players} signed-in players, board 25, "
+            "bisection (about 4 guesses a game), score recorded", "parlor": round(games / elapsed, 1),
+            "baseline": None, "ratio": None, "target": "none (no baseline does this)",
+            "requests_per_second": round(requests / elapsed), "server_cpu_us_per_game": round(cpu * 1e6 / max(1, games)),
+            "players_on_board": on_board, **verdict(size, False, busy), "load_generator_busy": round(busy, 3)}
+
+
+SCENARIOS = {"chat": run_chat, "fanout": run_fanout, "conns": run_conns, "fragment": run_fragment, "game": run_game}
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| scenario | Parlor | bare Tornado | ratio | target | valid |", "|---|---|---|---|---|---|"]
+    for r in results:
+        unit = r["unit"]
+        base = f"{r['baseline']:,} {unit}" if r["baseline"] is not None else "–"
+        valid = "yes" if r["valid"] else "no: " + "; ".join(r["invalid_because"])
+        lines.append(f"| {r['scenario']} | {r['parlor']:,} {unit} | {base} | {r['ratio'] if r['ratio'] else '–'} "
+                     f"| {r['target']} | {valid} |")
+        for row in r.get("rows", [])[1:]:
+            lines.append(f"| {r['scenario']}: {row['what']} | {row['parlor']:,} {unit} | {row['baseline']:,} {unit} "
+                         f"| {row['ratio']} | | |")
+        if r["scenario"] == "chat":
+            p99 = r["p99_ms_at_1000"]
+            lines.append(f"| chat: p99 at 1,000 msgs/s | {p99['parlor']} ms | {p99['baseline']} ms | | | |")
+            lines.append(f"| chat: lost messages | {r['lost']} | | | 0 | |")
+        if r["scenario"] == "conns":
+            lines.append(f"| conns: sockets held | {r['held']:,} | | | all | |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS), help=f"some of: {', '.join(SCENARIOS)}")
-    parser.add_argument("--seconds", type=int, default=5, help="length of one measured run")
-    parser.add_argument("--runs", type=int, default=6, help="measured runs per side, alternating (medians kept)")
-    parser.add_argument("--connections", type=int, default=50, help="wrk's open connections")
+    parser.add_argument("--tiny", action="store_true", help="each scenario at a tiny size (make test runs this)")
     args = parser.parse_args()
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
-    if not shutil.which("wrk"):
-        sys.exit("wrk is missing: make bench installs it (apt-get install wrk)")
+    size = TINY if args.tiny else Size()
+    pin_self_to_load_core()
+    raise_descriptor_limit()
+    print(json.dumps({"machine": {"cores": os.cpu_count(), "pinned": two_cores(),
+                                  "date": time.strftime("%Y-%m-%d"), "python": sys.version.split()[0]}}), flush=True)
     results = []
     for name in args.scenarios:
         workdir = Path(tempfile.mkdtemp(prefix=f"parlor-bench-{name}-", dir="/tmp"))
         processes = Processes()
         try:
-            result = SCENARIOS[name](args, workdir, processes)
+            result = SCENARIOS[name](size, workdir, processes)
         finally:
             processes.stop()
         print(json.dumps(result), flush=True)
         results.append(result)
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("\n| scenario | Parlor | bare Tornado | ratio (median of pairs) |\n|---|---|---|---|")
-    for r in results:
-        for label, row in _rows(r):
-            print(f"| {label} | {row['parlor']:,} {r['unit']} | {row['baseline']:,} {r['unit']} | {row['ratio']} |")
-        if "open_descriptors" in r:
-            fds = r["open_descriptors"]
-            print(f"| chat: open descriptors after {r['pairs_touched']:,} pairs touched "
-                  f"(LRU {r['chat_max_open']}) | {fds['after']} (before: {fds['before']}) | | |")
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(table(results))
 
-
-def _rows(result: dict):
-    if "parlor" in result:
-        yield f"{result['scenario']} ({result['what']})", result
-    for key in ("one_pair", "100_pairs"):
-        if key in result:
-            yield f"{result['scenario']}: {key.replace('_', ' ')} ({result['what']})", result[key]
 
 if __name__ == "__main__":
     main()

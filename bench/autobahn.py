@@ -162,7 +162,7 @@ def main() -> None:
 
 def run(cases: str) -> None:
     """Both targets, the fuzzing client against them, the reports in .autobahn/reports/."""
-    from bench.__main__ import Processes, free_port, wait_http
+    from bench.common import Processes, free_port, wait_http
 
     tool = wstest()
     workdir = Path(tempfile.mkdtemp(prefix="parlor-autobahn-", dir="/tmp"))

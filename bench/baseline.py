@@ -1,29 +1,73 @@
-"""The bare Tornado baseline: the least a Tornado server can do for the same request.
+"""The bare Tornado baseline: the least a Tornado server can do for the same requests, storing
+nothing, with no session, no template, no Redis.
 
-GET /fragment answers a constant fragment (the bytes Parlor served for the same board), with no
-storage, no session, no template.
+GET /fragment         a constant fragment (the bytes Parlor served for the same board); Tornado's
+                      own ETag, so If-None-Match gets a 304
+WS  /live?user=<name> a socket in one room (for the fanout) and in its user's room (for chat)
+POST /api/messages    {"to", "body"} as JSON from "Authorization: Bearer <name>": the message is
+                      written to the recipient's sockets as a JSON frame, then answered 201
+POST /push            the constant fragment written to every open socket, answered 204
 """
+from __future__ import annotations
+
 import argparse
 import asyncio
+import json
+import resource
 
 import tornado.web
+import tornado.websocket
+from markupsafe import escape
 
 
 def make_app(fragment: bytes) -> tornado.web.Application:
+    room: set = set()
+    users: dict[str, set] = {}
+    push_frame = json.dumps({"content": fragment.decode()})
+
     class FragmentHandler(tornado.web.RequestHandler):
         def get(self) -> None:
             self.set_header("Content-Type", "text/html; charset=utf-8")
             self.finish(fragment)
 
-    class SendHandler(tornado.web.RequestHandler):
-        """Takes a chat message's form and stores nothing."""
+    class LiveHandler(tornado.websocket.WebSocketHandler):
+        def open(self) -> None:
+            self.user = self.get_query_argument("user", "")
+            room.add(self)
+            users.setdefault(self.user, set()).add(self)
 
-        def post(self, peer: str) -> None:
-            self.get_body_argument("message")
+        def on_close(self) -> None:
+            room.discard(self)
+            sockets = users.get(self.user)
+            if sockets is not None:
+                sockets.discard(self)
+                if not sockets:
+                    del users[self.user]
+
+    class MessagesHandler(tornado.web.RequestHandler):
+        counter = 0
+
+        def post(self) -> None:
+            sender = self.request.headers.get("Authorization", "")[len("Bearer "):]
+            data = json.loads(self.request.body)
+            MessagesHandler.counter += 1
+            frame = json.dumps({"id": MessagesHandler.counter, "kind": "message",
+                                "content": f'<p class="body">{escape(data["body"])}</p>'})
+            for socket in list(users.get(data["to"], ())):
+                socket.write_message(frame)
+            self.set_status(201)
             self.set_header("Content-Type", "application/json; charset=utf-8")
-            self.finish(b'{"success": true}')
+            self.finish(json.dumps({"created": True, "from": sender, "to": data["to"]}))
 
-    return tornado.web.Application([(r"/fragment", FragmentHandler), (r"/send_message/(.*)", SendHandler)])
+    class PushHandler(tornado.web.RequestHandler):
+        def post(self) -> None:
+            for socket in list(room):
+                socket.write_message(push_frame)
+            self.set_status(204)
+            self.finish()
+
+    return tornado.web.Application([(r"/fragment", FragmentHandler), (r"/live", LiveHandler),
+                                    (r"/api/messages", MessagesHandler), (r"/push", PushHandler)])
 
 
 async def serve(port: int, fragment: bytes) -> None:
@@ -36,5 +80,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--fragment-file", required=True)
     args = parser.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # as server.py does
     with open(args.fragment_file, "rb") as f:
         asyncio.run(serve(args.port, f.read()))

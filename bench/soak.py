@@ -29,8 +29,7 @@ import redis
 import tornado.httpclient
 import tornado.websocket
 
-from bench.__main__ import LOAD_CORE, Processes
-from bench.delivery import start_server
+from bench.common import Parlor, Processes, pin_self_to_load_core
 from bench.load import Connection, Load, make_people
 
 # What counts as steady growth, per minute, after the warm-up. A leak of a kilobyte per request
@@ -89,8 +88,8 @@ async def soak(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="parlor-soak-", dir="/tmp"))
     processes = Processes()
     try:
-        url, child = start_server(workdir, processes, "soak", "--eliza-delay=0", f"--events-max={args.events_max}")
-        data_dir = workdir / "data"
+        parlor = Parlor(workdir, processes, "--eliza-delay=0", f"--events-max={args.events_max}", name="soak")
+        url, child, data_dir = parlor.url, parlor.process, parlor.data
         socket_path = data_dir / "redis" / "redis.sock"
         names = [f"user-{i:02d}" for i in range(50)]
         players = [f"player-{i}" for i in range(5)]
@@ -152,8 +151,7 @@ def main() -> None:
     parser.add_argument("--events-max", type=int, default=100,
                         help="the server's --events-max: the streams fill (and stop growing) early")
     args = parser.parse_args()
-    if (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {int(LOAD_CORE)})  # the server and Redis have the other core
+    pin_self_to_load_core()  # the server and Redis have the other core
     sys.exit(asyncio.run(soak(args)))
 
 

@@ -1,5 +1,8 @@
 """routes(): the whole URL table in one place."""
-from .accounts import AccountHandler, ApiTokenHandler, LoginHandler, LogoutHandler, SignupHandler
+from .accounts import (
+    AccountHandler, ApiTokenHandler, DataHandler, LeaveHandler, LoginHandler, LogoutHandler, PasswordHandler,
+    SignupHandler,
+)
 from .api import ApiMessagesHandler
 from .chat import (
     ChatListHandler, ChatStartHandler, ConversationHandler, ImageHandler, MessagesHandler, TypingHandler,
@@ -9,7 +12,9 @@ from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler
 from .home import HomeHandler
 from .live import EventStreamHandler, LiveSocket, PollHandler
-from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, ScoresHandler
+from .metrics import MetricsHandler
+from .moderation import BlockHandler, DeleteMessageHandler
+from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, BoardStatsHandler, ScoresHandler
 
 GAME_ID = r"([A-Za-z0-9_-]{1,32})"
 PEER = r"([^/]{1,64})"  # checked against the accounts in the handler
@@ -26,18 +31,24 @@ def routes() -> list[tuple]:
         (r"/logout", LogoutHandler),
         (r"/account", AccountHandler),
         (r"/account/token", ApiTokenHandler),
+        (r"/account/password", PasswordHandler),
+        (r"/account/data", DataHandler),
+        (r"/account/delete", LeaveHandler),
         (r"/games", GamesHandler),
         (rf"/games/{GAME_ID}", GameHandler),
         (rf"/games/{GAME_ID}/guesses", GuessHandler),
         (rf"/games/{GAME_ID}/name", ClaimHandler),
         (r"/scores", ScoresHandler),
         (r"/scores/([0-9]+)", BoardPageHandler),
+        (r"/scores/([0-9]+)/stats\.json", BoardStatsHandler),
         (r"/chat", ChatListHandler),
         (r"/chat/start", ChatStartHandler),
         (rf"/chat/{PEER}", ConversationHandler),
         (rf"/chat/{PEER}/messages", MessagesHandler),
         (rf"/chat/{PEER}/images/([0-9]{{1,18}})", ImageHandler),
         (rf"/chat/{PEER}/typing", TypingHandler),
+        (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/delete", DeleteMessageHandler),
+        (r"/blocks", BlockHandler),
         (r"/create_conversation_db", CreateConversationHandler),
         (r"/get_message_history", MessageHistoryHandler),
         (rf"/send_message/{PEER}", SendMessageHandler),
@@ -46,4 +57,5 @@ def routes() -> list[tuple]:
         (r"/poll", PollHandler),
         (r"/api/messages", ApiMessagesHandler),
         (r"/healthz", HealthHandler),
+        (r"/metrics", MetricsHandler),
     ]

@@ -1,9 +1,14 @@
-"""Sign up, log in, log out, and the account page (the API token)."""
+"""Sign up, log in, log out, and the account page: password, API token, blocked people, a
+download of one's data, and leaving."""
 from __future__ import annotations
 
-from parlor.users import AccountError, LoginThrottled, UsernameTaken
+import time
 
-from .base import BaseHandler, ClientError, safe_next
+from parlor.users import AccountError, LoginThrottled, SignupThrottled, UsernameTaken
+
+from .base import SESSION_COOKIE, BaseHandler, ClientError, safe_next
+
+DOWNLOAD_CHUNK = 64 * 1024  # the data download is sent in pieces this big
 
 
 class SignupHandler(BaseHandler):
@@ -15,11 +20,15 @@ class SignupHandler(BaseHandler):
         username = self.get_body_argument("username", "")
         next_path = safe_next(self.get_body_argument("next", None))
         try:
-            user = await self.application.accounts.sign_up(username, self.get_body_argument("password", ""))
+            user = await self.application.accounts.sign_up(
+                username, self.get_body_argument("password", ""), self.request.remote_ip)
         except AccountError as e:
+            status = 409 if isinstance(e, UsernameTaken) else 400
+            if isinstance(e, SignupThrottled):
+                status = 429
+                self.set_header("Retry-After", str(e.retry_after))
             self.render_view("signup.html", "partials/_signup_form.html",
-                             status=409 if isinstance(e, UsernameTaken) else 400,
-                             username=username, error=str(e), next=next_path)
+                             status=status, username=username, error=str(e), next=next_path)
             return
         await self.sign_in(user)
         self.redirect_after_post(next_path)
@@ -56,7 +65,8 @@ class LogoutHandler(BaseHandler):
 
 
 class AccountHandler(BaseHandler):
-    """/account: the API token that scripts and other sites' pages use (JSONP, /api/messages)."""
+    """/account: the password, the API token that scripts and other sites' pages use (JSONP,
+    /api/messages), the people one blocked, one's data, and leaving."""
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -69,10 +79,21 @@ class AccountHandler(BaseHandler):
     async def get(self) -> None:
         await self.show()
 
-    async def show(self, new_token: str | None = None, notice: str | None = None) -> None:
+    async def show(self, new_token: str | None = None, notice: str | None = None, status: int = 200,
+                   errors: dict[str, str] | None = None) -> None:
+        """The account page; `notice` says what was just done, `errors` maps a form to its reason."""
         has_token = new_token is not None or await self.application.accounts.has_api_token(self.current_user)
-        self.render_view("account.html", "partials/_account.html", has_token=has_token,
-                         new_token=new_token, notice=notice)
+        blocked = await self.application.safety.blocked(self.current_user)
+        self.render_view("account.html", "partials/_account.html", status=status, has_token=has_token,
+                         new_token=new_token, notice=notice, blocked=blocked, errors=errors or {})
+
+    async def refuse(self, form: str, e: AccountError) -> None:
+        """The page again with the reason next to the form; 429 when too many tries were made."""
+        status = 400
+        if isinstance(e, LoginThrottled):
+            status = 429
+            self.set_header("Retry-After", str(e.retry_after))
+        await self.show(status=status, errors={form: str(e)})
 
 
 class ApiTokenHandler(AccountHandler):
@@ -88,3 +109,52 @@ class ApiTokenHandler(AccountHandler):
             await self.show(notice="Your API token was revoked." if revoked else "You had no API token.")
         else:
             raise ClientError(400, "action must be new or revoke.")
+
+
+class PasswordHandler(AccountHandler):
+    """POST /account/password: current= and new=; every other session of the user is signed
+    out (their open pages too)."""
+
+    async def post(self) -> None:
+        try:
+            ended = await self.application.membership.change_password(
+                self.current_user, self.get_body_argument("current", ""), self.get_body_argument("new", ""),
+                self.request.remote_ip, self.session_id)
+        except AccountError as e:
+            await self.refuse("password", e)
+            return
+        others = f" {ended} other session{'' if ended == 1 else 's'} of yours {'was' if ended == 1 else 'were'} signed out."
+        await self.show(notice="Your password was changed." + (others if ended else ""))
+
+
+class DataHandler(AccountHandler):
+    """GET /account/data: a zip of one's conversations (JSON, pictures beside them) and games."""
+
+    async def get(self) -> None:
+        archive = await self.application.membership.export(self.current_user)
+        try:
+            day = time.strftime("%Y-%m-%d", time.gmtime())
+            self.set_header("Content-Type", "application/zip")
+            self.set_header("Content-Disposition", f'attachment; filename="parlor-{self.current_user}-{day}.zip"')
+            self.set_header("Cache-Control", "no-store")
+            while chunk := archive.read(DOWNLOAD_CHUNK):
+                self.write(chunk)
+                await self.flush()
+        finally:
+            archive.close()
+        self.finish()
+
+
+class LeaveHandler(AccountHandler):
+    """POST /account/delete with password=: the account is deleted, and this visitor signed out."""
+
+    async def post(self) -> None:
+        try:
+            await self.application.membership.leave(
+                self.current_user, self.get_body_argument("password", ""), self.request.remote_ip)
+        except AccountError as e:
+            await self.refuse("leave", e)
+            return
+        self.application.board_views.forget()  # off the boards here at once; other processes hear the notice
+        self.clear_cookie(SESSION_COOKIE)  # the session itself ended with the account
+        self.redirect_after_post("/")

@@ -42,6 +42,6 @@ class ApiMessagesHandler(BaseHandler):
             peer = await chat.peer(self.current_user, fields["to"] or "")
             message, created = await chat.send(self.current_user, peer, fields["body"], fields["client_id"])
         except ChatError as e:
-            raise ClientError(e.status, str(e)) from None
+            raise ClientError(e.status, str(e), e.retry_after) from None
         self.write_json({"created": created, "to": peer, "message": message_json(message, peer)},
                         201 if created else 200)

@@ -8,6 +8,7 @@ import traceback
 from http import HTTPStatus
 
 import redis
+import tornado.log
 import tornado.web
 from markupsafe import Markup
 
@@ -48,6 +49,14 @@ STATUS_MESSAGES = {
     503: "Parlor cannot reach its database right now. Please try again in a moment.",
 }
 STORAGE_FAILED = "Parlor cannot store that right now: its disk is full or failing. Please try again later."
+
+# An API token, or a form's XSRF token (the chat form sends it in the URL): never in a log.
+SECRET_IN_URL_RE = re.compile(r"([?&])(token|_xsrf)=[^&\s]*")
+
+
+def hide_secrets(uri: str) -> str:
+    return SECRET_IN_URL_RE.sub(r"\1\2=[hidden]", uri)
+
 
 # A Redis that is down or restarting: answer 503, never 500.
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ConnectionError)
@@ -158,14 +167,16 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
 
     # -- sessions --------------------------------------------------------------------------
 
+    def set_cookie(self, name: str, value, **kwargs) -> None:
+        # Eavesdropping: a cookie set over https (directly, or behind a proxy that says so
+        # with --xheaders) is never sent back over plain http. The XSRF cookie too.
+        if self.request.protocol == "https":
+            kwargs["secure"] = True
+        super().set_cookie(name, value, **kwargs)
+
     def _set_session_cookie(self, session_id: str) -> None:
         self.set_signed_cookie(
-            SESSION_COOKIE,
-            session_id,
-            expires_days=SESSION_COOKIE_DAYS,
-            httponly=True,
-            samesite="Lax",
-            secure=self.request.protocol == "https",
+            SESSION_COOKIE, session_id, expires_days=SESSION_COOKIE_DAYS, httponly=True, samesite="Lax",
         )
 
     async def ensure_session(self) -> dict[str, str]:
@@ -271,13 +282,19 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             log.exception("rendering the error page failed")
             self.finish(f"<!doctype html><title>{status_code}</title><p>{status_code}</p>")
 
+    def _request_summary(self) -> str:
+        # Tornado's own log lines (a refused request, an uncaught exception) start with this.
+        return f"{self.request.method} {hide_secrets(self.request.uri)} ({self.request.remote_ip})"
+
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, REDIS_DOWN):
-            log.warning("%s %s: Redis unavailable (%s)", self.request.method, self.request.uri, value)
+            log.warning("%s: Redis unavailable (%s)", self._request_summary(), value)
         elif isinstance(value, StorageFailed):
-            log.error("%s %s: a chat file could not be written (%s)", self.request.method, self.request.uri, value)
-        else:
-            super().log_exception(typ, value, tb)
+            log.error("%s: a chat file could not be written (%s)", self._request_summary(), value)
+        elif isinstance(value, tornado.web.HTTPError):
+            super().log_exception(typ, value, tb)  # one line, from _request_summary
+        else:  # Tornado's own would add repr(self.request), whose uri may hold a token
+            tornado.log.app_log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
 
 
 class NotFoundHandler(BaseHandler):

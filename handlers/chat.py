@@ -12,6 +12,7 @@ from parlor import eliza
 from parlor.chat import ChatError, Summary, published_key
 from parlor.chatlog import Message, pair_key
 from parlor.images import ACCEPT, MAX_IMAGE_BYTES
+from parlor.users import is_ghost
 
 from .base import BaseHandler, ClientError
 
@@ -55,18 +56,18 @@ class ChatBase(BaseHandler):
 
     def conversation_context(self, peer: str, **extra) -> dict:
         return {"peer": peer, "me": self.current_user, "pair": pair_key(self.current_user, peer),
-                "client_id": new_client_id(), "accept": ACCEPT, **extra}
+                "client_id": new_client_id(), "accept": ACCEPT, "ghost": is_ghost(peer), **extra}
 
 
 class ChatListHandler(ChatBase):
     async def get(self) -> None:
         await self.show_list()
 
-    async def show_list(self, status: int = 200, error: str | None = None) -> None:
+    async def show_list(self, status: int = 200, error: str | None = None, block_error: str | None = None) -> None:
         summaries = await self.application.chat.summaries(self.current_user)
-        online = await self.application.hub.online([s.peer for s in summaries])
+        online = await self.application.hub.online([s.peer for s in summaries], viewer=self.current_user)
         self.render_view("chat_list.html", "partials/_conversation_list.html", status=status,
-                         summaries=summaries, online=online, error=error)
+                         summaries=summaries, online=online, error=error, block_error=block_error)
 
 
 class ChatStartHandler(ChatListHandler):
@@ -91,9 +92,10 @@ class ConversationHandler(ChatBase):
     async def get(self, raw_peer: str) -> None:
         peer = await self.peer_or_error(raw_peer)
         messages, peer_read = await self.application.chat.open(self.current_user, peer)
-        online = await self.application.hub.online([peer])
+        online = await self.application.hub.online([peer], viewer=self.current_user)
+        blocked = await self.application.safety.has_blocked(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html",
-                         **self.conversation_context(peer, messages=messages, online=online,
+                         **self.conversation_context(peer, messages=messages, online=online, blocked=blocked,
                                                      seen=seen_by_peer(self.current_user, messages, peer_read),
                                                      error=None, body=""))
 
@@ -178,6 +180,8 @@ class MessagesHandler(ChatBase):
     async def refuse(self, peer: str, e: ChatError, body: str) -> None:
         """The form again with the reason (and what was typed); nothing was stored, nothing is
         marked read."""
+        if e.retry_after:
+            self.set_header("Retry-After", str(e.retry_after))
         if self.wants_fragment():
             self.send_form(peer, e.status, str(e), body)
             return
@@ -228,15 +232,16 @@ class ChatPush:
         self._row = app.templates.get_template("partials/_conversation_row.html")
         self._seen = app.templates.get_template("partials/_seen.html")
 
-    async def __call__(self, a: str, b: str, message: Message) -> None:
-        hub, chat = self._app.hub, self._app.chat
+    async def __call__(self, a: str, b: str, message: Message, unread_by_b: int,
+                       listed: list[tuple[str, str, int]]) -> None:
+        hub = self._app.hub
         pair = pair_key(a, b)
-        online = await hub.online([a, b])
+        online = await hub.online([a, b], recent=True)
         events = []
         for me, peer in ((a, b), (b, a)):
             if me == eliza.USERNAME:
                 continue  # ELIZA reads nothing
-            unread = 0 if message.author == me else await chat.unread(me, peer)
+            unread = 0 if message.author == me else unread_by_b
             # The row goes to the top of the list (the page's script drops the old copy of it).
             html = (self._message.render(message=message, me=me, peer=peer, pair=pair)
                     + '<ul id="conversation-list" hx-swap-oob="afterbegin">'
@@ -244,15 +249,15 @@ class ChatPush:
                     + "</ul>")
             events.append((me, "message", html, {"peer": peer, "unread": unread,
                                                   "message": message_json(message, peer)}))
-        await hub.publish(events, guard=(published_key(pair), message.id))  # once per message
+        await hub.publish(events, listed, guard=(published_key(pair), message.id))  # once per message
 
     async def read(self, reader: str, peer: str, newest: Message) -> None:
         """`reader` has read up to `newest` (a message of `peer`): their other tabs drop the
         unread mark; `peer` sees "Seen"."""
-        online = await self._app.hub.online([reader, peer])
+        online = await self._app.hub.online([reader, peer], viewer=reader)
         events = [(reader, "read", self._row.render(summary=Summary(peer, newest, 0), online=online, oob=True),
                    {"peer": peer, "reader": reader, "up_to": newest.id})]
-        if peer != eliza.USERNAME:
+        if peer != eliza.USERNAME and not is_ghost(peer):
             events.append((peer, "read", self._seen.render(pair=pair_key(reader, peer), seen=True, oob=True),
                            {"peer": reader, "reader": reader, "up_to": newest.id}))
         await self._app.hub.publish(events)

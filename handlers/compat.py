@@ -28,7 +28,7 @@ class CompatHandler(BaseHandler):
         try:
             return await step
         except ChatError as e:
-            raise ClientError(e.status, str(e)) from None
+            raise ClientError(e.status, str(e), e.retry_after) from None
 
 
 class CreateConversationHandler(CompatHandler):

@@ -38,6 +38,8 @@ class GameBase(BaseHandler):
         """A refused action: 404 as a page; otherwise the game again, with the reason."""
         if e.status == 404:
             raise ClientError(404, str(e))
+        if e.retry_after:
+            self.set_header("Retry-After", str(e.retry_after))
         await self.show_game(await self.game_or_404(game_id), status=e.status, error=str(e))
 
 
@@ -66,6 +68,8 @@ class GuessHandler(GameBase):
         except GameError as e:
             await self.refuse(game_id, e)
             return
+        if game.finished:  # a guess on a finished game is refused above: this one ended it
+            self.application.metrics.game_finished(game.max, game.status)
         if game.recorded_as:
             self.application.board_views.forget(game.max)  # our own notice comes back a moment later
             await self.announce_standing(game)

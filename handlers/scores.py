@@ -6,13 +6,15 @@ import re
 from dataclasses import dataclass
 from email.utils import formatdate
 
-from parlor.scores import Page, member_for
+from parlor.scores import Page, Stats, member_for
 
 from .base import BaseHandler, ClientError
 
 TOP = 10  # rows on the front page, in pushes, and by default
 MAX_LIMIT = 100  # rows one request may ask for
 MAX_OFFSET = 1_000_000  # deeper than any board we expect; refuse absurd numbers early
+HISTOGRAM_MIN_BARS = 10  # bars in a board's histogram at least; later counts share the last bar
+HISTOGRAM_PAST_BEST = 6  # bars past the best possible count, when that makes more than the minimum
 # JSONP: an identifier or a dotted path of them, nothing that could be script of its own.
 CALLBACK_RE = re.compile(r"[A-Za-z_$][\w$]{0,63}(\.[A-Za-z_$][\w$]{0,63})*", re.ASCII)
 
@@ -83,8 +85,32 @@ class BoardViews:
         self.forget(board)
         topic = f"board:{board}"
         if self._hub.has_topic(topic):
-            view = await self.view(board)
-            self._hub.send_topic(topic, self._fragment.render(page=view.page, oob=True))
+            # Only the pushed fragment is made here (one render, no JSON): the next request for
+            # the board fills the cache, off the path of a fan-out to every open page.
+            page = await self._leaderboards.page(board, 0, TOP)
+            self._hub.send_topic(topic, self._fragment.render(page=page, oob=True))
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a board's histogram: winning games that took `guesses` (or more, if last)."""
+
+    guesses: int
+    label: str
+    games: int
+    mine: int
+
+
+def histogram_bars(stats: Stats) -> list[Bar]:
+    """A bar per guess count up to a few past the best possible (HISTOGRAM_MIN_BARS at least); the
+    long tail of slower games shares the last bar, so one 900-guess game cannot flatten the rest."""
+    last = max(HISTOGRAM_MIN_BARS, stats.best_possible + HISTOGRAM_PAST_BEST)
+    bars = [Bar(g, str(g), stats.counts.get(g, 0), stats.mine.get(g, 0)) for g in range(1, last)]
+
+    def tail(counts: dict[int, int]) -> int:
+        return sum(games for guesses, games in counts.items() if guesses >= last)
+
+    return bars + [Bar(last, f"{last}+", tail(stats.counts), tail(stats.mine))]
 
 
 class BoardMixin:
@@ -93,6 +119,14 @@ class BoardMixin:
         if board not in self.application.config.boards:
             raise ClientError(404, "There is no such board.")
         return board
+
+    def own_members(self) -> list[str]:
+        """The board members whose games are the viewer's: their account, and this browser as a
+        guest (its games from before logging in)."""
+        if not self.session:
+            return []
+        player = self.session["player"]
+        return [member_for(None, player)] + ([member_for(self.current_user, player)] if self.current_user else [])
 
     def paging(self) -> tuple[int, int]:
         return (_bounded(self, "limit", TOP, 1, MAX_LIMIT), _bounded(self, "offset", 0, 0, MAX_OFFSET))
@@ -192,5 +226,20 @@ class BoardPageHandler(BoardMixin, BaseHandler):
             if page is None:
                 raise ClientError(404, "That player is not on this board.")
         my_best = await self.application.leaderboards.best(board, me) if self.current_user and me else None
+        stats = None if self.wants_fragment() else await self.application.leaderboards.stats(board, self.own_members())
         self.render_view("board.html", "partials/_board.html", page=page, oob=False, me=me, my_best=my_best,
-                         limit=limit, around=around, live_boards=[board] if live else [])
+                         limit=limit, around=around, live_boards=[board] if live else [],
+                         stats=stats, bars=histogram_bars(stats) if stats else [])
+
+
+class BoardStatsHandler(BoardMixin, BaseHandler):
+    """GET /scores/<max>/stats.json: the histogram of the board page as JSON, with the viewer's own
+    games (so it is not shared with other sites: no CORS header, no JSONP)."""
+
+    answers_json = True
+    renders_pages = False
+
+    async def get(self, raw_board: str) -> None:
+        stats = await self.application.leaderboards.stats(self.board_or_404(raw_board), self.own_members())
+        self.set_header("Cache-Control", "private, no-cache")
+        self.write_json(stats.as_json())

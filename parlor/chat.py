@@ -14,13 +14,15 @@ import redis.asyncio as aioredis
 from . import eliza
 from .chatlog import PAGE_SIZE, ChatLogs, Message, StorageFailed, pair_key
 from .images import ImageRejected, process_image
-from .users import AccountError, Accounts, normalize_username
+from .safety import UNDELIVERABLE, Refused, blocks_key
+from .users import AccountError, Accounts, is_ghost, normalize_username
 
 log = logging.getLogger("parlor.chat")
 
 MAX_MESSAGE_CHARS = 4000  # a long paragraph; anything longer is a paste, better sent as a file
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # made by the send form; resends reuse it
 LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
+PUBLISHED_CACHE = 10_000  # pairs whose last published message this process remembers
 MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
 NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
               "Nothing was stored; please try again later.")
@@ -29,9 +31,10 @@ NOT_STORED = ("Parlor cannot store messages right now: its disk is full or faili
 class ChatError(Exception):
     """A chat action refused; status is the HTTP-like code, str() a message for the person."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds, when waiting helps (a rate limit)
 
 
 @dataclass(frozen=True)
@@ -52,15 +55,18 @@ def published_key(pair: str) -> str:
 
 
 class Chat:
-    """Sending, reading and listing conversations. `on_message(a, b, message)` is called to
-    publish a committed message, maybe again after a crash (so it must publish each message
-    once, guarded by published_key); `on_read(reader, peer, message)` once someone has read up
-    to the newest message of their peer. The web layer turns both into events for the two."""
+    """Sending, reading and listing conversations. `on_message(author, peer, message, unread,
+    listed)` is called to publish a committed message, with the peer's unread count and the
+    conversation-list entries [(key, member, time)] to write along with the events; maybe again
+    after a crash, so it must publish each message once, guarded by published_key.
+    `on_read(reader, peer, message)` is called once someone has read up to the newest message of
+    their peer. The web layer turns both into events for the two people."""
 
     def __init__(self, logs: ChatLogs, redis: aioredis.Redis, accounts: Accounts, executor: Executor,
-                 on_message: Callable[[str, str, Message], Awaitable[None]],
+                 on_message: Callable[[str, str, Message, int, list[tuple[str, str, int]]], Awaitable[None]],
                  on_read: Callable[[str, str, Message], Awaitable[None]] | None = None,
-                 eliza_delay_scale: float = 1.0):
+                 eliza_delay_scale: float = 1.0, safety=None,
+                 on_delete: Callable[[str, str, Message, bool], Awaitable[None]] | None = None):
         self.logs = logs
         self._redis = redis
         self._accounts = accounts
@@ -70,6 +76,11 @@ class Chat:
         self._eliza_delay_scale = eliza_delay_scale
         self._eliza_replies: set[asyncio.Task] = set()
         self._pair_locks: dict[str, asyncio.Lock] = {}
+        self._safety = safety  # blocks and rate limits, checked before a send stores anything
+        # pair -> the newest message id this process published: when the next message is the one
+        # right after it, nothing can be missing and the marker need not be read (one round trip)
+        self._published: dict[str, int] = {}
+        self._on_delete = on_delete
 
     async def peer(self, me: str, raw_peer: str) -> str:
         """The canonical name of someone `me` can talk to: 404 if no such user, 400 if `me`."""
@@ -79,7 +90,9 @@ class Chat:
             raise ChatError(404, "There is no user by that name.") from None
         if peer == me:
             raise ChatError(400, "You cannot start a conversation with yourself.")
-        if peer != eliza.USERNAME and not await self._accounts.exists(peer):
+        if peer == eliza.USERNAME or (is_ghost(peer) and self.logs.exists(me, peer)):
+            return peer  # a deleted account's conversation stays readable for its peer
+        if not await self._accounts.exists(peer):
             raise ChatError(404, "There is no user by that name.")
         return peer
 
@@ -93,6 +106,7 @@ class Chat:
             raise ChatError(400, f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
         if client_id is not None and not CLIENT_ID_RE.fullmatch(client_id):
             raise ChatError(400, "The form was damaged; reload the page and send again.")
+        await self._check_send(me, peer, bool(image_bytes))
         image = None
         if image_bytes:
             try:
@@ -103,14 +117,25 @@ class Chat:
             await self._mark_new_pair(me, peer)
             try:
                 async with self.logs.conversation(me, peer, create=True) as conversation:
-                    message, created = await conversation.add(me, text, client_id, image)
+                    message, created, unread = await conversation.add(me, text, client_id, image, reader=peer)
             except StorageFailed as e:
                 log.error("a message from %s to %s was not stored: %s", me, peer, e)
                 raise ChatError(503, NOT_STORED) from None
-            await self._publish(me, peer, message, created)
+            await self._publish(me, peer, message, created, unread)
         if created and peer == eliza.USERNAME and message.kind == "text":
             self._schedule_eliza(me, message.body)
         return message, created
+
+    async def _check_send(self, me: str, peer: str, picture: bool) -> None:
+        """Blocks and rate limits, in one round trip, before the picture is even decoded."""
+        if is_ghost(peer):
+            raise ChatError(403, UNDELIVERABLE)
+        if self._safety is None:
+            return
+        try:
+            await self._safety.check_send(me, peer, picture, conversations_key(me))
+        except Refused as e:
+            raise ChatError(e.status, str(e), e.retry_after) from None
 
     @contextlib.asynccontextmanager
     async def _in_order(self, a: str, b: str):
@@ -130,19 +155,26 @@ class Chat:
         if not self.logs.exists(a, b):
             await self._redis.set(published_key(pair_key(a, b)), 0, nx=True)
 
-    async def _publish(self, a: str, b: str, message: Message, created: bool) -> None:
+    async def _publish(self, a: str, b: str, message: Message, created: bool, unread: int) -> None:
         """Publish a committed message, after any earlier ones of the pair that a crash between
         commit and publish left unpublished; a resend publishes its message if that never was.
         The pair's marker (the newest message published) is set with the events, atomically."""
-        marker = await self._redis.get(published_key(pair_key(a, b)))
-        if marker is None:  # a pair from before markers: what it published is unknown
-            missing = [message] if created else []
-        elif message.id <= int(marker):
-            missing = []
+        pair = pair_key(a, b)
+        if created and self._published.get(pair) == message.id - 1:
+            missing = [message]  # this process published the one before it
         else:
-            missing = await self._unpublished(a, b, int(marker), message.id) + [message]
-        for m in missing:
-            await self._delivered(a, b, m)
+            marker = await self._redis.get(published_key(pair))
+            if marker is None:  # a pair from before markers: what it published is unknown
+                missing = [message] if created else []
+            elif message.id <= int(marker):
+                missing = []
+            else:
+                missing = await self._unpublished(a, b, int(marker), message.id) + [message]
+        for m in missing:  # the peer's unread count as it is now: the last one pushed is right
+            await self._delivered(a, b, m, unread)
+        self._published[pair] = max(message.id, self._published.pop(pair, 0))  # now the newest entry
+        if len(self._published) > PUBLISHED_CACHE:
+            del self._published[next(iter(self._published))]  # the pair published longest ago
 
     async def _unpublished(self, a: str, b: str, published: int, before: int) -> list[Message]:
         """The pair's messages after the marker and before `before` (at most MAX_REPUBLISH)."""
@@ -155,12 +187,11 @@ class Chat:
             log.warning("publishing %d message(s) of %s that a crash left unpublished", len(older), pair_key(a, b))
         return [m for m in older if m.id > published]
 
-    async def _delivered(self, me: str, peer: str, message: Message) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(conversations_key(me), {peer: message.sent_ms})
-            pipe.zadd(conversations_key(peer), {me: message.sent_ms})
-            await pipe.execute()
-        await self._on_message(me, peer, message)
+    async def _delivered(self, me: str, peer: str, message: Message, unread: int) -> None:
+        # Both people's conversation lists are brought up to date by the same Redis call that
+        # stores the message's events (one round trip).
+        listed = [(conversations_key(me), peer, message.sent_ms), (conversations_key(peer), me, message.sent_ms)]
+        await self._on_message(me, peer, message, unread, listed)
 
     def _schedule_eliza(self, user: str, text: str) -> None:
         task = asyncio.get_running_loop().create_task(self._eliza_answers(user, text))
@@ -170,10 +201,13 @@ class Chat:
     async def _eliza_answers(self, user: str, text: str) -> None:
         await asyncio.sleep(eliza.thinking_time(text, self._eliza_delay_scale))
         try:
+            if not await self._accounts.exists(user):
+                return  # they left while she thought: her answer would bring their conversation back
             async with self._in_order(eliza.USERNAME, user):
                 async with self.logs.conversation(eliza.USERNAME, user, create=True) as conversation:
-                    message, _ = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None)
-                await self._publish(eliza.USERNAME, user, message, True)
+                    message, _, unread = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None,
+                                                                reader=user)
+                await self._publish(eliza.USERNAME, user, message, True, unread)
         except Exception:
             log.exception("ELIZA could not answer %s", user)
 
@@ -210,8 +244,9 @@ class Chat:
             return await conversation.unread(me) if conversation else 0
 
     async def summaries(self, me: str) -> list[Summary]:
-        """My conversations, newest first, with the last message and my unread count."""
-        peers = await self._redis.zrevrange(conversations_key(me), 0, LISTED_CONVERSATIONS - 1)
+        """My conversations, newest first, with the last message and my unread count; those with
+        people I blocked are hidden until I unblock them."""
+        peers = await self.peers(me, LISTED_CONVERSATIONS)
         result = []
         for peer in peers:
             async with self.logs.conversation(me, peer) as conversation:
@@ -220,8 +255,60 @@ class Chat:
         return result
 
     async def peers(self, user: str, limit: int) -> list[str]:
-        """The people `user` has conversations with, newest first."""
-        return await self._redis.zrevrange(conversations_key(user), 0, limit - 1)
+        """The people `user` has conversations with, newest first, except those `user` blocked
+        (who are shown neither the conversation nor `user`'s presence)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(conversations_key(user), 0, limit - 1)
+            pipe.smembers(blocks_key(user))
+            peers, blocked = await pipe.execute()
+        return [peer for peer in peers if peer not in blocked] if blocked else peers
+
+    async def all_peers(self, user: str) -> list[str]:
+        """Everyone `user` has a conversation with, blocked or not, newest first."""
+        return await self._redis.zrevrange(conversations_key(user), 0, -1)
+
+    async def delete(self, me: str, peer: str, message_id: int) -> Message:
+        """Delete my message: "message deleted" for both of us from now on, its text or picture
+        gone from the file. 404 if it is not mine (or does not exist)."""
+        async with self._in_order(me, peer):  # its event follows the message's own
+            async with self.logs.conversation(me, peer) as conversation:
+                message = await conversation.erase(message_id, me) if conversation else None
+                newest = message is not None and (await conversation.last()).id == message.id
+            if message is None:
+                raise ChatError(404, "There is no message of yours with that number here.")
+            if self._on_delete is not None:
+                await self._on_delete(me, peer, message, newest)
+        return message
+
+    async def forget_user(self, user: str, ghost: str) -> None:
+        """An account is gone: each conversation with a person moves to the pair (ghost, peer),
+        its messages now by `ghost` (shown as "deleted user"), so the peer keeps their history
+        and a later account with the same name inherits none of it. Conversations with no one
+        left in them (ELIZA, another deleted account) are removed."""
+        for key in self.logs.keys_of(user):
+            a, b = key.split("_")
+            peer = b if a == user else a
+            if peer == eliza.USERNAME or is_ghost(peer):
+                await self.logs.remove(user, peer)
+                continue
+            async with self._in_order(user, peer):
+                async with self.logs.conversation(user, peer) as conversation:
+                    await conversation.rename_user(user, ghost)
+                await self.logs.move(user, peer, ghost)
+            await self._renamed(conversations_key(peer), user, ghost)
+        await self._redis.delete(conversations_key(user))
+
+    async def _renamed(self, key: str, old: str, new: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zscore(key, old)
+            pipe.zrem(key, old)
+            score, _ = await pipe.execute()
+        if score is not None:
+            await self._redis.zadd(key, {new: score})
+
+    async def on_user_left(self, user: str) -> None:
+        """An account was deleted (on any process): close its files held here."""
+        await self.logs.close_user(user)
 
     async def image(self, me: str, peer: str, image_id: int, thumbnail: bool) -> tuple[str, bytes] | None:
         """An image of the pair's conversation, to one of the pair only."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
+import os
 import re
 import sqlite3
 import time
@@ -20,13 +22,16 @@ from pathlib import Path
 
 import aiosqlite
 
+log = logging.getLogger("parlor.chatlog")
+
 NAME_RE = re.compile(r"[a-z0-9-]{3,32}")  # canonical usernames only: nothing else reaches a path
 DEFAULT_MAX_OPEN = 256  # open files (and aiosqlite threads) at most; the least used close first
 BUSY_TIMEOUT_MS = 5000  # another process writing the same file makes us wait this long at most
 PAGE_SIZE = 50  # messages shown at once
 
 # Each step brings a file from the version before it to its own number (PRAGMA user_version).
-# Version 1 is the tutorial's plain log; version 2 adds idempotent sends, images and read markers.
+# Version 1 is the tutorial's plain log; version 2 adds idempotent sends, images and read markers;
+# version 3 marks deleted messages (their text and picture are gone, the row stays in its place).
 MIGRATIONS: dict[int, list[str]] = {
     1: [
         """CREATE TABLE messages (
@@ -51,6 +56,9 @@ MIGRATIONS: dict[int, list[str]] = {
         """CREATE TABLE read_markers (
                user TEXT PRIMARY KEY,
                last_read_id INTEGER NOT NULL)""",
+    ],
+    3: [
+        "ALTER TABLE messages ADD COLUMN deleted_at INTEGER",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -121,14 +129,28 @@ class Message:
     image_id: int | None = None
     width: int | None = None
     height: int | None = None
+    deleted_ms: int | None = None  # set once its author deleted it: body and picture are gone
 
     @property
     def sent_at(self) -> datetime:
         return datetime.fromtimestamp(self.sent_ms / 1000, timezone.utc)
 
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_ms is not None
 
-_MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.image_id, i.width, i.height
-    FROM messages m LEFT JOIN images i ON i.id = m.image_id"""
+
+_MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.image_id, i.width, i.height,
+    m.deleted_at FROM messages m LEFT JOIN images i ON i.id = m.image_id"""
+
+
+# Messages by someone other than the reader, after the reader's read marker.
+_UNREAD = ("SELECT COUNT(*) FROM messages WHERE author != ? AND id > "
+           "COALESCE((SELECT last_read_id FROM read_markers WHERE user = ?), 0)")
+# A resent form (same client_id) inserts nothing and returns no row: the first send stands.
+# The reader's unread count is read in the same statement and sees the new row.
+_INSERT_MESSAGE = ("INSERT INTO messages (client_id, author, kind, body, image_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
+                   " ON CONFLICT (client_id) DO NOTHING RETURNING id, (" + _UNREAD + ")")
 
 
 def _message(row) -> Message:
@@ -166,35 +188,50 @@ class Conversation:
             return last
 
     @_writes
-    async def add(self, author: str, body: str, client_id: str | None, image: Image | None) -> tuple[Message, bool]:
-        """Store a message (once per client_id); returns it and whether it is new."""
+    async def add(self, author: str, body: str, client_id: str | None, image: Image | None,
+                  reader: str | None = None) -> tuple[Message, bool, int]:
+        """Store a message (once per client_id); returns it, whether it is new, and how many
+        messages `reader` (the other person) has not read, this one included."""
         sent_ms = int(time.time() * 1000)
-        kind = "image" if image else "text"
+        if image is None:
+            return await self._add_text(author, body, client_id, reader, sent_ms)
         async with self.lock:
             await self.db.execute("BEGIN IMMEDIATE")
             try:
-                image_id = None
-                if image is not None:
-                    cursor = await self.db.execute(
-                        "INSERT INTO images (mime, width, height, bytes, thumbnail, sha256) VALUES (?, ?, ?, ?, ?, ?)",
-                        (image.mime, image.width, image.height, image.data, image.thumbnail, image.sha256))
-                    image_id = cursor.lastrowid
-                # A resent form (same client_id) inserts nothing: the first send stands.
                 cursor = await self.db.execute(
-                    "INSERT INTO messages (client_id, author, kind, body, image_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (client_id) DO NOTHING",
-                    (client_id, author, kind, body, image_id, sent_ms))
-                created = cursor.rowcount == 1
-                await self.db.execute("COMMIT" if created else "ROLLBACK")
+                    "INSERT INTO images (mime, width, height, bytes, thumbnail, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                    (image.mime, image.width, image.height, image.data, image.thumbnail, image.sha256))
+                image_id = cursor.lastrowid
+                # A resent form (same client_id) inserts nothing: the first send stands.
+                rows = await self.db.execute_fetchall(
+                    _INSERT_MESSAGE, (client_id, author, "image", body, image_id, sent_ms, reader, reader))
+                await self.db.execute("COMMIT" if rows else "ROLLBACK")
             except BaseException:
                 if self.db.in_transaction:
                     await self.db.execute("ROLLBACK")
                 raise
-            if created:
-                return Message(cursor.lastrowid, author, kind, body, sent_ms, client_id, image_id,
-                               image.width if image else None, image.height if image else None), True
-            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.client_id = ?", (client_id,))
-        return _message(rows[0]), False
+            if rows:
+                (message_id, unread), = rows
+                return Message(message_id, author, "image", body, sent_ms, client_id, image_id,
+                               image.width, image.height), True, unread
+            return await self._resent(client_id, reader)
+
+    async def _add_text(self, author: str, body: str, client_id: str | None, reader: str | None,
+                        sent_ms: int) -> tuple[Message, bool, int]:
+        """A text message in one statement, so in one trip to the file's thread: the INSERT is its
+        own transaction, committed (and synced) before the statement returns its row."""
+        async with self.lock:
+            rows = await self.db.execute_fetchall(
+                _INSERT_MESSAGE, (client_id, author, "text", body, None, sent_ms, reader, reader))
+            if rows:
+                (message_id, unread), = rows
+                return Message(message_id, author, "text", body, sent_ms, client_id), True, unread
+            return await self._resent(client_id, reader)
+
+    async def _resent(self, client_id: str, reader: str | None) -> tuple[Message, bool, int]:
+        rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.client_id = ?", (client_id,))
+        unread = await self._fetchall(_UNREAD, (reader, reader))
+        return _message(rows[0]), False, unread[0][0]
 
     async def page(self, before: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
         """Up to `limit` messages before id `before` (or the latest), oldest first."""
@@ -210,9 +247,7 @@ class Conversation:
 
     async def unread(self, user: str) -> int:
         async with self.lock:
-            rows = await self._fetchall(
-                "SELECT COUNT(*) FROM messages WHERE author != ? AND id > "
-                "COALESCE((SELECT last_read_id FROM read_markers WHERE user = ?), 0)", (user, user))
+            rows = await self._fetchall(_UNREAD, (user, user))
         return rows[0][0]
 
     async def read_marker(self, user: str) -> int:
@@ -225,6 +260,58 @@ class Conversation:
         await self._write([(
             "INSERT INTO read_markers (user, last_read_id) VALUES (?, ?) ON CONFLICT (user) "
             "DO UPDATE SET last_read_id = MAX(last_read_id, excluded.last_read_id)", (user, up_to))])
+
+    @_writes
+    async def erase(self, message_id: int, author: str) -> Message | None:
+        """Delete a message of `author`: its text and picture leave the file (secure_delete zeroes
+        the freed space; the checkpoint moves that into the database file and empties the WAL,
+        which still held the old pages). None if the message is not theirs or does not exist."""
+        async with self.lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = await self._fetchall(
+                    "SELECT author, image_id, deleted_at FROM messages WHERE id = ?", (message_id,))
+                if not rows or rows[0][0] != author:
+                    await self.db.execute("ROLLBACK")
+                    return None
+                _, image_id, deleted_at = rows[0]
+                if deleted_at is None:
+                    await self.db.execute(
+                        "UPDATE messages SET body = '', image_id = NULL, deleted_at = ? WHERE id = ?",
+                        (int(time.time() * 1000), message_id))
+                    if image_id is not None:
+                        await self.db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+                await self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    await self.db.execute("ROLLBACK")
+                raise
+            if deleted_at is None:
+                await self._checkpoint()
+            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.id = ?", (message_id,))
+        return _message(rows[0])
+
+    async def _checkpoint(self) -> None:
+        """Copy the WAL into the database file and truncate it (the lock is held)."""
+        async with self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+            busy, _, _ = await cursor.fetchone()
+        if busy:  # another process is reading an older snapshot; the next checkpoint finishes it
+            log.warning("%s: checkpoint after a deletion could not finish; old pages stay in the WAL for now", self.key)
+
+    @_writes
+    async def rename_user(self, old: str, new: str) -> None:
+        """Give `old`'s messages and read marker to `new` (an account left: its ghost name),
+        then checkpoint, so the file stands alone (the WAL emptied) before it is renamed."""
+        async with self.lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                await self.db.execute("UPDATE messages SET author = ? WHERE author = ?", (new, old))
+                await self.db.execute("UPDATE read_markers SET user = ? WHERE user = ?", (new, old))
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self._checkpoint()
 
     async def image(self, image_id: int, thumbnail: bool = False) -> tuple[str, bytes] | None:
         column = "thumbnail" if thumbnail else "bytes"
@@ -308,6 +395,42 @@ class ChatLogs:
                 del self._open[key]
                 asyncio.get_running_loop().create_task(conversation.db.close())
 
+    def keys_of(self, user: str) -> list[str]:
+        """The file stems of every conversation of `user` (found on disk: a file made without a
+        message is theirs too)."""
+        if not NAME_RE.fullmatch(user):
+            raise BadPair("not a username")
+        paths = [*self.directory.glob(f"{user}_*.db"), *self.directory.glob(f"*_{user}.db")]
+        return sorted({path.stem for path in paths})
+
+    async def close(self, key: str) -> None:
+        """Close a pair's file in this process (it is about to be renamed or removed)."""
+        conversation = self._open.pop(key, None)
+        if conversation is not None:
+            async with conversation.lock:
+                await conversation.db.close()
+
+    async def close_user(self, user: str) -> None:
+        """Close every file of `user` this process holds (their account was deleted elsewhere)."""
+        for key in [k for k in self._open if user in k.split("_")]:
+            await self.close(key)
+
+    async def move(self, a: str, b: str, new_a: str) -> None:
+        """Rename the pair's file to the pair (new_a, b): closed here first, checkpointed before."""
+        await self.close(pair_key(a, b))
+        old, new = self.path(a, b), self.path(new_a, b)
+        for suffix in ("", "-wal", "-shm"):
+            source = old.with_name(old.name + suffix)
+            if source.exists():
+                os.replace(source, new.with_name(new.name + suffix))
+
+    async def remove(self, a: str, b: str) -> None:
+        """Delete the pair's file (and its WAL and shared memory)."""
+        await self.close(pair_key(a, b))
+        path = self.path(a, b)
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+
     async def close_all(self) -> None:
         conversations, self._open = list(self._open.values()), OrderedDict()
         for conversation in conversations:
@@ -333,6 +456,7 @@ async def _connect(path: Path, create: bool) -> aiosqlite.Connection:
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = FULL")  # an acknowledged message is on disk
         await db.execute("PRAGMA foreign_keys = ON")
+        await db.execute("PRAGMA secure_delete = ON")  # a deleted message's bytes are overwritten
         await _migrate(db)
     except BaseException:
         await db.close()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.metadata
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -11,6 +13,40 @@ from typing import Mapping, Sequence
 
 MAX_BOARD = 9_999_999  # a guess has at most 7 digits
 SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
+MAX_RATE_COUNT = 1_000_000  # a rate limit's count; more is no limit in practice: say 0
+MAX_RATE_SECONDS = 7 * 86400  # a rate limit's window; a longer one is a ban, not a rate
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate limit: `count` actions at once, then `count` more every `seconds` (a token bucket);
+    a count of 0 is no limit."""
+
+    count: int
+    seconds: int
+
+    @property
+    def unlimited(self) -> bool:
+        return self.count == 0
+
+    def __str__(self) -> str:
+        return "0" if self.unlimited else f"{self.count}/{self.seconds}"
+
+    @classmethod
+    def parse(cls, raw: str) -> "Rate":
+        """COUNT/SECONDS ("20/10": 20 in 10 s), or 0 for no limit."""
+        text = raw.strip()
+        if text == "0":
+            return cls(0, 0)
+        count, _, seconds = text.partition("/")
+        if not (count.isdigit() and count.isascii() and seconds.isdigit() and seconds.isascii()
+                and 1 <= int(count) <= MAX_RATE_COUNT and 1 <= int(seconds) <= MAX_RATE_SECONDS):
+            raise ValueError(f"a limit is COUNT/SECONDS like 20/10 (count 1 to {MAX_RATE_COUNT}, "
+                             f"seconds 1 to {MAX_RATE_SECONDS}), or 0 for no limit")
+        return cls(int(count), int(seconds))
+
+
+NO_LIMIT = Rate(0, 0)
 
 
 def _flag(help_text: str, default, **extra):
@@ -46,11 +82,25 @@ class Config:
     max_connections_per_user: int = _flag(
         "live connections (sockets, event streams, polls) one user may hold, on all processes", 20
     )
+    # Rate limits, kept in Redis so every process counts together. COUNT/SECONDS allows COUNT at
+    # once and then COUNT more every SECONDS; 0 switches a limit off (benchmarks, load tests).
+    message_limit: Rate = _flag("chat messages one user may send, COUNT/SECONDS (0: no limit)", Rate(20, 10))
+    conversation_limit: Rate = _flag(
+        "new conversations one user may start, COUNT/SECONDS (0: no limit)", Rate(30, 3600))
+    image_limit: Rate = _flag("pictures one user may send, COUNT/SECONDS (0: no limit)", Rate(10, 60))
+    signup_limit: Rate = _flag("sign-ups from one IP address, COUNT/SECONDS (0: no limit)", Rate(5, 3600))
+    guess_limit: Rate = _flag("guesses in one game, COUNT/SECONDS (0: no limit)", Rate(10, 1))
     xheaders: bool = _flag(
-        "trust X-Forwarded-For/-Proto from a reverse proxy in front of Parlor", False
+        "trust X-Forwarded-For/-Proto/-Host from a reverse proxy in front of Parlor", False
     )
     access_log: bool = _flag(
         "log every request (errors, refusals and slow requests are always logged)", False
+    )
+    log_format: str = _flag(
+        "text, or json: every log line (the access log too) one JSON object", "text", choices=("text", "json")
+    )
+    metrics_allow: tuple[str, ...] = _flag(
+        "networks that may read /metrics, comma-separated (empty: nobody)", ("127.0.0.0/8", "::1/128")
     )
     debug: bool = _flag("autoreload and tracebacks in error pages; never in production", False)
 
@@ -60,6 +110,13 @@ class Config:
                                 ("chat_max_open", 1, 100_000)):
             if not low <= getattr(self, name) <= high:
                 raise ValueError(f"--{name.replace('_', '-')} must be from {low} to {high}")
+        if self.log_format not in ("text", "json"):
+            raise ValueError("--log-format must be text or json")
+        for network in self.metrics_allow:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"--metrics-allow: {network!r} is not a network like 10.0.0.0/8") from None
 
     @property
     def secret_path(self) -> Path:
@@ -82,6 +139,7 @@ class Config:
             description="Parlor: a number-guessing game with live leaderboards and one-to-one chat.",
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         )
+        parser.add_argument("--version", action="version", version=f"parlor {installed_version()}")
         for f in dataclasses.fields(cls):
             env_name = "PARLOR_" + f.name.upper()
             default = environ.get(env_name)
@@ -91,12 +149,21 @@ class Config:
             if f.type == "bool":
                 parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
             else:
-                parser.add_argument(flag, type=_converter(f.type), default=default, help=help_text)
+                parser.add_argument(flag, type=_converter(f.type), default=default, help=help_text,
+                                    choices=f.metadata.get("choices"))
         args = parser.parse_args(argv)
         try:
             return cls(**vars(args))
         except ValueError as e:
             parser.error(str(e))
+
+
+def installed_version() -> str:
+    """Parlor's version as setup.py declares it (read from the installed package's metadata)."""
+    try:
+        return importlib.metadata.version("parlor")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"  # a checkout that was never installed (`pip install -e .` records it)
 
 
 def _converter(type_name: str):
@@ -120,6 +187,8 @@ def _parse(type_name: str, raw: str):
         return float(raw)
     if type_name == "Path":
         return Path(raw)
+    if type_name == "Rate":
+        return Rate.parse(raw)
     if type_name.startswith("tuple[int"):
         parts = [part.strip() for part in raw.split(",") if part.strip()]
         if not parts or not all(p.isdigit() and p.isascii() and 2 <= int(p) <= MAX_BOARD for p in parts):

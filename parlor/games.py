@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from .scores import HISTORY_LENGTH, Leaderboards, history_key, member_for
+from .config import NO_LIMIT, Rate
+from .safety import GCRA_LUA, bucket_key, over_limit
+from .scores import COUNTS_PREFIX, HISTORY_LENGTH, Leaderboards, history_key, member_for
 
 GAME_TTL_S = 24 * 3600  # an abandoned game is forgotten after a day
 MAX_GUESSES = 1000  # a game that reaches this many guesses ends unranked
@@ -20,14 +22,20 @@ GUEST_HISTORY_TTL_S = 30 * 24 * 3600  # a guest's finished games are kept as lon
 GAMES_SHOWN = 20  # games in progress listed on the front page
 RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
 
-# One guess, atomically: refuse it on another player's or a finished game, count it, answer it,
-# and finish the game when it is right or when it reaches the guess limit.
-_GUESS = """
+# One guess, atomically: refuse it on another player's or a finished game, or over the game's
+# rate limit (KEYS[5]; ARGV[9], ARGV[10]: count and period ms), count it, answer it, and finish
+# the game when it is right or when it reaches the guess limit. A win also counts in its board's
+# histogram and in the player's own (ARGV[11] and ARGV[12]: the keys' prefix and the member, as
+# counts_key/player_counts_key name them: the board is only known here, from the game).
+_GUESS = GCRA_LUA + """
 local g = redis.call('HMGET', KEYS[1], 'player', 'status', 'secret', 'max', 'count', 'started_ms')
 if not g[1] or g[1] ~= ARGV[2] then return {'missing'} end
 if g[2] ~= 'playing' then return {'finished', g[2]} end
 local guess, max = tonumber(ARGV[1]), tonumber(g[4])
 if guess < 1 or guess > max then return {'range', g[4]} end
+local allowed, wait = bucket(KEYS[5], ARGV[9], ARGV[10])
+if allowed == false then return {'slow', tostring(wait)} end
+charge(KEYS[5], allowed)
 local secret = tonumber(g[3])
 local result = 'c'
 if guess < secret then result = 'h' elseif guess > secret then result = 'l' end
@@ -42,6 +50,13 @@ if status ~= 'playing' then
     finished_ms = tonumber(ARGV[3]), duration_ms = tonumber(ARGV[3]) - tonumber(g[6])}))
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[7]) - 1)
   if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', KEYS[4], ARGV[8]) end
+  if status == 'won' then
+    local counts = ARGV[11] .. g[4]
+    local own = counts .. ':' .. ARGV[12]
+    redis.call('HINCRBY', counts, count, 1)
+    redis.call('HINCRBY', own, count, 1)
+    if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', own, ARGV[8]) end
+  end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
@@ -52,9 +67,10 @@ return {result, tostring(count), status}
 class GameError(Exception):
     """A guess or claim that cannot go ahead; status is the HTTP-like code, str() the message."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds, for a guess over the rate limit
 
 
 @dataclass
@@ -128,9 +144,10 @@ def folded(name: str) -> str:
 class Games:
     """Start, load and play games; record won games on the boards."""
 
-    def __init__(self, redis: aioredis.Redis, leaderboards: Leaderboards):
+    def __init__(self, redis: aioredis.Redis, leaderboards: Leaderboards, guess_limit: Rate = NO_LIMIT):
         self._redis = redis
         self.leaderboards = leaderboards
+        self.guess_limit = guess_limit
         self._guess = redis.register_script(_GUESS)
 
     async def start(self, player: str, board: int) -> str:
@@ -182,9 +199,11 @@ class Games:
         value = parse_guess(raw)
         answer = await self._guess(
             keys=[game_key(game_id), guesses_key(game_id), games_key(player or "-"),
-                  history_key(member_for(user, player or "-"))],
+                  history_key(member_for(user, player or "-")), bucket_key("guesses", game_id)],
             args=[value, player or "", int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,
-                  HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S],
+                  HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S,
+                  self.guess_limit.count, self.guess_limit.seconds * 1000, COUNTS_PREFIX,
+                  member_for(user, player or "-")],
         )
         if answer[0] == "missing":
             raise GameError(404, "There is no such game, or it has expired.")
@@ -192,6 +211,9 @@ class Games:
             raise GameError(409, "This game is over. Start a new one!")
         if answer[0] == "range":
             raise GameError(400, f"Your guess must be between 1 and {answer[1]}.")
+        if answer[0] == "slow":
+            refused = over_limit("guesses", int(answer[1]))
+            raise GameError(429, str(refused), refused.retry_after)
         game = await self.load(game_id, player)
         if game.status == "won" and user:
             await self._record(game, member_for(user, player), user, guest=False)

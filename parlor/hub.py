@@ -25,22 +25,26 @@ import redis
 import redis.asyncio as aioredis
 
 from .presence import Presence
+from .safety import blocks_key
 
 log = logging.getLogger("parlor.hub")
 
 EVENTS_CHANNEL = "parlor:events"  # notice of every appended event: "<id>\n<user>\n<json>"
 TYPING_CHANNEL = "parlor:typing"  # "<who>\n<to whom>"; never stored
+SIGN_OUT_CHANNEL = "parlor:sign-out"  # "<user>\n<session ids, comma-separated, or *: every connection>"
 TYPING_EVERY_MS = 2500  # a typist's notices are forwarded at most this often (the page sends every 3 s)
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
 KEEPALIVE_EVERY_S = 25  # SSE comment lines keep quiet streams open through proxies
-CATCH_UP_PAGE = 200
-CATCH_UP_READS = 32  # stream reads at once when many connections catch up (after a Redis blip)  # events read from a stream at a time when a connection catches up
+CATCH_UP_PAGE = 200  # events read from a stream at a time when a connection catches up
+CATCH_UP_READS = 32  # stream reads at once when many connections catch up (after a Redis blip)
 PEER_NOTICE_LIMIT = 500  # a presence change is shown to this many of the user's latest peers
 STREAM_ID_RE = re.compile(r"(\d{1,15})-(\d{1,19})", re.ASCII)
 LISTEN_POLL_S = 1.0  # how long one wait for a pub/sub message lasts before waiting again
 PUBSUB_QUIET_S = 10.0  # after this long without a message, ping the subscription ...
 PUBSUB_PING_TIMEOUT_S = 5.0  # ... and give up on it (and on caches it feeds) without an answer
 RESUBSCRIBE_DELAY_S = 0.5  # pause before subscribing again after losing Redis
+ONLINE_CACHE_S = 1.0  # how old an "is online" answer for a pushed message's row may be
+ONLINE_CACHE_MAX = 10_000  # users remembered at most (then forgotten all at once)
 
 
 def stream_key(user: str) -> str:
@@ -137,21 +141,28 @@ class Backlog:
     last: str  # the newest id the stream ever gave ("0-0" if none)
 
 
-# Append events, each to its user's stream: KEYS are each event's stream and meta, then maybe a
-# guard; ARGV are max events, max age (ms), meta ttl (s), channel, the guard's number, then each
-# event's user, kind, html, data. With a guard (a key holding the highest number appended so
-# far), events whose number is not above it were appended already and are not again. Returns
-# the ids.
+# Append events, each to its user's stream: KEYS are each event's stream and meta, then the sorted
+# sets to update along with them, then maybe a guard; ARGV are max events, max age (ms), meta ttl
+# (s), channel, the number of events, the guard's number ('' for none), each event's user, kind,
+# html, data, then a score and member per sorted set. With a guard (a key holding the highest
+# number appended so far), a number not above it was appended already, and nothing is done
+# again. Returns the ids.
 _APPEND = """
-local maxlen, max_age = tonumber(ARGV[1]), tonumber(ARGV[2])
-if #KEYS % 2 == 1 then
-  if tonumber(redis.call('GET', KEYS[#KEYS]) or '0') >= tonumber(ARGV[5]) then return {} end
-  redis.call('SET', KEYS[#KEYS], ARGV[5])
+local maxlen, max_age, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
+local last_z = #KEYS
+if ARGV[6] ~= '' then
+  if tonumber(redis.call('GET', KEYS[#KEYS]) or '0') >= tonumber(ARGV[6]) then return {} end
+  redis.call('SET', KEYS[#KEYS], ARGV[6])
+  last_z = #KEYS - 1
+end
+for z = 2 * count + 1, last_z do
+  local at = 6 + 4 * count + 2 * (z - 2 * count) - 1
+  redis.call('ZADD', KEYS[z], ARGV[at], ARGV[at + 1])
 end
 local ids = {}
-for e = 0, math.floor(#KEYS / 2) - 1 do
+for e = 0, count - 1 do
   local stream, meta = KEYS[2 * e + 1], KEYS[2 * e + 2]
-  local user, kind, html, data = ARGV[4 * e + 6], ARGV[4 * e + 7], ARGV[4 * e + 8], ARGV[4 * e + 9]
+  local user, kind, html, data = ARGV[4 * e + 7], ARGV[4 * e + 8], ARGV[4 * e + 9], ARGV[4 * e + 10]
   if redis.call('EXISTS', stream) == 0 then  -- expired: everything it held is gone
     local last = redis.call('HGET', meta, 'last')
     if last then redis.call('HSET', meta, 'trimmed', last) end
@@ -175,6 +186,17 @@ return ids
 """
 META_TTL_S = 31 * 24 * 3600  # as long as a session: a page that old may still hold a cursor
 
+# "who is typing" to `to`, at most every ARGV[3] ms, and never between two people when either
+# blocked the other. KEYS: typing:<who>:<to>, blocks:<who>, blocks:<to>. ARGV: who, to, ms, channel.
+_TYPING = """
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 or redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
+  return 0
+end
+if not redis.call('SET', KEYS[1], '1', 'PX', ARGV[3], 'NX') then return 0 end
+redis.call('PUBLISH', ARGV[4], ARGV[1] .. '\\n' .. ARGV[2])
+return 1
+"""
+
 
 class EventLog:
     """The per-user streams: append (and notify every process), read after a cursor."""
@@ -190,17 +212,23 @@ class EventLog:
         return (await self.append_many([(user, kind, html, data)]))[0]
 
     async def append_many(self, events: list[tuple[str, str, str, object]],
+                          scores: list[tuple[str, str, int]] = (),
                           guard: tuple[str, int] | None = None) -> list[str]:
-        """Several (user, kind, html, data), atomically, in one round trip. With a guard (key,
-        number), only if the key holds a smaller number (or none), which then becomes it: a
+        """Several (user, kind, html, data), atomically, in one round trip; along with them,
+        each (key, member, score) is set in its sorted set. With a guard (key, number), all this
+        happens only if the key holds a smaller number (or none), which then becomes it: a
         thing published twice (a retry, two processes) is appended once."""
-        keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL, guard[1] if guard else 0]
+        keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL, len(events),
+                          guard[1] if guard else ""]
         for user, kind, html, data in events:
             keys += [stream_key(user), stream_meta_key(user)]
             args += [user, kind, html, json.dumps(data)]
+        for key, member, score in scores:
+            keys.append(key)
+            args += [score, member]
         if guard:
             keys.append(guard[0])
-        return await self._append(keys=keys, args=args) if events else []
+        return await self._append(keys=keys, args=args) if events or scores else []
 
     async def cursor(self, user: str) -> str:
         """The id of `user`'s newest event: a page rendered now continues from here."""
@@ -273,6 +301,10 @@ class Hub:
         self.online_count = 0  # as last counted; pages render it without asking Redis
         self.closing = False
         self._reads = asyncio.Semaphore(CATCH_UP_READS)
+        self._online_cache: dict[str, tuple[bool, float]] = {}  # user -> (online, good until)
+        # Told once per live event fanned out here (not per connection) with the ms of its id.
+        self.on_delivered: Callable[[int], None] | None = None
+        self._typing = redis.register_script(_TYPING)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -385,6 +417,14 @@ class Hub:
     def connection_count(self) -> int:
         return len(self._subs)
 
+    def transports(self):
+        """Each local connection's transport ("ws", "sse", "poll"), for the metrics."""
+        return (getattr(connection, "transport", "other") for connection in self._subs)
+
+    def users_connected(self) -> int:
+        """Users with at least one connection on this process."""
+        return len(self._rooms)
+
     def has_user(self, user: str) -> bool:
         """Whether this process holds a connection of that user."""
         return user in self._rooms
@@ -392,8 +432,23 @@ class Hub:
     def has_topic(self, topic: str) -> bool:
         return topic in self._topics
 
-    async def online(self, users: list[str]) -> set[str]:
-        return await self.presence.online(users)
+    async def online(self, users: list[str], viewer: str | None = None, recent: bool = False) -> set[str]:
+        """Which of these users are online, as `viewer` may see it (not those who blocked them).
+        `recent` (with no viewer) accepts an answer up to ONLINE_CACHE_S old, which a presence
+        notice clears sooner: enough for the dot beside a pushed message, whose two people
+        cannot have blocked each other (a blocked pair's sends are refused)."""
+        if not recent or viewer is not None:
+            return await self.presence.online(users, viewer)
+        now = time.monotonic()
+        cache = self._online_cache
+        if all(user in cache and cache[user][1] > now for user in users):
+            return {user for user in users if cache[user][0]}
+        result = await self.presence.online(users)
+        if len(cache) > ONLINE_CACHE_MAX:
+            cache.clear()
+        for user in users:
+            cache[user] = (user in result, now + ONLINE_CACHE_S)
+        return result
 
     # -- pushing ---------------------------------------------------------------------------
 
@@ -421,15 +476,25 @@ class Hub:
         return len(room)
 
     async def publish(self, events: list[tuple[str, str, str, object]],
+                      scores: list[tuple[str, str, int]] = (),
                       guard: tuple[str, int] | None = None) -> list[str]:
-        """Store per-user events (user, kind, html, data); every process delivers them. A guard
-        (key, number) makes it once only: see EventLog.append_many."""
-        return await self.events.append_many(events, guard)
+        """Store per-user events (user, kind, html, data), and set the (key, member, score)
+        entries in the same call; every process delivers the events. A guard (key, number)
+        makes it once only: see EventLog.append_many."""
+        return await self.events.append_many(events, scores, guard)
 
     async def typing(self, who: str, to: str) -> None:
-        """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS)."""
-        if await self._redis.set(f"typing:{who}:{to}", 1, px=TYPING_EVERY_MS, nx=True):
-            await self._redis.publish(TYPING_CHANNEL, f"{who}\n{to}")
+        """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS), unless
+        either of them blocked the other."""
+        await self._typing(keys=[f"typing:{who}:{to}", blocks_key(who), blocks_key(to)],
+                           args=[who, to, TYPING_EVERY_MS, TYPING_CHANNEL])
+
+    async def sign_out(self, user: str, session_ids: list[str] | None = None) -> None:
+        """Close, on every process, the live connections of these sessions of `user` (signed out
+        by a password change), or all of `user`'s connections (None: the account is gone)."""
+        ids = "*" if session_ids is None else ",".join(session_ids)
+        if ids:
+            await self._redis.publish(SIGN_OUT_CHANNEL, f"{user}\n{ids}")
 
     # -- notices from every process (the Listener calls these) -------------------------------
 
@@ -444,9 +509,12 @@ class Hub:
             subscription = self._subs.get(connection)
             if subscription is not None:
                 self._deliver(connection, subscription, event)
+        if self.on_delivered is not None:
+            self.on_delivered(event.key[0])
 
     async def on_presence(self, notice: str) -> None:
         user, state = notice.split("\n", 1)
+        self._online_cache.pop(user, None)
         if not self._rooms:
             return
         peers = [p for p in await self._peers_of(user, PEER_NOTICE_LIMIT) if p in self._rooms]
@@ -459,6 +527,13 @@ class Hub:
         who, to = notice.split("\n", 1)
         if to in self._rooms:
             self.send_to_user(to, Push(self._views.typing(who, to)))
+
+    async def on_sign_out(self, notice: str) -> None:
+        user, ids = notice.split("\n", 1)
+        ended = None if ids == "*" else set(ids.split(","))
+        for connection in list(self._rooms.get(user, ())):
+            if ended is None or getattr(connection, "session_id", None) in ended:
+                connection.close(1008, "signed out")  # 1008: the page does not reconnect
 
     def resync(self) -> None:
         """Notices may have been missed (the subscription was down): every connection of a user

@@ -14,6 +14,8 @@ import uuid
 
 import redis.asyncio as aioredis
 
+from .safety import blocked_by_key
+
 ONLINE_KEY = "online"
 PRESENCE_CHANNEL = "parlor:presence"
 PRESENCE_TTL_S = 15  # a killed process's users go offline within this (plus one sweep)
@@ -138,10 +140,18 @@ class Presence:
         """Take lapsed users offline; returns how many are online."""
         return await self._sweep(keys=[ONLINE_KEY], args=[_ms(), PRESENCE_CHANNEL])
 
-    async def online(self, users: list[str]) -> set[str]:
-        """Which of these users are online (on any process)."""
+    async def online(self, users: list[str], viewer: str | None = None) -> set[str]:
+        """Which of these users are online (on any process); with a viewer, those who blocked
+        the viewer never are."""
         if not users:
             return set()
-        lapses = await self._redis.zmscore(ONLINE_KEY, users)
+        if viewer is None:
+            lapses, hidden = await self._redis.zmscore(ONLINE_KEY, users), ()
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zmscore(ONLINE_KEY, users)
+                pipe.smembers(blocked_by_key(viewer))
+                lapses, hidden = await pipe.execute()
         now_ms = _ms()
-        return {user for user, lapse in zip(users, lapses, strict=True) if lapse is not None and lapse > now_ms}
+        return {user for user, lapse in zip(users, lapses, strict=True)
+                if lapse is not None and lapse > now_ms and user not in hidden}

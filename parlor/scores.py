@@ -22,6 +22,7 @@ MAX_RANKED_GUESSES = 999  # a game reaching 1000 guesses ends unranked
 HISTORY_LENGTH = 100  # finished games kept per player
 AROUND = 5  # "around me" shows this many places above and below
 BOARDS_CHANNEL = "parlor:boards"  # pub/sub: a board changed (message: its maximum)
+COUNTS_PREFIX = "histogram:"  # + board: guess count -> winning games (the guess script builds it too)
 
 
 def pack(guesses: int, finished_ms: int) -> int:
@@ -53,6 +54,21 @@ def history_key(member: str) -> str:
     return f"history:{member}"
 
 
+def counts_key(board: int) -> str:
+    """Every winning game on a board, as a hash of guess count -> games."""
+    return f"{COUNTS_PREFIX}{board}"
+
+
+def player_counts_key(board: int, member: str) -> str:
+    """One player's winning games on a board, as a hash of guess count -> games."""
+    return f"{COUNTS_PREFIX}{board}:{member}"
+
+
+def best_possible(board: int) -> int:
+    """The guesses that halving the range always wins within: ceil(log2(board + 1))."""
+    return board.bit_length()
+
+
 def member_for(user: str | None, player: str) -> str:
     """A board member: a signed-in user by name, a guest by their player id."""
     return f"u:{user}" if user else f"g:{player}"
@@ -74,6 +90,17 @@ redis.call('HSET', KEYS[2], 'name', ARGV[3], 'guest', ARGV[4], 'guesses', ARGV[5
 local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
 redis.call('HSET', KEYS[3], 'updated_ms', ARGV[8])
 redis.call('PUBLISH', ARGV[9], ARGV[10])
+return version
+"""
+
+# Take a player off a board (their account is gone): entry and details together, the version
+# bumped and the change announced. KEYS: board, entry, meta. ARGV: member, now ms, channel, board.
+_REMOVE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+redis.call('HSET', KEYS[3], 'updated_ms', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return version
 """
 
@@ -141,6 +168,29 @@ class Page:
     entries: list[Entry]
 
 
+@dataclass(frozen=True)
+class Stats:
+    """How many guesses the winning games on a board took: everyone's, and the viewer's own."""
+
+    board: int
+    counts: dict[int, int]  # guess count -> winning games
+    mine: dict[int, int]  # the same for the viewer's games only
+
+    @property
+    def best_possible(self) -> int:
+        return best_possible(self.board)
+
+    @property
+    def games(self) -> int:
+        return sum(self.counts.values())
+
+    def as_json(self) -> dict:
+        return {"board": self.board, "best_possible": self.best_possible, "games": self.games,
+                "my_games": sum(self.mine.values()),
+                "histogram": [{"guesses": guesses, "games": games, "mine": self.mine.get(guesses, 0)}
+                              for guesses, games in sorted(self.counts.items())]}
+
+
 class Leaderboards:
     """Read and write the boards."""
 
@@ -149,6 +199,7 @@ class Leaderboards:
         self.boards = boards
         self._record = redis.register_script(_RECORD)
         self._page = redis.register_script(_PAGE)
+        self._remove = redis.register_script(_REMOVE)
 
     async def record(self, game_key: str, board: int, member: str, name: str, guest: bool,
                      guesses: int, finished_ms: int, duration_ms: int) -> int:
@@ -192,5 +243,26 @@ class Leaderboards:
         page = await self.around(board, member)
         return next((e for e in page.entries if e.member == member), None) if page else None
 
+    async def stats(self, board: int, members: list[str]) -> Stats:
+        """The board's histogram, with the games of these members (one viewer) as their own."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(counts_key(board))
+            for member in members:
+                pipe.hgetall(player_counts_key(board, member))
+            everyone, *own = await pipe.execute()
+        mine: dict[int, int] = {}
+        for counts in own:
+            for guesses, games in counts.items():
+                mine[int(guesses)] = mine.get(int(guesses), 0) + int(games)
+        return Stats(board, {int(g): int(n) for g, n in everyone.items()}, mine)
+
     async def history(self, member: str) -> list[str]:
         return await self._redis.lrange(history_key(member), 0, HISTORY_LENGTH - 1)
+
+    async def remove(self, member: str) -> None:
+        """Take a player off every board and forget their finished games."""
+        now_ms = int(time.time() * 1000)
+        for board in self.boards:
+            await self._remove(keys=[board_key(board), entry_key(board, member), meta_key(board)],
+                               args=[member, now_ms, BOARDS_CHANNEL, board])
+        await self._redis.delete(history_key(member))

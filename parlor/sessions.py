@@ -15,11 +15,51 @@ def session_key(session_id: str) -> str:
     return f"session:{session_id}"
 
 
+def user_sessions_key(user: str) -> str:
+    return f"user-sessions:{user}"  # set: the ids of the user's signed-in sessions
+
+
+# Index a signed-in session under its user, dropping ids whose session has expired (so the set
+# stays as small as the sessions that are alive). KEYS: index. ARGV: session key prefix, new id.
+_INDEX = """
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. id) == 0 then redis.call('SREM', KEYS[1], id) end
+end
+redis.call('SADD', KEYS[1], ARGV[2])
+return 0
+"""
+
+# End one session, and take it out of its user's index. KEYS: session. ARGV: index prefix, id.
+_END = """
+local user = redis.call('HGET', KEYS[1], 'user')
+redis.call('DEL', KEYS[1])
+if user then redis.call('SREM', ARGV[1] .. user, ARGV[2]) end
+return 0
+"""
+
+# End every session of a user but one. KEYS: index. ARGV: session key prefix, the id to keep
+# ('' for none). Returns the ids ended.
+_END_ALL = """
+local ended = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if id ~= ARGV[2] then
+    redis.call('DEL', ARGV[1] .. id)
+    redis.call('SREM', KEYS[1], id)
+    ended[#ended + 1] = id
+  end
+end
+return ended
+"""
+
+
 class Sessions:
     """Create, load, rotate and end sessions; a session is a small Redis hash with a TTL."""
 
     def __init__(self, redis: aioredis.Redis):
         self._redis = redis
+        self._index = redis.register_script(_INDEX)
+        self._end = redis.register_script(_END)
+        self._end_all = redis.register_script(_END_ALL)
 
     async def load(self, session_id: str) -> dict[str, str] | None:
         """The session's data, its lifetime renewed; None if it does not exist (or expired)."""
@@ -38,6 +78,8 @@ class Sessions:
             pipe.hset(session_key(session_id), mapping=fields)
             pipe.expire(session_key(session_id), SESSION_TTL_S)
             await pipe.execute()
+        if fields.get("user"):  # so that a password change or leaving can end all of them
+            await self._index(keys=[user_sessions_key(fields["user"])], args=[session_key(""), session_id])
         return session_id, fields
 
     async def rotate(self, old_id: str | None, **changes: str) -> tuple[str, dict[str, str]]:
@@ -45,7 +87,7 @@ class Sessions:
         old = (await self._redis.hgetall(session_key(old_id))) if old_id else {}
         new_id, data = await self.create(**{**old, **changes})
         if old_id:
-            await self._redis.delete(session_key(old_id))
+            await self.end(old_id)
         return new_id, data
 
     @staticmethod
@@ -58,4 +100,8 @@ class Sessions:
         await self._redis.hset(session_key(session_id), "renewed_at", str(int(time.time())))
 
     async def end(self, session_id: str) -> None:
-        await self._redis.delete(session_key(session_id))
+        await self._end(keys=[session_key(session_id)], args=[user_sessions_key(""), session_id])
+
+    async def end_all(self, user: str, keep: str | None = None) -> list[str]:
+        """End every signed-in session of `user` except `keep`; returns the ids ended."""
+        return await self._end_all(keys=[user_sessions_key(user)], args=[session_key(""), keep or ""])

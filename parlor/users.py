@@ -11,11 +11,18 @@ from concurrent.futures import Executor
 import argon2
 import redis.asyncio as aioredis
 
+from .safety import Refused
+
 # ASCII only, checked before folding: no look-alike letters (Kelvin sign, fullwidth "ａｄｍｉｎ"),
 # and no "_", which stays free to join two names into one chat file name.
 USERNAME_RE = re.compile(r"[A-Za-z0-9-]{3,32}")
 USERNAME_RULE = "A username is 3 to 32 characters: letters a–z, digits and hyphens."
 RESERVED_USERNAMES = frozenset({"eliza"})  # the built-in chatbot answers to this name
+# A deleted account's messages stay in its peers' conversations under a name of this form, which
+# no one can sign up with; pages show it as "deleted user".
+GHOST_PREFIX = "deleted-"
+GHOST_ID_BYTES = 6  # 12 hex digits: a ghost name per deleted account, never reused
+NAME_KEPT_AFTER_LEAVING_S = 30 * 24 * 3600  # a deleted account's name is reserved this long
 MIN_PASSWORD_CHARS = 8  # shorter falls to guessing
 MAX_PASSWORD_CHARS = 256  # argon2 is slow on purpose; a cap stops huge inputs costing more
 FAILED_LOGIN_LIMIT = 10  # attempts (all but a success) for one name from one address ...
@@ -23,10 +30,28 @@ FAILED_LOGIN_WINDOW_S = 60  # ... within this window ...
 API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
 LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
 
-# Creates the user only if the name is free: two sign-ups of one name race, exactly one wins.
+# Creates the user only if the name is free (no account, not reserved after one was deleted):
+# two sign-ups of one name race, exactly one wins.
 _CREATE_USER = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+# A new password hash, for an account that still exists. KEYS: user. ARGV: the hash.
+_SET_PASSWORD = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
+return 1
+"""
+
+# Deletes an account: its hash and API token go, its name stays reserved. KEYS: user,
+# reserved. ARGV: reserved for (s). Returns 0 if there was no such account.
+_REMOVE_USER = """
+local token = redis.call('HGET', KEYS[1], 'api_token_key')
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+if token then redis.call('DEL', token) end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
 return 1
 """
 
@@ -51,6 +76,12 @@ class AccountError(ValueError):
 
 class UsernameTaken(AccountError):
     pass
+
+
+class SignupThrottled(AccountError):
+    def __init__(self, message: str, retry_after: int | None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LoginThrottled(AccountError):
@@ -82,6 +113,24 @@ def user_key(name: str) -> str:
     return f"user:{name}"
 
 
+def reserved_key(name: str) -> str:
+    return f"reserved:{name}"  # a deleted account's name, kept from others for a while
+
+
+def is_ghost(name: str) -> bool:
+    """Whether a name stands for a deleted account in its peers' conversations."""
+    return name.startswith(GHOST_PREFIX)
+
+
+def new_ghost() -> str:
+    return GHOST_PREFIX + secrets.token_hex(GHOST_ID_BYTES)
+
+
+def display_name(name: str) -> str:
+    """A name as pages show it: a deleted account's is "deleted user"."""
+    return "deleted user" if is_ghost(name) else name
+
+
 def token_key(token: str) -> str:
     """Where a token's owner is found: by the token's SHA-256, never the token itself."""
     return "api-token:" + hashlib.sha256(token.encode()).hexdigest()
@@ -90,12 +139,16 @@ def token_key(token: str) -> str:
 class Accounts:
     """Sign-up and login against Redis; password hashing runs in a thread pool, off the event loop."""
 
-    def __init__(self, redis: aioredis.Redis, executor: Executor, hasher: argon2.PasswordHasher | None = None):
+    def __init__(self, redis: aioredis.Redis, executor: Executor, hasher: argon2.PasswordHasher | None = None,
+                 safety=None):
         self._redis = redis
+        self._safety = safety  # counts sign-ups per address when given
         self._executor = executor
         self._hasher = hasher or argon2.PasswordHasher()
         self._create = redis.register_script(_CREATE_USER)
         self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
+        self._remove = redis.register_script(_REMOVE_USER)
+        self._set_password = redis.register_script(_SET_PASSWORD)
         self._dummy_hash: str | None = None
 
     async def _in_pool(self, fn, *args):
@@ -106,17 +159,24 @@ class Accounts:
 
     async def is_taken(self, name: str) -> bool:
         """Whether a name belongs to an account or is reserved (what a guest may not call themself)."""
-        return name in RESERVED_USERNAMES or await self.exists(name)
+        if name in RESERVED_USERNAMES or is_ghost(name):
+            return True
+        return bool(await self._redis.exists(user_key(name), reserved_key(name)))
 
-    async def sign_up(self, raw_name: str, password: str) -> str:
-        """Create an account and return its canonical name."""
+    async def sign_up(self, raw_name: str, password: str, address: str | None = None) -> str:
+        """Create an account and return its canonical name; sign-ups are counted per address."""
         name = normalize_username(raw_name)
         check_password(password)
         if await self.is_taken(name):
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
+        if self._safety is not None and address is not None:
+            try:  # counted before hashing, so a flood of sign-ups costs no argon2 time
+                await self._safety.hit("signups", address)
+            except Refused as e:
+                raise SignupThrottled(str(e), e.retry_after) from None
         password_hash = await self._in_pool(self._hasher.hash, password)
         created = await self._create(
-            keys=[user_key(name)],
+            keys=[user_key(name), reserved_key(name)],
             args=["password_hash", password_hash, "created_at", str(int(time.time()))],
         )
         if not created:  # someone took it while we were hashing
@@ -142,6 +202,19 @@ class Accounts:
             new_hash = await self._in_pool(self._hasher.hash, password)
             await self._redis.hset(user_key(name), "password_hash", new_hash)
         return name
+
+    async def set_password(self, name: str, password: str) -> None:
+        """Replace an account's password (the caller checked the current one)."""
+        check_password(password)
+        password_hash = await self._in_pool(self._hasher.hash, password)
+        if not await self._set_password(keys=[user_key(name)], args=[password_hash]):
+            raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
+
+    async def remove(self, name: str) -> bool:
+        """Delete an account: no one signs in with it again, its API token ends at once, and its
+        name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
+        return bool(await self._remove(keys=[user_key(name), reserved_key(name)],
+                                       args=[NAME_KEPT_AFTER_LEAVING_S]))
 
     async def new_api_token(self, name: str) -> str:
         """A new API token for scripts and other sites (replacing the old one); shown once."""

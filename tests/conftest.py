@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from parlor.config import Config
+from parlor.config import NO_LIMIT, Config
 from parlor.redis_server import bundled_redis_server, spawn, wait_ready_sync
 from server import make_app
 
@@ -36,10 +36,16 @@ def redis_sync(redis_url):
     client.close()
 
 
+# Tests sign up many users from 127.0.0.1, send hundreds of messages and play 1,000-guess games:
+# the rate limits are off here, and tests/web/test_limits.py tests them with limits on.
+NO_LIMITS = {name: NO_LIMIT for name in
+             ("message_limit", "conversation_limit", "image_limit", "signup_limit", "guess_limit")}
+
+
 @pytest.fixture
 def config(redis_url, tmp_path):
     return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20,
-                  eliza_delay=0.0)
+                  eliza_delay=0.0, **NO_LIMITS)
 
 
 @pytest.fixture

@@ -17,13 +17,14 @@ import redis.asyncio as aioredis
 import tornado.httpclient
 import tornado.web
 
+from bench.common import NO_LIMITS
 from parlor.sessions import Sessions
 from tests.helpers import ServerProcess, Visitor, multipart, password_hash
 
 PEOPLE = ("alice", "bob", "carol", "admin")  # signed in; "guest" has only a guest session, "anon" nothing
 TOKEN_RE = re.compile(r'id="new-token" class="token" readonly value="([^"]+)"')
 # Bookkeeping that any request may touch; a refused request must leave everything else alone.
-VOLATILE_KEYS = ("session:", "login-attempts:", "presence:", "conns:", "online", "typing:")
+VOLATILE_KEYS = ("session:", "user-sessions:", "login-attempts:", "presence:", "conns:", "online", "typing:")
 
 
 class World:
@@ -40,7 +41,7 @@ class World:
     @classmethod
     def start(cls, *flags: str) -> "World":
         directory = Path(tempfile.mkdtemp(prefix="parlor-world-", dir="/tmp"))  # short: socket path limit
-        world = cls(ServerProcess(directory / "data", "--eliza-delay", "0", *flags).start())
+        world = cls(ServerProcess(directory / "data", "--eliza-delay", "0", *NO_LIMITS, *flags).start())
         asyncio.run(world._populate())
         return world
 

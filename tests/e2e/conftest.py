@@ -1,10 +1,11 @@
 """A real server process and Debian's headless Chromium, driven by Playwright."""
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.helpers import ServerProcess
 
@@ -25,7 +26,8 @@ def browser():
 def server():
     """server.py with its embedded Redis in a fresh data dir, as `make run` starts it."""
     directory = Path(tempfile.mkdtemp(prefix="parlor-e2e-", dir="/tmp"))
-    process = ServerProcess(directory / "data").start()
+    # Every browser signs up from 127.0.0.1: the sign-up limit (5 an hour per address) is off.
+    process = ServerProcess(directory / "data", "--signup-limit", "0").start()
     yield process
     process.stop()
     shutil.rmtree(directory, ignore_errors=True)
@@ -56,3 +58,123 @@ def new_page(browser):
     yield make
     for context in contexts:
         context.close()
+
+
+def play_by_counting(page) -> int:
+    """Guess 1, 2, 3, ... until it is won: the slow way, for a histogram with some spread."""
+    for guess in range(1, 1001):
+        page.get_by_label("Your guess").fill(str(guess))
+        page.get_by_role("button", name="Guess").click()
+        newest = page.locator("ol.guesses li.guess").first
+        expect(newest.locator(".value")).to_have_text(str(guess))
+        if newest.locator(".word").inner_text() == "correct":
+            return guess
+    raise AssertionError("not won by counting")
+
+
+def play_by_halving(page, stop_after: int | None = None) -> int:
+    """Halve the range through the game page until it is won (or stop_after guesses); returns
+    the number of guesses."""
+    board = int(page.locator("#game h1").inner_text().rsplit(" ", 1)[1])
+    low, high, count = 1, board, 0
+    while stop_after is None or count < stop_after:
+        middle = (low + high) // 2
+        page.get_by_label("Your guess").fill(str(middle))
+        page.get_by_role("button", name="Guess").click()
+        count += 1
+        newest = page.locator("ol.guesses li.guess").first
+        expect(newest.locator(".value")).to_have_text(str(middle))
+        word = newest.locator(".word").inner_text()
+        if word == "correct":
+            break
+        low, high = (middle + 1, high) if word == "higher" else (low, middle - 1)
+    return count
+
+
+def picture_png() -> bytes:
+    """A small picture to send: a gradient, so a screenshot shows a picture, not a flat block."""
+    import io
+
+    import PIL.Image
+
+    image = PIL.Image.linear_gradient("L").resize((360, 240)).convert("RGB")
+    r, g, b = image.split()
+    out = io.BytesIO()
+    PIL.Image.merge("RGB", (r, g.point(lambda v: 255 - v // 2), b.point(lambda v: 160))).save(out, "PNG")
+    return out.getvalue()
+
+
+@dataclass
+class Scene:
+    """A server with some life in it, for tests that look at every kind of page."""
+
+    url: str
+    ada: dict  # ada's browser state (cookies): she is signed in
+    game: str  # the path of ada's game in progress, a few guesses in
+    won: str  # of a game ada won
+    guest: dict  # a guest who won a game and has not named themself yet
+    guest_won: str  # the path of that game
+
+
+@pytest.fixture(scope="session")
+def scene(browser, tmp_path_factory):
+    """A server of its own where ada and grace play and chat (a picture too) and a guest wins a
+    game; shared by the tests that look at pages and change nothing there."""
+    directory = Path(tempfile.mkdtemp(prefix="parlor-scene-", dir="/tmp"))  # short: socket path limit
+    server = ServerProcess(directory / "data").start()
+    try:
+        yield make_scene(server, browser, tmp_path_factory.mktemp("scene"))
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def make_scene(server, browser, directory: Path) -> Scene:
+    contexts = [browser.new_context() for _ in range(3)]
+    ada, grace, guest = (context.new_page() for context in contexts)
+    sign_up(grace, server.url, "grace")
+    for play in (play_by_halving, play_by_counting, play_by_counting):
+        start_game(grace, server.url, 10)
+        play(grace)
+    sign_up(ada, server.url, "ada")
+    start_game(ada, server.url, 10)
+    play_by_halving(ada)
+    won = ada.url.removeprefix(server.url)
+    start_game(ada, server.url, 100)
+    play_by_halving(ada, stop_after=3)
+    game = ada.url.removeprefix(server.url)
+    start_game(guest, server.url, 10)
+    play_by_halving(guest)
+    grace.goto(server.url + "/chat/ada")
+    grace.get_by_label("Message").fill("Fancy a game of 1 to 100? I found mine in 7.")
+    grace.get_by_role("button", name="Send").click()
+    ada.goto(server.url + "/chat/grace")
+    ada.get_by_label("Message").fill("Three guesses in and closing in. Meanwhile, a picture:")
+    ada.get_by_role("button", name="Send").click()
+    picture = directory / "picture.png"
+    picture.write_bytes(picture_png())
+    ada.get_by_label("Picture", exact=False).set_input_files(str(picture))
+    ada.get_by_role("button", name="Send").click()
+    expect(ada.locator("article.message")).to_have_count(3)
+    grace.goto(server.url + "/chat/ada")  # reads them: ada sees "Seen"
+    expect(ada.locator(".seen")).to_have_text("Seen")
+    scene = Scene(server.url, contexts[0].storage_state(), game, won, contexts[2].storage_state(),
+                  guest.url.removeprefix(server.url))
+    for context in contexts:
+        context.close()
+    return scene
+
+
+def sign_up(page, base_url, username, password="correct horse"):
+    page.goto(base_url + "/signup")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.locator("header nav")).to_contain_text(f"Signed in as {username}")
+
+
+def start_game(page, base_url, board: int):
+    page.goto(base_url + "/")
+    page.get_by_label(str(board), exact=True).check()
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#game h1")).to_have_text(f"A number from 1 to {board}")

@@ -5,19 +5,13 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import sign_up
+
 pytestmark = pytest.mark.slow
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def sign_up(page, base_url, username, password="correct horse"):
-    page.goto(base_url + "/signup")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page.locator("header nav")).to_contain_text(f"Signed in as {username}")
 
 
 def test_online_count_changes_live_when_a_second_user_signs_in(server, new_page):

@@ -50,8 +50,8 @@ async def test_a_read_never_makes_a_file_and_a_write_makes_a_durable_one(tmp_pat
 async def test_the_same_client_id_stores_once(tmp_path):
     logs = ChatLogs(tmp_path)
     async with logs.conversation("alice", "bob", create=True) as conversation:
-        first, created = await conversation.add("alice", "hello", "client-id-1", None)
-        again, created_again = await conversation.add("alice", "hello", "client-id-1", None)
+        first, created, _ = await conversation.add("alice", "hello", "client-id-1", None)
+        again, created_again, _ = await conversation.add("alice", "hello", "client-id-1", None)
         assert created and not created_again and again.id == first.id
         assert len(await conversation.page()) == 1
     await logs.close_all()
@@ -104,7 +104,7 @@ async def test_an_old_file_is_migrated_and_keeps_its_messages(tmp_path):
     async with logs.conversation("alice", "bob") as conversation:
         (message,) = await conversation.page()
         assert (message.author, message.body, message.kind) == ("alice", "from the old days", "text")
-        _, created = await conversation.add("bob", "and now", "new-client-id", None)
+        _, created, _ = await conversation.add("bob", "and now", "new-client-id", None)
         assert created
     await logs.close_all()
     check = sqlite3.connect(tmp_path / "alice_bob.db")

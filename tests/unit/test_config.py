@@ -2,7 +2,9 @@
 import stat
 from pathlib import Path
 
-from parlor.config import Config
+import pytest
+
+from parlor.config import NO_LIMIT, Config, Rate
 
 
 def test_defaults():
@@ -28,3 +30,46 @@ def test_secret_is_made_once_with_mode_0600(tmp_path):
     assert first.cookie_secret and first.cookie_secret == second.cookie_secret
     assert stat.S_IMODE((tmp_path / "secret").stat().st_mode) == 0o600
     assert Config(data_dir=tmp_path, cookie_secret="given").with_secret().cookie_secret == "given"
+
+
+def test_operator_flags_from_environment_and_flags():
+    config = Config.from_args([], environ={"PARLOR_LOG_FORMAT": "json", "PARLOR_METRICS_ALLOW": "10.0.0.0/8, ::1"})
+    assert config.log_format == "json" and config.metrics_allow == ("10.0.0.0/8", "::1")
+    assert Config.from_args(["--metrics-allow", ""], environ={}).metrics_allow == ()  # nobody
+    assert Config.from_args([], environ={}).metrics_allow == ("127.0.0.0/8", "::1/128")
+
+
+@pytest.mark.parametrize("argv, environ", [
+    (["--log-format", "xml"], {}),
+    ([], {"PARLOR_LOG_FORMAT": "xml"}),
+    (["--metrics-allow", "localhost"], {}),
+    ([], {"PARLOR_METRICS_ALLOW": "10.0.0.0/33"}),
+])
+def test_bad_operator_flags_are_refused(argv, environ, capsys):
+    with pytest.raises(SystemExit) as exited:
+        Config.from_args(argv, environ=environ)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--log-format" in error or "--metrics-allow" in error
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("20/10", Rate(20, 10)), (" 5/3600 ", Rate(5, 3600)), ("0", NO_LIMIT), ("1/1", Rate(1, 1)),
+])
+def test_rate_limits_are_count_per_seconds_or_0_for_none(raw, expected):
+    assert Config.from_args(["--message-limit", raw], environ={}).message_limit == expected
+    assert Config.from_args([], environ={"PARLOR_GUESS_LIMIT": raw}).guess_limit == expected
+
+
+@pytest.mark.parametrize("raw", ["", "20", "20/", "/10", "0/10", "20/0", "-1/10", "20/10/1", "２0/10", "1.5/10",
+                                 "20/999999999"])
+def test_bad_rate_limits_are_refused(raw, capsys):
+    with pytest.raises(SystemExit):
+        Config.from_args([f"--image-limit={raw}"], environ={})
+    assert "COUNT/SECONDS" in capsys.readouterr().err
+
+
+def test_default_limits():
+    config = Config.from_args([], environ={})
+    assert (config.message_limit, config.conversation_limit, config.image_limit, config.signup_limit,
+            config.guess_limit) == (Rate(20, 10), Rate(30, 3600), Rate(10, 60), Rate(5, 3600), Rate(10, 1))

@@ -79,3 +79,39 @@ async def test_a_right_answer_on_the_1000th_guess_is_still_unranked(games, redis
     game = await games.guess(game_id, "p1", str(secret), "alice")
     assert game.status == "unranked" and game.recorded_as is None
     assert redis_sync.zcard("scores:100") == 0
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_every_win_counts_in_its_boards_histogram_and_the_players_own(games, redis_sync):
+    async def win(player, user, wrong):
+        game_id = await games.start(player, 100)
+        secret = redis_sync.hget(f"game:{game_id}", "secret")
+        for _ in range(wrong):
+            await games.guess(game_id, player, "1" if secret != "1" else "2", user)
+        return await games.guess(game_id, player, secret, user)
+
+    await win("p1", "alice", 2)  # three guesses
+    await win("p1", "alice", 2)  # three again: a worse-or-equal game, off the board but counted
+    await win("p1", None, 4)  # five, as a guest
+    await win("p2", None, 0)  # one, someone else
+    unranked = await games.start("p1", 10)  # a game never won is not counted
+    await guess_wrong(games, redis_sync, unranked, 1, "alice")
+    stats = await games.leaderboards.stats(100, ["u:alice"])
+    assert stats.counts == {3: 2, 5: 1, 1: 1} and stats.games == 4
+    assert stats.mine == {3: 2}
+    both = await games.leaderboards.stats(100, ["u:alice", "g:p1"])
+    assert both.mine == {3: 2, 5: 1}
+    assert (await games.leaderboards.stats(10, ["u:alice"])).counts == {}
+    assert redis_sync.ttl("histogram:100:g:p1") > 0 and redis_sync.ttl("histogram:100:u:alice") == -1
+    assert redis_sync.ttl("histogram:100") == -1
+    assert both.as_json()["histogram"] == [{"guesses": 1, "games": 1, "mine": 0}, {"guesses": 3, "games": 2, "mine": 2},
+                                           {"guesses": 5, "games": 1, "mine": 1}]
+
+
+@pytest.mark.parametrize("board, best", [(1, 1), (7, 3), (8, 4), (10, 4), (25, 5), (100, 7), (1000, 10), (1023, 10), (1024, 11)])
+def test_best_possible_is_ceil_log2_of_max_plus_one(board, best):
+    import math
+
+    from parlor.scores import best_possible
+
+    assert best_possible(board) == best == math.ceil(math.log2(board + 1))

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import re
+import sqlite3
 from dataclasses import dataclass
 
 import pytest
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow  # one server process for the module
 WINNERS = itertools.count()
 ROLES = ("anonymous", "signed_in", "participant", "other", "token")
 SECRET_TEXT = "hello bob"  # in alice and bob's conversation only
-SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1"}  # fills a row's address for the route check
+SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4"}  # fills a row's address for the route check
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,33 @@ MATRIX = [
     ("POST", "/api/messages", api_post("/api/messages", {"to": "bob", "body": "sent by the API"}),
      {**same(E(401, says="needs your API token")), "token": E(201, says='"created": true')}),
     ("GET", "/healthz", get("/healthz"), same(E(200, says='"redis": true'))),
+    # Counters only, no names; loopback may read them (the tests connect from loopback).
+    ("GET", "/metrics", get("/metrics"), same(E(200, says="parlor_http_requests_total", hides="alice"))),
+    ("GET", "/scores/10/stats.json", get("/scores/10/stats.json"), same(E(200, says='"board": 10'))),
+    # The account's forms post to these addresses; a GET of one shows the account page.
+    ("GET", "/account/password", get("/account/password"),
+     cookie_roles(E(200, says="API token"), anonymous=LOGIN, token=LOGIN)),
+    ("GET", "/account/delete", get("/account/delete"),
+     cookie_roles(E(200, says="API token"), anonymous=LOGIN, token=LOGIN)),
+    # A new password that is too short: past the door, refused before anything is checked or changed.
+    ("POST", "/account/password", post("/account/password", {"current": "correct horse", "new": "short"}),
+     cookie_roles(E(400, says="characters long"), anonymous=E(401, says="log in"), token=TOKEN_IS_ANONYMOUS_POST)),
+    # The zip names its files in the clear: one's own conversations only (nobody but bob writes
+    # to alice, so no one else's zip names her).
+    ("GET", "/account/data", get("/account/data"),
+     {**cookie_roles(E(200, says="account.json", hides="alice"), anonymous=LOGIN, token=LOGIN),
+      "participant": E(200, says="conversations/bob.json")}),
+    # A wrong password: past the door, and nobody leaves.
+    ("POST", "/account/delete", post("/account/delete", {"password": "not the password"}),
+     cookie_roles(E(400, says="not your password"), anonymous=E(401, says="log in"), token=TOKEN_IS_ANONYMOUS_POST)),
+    ("GET", "/blocks", get("/blocks"), {**cookie_roles(PRIVATE, anonymous=LOGIN, token=LOGIN),
+                                        "participant": E(200, says="conversation-bob")}),
+    ("POST", "/blocks", post("/blocks", {"peer": "bob", "action": "bogus"}),
+     cookie_roles(E(400, says="block or unblock"), anonymous=E(401, says="log in"), token=TOKEN_IS_ANONYMOUS_POST)),
+    # alice's own message in her conversation with bob (deleting it twice is no error).
+    ("POST", "/chat/bob/messages/{mine}/delete", post("/chat/bob/messages/{mine}/delete"),
+     {**cookie_roles(E(404, says="no message of yours"), anonymous=E(401, says="log in"),
+                     token=TOKEN_IS_ANONYMOUS_POST), "participant": E(303, location="/chat/bob")}),
 ]
 
 
@@ -255,16 +283,22 @@ class Scene:
 @pytest.fixture(scope="module")
 def world():
     w = World.start()
-    # dave has nothing; carol has a conversation with bob of her own (no picture), and a game.
+    # dave has nothing; carol has a conversation with bob of her own (no picture), and a game;
+    # alice has a message to bob that she may delete.
     w.redis.hset("user:dave", mapping={"password_hash": "-", "created_at": "0"})
 
-    async def carols_things():
+    async def more_things():
         http = tornado.httpclient.AsyncHTTPClient()
         carol = await w.signed_in(http, "carol")
         assert (await send(carol, "bob", "hello carol")).code == 303
         await start(carol)
+        alice = await w.signed_in(http, "alice")
+        assert (await send(alice, "bob", "to be deleted")).code == 303
 
-    asyncio.run(carols_things())
+    asyncio.run(more_things())
+    with sqlite3.connect(w.data_dir / "conversations" / "alice_bob.db") as db:
+        (mine,), = db.execute("SELECT id FROM messages WHERE body = 'to be deleted'")
+    w.ids["mine"] = str(mine)
     yield w
     w.stop()
 

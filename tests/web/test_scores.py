@@ -86,7 +86,8 @@ async def test_etag_and_304_follow_the_board_version(http_server, http_client, b
     assert changed.code == 200 and "changer" in changed.body.decode()
 
 
-@pytest.mark.parametrize("path", ["/scores/7", "/scores/7/fragment", "/scores/7.json", "/scores/99999999999.json"])
+@pytest.mark.parametrize("path", ["/scores/7", "/scores/7/fragment", "/scores/7.json", "/scores/99999999999.json",
+                                  "/scores/7/stats.json"])
 @pytest.mark.gen_test
 async def test_an_unknown_board_is_404(http_server, http_client, base_url, path):
     response = await Visitor(http_client, base_url).get(path)
@@ -157,3 +158,83 @@ async def test_the_cached_fragment_costs_no_redis_round_trip(http_server, http_c
         assert (await visitor.get("/scores/25/fragment")).code == 200
     after = redis_sync.info("stats")["total_commands_processed"]
     assert after - before <= 3  # the INFO call itself, and the odd presence tick
+
+
+async def win_in(visitor, redis_sync, guesses: int, board: int = 10) -> str:
+    """Start a game and win it with exactly this many guesses (wrong ones first)."""
+    game_id = await start_game(visitor, board)
+    secret = redis_sync.hget(f"game:{game_id}", "secret")
+    for _ in range(guesses - 1):
+        response = await visitor.post(f"/games/{game_id}/guesses", {"guess": "1" if secret != "1" else "2"})
+        assert response.code == 303
+    assert (await visitor.post(f"/games/{game_id}/guesses", {"guess": secret})).code == 303
+    return game_id
+
+
+async def histogram_players(http_client, base_url, redis_sync):
+    """ada wins in 3, 3 and 5 guesses (a guest win in 2 before she logged in, in the same browser);
+    a guest wins in 1 without naming themself; another takes 12."""
+    ada = Visitor(http_client, base_url)
+    await win_in(ada, redis_sync, 2)
+    await ada.sign_up("ada")
+    for guesses in (3, 3, 5):
+        await win_in(ada, redis_sync, guesses)
+    quick, slow = Visitor(http_client, base_url), Visitor(http_client, base_url)
+    await win_in(quick, redis_sync, 1)
+    await win_in(slow, redis_sync, 12)
+    return ada, quick
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_stats_json_counts_every_winning_game_and_the_viewers_own(http_server, http_client, base_url, redis_sync):
+    ada, quick = await histogram_players(http_client, base_url, redis_sync)
+    response = await ada.get("/scores/10/stats.json")
+    assert response.code == 200 and response.headers["Content-Type"].startswith("application/json")
+    assert "Access-Control-Allow-Origin" not in response.headers  # it holds the viewer's own games
+    assert json.loads(response.body) == {
+        "board": 10, "best_possible": 4, "games": 6, "my_games": 4,
+        "histogram": [{"guesses": 1, "games": 1, "mine": 0}, {"guesses": 2, "games": 1, "mine": 1},
+                      {"guesses": 3, "games": 2, "mine": 2}, {"guesses": 5, "games": 1, "mine": 1},
+                      {"guesses": 12, "games": 1, "mine": 0}]}
+    theirs = json.loads((await quick.get("/scores/10/stats.json")).body)
+    assert [(row["guesses"], row["mine"]) for row in theirs["histogram"] if row["mine"]] == [(1, 1)]
+    nobody = json.loads((await Visitor(http_client, base_url).get("/scores/1000/stats.json")).body)
+    assert nobody == {"board": 1000, "best_possible": 10, "games": 0, "my_games": 0, "histogram": []}
+    missing = await ada.get("/scores/11/stats.json")
+    assert missing.code == 404 and json.loads(missing.body)["error"] == "There is no such board."
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_board_page_draws_the_histogram_in_svg(http_server, http_client, base_url, redis_sync):
+    ada, _ = await histogram_players(http_client, base_url, redis_sync)
+    page = (await ada.get("/scores/10")).body.decode()
+    figure = BeautifulSoup(page, "html.parser").find("figure", id="histogram-10")
+    assert figure["data-best-possible"] == "4"
+    svg = figure.find("svg")
+    assert svg["role"] == "img" and "6 winning games, 4 of them yours" in svg.find("desc").text
+    bars = svg.find_all("g", class_="bar")
+    assert [b.find("text", class_="label").text for b in bars] == [str(n) for n in range(1, 10)] + ["10+"]
+    assert [int(b["data-games"]) for b in bars] == [1, 1, 2, 0, 1, 0, 0, 0, 0, 1]  # 12 guesses: in "10+"
+    assert [int(b["data-mine"]) for b in bars] == [0, 1, 2, 0, 1, 0, 0, 0, 0, 0]
+    heights = [float(b.find("rect", class_="all")["height"]) for b in bars]
+    assert heights[2] == max(heights) and heights[0] == heights[2] / 2 and heights[3] == 0
+    assert [float(b.find("rect", class_="mine")["height"]) for b in bars if b.find("rect", class_="mine")] == \
+        [heights[2] / 2, heights[2], heights[2] / 2]
+    best = float(svg.find("line", class_="best")["x1"])
+    fourth, fifth = (bars[i].find("rect", class_="all") for i in (3, 4))
+    assert float(fourth["x"]) + float(fourth["width"]) < best < float(fifth["x"])  # after the 4th bar
+    assert "best possible: 4" in svg.find("text", class_="best").text
+    rows = [[td.text for td in tr.find_all("td")] for tr in figure.find("table").tbody.find_all("tr")]
+    assert rows == [["1", "1", "0"], ["2", "1", "1"], ["3", "2", "2"], ["5", "1", "1"], ["12", "1", "0"]]
+    assert "style=" not in str(figure) and "<script" not in str(figure)  # the CSP allows neither inline
+    fragment = (await ada.get("/scores/10", headers={"HX-Request": "true"})).body.decode()
+    assert fragment.startswith("<ol") and "<svg" not in fragment  # the fragment stays the bare list
+
+
+def test_slow_games_share_the_last_bar():
+    from handlers.scores import histogram_bars
+    from parlor.scores import Stats
+
+    bars = histogram_bars(Stats(1000, {10: 2, 16: 1, 900: 1}, {900: 1}))
+    assert len(bars) == 16 and bars[-1].label == "16+" and (bars[-1].games, bars[-1].mine) == (2, 1)
+    assert bars[9].games == 2 and sum(b.games for b in bars) == 4

@@ -138,7 +138,7 @@ def test_every_answered_message_survives_a_sigkill_mid_stream(data_dir):
     import sqlite3
     import threading
 
-    server = ServerProcess(data_dir).start()
+    server = ServerProcess(data_dir, "--message-limit", "0").start()  # 500 sends as fast as they go
     alice = Browser(server.url)
     assert alice.request("/signup", {"username": "alice", "password": "long enough"})[0] == 303
     Browser(server.url).request("/signup", {"username": "bob", "password": "long enough"})

@@ -11,7 +11,7 @@ from tests.helpers import send_message, users
 async def crashed_send(app, sender: str, peer: str, body: str, client_id: str):
     """What a send does before the process dies: the commit, and nothing after it."""
     async with app.chat.logs.conversation(sender, peer, create=True) as conversation:
-        message, created = await conversation.add(sender, body, client_id, None)
+        message, created, _ = await conversation.add(sender, body, client_id, None)
     assert created
     return message
 

@@ -1,0 +1,83 @@
+"""Blocking a peer, and deleting one's own messages (live, in both people's open tabs)."""
+from __future__ import annotations
+
+from parlor import eliza
+from parlor.chat import ChatError, Summary
+from parlor.chatlog import Message, pair_key
+from parlor.safety import Refused
+from parlor.users import AccountError, is_ghost, normalize_username
+
+from .base import ClientError, safe_next
+from .chat import ChatBase, ChatListHandler
+
+
+class BlockHandler(ChatListHandler):
+    """POST /blocks with peer= and action=block or unblock, then back to next= (the forms on a
+    conversation, on /chat and on /account are plain forms). A blocked peer's messages are
+    refused, they see none of my presence or typing, and our conversation leaves my list."""
+
+    async def post(self) -> None:
+        action = self.get_body_argument("action", "")
+        if action not in ("block", "unblock"):
+            raise ClientError(400, "action must be block or unblock.")
+        me, raw = self.current_user, self.get_body_argument("peer", "")
+        try:
+            if action == "block":
+                peer = await self.application.chat.peer(me, raw)
+                if peer == eliza.USERNAME or is_ghost(peer):
+                    raise ChatError(400, "Only people can be blocked; this one cannot write to you.")
+                await self.application.safety.block(me, peer)
+                default = "/chat"
+            else:
+                peer = normalize_username(raw)
+                await self.application.safety.unblock(me, peer)
+                default = f"/chat/{peer}"
+        except AccountError:
+            raise ClientError(400, "There is no user by that name.") from None
+        except (ChatError, Refused) as e:
+            await self.show_list(e.status, block_error=str(e))  # the /chat form, with the reason
+            return
+        self.redirect_after_post(safe_next(self.get_body_argument("next", None), default))
+
+
+class DeleteMessageHandler(ChatBase):
+    """POST /chat/<peer>/messages/<id>/delete: the author deletes their message. Without
+    JavaScript, back to the conversation; with htmx, the deleted message itself (every other tab
+    gets it as an event)."""
+
+    async def post(self, raw_peer: str, raw_id: str) -> None:
+        peer = await self.peer_or_error(raw_peer)
+        try:
+            message = await self.application.chat.delete(self.current_user, peer, int(raw_id))
+        except ChatError as e:
+            raise ClientError(e.status, str(e)) from None
+        if self.wants_fragment():
+            self.finish(self.render_template("partials/_message.html", message=message, me=self.current_user,
+                                             peer=peer, pair=pair_key(self.current_user, peer)))
+        else:
+            self.redirect(f"/chat/{peer}", status=303)
+
+
+class DeletionPush:
+    """A deleted message as an event for each of the two people: their side of it rendered once,
+    swapped over the old one (hx-swap-oob) in every open tab; their conversation-list row too
+    when it was the newest message."""
+
+    def __init__(self, app):
+        self._app = app
+        self._message = app.templates.get_template("partials/_message.html")
+        self._row = app.templates.get_template("partials/_conversation_row.html")
+
+    async def __call__(self, a: str, b: str, message: Message, newest: bool) -> None:
+        hub, chat = self._app.hub, self._app.chat
+        pair = pair_key(a, b)
+        events = []
+        for me, peer in ((a, b), (b, a)):
+            if me == eliza.USERNAME or is_ghost(me):
+                continue  # nobody reads these
+            html = self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True)
+            if newest:
+                summary = Summary(peer, message, await chat.unread(me, peer))
+                html += self._row.render(summary=summary, online=await hub.online([peer], viewer=me), oob=True)
+            events.append((me, "deleted", html, {"peer": peer, "message_id": message.id}))
+        await hub.publish(events)

@@ -1,0 +1,133 @@
+"""Managing an account: changing the password, downloading one's data, and leaving."""
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+import zipfile
+from concurrent.futures import Executor
+from datetime import datetime, timezone
+from typing import IO
+
+import redis.asyncio as aioredis
+
+from .chat import Chat
+from .chatlog import Message
+from .games import Games
+from .hub import Hub, stream_key, stream_meta_key
+from .safety import Safety
+from .scores import member_for
+from .sessions import Sessions
+from .users import AccountError, Accounts, LoginThrottled, check_password, new_ghost, user_key
+
+LEFT_CHANNEL = "parlor:left"  # "<user>": an account was deleted; every process closes its files
+ARCHIVE_IN_MEMORY = 1024 * 1024  # a data download smaller than this is built in memory, else on disk
+IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class Membership:
+    """Account changes that reach across accounts, sessions, chat, boards and live connections."""
+
+    def __init__(self, redis: aioredis.Redis, accounts: Accounts, sessions: Sessions, chat: Chat,
+                 games: Games, safety: Safety, hub: Hub, executor: Executor):
+        self._redis = redis
+        self._accounts = accounts
+        self._sessions = sessions
+        self._chat = chat
+        self._games = games
+        self._safety = safety
+        self._hub = hub
+        self._executor = executor
+
+    async def change_password(self, user: str, current: str, new: str, address: str, keep_session: str) -> int:
+        """Check the current password (failures count like failed logins), set the new one and
+        sign out every other session of the user, their live pages too; returns how many."""
+        check_password(new)
+        await self._check(user, current, address, "That is not your current password.")
+        await self._accounts.set_password(user, new)
+        ended = await self._sessions.end_all(user, keep=keep_session)
+        await self._hub.sign_out(user, ended)
+        return len(ended)
+
+    async def leave(self, user: str, password: str, address: str) -> None:
+        """Delete the account: no more sign-ins, sessions, token or live connections; off the
+        boards; its messages stay in its peers' conversations as a "deleted user"'s; the name
+        stays reserved for a while (Accounts.remove)."""
+        await self._check(user, password, address, "That is not your password.")
+        if not await self._accounts.remove(user):
+            return  # deleted meanwhile, by another of their sessions
+        await self._sessions.end_all(user)
+        await self._hub.sign_out(user)
+        await self._games.leaderboards.remove(member_for(user, ""))
+        await self._safety.forget(user)
+        await self._redis.delete(stream_key(user), stream_meta_key(user))
+        await self._chat.forget_user(user, new_ghost())
+        await self._redis.publish(LEFT_CHANNEL, user)
+
+    async def _check(self, user: str, password: str, address: str, wrong: str) -> None:
+        """The user's password, checked and throttled as a login is."""
+        try:
+            await self._accounts.log_in(user, password, address)
+        except LoginThrottled:
+            raise
+        except AccountError:
+            raise AccountError(wrong) from None
+
+    async def export(self, user: str) -> IO[bytes]:
+        """A zip of the user's data, rewound: account.json, games.json (finished games, best
+        entries), and per conversation conversations/<peer>.json with its pictures beside it.
+        The caller closes it."""
+        archive = tempfile.SpooledTemporaryFile(ARCHIVE_IN_MEMORY)
+        run = asyncio.get_running_loop().run_in_executor
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+            async def add(name: str, data: bytes, compress: bool = True) -> None:
+                kind = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED  # pictures are compressed already
+                await run(self._executor, lambda: zipped.writestr(name, data, compress_type=kind))
+
+            created = await self._redis.hget(user_key(user), "created_at")
+            await add("account.json", _json({"username": user, "created_at": iso(int(created) * 1000) if created else None,
+                                             "exported_at": iso(int(time.time() * 1000))}))
+            await add("games.json", _json(await self._games_of(user)))
+            for peer in await self._chat.all_peers(user):
+                messages = await self._chat.history(user, peer)
+                rows = []
+                for message in messages:
+                    row = _message_row(message)
+                    if message.image_id is not None:
+                        found = await self._chat.image(user, peer, message.image_id, False)
+                        if found is not None:
+                            mime, data = found
+                            row["image"] = f"conversations/{peer}/{message.id}.{IMAGE_EXTENSIONS.get(mime, 'bin')}"
+                            await add(row["image"], data, compress=False)
+                    rows.append(row)
+                await add(f"conversations/{peer}.json", _json({"peer": peer, "messages": rows}))
+        archive.seek(0)
+        return archive
+
+    async def _games_of(self, user: str) -> dict:
+        member = member_for(user, "")
+        boards = []
+        for board in self._games.leaderboards.boards:
+            entry = await self._games.leaderboards.best(board, member)
+            if entry is not None:
+                boards.append({"board": board, **entry.as_json()})
+        return {"finished_games": await self._games.history(user, ""), "best_on_boards": boards}
+
+
+def _message_row(message: Message) -> dict:
+    row = {"id": message.id, "author": message.author, "kind": message.kind, "body": message.body,
+           "sent_at": iso(message.sent_ms)}
+    if message.deleted:
+        row["deleted_at"] = iso(message.deleted_ms)
+    return row
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, indent=1).encode()

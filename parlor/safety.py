@@ -1,0 +1,209 @@
+"""Blocking and rate limits: what refuses an action before anything of it is stored.
+
+A rate limit is a token bucket kept as one timestamp per key (GCRA), in Redis, so every process
+counts together: `count` actions at once, then one more every `seconds / count`. The key expires
+when its bucket is full again, so idle users cost nothing. A chat send checks the blocks and its
+limits (messages, a new conversation, a picture) in one script: one round trip, and either every
+bucket is charged or none is.
+
+Blocks are two sets per user: `blocks:<user>` (whom they blocked) and `blocked-by:<user>` (who
+blocked them, so a page can hide the presence of everyone who blocked its viewer in one read).
+"""
+from __future__ import annotations
+
+import math
+
+import redis.asyncio as aioredis
+
+from .config import Rate
+
+MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by anyone
+UNDELIVERABLE = "Your message could not be delivered."  # the same words whatever the reason
+
+# Shared by every script that charges a bucket: `now` from Redis's own clock (one clock for all
+# processes), `bucket` answers whether one more action fits, `charge` records it.
+GCRA_LUA = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- The bucket's next theoretical arrival time if one more action fits (nil: no limit), else false
+-- and the milliseconds until it would.
+local function bucket(key, count, period_ms)
+  count, period_ms = tonumber(count), tonumber(period_ms)
+  if count <= 0 then return nil, 0 end
+  local interval = math.ceil(period_ms / count)
+  local tat = math.max(tonumber(redis.call('GET', key) or 0), now) + interval
+  local wait = tat - interval * count - now
+  if wait > 0 then return false, wait end
+  return tat, 0
+end
+local function charge(key, tat)
+  if tat then redis.call('SET', key, string.format('%d', tat), 'PX', string.format('%d', tat - now)) end
+end
+"""
+
+# KEYS: blocks:<peer>, blocks:<me>, conversations:<me>, then the buckets of messages,
+# conversations and images of <me>. ARGV: me, peer, has a picture (1/0), then count and period
+# (ms) of each of the three limits. Returns {code, ms to wait}: see SEND_REFUSALS.
+_CHECK_SEND = GCRA_LUA + """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {1, 0} end
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return {2, 0} end
+local messages, wait = bucket(KEYS[4], ARGV[4], ARGV[5])
+if messages == false then return {3, wait} end
+local conversations = nil
+if tonumber(ARGV[6]) > 0 and not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
+  conversations, wait = bucket(KEYS[5], ARGV[6], ARGV[7])
+  if conversations == false then return {4, wait} end
+end
+local images = nil
+if ARGV[3] == '1' then
+  images, wait = bucket(KEYS[6], ARGV[8], ARGV[9])
+  if images == false then return {5, wait} end
+end
+charge(KEYS[4], messages)
+charge(KEYS[5], conversations)
+charge(KEYS[6], images)
+return {0, 0}
+"""
+
+# One bucket. KEYS: the bucket. ARGV: count, period (ms). Returns the ms to wait (0: charged).
+_HIT = GCRA_LUA + """
+local tat, wait = bucket(KEYS[1], ARGV[1], ARGV[2])
+if tat == false then return wait end
+charge(KEYS[1], tat)
+return 0
+"""
+
+# KEYS: blocks:<me>, blocked-by:<peer>. ARGV: me, peer, most blocks. 1 blocked, 0 already, -1 full.
+_BLOCK = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 1 then return 0 end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
+redis.call('SADD', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: blocks:<user>, blocked-by:<user>. ARGV: user, the key prefixes of both sets. Removes
+# the user from every block in either direction (their account is gone).
+_FORGET = """
+for _, peer in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('SREM', ARGV[3] .. peer, ARGV[1]) end
+for _, peer in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('SREM', ARGV[2] .. peer, ARGV[1]) end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 0
+"""
+
+
+def blocks_key(user: str) -> str:
+    return f"blocks:{user}"  # set: the people `user` blocked
+
+
+def blocked_by_key(user: str) -> str:
+    return f"blocked-by:{user}"  # set: the people who blocked `user`
+
+
+def bucket_key(limit: str, who: str) -> str:
+    return f"rate:{limit}:{who}"
+
+
+def wait_words(seconds: int) -> str:
+    """A wait as people say it: "3 seconds", "1 minute", "12 minutes"."""
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+# What each limit says to the person over it (the wait is filled in).
+LIMIT_MESSAGES = {
+    "messages": "You are sending messages too fast. Wait {wait} and send it again.",
+    "conversations": "You have started too many new conversations. Try again in {wait}.",
+    "images": "You are sending too many pictures. Wait {wait} and send it again.",
+    "signups": "Too many accounts were made from your address. Try again in {wait}.",
+    "guesses": "Too many guesses at once. Wait {wait} and guess again.",
+}
+SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # _CHECK_SEND's codes
+
+
+class Refused(Exception):
+    """An action refused; status is the HTTP-like code, str() a message for the person, and
+    retry_after (seconds) is set when waiting helps."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def over_limit(limit: str, wait_ms: int) -> Refused:
+    seconds = max(1, math.ceil(wait_ms / 1000))
+    return Refused(429, LIMIT_MESSAGES[limit].format(wait=wait_words(seconds)), seconds)
+
+
+class Safety:
+    """Blocks between users and the rate limits of every action that has one."""
+
+    def __init__(self, redis: aioredis.Redis, limits: dict[str, Rate]):
+        self._redis = redis
+        self.limits = limits  # "messages", "conversations", "images", "signups", "guesses"
+        self._check_send = redis.register_script(_CHECK_SEND)
+        self._hit = redis.register_script(_HIT)
+        self._block = redis.register_script(_BLOCK)
+        self._forget = redis.register_script(_FORGET)
+
+    def _rate_args(self, limit: str) -> list[int]:
+        rate = self.limits[limit]
+        return [rate.count, rate.seconds * 1000]
+
+    # -- rate limits -----------------------------------------------------------------------
+
+    async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str) -> None:
+        """Refuse a message from `me` to `peer` if either blocked the other, or if it is over
+        `me`'s limits (messages; a new conversation, which `conversations_key` not listing `peer`
+        means; pictures); otherwise count it. One round trip."""
+        code, wait_ms = await self._check_send(
+            keys=[blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
+                  bucket_key("conversations", me), bucket_key("images", me)],
+            args=[me, peer, 1 if picture else 0, *self._rate_args("messages"),
+                  *self._rate_args("conversations"), *self._rate_args("images")])
+        if code == 1:  # the peer blocked me: said the same way as any failure, so it stays private
+            raise Refused(403, UNDELIVERABLE)
+        if code == 2:
+            raise Refused(403, f"You blocked {peer}. Unblock them to send a message.")
+        if code in SEND_LIMITS:
+            raise over_limit(SEND_LIMITS[code], wait_ms)
+
+    async def hit(self, limit: str, who: str) -> None:
+        """Count one action of `who` against a limit, or raise Refused (429) when over it."""
+        if self.limits[limit].unlimited:
+            return
+        wait_ms = await self._hit(keys=[bucket_key(limit, who)], args=self._rate_args(limit))
+        if wait_ms > 0:
+            raise over_limit(limit, wait_ms)
+
+    # -- blocks ----------------------------------------------------------------------------
+
+    async def block(self, me: str, peer: str) -> None:
+        """`me` blocks `peer` (already blocked: nothing changes)."""
+        result = await self._block(keys=[blocks_key(me), blocked_by_key(peer)], args=[me, peer, MAX_BLOCKS])
+        if result == -1:
+            raise Refused(409, f"You have blocked {MAX_BLOCKS} people, the most there can be. Unblock someone first.")
+
+    async def unblock(self, me: str, peer: str) -> bool:
+        """`me` unblocks `peer`; False if they had not blocked them."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.srem(blocks_key(me), peer)
+            pipe.srem(blocked_by_key(peer), me)
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def blocked(self, me: str) -> list[str]:
+        """The people `me` blocked, sorted."""
+        return sorted(await self._redis.smembers(blocks_key(me)))
+
+    async def has_blocked(self, me: str, peer: str) -> bool:
+        return bool(await self._redis.sismember(blocks_key(me), peer))
+
+    async def forget(self, user: str) -> None:
+        """Remove `user` from every block, either way (their account is gone: a later account
+        with the same name is someone else)."""
+        await self._forget(keys=[blocks_key(user), blocked_by_key(user)],
+                           args=[user, blocks_key(""), blocked_by_key("")])

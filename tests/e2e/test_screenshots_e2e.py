@@ -1,0 +1,35 @@
+"""Screenshots for the README and docs/screenshots/: the home page, a game, a board and a chat,
+in the light and the dark scheme, taken from a server with some life in it."""
+import PIL.Image
+import PIL.ImageStat
+import pytest
+
+from tests.e2e.conftest import Watched
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.slow
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+PAGES = {"home": "/", "game": "{game}", "board": "/scores/10", "chat": "/chat/grace"}
+VIEWPORT = {"width": 1024, "height": 640}  # a laptop's window; the whole page is taken
+
+
+def test_screenshots_of_the_main_pages_light_and_dark(scene, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    brightness = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme, viewport=VIEWPORT, storage_state=scene.ada)
+        watched = Watched(context)
+        page = watched.page
+        for name, path in PAGES.items():
+            page.goto(scene.url + path.format(game=scene.game))
+            page.wait_for_function("() => document.fonts.status === 'loaded'")
+            target = SCREENSHOTS / f"{name}-{scheme}.png"
+            page.screenshot(path=target, full_page=True, animations="disabled", caret="hide")
+            with PIL.Image.open(target) as image:
+                assert image.width == VIEWPORT["width"] and image.height >= VIEWPORT["height"]
+                brightness[name, scheme] = PIL.ImageStat.Stat(image.convert("L")).mean[0]
+        assert watched.csp_violations() == []  # the styles load nothing the CSP refuses
+        context.close()
+    for name in PAGES:  # prefers-color-scheme really switches the page: dark is dark, light is light
+        assert brightness[name, "dark"] < 80 < 170 < brightness[name, "light"], brightness

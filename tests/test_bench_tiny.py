@@ -1,0 +1,48 @@
+"""`make bench` cannot rot: each scenario runs once at a tiny size, against the real server and the
+bare baseline, and must produce its figures. Nothing here depends on timing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_every_bench_scenario_runs_at_a_tiny_size():
+    run = subprocess.run([sys.executable, "-m", "bench", "--tiny"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    results = {r["scenario"]: r for r in lines if "scenario" in r}
+    assert set(results) == {"chat", "fanout", "conns", "fragment", "game"}
+
+    chat = results["chat"]
+    steps = chat["sweep"]["parlor"]
+    assert steps and all(s["answered"] == s["sent"] > 0 for s in steps)
+    assert chat["lost"] == 0 and chat["errors"] == 0
+    assert chat["pair_files"] == chat["pairs"]  # every pair has its own file
+    assert chat["sweep"]["baseline"][0]["answered"] > 0
+
+    fanout = results["fanout"]
+    assert len(fanout["runs"]["parlor"]) == len(fanout["runs"]["baseline"]) > 0
+    assert fanout["parlor"] > 0 and fanout["baseline"] > 0
+
+    conns = results["conns"]
+    top = str(max(int(k) for k in conns["detail"]["parlor"] if k.isdigit()))
+    assert conns["held"] == int(top) == conns["detail"]["baseline"][top]["open"]
+
+    fragment = results["fragment"]
+    assert [row["what"] for row in fragment["rows"]] == [
+        "GET /scores/25/fragment", "GET /scores/25.json", "304 of /scores/25/fragment"]
+    assert all(row["parlor"] > 0 and row["baseline"] > 0 for row in fragment["rows"])
+
+    game = results["game"]
+    assert game["parlor"] > 0 and game["players_on_board"] > 0
+
+    assert all(not r["valid"] for r in results.values())  # a tiny run never passes for a measurement
+    assert "| chat |" in run.stdout and "| conns |" in run.stdout  # the table

@@ -1,0 +1,74 @@
+"""parlor/safety.py against a real Redis: the token buckets and blocks."""
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from parlor.config import NO_LIMIT, Rate
+from parlor.safety import Refused, Safety
+
+
+@pytest.fixture
+def client(redis_url, redis_sync, io_loop):
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    io_loop.run_sync(client.aclose)
+
+
+def safety(client, **limits):
+    names = ("messages", "conversations", "images", "signups", "guesses")
+    return Safety(client, {name: limits.get(name, NO_LIMIT) for name in names})
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_bucket_takes_a_burst_then_refills_evenly(client, redis_sync):
+    limits = safety(client, guesses=Rate(3, 3))  # 3 at once, then one a second
+    for _ in range(3):
+        await limits.hit("guesses", "game-1")
+    with pytest.raises(Refused) as refused:
+        await limits.hit("guesses", "game-1")
+    assert refused.value.status == 429 and refused.value.retry_after == 1
+    await limits.hit("guesses", "game-2")  # every key has its own bucket
+    await asyncio.sleep(1.1)
+    await limits.hit("guesses", "game-1")  # one more fits again, and only one
+    with pytest.raises(Refused):
+        await limits.hit("guesses", "game-1")
+    assert 0 < redis_sync.pttl("rate:guesses:game-1") <= 3000  # gone once the bucket is full again
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_no_limit_counts_nothing(client, redis_sync):
+    limits = safety(client)
+    for _ in range(100):
+        await limits.hit("signups", "127.0.0.1")
+        await limits.check_send("alice", "bob", True, "conversations:alice")
+    assert redis_sync.keys("rate:*") == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_refused_send_charges_no_bucket(client, redis_sync):
+    limits = safety(client, messages=Rate(5, 60), images=Rate(1, 60), conversations=Rate(1, 3600))
+    await limits.check_send("alice", "bob", True, "conversations:alice")
+    charged = {key: redis_sync.get(key) for key in redis_sync.keys("rate:*")}
+    assert sorted(charged) == ["rate:conversations:alice", "rate:images:alice", "rate:messages:alice"]
+    redis_sync.zadd("conversations:alice", {"bob": 1})  # stored, as Chat does: bob is no longer new
+    with pytest.raises(Refused, match="too many pictures"):
+        await limits.check_send("alice", "bob", True, "conversations:alice")
+    with pytest.raises(Refused, match="new conversations"):
+        await limits.check_send("alice", "carol", False, "conversations:alice")
+    assert {key: redis_sync.get(key) for key in redis_sync.keys("rate:*")} == charged
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_blocks_go_both_ways_in_the_index_and_leave_with_the_account(client, redis_sync):
+    limits = safety(client)
+    await limits.block("bob", "alice")
+    await limits.block("carol", "alice")
+    await limits.block("alice", "dave")
+    with pytest.raises(Refused, match="could not be delivered"):
+        await limits.check_send("alice", "bob", False, "conversations:alice")
+    with pytest.raises(Refused, match="You blocked alice"):
+        await limits.check_send("bob", "alice", False, "conversations:bob")
+    assert redis_sync.smembers("blocked-by:alice") == {"bob", "carol"}
+    await limits.forget("alice")
+    assert redis_sync.keys("block*") == []

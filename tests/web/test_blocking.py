@@ -1,0 +1,109 @@
+"""Blocking, through HTTP and real WebSockets against the real app, Redis and SQLite files."""
+import asyncio
+import json
+import sqlite3
+
+import pytest
+
+from tests.helpers import next_frame, send_message, until, users
+
+
+def stored_bodies(config, a, b):
+    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
+    with sqlite3.connect(path) as db:
+        return [row[0] for row in db.execute("SELECT body FROM messages ORDER BY id")]
+
+
+async def block(visitor, peer, action="block", next_path=None):
+    fields = {"peer": peer, "action": action, **({"next": next_path} if next_path else {})}
+    return await visitor.post("/blocks", fields)
+
+
+async def quiet(ws, seconds=0.5):
+    """Every frame that arrives within `seconds` (the online count left out)."""
+    frames = []
+    try:
+        while True:
+            frames.append(await next_frame(ws, seconds))
+    except asyncio.TimeoutError:
+        return frames
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_blocked_sender_is_refused_without_being_told_and_nothing_is_stored(
+        http_server, http_client, base_url, config, app):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    await send_message(alice, "bob", "hello bob")
+    response = await block(bob, "alice")
+    assert response.code == 303 and response.headers["Location"] == "/chat"
+    assert 'id="conversation-alice"' not in (await bob.get("/chat")).body.decode()  # hidden from his list
+
+    token = await app.accounts.new_api_token("alice")
+    page = await send_message(alice, "bob", "are you ignoring me?")
+    fragment = await send_message(alice, "bob", "are you ignoring me?", htmx=True)
+    api = await alice.fetch("/api/messages", "POST", json.dumps({"to": "bob", "body": "are you ignoring me?"}),
+                            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    for refused in (page, fragment, api):
+        body = refused.body.decode().lower()
+        assert refused.code == 403 and "could not be delivered" in body
+        assert "blocked" not in body
+    # The form shown again (and the API's answer) says nothing of blocks at all; the whole page
+    # has her own "Block bob" button, as before.
+    assert "block" not in fragment.body.decode().lower() and "block" not in api.body.decode().lower()
+    assert stored_bodies(config, "alice", "bob") == ["hello bob"]
+
+    # Bob cannot write to her either while he blocks her; his page says why, and offers to unblock.
+    page = (await bob.get("/chat/alice")).body.decode()
+    assert "You blocked alice" in page and "Unblock alice" in page and 'id="send-form"' not in page
+    assert "You blocked alice" in (await send_message(bob, "alice", "one last word")).body.decode()
+    account = (await bob.get("/account")).body.decode()
+    assert 'id="blocked-alice"' in account and "Unblock alice" in account
+
+    response = await block(bob, "alice", "unblock", "/account")
+    assert response.code == 303 and response.headers["Location"] == "/account"
+    assert "You have blocked no one" in (await bob.get("/account")).body.decode()
+    assert (await send_message(alice, "bob", "hi again")).code == 303
+    assert 'id="conversation-alice"' in (await bob.get("/chat")).body.decode()
+    assert stored_bodies(config, "alice", "bob") == ["hello bob", "hi again"]
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_blocked_peer_gets_neither_presence_nor_typing_from_the_blocker(
+        http_server, http_client, base_url, app):
+    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
+    await send_message(alice, "bob", "hi bob")
+    await send_message(carol, "bob", "hi bob")
+    assert (await block(bob, "alice")).code == 303
+    alice_ws, carol_ws = await alice.live(), await carol.live()
+    await until(lambda: app.hub.has_user("alice") and app.hub.has_user("carol"))
+    bob_ws = await bob.live()
+    # carol, whom bob did not block, sees him come online and type; alice sees neither.
+    frame = await next_frame(carol_ws)
+    assert frame == {"content": '<span id="presence-bob" class="presence online" hx-swap-oob="true">online</span>'}
+    assert (await bob.post("/chat/carol/typing")).code == 204
+    assert (await bob.post("/chat/alice/typing")).code == 204
+    assert "bob is typing" in (await next_frame(carol_ws))["content"]
+    assert (await alice.post("/chat/bob/typing")).code == 204  # nor does bob hear her typing
+    assert await quiet(alice_ws) == [] and await quiet(bob_ws) == []
+    assert 'id="presence-bob" class="presence offline"' in (await alice.get("/chat/bob")).body.decode()
+    assert 'id="presence-bob" class="presence offline"' in (await alice.get("/chat")).body.decode()
+    assert 'id="presence-bob" class="presence online"' in (await carol.get("/chat/bob")).body.decode()
+    for ws in (alice_ws, bob_ws, carol_ws):
+        ws.close()
+
+
+@pytest.mark.parametrize("fields,status,message", [
+    ({"peer": "bob", "action": "ban"}, 400, "action must be block or unblock"),
+    ({"peer": "nobody-here", "action": "block"}, 404, "There is no user by that name"),
+    ({"peer": "../etc", "action": "block"}, 404, "There is no user by that name"),
+    ({"peer": "alice", "action": "block"}, 400, "yourself"),
+    ({"peer": "eliza", "action": "block"}, 400, "Only people can be blocked"),
+    ({"peer": "no_such", "action": "unblock"}, 400, "There is no user by that name"),
+])
+@pytest.mark.gen_test(timeout=30)
+async def test_bad_block_requests_are_refused_with_a_message(http_server, http_client, base_url, redis_sync,
+                                                              fields, status, message):
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    response = await alice.post("/blocks", fields)
+    assert response.code == status and message in response.body.decode()
+    assert redis_sync.keys("blocks:*") == []

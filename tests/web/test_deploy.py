@@ -1,0 +1,226 @@
+"""docs/deploy.md as written: Debian's nginx with docs/nginx.conf in front of a real server, the
+backup helper on a running server's data dir, and the version commands."""
+import asyncio
+import json
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import pytest
+import tornado.httpclient
+
+from tests.helpers import ROOT, ServerProcess, Visitor, free_port, next_frame, send_message
+from tests.web.test_server_process import Browser, wait_for
+
+NGINX = "/usr/sbin/nginx"  # Debian's; the Makefile's test target installs it
+DOCS = ROOT / "docs"
+
+
+def fenced_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```[a-z]*\n(.*?)```", markdown, re.S)
+
+
+def test_deploy_md_shows_the_tested_files_verbatim():
+    blocks = fenced_blocks((DOCS / "deploy.md").read_text())
+    assert (DOCS / "nginx.conf").read_text() in blocks
+    assert (DOCS / "parlor@.service").read_text() in blocks
+
+
+def test_version_commands_print_setup_pys_version():
+    declared = re.search(r'version="([^"]+)"', (ROOT / "setup.py").read_text()).group(1)
+    console_script = Path(sys.executable).parent / "parlor"
+    for command in ([str(console_script), "--version"], [sys.executable, str(ROOT / "server.py"), "--version"]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"parlor {declared}"
+
+
+# -- nginx in front ----------------------------------------------------------------------------
+
+NGINX_MAIN = """daemon off;
+master_process off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    access_log {prefix}/access.log;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {prefix}/parlor.conf;
+}}
+"""
+
+
+def templated(conf: str, upstream_port: int, listen_port: int) -> str:
+    """docs/nginx.conf with its two addresses changed, and nothing else."""
+    for old, new in (("server 127.0.0.1:8888;", f"server 127.0.0.1:{upstream_port};"),
+                     ("listen 80;", f"listen 127.0.0.1:{listen_port};")):
+        assert conf.count(old) == 1, f"docs/nginx.conf no longer has {old!r}"
+        conf = conf.replace(old, new)
+    return conf
+
+
+@pytest.fixture
+def behind_nginx(tmp_path, redis_url, redis_sync):
+    """A Parlor process as docs/deploy.md runs it, and nginx in front with docs/nginx.conf."""
+    server = ServerProcess(tmp_path / "data", "--redis-url", redis_url, "--xheaders", "--log-format", "json",
+                           "--access-log").start()
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    port = free_port()
+    (prefix / "parlor.conf").write_text(templated((DOCS / "nginx.conf").read_text(), server.port, port))
+    (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix))
+    nginx = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e",
+                              str(prefix / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert nginx.poll() is None, (prefix / "error.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        nginx.send_signal(signal.SIGQUIT)  # graceful: open streams are closed
+        try:
+            nginx.wait(10)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+            nginx.wait()
+        server.stop()
+
+
+def secure_flags(response) -> dict[str, bool]:
+    return {name: bool(morsel["secure"]) for header in response.headers.get_list("Set-Cookie")
+            for name, morsel in SimpleCookie(header).items()}
+
+
+@pytest.mark.slow
+@pytest.mark.gen_test(timeout=60)
+async def test_through_nginx_pages_forms_websocket_and_unbuffered_sse(behind_nginx):
+    url, server = behind_nginx
+    http = tornado.httpclient.AsyncHTTPClient()
+    home = await http.fetch(url + "/")
+    assert home.code == 200 and "<!doctype html>" in home.body.decode().lower()
+
+    # Forms with XSRF through the proxy; a client's own X-Forwarded-* are replaced by nginx's.
+    alice, bob = Visitor(http, url), Visitor(http, url)
+    spoofed = {"X-Forwarded-For": "198.51.100.7", "X-Real-IP": "198.51.100.7",
+               "X-Forwarded-Proto": "https", "X-Scheme": "https", "X-Forwarded-Host": "evil.example"}
+    assert secure_flags(await alice.get("/login", headers=spoofed)) == {"_xsrf": False}  # plain http
+    assert (await alice.post("/signup", {"username": "alice", "password": "correct horse"}, xsrf=False)).code == 403
+    await alice.sign_up("alice")
+    await bob.sign_up("bob")
+
+    # The WebSocket: upgraded by nginx, Origin matches the host the browser asked for.
+    ws = await alice.live(origin=url)
+    with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
+        await alice.live(origin="http://evil.example")
+    assert refused.value.code == 403
+    sse = await alice.events()
+    assert sse.status == 200
+    await asyncio.sleep(0.3)  # both joined
+    sent_at = time.monotonic()
+    assert (await send_message(bob, "alice", "through the proxy")).code == 303
+    event = await sse.next_event(timeout=5)
+    took = time.monotonic() - sent_at
+    assert event["id"] and "through the proxy" in event["data"]
+    assert took < 2, f"the SSE event took {took:.2f} s: nginx buffered it"
+    assert (await next_frame(ws))["kind"] == "message"
+    ws.close()
+    sse.close()
+
+    # /metrics is not reachable through the public site, whatever the client claims.
+    blocked = await http.fetch(url + "/metrics", headers={"X-Forwarded-For": "127.0.0.1"}, raise_error=False)
+    assert blocked.code == 404
+    http.close()
+
+    # The server's log: one JSON object per line; the address is nginx's view, not the client's claim.
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines()]
+    access = [line for line in lines if line["logger"] == "tornado.access"]
+    assert {line["remote_ip"] for line in access} == {"127.0.0.1"}
+    assert any(line["route"] == "LiveSocket" and line["status"] == 101 for line in access)
+
+
+# -- backups ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def short_tmp():
+    import shutil
+
+    directory = Path(tempfile.mkdtemp(prefix="parlor-bak-", dir="/tmp"))  # short: socket path limit
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_parlor_backup_while_sending_restores_to_a_working_server(short_tmp):
+    data_dir, copy_dir = short_tmp / "data", short_tmp / "copy"
+    server = ServerProcess(data_dir).start()
+    alice = Browser(server.url)
+    assert alice.request("/signup", {"username": "alice", "password": "long enough"})[0] == 303
+    Browser(server.url).request("/signup", {"username": "bob", "password": "long enough"})
+    answered, stop = [], threading.Event()
+
+    def sender():
+        n = 0
+        while not stop.is_set():
+            status, _ = alice.request("/send_message/bob", {"author": "alice", "message": f"m{n}"})
+            if status == 200:
+                answered.append(n)
+            n += 1
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    try:
+        wait_for(lambda: len(answered) >= 20)
+        before = len(answered)
+        done = subprocess.run([str(Path(sys.executable).parent / "parlor-backup"), str(copy_dir),
+                               "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "conversations: 1 file(s)" in done.stdout
+        wait_for(lambda: len(answered) >= before + 5)  # the server went on answering meanwhile
+    finally:
+        stop.set()
+        thread.join(30)
+        server.stop()
+    with sqlite3.connect(copy_dir / "conversations" / "alice_bob.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        copied = [body for (body,) in db.execute("SELECT body FROM messages ORDER BY id")]
+    assert copied[:before] == [f"m{n}" for n in range(before)]  # all answered before the backup began
+    assert (copy_dir / "redis" / "appendonly.aof").exists()
+    assert (copy_dir / "secret").read_text() == (data_dir / "secret").read_text()
+
+    restored = ServerProcess(copy_dir, port=server.port).start()  # the same address: cookies still fit
+    try:
+        status, body = alice.request("/get_message_history", {"user_one": "alice", "user_two": "bob"})
+        assert status == 200 and [m["message"] for m in json.loads(body)["history"]] == copied
+        fresh = Browser(restored.url)
+        assert fresh.request("/login", {"username": "bob", "password": "long enough"})[0] == 303
+    finally:
+        restored.stop()
+
+
+def test_parlor_backup_refuses_a_folder_that_is_not_empty(tmp_path):
+    from parlor.backup import BackupError, backup
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "file").write_text("keep me")
+    with pytest.raises(BackupError):
+        backup(tmp_path / "data", tmp_path / "copy", log=lambda _: None)
+    assert (tmp_path / "copy" / "file").read_text() == "keep me"

@@ -1,0 +1,165 @@
+"""Parlor in a real text browser: w3m under tmux (keys sent with send-keys, the screen read with
+capture-pane) against a real server process: sign up, a whole game by halving the range, and a
+chat message to another user."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+# Cookies on (sessions and the XSRF cookie), textareas edited in vi, no question on quitting.
+W3M = ["w3m", "-o", "use_cookie=1", "-o", "accept_cookie=1", "-o", "editor=vi", "-o", "confirm_qq=0"]
+STEP_TIMEOUT_S = 15  # one page load or prompt on a busy 2-core machine
+
+
+class TextBrowser:
+    """w3m in a detached tmux session of its own (own socket, own HOME for cookies and vi)."""
+
+    def __init__(self, directory: Path, url: str):
+        self.socket = str(directory / "tmux.sock")
+        self.env = {**os.environ, "HOME": str(directory), "LANG": "C.UTF-8", "TERM": "xterm-256color"}
+        self.tmux("new-session", "-d", "-x", "110", "-y", "60", " ".join(W3M + [url]))
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-S", self.socket, *args], env=self.env, check=True,
+                              capture_output=True, text=True, timeout=10).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p")
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", *keys)
+
+    def cursor_line(self) -> str:
+        """The screen line the cursor is on."""
+        row = int(self.tmux("display-message", "-p", "#{cursor_y}"))
+        return self.screen().split("\n")[row]
+
+    def wait_until(self, done, what: str):
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        while not (result := done()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} not on the screen:\n{self.screen()}")
+            time.sleep(0.05)
+        return result
+
+    def wait_for(self, pattern: str) -> re.Match:
+        """The first match of a regular expression on the screen, once it shows."""
+        return self.wait_until(lambda: re.search(pattern, self.screen(), re.M), repr(pattern))
+
+    def wait_for_prompt(self, prompt: str) -> None:
+        """w3m asks on the bottom line."""
+        self.wait_for(rf"^{re.escape(prompt)}.*\s*\Z")
+
+    def search(self, text: str) -> None:
+        """Move the cursor to the next place showing text (w3m's / search)."""
+        self.keys("/")
+        self.wait_for_prompt("Forward:")
+        self.keys(text, "Enter")
+        # Done when the cursor has left the prompt for the line with the text on it.
+        self.wait_until(lambda: text in self.cursor_line() and not self.cursor_line().startswith("Forward:"),
+                        f"the cursor on {text!r}")
+
+    def fill_after(self, label: str, value: str, prompt: str = "TEXT:") -> None:
+        """Fill the text field that follows a label: Tab to it, Enter, type at the prompt."""
+        self.search(label)
+        self.keys("Tab", "Enter")
+        self.wait_for_prompt(prompt)
+        self.keys(value, "Enter")
+
+    def go(self, url: str) -> None:
+        self.keys("U")
+        self.wait_for_prompt("Goto URL:")
+        self.keys("C-u", url, "Enter")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], env=self.env, capture_output=True, timeout=10)
+
+
+@pytest.fixture
+def server():
+    directory = Path(tempfile.mkdtemp(prefix="parlor-w3m-", dir="/tmp"))  # short: socket path limits
+    process = ServerProcess(directory / "data").start()
+    yield process
+    process.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def w3m(server):
+    """w3m on the sign-up page of a fresh server."""
+    browser = TextBrowser(server.data_dir.parent, server.url + "/signup")
+    yield browser
+    browser.close()
+
+
+class HttpUser:
+    """Another person, over plain HTTP with a cookie jar."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.jar = CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.url + path, timeout=10) as response:
+            return response.read().decode()
+
+    def sign_up(self, username: str) -> None:
+        self.get("/signup")  # the XSRF cookie
+        xsrf = next(c.value for c in self.jar if c.name == "_xsrf")
+        form = urllib.parse.urlencode({"_xsrf": xsrf, "username": username, "password": "correct horse"})
+        self.opener.open(self.url + "/signup", data=form.encode(), timeout=30).close()
+
+
+def test_a_game_and_a_chat_message_in_w3m(server, w3m):
+    bob = HttpUser(server.url)
+    bob.sign_up("bob")
+    w3m.wait_for(r"^Sign up$")
+    w3m.fill_after("Username", "reader")
+    w3m.fill_after("Password", "correct horse", prompt="Password:")
+    w3m.keys("Tab", "Enter")  # the Sign up button
+    w3m.wait_for(r"Signed in as reader")
+
+    w3m.search("Start")  # the start form, 1 to 25 already chosen
+    w3m.keys("Enter")
+    w3m.wait_for(r"^A number from 1 to 25$")
+    low, high, guesses = 1, 25, 0
+    while True:
+        middle = (low + high) // 2
+        w3m.fill_after("Your guess", str(middle))
+        w3m.keys("Tab", "Enter")  # the Guess button
+        guesses += 1
+        answer = w3m.wait_for(rf"(Higher|Lower) than {middle}\.|Correct! You found it in {guesses} guess")
+        if answer.group(0).startswith("Correct"):
+            break
+        assert guesses < 5, "halving 1 to 25 needs 5 guesses at most"
+        low, high = (middle + 1, high) if answer.group(1) == "Higher" else (low, middle - 1)
+    w3m.wait_for(r"You are #1 on the 1 to 25 board")
+    assert re.search(rf"^\s*1\. {middle} correct", w3m.screen(), re.M)  # the newest guess first
+
+    w3m.search("Chat")  # the link in the header
+    w3m.keys("Enter")
+    w3m.wait_for(r"^Talk to")
+    w3m.fill_after("Talk to", "bob")
+    w3m.keys("Tab", "Enter")  # Open
+    w3m.wait_for(r"^bob$")
+    w3m.search("Block bob")  # the last control before the (still empty) conversation's form
+    w3m.keys("Tab", "Enter")  # the message box: w3m opens the editor
+    w3m.wait_for(r"^~")  # vi is up
+    w3m.keys("i", "Hello bob, from a text browser", "Escape", ":wq", "Enter")
+    w3m.wait_for(r"\[Hello bob")  # back in w3m, the box filled
+    w3m.keys("Tab", "Tab", "Enter")  # past the picture input to Send
+    w3m.wait_for(r"^Hello bob, from a text browser$")  # the conversation, with the message in it
+    assert "Hello bob, from a text browser" in bob.get("/chat/reader")
