@@ -1,6 +1,7 @@
 """Leaderboard pages, and the scraping contract: /scores/<max>/fragment and /scores/<max>.json."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -34,6 +35,13 @@ class BoardView:
     json_text: str
     etag: str
     last_modified: str
+
+    @functools.cached_property
+    def headers(self) -> dict[str, str]:
+        """What every answer with this view carries (made once: valid by construction)."""
+        return {"ETag": self.etag, "Last-Modified": self.last_modified,
+                "Cache-Control": "no-cache",  # store, but ask again: boards change any time
+                "Access-Control-Allow-Origin": "*"}  # public data, for other sites' pages
 
 
 def board_json(page: Page) -> str:
@@ -167,10 +175,7 @@ class ScrapeHandler(BoardMixin, BaseHandler):
         raise NotImplementedError
 
     def answer(self, view: BoardView, content_type: str, body: str) -> None:
-        self.set_header("ETag", view.etag)
-        self.set_header("Last-Modified", view.last_modified)
-        self.set_header("Cache-Control", "no-cache")  # store, but ask again: boards change any time
-        self.set_header("Access-Control-Allow-Origin", "*")  # public data, for other sites' pages
+        self._headers.update(view.headers)
         if view.etag in self.request.headers.get("If-None-Match", ""):
             self.set_status(304)
             self.finish()
