@@ -70,6 +70,7 @@ class ParlorApp(tornado.web.Application):
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(ROOT / "templates"),
             autoescape=True,  # every {{ }} is escaped unless a value is Markup
+            auto_reload=config.debug,  # else every get_template would stat the file
             trim_blocks=True,
             lstrip_blocks=True,
         )
