@@ -308,6 +308,7 @@ class Chat:
 
     async def on_user_left(self, user: str) -> None:
         """An account was deleted (on any process): close its files held here."""
+        self._accounts.forget(user)
         await self.logs.close_user(user)
 
     async def image(self, me: str, peer: str, image_id: int, thumbnail: bool) -> tuple[str, bytes] | None:

@@ -22,6 +22,7 @@ RESERVED_USERNAMES = frozenset({"eliza"})  # the built-in chatbot answers to thi
 # no one can sign up with; pages show it as "deleted user".
 GHOST_PREFIX = "deleted-"
 GHOST_ID_BYTES = 6  # 12 hex digits: a ghost name per deleted account, never reused
+KNOWN_USERS_MAX = 100_000  # names exists() remembers at most (then forgets all at once)
 NAME_KEPT_AFTER_LEAVING_S = 30 * 24 * 3600  # a deleted account's name is reserved this long
 MIN_PASSWORD_CHARS = 8  # shorter falls to guessing
 MAX_PASSWORD_CHARS = 256  # argon2 is slow on purpose; a cap stops huge inputs costing more
@@ -149,13 +150,28 @@ class Accounts:
         self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
         self._remove = redis.register_script(_REMOVE_USER)
         self._set_password = redis.register_script(_SET_PASSWORD)
+        self._known: set[str] = set()  # names of accounts found to exist (see exists)
         self._dummy_hash: str | None = None
 
     async def _in_pool(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def exists(self, name: str) -> bool:
-        return bool(await self._redis.exists(user_key(name)))
+        """Whether the account exists. An account ends only by leaving, which forgets it here
+        (Accounts.remove, on this process; the left notice, on every other): a name once found
+        is not asked of Redis again, which takes a round trip off every message sent."""
+        if name in self._known:
+            return True
+        found = bool(await self._redis.exists(user_key(name)))
+        if found:
+            if len(self._known) >= KNOWN_USERS_MAX:
+                self._known.clear()
+            self._known.add(name)
+        return found
+
+    def forget(self, name: str) -> None:
+        """`name` left (a notice from any process): ask Redis about it again."""
+        self._known.discard(name)
 
     async def is_taken(self, name: str) -> bool:
         """Whether a name belongs to an account or is reserved (what a guest may not call themself)."""
@@ -213,6 +229,7 @@ class Accounts:
     async def remove(self, name: str) -> bool:
         """Delete an account: no one signs in with it again, its API token ends at once, and its
         name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
+        self.forget(name)
         return bool(await self._remove(keys=[user_key(name), reserved_key(name)],
                                        args=[NAME_KEPT_AFTER_LEAVING_S]))
 
