@@ -72,3 +72,17 @@ async def test_attempts_sent_all_at_once_are_limited_too(accounts):
     throttled = [r for r in results if isinstance(r, LoginThrottled)]
     checked = [r for r in results if isinstance(r, AccountError) and not isinstance(r, LoginThrottled)]
     assert len(checked) == 10 and len(throttled) == 15  # no more than the limit ever reach argon2
+
+
+@pytest.mark.gen_test
+async def test_an_account_found_once_is_known_until_it_leaves_on_any_process(accounts, redis_url):
+    other_process = Accounts(aioredis.Redis.from_url(redis_url, decode_responses=True), None)
+    await accounts.sign_up("alice", "correct horse")
+    assert await accounts.exists("alice") and await other_process.exists("alice")
+    await accounts.remove("alice")  # on the first process, which forgets her itself
+    assert not await accounts.exists("alice")
+    assert await other_process.exists("alice")  # remembered: the left notice has not come yet
+    other_process.forget("alice")  # the notice (Chat.on_user_left)
+    assert not await other_process.exists("alice")
+    assert not await other_process.exists("nobody")
+    await other_process._redis.aclose()
