@@ -375,9 +375,20 @@ class Hub:
 
     async def leave(self, connection: Connection) -> None:
         """Remove a connection everywhere; a user's last connection anywhere takes them offline."""
+        subscription = self._forget(connection)
+        if subscription is None or subscription.user is None:
+            return
+        try:
+            await self.presence.leave(subscription.user, linger=subscription.linger)
+        except (redis.RedisError, OSError) as e:
+            self._last_heartbeat = 0.0  # the next tick puts the counts right
+            log.warning("presence of %s not updated: %s", subscription.user, e)
+
+    def _forget(self, connection: Connection) -> Subscription | None:
+        """Take a connection off this process's rooms and topics; its subscription, if it had one."""
         subscription = self._subs.pop(connection, None)
         if subscription is None:
-            return
+            return None
         self._keepalive.discard(connection)
         if subscription.catch_up is not None:
             subscription.catch_up.cancel()
@@ -387,19 +398,12 @@ class Hub:
                 subscribers.discard(connection)
                 if not subscribers:
                     del self._topics[topic]
-        user = subscription.user
-        if user is None:
-            return
-        room = self._rooms.get(user)
+        room = self._rooms.get(subscription.user) if subscription.user is not None else None
         if room is not None:
             room.discard(connection)
             if not room:
-                del self._rooms[user]
-        try:
-            await self.presence.leave(user, linger=subscription.linger)
-        except (redis.RedisError, OSError) as e:
-            self._last_heartbeat = 0.0  # the next tick puts the counts right
-            log.warning("presence of %s not updated: %s", user, e)
+                del self._rooms[subscription.user]
+        return subscription
 
     def close_all(self, code: int, reason: str) -> None:
         """Close every local connection (on shutdown: 1012, so clients reconnect elsewhere);
@@ -411,8 +415,8 @@ class Hub:
     async def leave_all(self) -> None:
         """Drop every local connection's presence now (on shutdown), so their clients, coming
         back on another process, are not counted twice against the connection limit."""
-        for connection in list(self._subs):
-            await self.leave(connection)
+        gone = [s for s in map(self._forget, list(self._subs)) if s is not None and s.user is not None]
+        await self.presence.leave_many([(s.user, s.linger) for s in gone])  # batched: 15,000 take a second
 
     def connection_count(self) -> int:
         return len(self._subs)

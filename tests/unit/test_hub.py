@@ -7,7 +7,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from parlor.hub import Event, EventLog, Hub, Listener, Reload, stream_key
-from parlor.presence import ONLINE_KEY, Presence, presence_key
+from parlor.presence import ONLINE_KEY, Presence, conns_key, presence_key
 
 from tests.helpers import until
 
@@ -259,3 +259,20 @@ async def test_a_cursor_whose_event_redis_lost_is_a_reload(client, redis_sync):
     newer = await log.append("alice", "message", "<p>after the restart</p>", {})
     assert (await log.read("alice", ids[2], 10)).reload  # it held ids[2]: it may have missed more
     assert [e.id for e in (await log.read("alice", ids[0], 10)).events] == [newer]
+
+
+@pytest.mark.gen_test
+async def test_leave_all_takes_every_local_connection_off_in_batches(client, redis_sync, monkeypatch):
+    monkeypatch.setattr("parlor.presence.LEAVE_CHUNK", 3)  # several pipelines for 8 users
+    one, two = make_hub(client), make_hub(client)
+    names = [f"user-{i}" for i in range(8)]
+    for name in names:
+        await one.join(FakeSocket(), name)
+        await one.join(FakeSocket(), name, ("board:10",))  # two tabs each
+    await two.join(FakeSocket(), "user-0")  # also connected on another process
+    await one.leave_all()
+    assert one.connection_count() == 0 and not one.has_topic("board:10") and not one.has_user("user-1")
+    assert await two.online(names) == {"user-0"}
+    assert {m for m, _ in redis_sync.zrange(ONLINE_KEY, 0, -1, withscores=True)} == {"user-0"}
+    assert redis_sync.hget(conns_key("user-0"), one.presence.process) is None
+    assert redis_sync.hget(conns_key("user-0"), two.presence.process) == "1"
