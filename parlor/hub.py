@@ -43,7 +43,9 @@ LISTEN_POLL_S = 1.0  # how long one wait for a pub/sub message lasts before wait
 PUBSUB_QUIET_S = 10.0  # after this long without a message, ping the subscription ...
 PUBSUB_PING_TIMEOUT_S = 5.0  # ... and give up on it (and on caches it feeds) without an answer
 RESUBSCRIBE_DELAY_S = 0.5  # pause before subscribing again after losing Redis
-ONLINE_CACHE_S = 1.0  # how old an "is online" answer for a pushed message's row may be
+# How old an "is online" answer for a pushed message's row may be. Presence notices clear it at
+# once; this bounds only a change no notice told (a process that died, a subscription that was down).
+ONLINE_CACHE_S = 10.0
 ONLINE_CACHE_MAX = 10_000  # users remembered at most (then forgotten all at once)
 
 
@@ -542,6 +544,7 @@ class Hub:
     def resync(self) -> None:
         """Notices may have been missed (the subscription was down): every connection of a user
         catches up from its cursor again."""
+        self._online_cache.clear()  # presence notices were missed too
         for connection, subscription in list(self._subs.items()):
             if subscription.user is None:
                 continue
