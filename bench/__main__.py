@@ -94,15 +94,22 @@ def verdict(size: Size, baseline_worse: bool, busy: float) -> dict:
 def run_chat(size: Size, workdir: Path, processes: Processes) -> dict:
     parlor = Parlor(workdir, processes, *PARLOR_FLAGS)
     baseline = Baseline(workdir, processes)
+    # Bare Tornado plus the one durable commit per message (no Redis, no template, no session):
+    # how much of the target the storage the issue requires leaves, before any of Parlor's code.
+    committing = Baseline(workdir, processes, store=workdir / "baseline-store")
     names = [f"chat-{i:04d}" for i in range(size.chat_users)]
     users = asyncio.run(make_users(parlor, names, tokens=True))
 
     async def measure():
-        sides = [
-            chat.Side("baseline", baseline.url, [
+        def bare(name, server):
+            return chat.Side(name, server.url, [
                 {"name": n, "ws_path": f"/live?user={n}", "ws_headers": "",
                  "post_headers": f"Authorization: Bearer {n}\r\nContent-Type: application/json\r\n"}
-                for n in names], baseline.cpu),
+                for n in names], server.cpu)
+
+        sides = [
+            bare("baseline", baseline),
+            bare("baseline_commit", committing),
             chat.Side("parlor", parlor.url, [
                 {"name": u["name"], "ws_path": "/live", "ws_headers": f"Cookie: {u['cookie']}\r\n",
                  "post_headers": f"Authorization: Bearer {u['token']}\r\nContent-Type: application/json\r\n"}
@@ -120,12 +127,12 @@ def run_chat(size: Size, workdir: Path, processes: Processes) -> dict:
     results = asyncio.run(measure())
     files = len(list((parlor.data / "conversations").glob("*.db")))
     commit = full_commit_cost(parlor.data / "conversations")
-    p, b = results["parlor"], results["baseline"]
+    p, b, c = results["parlor"], results["baseline"], results["baseline_commit"]
 
     def p99_at(result, rate):
         return next((s["p99_ms"] for s in result["steps"] if s["offered"] == rate), None)
 
-    busy = max(p["load_generator_busy"], b["load_generator_busy"])
+    busy = max(p["load_generator_busy"], b["load_generator_busy"], c["load_generator_busy"])
     return {"scenario": "chat", "unit": "msgs/s", "what": "sustained rate with p99 <= 50 ms, POST to the "
             "recipient's socket, each message committed (WAL, synchronous=FULL) before its push",
             "users": size.chat_users, "pairs": len(chat.pairs_of(size.chat_users)), "pair_files": files,
@@ -134,8 +141,12 @@ def run_chat(size: Size, workdir: Path, processes: Processes) -> dict:
             "ratio": round(p["sustained"] / b["sustained"], 3) if b["sustained"] else None, "target": ">= 0.75",
             "lost": p["lost"], "errors": p["errors"],
             "p99_ms_at_1000": {"parlor": p99_at(p, 1000), "baseline": p99_at(b, 1000)},
-            "crossed_at": {"parlor": p["crossed_at"], "baseline": b["crossed_at"]},
-            "sweep": {"parlor": p["steps"], "baseline": b["steps"]},
+            "crossed_at": {"parlor": p["crossed_at"], "baseline": b["crossed_at"],
+                           "baseline_commit": c["crossed_at"]},
+            "baseline_commit": {"sustained": c["sustained"], "lost": c["lost"],
+                                "pair_files": len(list((workdir / "baseline-store").glob("*.db"))),
+                                "ratio": round(c["sustained"] / b["sustained"], 3) if b["sustained"] else None},
+            "sweep": {"parlor": p["steps"], "baseline": b["steps"], "baseline_commit": c["steps"]},
             "sqlite_full_commit_on_server_core": commit,
             **verdict(size, b["sustained"] < 0.75 * REFERENCE["chat"], busy), "load_generator_busy": busy}
 
@@ -481,6 +492,9 @@ def table(results: list[dict]) -> str:
             p99 = r["p99_ms_at_1000"]
             lines.append(f"| chat: p99 at 1,000 msgs/s | {p99['parlor']} ms | {p99['baseline']} ms | | | |")
             lines.append(f"| chat: lost messages | {r['lost']} | | | 0 | |")
+            commit = r["baseline_commit"]
+            lines.append(f"| chat: bare Tornado + one SQLite commit a message | | {commit['sustained']:,} msgs/s "
+                         f"| {commit['ratio'] if commit['ratio'] else '–'} | (the most storing allows) | |")
         if r["scenario"] == "conns":
             lines.append(f"| conns: sockets held | {r['held']:,} | | | all | |")
     return "\n".join(lines)

@@ -7,6 +7,10 @@ WS  /live?user=<name> a socket in one room (for the fanout) and in its user's ro
 POST /api/messages    {"to", "body"} as JSON from "Authorization: Bearer <name>": the message is
                       written to the recipient's sockets as a JSON frame, then answered 201
 POST /push            the constant fragment written to every open socket, answered 204
+
+With --store DIR, POST /api/messages first commits the message to its pair's own SQLite file in
+DIR (WAL, synchronous=FULL, one insert through aiosqlite, files kept open), as Parlor must: bare
+Tornado plus the one cost per message that durable storage cannot avoid.
 """
 from __future__ import annotations
 
@@ -14,13 +18,39 @@ import argparse
 import asyncio
 import json
 import resource
+from pathlib import Path
+
+import aiosqlite
 
 import tornado.web
 import tornado.websocket
 from markupsafe import escape
 
 
-def make_app(fragment: bytes) -> tornado.web.Application:
+class Store:
+    """Each pair's messages in its own SQLite file, committed before the push."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.files: dict[str, asyncio.Future] = {}
+
+    async def _open(self, key: str) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(self.directory / f"{key}.db", isolation_level=None)
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute("CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, author TEXT, body TEXT)")
+        return db
+
+    async def commit(self, author: str, peer: str, body: str) -> int:
+        key = "_".join(sorted((author, peer)))
+        if key not in self.files:  # the first message of a pair opens its file, once
+            self.files[key] = asyncio.ensure_future(self._open(key))
+        db = await self.files[key]
+        (row_id,) = await db.execute_insert("INSERT INTO messages (author, body) VALUES (?, ?)", (author, body))
+        return row_id
+
+
+def make_app(fragment: bytes, store: Store | None = None) -> tornado.web.Application:
     room: set = set()
     users: dict[str, set] = {}
     push_frame = json.dumps({"content": fragment.decode()})
@@ -47,11 +77,15 @@ def make_app(fragment: bytes) -> tornado.web.Application:
     class MessagesHandler(tornado.web.RequestHandler):
         counter = 0
 
-        def post(self) -> None:
+        async def post(self) -> None:
             sender = self.request.headers.get("Authorization", "")[len("Bearer "):]
             data = json.loads(self.request.body)
-            MessagesHandler.counter += 1
-            frame = json.dumps({"id": MessagesHandler.counter, "kind": "message",
+            if store is not None:
+                message_id = await store.commit(sender, data["to"], data["body"])
+            else:
+                MessagesHandler.counter += 1
+                message_id = MessagesHandler.counter
+            frame = json.dumps({"id": message_id, "kind": "message",
                                 "content": f'<p class="body">{escape(data["body"])}</p>'})
             for socket in list(users.get(data["to"], ())):
                 socket.write_message(frame)
@@ -70,8 +104,8 @@ def make_app(fragment: bytes) -> tornado.web.Application:
                                     (r"/api/messages", MessagesHandler), (r"/push", PushHandler)])
 
 
-async def serve(port: int, fragment: bytes) -> None:
-    make_app(fragment).listen(port, "127.0.0.1")
+async def serve(port: int, fragment: bytes, store: Path | None) -> None:
+    make_app(fragment, Store(store) if store else None).listen(port, "127.0.0.1")
     await asyncio.Event().wait()
 
 
@@ -79,8 +113,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--fragment-file", required=True)
+    parser.add_argument("--store", type=Path, help="commit each message to its pair's SQLite file here first")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # as server.py does
     with open(args.fragment_file, "rb") as f:
-        asyncio.run(serve(args.port, f.read()))
+        asyncio.run(serve(args.port, f.read(), args.store))

@@ -158,14 +158,20 @@ class Parlor:
 
 
 class Baseline:
-    def __init__(self, workdir: Path, processes: Processes, fragment: bytes = b"<p>hi</p>"):
+    def __init__(self, workdir: Path, processes: Processes, fragment: bytes = b"<p>hi</p>",
+                 store: Path | None = None):
+        """`store`: a folder where each message is committed to its pair's SQLite file first."""
         fragment_file = workdir / "fragment.html"
         fragment_file.write_bytes(fragment)
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
+        flags = []
+        if store is not None:
+            store.mkdir(parents=True, exist_ok=True)
+            flags = ["--store", str(store)]
         self.process = processes.start(pinned(SERVER_CORE, [sys.executable, "-m", "bench.baseline", "--port",
-                                                            str(port), "--fragment-file", str(fragment_file)]),
-                                       workdir / "baseline.log")
+                                                            str(port), "--fragment-file", str(fragment_file), *flags]),
+                                       workdir / ("baseline-store.log" if store else "baseline.log"))
         wait_http(self.url + "/fragment")
 
     @property

@@ -27,6 +27,9 @@ def test_every_bench_scenario_runs_at_a_tiny_size():
     assert chat["lost"] == 0 and chat["errors"] == 0
     assert chat["pair_files"] == chat["pairs"]  # every pair has its own file
     assert chat["sweep"]["baseline"][0]["answered"] > 0
+    committing = chat["sweep"]["baseline_commit"]  # bare Tornado with a SQLite file per pair
+    assert committing[0]["answered"] > 0 and chat["baseline_commit"]["lost"] == 0
+    assert chat["baseline_commit"]["pair_files"] == chat["pairs"]
 
     fanout = results["fanout"]
     assert len(fanout["runs"]["parlor"]) == len(fanout["runs"]["baseline"]) > 0
