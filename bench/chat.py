@@ -178,18 +178,25 @@ def good(step: dict) -> bool:
             and step["achieved"] >= 0.95 * step["offered"])
 
 
-async def sweep(load: Load, rates: list[int], seconds: float) -> dict:
-    """Rates from low to high until p99 crosses the limit; then one step halfway back."""
+async def sweep(load: Load, rates: list[int], seconds: float, halvings: int = 3) -> dict:
+    """Rates from low to high until p99 crosses the limit; then up to `halvings` steps of
+    bisection between the highest rate that passed (0 if none) and the lowest that failed."""
     steps = []
     for rate in rates:
         steps.append(await load.at_rate(rate, seconds))
         await asyncio.sleep(0.5)
         if not good(steps[-1]):
             break
-    passing = [s["offered"] for s in steps if good(s)]
-    failing = [s["offered"] for s in steps if not good(s)]
-    if passing and failing and failing[0] - max(passing) > 2 * min(rates):
-        steps.append(await load.at_rate((failing[0] + max(passing)) // 2, seconds))
+    for _ in range(halvings):
+        passing = [s["offered"] for s in steps if good(s)]
+        failing = [s["offered"] for s in steps if not good(s)]
+        if not failing:
+            break
+        low, high = max(passing, default=0), min(failing)
+        if high - low <= max(1, high // 10):  # within 10%: close enough
+            break
+        steps.append(await load.at_rate((low + high) // 2, seconds))
+        await asyncio.sleep(0.5)
     passing = [s["offered"] for s in steps if good(s)]
     failing = [s["offered"] for s in steps if not good(s)]
     return {"steps": sorted(steps, key=lambda s: s["offered"]),
