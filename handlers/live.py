@@ -107,14 +107,29 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
             self.set_status(503)
             self.finish("Parlor cannot reach its database right now.")
 
-    async def open(self) -> None:
+    def open(self) -> None:
+        # The join (presence, the cursor, the catch-up: Redis round trips) runs on its own task.
+        # Tornado reads a socket's frames only once open() returns, and it closes a socket whose
+        # pong it has not read within websocket_ping_timeout: thousands of sockets opening at
+        # once queue their joins for longer than that (41 s at 15,000), and every pong waited.
+        self._joining = asyncio.ensure_future(self._join())
+
+    async def _join(self) -> None:
+        hub = self.application.hub
         try:
-            joined = await self.application.hub.join(self, self.current_user, self.topics, self.after)
+            joined = await hub.join(self, self.current_user, self.topics, self.after)
         except REDIS_DOWN:
             self.close(1011, "database unavailable; reconnect")
             return
+        except Exception:
+            log.exception("a live connection could not join")
+            self.close(1011, "server error; reconnect")
+            return
         if not joined:
             self.close(1008, "too many connections for this user")
+            return
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            await hub.leave(self)  # it closed while joining, before the hub knew it
             return
         self._shed()
 

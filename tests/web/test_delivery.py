@@ -454,3 +454,44 @@ async def test_a_client_that_stops_answering_pings_is_closed_and_leaves(http_ser
     await until(lambda: not app.hub.has_user("bob"), 8)
     assert await app.hub.online(["bob"]) == set()
     writer.close()
+
+
+def held_joins(app, monkeypatch) -> asyncio.Event:
+    """Make every hub join wait for the returned event, as joins queued behind thousands do."""
+    release, join = asyncio.Event(), app.hub.join
+
+    async def slow_join(*args, **kwargs):
+        await release.wait()
+        return await join(*args, **kwargs)
+
+    monkeypatch.setattr(app.hub, "join", slow_join)
+    return release
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_socket_answers_pings_while_its_join_waits(http_server, http_client, base_url, app, monkeypatch):
+    (bob,) = await users(http_client, base_url, "bob")
+    app.settings.update(websocket_ping_interval=0.3, websocket_ping_timeout=0.3)  # 25 s and 20 s in production
+    release = held_joins(app, monkeypatch)
+    ws = await bob.live()  # Tornado's client answers pings
+    await asyncio.sleep(1.5)  # several ping rounds: each pong is read although the join still waits
+    assert ws.protocol is not None and ws.close_code is None
+    release.set()
+    await until(lambda: app.hub.has_user("bob"))
+    [event_id] = await app.hub.publish([("bob", "test", "<p>joined late</p>", {})])
+    assert (await next_frame(ws))["id"] == event_id
+    ws.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_socket_closed_while_joining_leaves_nothing_behind(http_server, http_client, base_url, app,
+                                                                    monkeypatch):
+    (bob,) = await users(http_client, base_url, "bob")
+    release = held_joins(app, monkeypatch)
+    ws = await bob.live()
+    ws.close()
+    await asyncio.sleep(0.3)  # the server has seen the close; the join still waits
+    release.set()
+    await until(lambda: app.hub.connection_count() == 0)
+    await asyncio.sleep(0.2)
+    assert not app.hub.has_user("bob") and await app.hub.online(["bob"]) == set()
