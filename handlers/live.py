@@ -22,6 +22,7 @@ from .scores import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol
 
 log = logging.getLogger("parlor.live")
+JOINING: set[asyncio.Task] = set()  # the joins of sockets that are opening (see LiveSocket.open)
 
 MAX_QUEUE_CHARS = 1024 * 1024  # unsent data one connection may hold; a slower reader is closed
 SSE_RETRY_MS = 2000  # what an SSE client waits before reconnecting
@@ -112,7 +113,9 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
         # Tornado reads a socket's frames only once open() returns, and it closes a socket whose
         # pong it has not read within websocket_ping_timeout: thousands of sockets opening at
         # once queue their joins for longer than that (41 s at 15,000), and every pong waited.
-        self._joining = asyncio.ensure_future(self._join())
+        task = asyncio.ensure_future(self._join())
+        JOINING.add(task)  # held while it runs; nothing of it stays on the socket
+        task.add_done_callback(JOINING.discard)
 
     async def _join(self) -> None:
         hub = self.application.hub
