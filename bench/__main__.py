@@ -46,6 +46,7 @@ from bench.common import (LOAD_CORE, SERVER_CORE, XSRF, Baseline, LoadMeter, Par
 # 25% worse than these means the machine (or the generator) is not fit to measure on.
 REFERENCE = {"chat": 2200, "fanout": 32.0, "conns": 15.8, "fragment": 3600}
 GENERATOR_LIMIT = 0.9
+JOIN_WAIT_S = 120  # how long the conns scenario waits for Parlor to take its sockets in
 # Parlor's own flags for every scenario: ELIZA answers at once, the chat-file LRU holds every pair.
 PARLOR_FLAGS = ("--eliza-delay=0", "--chat-max-open=512")
 
@@ -268,8 +269,17 @@ def run_fanout(size: Size, workdir: Path, processes: Processes) -> dict:
 
 # -- conns ---------------------------------------------------------------------------------------
 
-async def hold(url: str, counts: tuple[int, ...], pid: int, path_of, headers_of, settle_s: float) -> dict:
-    """Open sockets up to each count in turn; RSS of `pid` per connection and time to open."""
+def joined_sockets(url: str) -> int:
+    """Parlor's /live connections that have joined its hub (its /metrics, which loopback may read)."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        found = re.search(rb'parlor_connections_open\{transport="ws"\} (\d+)', response.read())
+    return int(found.group(1)) if found else 0
+
+
+async def hold(url: str, counts: tuple[int, ...], pid: int, path_of, headers_of, settle_s: float,
+               joined=None) -> dict:
+    """Open sockets up to each count in turn; RSS of `pid` per connection and time to open (with
+    `joined(url)`, until the server says it has taken that many in, not only answered them)."""
     await asyncio.sleep(settle_s)
     before = rss_kb(pid)
     sockets, result = [], {"rss_before_kb": before}
@@ -278,8 +288,12 @@ async def hold(url: str, counts: tuple[int, ...], pid: int, path_of, headers_of,
         more = await open_many(count - len(sockets),
                                lambda i, offset=len(sockets): WebSocket.connect(url, path_of(offset + i),
                                                                                 headers_of(offset + i)))
-        took = time.perf_counter() - started
         sockets += more
+        while joined is not None and time.perf_counter() - started < JOIN_WAIT_S:
+            if await asyncio.get_running_loop().run_in_executor(None, joined, url) >= count:
+                break
+            await asyncio.sleep(0.5)
+        took = time.perf_counter() - started
         await asyncio.sleep(settle_s)  # let the server settle (and collect) before reading its memory
         alive = sum(not s.closed.done() for s in sockets)
         rss = rss_kb(pid)
@@ -303,7 +317,7 @@ def run_conns(size: Size, workdir: Path, processes: Processes) -> dict:
     b = asyncio.run(hold(baseline.url, size.conns, baseline.pid, lambda i: f"/live?user=idle-{i:05d}", lambda i: "",
                    size.settle_s))
     p = asyncio.run(hold(parlor.url, size.conns, parlor.pid, lambda i: "/live",
-                         lambda i: f"Cookie: {users[i]['cookie']}\r\n", size.settle_s))
+                         lambda i: f"Cookie: {users[i]['cookie']}\r\n", size.settle_s, joined=joined_sockets))
     busy = meter.busy()
     redis_rss = rss_kb(parlor.redis_pid)
     key = str(top)
