@@ -24,7 +24,7 @@ from .websocket import StrictProtocol
 log = logging.getLogger("parlor.live")
 JOINING: set[asyncio.Task] = set()  # the joins of sockets that are opening (see LiveSocket.open)
 
-MAX_QUEUE_CHARS = 1024 * 1024  # unsent data one connection may hold; a slower reader is closed
+MAX_QUEUE_BYTES = 1024 * 1024  # unsent data one connection may hold; a slower reader is closed
 SSE_RETRY_MS = 2000  # what an SSE client waits before reconnecting
 POLL_BATCH = 100  # events one long-poll answer carries at most; the client asks again for more
 
@@ -154,27 +154,30 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
         tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
 
     def send(self, push: Push) -> None:
-        """Queue one frame. A reader that lets MAX_QUEUE_CHARS pile up is closed with 1013; it
-        reconnects with its cursor and misses nothing, and nobody else waited for it."""
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        """Queue one frame: the push's own bytes, framed once for every socket that gets it and
+        written straight to this socket's stream (Tornado's write_message would encode and frame
+        the text again for each socket, and make a task of each write). This is sound because
+        /live offers no compression (get_compression_options), so frames are never per-socket.
+        A reader that lets MAX_QUEUE_BYTES pile up is closed with 1013; it reconnects with its
+        cursor and misses nothing, and nobody else waited for it."""
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
             return
-        if self._unsent > MAX_QUEUE_CHARS:
+        if self._unsent > MAX_QUEUE_BYTES:
             self.close(1013, "too far behind; reconnect to resume")
             # It stops getting events now, not when its close handshake ends (which a reader
             # this slow may take seconds to answer).
             tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
             return
-        frame = push.ws_frame
+        wire = push.ws_wire
         try:
-            written = self.write_message(frame)
-        except tornado.websocket.WebSocketClosedError:
+            written = connection.stream.write(wire)
+        except tornado.iostream.StreamClosedError:
+            return  # on_close follows
+        if written.done():  # the socket took it all at once: the common case, nothing to track
             return
-        if written.done():  # the socket took it all at once: the common case, and nothing to track
-            if not written.cancelled():
-                written.exception()
-            return
-        self._unsent += len(frame)
-        written.add_done_callback(functools.partial(self._sent, len(frame)))
+        self._unsent += len(wire)
+        written.add_done_callback(functools.partial(self._sent, len(wire)))
 
     def _sent(self, size: int, written: asyncio.Future) -> None:
         self._unsent -= size
@@ -197,7 +200,7 @@ class SseConnection:
     def send(self, push: Push) -> None:
         if self.ended.is_set():
             return
-        if self._unsent > MAX_QUEUE_CHARS:
+        if self._unsent > MAX_QUEUE_BYTES:
             self.close(1013, "too far behind")
             return
         self._write(push.sse_frame)

@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import re
+import struct
 import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Protocol
@@ -65,22 +66,43 @@ def parse_cursor(raw: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-class Push:
-    """A fragment rendered once. Each transport frames it once, then the same text goes to every
-    connection that gets it."""
+def websocket_text_frame(text: str) -> bytes:
+    """One unfragmented, unmasked, uncompressed text frame from a server (RFC 6455 5.2): the same
+    bytes for every socket that gets this text."""
+    payload = text.encode("utf-8")
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
-    __slots__ = ("html", "_ws", "_sse")
+
+class Push:
+    """A fragment rendered once. Each transport frames it once, then the same text (for a
+    WebSocket, the same bytes on the wire) goes to every connection that gets it."""
+
+    __slots__ = ("html", "_ws", "_wire", "_sse")
     id: str | None = None
 
     def __init__(self, html: str):
         self.html = html
-        self._ws = self._sse = None
+        self._ws = self._wire = self._sse = None
 
     @property
     def ws_frame(self) -> str:
         if self._ws is None:
             self._ws = self._ws_frame()
         return self._ws
+
+    @property
+    def ws_wire(self) -> bytes:
+        """ws_frame as a whole WebSocket frame, header and all."""
+        if self._wire is None:
+            self._wire = websocket_text_frame(self.ws_frame)
+        return self._wire
 
     @property
     def sse_frame(self) -> str:

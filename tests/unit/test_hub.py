@@ -1,12 +1,14 @@
 """parlor/hub.py and parlor/presence.py: event streams and resume, rooms and topics, presence
 shared by processes, and the pub/sub listener's trust. Real Redis throughout."""
 import asyncio
+import json
+import struct
 import time
 
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.hub import Event, EventLog, Hub, Listener, Reload, stream_key
+from parlor.hub import Event, EventLog, Hub, Listener, Push, Reload, stream_key
 from parlor.presence import ONLINE_KEY, Presence, conns_key, presence_key
 
 from tests.helpers import until
@@ -276,3 +278,18 @@ async def test_leave_all_takes_every_local_connection_off_in_batches(client, red
     assert {m for m, _ in redis_sync.zrange(ONLINE_KEY, 0, -1, withscores=True)} == {"user-0"}
     assert redis_sync.hget(conns_key("user-0"), one.presence.process) is None
     assert redis_sync.hget(conns_key("user-0"), two.presence.process) == "1"
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536, 200_000])
+def test_a_push_is_framed_once_as_a_server_text_frame(size):
+    text = "é" * (size // 2) + "x" * (size % 2)  # multi-byte UTF-8: the length is in bytes
+    wire = Push(text).ws_wire
+    payload = json.dumps({"content": text}).encode()
+    assert wire[0] == 0x81  # FIN, text; no RSV bits (no compression), one frame
+    length, header = wire[1] & 0x7F, 2
+    assert not wire[1] & 0x80  # a server never masks
+    if length == 126:
+        length, header = struct.unpack("!H", wire[2:4])[0], 4
+    elif length == 127:
+        length, header = struct.unpack("!Q", wire[2:10])[0], 10
+    assert length == len(payload) and wire[header:] == payload

@@ -1,11 +1,13 @@
 """/live over real WebSocket clients: origin checks, public topics, personal rooms, limits."""
 import asyncio
+import json
 import threading
 import time
 
 import argon2
 import pytest
 import tornado.httpclient
+import tornado.websocket
 
 from parlor.users import Accounts
 from tests.helpers import Visitor, next_frame, until
@@ -123,3 +125,27 @@ async def test_a_push_is_delivered_while_ten_logins_are_hashing(http_server, htt
     during_a_hash = [t for t in arrivals if any(start < t < end for start, end in hasher.spans)]
     assert during_a_hash, "no push was delivered while a password was being hashed"
     ws.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_pushes_of_every_frame_size_arrive_whole_and_uncompressed(http_server, http_client, base_url, app):
+    # Pushes are framed once and the same bytes written to every socket: sound only while /live
+    # never compresses (a deflate frame would differ per socket).
+    sockets = [await Visitor(http_client, base_url).live() for _ in range(2)]
+    asking = tornado.httpclient.HTTPRequest(base_url.replace("http://", "ws://") + "/live",
+                                            headers={"Origin": base_url})
+    sockets.append(await tornado.websocket.websocket_connect(asking, compression_options={}))
+    assert "permessage-deflate" in asking.headers["Sec-WebSocket-Extensions"]  # the client offers it
+    assert "Sec-WebSocket-Extensions" not in sockets[-1].headers  # the server does not take it
+    await until(lambda: app.hub.connection_count() == 3)
+    for size in (10, 300, 70_000):
+        html = f'<p id="big">{"ü" * size}</p>'
+        app.hub.send_public(html)
+        for ws in sockets:
+            while True:  # online counts may come first
+                frame = json.loads(await ws.read_message())
+                if frame.get("content", "").startswith('<p id="big">'):
+                    break
+            assert frame == {"content": html}
+    for ws in sockets:
+        ws.close()
