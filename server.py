@@ -128,6 +128,7 @@ class ParlorApp(tornado.web.Application):
     def _resubscribed(self) -> None:
         """Notices may have been missed while the subscription was down."""
         self.board_views.forget()
+        self.accounts.forget()  # an account may have left meanwhile
         self.hub.resync()
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:

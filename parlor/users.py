@@ -169,9 +169,13 @@ class Accounts:
             self._known.add(name)
         return found
 
-    def forget(self, name: str) -> None:
-        """`name` left (a notice from any process): ask Redis about it again."""
-        self._known.discard(name)
+    def forget(self, name: str | None = None) -> None:
+        """`name` left (a notice from any process): ask Redis about it again. None: every name
+        (the notices were not heard for a while)."""
+        if name is None:
+            self._known.clear()
+        else:
+            self._known.discard(name)
 
     async def is_taken(self, name: str) -> bool:
         """Whether a name belongs to an account or is reserved (what a guest may not call themself)."""

@@ -85,4 +85,9 @@ async def test_an_account_found_once_is_known_until_it_leaves_on_any_process(acc
     other_process.forget("alice")  # the notice (Chat.on_user_left)
     assert not await other_process.exists("alice")
     assert not await other_process.exists("nobody")
+    await accounts.sign_up("bob", "correct horse")
+    assert await other_process.exists("bob")
+    await accounts.remove("bob")
+    other_process.forget()  # resubscribed after an outage: every name is asked again
+    assert not await other_process.exists("bob")
     await other_process._redis.aclose()
