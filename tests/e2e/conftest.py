@@ -72,15 +72,19 @@ def play_by_counting(page) -> int:
     raise AssertionError("not won by counting")
 
 
-def play_by_halving(page, stop_after: int | None = None) -> int:
-    """Halve the range through the game page until it is won (or stop_after guesses); returns
-    the number of guesses."""
+def click_guess(page, number: int) -> None:
+    page.get_by_label("Your guess").fill(str(number))
+    page.get_by_role("button", name="Guess").click()
+
+
+def play_by_halving(page, stop_after: int | None = None, enter=click_guess) -> int:
+    """Halve the range through the game page until it is won (or stop_after guesses), each guess
+    made by enter(page, number); returns the number of guesses."""
     board = int(page.locator("#game h1").inner_text().rsplit(" ", 1)[1])
     low, high, count = 1, board, 0
     while stop_after is None or count < stop_after:
         middle = (low + high) // 2
-        page.get_by_label("Your guess").fill(str(middle))
-        page.get_by_role("button", name="Guess").click()
+        enter(page, middle)
         count += 1
         newest = page.locator("ol.guesses li.guess").first
         expect(newest.locator(".value")).to_have_text(str(middle))

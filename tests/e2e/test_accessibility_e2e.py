@@ -3,7 +3,7 @@ chat played with the keyboard alone."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import play_by_halving, sign_up
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
@@ -62,20 +62,15 @@ def test_a_game_and_a_chat_message_with_the_keyboard_alone(server, browser, java
     page.keyboard.press("Enter")
     expect(page.locator("#game h1")).to_have_text("A number from 1 to 10")
 
-    low, high = 1, 10
     box = page.locator("#guess").bounding_box()
-    while True:
+
+    def type_guess(page, number: int) -> None:
         expect(page.locator("#guess")).to_be_focused()  # on arrival and after every answer
         assert page.locator("#guess").bounding_box() == box  # the answers never move the box
-        middle = (low + high) // 2
-        page.keyboard.type(str(middle))
+        page.keyboard.type(str(number))
         page.keyboard.press("Enter")
-        newest = page.locator("ol.guesses li.guess").first
-        expect(newest.locator(".value")).to_have_text(str(middle))
-        word = newest.locator(".word").inner_text()
-        if word == "correct":
-            break
-        low, high = (middle + 1, high) if word == "higher" else (low, middle - 1)
+
+    play_by_halving(page, enter=type_guess)
     expect(page.locator(".standing")).to_contain_text("You are #")
 
     tab_to(page, 'header a[href="/chat"]')

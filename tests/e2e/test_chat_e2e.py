@@ -24,13 +24,19 @@ def open_chat(page, base_url, peer):
     expect(page.locator("#conversation h1")).to_have_text(peer)
 
 
-def test_two_people_chat_live_and_send_pictures_by_input_and_by_drop(server, new_page, tmp_path):
+def in_a_conversation(server, alice, bob) -> tuple[str, str]:
+    """Two new people, signed up on these pages, each on their conversation's page; their names."""
     alice_name, bob_name = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
-    alice, bob = new_page(javascript=True), new_page(javascript=True)
     sign_up(alice.page, server.url, alice_name)
     sign_up(bob.page, server.url, bob_name)
     open_chat(alice.page, server.url, bob_name)
     open_chat(bob.page, server.url, alice_name)
+    return alice_name, bob_name
+
+
+def test_two_people_chat_live_and_send_pictures_by_input_and_by_drop(server, new_page, tmp_path):
+    alice, bob = new_page(javascript=True), new_page(javascript=True)
+    alice_name, bob_name = in_a_conversation(server, alice, bob)
     for watched in (alice, bob):
         watched.page.evaluate("() => { window.notReloaded = true }")
     messages = lambda watched: watched.page.locator("#conversation .messages article.message")

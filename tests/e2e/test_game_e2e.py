@@ -4,23 +4,9 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import play_by_halving
+
 pytestmark = pytest.mark.slow
-
-
-def play_to_win(page, board: int) -> int:
-    """Binary search through the page itself; returns the number of guesses."""
-    low, high, count = 1, board, 0
-    while True:
-        middle = (low + high) // 2
-        page.get_by_label("Your guess").fill(str(middle))
-        page.get_by_role("button", name="Guess").click()
-        count += 1
-        newest = page.locator("ol.guesses li.guess").first
-        expect(newest.locator(".value")).to_have_text(str(middle))
-        word = newest.locator(".word").inner_text()
-        if word == "correct":
-            return count
-        low, high = (middle + 1, high) if word == "higher" else (low, middle - 1)
 
 
 def start(page, base_url, board: int):
@@ -33,7 +19,7 @@ def start(page, base_url, board: int):
 def test_a_guest_wins_with_javascript_off_and_finds_themself_on_the_board(server, new_page):
     page = new_page(javascript=False).page
     start(page, server.url, 10)
-    count = play_to_win(page, 10)
+    count = play_by_halving(page)
     expect(page.locator(".result.correct")).to_contain_text(f"{count} guess")
     name = f"plain {uuid.uuid4().hex[:6]}"
     page.get_by_label("Your name for the board").fill(name)
@@ -57,7 +43,7 @@ def test_a_new_row_appears_live_on_an_open_board(server, new_page):
     player = new_page(javascript=True)
     start(player.page, server.url, 10)
     player.page.evaluate("() => { window.notReloaded = true }")
-    count = play_to_win(player.page, 10)
+    count = play_by_halving(player.page)
     assert player.page.evaluate("() => window.notReloaded") is True  # guesses swapped the game only
     name = f"live {uuid.uuid4().hex[:6]}"
     player.page.get_by_label("Your name for the board").fill(name)

@@ -1,18 +1,15 @@
 """Live delivery in Chromium when the WebSocket cannot stay open: the page moves to SSE."""
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_accounts_e2e import sign_up
-from tests.e2e.test_chat_e2e import open_chat
+from tests.e2e.test_chat_e2e import in_a_conversation
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_chat_stays_live_over_sse_when_the_websocket_is_closed_at_once(server, new_page):
-    alice_name, bob_name = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
     alice, bob = new_page(javascript=True), new_page(javascript=True)
     refused = []
 
@@ -21,10 +18,7 @@ def test_a_chat_stays_live_over_sse_when_the_websocket_is_closed_at_once(server,
         ws.close(code=1011, reason="no sockets here")  # retried by hx-ws, then given up on
 
     alice.page.route_web_socket(re.compile(r"/live"), close_at_once)
-    sign_up(alice.page, server.url, alice_name)
-    sign_up(bob.page, server.url, bob_name)
-    open_chat(alice.page, server.url, bob_name)
-    open_chat(bob.page, server.url, alice_name)
+    alice_name, bob_name = in_a_conversation(server, alice, bob)
     expect(alice.page.locator('#live[data-transport="sse"]')).to_have_count(1, timeout=15000)
     assert len(refused) >= 3
     alice.page.evaluate("() => { window.notReloaded = true }")

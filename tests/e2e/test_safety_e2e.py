@@ -1,25 +1,19 @@
 """Deleting a message and blocking someone in a real browser, with JavaScript on and off: both
 are plain forms, which htmx only enhances (with it, the deletion reaches the peer's open tab live)."""
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_accounts_e2e import sign_up
-from tests.e2e.test_chat_e2e import open_chat
+from tests.e2e.test_chat_e2e import in_a_conversation
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
 def test_delete_a_message_then_block_the_peer(server, new_page, javascript):
-    alice_name, bob_name = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
     alice, bob = new_page(javascript=javascript), new_page(javascript=javascript)
-    sign_up(alice.page, server.url, alice_name)
-    sign_up(bob.page, server.url, bob_name)
-    open_chat(alice.page, server.url, bob_name)
-    open_chat(bob.page, server.url, alice_name)
+    alice_name, bob_name = in_a_conversation(server, alice, bob)
     messages = lambda watched: watched.page.locator("#conversation .messages article.message")
 
     alice.page.get_by_label("Message").fill("meant for someone else")
