@@ -40,7 +40,8 @@ import redis
 from bench import chat
 from bench.client import HttpPool, WebSocket, open_many
 from bench.common import (LOAD_CORE, SERVER_CORE, XSRF, Baseline, LoadMeter, Parlor, Processes, cpu_seconds,
-                          make_users, pin_self_to_load_core, pinned, raise_descriptor_limit, rss_kb, two_cores)
+                          main_thread_cpu_seconds, make_users, pin_self_to_load_core, pinned,
+                          raise_descriptor_limit, rss_kb, two_cores)
 
 # The figures for bare Tornado on a 2-core machine like this one; a baseline more than
 # 25% worse than these means the machine (or the generator) is not fit to measure on.
@@ -114,7 +115,8 @@ def run_chat(size: Size, workdir: Path, processes: Processes) -> dict:
             chat.Side("parlor", parlor.url, [
                 {"name": u["name"], "ws_path": "/live", "ws_headers": f"Cookie: {u['cookie']}\r\n",
                  "post_headers": f"Authorization: Bearer {u['token']}\r\nContent-Type: application/json\r\n"}
-                for u in users], parlor.cpu, pid=parlor.pid, redis_cpu=lambda: cpu_seconds(parlor.redis_pid)),
+                for u in users], parlor.cpu, pid=parlor.pid, redis_cpu=lambda: cpu_seconds(parlor.redis_pid),
+                loop_cpu=lambda: main_thread_cpu_seconds(parlor.pid)),
         ]
         results = {}
         for side in sides:
