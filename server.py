@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
+import uvloop
 from redis.backoff import NoBackoff
 
 from handlers import routes
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     config = Config.from_args(argv)  # --version and --help end here
     logs.configure(config.log_format)
     raise_descriptor_limit(config)
-    asyncio.run(serve(config))
+    uvloop.run(serve(config))  # libuv's loop: the same asyncio API, less CPU per socket event
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ setup(
         "pillow>=12.2",
         "nltk>=3.9",
         "prometheus-client>=0.20,<1",
+        "uvloop>=0.19",  # the event loop server.py runs on
     ],
     extras_require={
         "test": [
