@@ -28,7 +28,7 @@ from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
 from parlor.config import Config, installed_version
 from parlor.games import Games
-from parlor.hub import EVENTS_CHANNEL, SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.hub import SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
 from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import CountingRetry, Metrics
 from parlor.presence import PRESENCE_CHANNEL, Presence
@@ -101,7 +101,7 @@ class ParlorApp(tornado.web.Application):
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.listener = Listener(redis_client, {
             BOARDS_CHANNEL: self.board_views.board_changed,
-            EVENTS_CHANNEL: self.hub.on_event,
+            self.hub.events_channel: self.hub.on_events,
             PRESENCE_CHANNEL: self.hub.on_presence,
             TYPING_CHANNEL: self.hub.on_typing,
             SIGN_OUT_CHANNEL: self.hub.on_sign_out,
