@@ -36,7 +36,7 @@ from parlor.redis_server import EmbeddedRedis
 from parlor.scores import BOARDS_CHANNEL, Leaderboards
 from parlor.safety import Safety
 from parlor.sessions import Sessions
-from parlor.users import Accounts, display_name
+from parlor.users import TOKENS_CHANNEL, Accounts, display_name
 
 log = logging.getLogger("parlor")
 
@@ -106,6 +106,7 @@ class ParlorApp(tornado.web.Application):
             TYPING_CHANNEL: self.hub.on_typing,
             SIGN_OUT_CHANNEL: self.hub.on_sign_out,
             LEFT_CHANNEL: self.chat.on_user_left,
+            TOKENS_CHANNEL: self.accounts.on_token_ended,
         }, on_resubscribe=self._resubscribed)
         self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None

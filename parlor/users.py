@@ -23,6 +23,11 @@ RESERVED_USERNAMES = frozenset({"eliza"})  # the built-in chatbot answers to thi
 GHOST_PREFIX = "deleted-"
 GHOST_ID_BYTES = 6  # 12 hex digits: a ghost name per deleted account, never reused
 KNOWN_USERS_MAX = 100_000  # names exists() remembers at most (then forgets all at once)
+TOKENS_CHANNEL = "parlor:tokens"  # "<token key>": an API token ended; every process forgets it
+# A token's owner is remembered this long: an API script's requests do not each ask Redis. An
+# ended token's notice clears it at once; the lifetime bounds only a notice that was missed.
+TOKEN_CACHE_S = 5.0
+TOKEN_CACHE_MAX = 10_000  # tokens remembered at most (then forgotten all at once)
 NAME_KEPT_AFTER_LEAVING_S = 30 * 24 * 3600  # a deleted account's name is reserved this long
 MIN_PASSWORD_CHARS = 8  # shorter falls to guessing
 MAX_PASSWORD_CHARS = 256  # argon2 is slow on purpose; a cap stops huge inputs costing more
@@ -47,11 +52,14 @@ return 1
 """
 
 # Deletes an account: its hash and API token go, its name stays reserved. KEYS: user,
-# reserved. ARGV: reserved for (s). Returns 0 if there was no such account.
+# reserved. ARGV: reserved for (s), the token channel. Returns 0 if there was no such account.
 _REMOVE_USER = """
 local token = redis.call('HGET', KEYS[1], 'api_token_key')
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-if token then redis.call('DEL', token) end
+if token then
+  redis.call('DEL', token)
+  redis.call('PUBLISH', ARGV[2], token)
+end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
 return 1
 """
@@ -151,6 +159,7 @@ class Accounts:
         self._remove = redis.register_script(_REMOVE_USER)
         self._set_password = redis.register_script(_SET_PASSWORD)
         self._known: set[str] = set()  # names of accounts found to exist (see exists)
+        self._token_owners: dict[str, tuple[str, float]] = {}  # token key -> (user, good until)
         self._dummy_hash: str | None = None
 
     async def _in_pool(self, fn, *args):
@@ -171,11 +180,16 @@ class Accounts:
 
     def forget(self, name: str | None = None) -> None:
         """`name` left (a notice from any process): ask Redis about it again. None: every name
-        (the notices were not heard for a while)."""
+        and token (the notices were not heard for a while)."""
         if name is None:
             self._known.clear()
+            self._token_owners.clear()
         else:
             self._known.discard(name)
+
+    async def on_token_ended(self, key: str) -> None:
+        """An API token ended on some process (replaced, revoked, its account gone)."""
+        self._token_owners.pop(key, None)
 
     async def is_taken(self, name: str) -> bool:
         """Whether a name belongs to an account or is reserved (what a guest may not call themself)."""
@@ -235,7 +249,7 @@ class Accounts:
         name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
         self.forget(name)
         return bool(await self._remove(keys=[user_key(name), reserved_key(name)],
-                                       args=[NAME_KEPT_AFTER_LEAVING_S]))
+                                       args=[NAME_KEPT_AFTER_LEAVING_S, TOKENS_CHANNEL]))
 
     async def new_api_token(self, name: str) -> str:
         """A new API token for scripts and other sites (replacing the old one); shown once."""
@@ -246,6 +260,8 @@ class Accounts:
                 pipe.delete(old)
             pipe.hset(user_key(name), "api_token_key", token_key(token))
             pipe.set(token_key(token), name)
+            if old:
+                pipe.publish(TOKENS_CHANNEL, old)
             await pipe.execute()
         return token
 
@@ -257,6 +273,7 @@ class Accounts:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(old)
             pipe.hdel(user_key(name), "api_token_key")
+            pipe.publish(TOKENS_CHANNEL, old)
             await pipe.execute()
         return True
 
@@ -267,7 +284,17 @@ class Accounts:
         """The user an API token belongs to, or None."""
         if not token or len(token) > 100:
             return None
-        return await self._redis.get(token_key(token))
+        key = token_key(token)
+        now = time.monotonic()
+        known = self._token_owners.get(key)
+        if known is not None and known[1] > now:
+            return known[0]
+        user = await self._redis.get(key)
+        if user is not None:
+            if len(self._token_owners) >= TOKEN_CACHE_MAX:
+                self._token_owners.clear()
+            self._token_owners[key] = (user, now + TOKEN_CACHE_S)
+        return user
 
     async def _verify(self, stored: str | None, password: str) -> bool:
         if len(password) > MAX_PASSWORD_CHARS:
