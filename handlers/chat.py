@@ -37,6 +37,14 @@ def new_client_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "",
+              oob: bool = False) -> str:
+    """The send form of a conversation (a new client id: the next message is a new one)."""
+    return templates.get_template("partials/_send_form.html").render(
+        me=me, peer=peer, xsrf_token=xsrf_token, client_id=new_client_id(), accept=ACCEPT, error=error,
+        body=body, oob=oob)
+
+
 class ChatBase(BaseHandler):
     """Chat needs an account; the peer in the URL is checked before anything else happens."""
 
@@ -174,8 +182,8 @@ class MessagesHandler(ChatBase):
 
     def send_form(self, peer: str, status: int = 200, error: str | None = None, body: str = "") -> None:
         self.set_status(status)
-        self.finish(self.render_template("partials/_send_form.html",
-                                         **self.conversation_context(peer, error=error, body=body)))
+        self.finish(send_form(self.application.templates, self.current_user, peer, self.xsrf_token.decode("ascii"),
+                              error, body))
 
     async def refuse(self, peer: str, e: ChatError, body: str) -> None:
         """The form again with the reason (and what was typed); nothing was stored, nothing is
