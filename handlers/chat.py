@@ -245,13 +245,16 @@ class ChatPush:
         hub = self._app.hub
         pair = pair_key(a, b)
         online = await hub.online([a, b], recent=True)
+        # A text message is the same for both people but for mine/theirs, which the page sets: it
+        # is rendered once. A picture's address names the viewer's peer: one for each.
+        both = self._message.render(message=message, me=None, pair=pair) if message.kind == "text" else None
         events = []
         for me, peer in ((a, b), (b, a)):
             if me == eliza.USERNAME:
                 continue  # ELIZA reads nothing
             unread = 0 if message.author == me else unread_by_b
             # The row goes to the top of the list (the page's script drops the old copy of it).
-            html = (self._message.render(message=message, me=me, peer=peer, pair=pair)
+            html = ((both or self._message.render(message=message, me=me, peer=peer, pair=pair))
                     + '<ul id="conversation-list" hx-swap-oob="afterbegin">'
                     + self._row.render(summary=Summary(peer, message, unread), online=online, oob=False)
                     + "</ul>")

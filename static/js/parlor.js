@@ -49,6 +49,15 @@ function dropDuplicates() {
   }
 }
 
+// A pushed text message is rendered once for both people: whose it is (mine or theirs) is set
+// here, from its author and the page's viewer.
+function markSides() {
+  const me = document.body.dataset.me;
+  for (const el of document.querySelectorAll(".messages > article.message:not(.mine):not(.theirs)")) {
+    el.classList.add(el.dataset.author === me ? "mine" : "theirs");
+  }
+}
+
 function switchToEventStream(socketOwner) {
   if (socketGivenUp || !socketOwner.dataset.sse) return;
   socketGivenUp = true;  // hx-ws would reconnect the body's socket: see htmx:ws:before:connection
@@ -87,6 +96,7 @@ document.addEventListener("htmx:ws:after:message:incoming", (event) => {
     event.detail.connection.url = withCursor(event.detail.connection.url, frame.id).href;
   }
   dropDuplicates();
+  markSides();
 });
 document.addEventListener("htmx:ws:close", (event) => {
   socketOpen = false;
@@ -102,6 +112,7 @@ document.addEventListener("htmx:ws:close", (event) => {
 document.addEventListener("htmx:sse:after:message", (event) => {
   if (event.detail.message.id) event.target.dataset.cursor = event.detail.message.id;
   dropDuplicates();
+  markSides();
 });
 document.addEventListener("parlor-reload", () => location.reload());
 // hx-sse retries a stream that broke, not one whose first request failed (a 503 while Redis
