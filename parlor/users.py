@@ -12,6 +12,7 @@ import argon2
 import redis.asyncio as aioredis
 
 from .safety import Refused
+from .sessions import SIGN_OUT_CHANNEL
 
 # ASCII only, checked before folding: no look-alike letters (Kelvin sign, fullwidth "ａｄｍｉｎ"),
 # and no "_", which stays free to join two names into one chat file name.
@@ -39,11 +40,38 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
-# A new password hash, for an account that still exists. KEYS: user. ARGV: the hash.
+# A new password hash, for an account that still exists; it ends the API token (whoever had the
+# old password may have made it), and every process hears so. KEYS: user. ARGV: the hash, the
+# user, the sign-out channel.
 _SET_PASSWORD = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
+local token = redis.call('HGET', KEYS[1], 'api_token_key')
+if token then
+  redis.call('DEL', token)
+  redis.call('HDEL', KEYS[1], 'api_token_key')
+  redis.call('PUBLISH', ARGV[3], ARGV[2] .. '\\n' .. token)
+end
 return 1
+"""
+
+# Replace the user's API token (a new token's key given) or revoke it (none given); the old one's
+# live connections end on every process. KEYS: user, maybe the new token's key. ARGV: user, the
+# sign-out channel. Returns the old token's key ('' if none), or 0 if there is no such user.
+_SET_TOKEN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local old = redis.call('HGET', KEYS[1], 'api_token_key')
+if old then
+  redis.call('DEL', old)
+  redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\\n' .. old)
+end
+if KEYS[2] then
+  redis.call('HSET', KEYS[1], 'api_token_key', KEYS[2])
+  redis.call('SET', KEYS[2], ARGV[1])
+else
+  redis.call('HDEL', KEYS[1], 'api_token_key')
+end
+return old or ''
 """
 
 # Deletes an account: its hash and API token go, its name stays reserved. KEYS: user,
@@ -150,6 +178,7 @@ class Accounts:
         self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
         self._remove = redis.register_script(_REMOVE_USER)
         self._set_password = redis.register_script(_SET_PASSWORD)
+        self._set_token = redis.register_script(_SET_TOKEN)
         self._known: set[str] = set()  # names of accounts found to exist (see exists)
         self._dummy_hash: str | None = None
 
@@ -224,10 +253,10 @@ class Accounts:
         return name
 
     async def set_password(self, name: str, password: str) -> None:
-        """Replace an account's password (the caller checked the current one)."""
+        """Replace an account's password (the caller checked the current one); its API token ends."""
         check_password(password)
         password_hash = await self._in_pool(self._hasher.hash, password)
-        if not await self._set_password(keys=[user_key(name)], args=[password_hash]):
+        if not await self._set_password(keys=[user_key(name)], args=[password_hash, name, SIGN_OUT_CHANNEL]):
             raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
 
     async def remove(self, name: str) -> bool:
@@ -238,27 +267,16 @@ class Accounts:
                                        args=[NAME_KEPT_AFTER_LEAVING_S]))
 
     async def new_api_token(self, name: str) -> str:
-        """A new API token for scripts and other sites (replacing the old one); shown once."""
+        """A new API token for scripts and other sites (replacing the old one, whose live
+        connections end); shown once. The caller checked the password."""
         token = secrets.token_urlsafe(API_TOKEN_BYTES)
-        old = await self._redis.hget(user_key(name), "api_token_key")
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if old:
-                pipe.delete(old)
-            pipe.hset(user_key(name), "api_token_key", token_key(token))
-            pipe.set(token_key(token), name)
-            await pipe.execute()
+        if await self._set_token(keys=[user_key(name), token_key(token)], args=[name, SIGN_OUT_CHANNEL]) == 0:
+            raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
         return token
 
     async def revoke_api_token(self, name: str) -> bool:
-        """End the user's API token; False if they had none."""
-        old = await self._redis.hget(user_key(name), "api_token_key")
-        if not old:
-            return False
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(old)
-            pipe.hdel(user_key(name), "api_token_key")
-            await pipe.execute()
-        return True
+        """End the user's API token and its live connections; False if they had none."""
+        return await self._set_token(keys=[user_key(name)], args=[name, SIGN_OUT_CHANNEL]) not in (0, "")
 
     async def has_api_token(self, name: str) -> bool:
         return bool(await self._redis.hget(user_key(name), "api_token_key"))

@@ -49,7 +49,8 @@ async def test_changing_the_password_signs_out_every_other_session(http_server, 
     assert here_ws.protocol is not None and here_ws.close_code is None  # this page stays
     assert (await Visitor(http_client, base_url).log_in("alice", "correct horse")).code == 400
     assert (await Visitor(http_client, base_url).log_in("alice", "battery staple")).code == 303
-    assert (await alice.get(f"/poll?timeout=0&token={token}")).code == 200  # the API token is not a session
+    assert (await alice.get(f"/poll?timeout=0&token={token}")).code == 401  # whoever made it may not have the new one
+    assert "You have no token" in (await alice.get("/account")).body.decode()
     here_ws.close()
 
 
