@@ -97,13 +97,20 @@ class AccountHandler(BaseHandler):
 
 
 class ApiTokenHandler(AccountHandler):
-    """POST /account/token: action=new (shown once, replaces the old one) or action=revoke."""
+    """POST /account/token: action=new with password= (shown once, replaces the old one) or
+    action=revoke."""
 
     async def post(self) -> None:
         action = self.get_body_argument("action", "")
         accounts = self.application.accounts
         if action == "new":
-            await self.show(new_token=await accounts.new_api_token(self.current_user))
+            try:
+                token = await self.application.membership.new_api_token(
+                    self.current_user, self.get_body_argument("password", ""), self.request.remote_ip)
+            except AccountError as e:
+                await self.refuse("token", e)
+                return
+            await self.show(new_token=token)
         elif action == "revoke":
             revoked = await accounts.revoke_api_token(self.current_user)
             await self.show(notice="Your API token was revoked." if revoked else "You had no API token.")

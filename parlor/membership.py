@@ -55,6 +55,14 @@ class Membership:
         await self._accounts.set_password(user, new)
         return len(await self._sessions.end_all(user, keep=keep_session))
 
+    async def new_api_token(self, user: str, password: str, address: str) -> str:
+        """Check the password (failures count like failed logins; a stolen session alone cannot
+        mint a lasting credential), then make a new API token, ending the old one."""
+        if not password:
+            raise AccountError("Give your password to make a token.")
+        await self._check(user, password, address, "That is not your password.")
+        return await self._accounts.new_api_token(user)
+
     async def leave(self, user: str, password: str, address: str) -> None:
         """Delete the account: no more sign-ins, sessions, token or live connections; off the
         boards; its messages stay in its peers' conversations as a "deleted user"'s; the name

@@ -90,7 +90,7 @@ class World:
         await self.win(people["alice"], self.ids["done"])
         self.ids["won"] = await start(people["guest"])  # the guest's session comes with its first game
         await self.win(people["guest"], self.ids["won"])
-        response = await people["alice"].post("/account/token", {"action": "new"})
+        response = await people["alice"].post("/account/token", {"action": "new", "password": "correct horse"})
         self.ids["token"] = TOKEN_RE.search(response.body.decode()).group(1)
         self.cookies = {who: dict(v.cookies) for who, v in people.items()}
         http.close()

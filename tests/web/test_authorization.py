@@ -209,6 +209,10 @@ MATRIX = [
     ("POST", "/account/token", post("/account/token", {"action": "bogus"}),
      cookie_roles(E(400, says="action must be new or revoke"), anonymous=E(401, says="log in"),
                   token=TOKEN_IS_ANONYMOUS_POST)),
+    # A new token needs the password: a session alone (stolen, or a page left open) cannot make one.
+    ("POST", "/account/token?action=new", post("/account/token", {"action": "new", "password": "not the password"}),
+     cookie_roles(E(400, says="not your password", hides="new-token"), anonymous=E(401, says="log in"),
+                  token=TOKEN_IS_ANONYMOUS_POST)),
     ("POST", "/games", post("/games", {"max": "10"}), cookie_roles(E(303), anonymous=E(303),
                                                                    token=TOKEN_IS_ANONYMOUS_POST)),
     ("GET", "/games/{game}", get("/games/{game}"),
