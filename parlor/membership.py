@@ -19,7 +19,7 @@ from .hub import Hub, stream_key, stream_meta_key
 from .safety import Safety
 from .scores import member_for
 from .sessions import Sessions
-from .users import AccountError, Accounts, LoginThrottled, check_password, new_ghost, user_key
+from .users import AccountError, Accounts, TryLater, check_password, new_ghost, user_key
 
 LEFT_CHANNEL = "parlor:left"  # "<user>": an account was deleted; every process closes its files
 ARCHIVE_IN_MEMORY = 1024 * 1024  # a data download smaller than this is built in memory, else on disk
@@ -82,7 +82,7 @@ class Membership:
         """The user's password, checked and throttled as a login is."""
         try:
             await self._accounts.log_in(user, password, address)
-        except LoginThrottled:
+        except TryLater:
             raise
         except AccountError:
             raise AccountError(wrong) from None

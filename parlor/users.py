@@ -11,7 +11,7 @@ from concurrent.futures import Executor
 import argon2
 import redis.asyncio as aioredis
 
-from .safety import Refused
+from .safety import Refused, address_bucket
 from .sessions import SIGN_OUT_CHANNEL
 
 # ASCII only, checked before folding: no look-alike letters (Kelvin sign, fullwidth "ａｄｍｉｎ"),
@@ -29,8 +29,9 @@ MIN_PASSWORD_CHARS = 8  # shorter falls to guessing
 MAX_PASSWORD_CHARS = 256  # argon2 is slow on purpose; a cap stops huge inputs costing more
 FAILED_LOGIN_LIMIT = 10  # attempts (all but a success) for one name from one address ...
 FAILED_LOGIN_WINDOW_S = 60  # ... within this window ...
-API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
 LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
+API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
+HASHING_BUSY_RETRY_S = 1  # a password check refused because every hashing slot was taken: retry after
 
 # Creates the user only if the name is free (no account, not reserved after one was deleted):
 # two sign-ups of one name race, exactly one wins.
@@ -107,19 +108,35 @@ class UsernameTaken(AccountError):
     pass
 
 
-class SignupThrottled(AccountError):
+class TryLater(AccountError):
+    """Refused for now, before any password was hashed: `status` is 429 (over a limit) or 503
+    (the server is busy), `retry_after` the seconds to wait."""
+
+    status = 429
+
     def __init__(self, message: str, retry_after: int | None):
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class LoginThrottled(AccountError):
-    def __init__(self, retry_after: int):
-        super().__init__("Too many failed logins for this name from your address. Try again later.")
-        self.retry_after = retry_after
+class SignupThrottled(TryLater):
+    pass
+
+
+class LoginThrottled(TryLater):
+    pass
+
+
+class HashingBusy(TryLater):
+    status = 503
+
+    def __init__(self):
+        super().__init__("Parlor is checking too many passwords right now. Please try again in a moment.",
+                         HASHING_BUSY_RETRY_S)
 
 
 BAD_CREDENTIALS = "Unknown username or wrong password."  # one message: no probing for names
+LOCKED_OUT = "Too many failed logins for this name from your address. Try again later."
 
 
 def normalize_username(raw: str) -> str:
@@ -169,10 +186,14 @@ class Accounts:
     """Sign-up and login against Redis; password hashing runs in a thread pool, off the event loop."""
 
     def __init__(self, redis: aioredis.Redis, executor: Executor, hasher: argon2.PasswordHasher | None = None,
-                 safety=None):
+                 safety=None, hashing_slots: int | None = None):
         self._redis = redis
-        self._safety = safety  # counts sign-ups per address when given
+        self._safety = safety  # counts sign-ups and password checks per address when given
         self._executor = executor
+        # Hashes running or waiting for a thread at most (None: no bound). Past it a password
+        # check is refused at once: a flood must not queue work that delays everyone's login.
+        self._hashing_slots = hashing_slots
+        self._hashing = 0
         self._hasher = hasher or argon2.PasswordHasher()
         self._create = redis.register_script(_CREATE_USER)
         self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
@@ -181,9 +202,27 @@ class Accounts:
         self._set_token = redis.register_script(_SET_TOKEN)
         self._known: set[str] = set()  # names of accounts found to exist (see exists)
         self._dummy_hash: str | None = None
+        self._dummy_made = asyncio.Lock()  # a burst of unknown names at start makes it once, not once each
 
     async def _in_pool(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """Run a hash in the pool, or raise HashingBusy at once when every slot is taken."""
+        if self._hashing_slots is not None and self._hashing >= self._hashing_slots:
+            raise HashingBusy()
+        self._hashing += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            self._hashing -= 1
+
+    async def _count(self, limit: str, address: str | None, refused: type[TryLater]) -> None:
+        """Count one action of this address against a limit (Safety's "signups" or "logins"),
+        or raise `refused`."""
+        if self._safety is None or address is None:
+            return
+        try:
+            await self._safety.hit(limit, address_bucket(address))
+        except Refused as e:
+            raise refused(str(e), e.retry_after) from None
 
     async def exists(self, name: str) -> bool:
         """Whether the account exists. An account ends only by leaving, which forgets it here
@@ -216,13 +255,12 @@ class Accounts:
         """Create an account and return its canonical name; sign-ups are counted per address."""
         name = normalize_username(raw_name)
         check_password(password)
+        # Counted before the name is looked at (name enumeration: over the limit, a taken name
+        # gets the same 429 as a free one, and trying names costs sign-ups) and before hashing
+        # (a flood of sign-ups costs no argon2 time).
+        await self._count("signups", address, SignupThrottled)
         if await self.is_taken(name):
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
-        if self._safety is not None and address is not None:
-            try:  # counted before hashing, so a flood of sign-ups costs no argon2 time
-                await self._safety.hit("signups", address)
-            except Refused as e:
-                raise SignupThrottled(str(e), e.retry_after) from None
         password_hash = await self._in_pool(self._hasher.hash, password)
         created = await self._create(
             keys=[user_key(name), reserved_key(name)],
@@ -233,22 +271,29 @@ class Accounts:
         return name
 
     async def log_in(self, raw_name: str, password: str, address: str) -> str:
-        """Check a password and return the canonical name; failures are counted per name and address."""
+        """Check a password and return the canonical name. Every check is counted per address,
+        failures per name and address, both before any hashing."""
         try:
             name = normalize_username(raw_name)
         except AccountError:
             raise AccountError(BAD_CREDENTIALS) from None
+        # Hash flooding: fresh names dodge the per-name count, so every address has a budget of
+        # password checks too, shared by all processes.
+        await self._count("logins", address, LoginThrottled)
         attempts_key = f"login-attempts:{name}:{address}"
         attempt = await self._count_attempt(
             keys=[attempts_key], args=[FAILED_LOGIN_WINDOW_S, FAILED_LOGIN_LIMIT, LOGIN_LOCKOUT_S])
         if attempt < 0:
-            raise LoginThrottled(max(1, -attempt))
+            raise LoginThrottled(LOCKED_OUT, max(1, -attempt))
         stored = await self._redis.hget(user_key(name), "password_hash")
         if not await self._verify(stored, password or ""):
             raise AccountError(BAD_CREDENTIALS)
         await self._redis.delete(attempts_key)  # they know the password: start counting afresh
         if self._hasher.check_needs_rehash(stored):
-            new_hash = await self._in_pool(self._hasher.hash, password)
+            try:
+                new_hash = await self._in_pool(self._hasher.hash, password)
+            except HashingBusy:
+                return name  # rehashed at a quieter login
             await self._redis.hset(user_key(name), "password_hash", new_hash)
         return name
 
@@ -292,8 +337,9 @@ class Accounts:
             return False
         if stored is None:
             # Hash anyway so an unknown name takes as long as a wrong password.
-            if self._dummy_hash is None:
-                self._dummy_hash = await self._in_pool(self._hasher.hash, "not a password")
+            async with self._dummy_made:
+                if self._dummy_hash is None:
+                    self._dummy_hash = await self._in_pool(self._hasher.hash, "not a password")
             stored = self._dummy_hash
             password = password + "\0"
         try:
