@@ -42,6 +42,10 @@ log = logging.getLogger("parlor")
 ROOT = Path(__file__).resolve().parent
 VERSION = installed_version()  # setup.py's
 HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what 2 cores hold
+# Hashes that may wait for a thread; more are refused at once with 503 and Retry-After (a flood
+# of logins from many addresses must not make every login wait): a login waits at most two
+# hashes' time (about 0.2-0.4 s here) before its own.
+HASHES_WAITING = 4
 IMAGE_THREADS = 2  # decoding a 24-megapixel picture takes a core for a while
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
 STATE_PUSH_MS = 1000  # the periodic state push (online count) runs once a second
@@ -79,8 +83,10 @@ class ParlorApp(tornado.web.Application):
         self.hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
         self.safety = Safety(redis_client, {
             "messages": config.message_limit, "conversations": config.conversation_limit,
-            "images": config.image_limit, "signups": config.signup_limit, "guesses": config.guess_limit})
-        self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety)
+            "images": config.image_limit, "signups": config.signup_limit, "logins": config.login_limit,
+            "guesses": config.guess_limit})
+        self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety,
+                                 hashing_slots=HASH_THREADS + HASHES_WAITING)
         self.sessions = Sessions(redis_client)
         self.events = EventLog(redis_client, config.events_max, config.events_max_age)
         self.presence = Presence(redis_client, config.max_connections_per_user)
