@@ -36,13 +36,17 @@ from parlor.redis_server import EmbeddedRedis
 from parlor.scores import BOARDS_CHANNEL, Leaderboards
 from parlor.safety import Safety
 from parlor.sessions import Sessions
-from parlor.users import TOKENS_CHANNEL, Accounts, display_name
+from parlor.users import Accounts, display_name
 
 log = logging.getLogger("parlor")
 
 ROOT = Path(__file__).resolve().parent
 VERSION = installed_version()  # setup.py's
 HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what 2 cores hold
+# Hashes that may wait for a thread; more are refused at once with 503 and Retry-After (a flood
+# of logins from many addresses must not make every login wait): a login waits at most two
+# hashes' time (about 0.2-0.4 s here) before its own.
+HASHES_WAITING = 4
 IMAGE_THREADS = 2  # decoding a 24-megapixel picture takes a core for a while
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
 STATE_PUSH_MS = 1000  # the periodic state push (online count) runs once a second
@@ -80,8 +84,10 @@ class ParlorApp(tornado.web.Application):
         self.hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
         self.safety = Safety(redis_client, {
             "messages": config.message_limit, "conversations": config.conversation_limit,
-            "images": config.image_limit, "signups": config.signup_limit, "guesses": config.guess_limit})
-        self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety)
+            "images": config.image_limit, "signups": config.signup_limit, "logins": config.login_limit,
+            "guesses": config.guess_limit})
+        self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety,
+                                 hashing_slots=HASH_THREADS + HASHES_WAITING)
         self.sessions = Sessions(redis_client)
         self.events = EventLog(redis_client, config.events_max, config.events_max_age)
         self.presence = Presence(redis_client, config.max_connections_per_user)
@@ -104,9 +110,8 @@ class ParlorApp(tornado.web.Application):
             self.hub.events_channel: self.hub.on_events,
             PRESENCE_CHANNEL: self.hub.on_presence,
             TYPING_CHANNEL: self.hub.on_typing,
-            SIGN_OUT_CHANNEL: self.hub.on_sign_out,
+            SIGN_OUT_CHANNEL: self._signed_out,
             LEFT_CHANNEL: self.chat.on_user_left,
-            TOKENS_CHANNEL: self.accounts.on_token_ended,
         }, on_resubscribe=self._resubscribed)
         self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None
@@ -126,6 +131,12 @@ class ParlorApp(tornado.web.Application):
             debug=config.debug,
             log_function=self._log_request,
         )
+
+    async def _signed_out(self, notice: str) -> None:
+        """Sessions or API tokens ended, on some process: tokens cached here are forgotten, and
+        the live connections they opened close."""
+        self.accounts.on_sign_out(notice)
+        await self.hub.on_sign_out(notice)
 
     def _resubscribed(self) -> None:
         """Notices may have been missed while the subscription was down."""

@@ -29,6 +29,16 @@ SEND_FORM = b'id=\\"send-form\\"'  # what answers a send made over the socket (i
 FORM_ERROR = b"form-error"  # ... when the send was refused
 
 
+def form_body(fields: dict[str, str]) -> tuple[bytes, str]:
+    """The send form as a browser posts it (multipart, with an empty file input): body, type."""
+    boundary = "----parlorbench7MA4YWxkTrZu0gW"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+             for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename=""\r\n'
+                 f"Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n")
+    return "".join(parts).encode(), f"multipart/form-data; boundary={boundary}"
+
+
 def pairs_of(count: int) -> list[tuple[int, int]]:
     """The fixed pairs: i with i+1 and with i+count/2 (each user has 3 peers)."""
     found = set()
@@ -54,9 +64,11 @@ class Side:
 
 
 class Load:
-    def __init__(self, side: Side, pool_size: int = 64, via: str = "http"):
+    def __init__(self, side: Side, pool_size: int = 64, via: str = "api"):
         self.side = side
-        self.via = via  # "http": POST /api/messages; "ws": a frame on the sender's socket
+        # "api": POST /api/messages; "form": the send form's POST, as htmx makes it; "ws": a frame
+        # on the sender's socket, as the page's send form makes it
+        self.via = via
         self.answers = self.refusals = 0  # sends over the sockets answered, and refused
         urls = {user.get("url", side.url) for user in side.users}
         self.pools = {url: HttpPool(url, pool_size // len(urls)) for url in urls}
@@ -100,12 +112,18 @@ class Load:
             self.in_flight += 1
             self.side.sockets[self.side.users.index(sender)].send_text(body)
             return
-        body = body.encode()
+        path, headers, expected = "/api/messages", sender["post_headers"], 201
+        if self.via == "form":
+            path, expected = f"/chat/{peer}/messages", 200
+            body, content_type = form_body({"to": peer, "body": f"bench-{number}-x",
+                                            "client_id": f"bench-{number:010d}"})
+            headers += f"Content-Type: {content_type}\r\n"
+        body = body.encode() if isinstance(body, str) else body
         self.in_flight += 1
         try:
             pool = self.pools[sender.get("url", self.side.url)]
-            response = await pool.request("POST", "/api/messages", sender["post_headers"], body)
-            if response.status != 201:
+            response = await pool.request("POST", path, headers, body)
+            if response.status != expected:
                 errors.append(response.status)
                 self.recipient.pop(number, None)
         finally:

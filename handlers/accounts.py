@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import time
 
-from parlor.users import AccountError, LoginThrottled, SignupThrottled, UsernameTaken
+from parlor.users import AccountError, TryLater, UsernameTaken
 
 from .base import SESSION_COOKIE, BaseHandler, ClientError, safe_next
 
 DOWNLOAD_CHUNK = 64 * 1024  # the data download is sent in pieces this big
+
+
+def refusal_status(handler: BaseHandler, e: AccountError) -> int:
+    """The status of a refused account form: 400, or when waiting helps 429 (over a limit) or
+    503 (too many passwords being checked), with Retry-After."""
+    if isinstance(e, TryLater):
+        if e.retry_after:
+            handler.set_header("Retry-After", str(e.retry_after))
+        return e.status
+    return 400
 
 
 class SignupHandler(BaseHandler):
@@ -23,10 +33,7 @@ class SignupHandler(BaseHandler):
             user = await self.application.accounts.sign_up(
                 username, self.get_body_argument("password", ""), self.request.remote_ip)
         except AccountError as e:
-            status = 409 if isinstance(e, UsernameTaken) else 400
-            if isinstance(e, SignupThrottled):
-                status = 429
-                self.set_header("Retry-After", str(e.retry_after))
+            status = 409 if isinstance(e, UsernameTaken) else refusal_status(self, e)
             self.render_view("signup.html", "partials/_signup_form.html",
                              status=status, username=username, error=str(e), next=next_path)
             return
@@ -47,12 +54,8 @@ class LoginHandler(BaseHandler):
                 username, self.get_body_argument("password", ""), self.request.remote_ip
             )
         except AccountError as e:
-            status = 400
-            if isinstance(e, LoginThrottled):
-                status = 429
-                self.set_header("Retry-After", str(e.retry_after))
             self.render_view("login.html", "partials/_login_form.html",
-                             status=status, username=username, error=str(e), next=next_path)
+                             status=refusal_status(self, e), username=username, error=str(e), next=next_path)
             return
         await self.sign_in(user)
         self.redirect_after_post(next_path)
@@ -89,21 +92,24 @@ class AccountHandler(BaseHandler):
 
     async def refuse(self, form: str, e: AccountError) -> None:
         """The page again with the reason next to the form; 429 when too many tries were made."""
-        status = 400
-        if isinstance(e, LoginThrottled):
-            status = 429
-            self.set_header("Retry-After", str(e.retry_after))
-        await self.show(status=status, errors={form: str(e)})
+        await self.show(status=refusal_status(self, e), errors={form: str(e)})
 
 
 class ApiTokenHandler(AccountHandler):
-    """POST /account/token: action=new (shown once, replaces the old one) or action=revoke."""
+    """POST /account/token: action=new with password= (shown once, replaces the old one) or
+    action=revoke."""
 
     async def post(self) -> None:
         action = self.get_body_argument("action", "")
         accounts = self.application.accounts
         if action == "new":
-            await self.show(new_token=await accounts.new_api_token(self.current_user))
+            try:
+                token = await self.application.membership.new_api_token(
+                    self.current_user, self.get_body_argument("password", ""), self.request.remote_ip)
+            except AccountError as e:
+                await self.refuse("token", e)
+                return
+            await self.show(new_token=token)
         elif action == "revoke":
             revoked = await accounts.revoke_api_token(self.current_user)
             await self.show(notice="Your API token was revoked." if revoked else "You had no API token.")

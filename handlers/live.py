@@ -17,6 +17,8 @@ import tornado.websocket
 from parlor.chat import ChatError
 from parlor.chatlog import StorageFailed, pair_key
 from parlor.hub import Event, Push, Reload, parse_cursor
+from parlor.sessions import session_key
+from parlor.users import token_key
 
 from .base import REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler, ClientError, SessionMixin
 from .chat import send_form
@@ -53,6 +55,15 @@ class LiveParameters:
     """What the three transports read from the URL: the boards a page shows, and the cursor."""
 
     renders_pages = False  # they take a cursor; they do not hand one out
+    accepts_token = False
+
+    def credential(self) -> str | None:
+        """The Redis key whose end (logout, expiry, a revoked token) ends this connection: its
+        API token's, else its session's."""
+        token = self.api_token() if self.accepts_token else None
+        if token is not None:
+            return token_key(token)
+        return session_key(self.session_id) if self.session_id else None
 
     def topics_argument(self) -> tuple[str, ...]:
         raw = self.get_query_argument("boards", "")
@@ -127,7 +138,7 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
     async def _join(self) -> None:
         hub = self.application.hub
         try:
-            joined = await hub.join(self, self.current_user, self.topics, self.after)
+            joined = await hub.join(self, self.current_user, self.topics, self.after, credential=self.credential())
         except REDIS_DOWN:
             self.close(1011, "database unavailable; reconnect")
             return
@@ -242,7 +253,6 @@ class SseConnection:
 
     def __init__(self, handler: BaseHandler):
         self._handler = handler
-        self.session_id = handler.session_id  # a password change elsewhere signs this one out
         self._unsent = 0
         self.ended = asyncio.Event()
         self.code: int | None = None
@@ -287,7 +297,8 @@ class EventStreamHandler(LiveParameters, BaseHandler):
         self.set_header("X-Accel-Buffering", "no")  # nginx: pass each event on at once
         self.write(f"retry: {SSE_RETRY_MS}\n\n")  # sent with the first event or keepalive
         self.connection = SseConnection(self)
-        if not await self.application.hub.join(self.connection, self.current_user, topics, after):
+        if not await self.application.hub.join(self.connection, self.current_user, topics, after,
+                                               credential=self.credential()):
             raise ClientError(429, "You have too many live pages open. Close some and reload.")
         try:
             self.flush()
@@ -308,13 +319,15 @@ class PollConnection:
 
     transport = "poll"
 
-    def __init__(self, session_id: str | None = None):
-        self.session_id = session_id  # a password change elsewhere signs this one out
+    def __init__(self):
         self.events: list[Event] = []
         self.reload: Reload | None = None
         self.ready = asyncio.Event()
+        self.closed = False
 
     def send(self, push: Push) -> None:
+        if self.closed:  # signed out: it answers with what it had, nothing later
+            return
         if isinstance(push, Event):
             self.events.append(push)
             self.ready.set()
@@ -323,6 +336,7 @@ class PollConnection:
             self.ready.set()
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
+        self.closed = True
         self.ready.set()
 
 
@@ -347,8 +361,8 @@ class PollHandler(LiveParameters, BaseHandler):
         timeout = self._timeout()
         hub = self.application.hub
         after = self.cursor_argument() or await hub.events.cursor(self.current_user)
-        self.waiter = PollConnection(self.session_id)
-        if not await hub.join(self.waiter, self.current_user, (), after, linger=True):
+        self.waiter = PollConnection()
+        if not await hub.join(self.waiter, self.current_user, (), after, linger=True, credential=self.credential()):
             raise ClientError(429, "You have too many live connections open.", retry_after=5)
         try:
             if not self.waiter.ready.is_set():

@@ -89,6 +89,9 @@ class Config:
         "new conversations one user may start, COUNT/SECONDS (0: no limit)", Rate(30, 3600))
     image_limit: Rate = _flag("pictures one user may send, COUNT/SECONDS (0: no limit)", Rate(10, 60))
     signup_limit: Rate = _flag("sign-ups from one IP address, COUNT/SECONDS (0: no limit)", Rate(5, 3600))
+    login_limit: Rate = _flag(
+        "password checks (logins, and the account page's forms) from one IP address, COUNT/SECONDS (0: no limit)",
+        Rate(30, 60))
     guess_limit: Rate = _flag("guesses in one game, COUNT/SECONDS (0: no limit)", Rate(10, 1))
     xheaders: bool = _flag(
         "trust X-Forwarded-For/-Proto/-Host from a reverse proxy in front of Parlor", False

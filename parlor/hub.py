@@ -29,12 +29,12 @@ import redis.asyncio as aioredis
 from .batching import Batcher
 from .presence import Presence, presence_key
 from .safety import blocks_key
+from .sessions import SIGN_OUT_CHANNEL, sign_out_notice
 
 log = logging.getLogger("parlor.hub")
 
 EVENTS_CHANNEL_PREFIX = "parlor:events:"  # + a process id: events for users it holds, a JSON list
 TYPING_CHANNEL = "parlor:typing"  # "<who>\n<to whom>"; never stored
-SIGN_OUT_CHANNEL = "parlor:sign-out"  # "<user>\n<session ids, comma-separated, or *: every connection>"
 TYPING_EVERY_MS = 2500  # a typist's notices are forwarded at most this often (the page sends every 3 s)
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
 KEEPALIVE_EVERY_S = 25  # SSE comment lines keep quiet streams open through proxies
@@ -50,6 +50,10 @@ RESUBSCRIBE_DELAY_S = 0.5  # pause before subscribing again after losing Redis
 # once; this bounds only a change no notice told (a process that died, a subscription that was down).
 ONLINE_CACHE_S = 10.0
 ONLINE_CACHE_MAX = 10_000  # users remembered at most (then forgotten all at once)
+# A session that expires (or whose sign-out notice was missed) ends its live connections within
+# this long: each process asks Redis whether its connections' sessions still exist.
+SESSION_CHECK_EVERY_S = 5
+SESSION_CHECK_BATCH = 1000  # keys asked about in one round trip (one script, about a millisecond of Redis)
 
 
 def stream_key(user: str) -> str:
@@ -183,6 +187,15 @@ class Publication(NamedTuple):
     entries: list[tuple[str, str, int]] = []
     guard: tuple[str, int] | None = None
 
+# Which of KEYS no longer exist: their positions (from 1).
+_MISSING = """
+local gone = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 0 then gone[#gone + 1] = i end
+end
+return gone
+"""
+
 # "who is typing" to `to`, at most every ARGV[3] ms, and never between two people when either
 # blocked the other. KEYS: typing:<who>:<to>, blocks:<who>, blocks:<to>. ARGV: who, to, ms, channel.
 _TYPING = """
@@ -275,6 +288,7 @@ class Subscription:
     user: str | None
     topics: tuple[str, ...]
     linger: bool  # a long poll: its user stays online a moment after it answers
+    credential: str | None = None  # the key (a session's, an API token's) whose end ends it
     cursor: tuple[int, int] = (0, 0)
     backlog: list[Event] | None = None  # events heard while catching up; None once live
     stale: bool = False  # notices may have been lost during the catch-up: read once more
@@ -302,6 +316,9 @@ class Hub:
         self._subs: dict[Connection, Subscription] = {}
         self._rooms: dict[str, set[Connection]] = {}
         self._topics: dict[str, set[Connection]] = {}
+        self._credentials: dict[str, set[Connection]] = {}  # signed-in connections by credential key
+        self._last_session_check = time.monotonic()
+        self.session_check_every_s = SESSION_CHECK_EVERY_S
         self._keepalive: set = set()
         self._last_heartbeat = 0.0
         self._last_keepalive = time.monotonic()
@@ -312,6 +329,7 @@ class Hub:
         # Told once per live event fanned out here (not per connection) with the ms of its id.
         self.on_delivered: Callable[[int], None] | None = None
         self._typing = redis.register_script(_TYPING)
+        self._missing = redis.register_script(_MISSING)
         # Appends go one call at a time (whatever waits goes together), so this process fans
         # out its own events in the order their ids were given.
         self._appends: Batcher[Publication, list[str]] = Batcher(self._append_and_fan_out)
@@ -324,10 +342,11 @@ class Hub:
     # -- connections -----------------------------------------------------------------------
 
     async def join(self, connection: Connection, user: str | None = None, topics: tuple[str, ...] = (),
-                   after: str | None = None, linger: bool = False) -> bool:
+                   after: str | None = None, linger: bool = False, credential: str | None = None) -> bool:
         """Add a connection: public pushes and its topics to anyone; a signed-in user's events,
-        from the one after `after` (or from now), to that user. False when the user already has
-        the most connections allowed (nothing was added)."""
+        from the one after `after` (or from now), to that user, until `credential` (the Redis key
+        of the session or API token it came with) ends. False when the user already has the most
+        connections allowed (nothing was added)."""
         if self.closing:
             connection.close(1012, "server restarting")
             return True
@@ -337,7 +356,7 @@ class Hub:
             await self.presence.leave(user)
             connection.close(1012, "server restarting")
             return True
-        subscription = Subscription(user, topics, linger)
+        subscription = Subscription(user, topics, linger, credential if user is not None else None)
         self._subs[connection] = subscription
         for topic in topics:
             self._topics.setdefault(topic, set()).add(connection)
@@ -346,6 +365,8 @@ class Hub:
         if user is None:
             return True
         self._rooms.setdefault(user, set()).add(connection)
+        if credential is not None:
+            self._credentials.setdefault(credential, set()).add(connection)
         subscription.backlog = []  # from here on, live events wait until the backlog is sent
         try:
             if after is None:
@@ -425,6 +446,11 @@ class Hub:
             room.discard(connection)
             if not room:
                 del self._rooms[subscription.user]
+        held = self._credentials.get(subscription.credential) if subscription.credential is not None else None
+        if held is not None:
+            held.discard(connection)
+            if not held:
+                del self._credentials[subscription.credential]
         return subscription
 
     def close_all(self, code: int, reason: str) -> None:
@@ -534,12 +560,10 @@ class Hub:
         await self._typing(keys=[f"typing:{who}:{to}", blocks_key(who), blocks_key(to)],
                            args=[who, to, TYPING_EVERY_MS, TYPING_CHANNEL])
 
-    async def sign_out(self, user: str, session_ids: list[str] | None = None) -> None:
-        """Close, on every process, the live connections of these sessions of `user` (signed out
-        by a password change), or all of `user`'s connections (None: the account is gone)."""
-        ids = "*" if session_ids is None else ",".join(session_ids)
-        if ids:
-            await self._redis.publish(SIGN_OUT_CHANNEL, f"{user}\n{ids}")
+    async def sign_out(self, user: str) -> None:
+        """Close every live connection of `user` on every process, whatever it came with (the
+        account is gone). Sessions and tokens that end publish their own sign-out."""
+        await self._redis.publish(SIGN_OUT_CHANNEL, sign_out_notice(user, None))
 
     # -- notices from every process (the Listener calls these) -------------------------------
 
@@ -566,11 +590,19 @@ class Hub:
             self.send_to_user(to, Push(self._views.typing(who, to)))
 
     async def on_sign_out(self, notice: str) -> None:
-        user, ids = notice.split("\n", 1)
-        ended = None if ids == "*" else set(ids.split(","))
-        for connection in list(self._rooms.get(user, ())):
-            if ended is None or getattr(connection, "session_id", None) in ended:
-                connection.close(1008, "signed out")  # 1008: the page does not reconnect
+        user, keys = notice.split("\n", 1)
+        if keys == "*":
+            self._close_signed_out(self._rooms.get(user, ()))
+        else:
+            for key in keys.split(","):
+                self._close_signed_out(self._credentials.get(key, ()))
+
+    def _close_signed_out(self, connections) -> None:
+        # Only connections that carry a user's private events are held by a credential; a guest's
+        # carry what anyone may see, so nothing is closed when a guest session ends.
+        # A closed connection takes no more events; its transport then leaves the hub.
+        for connection in list(connections):
+            connection.close(1008, "signed out")  # 1008: the page does not reconnect
 
     def resync(self, users: set[str] | None = None) -> None:
         """Notices may have been missed (the subscription was down; with `users`, this process's
@@ -578,6 +610,7 @@ class Hub:
         (None: of everyone) catches up from its cursor again."""
         if users is None:
             self._online_cache.clear()  # presence notices were missed too
+            self._last_session_check = 0.0  # and sign-out notices: the next tick asks Redis
         for connection, subscription in list(self._subs.items()):
             if subscription.user is None or (users is not None and subscription.user not in users):
                 continue
@@ -604,16 +637,47 @@ class Hub:
         finally:
             subscription.catch_up = None
 
+    async def check_sessions(self) -> int:
+        """Close the local connections whose session or API token no longer exists (it expired,
+        or its sign-out notice was missed), and publish their sign-out for every process and
+        cache; one round trip per SESSION_CHECK_BATCH. Returns how many credentials had ended."""
+        keys = list(self._credentials)
+        if not keys:
+            return 0
+        gone = []
+        for start in range(0, len(keys), SESSION_CHECK_BATCH):
+            missing = await self._missing(keys=keys[start:start + SESSION_CHECK_BATCH])
+            gone += [keys[start + i - 1] for i in missing]
+        by_user: dict[str, list[str]] = {}
+        for key in gone:
+            connections = self._credentials.get(key, ())
+            user = next((self._subs[c].user for c in connections if c in self._subs), None)
+            if user is not None:
+                by_user.setdefault(user, []).append(key)
+            self._close_signed_out(connections)
+        if by_user:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for user, ended in by_user.items():
+                    pipe.publish(SIGN_OUT_CHANNEL, sign_out_notice(user, ended))
+                await pipe.execute()
+        return len(gone)
+
     # -- the periodic state push -------------------------------------------------------------
 
     async def tick(self) -> None:
         """Once a second: renew presence, count users online, push the count if it changed;
-        keep quiet SSE streams open."""
+        keep quiet SSE streams open; every few seconds, end connections whose session ended."""
         now = time.monotonic()
         if now - self._last_keepalive >= KEEPALIVE_EVERY_S:
             self._last_keepalive = now
             for connection in list(self._keepalive):
                 connection.keepalive()
+        if now - self._last_session_check >= self.session_check_every_s:
+            self._last_session_check = now
+            try:
+                await self.check_sessions()
+            except (redis.RedisError, OSError) as e:
+                log.warning("session check skipped: %s", e)
         try:
             if self._rooms and time.time() - self._last_heartbeat >= HEARTBEAT_EVERY_S:
                 lapsed = await self.presence.renew(list(self._rooms))

@@ -19,7 +19,7 @@ from .hub import Hub, stream_key, stream_meta_key
 from .safety import Safety
 from .scores import member_for
 from .sessions import Sessions
-from .users import AccountError, Accounts, LoginThrottled, check_password, new_ghost, user_key
+from .users import AccountError, Accounts, TryLater, check_password, new_ghost, user_key
 
 LEFT_CHANNEL = "parlor:left"  # "<user>": an account was deleted; every process closes its files
 ARCHIVE_IN_MEMORY = 1024 * 1024  # a data download smaller than this is built in memory, else on disk
@@ -47,14 +47,21 @@ class Membership:
         self._executor = executor
 
     async def change_password(self, user: str, current: str, new: str, address: str, keep_session: str) -> int:
-        """Check the current password (failures count like failed logins), set the new one and
-        sign out every other session of the user, their live pages too; returns how many."""
+        """Check the current password (failures count like failed logins), set the new one, end
+        the API token and every other session of the user, their live pages too; returns how
+        many sessions ended."""
         check_password(new)
         await self._check(user, current, address, "That is not your current password.")
         await self._accounts.set_password(user, new)
-        ended = await self._sessions.end_all(user, keep=keep_session)
-        await self._hub.sign_out(user, ended)
-        return len(ended)
+        return len(await self._sessions.end_all(user, keep=keep_session))
+
+    async def new_api_token(self, user: str, password: str, address: str) -> str:
+        """Check the password (failures count like failed logins; a stolen session alone cannot
+        mint a lasting credential), then make a new API token, ending the old one."""
+        if not password:
+            raise AccountError("Give your password to make a token.")
+        await self._check(user, password, address, "That is not your password.")
+        return await self._accounts.new_api_token(user)
 
     async def leave(self, user: str, password: str, address: str) -> None:
         """Delete the account: no more sign-ins, sessions, token or live connections; off the
@@ -63,8 +70,8 @@ class Membership:
         await self._check(user, password, address, "That is not your password.")
         if not await self._accounts.remove(user):
             return  # deleted meanwhile, by another of their sessions
-        await self._sessions.end_all(user)
-        await self._hub.sign_out(user)
+        await self._sessions.end_all(user)  # each session's sign-out is published ...
+        await self._hub.sign_out(user)  # ... and this ends the rest, those on the API token too
         await self._games.leaderboards.remove(member_for(user, ""))
         await self._safety.forget(user)
         await self._redis.delete(stream_key(user), stream_meta_key(user))
@@ -75,7 +82,7 @@ class Membership:
         """The user's password, checked and throttled as a login is."""
         try:
             await self._accounts.log_in(user, password, address)
-        except LoginThrottled:
+        except TryLater:
             raise
         except AccountError:
             raise AccountError(wrong) from None

@@ -11,6 +11,7 @@ blocked them, so a page can hide the presence of everyone who blocked its viewer
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 
 import redis.asyncio as aioredis
@@ -19,6 +20,7 @@ from .batching import Batcher
 from .config import Rate
 
 MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by anyone
+IPV6_NETWORK_BITS = 64  # one IPv6 subscriber gets a /64: an address-wide limit counts the whole of it
 UNDELIVERABLE = "Your message could not be delivered."  # the same words whatever the reason
 
 # Shared by every script that charges a bucket: `now` from Redis's own clock (one clock for all
@@ -118,6 +120,20 @@ def bucket_key(limit: str, who: str) -> str:
     return f"rate:{limit}:{who}"
 
 
+def address_bucket(address: str) -> str:
+    """Who a per-address limit counts: an IPv4 address as it is; an IPv6 address by its /64, so
+    that rotating through the 2^64 addresses of one network does not dodge the limit."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:  # ::ffff:1.2.3.4 is 1.2.3.4
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/{IPV6_NETWORK_BITS}", strict=False))
+
+
 def wait_words(seconds: int) -> str:
     """A wait as people say it: "3 seconds", "1 minute", "12 minutes"."""
     if seconds < 60:
@@ -132,6 +148,7 @@ LIMIT_MESSAGES = {
     "conversations": "You have started too many new conversations. Try again in {wait}.",
     "images": "You are sending too many pictures. Wait {wait} and send it again.",
     "signups": "Too many accounts were made from your address. Try again in {wait}.",
+    "logins": "Too many password tries from your address. Try again in {wait}.",
     "guesses": "Too many guesses at once. Wait {wait} and guess again.",
 }
 SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # _CHECK_SEND's codes
@@ -157,7 +174,7 @@ class Safety:
 
     def __init__(self, redis: aioredis.Redis, limits: dict[str, Rate]):
         self._redis = redis
-        self.limits = limits  # "messages", "conversations", "images", "signups", "guesses"
+        self.limits = limits  # "messages", "conversations", "images", "signups", "logins", "guesses"
         self._check_sends = redis.register_script(_CHECK_SENDS)
         # What many sends ask at once goes in one round trip (see parlor/batching.py).
         self._send_checks: Batcher[tuple[str, str, bool, str], list[int]] = Batcher(self._check_batch)

@@ -1,4 +1,12 @@
-"""Server-side sessions in Redis: every visitor, guest or signed in, has one."""
+"""Server-side sessions in Redis: every visitor, guest or signed in, has one.
+
+Every end of a session (logout, a login replacing it, a password change, leaving) publishes a
+sign-out notice on SIGN_OUT_CHANNEL naming exactly the sessions that ended, which every process
+hears: it closes their live connections and may forget what it cached about them. Expiry makes
+no sound in Redis; it is published when found: by a process holding a live connection of that
+session (Hub.check_sessions, every few seconds), or when the user next signs in (_INDEX). A cache
+of session data must therefore also keep no entry past the session's own TTL.
+"""
 from __future__ import annotations
 
 import secrets
@@ -9,6 +17,9 @@ import redis.asyncio as aioredis
 SESSION_TTL_S = 30 * 24 * 3600  # a month without a visit ends a session
 SESSION_ID_BYTES = 32  # 256 random bits: not guessable
 RENEW_AFTER_S = 24 * 3600  # the cookie is sent again (its lifetime renewed) about once a day
+# "<user, or empty for a guest>\n<the Redis keys of what ended, comma-separated, or *>". A key is
+# a session's (session:<id>) or an API token's; * is every connection of the user (they left).
+SIGN_OUT_CHANNEL = "parlor:sign-out"
 
 
 def session_key(session_id: str) -> str:
@@ -19,35 +30,50 @@ def user_sessions_key(user: str) -> str:
     return f"user-sessions:{user}"  # set: the ids of the user's signed-in sessions
 
 
+def sign_out_notice(user: str | None, keys: list[str] | None) -> str:
+    """The message on SIGN_OUT_CHANNEL that these keys (None: all of `user`'s) ended."""
+    return f"{user or ''}\n{'*' if keys is None else ','.join(keys)}"
+
+
 # Index a signed-in session under its user, dropping ids whose session has expired (so the set
-# stays as small as the sessions that are alive). KEYS: index. ARGV: session key prefix, new id.
+# stays as small as the sessions that are alive; their sign-out is published, as expiry found).
+# KEYS: index. ARGV: session key prefix, new id, user, channel.
 _INDEX = """
+local gone = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if redis.call('EXISTS', ARGV[1] .. id) == 0 then redis.call('SREM', KEYS[1], id) end
+  if redis.call('EXISTS', ARGV[1] .. id) == 0 then
+    redis.call('SREM', KEYS[1], id)
+    gone[#gone + 1] = ARGV[1] .. id
+  end
 end
 redis.call('SADD', KEYS[1], ARGV[2])
+if #gone > 0 then redis.call('PUBLISH', ARGV[4], ARGV[3] .. '\\n' .. table.concat(gone, ',')) end
 return 0
 """
 
-# End one session, and take it out of its user's index. KEYS: session. ARGV: index prefix, id.
+# End one session, take it out of its user's index, and publish its sign-out (even if it had
+# expired already: a notice too many costs nothing). KEYS: session. ARGV: index prefix, id, channel.
 _END = """
 local user = redis.call('HGET', KEYS[1], 'user')
 redis.call('DEL', KEYS[1])
 if user then redis.call('SREM', ARGV[1] .. user, ARGV[2]) end
+redis.call('PUBLISH', ARGV[3], (user or '') .. '\\n' .. KEYS[1])
 return 0
 """
 
-# End every session of a user but one. KEYS: index. ARGV: session key prefix, the id to keep
-# ('' for none). Returns the ids ended.
+# End every session of a user but one, and publish their sign-out. KEYS: index. ARGV: session
+# key prefix, the id to keep ('' for none), user, channel. Returns the ids ended.
 _END_ALL = """
-local ended = {}
+local ended, keys = {}, {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if id ~= ARGV[2] then
     redis.call('DEL', ARGV[1] .. id)
     redis.call('SREM', KEYS[1], id)
     ended[#ended + 1] = id
+    keys[#keys + 1] = ARGV[1] .. id
   end
 end
+if #keys > 0 then redis.call('PUBLISH', ARGV[4], ARGV[3] .. '\\n' .. table.concat(keys, ',')) end
 return ended
 """
 
@@ -79,7 +105,8 @@ class Sessions:
             pipe.expire(session_key(session_id), SESSION_TTL_S)
             await pipe.execute()
         if fields.get("user"):  # so that a password change or leaving can end all of them
-            await self._index(keys=[user_sessions_key(fields["user"])], args=[session_key(""), session_id])
+            await self._index(keys=[user_sessions_key(fields["user"])],
+                              args=[session_key(""), session_id, fields["user"], SIGN_OUT_CHANNEL])
         return session_id, fields
 
     async def rotate(self, old_id: str | None, **changes: str) -> tuple[str, dict[str, str]]:
@@ -100,8 +127,11 @@ class Sessions:
         await self._redis.hset(session_key(session_id), "renewed_at", str(int(time.time())))
 
     async def end(self, session_id: str) -> None:
-        await self._end(keys=[session_key(session_id)], args=[user_sessions_key(""), session_id])
+        """End one session; every process hears its sign-out."""
+        await self._end(keys=[session_key(session_id)], args=[user_sessions_key(""), session_id, SIGN_OUT_CHANNEL])
 
     async def end_all(self, user: str, keep: str | None = None) -> list[str]:
-        """End every signed-in session of `user` except `keep`; returns the ids ended."""
-        return await self._end_all(keys=[user_sessions_key(user)], args=[session_key(""), keep or ""])
+        """End every signed-in session of `user` except `keep` (every process hears their
+        sign-out); returns the ids ended."""
+        return await self._end_all(keys=[user_sessions_key(user)],
+                                   args=[session_key(""), keep or "", user, SIGN_OUT_CHANNEL])

@@ -11,7 +11,8 @@ from concurrent.futures import Executor
 import argon2
 import redis.asyncio as aioredis
 
-from .safety import Refused
+from .safety import Refused, address_bucket
+from .sessions import SIGN_OUT_CHANNEL
 
 # ASCII only, checked before folding: no look-alike letters (Kelvin sign, fullwidth "ａｄｍｉｎ"),
 # and no "_", which stays free to join two names into one chat file name.
@@ -23,9 +24,8 @@ RESERVED_USERNAMES = frozenset({"eliza"})  # the built-in chatbot answers to thi
 GHOST_PREFIX = "deleted-"
 GHOST_ID_BYTES = 6  # 12 hex digits: a ghost name per deleted account, never reused
 KNOWN_USERS_MAX = 100_000  # names exists() remembers at most (then forgets all at once)
-TOKENS_CHANNEL = "parlor:tokens"  # "<token key>": an API token ended; every process forgets it
 # A token's owner is remembered this long: an API script's requests do not each ask Redis. An
-# ended token's notice clears it at once; the lifetime bounds only a notice that was missed.
+# ended token's sign-out notice clears it at once; the lifetime bounds only a notice that was missed.
 TOKEN_CACHE_S = 5.0
 TOKEN_CACHE_MAX = 10_000  # tokens remembered at most (then forgotten all at once)
 NAME_KEPT_AFTER_LEAVING_S = 30 * 24 * 3600  # a deleted account's name is reserved this long
@@ -33,8 +33,9 @@ MIN_PASSWORD_CHARS = 8  # shorter falls to guessing
 MAX_PASSWORD_CHARS = 256  # argon2 is slow on purpose; a cap stops huge inputs costing more
 FAILED_LOGIN_LIMIT = 10  # attempts (all but a success) for one name from one address ...
 FAILED_LOGIN_WINDOW_S = 60  # ... within this window ...
-API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
 LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
+API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
+HASHING_BUSY_RETRY_S = 1  # a password check refused because every hashing slot was taken: retry after
 
 # Creates the user only if the name is free (no account, not reserved after one was deleted):
 # two sign-ups of one name race, exactly one wins.
@@ -44,22 +45,46 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
-# A new password hash, for an account that still exists. KEYS: user. ARGV: the hash.
+# A new password hash, for an account that still exists; it ends the API token (whoever had the
+# old password may have made it), and every process hears so. KEYS: user. ARGV: the hash, the
+# user, the sign-out channel.
 _SET_PASSWORD = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
+local token = redis.call('HGET', KEYS[1], 'api_token_key')
+if token then
+  redis.call('DEL', token)
+  redis.call('HDEL', KEYS[1], 'api_token_key')
+  redis.call('PUBLISH', ARGV[3], ARGV[2] .. '\\n' .. token)
+end
 return 1
 """
 
+# Replace the user's API token (a new token's key given) or revoke it (none given); the old one's
+# live connections end on every process. KEYS: user, maybe the new token's key. ARGV: user, the
+# sign-out channel. Returns the old token's key ('' if none), or 0 if there is no such user.
+_SET_TOKEN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local old = redis.call('HGET', KEYS[1], 'api_token_key')
+if old then
+  redis.call('DEL', old)
+  redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\\n' .. old)
+end
+if KEYS[2] then
+  redis.call('HSET', KEYS[1], 'api_token_key', KEYS[2])
+  redis.call('SET', KEYS[2], ARGV[1])
+else
+  redis.call('HDEL', KEYS[1], 'api_token_key')
+end
+return old or ''
+"""
+
 # Deletes an account: its hash and API token go, its name stays reserved. KEYS: user,
-# reserved. ARGV: reserved for (s), the token channel. Returns 0 if there was no such account.
+# reserved. ARGV: reserved for (s). Returns 0 if there was no such account.
 _REMOVE_USER = """
 local token = redis.call('HGET', KEYS[1], 'api_token_key')
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-if token then
-  redis.call('DEL', token)
-  redis.call('PUBLISH', ARGV[2], token)
-end
+if token then redis.call('DEL', token) end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
 return 1
 """
@@ -87,19 +112,35 @@ class UsernameTaken(AccountError):
     pass
 
 
-class SignupThrottled(AccountError):
+class TryLater(AccountError):
+    """Refused for now, before any password was hashed: `status` is 429 (over a limit) or 503
+    (the server is busy), `retry_after` the seconds to wait."""
+
+    status = 429
+
     def __init__(self, message: str, retry_after: int | None):
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class LoginThrottled(AccountError):
-    def __init__(self, retry_after: int):
-        super().__init__("Too many failed logins for this name from your address. Try again later.")
-        self.retry_after = retry_after
+class SignupThrottled(TryLater):
+    pass
+
+
+class LoginThrottled(TryLater):
+    pass
+
+
+class HashingBusy(TryLater):
+    status = 503
+
+    def __init__(self):
+        super().__init__("Parlor is checking too many passwords right now. Please try again in a moment.",
+                         HASHING_BUSY_RETRY_S)
 
 
 BAD_CREDENTIALS = "Unknown username or wrong password."  # one message: no probing for names
+LOCKED_OUT = "Too many failed logins for this name from your address. Try again later."
 
 
 def normalize_username(raw: str) -> str:
@@ -149,21 +190,44 @@ class Accounts:
     """Sign-up and login against Redis; password hashing runs in a thread pool, off the event loop."""
 
     def __init__(self, redis: aioredis.Redis, executor: Executor, hasher: argon2.PasswordHasher | None = None,
-                 safety=None):
+                 safety=None, hashing_slots: int | None = None):
         self._redis = redis
-        self._safety = safety  # counts sign-ups per address when given
+        self._safety = safety  # counts sign-ups and password checks per address when given
         self._executor = executor
+        # Hashes running or waiting for a thread at most (None: no bound). Past it a password
+        # check is refused at once: a flood must not queue work that delays everyone's login.
+        self._hashing_slots = hashing_slots
+        self._hashing = 0
         self._hasher = hasher or argon2.PasswordHasher()
         self._create = redis.register_script(_CREATE_USER)
         self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
         self._remove = redis.register_script(_REMOVE_USER)
         self._set_password = redis.register_script(_SET_PASSWORD)
+        self._set_token = redis.register_script(_SET_TOKEN)
         self._known: set[str] = set()  # names of accounts found to exist (see exists)
         self._token_owners: dict[str, tuple[str, float]] = {}  # token key -> (user, good until)
         self._dummy_hash: str | None = None
+        self._dummy_made = asyncio.Lock()  # a burst of unknown names at start makes it once, not once each
 
     async def _in_pool(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """Run a hash in the pool, or raise HashingBusy at once when every slot is taken."""
+        if self._hashing_slots is not None and self._hashing >= self._hashing_slots:
+            raise HashingBusy()
+        self._hashing += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            self._hashing -= 1
+
+    async def _count(self, limit: str, address: str | None, refused: type[TryLater]) -> None:
+        """Count one action of this address against a limit (Safety's "signups" or "logins"),
+        or raise `refused`."""
+        if self._safety is None or address is None:
+            return
+        try:
+            await self._safety.hit(limit, address_bucket(address))
+        except Refused as e:
+            raise refused(str(e), e.retry_after) from None
 
     async def exists(self, name: str) -> bool:
         """Whether the account exists. An account ends only by leaving, which forgets it here
@@ -187,9 +251,16 @@ class Accounts:
         else:
             self._known.discard(name)
 
-    async def on_token_ended(self, key: str) -> None:
-        """An API token ended on some process (replaced, revoked, its account gone)."""
-        self._token_owners.pop(key, None)
+    def on_sign_out(self, notice: str) -> None:
+        """Sessions or tokens ended on some process (a sign-out notice): forget the tokens among
+        them; `*` (the account is gone) forgets every token of its user."""
+        user, keys = notice.split("\n", 1)
+        if keys == "*":
+            for key in [k for k, (owner, _) in self._token_owners.items() if owner == user]:
+                del self._token_owners[key]
+        else:
+            for key in keys.split(","):
+                self._token_owners.pop(key, None)
 
     async def is_taken(self, name: str) -> bool:
         """Whether a name belongs to an account or is reserved (what a guest may not call themself)."""
@@ -201,13 +272,12 @@ class Accounts:
         """Create an account and return its canonical name; sign-ups are counted per address."""
         name = normalize_username(raw_name)
         check_password(password)
+        # Counted before the name is looked at (name enumeration: over the limit, a taken name
+        # gets the same 429 as a free one, and trying names costs sign-ups) and before hashing
+        # (a flood of sign-ups costs no argon2 time).
+        await self._count("signups", address, SignupThrottled)
         if await self.is_taken(name):
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
-        if self._safety is not None and address is not None:
-            try:  # counted before hashing, so a flood of sign-ups costs no argon2 time
-                await self._safety.hit("signups", address)
-            except Refused as e:
-                raise SignupThrottled(str(e), e.retry_after) from None
         password_hash = await self._in_pool(self._hasher.hash, password)
         created = await self._create(
             keys=[user_key(name), reserved_key(name)],
@@ -218,30 +288,37 @@ class Accounts:
         return name
 
     async def log_in(self, raw_name: str, password: str, address: str) -> str:
-        """Check a password and return the canonical name; failures are counted per name and address."""
+        """Check a password and return the canonical name. Every check is counted per address,
+        failures per name and address, both before any hashing."""
         try:
             name = normalize_username(raw_name)
         except AccountError:
             raise AccountError(BAD_CREDENTIALS) from None
+        # Hash flooding: fresh names dodge the per-name count, so every address has a budget of
+        # password checks too, shared by all processes.
+        await self._count("logins", address, LoginThrottled)
         attempts_key = f"login-attempts:{name}:{address}"
         attempt = await self._count_attempt(
             keys=[attempts_key], args=[FAILED_LOGIN_WINDOW_S, FAILED_LOGIN_LIMIT, LOGIN_LOCKOUT_S])
         if attempt < 0:
-            raise LoginThrottled(max(1, -attempt))
+            raise LoginThrottled(LOCKED_OUT, max(1, -attempt))
         stored = await self._redis.hget(user_key(name), "password_hash")
         if not await self._verify(stored, password or ""):
             raise AccountError(BAD_CREDENTIALS)
         await self._redis.delete(attempts_key)  # they know the password: start counting afresh
         if self._hasher.check_needs_rehash(stored):
-            new_hash = await self._in_pool(self._hasher.hash, password)
+            try:
+                new_hash = await self._in_pool(self._hasher.hash, password)
+            except HashingBusy:
+                return name  # rehashed at a quieter login
             await self._redis.hset(user_key(name), "password_hash", new_hash)
         return name
 
     async def set_password(self, name: str, password: str) -> None:
-        """Replace an account's password (the caller checked the current one)."""
+        """Replace an account's password (the caller checked the current one); its API token ends."""
         check_password(password)
         password_hash = await self._in_pool(self._hasher.hash, password)
-        if not await self._set_password(keys=[user_key(name)], args=[password_hash]):
+        if not await self._set_password(keys=[user_key(name)], args=[password_hash, name, SIGN_OUT_CHANNEL]):
             raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
 
     async def remove(self, name: str) -> bool:
@@ -249,33 +326,19 @@ class Accounts:
         name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
         self.forget(name)
         return bool(await self._remove(keys=[user_key(name), reserved_key(name)],
-                                       args=[NAME_KEPT_AFTER_LEAVING_S, TOKENS_CHANNEL]))
+                                       args=[NAME_KEPT_AFTER_LEAVING_S]))
 
     async def new_api_token(self, name: str) -> str:
-        """A new API token for scripts and other sites (replacing the old one); shown once."""
+        """A new API token for scripts and other sites (replacing the old one, whose live
+        connections end); shown once. The caller checked the password."""
         token = secrets.token_urlsafe(API_TOKEN_BYTES)
-        old = await self._redis.hget(user_key(name), "api_token_key")
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if old:
-                pipe.delete(old)
-            pipe.hset(user_key(name), "api_token_key", token_key(token))
-            pipe.set(token_key(token), name)
-            if old:
-                pipe.publish(TOKENS_CHANNEL, old)
-            await pipe.execute()
+        if await self._set_token(keys=[user_key(name), token_key(token)], args=[name, SIGN_OUT_CHANNEL]) == 0:
+            raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
         return token
 
     async def revoke_api_token(self, name: str) -> bool:
-        """End the user's API token; False if they had none."""
-        old = await self._redis.hget(user_key(name), "api_token_key")
-        if not old:
-            return False
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(old)
-            pipe.hdel(user_key(name), "api_token_key")
-            pipe.publish(TOKENS_CHANNEL, old)
-            await pipe.execute()
-        return True
+        """End the user's API token and its live connections; False if they had none."""
+        return await self._set_token(keys=[user_key(name)], args=[name, SIGN_OUT_CHANNEL]) not in (0, "")
 
     async def has_api_token(self, name: str) -> bool:
         return bool(await self._redis.hget(user_key(name), "api_token_key"))
@@ -301,8 +364,9 @@ class Accounts:
             return False
         if stored is None:
             # Hash anyway so an unknown name takes as long as a wrong password.
-            if self._dummy_hash is None:
-                self._dummy_hash = await self._in_pool(self._hasher.hash, "not a password")
+            async with self._dummy_made:
+                if self._dummy_hash is None:
+                    self._dummy_hash = await self._in_pool(self._hasher.hash, "not a password")
             stored = self._dummy_hash
             password = password + "\0"
         try:

@@ -39,7 +39,8 @@ def redis_sync(redis_url):
 # Tests sign up many users from 127.0.0.1, send hundreds of messages and play 1,000-guess games:
 # the rate limits are off here, and tests/web/test_limits.py tests them with limits on.
 NO_LIMITS = {name: NO_LIMIT for name in
-             ("message_limit", "conversation_limit", "image_limit", "signup_limit", "guess_limit")}
+             ("message_limit", "conversation_limit", "image_limit", "signup_limit", "login_limit",
+              "guess_limit")}
 
 
 @pytest.fixture

@@ -24,7 +24,9 @@ from tests.helpers import ServerProcess, Visitor, multipart, password_hash
 PEOPLE = ("alice", "bob", "carol", "admin")  # signed in; "guest" has only a guest session, "anon" nothing
 TOKEN_RE = re.compile(r'id="new-token" class="token" readonly value="([^"]+)"')
 # Bookkeeping that any request may touch; a refused request must leave everything else alone.
-VOLATILE_KEYS = ("session:", "user-sessions:", "login-attempts:", "presence:", "conns:", "online", "typing:")
+# A sign-up or a password check is counted per address whether it succeeds or not.
+VOLATILE_KEYS = ("session:", "user-sessions:", "login-attempts:", "rate:signups:", "rate:logins:", "presence:",
+                 "conns:", "online", "typing:")
 
 
 class World:
@@ -90,7 +92,7 @@ class World:
         await self.win(people["alice"], self.ids["done"])
         self.ids["won"] = await start(people["guest"])  # the guest's session comes with its first game
         await self.win(people["guest"], self.ids["won"])
-        response = await people["alice"].post("/account/token", {"action": "new"})
+        response = await people["alice"].post("/account/token", {"action": "new", "password": "correct horse"})
         self.ids["token"] = TOKEN_RE.search(response.body.decode()).group(1)
         self.cookies = {who: dict(v.cookies) for who, v in people.items()}
         http.close()

@@ -356,6 +356,72 @@ async def test_leave_all_takes_every_local_connection_off_in_batches(client, red
     assert redis_sync.hget(conns_key("user-0"), two.presence.process) == "1"
 
 
+@pytest.mark.gen_test
+async def test_a_sign_out_closes_exactly_the_connections_of_what_ended(client, redis_sync):
+    hub = make_hub(client)
+    phone, laptop, script, guest, bob = (FakeSocket() for _ in range(5))
+    await hub.join(phone, "alice", credential="session:phone")
+    await hub.join(laptop, "alice", credential="session:laptop")
+    await hub.join(script, "alice", credential="api-token:abc")
+    await hub.join(guest, None, ("board:10",), credential="session:guest")  # a guest sees only what anyone may
+    await hub.join(bob, "bob", credential="session:bob")
+    await hub.on_sign_out("alice\nsession:phone")
+    assert (phone.closed, laptop.closed, script.closed) == (1008, None, None)
+    await hub.on_sign_out("\nsession:guest,session:nobody")
+    assert guest.closed is None  # nothing private reaches it: a guest's session ending closes nothing
+    await hub.on_sign_out("alice\napi-token:abc")
+    assert (laptop.closed, script.closed) == (None, 1008)
+    await hub.leave(phone)
+    await hub.on_sign_out("alice\n*")  # the account is gone: every connection of alice's
+    assert laptop.closed == 1008 and bob.closed is None
+
+
+@pytest.mark.gen_test
+async def test_connections_whose_session_expired_are_closed_and_every_process_told(client, redis_sync):
+    one, two = make_hub(client), make_hub(client)
+    redis_sync.hset("session:stays", "user", "alice")
+    redis_sync.hset("session:expires", "user", "alice")
+    redis_sync.set("api-token:revoked", "bob")  # its notice was missed while Redis was away
+    stays, expires, also_expires, token = (FakeSocket() for _ in range(4))
+    await one.join(stays, "alice", credential="session:stays")
+    await one.join(expires, "alice", credential="session:expires")
+    await one.join(also_expires, "alice", ("board:10",), credential="session:expires")
+    await one.join(token, "bob", credential="api-token:revoked")
+    elsewhere = FakeSocket()
+    await two.join(elsewhere, "alice", credential="session:expires")
+    assert await one.check_sessions() == 0
+    redis_sync.pexpire("session:expires", 1)
+    redis_sync.delete("api-token:revoked")
+    await asyncio.sleep(0.05)
+    pubsub = client.pubsub()
+    await pubsub.subscribe("parlor:sign-out")
+    await pubsub.get_message(timeout=1)
+    assert await one.check_sessions() == 2
+    assert (stays.closed, expires.closed, also_expires.closed, token.closed) == (None, 1008, 1008, 1008)
+    notices = set()
+    while (message := await pubsub.get_message(timeout=0.5)) is not None:
+        notices.add(message["data"])
+    assert notices == {"alice\nsession:expires", "bob\napi-token:revoked"}
+    await two.on_sign_out("alice\nsession:expires")  # what the other process does with the notice
+    assert elsewhere.closed == 1008
+    await pubsub.aclose()
+
+
+@pytest.mark.gen_test
+async def test_the_tick_checks_sessions_every_few_seconds(client, redis_sync):
+    hub = make_hub(client)
+    hub.session_check_every_s = 1.0
+    socket = FakeSocket()
+    redis_sync.hset("session:s", "user", "alice")
+    await hub.join(socket, "alice", credential="session:s")
+    redis_sync.delete("session:s")
+    await hub.tick()
+    assert socket.closed is None  # checked at most every session_check_every_s
+    await asyncio.sleep(1.05)
+    await hub.tick()
+    assert socket.closed == 1008
+
+
 @pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536, 200_000])
 def test_a_push_is_framed_once_as_a_server_text_frame(size):
     text = "é" * (size // 2) + "x" * (size % 2)  # multi-byte UTF-8: the length is in bytes

@@ -2,7 +2,7 @@
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.sessions import SESSION_TTL_S, Sessions
+from parlor.sessions import SESSION_TTL_S, SIGN_OUT_CHANNEL, Sessions, sign_out_notice
 
 
 @pytest.fixture
@@ -29,3 +29,55 @@ async def test_end_removes_the_session(sessions):
     session_id, _ = await sessions.create()
     await sessions.end(session_id)
     assert await sessions.load(session_id) is None
+
+
+class SignOuts:
+    """Every notice on the sign-out channel, as another process hears them."""
+
+    def __init__(self, redis_url):
+        self.client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        self.pubsub = self.client.pubsub()
+
+    async def start(self) -> "SignOuts":
+        await self.pubsub.subscribe(SIGN_OUT_CHANNEL)
+        await self.pubsub.get_message(timeout=1)  # the confirmation
+        return self
+
+    async def heard(self) -> list[str]:
+        notices = []
+        while (message := await self.pubsub.get_message(timeout=0.2)) is not None:
+            if message["type"] == "message":
+                notices.append(message["data"])
+        return notices
+
+    async def stop(self) -> None:
+        await self.pubsub.aclose()
+        await self.client.aclose()
+
+
+@pytest.mark.gen_test
+async def test_every_way_a_session_ends_publishes_its_sign_out(sessions, redis_url, redis_sync):
+    """Logout, a login replacing the session, the end of all of a user's sessions, and expiry
+    found when the user signs in again: each notice names exactly the sessions that ended."""
+    heard = await SignOuts(redis_url).start()
+    try:
+        guest_id, _ = await sessions.create()
+        signed_in_id, _ = await sessions.rotate(guest_id, user="alice")  # login: the guest session ends
+        assert await heard.heard() == [f"\nsession:{guest_id}"]
+        await sessions.end(signed_in_id)  # logout
+        assert await heard.heard() == [f"alice\nsession:{signed_in_id}"]
+
+        kept, _ = await sessions.create(user="alice")
+        others = sorted([(await sessions.create(user="alice"))[0] for _ in range(2)])
+        assert sorted(await sessions.end_all("alice", keep=kept)) == others  # a password change
+        (notice,) = await heard.heard()
+        user, keys = notice.split("\n")
+        assert user == "alice" and sorted(keys.split(",")) == [f"session:{i}" for i in others]
+        assert await sessions.end_all("alice", keep=kept) == [] and await heard.heard() == []  # nothing more ended
+
+        redis_sync.delete(f"session:{kept}")  # it expired
+        await sessions.create(user="alice")  # the next sign-in finds it gone
+        assert await heard.heard() == [f"alice\nsession:{kept}"]
+        assert sign_out_notice("bob", None) == "bob\n*" and sign_out_notice(None, ["session:x"]) == "\nsession:x"
+    finally:
+        await heard.stop()

@@ -7,8 +7,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from parlor.hub import Listener
+from parlor.sessions import SIGN_OUT_CHANNEL
 from parlor.users import (
-    TOKEN_CACHE_S, TOKENS_CHANNEL, AccountError, Accounts, LoginThrottled, UsernameTaken, check_password,
+    TOKEN_CACHE_S, AccountError, Accounts, LoginThrottled, UsernameTaken, check_password,
     normalize_username,
 )
 from tests.helpers import until
@@ -102,7 +103,10 @@ async def test_a_token_that_ends_on_one_process_is_refused_on_another_at_once(re
     """Each process remembers a token's owner for a moment; an ended token's notice clears it."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     one, other = Accounts(client, None), Accounts(client, None)
-    listener = Listener(client, {TOKENS_CHANNEL: other.on_token_ended}, on_resubscribe=other.forget)
+    async def signed_out(notice):
+        other.on_sign_out(notice)
+
+    listener = Listener(client, {SIGN_OUT_CHANNEL: signed_out}, on_resubscribe=other.forget)
     listener.start()
     await until(lambda: listener.subscribed)
     redis_sync.hset("user:alice", mapping={"password_hash": "-", "created_at": "0"})
@@ -122,7 +126,8 @@ async def test_a_token_that_ends_on_one_process_is_refused_on_another_at_once(re
     await refused_soon(second)
     third = await one.new_api_token("alice")
     assert await other.user_for_token(third) == "alice"
-    assert await one.remove("alice")  # the account leaves: its token goes with it
+    assert await one.remove("alice")  # the account leaves: every connection of it ends, its token too
+    redis_sync.publish(SIGN_OUT_CHANNEL, "alice\n*")  # what leaving publishes (Membership.leave)
     await refused_soon(third)
     await listener.stop()
     await client.aclose()

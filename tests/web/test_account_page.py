@@ -11,7 +11,7 @@ from tests.web.test_chat import picture
 
 
 async def token_for(visitor):
-    response = await visitor.post("/account/token", {"action": "new"})
+    response = await visitor.post("/account/token", {"action": "new", "password": "correct horse"})
     return re.search(r'id="new-token" class="token" readonly value="([^"]+)"', response.body.decode()).group(1)
 
 
@@ -49,8 +49,31 @@ async def test_changing_the_password_signs_out_every_other_session(http_server, 
     assert here_ws.protocol is not None and here_ws.close_code is None  # this page stays
     assert (await Visitor(http_client, base_url).log_in("alice", "correct horse")).code == 400
     assert (await Visitor(http_client, base_url).log_in("alice", "battery staple")).code == 303
-    assert (await alice.get(f"/poll?timeout=0&token={token}")).code == 200  # the API token is not a session
+    assert (await alice.get(f"/poll?timeout=0&token={token}")).code == 401  # whoever made it may not have the new one
+    assert "You have no token" in (await alice.get("/account")).body.decode()
     here_ws.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_making_a_token_asks_for_the_password_and_failures_count_like_failed_logins(
+        http_server, http_client, base_url, redis_sync):
+    (alice,) = await users(http_client, base_url, "alice")
+    token = await token_for(alice)
+    for fields, message in (({"action": "new"}, "Give your password to make a token."),
+                            ({"action": "new", "password": "not my password"}, "That is not your password.")):
+        response = await alice.post("/account/token", fields)
+        assert response.code == 400
+        assert re.search(r'<form id="token-form"[^>]*>\s*<input[^>]*>\s*<p class="form-error" role="alert">'
+                         + re.escape(message), response.body.decode())
+        assert 'id="new-token"' not in response.body.decode()
+    assert (await alice.get(f"/poll?timeout=0&token={token}")).code == 200  # the old token still works
+    assert redis_sync.get("login-attempts:alice:127.0.0.1") == "1"  # the wrong password was counted
+    for _ in range(9):
+        await alice.post("/account/token", {"action": "new", "password": "not my password"})
+    locked = await alice.post("/account/token", {"action": "new", "password": "correct horse"})
+    assert locked.code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert "Too many failed logins" in locked.body.decode() and 'id="new-token"' not in locked.body.decode()
+    assert (await alice.get(f"/poll?timeout=0&token={token}")).code == 200
 
 
 @pytest.mark.gen_test(timeout=30)

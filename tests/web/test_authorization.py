@@ -136,6 +136,57 @@ def events(query="?boards=10&after=0"):
     return request
 
 
+AFTER_LOGOUT = "written after the logout"
+
+
+def feed_then_logout(kind: str):
+    """The caller opens a feed (kind: live, events or poll), logs out, and then bob writes to
+    alice: the feed of a session that ended is closed and carries nothing written after. The body
+    ends with what became of the feed: [closed <code>], [ended] or [open]."""
+    async def request(s, v):
+        text = f"{AFTER_LOGOUT} {next(WINNERS)}"
+        bob = Visitor(s.http, s.base_url)
+        bob.cookies = dict(s.world.cookies["bob"])
+        token = f"&token={s.world.ids['token']}" if v.token else ""
+        if kind == "live":
+            ws = await v.live(query="?boards=10" + token)
+        elif kind == "events":
+            headers = {"Cookie": v.cookie_header(), **v.extra_headers} if v.cookies else v.extra_headers
+            stream = await SseClient.open(s.base_url, "/events", headers)
+        else:
+            poll = asyncio.ensure_future(v.get("/poll?timeout=10"))
+        await asyncio.sleep(0.2)  # joined
+        if kind == "poll" and poll.done():
+            return poll.result()
+        await v.post("/logout", xsrf="_xsrf" in v.cookies)  # a token caller has no session: 403
+        assert (await send(bob, "alice", text)).code == 303
+        if kind == "poll":
+            return await asyncio.wait_for(poll, 5)
+        frames, fate = [], "[open]"
+        try:
+            while True:
+                if kind == "live":
+                    raw = await asyncio.wait_for(ws.read_message(), 1.5)
+                    if raw is None:
+                        fate = f"[closed {ws.close_code}]"
+                        break
+                    frames.append(raw)
+                else:
+                    event = await stream.next_event(1.5)
+                    if event is None:
+                        fate = "[ended]"
+                        break
+                    frames.append(event["data"])
+        except asyncio.TimeoutError:
+            pass
+        if kind == "live":
+            ws.close()
+        else:
+            stream.close()
+        return Feed(101 if kind == "live" else 200, "\n".join([*frames, fate]).encode())
+    return request
+
+
 # -- the matrix: (method, address, request, expectations per role) -------------------------------
 
 ALLOWED_PAGE = E(200)
@@ -157,6 +208,10 @@ MATRIX = [
     # "bogus" passes the door and fails validation: access without replacing alice's token.
     ("POST", "/account/token", post("/account/token", {"action": "bogus"}),
      cookie_roles(E(400, says="action must be new or revoke"), anonymous=E(401, says="log in"),
+                  token=TOKEN_IS_ANONYMOUS_POST)),
+    # A new token needs the password: a session alone (stolen, or a page left open) cannot make one.
+    ("POST", "/account/token?action=new", post("/account/token", {"action": "new", "password": "not the password"}),
+     cookie_roles(E(400, says="not your password", hides="new-token"), anonymous=E(401, says="log in"),
                   token=TOKEN_IS_ANONYMOUS_POST)),
     ("POST", "/games", post("/games", {"max": "10"}), cookie_roles(E(303), anonymous=E(303),
                                                                    token=TOKEN_IS_ANONYMOUS_POST)),
@@ -204,6 +259,18 @@ MATRIX = [
     ("GET", "/poll", get("/poll?after=0&timeout=0"),
      {**same(E(200, hides=SECRET_TEXT)), "anonymous": E(401, says="Log in"),
       "participant": E(200, says=SECRET_TEXT), "token": E(200, says=SECRET_TEXT)}),
+    # A feed opened before the caller logs out: a cookie's feed ends, and nothing written after
+    # the logout reaches it; a guest's public feed goes on, and so does the API token's (a
+    # logout ends a session, not the token). The address's ?then= only names the row.
+    ("GET", "/live?then=logout", feed_then_logout("live"),
+     cookie_roles(E(101, says="[closed 1008]", hides=AFTER_LOGOUT), anonymous=E(101, says="[open]", hides=AFTER_LOGOUT),
+                  token=E(101, says="[open]", hides=AFTER_LOGOUT))),
+    ("GET", "/events?then=logout", feed_then_logout("events"),
+     cookie_roles(E(200, says="[ended]", hides=AFTER_LOGOUT), anonymous=E(200, says="[open]", hides=AFTER_LOGOUT),
+                  token=E(200, says=AFTER_LOGOUT))),
+    ("GET", "/poll?then=logout", feed_then_logout("poll"),
+     cookie_roles(E(200, says='"events": []', hides=AFTER_LOGOUT), anonymous=E(401, says="Log in"),
+                  token=E(200, says=AFTER_LOGOUT))),
     ("POST", "/api/messages", api_post("/api/messages", {"to": "bob", "body": "sent by the API"}),
      {**same(E(401, says="needs your API token")), "token": E(201, says='"created": true')}),
     ("GET", "/healthz", get("/healthz"), same(E(200, says='"redis": true'))),
@@ -303,7 +370,8 @@ def world():
     w.stop()
 
 
-ENDS_SESSIONS = {("POST", "/signup"), ("POST", "/login"), ("POST", "/logout")}  # their callers get new sessions
+ENDS_SESSIONS = {("POST", "/signup"), ("POST", "/login"), ("POST", "/logout"),  # their callers get new sessions
+                 ("GET", "/live?then=logout"), ("GET", "/events?then=logout"), ("GET", "/poll?then=logout")}
 CELLS = [(method, path, request, role, expect[role]) for method, path, request, expect in MATRIX for role in ROLES]
 
 

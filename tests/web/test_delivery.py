@@ -41,7 +41,7 @@ async def send_many(visitor, peer, count):
 
 
 async def token_for(visitor):
-    response = await visitor.post("/account/token", {"action": "new"})
+    response = await visitor.post("/account/token", {"action": "new", "password": "correct horse"})
     assert response.code == 200, response.body
     return re.search(r'id="new-token" class="token" readonly value="([^"]+)"', response.body.decode()).group(1)
 

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow  # one server process for the module
 
 @pytest.fixture(scope="module")
 def world():
-    w = World.start()
+    # The address limits on (high: the rows that reach them spend the bucket first).
+    w = World.start("--signup-limit=1000/3600", "--login-limit=1000/60")
     yield w
     w.stop()
 
@@ -147,6 +148,19 @@ def locked_login(address_header=None):
     return action
 
 
+def over_the_limit(limit: str, period_s: int, action):
+    """`action` from an address whose `limit` bucket is spent, as after a flood of tries."""
+    async def run(w):
+        key = f"rate:{limit}:127.0.0.1"
+        seconds, micros = w.world.redis.time()  # the buckets' own clock
+        w.world.redis.set(key, seconds * 1000 + micros // 1000 + 2 * period_s * 1000, px=2 * period_s * 1000)
+        try:
+            return await action(w)
+        finally:
+            w.world.redis.delete(key)
+    return run
+
+
 def fixation():
     """Session fixation: an attacker plants their own (guest) session cookie in the victim's
     browser; the victim logs in. Their session must get a new id, and the planted one must not
@@ -215,6 +229,21 @@ ROWS = [
      "Unknown username or wrong password", "Signed in"),
     ("login wrong password", post("anon", "/login", {"username": "admin", "password": "not it at all"}), 400,
      "Unknown username or wrong password", "Signed in"),
+    # Name enumeration: over the limit, a taken name and a free one get the same answer.
+    ("signup of a taken name over the limit", over_the_limit("signups", 3600, post("anon", "/signup", {
+        "username": "alice", "password": "long enough"})), 429, "Too many accounts were made from your address", "taken"),
+    ("signup of a free name over the limit", over_the_limit("signups", 3600, post("anon", "/signup", {
+        "username": "newbie", "password": "long enough"})), 429, "Too many accounts were made from your address", "taken"),
+    # Hash flooding: over the address's budget of password checks, refused before any hashing.
+    ("login over the address's password budget", over_the_limit("logins", 60, post("anon", "/login", {
+        "username": "bob", "password": "correct horse"})), 429, "Too many password tries from your address", "Signed in"),
+    ("make a token over the address's password budget", over_the_limit("logins", 60, post("alice", "/account/token", {
+        "action": "new", "password": "correct horse"})), 429, "Too many password tries", 'id="new-token"'),
+    # A stolen session alone cannot mint a lasting credential.
+    ("make a token without the password", post("alice", "/account/token", {"action": "new"}), 400,
+     "Give your password to make a token", 'id="new-token"'),
+    ("make a token with a wrong password", post("alice", "/account/token", {"action": "new", "password": "not it at all"}),
+     400, "That is not your password", 'id="new-token"'),
     ("login locked after 10 failures", locked_login(), 429, "Too many failed logins", None),
     ("X-Forwarded-For does not unlock", locked_login({"X-Forwarded-For": "203.0.113.9", "X-Real-Ip": "203.0.113.9"}),
      429, "Too many failed logins", None),

@@ -1,10 +1,23 @@
 """Rate limits over HTTP against the real app and Redis: over each one, a 429 with Retry-After
-and the reason next to the form, and nothing stored."""
+and the reason next to the form, and nothing stored. Password hashing: a per-address budget of
+checks, and a bounded queue that answers 503 at once instead of making every login wait."""
+import asyncio
+import dataclasses
 import json
+import secrets
+import statistics
+import threading
+import time
 
+import argon2
 import pytest
+import tornado.httpclient
+import tornado.httpserver
+import tornado.testing
 
 from parlor.config import Config, Rate
+from parlor.users import Accounts
+from server import HASH_THREADS, HASHES_WAITING
 from tests.helpers import Visitor, send_message, start_game, users
 from tests.web.test_chat import picture, stored_messages
 
@@ -14,7 +27,45 @@ def config(redis_url, tmp_path):
     """Small limits, so that a test reaches each one in a few requests."""
     return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20,
                   eliza_delay=0.0, message_limit=Rate(3, 60), conversation_limit=Rate(1, 3600),
-                  image_limit=Rate(1, 60), signup_limit=Rate(4, 3600), guess_limit=Rate(3, 60))
+                  image_limit=Rate(1, 60), signup_limit=Rate(4, 3600), login_limit=Rate(5, 60),
+                  guess_limit=Rate(3, 60))
+
+
+@pytest.fixture
+def behind_proxy(app, io_loop):
+    """The app with --xheaders, so that a test can come from any address (X-Forwarded-For)."""
+    app.config = dataclasses.replace(app.config, xheaders=True)
+    sock, port = tornado.testing.bind_unused_port()
+    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server.add_sockets([sock])
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+    io_loop.run_sync(server.close_all_connections)
+
+
+def from_address(address: str) -> dict:
+    return {"X-Forwarded-For": address}
+
+
+class CountingHasher(argon2.PasswordHasher):
+    """argon2 as Parlor uses it, counting the passwords it checks."""
+
+    def __init__(self):
+        super().__init__()
+        self.verified = 0
+        self._lock = threading.Lock()
+
+    def verify(self, hash, password):
+        with self._lock:
+            self.verified += 1
+        return super().verify(hash, password)
+
+
+def count_hashes(app) -> CountingHasher:
+    hasher = CountingHasher()
+    app.accounts = Accounts(app.redis, app.hash_pool, hasher, safety=app.safety,
+                            hashing_slots=HASH_THREADS + HASHES_WAITING)
+    return hasher
 
 
 def assert_refused(response, words, form_id, rate):
@@ -74,8 +125,7 @@ async def test_signups_from_one_address_over_the_limit_are_refused(http_server, 
     await users(http_client, base_url, "first", "second", "third")
     visitor = Visitor(http_client, base_url)
     taken = await visitor.post("/signup", {"username": "first", "password": "long enough"})
-    assert taken.code == 409  # a name that is taken costs no sign-up
-    await visitor.sign_up("fourth")
+    assert taken.code == 409  # said so while under the limit; it counts: trying names costs sign-ups
     for htmx in (False, True):
         response = await Visitor(http_client, base_url).post(
             "/signup", {"username": "fifth", "password": "long enough"}, headers={"HX-Request": "true"} if htmx else None)
@@ -99,3 +149,123 @@ async def test_guesses_over_the_limit_are_refused_and_not_counted(http_server, h
         assert_refused(response, "Too many guesses at once", "guess-form", config.guess_limit)
     assert redis_sync.hget(f"game:{game_id}", "count") == "3"
     assert [g.split(":")[0] for g in redis_sync.lrange(f"game:{game_id}:guesses", 0, -1)] == wrong[:3]
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_over_the_signup_limit_a_taken_name_gets_the_same_429_as_a_free_one(http_server, http_client,
+                                                                                  base_url, config):
+    """Name enumeration: over the limit, nothing says whether a name exists."""
+    await users(http_client, base_url, "first", "second", "third", "fourth")
+    answers = [await Visitor(http_client, base_url).post("/signup", {"username": name, "password": "long enough"})
+               for name in ("first", "free-name")]
+    for answer in answers:
+        assert_refused(answer, "Too many accounts were made from your address", "signup-form", config.signup_limit)
+    assert "is taken" not in answers[0].body.decode()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_password_checks_over_the_address_limit_are_refused_before_any_hashing(behind_proxy, http_client,
+                                                                                     app, config):
+    hasher = count_hashes(app)
+    (alice,) = await users(http_client, behind_proxy, "alice")
+    attacker = Visitor(http_client, behind_proxy)
+    for _ in range(5):  # fresh names: the lockout of one name from one address never starts
+        bogus = {"username": "x-" + secrets.token_hex(6), "password": "guess guess"}
+        assert (await attacker.post("/login", bogus, headers=from_address("198.51.100.7"))).code == 400
+    assert hasher.verified == 5
+    for htmx in (False, True):
+        response = await attacker.post("/login", {"username": "alice", "password": "correct horse"},
+                                       headers={**from_address("198.51.100.7"), **({"HX-Request": "true"} if htmx else {})})
+        assert_refused(response, "Too many password tries from your address", "login-form", config.login_limit)
+    # The account page's password forms draw on the same budget.
+    leave = await alice.post("/account/delete", {"password": "correct horse"}, headers=from_address("198.51.100.7"))
+    assert_refused(leave, "Too many password tries from your address", "leave-form", config.login_limit)
+    assert hasher.verified == 5  # nothing more was hashed
+    assert (await Visitor(http_client, behind_proxy).log_in("alice")).code == 303  # from 127.0.0.1
+    ipv6 = Visitor(http_client, behind_proxy)  # one IPv6 network is one address: its /64
+    for n in range(6):
+        answer = await ipv6.post("/login", {"username": "alice", "password": "wrong"}, headers=from_address(f"2001:db8::{n}"))
+    assert answer.code == 429
+
+
+async def timed_login(http, base_url: str, address: str) -> float:
+    """Seconds for alice's login from this address (its form already loaded)."""
+    visitor = Visitor(http, base_url)
+    await visitor.get("/login")
+    started = time.monotonic()
+    response = await visitor.post("/login", {"username": "alice", "password": "correct horse"},
+                                  headers=from_address(address))
+    took = time.monotonic() - started
+    assert response.code == 303, response.body
+    return took
+
+
+FLOOD_LOGINS = 200  # bogus logins from one address ...
+FLOOD_PER_S = 40  # ... at this pace (the issue's 10 a second already kept both threads busy)
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_login_flood_from_one_address_does_not_slow_anyone_elses_login(behind_proxy, http_client, app):
+    """200 logins with fresh names from one address; a real login from another address meanwhile
+    takes at most twice its unloaded time."""
+    await users(http_client, behind_proxy, "alice")
+    real = tornado.httpclient.AsyncHTTPClient(force_instance=True)
+    await timed_login(real, behind_proxy, "203.0.113.99")  # warm: the first request of a process costs more
+    unloaded = statistics.median([await timed_login(real, behind_proxy, f"203.0.113.{n}") for n in range(5)])
+    flood = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=FLOOD_LOGINS)
+    attacker = Visitor(flood, behind_proxy)
+    await attacker.get("/login")
+    answers = []
+
+    async def bogus_login():
+        fields = {"username": "x-" + secrets.token_hex(6), "password": "guess guess"}
+        answers.append((await attacker.post("/login", fields, headers=from_address("198.51.100.7"))).code)
+
+    async def attack():
+        started, sent = time.monotonic(), []
+        for n in range(FLOOD_LOGINS):
+            await asyncio.sleep(max(0.0, started + n / FLOOD_PER_S - time.monotonic()))
+            sent.append(asyncio.ensure_future(bogus_login()))
+        await asyncio.gather(*sent)
+
+    flooding = asyncio.ensure_future(attack())
+    await asyncio.sleep(2.5)  # 100 sent: the address's burst is long spent, the flood goes on
+    loaded = [await timed_login(real, behind_proxy, f"203.0.113.{10 + n}") for n in range(5)]
+    during = not flooding.done()
+    await flooding
+    real.close()
+    flood.close()
+    print(f"LOGIN-TIMING unloaded {unloaded:.3f} s, during the flood {statistics.median(loaded):.3f} s "
+          f"({', '.join(f'{t:.3f}' for t in loaded)}); flood answers: {answers.count(400)} checked, "
+          f"{answers.count(429)} refused (429), {answers.count(503)} busy (503)")
+    assert during  # the real logins ran while the flood went on
+    assert statistics.median(loaded) <= 2 * unloaded
+    assert len(answers) == FLOOD_LOGINS and answers.count(400) <= 5  # the address's burst, then 429s
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_when_every_hashing_slot_is_taken_a_password_check_is_refused_at_once(behind_proxy, app):
+    """Many addresses at once (each within its budget): the checks beyond the queue get 503 with
+    Retry-After at once, instead of waiting behind the others."""
+    hasher = count_hashes(app)
+    http = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=40)
+    visitors = [Visitor(http, behind_proxy) for _ in range(30)]
+    await asyncio.gather(*(v.get("/login") for v in visitors))
+    finished = {}
+
+    async def login(n: int, visitor: Visitor):
+        bogus = {"username": "x-" + secrets.token_hex(6), "password": "guess guess"}
+        response = await visitor.post("/login", bogus, headers=from_address(f"198.51.100.{n}"))
+        finished[n] = (response, time.monotonic())
+
+    await asyncio.gather(*(login(n, v) for n, v in enumerate(visitors)))
+    http.close()
+    busy = [(r, t) for r, t in finished.values() if r.code == 503]
+    checked = [(r, t) for r, t in finished.values() if r.code == 400]
+    assert len(busy) + len(checked) == 30 and len(busy) >= 30 - 2 * (HASH_THREADS + HASHES_WAITING)
+    assert hasher.verified == len(checked)
+    for response, _ in busy:
+        assert response.headers["Retry-After"] == "1"
+        assert "checking too many passwords" in response.body.decode() and 'id="login-form"' in response.body.decode()
+    # Refused at once: before the first password check that was let in had finished.
+    assert max(t for _, t in busy) < min(t for _, t in checked)
