@@ -39,7 +39,8 @@ def redis_sync(redis_url):
 # Tests sign up many users from 127.0.0.1, send hundreds of messages and play 1,000-guess games:
 # the rate limits are off here, and tests/web/test_limits.py tests them with limits on.
 NO_LIMITS = {name: NO_LIMIT for name in
-             ("message_limit", "conversation_limit", "image_limit", "signup_limit", "guess_limit")}
+             ("message_limit", "conversation_limit", "image_limit", "signup_limit", "guess_limit",
+              "game_limit", "game_address_limit")}
 
 
 @pytest.fixture
@@ -55,6 +56,24 @@ def app(config, redis_sync, io_loop):
     io_loop.run_sync(application.start)
     yield application
     io_loop.run_sync(application.stop)
+
+
+@pytest.fixture
+def proxied_url(app, io_loop):
+    """The app served as with --xheaders (a proxy in front): a Visitor's `address` is the
+    address the app sees, so one test can have visitors at several addresses."""
+    import dataclasses
+
+    import tornado.httpserver
+    import tornado.testing
+
+    app.config = dataclasses.replace(app.config, xheaders=True)
+    sock, port = tornado.testing.bind_unused_port()
+    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server.add_sockets([sock])
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+    io_loop.run_sync(server.close_all_connections)
 
 
 def pytest_collection_modifyitems(items):

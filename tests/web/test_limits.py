@@ -14,7 +14,8 @@ def config(redis_url, tmp_path):
     """Small limits, so that a test reaches each one in a few requests."""
     return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20,
                   eliza_delay=0.0, message_limit=Rate(3, 60), conversation_limit=Rate(1, 3600),
-                  image_limit=Rate(1, 60), signup_limit=Rate(4, 3600), guess_limit=Rate(3, 60))
+                  image_limit=Rate(1, 60), signup_limit=Rate(4, 3600), guess_limit=Rate(3, 60),
+                  game_limit=Rate(3, 60), game_address_limit=Rate(5, 60))
 
 
 def assert_refused(response, words, form_id, rate):
@@ -99,3 +100,45 @@ async def test_guesses_over_the_limit_are_refused_and_not_counted(http_server, h
         assert_refused(response, "Too many guesses at once", "guess-form", config.guess_limit)
     assert redis_sync.hget(f"game:{game_id}", "count") == "3"
     assert [g.split(":")[0] for g in redis_sync.lrange(f"game:{game_id}:guesses", 0, -1)] == wrong[:3]
+
+
+def assert_game_refused(response, words, rate, htmx):
+    body = response.body.decode()
+    assert response.code == 429, body
+    assert 1 <= int(response.headers["Retry-After"]) <= rate.seconds / rate.count
+    assert words in body  # a readable page, or the error fragment for htmx
+    assert body.startswith("<!doctype html>") != htmx
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_game_starts_over_the_visitors_limit_are_refused_and_store_nothing(
+        http_server, http_client, base_url, redis_sync, config):
+    player = Visitor(http_client, base_url)
+    for _ in range(3):
+        await start_game(player)
+    games = redis_sync.keys("game:*")
+    for htmx in (False, True):
+        response = await player.post("/games", {"max": "10"}, headers={"HX-Request": "true"} if htmx else None)
+        assert_game_refused(response, "You are starting games too fast", config.game_limit, htmx)
+    assert redis_sync.keys("game:*") == games
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_game_starts_over_the_addresss_limit_are_refused_and_make_no_session(
+        http_server, http_client, base_url, redis_sync, config):
+    """The attack: a script with an XSRF cookie of its own starts games from fresh sessions."""
+    async def fresh_start(htmx=False):
+        script = Visitor(http_client, base_url)
+        script.cookies["_xsrf"] = "made-up"
+        return await script.post("/games", {"max": "10"}, headers={"HX-Request": "true"} if htmx else None)
+
+    for _ in range(5):
+        assert (await fresh_start()).code == 303
+    sessions = redis_sync.keys("session:*")
+    for htmx in (False, True):
+        response = await fresh_start(htmx)
+        assert_game_refused(response, "Too many games were started from your address", config.game_address_limit,
+                            htmx)
+        assert "parlor_session" not in response.headers.get("Set-Cookie", "")
+    assert redis_sync.keys("session:*") == sessions and len(redis_sync.keys("game:*")) == 5
+    assert all(0 < redis_sync.ttl(key) <= 12 * 3600 for key in sessions)  # a guest's session is short-lived
