@@ -137,12 +137,14 @@ def make_scene(server, browser, directory: Path) -> Scene:
     contexts = [browser.new_context() for _ in range(3)]
     ada, grace, guest = (context.new_page() for context in contexts)
     sign_up(grace, server.url, "grace")
-    for play in (play_by_halving, play_by_counting, play_by_counting):
+    # Five games each, so that both are on the board (it ranks players from five games on).
+    for play in (play_by_halving, play_by_counting, play_by_counting, play_by_halving, play_by_halving):
         start_game(grace, server.url, 10)
         play(grace)
     sign_up(ada, server.url, "ada")
-    start_game(ada, server.url, 10)
-    play_by_halving(ada)
+    for _ in range(5):
+        start_game(ada, server.url, 10)
+        play_by_halving(ada)
     won = ada.url.removeprefix(server.url)
     start_game(ada, server.url, 100)
     play_by_halving(ada, stop_after=3)
