@@ -158,6 +158,7 @@ class ParlorApp(tornado.web.Application):
     async def start(self) -> None:
         """Start the periodic state push, the guest-entry sweep and the pub/sub listener."""
         await self.accounts.index_look_alikes()  # accounts made before look-alike keys were kept
+        await self.leaderboards.drop_old_entries()  # entries of the boards before they ranked averages
         self._state_push = tornado.ioloop.PeriodicCallback(self.hub.tick, STATE_PUSH_MS)
         self._state_push.start()
         self._guest_sweep = tornado.ioloop.PeriodicCallback(self._sweep_guests, GUEST_SWEEP_MS)

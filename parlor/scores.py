@@ -45,6 +45,7 @@ GUEST_SWEEP_CHUNK = 100  # expired guest entries taken off a board per script ca
 HISTORY_LENGTH = 100  # finished games kept per player
 AROUND = 5  # "around me" shows this many places above and below
 BOARDS_CHANNEL = "parlor:boards"  # pub/sub: a board changed (message: its maximum)
+OLD_SCORES = 1 << 42  # every score of the boards before averages was above this; none since is
 COUNTS_PREFIX = "histogram:"  # + board: guess count -> winning games (the guess script builds it too)
 
 
@@ -243,6 +244,24 @@ end
 return #gone
 """
 
+# Entries of the boards before they ranked averages (issue 15): their score packed a best game's
+# guesses with its finish time, always above OLD_SCORES. They mean something else, so they go;
+# their players are back from their next five games. KEYS: board, meta. ARGV: OLD_SCORES, entry
+# prefix, now ms, channel, board. Returns how many went.
+_DROP_OLD = """
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
+for _, member in ipairs(old) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('DEL', ARGV[2] .. member)
+end
+if #old > 0 then
+  redis.call('HINCRBY', KEYS[2], 'version', 1)
+  redis.call('HSET', KEYS[2], 'updated_ms', ARGV[3])
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+end
+return #old
+"""
+
 # A page of a board with each entry's details and what is needed for shared ranks, read
 # atomically in one round trip.
 _PAGE = """
@@ -374,6 +393,7 @@ class Leaderboards:
         self._page = redis.register_script(_PAGE)
         self._remove = redis.register_script(_REMOVE)
         self._sweep = redis.register_script(_SWEEP_GUESTS)
+        self._drop_old = redis.register_script(_DROP_OLD)
 
     def _entry_keys(self, board: int, member: str) -> list[str]:
         return [recent_key(board, member), entry_key(board, member), board_key(board), meta_key(board),
@@ -476,6 +496,13 @@ class Leaderboards:
                 if swept < GUEST_SWEEP_CHUNK:
                     break
         return gone
+
+    async def drop_old_entries(self) -> int:
+        """Take entries of the best-game boards (before averages) off every board; how many.
+        Safe to run at every start, by every process."""
+        return sum([await self._drop_old(keys=[board_key(board), meta_key(board)],
+                                         args=[OLD_SCORES, entry_key(board, ""), _now_ms(), BOARDS_CHANNEL, board])
+                    for board in self.boards])
 
     async def remove(self, user: str) -> None:
         """Take a user off every board and forget their games: entries, histograms, history."""

@@ -174,3 +174,14 @@ async def test_removing_a_user_forgets_every_key_of_theirs_on_the_boards(boards,
     await boards.remove("gone")
     assert [k for k in redis_sync.keys("*") if "gone" in k] == []
     assert (await boards.page(BOARD)).entries == []
+
+
+@pytest.mark.gen_test
+async def test_entries_of_the_best_game_boards_are_dropped_once(boards, redis_sync):
+    await play(boards, redis_sync, "u:new", [3] * MIN_GAMES)
+    redis_sync.zadd("scores:100", {"u:old": 3 * 2**42 + 1_700_000_000_000})  # as the old boards packed it
+    redis_sync.hset("scores:100:entry:u:old", mapping={"name": "old", "guesses": 3})
+    assert await boards.drop_old_entries() == 1
+    assert [e.member for e in (await boards.page(BOARD)).entries] == ["u:new"]
+    assert not redis_sync.exists("scores:100:entry:u:old")
+    assert await boards.drop_old_entries() == 0

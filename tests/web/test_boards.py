@@ -76,15 +76,17 @@ async def test_an_abandoned_game_counts_as_a_forfeit_from_the_moment_it_starts(h
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_starting_another_game_on_a_board_forfeits_the_open_one(http_server, http_client, base_url):
+async def test_starting_another_game_on_a_board_forfeits_the_open_one(http_server, http_client, base_url,
+                                                                       redis_sync):
     player = Visitor(http_client, base_url)
     first = await start_game(player, 10)
     other_board = await start_game(player, 100)
-    await player.post(f"/games/{first}/guesses", {"guess": "5"})
+    wrong = "5" if redis_sync.hget(f"game:{first}", "secret") != "5" else "6"
+    await player.post(f"/games/{first}/guesses", {"guess": wrong})
     second = await start_game(player, 10)
     page = (await player.get(f"/games/{first}")).body.decode()
     assert 'data-status="forfeit"' in page and "counts as a forfeit" in page
-    refused = await player.post(f"/games/{first}/guesses", {"guess": "6"})
+    refused = await player.post(f"/games/{first}/guesses", {"guess": wrong})
     assert refused.code == 409 and "This game is over" in refused.body.decode()
     home = (await player.get("/")).body.decode()
     assert f'href="/games/{second}"' in home and f'href="/games/{first}"' not in home
