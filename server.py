@@ -18,7 +18,7 @@ import uvloop
 from redis.backoff import NoBackoff
 
 from handlers import routes
-from handlers.base import NotFoundHandler, hide_secrets
+from handlers.base import REDIS_DOWN, NotFoundHandler, hide_secrets
 from handlers.chat import ChatPush, linkify
 from handlers.live import LiveViews
 from handlers.moderation import DeletionPush
@@ -50,6 +50,7 @@ HASHES_WAITING = 4
 IMAGE_THREADS = 2  # decoding a 24-megapixel picture takes a core for a while
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
 STATE_PUSH_MS = 1000  # the periodic state push (online count) runs once a second
+GUEST_SWEEP_MS = 60_000  # expired guest entries leave the boards within a minute
 WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
 WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is closed (Tornado: <= the interval)
 MAX_WEBSOCKET_MESSAGE = 64 * 1024  # a bigger client message closes the socket with 1009
@@ -85,7 +86,7 @@ class ParlorApp(tornado.web.Application):
         self.safety = Safety(redis_client, {
             "messages": config.message_limit, "conversations": config.conversation_limit,
             "images": config.image_limit, "signups": config.signup_limit, "logins": config.login_limit,
-            "guesses": config.guess_limit})
+            "guesses": config.guess_limit, "games": config.game_limit, "game_addresses": config.game_address_limit})
         self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety,
                                  hashing_slots=HASH_THREADS + HASHES_WAITING)
         self.sessions = Sessions(redis_client)
@@ -115,6 +116,7 @@ class ParlorApp(tornado.web.Application):
         }, on_resubscribe=self._resubscribed)
         self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None
+        self._guest_sweep: tornado.ioloop.PeriodicCallback | None = None
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
         self.metrics.watch(self)
         super().__init__(
@@ -166,12 +168,24 @@ class ParlorApp(tornado.web.Application):
                                                 request.remote_ip, took_ms, extra={"fields": fields or {}})
 
     async def start(self) -> None:
-        """Start the periodic state push and the pub/sub listener."""
+        """Start the periodic state push, the guest-entry sweep and the pub/sub listener."""
+        await self.accounts.index_look_alikes()  # accounts made before look-alike keys were kept
+        await self.leaderboards.drop_old_entries()  # entries of the boards before they ranked averages
         self._state_push = tornado.ioloop.PeriodicCallback(self.hub.tick, STATE_PUSH_MS)
         self._state_push.start()
+        self._guest_sweep = tornado.ioloop.PeriodicCallback(self._sweep_guests, GUEST_SWEEP_MS)
+        self._guest_sweep.start()
         self.listener.start()
 
+    async def _sweep_guests(self) -> None:
+        try:
+            await self.leaderboards.sweep_guests()
+        except REDIS_DOWN as e:  # the next sweep tries again
+            log.warning("guest entries not swept: %s", e)
+
     async def stop(self) -> None:
+        if self._guest_sweep:
+            self._guest_sweep.stop()
         if self._state_push:
             self._state_push.stop()
         await self.listener.stop()

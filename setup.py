@@ -7,6 +7,8 @@ setup(
     description="Number guessing with live leaderboards and one-to-one chat, server-rendered.",
     python_requires=">=3.11",
     packages=["parlor", "handlers"],
+    # Unicode's look-alike data (parlor/names.py), with Unicode's licence: read from here, never fetched.
+    package_data={"parlor": ["unicode/*.txt", "unicode/LICENSE"]},
     py_modules=["server"],
     install_requires=[
         "tornado>=6.6,<6.7",

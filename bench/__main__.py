@@ -42,6 +42,7 @@ from bench.client import HttpPool, WebSocket, open_many
 from bench.common import (LOAD_CORE, SERVER_CORE, XSRF, Baseline, LoadMeter, Parlor, Processes, cpu_seconds,
                           main_thread_cpu_seconds, make_users, pin_self_to_load_core, pinned,
                           raise_descriptor_limit, rss_kb, two_cores)
+from parlor.scores import MIN_GAMES
 
 # The issue's figures for bare Tornado on a 2-core machine like this one; a baseline more than
 # 25% worse than these means the machine (or the generator) is not fit to measure on.
@@ -279,6 +280,8 @@ def run_fanout(size: Size, workdir: Path, processes: Processes) -> dict:
     baseline = Baseline(workdir, processes, fragment)
     players = asyncio.run(make_users(parlor, [f"fan-{i:03d}" for i in range(size.fanout_triggers)]))
     store = redis.Redis(unix_socket_path=str(parlor.redis_socket), decode_responses=True)
+    for player in players:  # on the board already, a game open: its win is the board change timed
+        player["game"] = play_games(parlor, store, player, 25, MIN_GAMES, leave_last_open=True)
 
     async def measure():
         meter = LoadMeter()
@@ -286,13 +289,12 @@ def run_fanout(size: Size, workdir: Path, processes: Processes) -> dict:
         turn = iter(players)
 
         async def parlor_trigger():
-            # A signed-in player starts a game and wins with the first guess (the secret is read
-            # from Redis): the winning POST records the score, which every process pushes.
+            # A ranked player wins their open game with the first guess (the secret is read from
+            # Redis): the winning POST changes their average, which every process pushes.
             player = next(turn)
             headers = f"Cookie: {player['cookie']}\r\nX-XSRFToken: {XSRF}\r\nHX-Request: true\r\n" \
                       "Content-Type: application/x-www-form-urlencoded\r\n"
-            started = await pool.request("POST", "/games", headers, b"max=25")
-            game = started.header("HX-Redirect").rsplit("/", 1)[1]
+            game = player["game"]
             secret = store.hget(f"game:{game}", "secret")
             t0 = time.perf_counter()
             response = await pool.request("POST", f"/games/{game}/guesses", headers, f"guess={secret}".encode())
@@ -389,25 +391,34 @@ def run_conns(size: Size, workdir: Path, processes: Processes) -> dict:
 
 # -- fragment ------------------------------------------------------------------------------------
 
-def seed_board(parlor: Parlor, board: int, players: int) -> None:
-    """Finish `players` games on a board through the HTTP API, as guests."""
-    store = redis.Redis(unix_socket_path=str(parlor.redis_socket), decode_responses=True)
-    for i in range(players):
-        cookies = urllib.request.HTTPCookieProcessor()
-        opener = urllib.request.build_opener(cookies)
-        opener.open(parlor.url + "/login").read()
-        xsrf = next(c.value for c in cookies.cookiejar if c.name == "_xsrf")
+def play_games(parlor: Parlor, store: redis.Redis, person: dict, board: int, count: int, misses: int = 0,
+               leave_last_open: bool = False) -> str:
+    """`count` games of a signed-in person through the HTTP API, each won after `misses` wrong
+    guesses (the secret is read from Redis); the last one left open if asked. Its id."""
+    headers = {"Cookie": person["cookie"], "X-XSRFToken": XSRF}
 
-        def post(path, **fields):
-            data = urllib.parse.urlencode({**fields, "_xsrf": xsrf}).encode()
-            return opener.open(parlor.url + path, data=data)
+    def post(path: str, **fields) -> str:
+        request = urllib.request.Request(parlor.url + path, urllib.parse.urlencode(fields).encode(), headers)
+        with urllib.request.urlopen(request) as response:  # follows the 303 to the game
+            return response.geturl()
 
-        game_id = post("/games", max=str(board)).geturl().rsplit("/", 1)[1]
+    for n in range(count):
+        game_id = post("/games", max=str(board)).rsplit("/", 1)[1]
+        if leave_last_open and n == count - 1:
+            break
         secret = int(store.hget(f"game:{game_id}", "secret"))
-        wrong = [g for g in range(1, 1 + i % 5) if g != secret]  # a few misses: a board with some spread
-        for guess in [*wrong, secret]:
+        for guess in [g for g in range(1, 1 + misses) if g != secret] + [secret]:
             post(f"/games/{game_id}/guesses", guess=str(guess))
-        post(f"/games/{game_id}/name", name=f"player {i}")
+    return game_id
+
+
+def seed_board(parlor: Parlor, board: int, players: int) -> None:
+    """Put `players` signed-in players on a board (MIN_GAMES won games each, a few misses: some
+    spread), through the HTTP API."""
+    store = redis.Redis(unix_socket_path=str(parlor.redis_socket), decode_responses=True)
+    people = asyncio.run(make_users(parlor, [f"seed-{board}-{i:03d}" for i in range(players)]))
+    for i, person in enumerate(people):
+        play_games(parlor, store, person, board, MIN_GAMES, misses=i % 5)
     store.close()
 
 

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from parlor.games import GameError
+from parlor.safety import Refused, address_group
+from parlor.scores import MIN_GAMES, RECENT_GAMES, forfeit_guesses, member_for
 
 from .base import BaseHandler, ClientError
 
 
 class GameBase(BaseHandler):
     async def announce_standing(self, game) -> None:
-        """A signed-in player's game went on the board: an event to every tab of theirs."""
+        """A signed-in player's game changed their entry: an event to every tab of theirs."""
         app = self.application
-        standing = await app.leaderboards.best(game.max, game.recorded_as)
+        standing = await app.leaderboards.best(game.max, game.member)
         if standing is None:
             return
         html = app.templates.get_template("partials/_my_best.html").render(
@@ -22,11 +24,12 @@ class GameBase(BaseHandler):
         return self.session["player"] if self.session else None
 
     async def show_game(self, game, status: int = 200, error: str | None = None) -> None:
-        standing = None
-        if game.recorded_as:
-            standing = await self.application.leaderboards.best(game.max, game.recorded_as)
-        self.render_view("game.html", "partials/_game.html", status=status, game=game,
-                         standing=standing, error=error)
+        progress = None
+        if game.status == "won" and game.member and (game.named or not game.for_guest_entry):
+            progress = await self.application.leaderboards.progress(game.max, game.member)
+        self.render_view("game.html", "partials/_game.html", status=status, game=game, progress=progress,
+                         error=error, min_games=MIN_GAMES, recent_games=RECENT_GAMES,
+                         forfeit=forfeit_guesses(game.max))
 
     async def game_or_404(self, game_id: str):
         game = await self.application.games.load(game_id, self.player)
@@ -47,11 +50,22 @@ class GamesHandler(GameBase):
     async def post(self) -> None:
         raw = self.get_body_argument("max", "")
         board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else None
+        if board not in self.application.config.boards:
+            raise ClientError(400, "Choose one of the boards offered.")
+        address = address_group(self.request.remote_ip)
+        visitor = member_for(self.current_user, self.player) if self.session else None
+        try:  # before a session is made: a refused start stores nothing
+            await self.application.safety.check_game_start(address, visitor)
+        except Refused as e:
+            raise ClientError(e.status, str(e), e.retry_after) from None
         session = await self.ensure_session()
+        if visitor is None:  # a new session's first game counts towards its own limit too
+            await self.application.safety.hit("games", member_for(self.current_user, session["player"]))
         try:
-            game_id = await self.application.games.start(session["player"], board)
+            game_id = await self.application.games.start(session["player"], board, self.current_user, address)
         except GameError as e:
             raise ClientError(e.status, str(e)) from None
+        self.application.board_views.forget(board)  # its forfeit may have changed the board
         self.redirect_after_post(f"/games/{game_id}")
 
 
@@ -70,9 +84,10 @@ class GuessHandler(GameBase):
             return
         if game.finished:  # a guess on a finished game is refused above: this one ended it
             self.application.metrics.game_finished(game.max, game.status)
-        if game.recorded_as:
+        if game.status == "won" and game.member:
             self.application.board_views.forget(game.max)  # our own notice comes back a moment later
-            await self.announce_standing(game)
+            if game.member == member_for(self.current_user, ""):
+                await self.announce_standing(game)
         if self.wants_fragment():
             await self.show_game(game)  # htmx swaps only the game
         else:
@@ -83,12 +98,10 @@ class ClaimHandler(GameBase):
     async def post(self, game_id: str) -> None:
         try:
             game = await self.application.games.claim(
-                game_id, self.player, self.current_user, self.get_body_argument("name", None),
-                is_username=self.application.accounts.is_taken)
+                game_id, self.player, self.get_body_argument("name", None),
+                name_is_taken=self.application.accounts.name_is_taken)
         except GameError as e:
             await self.refuse(game_id, e)
             return
         self.application.board_views.forget(game.max)  # our own notice comes back a moment later
-        if self.current_user:
-            await self.announce_standing(game)
         self.redirect_after_post(f"/games/{game_id}")

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from email.utils import formatdate
 
-from parlor.scores import Page, Stats, member_for
+from parlor.safety import address_group
+from parlor.scores import MIN_GAMES, RECENT_GAMES, Page, Stats, board_member, forfeit_guesses, member_for
 
 from .base import BaseHandler, ClientError
 
@@ -221,7 +222,7 @@ class BoardPageHandler(BoardMixin, BaseHandler):
         board = self.board_or_404(raw_board)
         limit, offset = self.paging()
         around = self.get_query_argument("around", None)
-        me = member_for(self.current_user, self.session["player"]) if self.session else None
+        me = board_member(self.current_user, address_group(self.request.remote_ip))
         live = around is None and offset == 0 and limit == TOP
         if around is None:
             page = (await self.application.board_views.view(board, limit, offset)).page
@@ -230,11 +231,13 @@ class BoardPageHandler(BoardMixin, BaseHandler):
             page = await self.application.leaderboards.around(board, member) if member else None
             if page is None:
                 raise ClientError(404, "That player is not on this board.")
-        my_best = await self.application.leaderboards.best(board, me) if self.current_user and me else None
+        progress = await self.application.leaderboards.progress(board, me) if self.current_user else None
         stats = None if self.wants_fragment() else await self.application.leaderboards.stats(board, self.own_members())
-        self.render_view("board.html", "partials/_board.html", page=page, oob=False, me=me, my_best=my_best,
+        self.render_view("board.html", "partials/_board.html", page=page, oob=False, me=me,
+                         my_best=progress.entry if progress else None, progress=progress,
                          limit=limit, around=around, live_boards=[board] if live else [],
-                         stats=stats, bars=histogram_bars(stats) if stats else [])
+                         stats=stats, bars=histogram_bars(stats) if stats else [], min_games=MIN_GAMES,
+                         recent_games=RECENT_GAMES, forfeit=forfeit_guesses(board))
 
 
 class BoardStatsHandler(BoardMixin, BaseHandler):

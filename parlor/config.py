@@ -93,6 +93,11 @@ class Config:
         "password checks (logins, and the account page's forms) from one IP address, COUNT/SECONDS (0: no limit)",
         Rate(30, 60))
     guess_limit: Rate = _flag("guesses in one game, COUNT/SECONDS (0: no limit)", Rate(10, 1))
+    game_limit: Rate = _flag(
+        "games one visitor (a session, or a signed-in user) may start, COUNT/SECONDS (0: no limit)", Rate(20, 60))
+    game_address_limit: Rate = _flag(
+        "games started from one IP address (IPv6: one /64), COUNT/SECONDS (0: no limit); "
+        "a class behind one address shares it", Rate(120, 60))
     xheaders: bool = _flag(
         "trust X-Forwarded-For/-Proto/-Host from a reverse proxy in front of Parlor", False
     )

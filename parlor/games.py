@@ -5,20 +5,25 @@ import json
 import re
 import secrets
 import time
-import unicodedata
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from .config import NO_LIMIT, Rate
+from .names import folded
 from .safety import GCRA_LUA, bucket_key, over_limit
-from .scores import COUNTS_PREFIX, HISTORY_LENGTH, Leaderboards, history_key, member_for
+from .scores import (
+    COUNTS_PREFIX, HISTORY_LENGTH, Leaderboards, board_member, history_key, is_guest_entry, member_for,
+)
+from .sessions import GUEST_SESSION_TTL_S
+
+__all__ = ["Games", "Game", "GameError", "folded", "parse_guess", "clean_guest_name"]
 
 GAME_TTL_S = 24 * 3600  # an abandoned game is forgotten after a day
-MAX_GUESSES = 1000  # a game that reaches this many guesses ends unranked
+MAX_GUESSES = 1000  # a game that reaches this many guesses ends, counted as a forfeit
 GUESS_RE = re.compile(r"[0-9]{1,7}")  # int() would also take "١٢", " 12 ", "1_000" and "+7"
 MIN_GUEST_NAME, MAX_GUEST_NAME = 3, 24  # long enough to tell apart, short enough for a board row
-GUEST_HISTORY_TTL_S = 30 * 24 * 3600  # a guest's finished games are kept as long as a session
+GUEST_HISTORY_TTL_S = GUEST_SESSION_TTL_S  # a guest's finished games go with their session
 GAMES_SHOWN = 20  # games in progress listed on the front page
 RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
 
@@ -63,6 +68,39 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 return {result, tostring(count), status}
 """
 
+# A new game, atomically: the player's open game on that board (if still being played) is
+# forfeited first, since a player has one game per board at a time. KEYS: the new game, the
+# player's games, the open games of whoever starts it (board -> game id), their history.
+# ARGV: game id, player, board, secret, now ms, game ttl (s), the board entry it counts for,
+# history length, history ttl (s, 0: none), the game key prefix. Returns the forfeited game's id
+# or ''.
+_START = """
+local forfeited = ''
+local old = redis.call('HGET', KEYS[3], ARGV[3])
+if old then
+  local old_key = ARGV[10] .. old
+  local g = redis.call('HMGET', old_key, 'status', 'count', 'started_ms')
+  if g[1] == 'playing' then
+    redis.call('HSET', old_key, 'status', 'forfeit', 'finished_ms', ARGV[5])
+    redis.call('ZREM', KEYS[2], old)
+    redis.call('LPUSH', KEYS[4], cjson.encode({board = tonumber(ARGV[3]), guesses = tonumber(g[2]),
+      status = 'forfeit', finished_ms = tonumber(ARGV[5]), duration_ms = tonumber(ARGV[5]) - tonumber(g[3])}))
+    redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[8]) - 1)
+    if tonumber(ARGV[9]) > 0 then redis.call('EXPIRE', KEYS[4], ARGV[9]) end
+    forfeited = old
+  end
+end
+redis.call('HSET', KEYS[1], 'player', ARGV[2], 'max', ARGV[3], 'secret', ARGV[4], 'status', 'playing',
+           'count', 0, 'started_ms', ARGV[5], 'member', ARGV[7])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[5]) - tonumber(ARGV[6]) * 1000)
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+return forfeited
+"""
+
 
 class GameError(Exception):
     """A guess or claim that cannot go ahead; status is the HTTP-like code, str() the message."""
@@ -87,11 +125,16 @@ class Guess:
 class Game:
     id: str
     max: int
-    status: str  # playing | won | unranked
+    status: str  # playing | won | unranked (1000 guesses) | forfeit (another game was started)
     guesses: list[Guess]
     started_ms: int
     finished_ms: int | None
-    recorded_as: str | None  # the board member it was recorded under, once recorded
+    member: str | None  # the board entry it counts for (fixed when it starts)
+    named: bool = False  # a guest named their address's entry with it
+
+    @property
+    def for_guest_entry(self) -> bool:
+        return bool(self.member) and is_guest_entry(self.member)
 
     @property
     def count(self) -> int:
@@ -118,6 +161,10 @@ def games_key(player: str) -> str:
     return f"player:{player}:games"
 
 
+def open_games_key(owner: str) -> str:
+    return f"open:{owner}"  # hash: board -> the id of the game being played there
+
+
 def parse_guess(raw: str | None, board: int | None = None) -> int:
     """The guess as a number, or GameError(400) saying what is wrong with it."""
     if raw is None or not GUESS_RE.fullmatch(raw) or not raw.isascii():
@@ -136,36 +183,30 @@ def clean_guest_name(raw: str | None) -> str:
     return name
 
 
-def folded(name: str) -> str:
-    """A name as compared with usernames: compatibility forms folded ("ａｄｍｉｎ" is "admin")."""
-    return unicodedata.normalize("NFKC", name).casefold()
-
-
 class Games:
-    """Start, load and play games; record won games on the boards."""
+    """Start, load and play games; count them on the boards."""
 
     def __init__(self, redis: aioredis.Redis, leaderboards: Leaderboards, guess_limit: Rate = NO_LIMIT):
         self._redis = redis
         self.leaderboards = leaderboards
         self.guess_limit = guess_limit
         self._guess = redis.register_script(_GUESS)
+        self._start = redis.register_script(_START)
 
-    async def start(self, player: str, board: int) -> str:
-        """A new game on a board for this player; returns its id."""
+    async def start(self, player: str, board: int, user: str | None = None, address: str = "-") -> str:
+        """A new game on a board for this player (their open game there is forfeited); it counts
+        at once, as a forfeit until won, for the user's entry or their address's guest entry.
+        Returns its id."""
         if board not in self.leaderboards.boards:
             raise GameError(400, "Choose one of the boards offered.")
         game_id = secrets.token_urlsafe(12)
-        now_ms = int(time.time() * 1000)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(game_key(game_id), mapping={
-                "player": player, "max": board, "secret": secrets.randbelow(board) + 1,
-                "status": "playing", "count": 0, "started_ms": now_ms,
-            })
-            pipe.expire(game_key(game_id), GAME_TTL_S)
-            pipe.zadd(games_key(player), {game_id: now_ms})
-            pipe.zremrangebyscore(games_key(player), "-inf", now_ms - GAME_TTL_S * 1000)
-            pipe.expire(games_key(player), GAME_TTL_S)
-            await pipe.execute()
+        owner = member_for(user, player)
+        member = board_member(user, address)
+        await self._start(
+            keys=[game_key(game_id), games_key(player), open_games_key(owner), history_key(owner)],
+            args=[game_id, player, board, secrets.randbelow(board) + 1, int(time.time() * 1000), GAME_TTL_S,
+                  member, HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S, game_key("")])
+        await self.leaderboards.begin(board, member, game_id, name=user or "")
         return game_id
 
     async def load(self, game_id: str, player: str | None) -> Game | None:
@@ -183,7 +224,7 @@ class Games:
             guesses=[Guess(int(v), r) for v, r in (g.split(":") for g in guesses)],
             started_ms=int(data["started_ms"]),
             finished_ms=int(data["finished_ms"]) if "finished_ms" in data else None,
-            recorded_as=data.get("recorded"),
+            member=data.get("member"), named="recorded" in data,
         )
 
     async def in_progress(self, player: str | None) -> list[Game]:
@@ -195,7 +236,7 @@ class Games:
         return [g for g in games if g and not g.finished]
 
     async def guess(self, game_id: str, player: str | None, raw: str | None, user: str | None) -> Game:
-        """Play one guess. A signed-in winner goes on the board at once; a guest names themself."""
+        """Play one guess. A win replaces the game's forfeit on the entry it counts for."""
         value = parse_guess(raw)
         answer = await self._guess(
             keys=[game_key(game_id), guesses_key(game_id), games_key(player or "-"),
@@ -215,40 +256,33 @@ class Games:
             refused = over_limit("guesses", int(answer[1]))
             raise GameError(429, str(refused), refused.retry_after)
         game = await self.load(game_id, player)
-        if game.status == "won" and user:
-            await self._record(game, member_for(user, player), user, guest=False)
-            game.recorded_as = member_for(user, player)
+        if game.status == "won" and game.member:
+            await self.leaderboards.win(game_key(game.id), game.id, game.max, game.member, game.count,
+                                        game.finished_ms, game.duration_ms)
         return game
 
-    async def claim(self, game_id: str, player: str | None, user: str | None, raw_name: str | None,
-                    is_username) -> Game:
-        """Put a won, unrecorded game on its board: a signed-in user under their name, a guest
-        under a display name that is no registered username (is_username answers that)."""
+    async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken) -> Game:
+        """Name the guest entry a won game counts for (guests at one address share one entry; the
+        last name given is shown). The name may not be, or look like, a registered username
+        (name_is_taken answers that)."""
         game = await self.load(game_id, player)
         if game is None:
             raise GameError(404, "There is no such game, or it has expired.")
         if game.status != "won":
             raise GameError(409, "Only a won game goes on the board.")
-        if game.recorded_as:
+        if not game.for_guest_entry:
+            raise GameError(409, "This game is on the board already: it counts for your account.")
+        if game.named:
             raise GameError(409, "This game is on the board already.")
-        if user:
-            name, guest = user, False
-        else:
-            name, guest = clean_guest_name(raw_name), True
-            if await is_username(folded(name)):
-                raise GameError(400, "That name belongs to a registered player. Please choose another.")
-        member = member_for(user, player)
-        await self._record(game, member, name, guest)
-        game.recorded_as = member
+        name = clean_guest_name(raw_name)
+        if await name_is_taken(name):
+            raise GameError(400, "That name belongs to a registered player, or looks like one. "
+                                 "Please choose another.")
+        if not await self._redis.hsetnx(game_key(game_id), "recorded", game.member):
+            raise GameError(409, "This game is on the board already.")
+        await self.leaderboards.name(game.max, game.member, name)
+        game.named = True
         return game
-
-    async def _record(self, game: Game, member: str, name: str, guest: bool) -> None:
-        result = await self.leaderboards.record(
-            game_key(game.id), game.max, member, name, guest, game.count, game.finished_ms,
-            game.duration_ms,
-        )
-        if result == -2:
-            raise GameError(409, "This game is on the board already.")
 
     async def history(self, user: str | None, player: str) -> list[dict]:
         """The player's finished games, newest first."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 import tempfile
 import time
@@ -12,18 +13,36 @@ from typing import IO
 
 import redis.asyncio as aioredis
 
-from .chat import Chat
+from .chat import Chat, published_key
 from .chatlog import Message
-from .games import Games
+from .games import Games, open_games_key
 from .hub import Hub, stream_key, stream_meta_key
-from .safety import Safety
+from .presence import ONLINE_KEY, conns_key, presence_key
+from .safety import Safety, bucket_key
 from .scores import member_for
-from .sessions import Sessions
+from .sessions import Sessions, user_sessions_key
 from .users import AccountError, Accounts, TryLater, check_password, new_ghost, user_key
 
 LEFT_CHANNEL = "parlor:left"  # "<user>": an account was deleted; every process closes its files
 ARCHIVE_IN_MEMORY = 1024 * 1024  # a data download smaller than this is built in memory, else on disk
 IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+SCAN_BATCH = 1000  # keys Redis looks at per SCAN call when leaving (never blocks it for long)
+
+
+def named_keys(user: str) -> list[str]:
+    """The keys that belong to a user and are known by name (leaving deletes them; the boards,
+    blocks, event stream and conversations are forgotten by their own modules)."""
+    member = member_for(user, "")
+    return [user_sessions_key(user), presence_key(user), conns_key(user), open_games_key(member),
+            *(bucket_key(limit, user) for limit in ("messages", "conversations", "images")),
+            bucket_key("games", member)]
+
+
+def named_key_patterns(user: str) -> list[str]:
+    """Keys of a user that are only found by looking (one per pair or per address): the pairs'
+    published markers, typing notices, failed-login counters."""
+    return [published_key(f"{user}_*"), published_key(f"*_{user}"), f"typing:{user}:*", f"typing:*:{user}",
+            f"login-attempts:{user}:*"]
 
 
 def iso(ms: int | None) -> str | None:
@@ -72,11 +91,24 @@ class Membership:
             return  # deleted meanwhile, by another of their sessions
         await self._sessions.end_all(user)  # each session's sign-out is published ...
         await self._hub.sign_out(user)  # ... and this ends the rest, those on the API token too
-        await self._games.leaderboards.remove(member_for(user, ""))
+        await self._games.leaderboards.remove(user)
         await self._safety.forget(user)
         await self._redis.delete(stream_key(user), stream_meta_key(user))
         await self._chat.forget_user(user, new_ghost())
+        await self._forget_keys(user)
         await self._redis.publish(LEFT_CHANNEL, user)
+
+    async def _forget_keys(self, user: str) -> None:
+        """Delete every other key of the user, so that a later account with the name inherits
+        nothing (no histogram, no "already published" marker, no rate bucket); the name's
+        reservation (Accounts.remove) stays."""
+        await self._redis.delete(*named_keys(user))
+        await self._redis.zrem(ONLINE_KEY, user)
+        patterns = named_key_patterns(user)
+        found = [key async for key in self._redis.scan_iter(match=f"*{user}*", count=SCAN_BATCH)
+                 if any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)]
+        if found:
+            await self._redis.delete(*found)
 
     async def _check(self, user: str, password: str, address: str, wrong: str) -> None:
         """The user's password, checked and throttled as a login is."""

@@ -20,7 +20,7 @@ from .batching import Batcher
 from .config import Rate
 
 MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by anyone
-IPV6_NETWORK_BITS = 64  # one IPv6 subscriber gets a /64: an address-wide limit counts the whole of it
+IPV6_GROUP_BITS = 64  # one IPv6 subscriber gets a /64 at least: its addresses count as one
 UNDELIVERABLE = "Your message could not be delivered."  # the same words whatever the reason
 
 # Shared by every script that charges a bucket: `now` from Redis's own clock (one clock for all
@@ -81,6 +81,22 @@ end
 return verdicts
 """
 
+# A game start: the address's bucket and the visitor's (KEYS[2], only when ARGV[5] is 1), both
+# charged or neither. ARGV: count and period (ms) of the address limit, then of the visitor's.
+# Returns {code, ms to wait}: 0 started, 1 the address is over its limit, 2 the visitor.
+_CHECK_GAME = GCRA_LUA + """
+local address, wait = bucket(KEYS[1], ARGV[1], ARGV[2])
+if address == false then return {1, wait} end
+local visitor = nil
+if ARGV[5] == '1' then
+  visitor, wait = bucket(KEYS[2], ARGV[3], ARGV[4])
+  if visitor == false then return {2, wait} end
+end
+charge(KEYS[1], address)
+charge(KEYS[2], visitor)
+return {0, 0}
+"""
+
 # One bucket. KEYS: the bucket. ARGV: count, period (ms). Returns the ms to wait (0: charged).
 _HIT = GCRA_LUA + """
 local tat, wait = bucket(KEYS[1], ARGV[1], ARGV[2])
@@ -120,18 +136,19 @@ def bucket_key(limit: str, who: str) -> str:
     return f"rate:{limit}:{who}"
 
 
-def address_bucket(address: str) -> str:
-    """Who a per-address limit counts: an IPv4 address as it is; an IPv6 address by its /64, so
-    that rotating through the 2^64 addresses of one network does not dodge the limit."""
+def address_group(address: str) -> str:
+    """The address that counts for per-address limits and guest entries: an IPv4 address as it
+    is, an IPv6 address as its /64 (one subscriber can rotate through a /64 at will, and would
+    otherwise be a new address every time)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
-    if ip.version == 4:
-        return str(ip)
-    if ip.ipv4_mapped is not None:  # ::ffff:1.2.3.4 is 1.2.3.4
-        return str(ip.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{ip}/{IPV6_NETWORK_BITS}", strict=False))
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_GROUP_BITS}", strict=False))
+    return str(ip)
 
 
 def wait_words(seconds: int) -> str:
@@ -150,8 +167,11 @@ LIMIT_MESSAGES = {
     "signups": "Too many accounts were made from your address. Try again in {wait}.",
     "logins": "Too many password tries from your address. Try again in {wait}.",
     "guesses": "Too many guesses at once. Wait {wait} and guess again.",
+    "games": "You are starting games too fast. Wait {wait} and start one again.",
+    "game_addresses": "Too many games were started from your address. Try again in {wait}.",
 }
-SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # _CHECK_SEND's codes
+SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # _CHECK_SENDS's codes
+GAME_LIMITS = {1: "game_addresses", 2: "games"}  # _CHECK_GAME's codes
 
 
 class Refused(Exception):
@@ -174,8 +194,10 @@ class Safety:
 
     def __init__(self, redis: aioredis.Redis, limits: dict[str, Rate]):
         self._redis = redis
-        self.limits = limits  # "messages", "conversations", "images", "signups", "logins", "guesses"
+        # "messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses"
+        self.limits = limits
         self._check_sends = redis.register_script(_CHECK_SENDS)
+        self._check_game = redis.register_script(_CHECK_GAME)
         # What many sends ask at once goes in one round trip (see parlor/batching.py).
         self._send_checks: Batcher[tuple[str, str, bool, str], list[int]] = Batcher(self._check_batch)
         self._hit = redis.register_script(_HIT)
@@ -208,6 +230,18 @@ class Safety:
                      bucket_key("conversations", me), bucket_key("images", me)]
             args += [me, peer, 1 if picture else 0]
         return await self._check_sends(keys=keys, args=args)
+    async def check_game_start(self, address: str, visitor: str | None) -> None:
+        """Refuse a game start over the limit of its address (address_group) or of its visitor
+        (a session's player or a user; None: no session yet, so a new one), else count it in
+        both. Unlimited game starts cost Redis memory (a session and a game each) and flood the
+        boards with games."""
+        if self.limits["game_addresses"].unlimited and (visitor is None or self.limits["games"].unlimited):
+            return
+        code, wait_ms = await self._check_game(
+            keys=[bucket_key("game_addresses", address), bucket_key("games", visitor or "-")],
+            args=[*self._rate_args("game_addresses"), *self._rate_args("games"), 1 if visitor else 0])
+        if code in GAME_LIMITS:
+            raise over_limit(GAME_LIMITS[code], wait_ms)
 
     async def hit(self, limit: str, who: str) -> None:
         """Count one action of `who` against a limit, or raise Refused (429) when over it."""

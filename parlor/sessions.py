@@ -14,7 +14,10 @@ import time
 
 import redis.asyncio as aioredis
 
-SESSION_TTL_S = 30 * 24 * 3600  # a month without a visit ends a session
+SESSION_TTL_S = 30 * 24 * 3600  # a month without a visit ends a signed-in session
+# Anyone can make guest sessions by the thousand (a script needs no account): one that never
+# signed in ends after half a day without a visit, so they cannot pile up in Redis.
+GUEST_SESSION_TTL_S = 12 * 3600
 SESSION_ID_BYTES = 32  # 256 random bits: not guessable
 RENEW_AFTER_S = 24 * 3600  # the cookie is sent again (its lifetime renewed) about once a day
 # "<user, or empty for a guest>\n<the Redis keys of what ended, comma-separated, or *>". A key is
@@ -51,6 +54,19 @@ if #gone > 0 then redis.call('PUBLISH', ARGV[4], ARGV[3] .. '\\n' .. table.conca
 return 0
 """
 
+# A session's data, its lifetime renewed: a month if it is signed in, else GUEST_SESSION_TTL_S.
+# KEYS: session. ARGV: signed-in ttl, guest ttl (s). Returns the hash as a flat list.
+_LOAD = """
+local data = redis.call('HGETALL', KEYS[1])
+if #data == 0 then return data end
+if redis.call('HEXISTS', KEYS[1], 'user') == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+else
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return data
+"""
+
 # End one session, take it out of its user's index, and publish its sign-out (even if it had
 # expired already: a notice too many costs nothing). KEYS: session. ARGV: index prefix, id, channel.
 _END = """
@@ -79,21 +95,20 @@ return ended
 
 
 class Sessions:
-    """Create, load, rotate and end sessions; a session is a small Redis hash with a TTL."""
+    """Create, load, rotate and end sessions; a session is a small Redis hash with a TTL (a month
+    signed in, GUEST_SESSION_TTL_S for a guest)."""
 
     def __init__(self, redis: aioredis.Redis):
         self._redis = redis
         self._index = redis.register_script(_INDEX)
+        self._load = redis.register_script(_LOAD)
         self._end = redis.register_script(_END)
         self._end_all = redis.register_script(_END_ALL)
 
     async def load(self, session_id: str) -> dict[str, str] | None:
         """The session's data, its lifetime renewed; None if it does not exist (or expired)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(session_key(session_id))
-            pipe.expire(session_key(session_id), SESSION_TTL_S)
-            data, _ = await pipe.execute()
-        return data or None
+        flat = await self._load(keys=[session_key(session_id)], args=[SESSION_TTL_S, GUEST_SESSION_TTL_S])
+        return dict(zip(flat[::2], flat[1::2])) or None
 
     async def create(self, **data: str) -> tuple[str, dict[str, str]]:
         """A new guest session; `player` is the id its games are bound to, kept across login."""
@@ -102,7 +117,7 @@ class Sessions:
         fields = {"player": secrets.token_urlsafe(12), "created_at": now, **data, "renewed_at": now}
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(session_key(session_id), mapping=fields)
-            pipe.expire(session_key(session_id), SESSION_TTL_S)
+            pipe.expire(session_key(session_id), SESSION_TTL_S if fields.get("user") else GUEST_SESSION_TTL_S)
             await pipe.execute()
         if fields.get("user"):  # so that a password change or leaving can end all of them
             await self._index(keys=[user_sessions_key(fields["user"])],

@@ -11,7 +11,8 @@ from concurrent.futures import Executor
 import argon2
 import redis.asyncio as aioredis
 
-from .safety import Refused, address_bucket
+from .names import folded, look_alike_key, look_alike_keys
+from .safety import Refused, address_group
 from .sessions import SIGN_OUT_CHANNEL
 
 # ASCII only, checked before folding: no look-alike letters (Kelvin sign, fullwidth "ａｄｍｉｎ"),
@@ -37,11 +38,15 @@ LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
 API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
 HASHING_BUSY_RETRY_S = 1  # a password check refused because every hashing slot was taken: retry after
 
-# Creates the user only if the name is free (no account, not reserved after one was deleted):
-# two sign-ups of one name race, exactly one wins.
+# Creates the user only if the name is free (no account, not reserved after one was deleted, no
+# look-alike taken): two sign-ups of one name, or of two look-alikes, race and exactly one wins.
+# KEYS: user, reserved, look-alike. ARGV: the name, then the account's fields.
 _CREATE_USER = """
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+local owner = redis.call('GET', KEYS[3])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 """
 
@@ -79,14 +84,26 @@ end
 return old or ''
 """
 
-# Deletes an account: its hash and API token go, its name stays reserved. KEYS: user,
-# reserved. ARGV: reserved for (s). Returns 0 if there was no such account.
+# Deletes an account: its hash and API token go, its name (and its look-alikes) stay reserved.
+# KEYS: user, reserved, look-alike. ARGV: reserved for (s), the name. Returns 0 if there was no
+# such account.
 _REMOVE_USER = """
 local token = redis.call('HGET', KEYS[1], 'api_token_key')
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 if token then redis.call('DEL', token) end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
+if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
 return 1
+"""
+
+# Index the look-alike key of an account made before keys were kept (a no-op for the others).
+# KEYS: look-alike, user, reserved. ARGV: the name.
+_INDEX_LOOK_ALIKE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
+local ttl = redis.call('TTL', KEYS[3])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) return 1 end
+return 0
 """
 
 
@@ -167,6 +184,11 @@ def reserved_key(name: str) -> str:
     return f"reserved:{name}"  # a deleted account's name, kept from others for a while
 
 
+def look_alike_index_key(name: str) -> str:
+    """Where the account whose name looks like `name` is found (TR39 skeleton; parlor/names.py)."""
+    return f"look-alike:{look_alike_key(name)}"
+
+
 def is_ghost(name: str) -> bool:
     """Whether a name stands for a deleted account in its peers' conversations."""
     return name.startswith(GHOST_PREFIX)
@@ -204,6 +226,7 @@ class Accounts:
         self._remove = redis.register_script(_REMOVE_USER)
         self._set_password = redis.register_script(_SET_PASSWORD)
         self._set_token = redis.register_script(_SET_TOKEN)
+        self._index_look_alike = redis.register_script(_INDEX_LOOK_ALIKE)
         self._known: set[str] = set()  # names of accounts found to exist (see exists)
         self._token_owners: dict[str, tuple[str, float]] = {}  # token key -> (user, good until)
         self._dummy_hash: str | None = None
@@ -225,7 +248,7 @@ class Accounts:
         if self._safety is None or address is None:
             return
         try:
-            await self._safety.hit(limit, address_bucket(address))
+            await self._safety.hit(limit, address_group(address))
         except Refused as e:
             raise refused(str(e), e.retry_after) from None
 
@@ -268,6 +291,33 @@ class Accounts:
             return True
         return bool(await self._redis.exists(user_key(name), reserved_key(name)))
 
+    async def look_alike(self, name: str) -> str | None:
+        """The taken or reserved username that `name` looks like, or is: one whose TR39 skeleton
+        is the same (impersonation: `аlice1` with a Cyrillic а, or `alice1` plus an invisible
+        U+034F, next to `alice1`); None if there is none."""
+        keys = look_alike_keys(name)
+        reserved = next((r for r in sorted(RESERVED_USERNAMES) if look_alike_key(r) in keys), None)
+        if reserved:
+            return reserved
+        owners = await self._redis.mget([f"look-alike:{key}" for key in sorted(keys)])
+        return next((owner for owner in owners if owner), None)
+
+    async def name_is_taken(self, name: str) -> bool:
+        """Whether a guest's name is, or looks like, a taken or reserved username."""
+        return await self.is_taken(folded(name)) or await self.look_alike(name) is not None
+
+    async def index_look_alikes(self) -> int:
+        """Index the look-alike keys of accounts (and reserved names) made before they were kept;
+        returns how many were added. Safe to run at every start, by every process."""
+        added = 0
+        for pattern in (user_key("*"), reserved_key("*")):
+            async for key in self._redis.scan_iter(match=pattern, count=1000):
+                name = key.split(":", 1)[1]
+                if USERNAME_RE.fullmatch(name):
+                    added += await self._index_look_alike(
+                        keys=[look_alike_index_key(name), user_key(name), reserved_key(name)], args=[name])
+        return added
+
     async def sign_up(self, raw_name: str, password: str, address: str | None = None) -> str:
         """Create an account and return its canonical name; sign-ups are counted per address."""
         name = normalize_username(raw_name)
@@ -278,10 +328,14 @@ class Accounts:
         await self._count("signups", address, SignupThrottled)
         if await self.is_taken(name):
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
+        similar = await self.look_alike(name)
+        if similar and similar != name:
+            raise UsernameTaken(f"The username “{name}” looks too much like “{similar}”, which is taken. "
+                                "Please choose another.")
         password_hash = await self._in_pool(self._hasher.hash, password)
         created = await self._create(
-            keys=[user_key(name), reserved_key(name)],
-            args=["password_hash", password_hash, "created_at", str(int(time.time()))],
+            keys=[user_key(name), reserved_key(name), look_alike_index_key(name)],
+            args=[name, "password_hash", password_hash, "created_at", str(int(time.time()))],
         )
         if not created:  # someone took it while we were hashing
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
@@ -325,8 +379,8 @@ class Accounts:
         """Delete an account: no one signs in with it again, its API token ends at once, and its
         name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
         self.forget(name)
-        return bool(await self._remove(keys=[user_key(name), reserved_key(name)],
-                                       args=[NAME_KEPT_AFTER_LEAVING_S]))
+        return bool(await self._remove(keys=[user_key(name), reserved_key(name), look_alike_index_key(name)],
+                                       args=[NAME_KEPT_AFTER_LEAVING_S, name]))
 
     async def new_api_token(self, name: str) -> str:
         """A new API token for scripts and other sites (replacing the old one, whose live

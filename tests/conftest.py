@@ -1,12 +1,15 @@
 """Fixtures over real parts: a real redis-server for the session, the real app per test."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 import redis
+import tornado.httpserver
+import tornado.testing
 
 from parlor.config import NO_LIMIT, Config
 from parlor.redis_server import bundled_redis_server, spawn, wait_ready_sync
@@ -40,7 +43,7 @@ def redis_sync(redis_url):
 # the rate limits are off here, and tests/web/test_limits.py tests them with limits on.
 NO_LIMITS = {name: NO_LIMIT for name in
              ("message_limit", "conversation_limit", "image_limit", "signup_limit", "login_limit",
-              "guess_limit")}
+              "guess_limit", "game_limit", "game_address_limit")}
 
 
 @pytest.fixture
@@ -56,6 +59,19 @@ def app(config, redis_sync, io_loop):
     io_loop.run_sync(application.start)
     yield application
     io_loop.run_sync(application.stop)
+
+
+@pytest.fixture
+def proxied_url(app, io_loop):
+    """The app served as with --xheaders (a proxy in front): a Visitor's `address` is the
+    address the app sees, so one test can have visitors at several addresses."""
+    app.config = dataclasses.replace(app.config, xheaders=True)
+    sock, port = tornado.testing.bind_unused_port()
+    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server.add_sockets([sock])
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+    io_loop.run_sync(server.close_all_connections)
 
 
 def pytest_collection_modifyitems(items):

@@ -24,10 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 class Visitor:
     """One browser's worth of cookies over Tornado's async HTTP client."""
 
-    def __init__(self, http_client, base_url: str):
+    def __init__(self, http_client, base_url: str, address: str | None = None):
         self.http = http_client
         self.base_url = base_url
         self.cookies: dict[str, str] = {}
+        self.address = address  # sent as X-Forwarded-For: the address a server with xheaders sees
 
     def cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -42,6 +43,8 @@ class Visitor:
 
     async def fetch(self, path: str, method: str = "GET", body: str | bytes | None = None, headers=None):
         all_headers = {"Cookie": self.cookie_header()} if self.cookies else {}
+        if self.address:
+            all_headers["X-Forwarded-For"] = self.address
         all_headers.update(headers or {})
         response = await self.http.fetch(
             self.base_url + path, method=method, body=body, headers=all_headers,
@@ -312,6 +315,11 @@ async def play_to_win(visitor: Visitor, game_id: str, board: int = 10) -> int:
         if newest == "correct":
             return count
         low, high = (middle + 1, high) if newest == "higher" else (low, middle - 1)
+
+
+async def play_games(visitor: Visitor, count: int, board: int = 10) -> list[int]:
+    """Start and win `count` games by halving; returns their guess counts."""
+    return [await play_to_win(visitor, await start_game(visitor, board), board) for _ in range(count)]
 
 
 def multipart(fields: dict, files: dict | None = None) -> tuple[bytes, str]:

@@ -19,6 +19,7 @@ import tornado.web
 
 from bench.common import NO_LIMITS
 from parlor.sessions import Sessions
+from parlor.users import look_alike_index_key
 from tests.helpers import ServerProcess, Visitor, multipart, password_hash
 
 PEOPLE = ("alice", "bob", "carol", "admin")  # signed in; "guest" has only a guest session, "anon" nothing
@@ -81,15 +82,16 @@ class World:
         http = tornado.httpclient.AsyncHTTPClient()
         for name in PEOPLE:
             self.redis.hset(f"user:{name}", mapping={"password_hash": password_hash(), "created_at": "0"})
+            self.redis.set(look_alike_index_key(name), name)  # as a sign-up keeps it
         people = {name: await self.signed_in(http, name) for name in PEOPLE}
         people["guest"], people["anon"] = Visitor(http, self.base_url), Visitor(http, self.base_url)
         await people["anon"].get("/login")
         for sender, peer, text in (("alice", "bob", "hello bob"), ("bob", "alice", "hello alice")):
             assert (await send(people[sender], peer, text)).code == 303
         assert (await send(people["alice"], "bob", "", picture())).code == 303
-        self.ids["game"] = await start(people["alice"])
         self.ids["done"] = await start(people["alice"])
         await self.win(people["alice"], self.ids["done"])
+        self.ids["game"] = await start(people["alice"])  # after: one open game per board and player
         self.ids["won"] = await start(people["guest"])  # the guest's session comes with its first game
         await self.win(people["guest"], self.ids["won"])
         response = await people["alice"].post("/account/token", {"action": "new", "password": "correct horse"})

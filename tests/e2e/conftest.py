@@ -137,12 +137,14 @@ def make_scene(server, browser, directory: Path) -> Scene:
     contexts = [browser.new_context() for _ in range(3)]
     ada, grace, guest = (context.new_page() for context in contexts)
     sign_up(grace, server.url, "grace")
-    for play in (play_by_halving, play_by_counting, play_by_counting):
+    # Five games each, so that both are on the board (it ranks players from five games on).
+    for play in (play_by_halving, play_by_counting, play_by_counting, play_by_halving, play_by_halving):
         start_game(grace, server.url, 10)
         play(grace)
     sign_up(ada, server.url, "ada")
-    start_game(ada, server.url, 10)
-    play_by_halving(ada)
+    for _ in range(5):
+        start_game(ada, server.url, 10)
+        play_by_halving(ada)
     won = ada.url.removeprefix(server.url)
     start_game(ada, server.url, 100)
     play_by_halving(ada, stop_after=3)
@@ -155,6 +157,7 @@ def make_scene(server, browser, directory: Path) -> Scene:
     ada.goto(server.url + "/chat/grace")
     ada.get_by_label("Message").fill("Three guesses in and closing in. Meanwhile, a picture:")
     ada.get_by_role("button", name="Send").click()
+    expect(ada.locator("article.message")).to_have_count(2)  # sent: a click while it is under way is dropped
     picture = directory / "picture.png"
     picture.write_bytes(picture_png())
     ada.get_by_label("Picture", exact=False).set_input_files(str(picture))

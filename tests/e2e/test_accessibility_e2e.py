@@ -71,7 +71,7 @@ def test_a_game_and_a_chat_message_with_the_keyboard_alone(server, browser, java
         page.keyboard.press("Enter")
 
     play_by_halving(page, enter=type_guess)
-    expect(page.locator(".standing")).to_contain_text("You are #")
+    expect(page.locator(".standing")).to_contain_text("It counts on the 1 to 10 board")  # ranked from five games
 
     tab_to(page, 'header a[href="/chat"]')
     page.keyboard.press("Enter")

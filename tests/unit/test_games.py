@@ -49,36 +49,51 @@ async def test_the_secret_is_in_range_and_the_game_is_only_its_players(games, re
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_a_game_reaching_1000_guesses_ends_unranked(games, redis_sync):
-    game_id = await games.start("p1", 100)
+async def test_a_game_reaching_1000_guesses_ends_as_a_forfeit(games, redis_sync):
+    game_id = await games.start("p1", 100, address="198.51.100.1")
     secret = await guess_wrong(games, redis_sync, game_id, MAX_GUESSES - 1, None)
     game = await games.guess(game_id, "p1", str(1 if secret != 1 else 2), None)
     assert game.status == "unranked" and game.count == MAX_GUESSES
     with pytest.raises(GameError) as over:
         await games.guess(game_id, "p1", str(secret), None)
     assert over.value.status == 409
-    assert redis_sync.zcard("scores:100") == 0
+    assert redis_sync.lrange("recent:100:a:198.51.100.1", 0, -1) == [f"{game_id}:0"]  # still a forfeit
     assert '"status":"unranked"' in redis_sync.lindex("history:g:p1", 0)
 
 
 @pytest.mark.gen_test
-async def test_a_signed_in_winner_goes_on_the_board_at_once(games, redis_sync):
-    game_id = await games.start("p1", 10)
+async def test_a_signed_in_win_counts_for_the_users_entry_at_once(games, redis_sync):
+    game_id = await games.start("p1", 10, user="alice")
+    assert redis_sync.lrange("recent:10:u:alice", 0, -1) == [f"{game_id}:0"]  # a forfeit until won
     secret = redis_sync.hget(f"game:{game_id}", "secret")
     game = await games.guess(game_id, "p1", secret, "alice")
-    assert game.status == "won" and game.recorded_as == "u:alice"
-    assert redis_sync.zscore("scores:10", "u:alice") is not None
+    assert game.status == "won" and game.member == "u:alice"
+    assert redis_sync.lrange("recent:10:u:alice", 0, -1) == [f"{game_id}:1"]
     assert redis_sync.hget("scores:10:entry:u:alice", "guest") == "0"
+    assert redis_sync.zscore("scores:10", "u:alice") is None  # one game is no standing
     assert len(await games.history("alice", "p1")) == 1
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_a_right_answer_on_the_1000th_guess_is_still_unranked(games, redis_sync):
-    game_id = await games.start("p1", 100)
+async def test_a_right_answer_on_the_1000th_guess_is_still_a_forfeit(games, redis_sync):
+    game_id = await games.start("p1", 100, user="alice")
     secret = await guess_wrong(games, redis_sync, game_id, MAX_GUESSES - 1, "alice")
     game = await games.guess(game_id, "p1", str(secret), "alice")
-    assert game.status == "unranked" and game.recorded_as is None
-    assert redis_sync.zcard("scores:100") == 0
+    assert game.status == "unranked"
+    assert redis_sync.lrange("recent:100:u:alice", 0, -1) == [f"{game_id}:0"]
+
+
+@pytest.mark.gen_test
+async def test_one_open_game_per_board_and_player(games, redis_sync):
+    first = await games.start("p1", 10)
+    other_board = await games.start("p1", 100)
+    someone_else = await games.start("p2", 10)  # another guest at the same address
+    second = await games.start("p1", 10)
+    statuses = {g: redis_sync.hget(f"game:{g}", "status") for g in (first, other_board, someone_else, second)}
+    assert statuses == {first: "forfeit", other_board: "playing", someone_else: "playing", second: "playing"}
+    assert '"status":"forfeit"' in redis_sync.lindex("history:g:p1", 0)
+    assert [g.id for g in await games.in_progress("p1")] == [second, other_board]
+    assert len(redis_sync.lrange("recent:10:a:-", 0, -1)) == 3  # all three count, as forfeits for now
 
 
 @pytest.mark.gen_test(timeout=30)

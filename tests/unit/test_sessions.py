@@ -2,7 +2,7 @@
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.sessions import SESSION_TTL_S, SIGN_OUT_CHANNEL, Sessions, sign_out_notice
+from parlor.sessions import GUEST_SESSION_TTL_S, SESSION_TTL_S, SIGN_OUT_CHANNEL, Sessions, sign_out_notice
 
 
 @pytest.fixture
@@ -81,3 +81,16 @@ async def test_every_way_a_session_ends_publishes_its_sign_out(sessions, redis_u
         assert sign_out_notice("bob", None) == "bob\n*" and sign_out_notice(None, ["session:x"]) == "\nsession:x"
     finally:
         await heard.stop()
+@pytest.mark.gen_test
+async def test_a_guest_session_lives_hours_and_a_signed_in_one_a_month(sessions, redis_sync):
+    assert GUEST_SESSION_TTL_S <= 24 * 3600 < SESSION_TTL_S
+    guest_id, _ = await sessions.create()
+    assert GUEST_SESSION_TTL_S - 5 < redis_sync.ttl(f"session:{guest_id}") <= GUEST_SESSION_TTL_S
+    redis_sync.expire(f"session:{guest_id}", 60)
+    await sessions.load(guest_id)  # a visit renews it, to a guest's lifetime
+    assert GUEST_SESSION_TTL_S - 5 < redis_sync.ttl(f"session:{guest_id}") <= GUEST_SESSION_TTL_S
+    signed_in, _ = await sessions.rotate(guest_id, user="alice")
+    assert SESSION_TTL_S - 5 < redis_sync.ttl(f"session:{signed_in}") <= SESSION_TTL_S
+    redis_sync.expire(f"session:{signed_in}", 60)
+    assert (await sessions.load(signed_in))["user"] == "alice"
+    assert SESSION_TTL_S - 5 < redis_sync.ttl(f"session:{signed_in}") <= SESSION_TTL_S

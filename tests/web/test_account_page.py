@@ -6,7 +6,8 @@ import zipfile
 
 import pytest
 
-from tests.helpers import Visitor, next_frame, play_to_win, send_message, start_game, users
+from parlor.scores import MIN_GAMES
+from tests.helpers import Visitor, next_frame, play_games, send_message, users
 from tests.web.test_chat import picture
 
 
@@ -94,7 +95,7 @@ async def test_the_data_download_holds_exactly_my_conversations_and_games(http_s
     await send_message(bob, "alice", "hi alice")
     await send_message(alice, "eliza", "I feel fine")
     await send_message(bob, "carol", "a secret between bob and carol")
-    await play_to_win(alice, await start_game(alice, 10), 10)
+    await play_games(alice, MIN_GAMES)
     stored_picture = (await alice.get("/chat/bob/images/1")).body
 
     response = await alice.get("/account/data")
@@ -110,7 +111,8 @@ async def test_the_data_download_holds_exactly_my_conversations_and_games(http_s
     assert archive.read("conversations/bob/1.png") == stored_picture
     assert [m["author"] for m in json.loads(archive.read("conversations/eliza.json"))["messages"]] == ["alice", "eliza"]
     games = json.loads(archive.read("games.json"))
-    assert [g["board"] for g in games["finished_games"]] == [10] and games["best_on_boards"][0]["name"] == "alice"
+    assert [g["board"] for g in games["finished_games"]] == [10] * MIN_GAMES
+    assert games["best_on_boards"][0]["name"] == "alice" and games["best_on_boards"][0]["games"] == MIN_GAMES
     assert json.loads(archive.read("account.json"))["username"] == "alice"
     assert not any(b"carol" in archive.read(name) for name in archive.namelist())
     assert (await Visitor(http_client, base_url).get("/account/data")).code == 302  # to the login page
@@ -123,7 +125,7 @@ async def test_a_deleted_account_is_gone_and_its_name_inherits_nothing(http_serv
     await send_message(alice, "bob", "hello from alice")
     await send_message(bob, "alice", "hello from bob")
     await send_message(alice, "eliza", "hello eliza")
-    await play_to_win(alice, await start_game(alice, 10), 10)
+    await play_games(alice, MIN_GAMES)
     assert b'data-name="alice"' in (await bob.get("/scores/10/fragment")).body
     assert (await carol.post("/blocks", {"peer": "alice", "action": "block"})).code == 303
     token = await token_for(alice)
@@ -153,7 +155,7 @@ async def test_a_deleted_account_is_gone_and_its_name_inherits_nothing(http_serv
     assert 29 * 86400 < redis_sync.ttl("reserved:alice") <= 30 * 86400
     assert sorted(p.name for p in (config.data_dir / "conversations").glob("*.db")) == [f"bob_{ghost}.db"]
 
-    redis_sync.delete("reserved:alice")  # thirty days later
+    redis_sync.delete("reserved:alice", "look-alike:alice")  # thirty days later
     newcomer = Visitor(http_client, base_url)
     await newcomer.sign_up("alice", "a new person")
     assert "No conversations yet" in (await newcomer.get("/chat")).body.decode()

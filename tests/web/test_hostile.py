@@ -223,6 +223,10 @@ ROWS = [
     ("signup ADMIN folds to admin", post("anon", "/signup", {"username": "ADMIN", "password": "long enough"}), 409, "is taken", None),
     ("signup duplicate", post("anon", "/signup", {"username": "alice", "password": "long enough"}), 409, "is taken", None),
     ("signup eliza", post("anon", "/signup", {"username": "eliza", "password": "long enough"}), 409, "is taken", None),
+    # Look-alikes of taken names (TR39 skeletons): "1" for "l", "rn" for "m".
+    *[(f"signup {name} looks like {taken}", post("anon", "/signup", {"username": name, "password": "long enough"}),
+       409, f"looks too much like “{taken}”", None)
+      for name, taken in (("a1ice", "alice"), ("b0b", "bob"), ("adrnin", "admin"), ("e1iza", "eliza"))],
     ("password 7 chars", post("anon", "/signup", {"username": "newbie", "password": "x" * 7}), 400, "8 to 256", None),
     ("password 257 chars", post("anon", "/signup", {"username": "newbie", "password": "x" * 257}), 400, "8 to 256", None),
     ("login as ａｄｍｉｎ", post("anon", "/login", {"username": "ａｄｍｉｎ", "password": "correct horse"}), 400,
@@ -311,6 +315,10 @@ ROWS = [
     ("guest name only spaces", post("guest", "/games/{won}/name", {"name": "     "}), 400, "printable", None),
     *[(f"guest name {name!r}", post("guest", "/games/{won}/name", {"name": name}), 400,
        "belongs to a registered player", None) for name in ("alice", "ALICE", "ａｌｉｃｅ", "eliza", " admin ")],
+    # Look-alikes: a Cyrillic а or С, an invisible combining grapheme joiner, digits for letters.
+    *[(f"guest name {name!r} looks like a username", post("guest", "/games/{won}/name", {"name": name}), 400,
+       "or looks like one", None)
+      for name in ("\u0430lice", "alice\u034f", "a1ice", "AL\u0399CE", "\u0430dm\u0456n", "adrnin", "e1iza")],
     ("claim a game not won", post("alice", "/games/{game}/name", {"name": "whoever"}), 409, "Only a won game", None),
     ("claim someone else's game", post("bob", "/games/{won}/name", {"name": "thief"}), 404, "no such game", None),
     *[(f"JSONP callback {callback!r}", get("anon", f"/scores/10.json?callback={quote(callback)}"), 400,

@@ -28,19 +28,7 @@ def config(redis_url, tmp_path):
     return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20,
                   eliza_delay=0.0, message_limit=Rate(3, 60), conversation_limit=Rate(1, 3600),
                   image_limit=Rate(1, 60), signup_limit=Rate(4, 3600), login_limit=Rate(5, 60),
-                  guess_limit=Rate(3, 60))
-
-
-@pytest.fixture
-def behind_proxy(app, io_loop):
-    """The app with --xheaders, so that a test can come from any address (X-Forwarded-For)."""
-    app.config = dataclasses.replace(app.config, xheaders=True)
-    sock, port = tornado.testing.bind_unused_port()
-    server = tornado.httpserver.HTTPServer(app, xheaders=True)
-    server.add_sockets([sock])
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-    io_loop.run_sync(server.close_all_connections)
+                  guess_limit=Rate(3, 60), game_limit=Rate(3, 60), game_address_limit=Rate(5, 60))
 
 
 def from_address(address: str) -> dict:
@@ -164,11 +152,11 @@ async def test_over_the_signup_limit_a_taken_name_gets_the_same_429_as_a_free_on
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_password_checks_over_the_address_limit_are_refused_before_any_hashing(behind_proxy, http_client,
+async def test_password_checks_over_the_address_limit_are_refused_before_any_hashing(proxied_url, http_client,
                                                                                      app, config):
     hasher = count_hashes(app)
-    (alice,) = await users(http_client, behind_proxy, "alice")
-    attacker = Visitor(http_client, behind_proxy)
+    (alice,) = await users(http_client, proxied_url, "alice")
+    attacker = Visitor(http_client, proxied_url)
     for _ in range(5):  # fresh names: the lockout of one name from one address never starts
         bogus = {"username": "x-" + secrets.token_hex(6), "password": "guess guess"}
         assert (await attacker.post("/login", bogus, headers=from_address("198.51.100.7"))).code == 400
@@ -181,8 +169,8 @@ async def test_password_checks_over_the_address_limit_are_refused_before_any_has
     leave = await alice.post("/account/delete", {"password": "correct horse"}, headers=from_address("198.51.100.7"))
     assert_refused(leave, "Too many password tries from your address", "leave-form", config.login_limit)
     assert hasher.verified == 5  # nothing more was hashed
-    assert (await Visitor(http_client, behind_proxy).log_in("alice")).code == 303  # from 127.0.0.1
-    ipv6 = Visitor(http_client, behind_proxy)  # one IPv6 network is one address: its /64
+    assert (await Visitor(http_client, proxied_url).log_in("alice")).code == 303  # from 127.0.0.1
+    ipv6 = Visitor(http_client, proxied_url)  # one IPv6 network is one address: its /64
     for n in range(6):
         answer = await ipv6.post("/login", {"username": "alice", "password": "wrong"}, headers=from_address(f"2001:db8::{n}"))
     assert answer.code == 429
@@ -205,15 +193,15 @@ FLOOD_PER_S = 40  # ... at this pace (the issue's 10 a second already kept both 
 
 
 @pytest.mark.gen_test(timeout=120)
-async def test_a_login_flood_from_one_address_does_not_slow_anyone_elses_login(behind_proxy, http_client, app):
+async def test_a_login_flood_from_one_address_does_not_slow_anyone_elses_login(proxied_url, http_client, app):
     """200 logins with fresh names from one address; a real login from another address meanwhile
     takes at most twice its unloaded time."""
-    await users(http_client, behind_proxy, "alice")
+    await users(http_client, proxied_url, "alice")
     real = tornado.httpclient.AsyncHTTPClient(force_instance=True)
-    await timed_login(real, behind_proxy, "203.0.113.99")  # warm: the first request of a process costs more
-    unloaded = statistics.median([await timed_login(real, behind_proxy, f"203.0.113.{n}") for n in range(5)])
+    await timed_login(real, proxied_url, "203.0.113.99")  # warm: the first request of a process costs more
+    unloaded = statistics.median([await timed_login(real, proxied_url, f"203.0.113.{n}") for n in range(5)])
     flood = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=FLOOD_LOGINS)
-    attacker = Visitor(flood, behind_proxy)
+    attacker = Visitor(flood, proxied_url)
     await attacker.get("/login")
     answers = []
 
@@ -230,7 +218,7 @@ async def test_a_login_flood_from_one_address_does_not_slow_anyone_elses_login(b
 
     flooding = asyncio.ensure_future(attack())
     await asyncio.sleep(2.5)  # 100 sent: the address's burst is long spent, the flood goes on
-    loaded = [await timed_login(real, behind_proxy, f"203.0.113.{10 + n}") for n in range(5)]
+    loaded = [await timed_login(real, proxied_url, f"203.0.113.{10 + n}") for n in range(5)]
     during = not flooding.done()
     await flooding
     real.close()
@@ -244,12 +232,12 @@ async def test_a_login_flood_from_one_address_does_not_slow_anyone_elses_login(b
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_when_every_hashing_slot_is_taken_a_password_check_is_refused_at_once(behind_proxy, app):
+async def test_when_every_hashing_slot_is_taken_a_password_check_is_refused_at_once(proxied_url, app):
     """Many addresses at once (each within its budget): the checks beyond the queue get 503 with
     Retry-After at once, instead of waiting behind the others."""
     hasher = count_hashes(app)
     http = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=40)
-    visitors = [Visitor(http, behind_proxy) for _ in range(30)]
+    visitors = [Visitor(http, proxied_url) for _ in range(30)]
     await asyncio.gather(*(v.get("/login") for v in visitors))
     finished = {}
 
@@ -269,3 +257,43 @@ async def test_when_every_hashing_slot_is_taken_a_password_check_is_refused_at_o
         assert "checking too many passwords" in response.body.decode() and 'id="login-form"' in response.body.decode()
     # Refused at once: before the first password check that was let in had finished.
     assert max(t for _, t in busy) < min(t for _, t in checked)
+def assert_game_refused(response, words, rate, htmx):
+    body = response.body.decode()
+    assert response.code == 429, body
+    assert 1 <= int(response.headers["Retry-After"]) <= rate.seconds / rate.count
+    assert words in body  # a readable page, or the error fragment for htmx
+    assert body.startswith("<!doctype html>") != htmx
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_game_starts_over_the_visitors_limit_are_refused_and_store_nothing(
+        http_server, http_client, base_url, redis_sync, config):
+    player = Visitor(http_client, base_url)
+    for _ in range(3):
+        await start_game(player)
+    games = redis_sync.keys("game:*")
+    for htmx in (False, True):
+        response = await player.post("/games", {"max": "10"}, headers={"HX-Request": "true"} if htmx else None)
+        assert_game_refused(response, "You are starting games too fast", config.game_limit, htmx)
+    assert redis_sync.keys("game:*") == games
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_game_starts_over_the_addresss_limit_are_refused_and_make_no_session(
+        http_server, http_client, base_url, redis_sync, config):
+    """The attack: a script with an XSRF cookie of its own starts games from fresh sessions."""
+    async def fresh_start(htmx=False):
+        script = Visitor(http_client, base_url)
+        script.cookies["_xsrf"] = "made-up"
+        return await script.post("/games", {"max": "10"}, headers={"HX-Request": "true"} if htmx else None)
+
+    for _ in range(5):
+        assert (await fresh_start()).code == 303
+    sessions = redis_sync.keys("session:*")
+    for htmx in (False, True):
+        response = await fresh_start(htmx)
+        assert_game_refused(response, "Too many games were started from your address", config.game_address_limit,
+                            htmx)
+        assert "parlor_session" not in response.headers.get("Set-Cookie", "")
+    assert redis_sync.keys("session:*") == sessions and len(redis_sync.keys("game:*")) == 5
+    assert all(0 < redis_sync.ttl(key) <= 12 * 3600 for key in sessions)  # a guest's session is short-lived

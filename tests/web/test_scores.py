@@ -6,11 +6,15 @@ from urllib.parse import quote
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.helpers import Visitor, next_frame, play_to_win, start_game
+from parlor.scores import MIN_GAMES
+from tests.helpers import Visitor, next_frame, play_games, play_to_win, start_game
 
 
-async def win_as_guest(http_client, base_url, name, board=10):
-    guest = Visitor(http_client, base_url)
+async def win_as_guest(http_client, base_url, name, board=10, address=None):
+    """A guest (at `address`, behind proxied_url) plays enough games to be ranked and names the
+    address's entry with the last one."""
+    guest = Visitor(http_client, base_url, address=address)
+    await play_games(guest, MIN_GAMES - 1, board)
     game_id = await start_game(guest, board)
     await play_to_win(guest, game_id, board)
     assert (await guest.post(f"/games/{game_id}/name", {"name": name})).code == 303
@@ -18,26 +22,34 @@ async def win_as_guest(http_client, base_url, name, board=10):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_scraper_reads_the_same_rows_from_the_fragment_and_the_json(http_server, http_client, base_url):
-    await Visitor(http_client, base_url).sign_up("member")
-    for name in ("Ann & Bo", "Zoë", "third"):
-        await win_as_guest(http_client, base_url, name)
-    member = Visitor(http_client, base_url)
+async def test_a_scraper_reads_the_same_rows_from_the_fragment_and_the_json(proxied_url, http_client):
+    await Visitor(http_client, proxied_url).sign_up("member")
+    for i, name in enumerate(("Ann & Bo", "Zoë", "third")):
+        await win_as_guest(http_client, proxied_url, name, address=f"192.0.2.{i + 1}")
+    member = Visitor(http_client, proxied_url)
     await member.log_in("member")
-    await play_to_win(member, await start_game(member))
+    counts = await play_games(member, MIN_GAMES)
     fragment = await member.get("/scores/10/fragment")
     assert fragment.headers["Content-Type"].startswith("text/html")
     soup = BeautifulSoup(fragment.body, "html.parser")
     (board,) = soup.find_all("ol", class_="leaderboard")
     assert fragment.body.decode().startswith("<ol") and not soup.find("html")
     scraped = [{"rank": int(li["data-rank"]), "name": li["data-name"], "guest": li["data-guest"] == "true",
-                "guesses": int(li["data-guesses"]), "finished_at": li.find("time")["datetime"]}
+                "guesses": int(li["data-guesses"]), "finished_at": li.find("time")["datetime"],
+                "average": float(li["data-average"]), "games": int(li["data-games"]),
+                "forfeits": int(li["data-forfeits"])}
                for li in board.find_all("li", class_="entry")]
     as_json = json.loads((await member.get("/scores/10.json")).body)
-    assert scraped == [{k: e[k] for k in ("rank", "name", "guest", "guesses", "finished_at")}
-                       for e in as_json["entries"]]
+    fields = ("rank", "name", "guest", "guesses", "finished_at", "average", "games", "forfeits")
+    assert scraped == [{k: e[k] for k in fields} for e in as_json["entries"]]
+    assert [li.find(class_="average").text for li in board.find_all("li")] == [
+        f"{e['average']:.2f}" for e in as_json["entries"]]
     assert {e["name"] for e in as_json["entries"]} == {"Ann & Bo", "Zoë", "third", "member"}
-    assert [e["guest"] for e in as_json["entries"] if e["name"] == "member"] == [False]
+    (mine,) = [e for e in as_json["entries"] if e["name"] == "member"]
+    assert not mine["guest"] and mine["guesses"] == min(counts) and mine["games"] == MIN_GAMES
+    assert mine["average"] == round(sum(counts) / MIN_GAMES, 2)
+    averages = [e["average"] for e in as_json["entries"]]
+    assert averages == sorted(averages)  # the rows are in the order of their averages
 
 
 @pytest.mark.parametrize("callback", ["alert(1);x", "a b", "x" * 65, "", "a..b", "1abc", "</script>"])
@@ -112,9 +124,12 @@ async def test_around_me_and_around_a_name(http_server, http_client, base_url):
     named = Visitor(http_client, base_url)
     await named.log_in("named")
     await play_to_win(named, await start_game(named))
+    await play_games(named, MIN_GAMES - 1)
     assert 'data-name="named"' in (await guest.get("/scores/10?around=Named")).body.decode()
     assert (await guest.get("/scores/10?around=nobody")).code == 404
-    assert (await Visitor(http_client, base_url).get("/scores/10?around=me")).code == 404
+    absent = Visitor(http_client, base_url)
+    await absent.sign_up("absent")  # signed in: their own entry, which is not on the board
+    assert (await absent.get("/scores/10?around=me")).code == 404
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -146,7 +146,7 @@ def test_a_game_and_a_chat_message_in_w3m(server, w3m):
             break
         assert guesses < 5, "halving 1 to 25 needs 5 guesses at most"
         low, high = (middle + 1, high) if answer.group(1) == "Higher" else (low, middle - 1)
-    w3m.wait_for(r"You are #1 on the 1 to 25 board")
+    w3m.wait_for(r"It counts on the 1 to 25 board: play 4 more games")  # ranked from five games on
     assert re.search(rf"^\s*1\. {middle} correct", w3m.screen(), re.M)  # the newest guess first
 
     w3m.search("Chat")  # the link in the header
