@@ -135,15 +135,17 @@ class ParlorApp(tornado.web.Application):
         )
 
     async def _signed_out(self, notice: str) -> None:
-        """Sessions or API tokens ended, on some process: tokens cached here are forgotten, and
-        the live connections they opened close."""
+        """Sessions or API tokens ended, on some process: what is cached of them here is
+        forgotten, and the live connections they opened close."""
         self.accounts.on_sign_out(notice)
+        self.sessions.on_sign_out(notice)
         await self.hub.on_sign_out(notice)
 
     def _resubscribed(self) -> None:
         """Notices may have been missed while the subscription was down."""
         self.board_views.forget()
         self.accounts.forget()  # an account may have left meanwhile
+        self.sessions.forget()  # and sessions ended
         self.hub.resync()
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
