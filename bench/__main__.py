@@ -198,7 +198,8 @@ def chat_steps(result: dict) -> str:
                   "| bare Tornado µs | CPU ratio |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in sweep[f"parlor_{path}"]:
             b = bare.get(s["offered"])
-            ratio = round(s["server_cpu_us_per_message"] / b["server_cpu_us_per_message"], 2) if b else "–"
+            ratio = (round(s["server_cpu_us_per_message"] / b["server_cpu_us_per_message"], 2)
+                     if b and b["server_cpu_us_per_message"] else "–")
             lines.append(f"| {s['offered']:,} | {s['achieved']:,} | {s['p50_ms']} ms | {s['p99_ms']} ms | {s['lost']} "
                          f"| {s['errors']} | {s['server_cpu_us_per_message']:,} | {s['of_which_redis_us']:,} "
                          f"| {s['of_which_event_loop_us']:,} | {b['server_cpu_us_per_message'] if b else '–'} "

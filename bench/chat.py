@@ -70,6 +70,8 @@ class Load:
         # on the sender's socket, as the page's send form makes it
         self.via = via
         self.answers = self.refusals = 0  # sends over the sockets answered, and refused
+        # Client ids are unique to this load: loads on one server (one per path) never resend.
+        self.tag = f"bench{os.getpid()}{id(self) % 10_000:04d}"
         urls = {user.get("url", side.url) for user in side.users}
         self.pools = {url: HttpPool(url, pool_size // len(urls)) for url in urls}
         self.sent_at: dict[int, float] = {}
@@ -107,7 +109,7 @@ class Load:
             pool.close()
 
     async def send(self, number: int, sender: dict, peer: str, errors: list) -> None:
-        body = json.dumps({"to": peer, "body": f"bench-{number}-x", "client_id": f"bench-{number:010d}"})
+        body = json.dumps({"to": peer, "body": f"bench-{number}-x", "client_id": f"{self.tag}-{number:010d}"})
         if self.via == "ws":  # answered on the sender's socket (see reader); arrival is what counts
             self.in_flight += 1
             self.side.sockets[self.side.users.index(sender)].send_text(body)
@@ -116,7 +118,7 @@ class Load:
         if self.via == "form":
             path, expected = f"/chat/{peer}/messages", 200
             body, content_type = form_body({"to": peer, "body": f"bench-{number}-x",
-                                            "client_id": f"bench-{number:010d}"})
+                                            "client_id": f"{self.tag}-{number:010d}"})
             headers += f"Content-Type: {content_type}\r\n"
         body = body.encode() if isinstance(body, str) else body
         self.in_flight += 1
