@@ -20,7 +20,7 @@ import tornado.httpclient
 import tornado.web
 import tornado.websocket
 
-import handlers
+from parlor.web import handlers
 from tests.helpers import SseClient, Visitor
 from tests.world import World, send, start
 
