@@ -39,7 +39,9 @@ setup(
     # parlor.web: server.py (parlor.web.server), handlers/ (parlor.web.handlers), templates/ and
     # static/. The installed parlor/web/ is laid out like the checkout, so server.py finds
     # templates/ and static/ beside itself in both, and the editable install (make setup) maps the
-    # same names onto the checkout. setup.py itself is never part of a package.
+    # same names onto the checkout. setup.py itself is never part of a package. Neither parlor/ nor
+    # the top level has an __init__.py: the editable install finds parlor.web only through a
+    # namespace parlor (with parlor/__init__.py, `import parlor.web` fails in the checkout).
     packages=["parlor", "parlor.web", "parlor.web.handlers"],
     package_dir={"parlor.web": "."},
     package_data={"parlor.web": ["templates/**/*.html", "static/**/*"]},
