@@ -10,13 +10,19 @@ NGINX := /usr/sbin/nginx
 # The text-browser test drives w3m under tmux; w3m edits a textarea in vi.
 TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux /usr/bin/vi
 
-.PHONY: run test bench bench-delivery soak autobahn setup clean
+.PHONY: run test dist bench bench-delivery soak autobahn setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
 
 test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The wheel and the sdist, with templates, static files and htmx/Pico from npm, into $(DIST)/:
+# what a deployer installs (pipx install ./$(DIST)/parlor-VERSION-py3-none-any.whl), no npm needed.
+DIST ?= dist
+dist: setup
+	$(PY) -m build --outdir $(DIST) .
 
 bench: setup
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
@@ -75,4 +81,4 @@ $(NGINX):
 	apt-get update && apt-get install -y vim-tiny
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) .autobahn
+	rm -rf $(VENV) node_modules $(VENDOR) .autobahn dist build

@@ -17,12 +17,6 @@ import tornado.web
 import uvloop
 from redis.backoff import NoBackoff
 
-from handlers import routes
-from handlers.base import REDIS_DOWN, NotFoundHandler, hide_secrets
-from handlers.chat import ChatPush, linkify
-from handlers.live import LiveViews
-from handlers.moderation import DeletionPush
-from handlers.scores import BoardViews
 from parlor import logs
 from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
@@ -37,10 +31,16 @@ from parlor.scores import BOARDS_CHANNEL, Leaderboards
 from parlor.safety import Safety
 from parlor.sessions import Sessions
 from parlor.users import Accounts, display_name
+from parlor.web.handlers import routes
+from parlor.web.handlers.base import REDIS_DOWN, NotFoundHandler, hide_secrets
+from parlor.web.handlers.chat import ChatPush, linkify
+from parlor.web.handlers.live import LiveViews
+from parlor.web.handlers.moderation import DeletionPush
+from parlor.web.handlers.scores import BoardViews
 
 log = logging.getLogger("parlor")
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent  # templates/, static/ beside it: the checkout, or parlor/web/ installed
 VERSION = installed_version()  # setup.py's
 HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what 2 cores hold
 # Hashes that may wait for a thread; more are refused at once with 503 and Retry-After (a flood

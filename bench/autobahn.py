@@ -79,7 +79,7 @@ def echo_server(port: int) -> None:
     import tornado.web
     import tornado.websocket
 
-    from handlers.websocket import StrictProtocol
+    from parlor.web.handlers.websocket import StrictProtocol
     from server import MAX_WEBSOCKET_MESSAGE, WEBSOCKET_PING_S, WEBSOCKET_PING_TIMEOUT_S
 
     class EchoSocket(tornado.websocket.WebSocketHandler):

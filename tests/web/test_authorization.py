@@ -20,8 +20,8 @@ import tornado.httpclient
 import tornado.web
 import tornado.websocket
 
-import handlers
 from parlor.scores import MIN_GAMES
+from parlor.web import handlers
 from tests.helpers import SseClient, Visitor
 from tests.world import World, send, start
 

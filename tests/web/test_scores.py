@@ -74,7 +74,7 @@ async def test_jsonp_wraps_the_json_safely(http_server, http_client, base_url):
 
 
 def test_board_json_escapes_line_separators_and_markup():
-    from handlers.scores import board_json
+    from parlor.web.handlers.scores import board_json
     from parlor.scores import Entry, Page
 
     entry = Entry(1, "g:x", "a\u2028b\u2029</script>", True, 3, 0, 0)
@@ -247,7 +247,7 @@ async def test_the_board_page_draws_the_histogram_in_svg(http_server, http_clien
 
 
 def test_slow_games_share_the_last_bar():
-    from handlers.scores import histogram_bars
+    from parlor.web.handlers.scores import histogram_bars
     from parlor.scores import Stats
 
     bars = histogram_bars(Stats(1000, {10: 2, 16: 1, 900: 1}, {900: 1}))
