@@ -44,8 +44,9 @@ setup(
     # namespace parlor (with parlor/__init__.py, `import parlor.web` fails in the checkout).
     packages=["parlor", "parlor.web", "parlor.web.handlers"],
     package_dir={"parlor.web": "."},
-    # Unicode's look-alike data (parlor/names.py), with Unicode's licence: read from here, never fetched.
-    package_data={"parlor": ["unicode/*.txt", "unicode/LICENSE"],
+    # Unicode's look-alike data (parlor/names.py), with Unicode's licence: read from here, never
+    # fetched; and the Lua scripts parlor/ loads into Redis.
+    package_data={"parlor": ["unicode/*.txt", "unicode/LICENSE", "lua/*.lua"],
                   "parlor.web": ["templates/**/*.html", "static/**/*"]},
     cmdclass={"build_py": BuildParlor},
     install_requires=[
