@@ -246,8 +246,10 @@ class ChatPush:
         pair = pair_key(a, b)
         online = await hub.online([a, b], recent=True)
         # A text message is the same for both people but for mine/theirs, which the page sets: it
-        # is rendered once. A picture's address names the viewer's peer: one for each.
-        both = self._message.render(message=message, me=None, pair=pair) if message.kind == "text" else None
+        # is rendered once. Its Delete form is the author's, whose peer is b. A picture's address
+        # names the viewer's peer: one for each.
+        both = (self._message.render(message=message, me=None, peer=b, pair=pair)
+                if message.kind == "text" else None)
         events = []
         for me, peer in ((a, b), (b, a)):
             if me == eliza.USERNAME:

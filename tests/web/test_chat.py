@@ -191,6 +191,7 @@ async def test_every_tab_of_both_people_gets_the_message(http_server, http_clien
         assert 'id="messages-alice_bob" hx-swap-oob="beforeend"' in pushed
         # The message is the same for both (the page marks it mine or theirs); the row is each one's.
         assert "to every tab" in pushed and 'class="message" data-id="1" data-author="alice"' in pushed
+        assert 'hx-post="/chat/bob/messages/1/delete"' in pushed  # the author's Delete (shown to her only)
         assert f'id="conversation-{peer}"' in pushed and (f"{unread} unread" in pushed) == bool(unread)
     for tab in (*bob_tabs, alice_tab):
         tab.close()
