@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
+import uvloop
 from redis.backoff import NoBackoff
 
 from parlor import logs
@@ -21,7 +22,7 @@ from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
 from parlor.config import Config, installed_version
 from parlor.games import Games
-from parlor.hub import EVENTS_CHANNEL, SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.hub import SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
 from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import CountingRetry, Metrics
 from parlor.presence import PRESENCE_CHANNEL, Presence
@@ -107,10 +108,10 @@ class ParlorApp(tornado.web.Application):
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.listener = Listener(redis_client, {
             BOARDS_CHANNEL: self.board_views.board_changed,
-            EVENTS_CHANNEL: self.hub.on_event,
+            self.hub.events_channel: self.hub.on_events,
             PRESENCE_CHANNEL: self.hub.on_presence,
             TYPING_CHANNEL: self.hub.on_typing,
-            SIGN_OUT_CHANNEL: self.hub.on_sign_out,
+            SIGN_OUT_CHANNEL: self._signed_out,
             LEFT_CHANNEL: self.chat.on_user_left,
         }, on_resubscribe=self._resubscribed)
         self.board_views.listener = self.listener
@@ -133,10 +134,18 @@ class ParlorApp(tornado.web.Application):
             log_function=self._log_request,
         )
 
+    async def _signed_out(self, notice: str) -> None:
+        """Sessions or API tokens ended, on some process: what is cached of them here is
+        forgotten, and the live connections they opened close."""
+        self.accounts.on_sign_out(notice)
+        self.sessions.on_sign_out(notice)
+        await self.hub.on_sign_out(notice)
+
     def _resubscribed(self) -> None:
         """Notices may have been missed while the subscription was down."""
         self.board_views.forget()
         self.accounts.forget()  # an account may have left meanwhile
+        self.sessions.forget()  # and sessions ended
         self.hub.resync()
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
@@ -279,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     config = Config.from_args(argv)  # --version and --help end here
     logs.configure(config.log_format)
     raise_descriptor_limit(config)
-    asyncio.run(serve(config))
+    uvloop.run(serve(config))  # libuv's loop: the same asyncio API, less CPU per socket event
 
 
 if __name__ == "__main__":

@@ -44,8 +44,9 @@ setup(
     # namespace parlor (with parlor/__init__.py, `import parlor.web` fails in the checkout).
     packages=["parlor", "parlor.web", "parlor.web.handlers"],
     package_dir={"parlor.web": "."},
-    # Unicode's look-alike data (parlor/names.py), with Unicode's licence: read from here, never fetched.
-    package_data={"parlor": ["unicode/*.txt", "unicode/LICENSE"],
+    # Unicode's look-alike data (parlor/names.py), with Unicode's licence: read from here, never
+    # fetched; and the Lua scripts parlor/ loads into Redis.
+    package_data={"parlor": ["unicode/*.txt", "unicode/LICENSE", "lua/*.lua"],
                   "parlor.web": ["templates/**/*.html", "static/**/*"]},
     cmdclass={"build_py": BuildParlor},
     install_requires=[
@@ -59,6 +60,7 @@ setup(
         "pillow>=12.2",
         "nltk>=3.9",  # ELIZA's rules (nltk.chat.eliza): Python code, no nltk_data download
         "prometheus-client>=0.20,<1",
+        "uvloop>=0.19",  # the event loop server.py runs on
     ],
     extras_require={
         "test": [

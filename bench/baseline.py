@@ -3,7 +3,9 @@ nothing, with no session, no template, no Redis.
 
 GET /fragment         a constant fragment (the bytes Parlor served for the same board); Tornado's
                       own ETag, so If-None-Match gets a 304
-WS  /live?user=<name> a socket in one room (for the fanout) and in its user's room (for chat)
+WS  /live?user=<name> a socket in one room (for the fanout) and in its user's room (for chat);
+                      a frame {"to", "body"} from it is a message, delivered as POST /api/messages
+                      delivers it, then the sender's socket is answered with a form
 POST /api/messages    {"to", "body"} as JSON from "Authorization: Bearer <name>": the message is
                       written to the recipient's sockets as a JSON frame, then answered 201
 POST /push            the constant fragment written to every open socket, answered 204
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import resource
 from pathlib import Path
@@ -50,9 +53,13 @@ class Store:
         return row_id
 
 
+SEND_ACK = json.dumps({"content": '<form id="send-form"></form>'})  # what a sender's socket is answered
+
+
 def make_app(fragment: bytes, store: Store | None = None) -> tornado.web.Application:
     room: set = set()
     users: dict[str, set] = {}
+    numbers = itertools.count(1)  # message ids when nothing is stored
     push_frame = json.dumps({"content": fragment.decode()})
 
     class FragmentHandler(tornado.web.RequestHandler):
@@ -60,11 +67,25 @@ def make_app(fragment: bytes, store: Store | None = None) -> tornado.web.Applica
             self.set_header("Content-Type", "text/html; charset=utf-8")
             self.finish(fragment)
 
+    async def deliver(sender: str, to: str, body: str) -> None:
+        if store is not None:
+            message_id = await store.commit(sender, to, body)
+        else:
+            message_id = next(numbers)
+        frame = json.dumps({"id": message_id, "kind": "message", "content": f'<p class="body">{escape(body)}</p>'})
+        for socket in list(users.get(to, ())):
+            socket.write_message(frame)
+
     class LiveHandler(tornado.websocket.WebSocketHandler):
         def open(self) -> None:
             self.user = self.get_query_argument("user", "")
             room.add(self)
             users.setdefault(self.user, set()).add(self)
+
+        async def on_message(self, message) -> None:
+            data = json.loads(message)  # {"to", "body"}: the message goes to "to", the sender is answered
+            await deliver(self.user, data["to"], data["body"])
+            self.write_message(SEND_ACK)
 
         def on_close(self) -> None:
             room.discard(self)
@@ -75,20 +96,10 @@ def make_app(fragment: bytes, store: Store | None = None) -> tornado.web.Applica
                     del users[self.user]
 
     class MessagesHandler(tornado.web.RequestHandler):
-        counter = 0
-
         async def post(self) -> None:
             sender = self.request.headers.get("Authorization", "")[len("Bearer "):]
             data = json.loads(self.request.body)
-            if store is not None:
-                message_id = await store.commit(sender, data["to"], data["body"])
-            else:
-                MessagesHandler.counter += 1
-                message_id = MessagesHandler.counter
-            frame = json.dumps({"id": message_id, "kind": "message",
-                                "content": f'<p class="body">{escape(data["body"])}</p>'})
-            for socket in list(users.get(data["to"], ())):
-                socket.write_message(frame)
+            await deliver(sender, data["to"], data["body"])
             self.set_status(201)
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish(json.dumps({"created": True, "from": sender, "to": data["to"]}))

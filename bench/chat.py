@@ -2,8 +2,10 @@
 
 USERS users hold one WebSocket each; user i talks with i-1, i+1 and i+USERS/2 (for 200 users,
 300 pairs). Sends go to random pairs at a fixed rate (open loop: a send does not wait for the
-one before), each as POST /api/messages from the sender. Latency runs from the moment a send was
-due (not when the generator got round to it) to the frame's arrival on the recipient's socket.
+one before), each as POST /api/messages from the sender ("http"), or as a frame on the sender's
+own socket, as a page's send form sends it over /live ("ws"). Latency runs from the moment a
+send was due (not when the generator got round to it) to the frame's arrival on the recipient's
+socket.
 """
 from __future__ import annotations
 
@@ -23,6 +25,18 @@ from bench.common import LoadMeter
 P99_LIMIT_MS = 50.0
 DRAIN_S = 5.0  # a message not arrived after this long with no other arriving meanwhile is lost
 MARK_RE = re.compile(rb"bench-(\d+)-x")
+SEND_FORM = b'id=\\"send-form\\"'  # what answers a send made over the socket (in its JSON frame)
+FORM_ERROR = b"form-error"  # ... when the send was refused
+
+
+def form_body(fields: dict[str, str]) -> tuple[bytes, str]:
+    """The send form as a browser posts it (multipart, with an empty file input): body, type."""
+    boundary = "----parlorbench7MA4YWxkTrZu0gW"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+             for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename=""\r\n'
+                 f"Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n")
+    return "".join(parts).encode(), f"multipart/form-data; boundary={boundary}"
 
 
 def pairs_of(count: int) -> list[tuple[int, int]]:
@@ -46,11 +60,18 @@ class Side:
     sockets: list = field(default_factory=list)
     pid: int | None = None  # the server process, for BENCH_PYSPY
     redis_cpu: object = None  # () -> CPU seconds of its Redis alone, if it has one
+    loop_cpu: object = None  # () -> CPU seconds of its event-loop thread alone, if known
 
 
 class Load:
-    def __init__(self, side: Side, pool_size: int = 64):
+    def __init__(self, side: Side, pool_size: int = 64, via: str = "api"):
         self.side = side
+        # "api": POST /api/messages; "form": the send form's POST, as htmx makes it; "ws": a frame
+        # on the sender's socket, as the page's send form makes it
+        self.via = via
+        self.answers = self.refusals = 0  # sends over the sockets answered, and refused
+        # Client ids are unique to this load: loads on one server (one per path) never resend.
+        self.tag = f"bench{os.getpid()}{id(self) % 10_000:04d}"
         urls = {user.get("url", side.url) for user in side.users}
         self.pools = {url: HttpPool(url, pool_size // len(urls)) for url in urls}
         self.sent_at: dict[int, float] = {}
@@ -66,6 +87,10 @@ class Load:
 
         def reader(name):
             def on_text(payload: bytes, now: float) -> None:
+                if SEND_FORM in payload:
+                    self.answers += 1
+                    self.refusals += FORM_ERROR in payload
+                    self.in_flight -= 1
                 for match in MARK_RE.finditer(payload):
                     number = int(match.group(1))
                     if self.recipient.get(number) == name and number not in self.arrived:
@@ -84,12 +109,23 @@ class Load:
             pool.close()
 
     async def send(self, number: int, sender: dict, peer: str, errors: list) -> None:
-        body = json.dumps({"to": peer, "body": f"bench-{number}-x", "client_id": f"bench-{number:010d}"}).encode()
+        body = json.dumps({"to": peer, "body": f"bench-{number}-x", "client_id": f"{self.tag}-{number:010d}"})
+        if self.via == "ws":  # answered on the sender's socket (see reader); arrival is what counts
+            self.in_flight += 1
+            self.side.sockets[self.side.users.index(sender)].send_text(body)
+            return
+        path, headers, expected = "/api/messages", sender["post_headers"], 201
+        if self.via == "form":
+            path, expected = f"/chat/{peer}/messages", 200
+            body, content_type = form_body({"to": peer, "body": f"bench-{number}-x",
+                                            "client_id": f"{self.tag}-{number:010d}"})
+            headers += f"Content-Type: {content_type}\r\n"
+        body = body.encode() if isinstance(body, str) else body
         self.in_flight += 1
         try:
             pool = self.pools[sender.get("url", self.side.url)]
-            response = await pool.request("POST", "/api/messages", sender["post_headers"], body)
-            if response.status != 201:
+            response = await pool.request("POST", path, headers, body)
+            if response.status != expected:
                 errors.append(response.status)
                 self.recipient.pop(number, None)
         finally:
@@ -106,6 +142,12 @@ class Load:
                 await self.send(self.counter, users[a], users[b]["name"], errors)
 
         await asyncio.gather(*(one(a, b) for a, b in self.pairs))
+        deadline = time.perf_counter() + 60
+        while self.in_flight > 0 and time.perf_counter() < deadline:  # sends over sockets: their answers
+            await asyncio.sleep(0.05)
+        if self.in_flight > 0 or self.refusals:
+            raise RuntimeError(f"{self.side.name}: warm-up sends over sockets: {self.in_flight} unanswered, "
+                               f"{self.refusals} refused")
         if errors:
             raise RuntimeError(f"{self.side.name}: warm-up sends failed: {errors[:5]}")
         await asyncio.sleep(1)
@@ -114,11 +156,13 @@ class Load:
         """Send at `rate` for `seconds` (stopping early if a second's worth of sends is waiting:
         saturated); then wait for the arrivals."""
         users, errors, numbers = self.side.users, [], []
+        refusals_before = self.refusals
         total = int(rate * seconds)
         tasks = []
         saturated = False
         meter, cpu_before = LoadMeter(), self.side.cpu()
         redis_before = self.side.redis_cpu() if self.side.redis_cpu else 0.0
+        loop_before = self.side.loop_cpu() if self.side.loop_cpu else 0.0
         profiler = None
         if os.environ.get("BENCH_PYSPY") and self.side.pid:  # for digging: py-spy while sending
             profiler = subprocess.Popen(["py-spy", "record", "--gil", "-f", "raw", "-d", str(int(seconds)), "-p",
@@ -145,12 +189,18 @@ class Load:
                 k += 1
             await asyncio.sleep(max(0.0, min(0.002, start + k / rate - time.perf_counter())))
         await asyncio.gather(*tasks)
+        progress, quiet_since = -1, time.perf_counter()
+        while self.in_flight > 0 and time.perf_counter() - quiet_since < DRAIN_S:  # sends over sockets
+            if self.in_flight != progress:
+                progress, quiet_since = self.in_flight, time.perf_counter()
+            await asyncio.sleep(0.01)
         elapsed = time.perf_counter() - start
         if profiler is not None:
             profiler.wait()
         busy = meter.busy()
         server_cpu = self.side.cpu() - cpu_before
         redis_cpu = (self.side.redis_cpu() - redis_before) if self.side.redis_cpu else 0.0
+        loop_cpu = (self.side.loop_cpu() - loop_before) if self.side.loop_cpu else 0.0
         answered = [n for n in numbers if n in self.recipient]
         # Wait for the arrivals while they keep coming (a saturated server drains its queue).
         progress, quiet_since = -1, time.perf_counter()
@@ -164,12 +214,13 @@ class Load:
             return round(ms[min(len(ms) - 1, int(p / 100 * len(ms)))], 2) if ms else None
 
         return {"offered": rate, "sent": len(numbers), "answered": len(answered),
-                "achieved": round(len(answered) / elapsed), "errors": len(errors),
+                "achieved": round(len(answered) / elapsed), "errors": len(errors) + self.refusals - refusals_before,
                 "lost": len(answered) - len(ms), "saturated": saturated,
                 "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99), "max_ms": round(ms[-1], 2) if ms else None,
                 "mean_ms": round(statistics.mean(ms), 2) if ms else None,
                 "server_cpu_us_per_message": round(server_cpu * 1e6 / max(1, len(answered))),
                 "of_which_redis_us": round(redis_cpu * 1e6 / max(1, len(answered))),
+                "of_which_event_loop_us": round(loop_cpu * 1e6 / max(1, len(answered))),
                 "load_generator_busy": round(busy, 3)}
 
 

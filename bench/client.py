@@ -150,8 +150,20 @@ class WebSocket(asyncio.Protocol):
 
     def _send(self, opcode: int, payload: bytes) -> None:
         mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+        size = len(payload)
+        # Masking (RFC 6455 5.3) as one integer XOR: a byte at a time costs the generator too much.
+        key = int.from_bytes((mask * (size // 4 + 1))[:size], "big")
+        masked = (int.from_bytes(payload, "big") ^ key).to_bytes(size, "big")
+        if size < 126:
+            header = bytes([0x80 | opcode, 0x80 | size])
+        elif size <= 0xFFFF:
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
+        self.transport.write(header + mask + masked)
+
+    def send_text(self, text: str) -> None:
+        self._send(0x1, text.encode())
 
     def connection_lost(self, exc) -> None:
         if not self.opened.done():

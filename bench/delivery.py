@@ -16,12 +16,13 @@ import tempfile
 from pathlib import Path
 
 from bench import chat
-from bench.common import Parlor, Processes, make_users, pin_self_to_load_core
+from bench.common import (XSRF, Parlor, Processes, cpu_seconds, main_thread_cpu_seconds, make_users,
+                          pin_self_to_load_core)
 
-USERS = 200
+USERS = int(__import__("os").environ.get("BENCH_USERS", "200"))
 
 
-def run(processes_count: int, rate: int, seconds: float) -> dict:
+def run(processes_count: int, rate: int, seconds: float, via: str = "api") -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="parlor-bench-delivery-", dir="/tmp"))
     processes = Processes()
     try:
@@ -35,10 +36,13 @@ def run(processes_count: int, rate: int, seconds: float) -> dict:
             # Each user's socket and sends go to one process: user i to process i % count.
             side = chat.Side("parlor", first.url, [
                 {"name": u["name"], "ws_path": "/live", "ws_headers": f"Cookie: {u['cookie']}\r\n",
-                 "post_headers": f"Authorization: Bearer {u['token']}\r\nContent-Type: application/json\r\n",
+                 "post_headers": (f"Cookie: {u['cookie']}\r\nX-XSRFToken: {XSRF}\r\nHX-Request: true\r\n"
+                                  if via == "form" else
+                                  f"Authorization: Bearer {u['token']}\r\nContent-Type: application/json\r\n"),
                  "url": servers[i % processes_count].url} for i, u in enumerate(users)],
-                lambda: first.cpu() + sum(s.server_cpu() for s in servers[1:]), pid=first.pid)
-            load = chat.Load(side)
+                lambda: first.cpu() + sum(s.server_cpu() for s in servers[1:]), pid=first.pid,
+                redis_cpu=lambda: cpu_seconds(first.redis_pid), loop_cpu=lambda: main_thread_cpu_seconds(first.pid))
+            load = chat.Load(side, via=via)
             await load.open()
             await load.warm_up()
             result = await load.at_rate(rate, seconds)
@@ -49,7 +53,7 @@ def run(processes_count: int, rate: int, seconds: float) -> dict:
     finally:
         processes.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    return {"scenario": "delivery", "processes": processes_count, "users": USERS,
+    return {"scenario": "delivery", "processes": processes_count, "users": USERS, "via": via,
             "pairs": len(chat.pairs_of(USERS)), "seconds": seconds, **result}
 
 
@@ -59,11 +63,13 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500, help="messages per second")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--processes", default="1,2", help="server processes to try, comma-separated")
+    parser.add_argument("--via", choices=("api", "form", "ws"), default="api",
+                        help="send as POST /api/messages, as the send form's POST, or over the sender's socket")
     args = parser.parse_args()
     pin_self_to_load_core()
     results = []
     for count in (int(n) for n in args.processes.split(",")):
-        result = run(count, args.rate, args.seconds)
+        result = run(count, args.rate, args.seconds, args.via)
         print(json.dumps(result), flush=True)
         results.append(result)
     print("\n| processes | offered | achieved | lost | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|---|")

@@ -127,8 +127,8 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             # connection opens, even those that come before it does.
             self.live_cursor = await self.application.hub.events.cursor(self.current_user)
         if self.session and self.application.sessions.needs_renewal(self.session):
-            # The cookie's own lifetime follows the session's: renewed about once a day.
-            await self.application.sessions.renewed(self.session_id)
+            # The session lives on from now, and its cookie with it: at most once every RENEW_AFTER_S.
+            await self.application.sessions.renewed(self.session_id, self.session)
             self._set_session_cookie(self.session_id)
 
     def api_token(self) -> str | None:

@@ -37,6 +37,14 @@ def new_client_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "",
+              oob: bool = False) -> str:
+    """The send form of a conversation (a new client id: the next message is a new one)."""
+    return templates.get_template("partials/_send_form.html").render(
+        me=me, peer=peer, xsrf_token=xsrf_token, client_id=new_client_id(), accept=ACCEPT, error=error,
+        body=body, oob=oob)
+
+
 class ChatBase(BaseHandler):
     """Chat needs an account; the peer in the URL is checked before anything else happens."""
 
@@ -174,8 +182,8 @@ class MessagesHandler(ChatBase):
 
     def send_form(self, peer: str, status: int = 200, error: str | None = None, body: str = "") -> None:
         self.set_status(status)
-        self.finish(self.render_template("partials/_send_form.html",
-                                         **self.conversation_context(peer, error=error, body=body)))
+        self.finish(send_form(self.application.templates, self.current_user, peer, self.xsrf_token.decode("ascii"),
+                              error, body))
 
     async def refuse(self, peer: str, e: ChatError, body: str) -> None:
         """The form again with the reason (and what was typed); nothing was stored, nothing is
@@ -237,13 +245,18 @@ class ChatPush:
         hub = self._app.hub
         pair = pair_key(a, b)
         online = await hub.online([a, b], recent=True)
+        # A text message is the same for both people but for mine/theirs, which the page sets: it
+        # is rendered once. Its Delete form is the author's, whose peer is b. A picture's address
+        # names the viewer's peer: one for each.
+        both = (self._message.render(message=message, me=None, peer=b, pair=pair)
+                if message.kind == "text" else None)
         events = []
         for me, peer in ((a, b), (b, a)):
             if me == eliza.USERNAME:
                 continue  # ELIZA reads nothing
             unread = 0 if message.author == me else unread_by_b
             # The row goes to the top of the list (the page's script drops the old copy of it).
-            html = (self._message.render(message=message, me=me, peer=peer, pair=pair)
+            html = ((both or self._message.render(message=message, me=me, peer=peer, pair=pair))
                     + '<ul id="conversation-list" hx-swap-oob="afterbegin">'
                     + self._row.render(summary=Summary(peer, message, unread), online=online, oob=False)
                     + "</ul>")

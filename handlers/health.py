@@ -1,6 +1,7 @@
 """/healthz: is this process able to serve? For load balancers and operators."""
 from __future__ import annotations
 
+import asyncio
 import tempfile
 
 import redis
@@ -24,7 +25,8 @@ class HealthHandler(BaseHandler):
         self.set_header("Cache-Control", "no-store")
         self.write_json(
             {"status": "ok" if redis_ok and data_dir_ok else "unavailable",
-             "redis": redis_ok, "data_dir_writable": data_dir_ok, "version": app.version},
+             "redis": redis_ok, "data_dir_writable": data_dir_ok, "version": app.version,
+             "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0]},
             status=200 if redis_ok and data_dir_ok else 503,
         )
 

@@ -14,12 +14,14 @@ import tornado.ioloop
 import tornado.iostream
 import tornado.websocket
 
-from parlor.chatlog import pair_key
+from parlor.chat import ChatError
+from parlor.chatlog import StorageFailed, pair_key
 from parlor.hub import Event, Push, Reload, parse_cursor
 from parlor.sessions import session_key
 from parlor.users import token_key
 
-from .base import REDIS_DOWN, BaseHandler, ClientError, SessionMixin
+from .base import REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler, ClientError, SessionMixin
+from .chat import send_form
 from .scores import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol
 
@@ -83,10 +85,15 @@ class LiveParameters:
 
 class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandler):
     """/live?boards=10,25&after=<id>. Frames are JSON: {"content": html} for state, {"id", "kind",
-    "content"} for an event, {"reload": true} when the cursor is too old."""
+    "content"} for an event, {"reload": true} when the cursor is too old.
+
+    A signed-in page also sends its chat messages here (htmx's hx-ws:send of the send form:
+    {"to", "body", "client_id", "headers"}): stored exactly as a form POST stores them, and
+    answered on this socket with the form again, empty or with the reason it was refused."""
 
     transport = "ws"
     _unsent = 0
+    form_xsrf = ""  # the page's XSRF token, for the forms this socket sends back
 
     def check_origin(self, origin: str) -> bool:
         # CSWSH: a page on another site must not ride the visitor's cookie into their live feed.
@@ -148,9 +155,12 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
         self._shed()
 
     def _shed(self) -> None:
-        """An open socket only sends: what was parsed from its upgrade request (cookies, headers,
-        arguments, the session) and the template namespace go, about 7 KB a socket, which is a
-        third of its memory at 15,000 sockets."""
+        """What was parsed from its upgrade request (cookies, headers, arguments, the session)
+        and the template namespace go, about 7 KB a socket, which is a third of its memory at
+        15,000 sockets; a signed-in socket keeps only its page's XSRF token, for the forms it
+        sends back."""
+        if self.current_user:
+            self.form_xsrf = self.xsrf_token.decode("ascii")
         request = self.request
         request.__dict__.pop("_cookies", None)
         request.headers = tornado.httputil.HTTPHeaders()
@@ -158,8 +168,32 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
         self.ui = None
         self.session = None
 
-    def on_message(self, message: str | bytes) -> None:
-        pass  # the page only listens; it acts through forms
+    async def on_message(self, message: str | bytes) -> None:
+        """A chat message from the page's send form; any other frame is ignored (the page acts
+        through forms)."""
+        fields = sent_message(message)
+        if fields is None or not self.current_user:
+            return
+        raw_peer, body, client_id = fields
+        chat = self.application.chat
+        peer = raw_peer
+        try:
+            peer = await chat.peer(self.current_user, raw_peer)
+            await chat.send(self.current_user, peer, body, client_id)
+        except ChatError as e:
+            self.answer(peer, str(e), body)
+        except StorageFailed:
+            self.answer(peer, STORAGE_FAILED, body)
+        except REDIS_DOWN:
+            self.answer(peer, STATUS_MESSAGES[503], body)
+        else:
+            self.answer(peer)  # the message itself comes as an event, in every tab
+
+    def answer(self, peer: str, error: str | None = None, body: str = "") -> None:
+        """The send form again, in place of the one that sent: empty with a new client id, or
+        with the reason and what was typed."""
+        html = send_form(self.application.templates, self.current_user, peer, self.form_xsrf, error, body, oob=True)
+        self.send(Push(html))
 
     def on_close(self) -> None:
         tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
@@ -194,6 +228,22 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
         self._unsent -= size
         if not written.cancelled():
             written.exception()  # a closed stream is on_close's business
+
+
+def sent_message(frame: str | bytes) -> tuple[str, str, str | None] | None:
+    """(to, body, client_id) of a send form's frame, or None if the frame is not one."""
+    if not isinstance(frame, str) or not frame.startswith("{"):
+        return None
+    try:
+        fields = json.loads(frame)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
+        return None
+    if not isinstance(fields, dict):
+        return None
+    to, body, client_id = fields.get("to"), fields.get("body", ""), fields.get("client_id")
+    if not isinstance(to, str) or not isinstance(body, str) or not isinstance(client_id, (str, type(None))):
+        return None
+    return to, body, client_id
 
 
 class SseConnection:

@@ -340,7 +340,9 @@ class ChatLogs:
         return self.directory / f"{pair_key(a, b)}.db"
 
     def exists(self, a: str, b: str) -> bool:
-        return self.path(a, b).exists()
+        """Whether the pair has a file. One open here has (a file is closed before it is moved
+        or removed): the disk is asked only about the others."""
+        return pair_key(a, b) in self._open or self.path(a, b).exists()
 
     @contextlib.asynccontextmanager
     async def conversation(self, a: str, b: str, create: bool = False):

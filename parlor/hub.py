@@ -20,18 +20,20 @@ import re
 import struct
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Protocol
+from pathlib import Path
+from typing import Awaitable, Callable, NamedTuple, Protocol
 
 import redis
 import redis.asyncio as aioredis
 
-from .presence import Presence
+from .batching import Batcher
+from .presence import Presence, presence_key
 from .safety import blocks_key
 from .sessions import SIGN_OUT_CHANNEL, sign_out_notice
 
 log = logging.getLogger("parlor.hub")
 
-EVENTS_CHANNEL = "parlor:events"  # notice of every appended event: "<id>\n<user>\n<json>"
+EVENTS_CHANNEL_PREFIX = "parlor:events:"  # + a process id: events for users it holds, a JSON list
 TYPING_CHANNEL = "parlor:typing"  # "<who>\n<to whom>"; never stored
 TYPING_EVERY_MS = 2500  # a typist's notices are forwarded at most this often (the page sends every 3 s)
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
@@ -126,14 +128,17 @@ def _sse_data(text: str) -> str:
 
 
 class Event(Push):
-    """A per-user event: its stream id, its kind, the page fragment and the data for API clients."""
+    """A per-user event: its stream id, its kind, the page fragment and the data (JSON) for API
+    clients. `prev` is the id of the event before it in the user's stream, when known: a
+    connection whose cursor is older has missed one and must read the stream."""
 
-    __slots__ = ("id", "key", "kind", "data")
+    __slots__ = ("id", "key", "kind", "data", "prev_key")
 
-    def __init__(self, event_id: str, kind: str, html: str, data: str):
+    def __init__(self, event_id: str, kind: str, html: str, data: str, prev: str | None = None):
         super().__init__(html)
         self.id, self.kind, self.data = event_id, kind, data
         self.key = parse_cursor(event_id)
+        self.prev_key = parse_cursor(prev) if prev is not None else None
 
     def _ws_frame(self) -> str:
         return json.dumps({"id": self.id, "kind": self.kind, "content": self.html})
@@ -169,50 +174,18 @@ class Backlog:
     last: str  # the newest id the stream ever gave ("0-0" if none)
 
 
-# Append events, each to its user's stream: KEYS are each event's stream and meta, then the sorted
-# sets to update along with them, then maybe a guard; ARGV are max events, max age (ms), meta ttl
-# (s), channel, the number of events, the guard's number ('' for none), each event's user, kind,
-# html, data, then a score and member per sorted set. With a guard (a key holding the highest
-# number appended so far), a number not above it was appended already, and nothing is done
-# again. Returns the ids.
-_APPEND = """
-local maxlen, max_age, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
-local last_z = #KEYS
-if ARGV[6] ~= '' then
-  if tonumber(redis.call('GET', KEYS[#KEYS]) or '0') >= tonumber(ARGV[6]) then return {} end
-  redis.call('SET', KEYS[#KEYS], ARGV[6])
-  last_z = #KEYS - 1
-end
-for z = 2 * count + 1, last_z do
-  local at = 6 + 4 * count + 2 * (z - 2 * count) - 1
-  redis.call('ZADD', KEYS[z], ARGV[at], ARGV[at + 1])
-end
-local ids = {}
-for e = 0, count - 1 do
-  local stream, meta = KEYS[2 * e + 1], KEYS[2 * e + 2]
-  local user, kind, html, data = ARGV[4 * e + 7], ARGV[4 * e + 8], ARGV[4 * e + 9], ARGV[4 * e + 10]
-  if redis.call('EXISTS', stream) == 0 then  -- expired: everything it held is gone
-    local last = redis.call('HGET', meta, 'last')
-    if last then redis.call('HSET', meta, 'trimmed', last) end
-  end
-  local id = redis.call('XADD', stream, '*', 'k', kind, 'h', html, 'd', data)
-  local ms = tonumber(string.match(id, '^(%d+)'))
-  local drop = redis.call('XLEN', stream) - maxlen
-  local gone = redis.call('XRANGE', stream, '-', string.format('%d', ms - max_age), 'COUNT', maxlen)
-  if #gone < drop then gone = redis.call('XRANGE', stream, '-', '+', 'COUNT', drop) end
-  if #gone > 0 then
-    redis.call('XTRIM', stream, 'MAXLEN', redis.call('XLEN', stream) - #gone)
-    redis.call('HSET', meta, 'trimmed', gone[#gone][1])
-  end
-  redis.call('HSET', meta, 'last', id)
-  redis.call('PEXPIRE', stream, max_age)
-  redis.call('EXPIRE', meta, ARGV[3])
-  redis.call('PUBLISH', ARGV[4], id .. '\\n' .. user .. '\\n' .. cjson.encode({kind, html, data}))
-  ids[#ids + 1] = id
-end
-return ids
-"""
 META_TTL_S = 31 * 24 * 3600  # as long as a session: a page that old may still hold a cursor
+APPEND_EVENTS_LUA = (Path(__file__).parent / "lua" / "append_events.lua").read_text()
+
+
+class Publication(NamedTuple):
+    """What one write publishes: events (user, kind, html, data), sorted-set entries (key,
+    member, score) set along with them, and a guard (key, number) that makes it once only: it
+    is appended only if the key holds a smaller number (or none), which then becomes it."""
+
+    events: list[tuple[str, str, str, object]]
+    entries: list[tuple[str, str, int]] = []
+    guard: tuple[str, int] | None = None
 
 # Which of KEYS no longer exist: their positions (from 1).
 _MISSING = """
@@ -242,30 +215,40 @@ class EventLog:
         self._redis = redis
         self.max_events = max_events
         self.max_age_ms = max_age_s * 1000
-        self._append = redis.register_script(_APPEND)
+        self._append = redis.register_script(APPEND_EVENTS_LUA)
 
     async def append(self, user: str, kind: str, html: str, data: object) -> str:
-        """Store one event for `user`; returns its id. Every process hears of it."""
-        return (await self.append_many([(user, kind, html, data)]))[0]
+        """Store one event for `user`; returns its id. Every process holding `user` hears of it."""
+        [[event]] = await self.append_publications([Publication([(user, kind, html, data)])])
+        return event.id
 
-    async def append_many(self, events: list[tuple[str, str, str, object]],
-                          scores: list[tuple[str, str, int]] = (),
-                          guard: tuple[str, int] | None = None) -> list[str]:
-        """Several (user, kind, html, data), atomically, in one round trip; along with them,
-        each (key, member, score) is set in its sorted set. With a guard (key, number), all this
-        happens only if the key holds a smaller number (or none), which then becomes it: a
-        thing published twice (a retry, two processes) is appended once."""
-        keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL, len(events),
-                          guard[1] if guard else ""]
-        for user, kind, html, data in events:
-            keys += [stream_key(user), stream_meta_key(user)]
-            args += [user, kind, html, json.dumps(data)]
-        for key, member, score in scores:
-            keys.append(key)
-            args += [score, member]
-        if guard:
-            keys.append(guard[0])
-        return await self._append(keys=keys, args=args) if events or scores else []
+    async def append_publications(self, publications: list[Publication], process: str = "") -> list[list[Event]]:
+        """Each publication's events (user, kind, html, data) and sorted-set entries, atomically,
+        all in one round trip; returns each publication's events with their ids ([] for one its
+        guard skipped). Every process holding a user's connections but `process` is told."""
+        keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL_PREFIX, process,
+                          int(time.time() * 1000), len(publications)]
+        encoded = []
+        for publication in publications:
+            if publication.guard:
+                keys.append(publication.guard[0])
+            args += [publication.guard[1] if publication.guard else "", len(publication.events),
+                     len(publication.entries)]
+            data = [json.dumps(d) for _, _, _, d in publication.events]
+            encoded.append(data)
+            for (user, kind, html, _), json_data in zip(publication.events, data):
+                keys += [stream_key(user), stream_meta_key(user), presence_key(user)]
+                args += [user, kind, html, json_data]
+            for key, member, score in publication.entries:
+                keys.append(key)
+                args += [score, member]
+        answers = await self._append(keys=keys, args=args)
+        appended = []
+        for publication, data, ids in zip(publications, encoded, answers, strict=True):
+            appended.append([Event(ids[2 * n], kind, html, json_data, ids[2 * n + 1])
+                             for n, ((_, kind, html, _), json_data) in enumerate(zip(publication.events, data))]
+                            if ids else [])
+        return appended
 
     async def cursor(self, user: str) -> str:
         """The id of `user`'s newest event: a page rendered now continues from here."""
@@ -347,6 +330,14 @@ class Hub:
         self.on_delivered: Callable[[int], None] | None = None
         self._typing = redis.register_script(_TYPING)
         self._missing = redis.register_script(_MISSING)
+        # Appends go one call at a time (whatever waits goes together), so this process fans
+        # out its own events in the order their ids were given.
+        self._appends: Batcher[Publication, list[str]] = Batcher(self._append_and_fan_out)
+
+    @property
+    def events_channel(self) -> str:
+        """Where other processes send events for users whose connections this process holds."""
+        return EVENTS_CHANNEL_PREFIX + self.presence.process
 
     # -- connections -----------------------------------------------------------------------
 
@@ -412,9 +403,16 @@ class Hub:
             self._deliver(connection, subscription, event)
 
     def _deliver(self, connection: Connection, subscription: Subscription, event: Event) -> None:
+        """Send an event once and in order: one the connection had is dropped; one whose
+        predecessor it has not had (another process's event overtaken by this one) makes it
+        read the stream from its cursor, which brings both."""
         if subscription.backlog is not None:
             subscription.backlog.append(event)
         elif event.key > subscription.cursor:
+            if event.prev_key is not None and event.prev_key > subscription.cursor:
+                self._start_catch_up(connection, subscription)
+                subscription.backlog.append(event)
+                return
             subscription.cursor = event.key
             connection.send(event)
 
@@ -530,12 +528,31 @@ class Hub:
         return len(room)
 
     async def publish(self, events: list[tuple[str, str, str, object]],
-                      scores: list[tuple[str, str, int]] = (),
+                      entries: list[tuple[str, str, int]] = (),
                       guard: tuple[str, int] | None = None) -> list[str]:
         """Store per-user events (user, kind, html, data), and set the (key, member, score)
-        entries in the same call; every process delivers the events. A guard (key, number)
-        makes it once only: see EventLog.append_many."""
-        return await self.events.append_many(events, scores, guard)
+        entries in the same call; returns the events' ids ([] if the guard skipped them). This
+        process's connections get them at once, other processes' through a notice. A guard
+        (key, number) makes it once only: see Publication."""
+        return await self._appends.submit(Publication(events, list(entries), guard))
+
+    async def _append_and_fan_out(self, publications: list[Publication]) -> list[list[str]]:
+        appended = await self.events.append_publications(publications, self.presence.process)
+        for publication, events in zip(publications, appended):
+            for (user, _, _, _), event in zip(publication.events, events):
+                self._fan_out(user, event)
+        return [[event.id for event in events] for events in appended]
+
+    def _fan_out(self, user: str, event: Event) -> None:
+        room = self._rooms.get(user)
+        if not room:
+            return
+        for connection in list(room):
+            subscription = self._subs.get(connection)
+            if subscription is not None:
+                self._deliver(connection, subscription, event)
+        if self.on_delivered is not None:
+            self.on_delivered(event.key[0])
 
     async def typing(self, who: str, to: str) -> None:
         """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS), unless
@@ -550,19 +567,11 @@ class Hub:
 
     # -- notices from every process (the Listener calls these) -------------------------------
 
-    async def on_event(self, notice: str) -> None:
-        event_id, user, payload = notice.split("\n", 2)
-        room = self._rooms.get(user)
-        if not room:
-            return
-        kind, html, data = json.loads(payload)
-        event = Event(event_id, kind, html, data)
-        for connection in list(room):
-            subscription = self._subs.get(connection)
-            if subscription is not None:
-                self._deliver(connection, subscription, event)
-        if self.on_delivered is not None:
-            self.on_delivered(event.key[0])
+    async def on_events(self, notice: str) -> None:
+        """Events another process appended for users this process holds: [[id, prev, user,
+        kind, html, data], ...]."""
+        for event_id, prev, user, kind, html, data in json.loads(notice):
+            self._fan_out(user, Event(event_id, kind, html, data, prev))
 
     async def on_presence(self, notice: str) -> None:
         user, state = notice.split("\n", 1)
@@ -595,21 +604,27 @@ class Hub:
         for connection in list(connections):
             connection.close(1008, "signed out")  # 1008: the page does not reconnect
 
-    def resync(self) -> None:
-        """Notices may have been missed (the subscription was down): every connection of a user
-        catches up from its cursor again."""
-        self._online_cache.clear()  # presence notices were missed too
-        self._last_session_check = 0.0  # and sign-out notices: the next tick asks Redis
+    def resync(self, users: set[str] | None = None) -> None:
+        """Notices may have been missed (the subscription was down; with `users`, this process's
+        claim on them had lapsed, so nobody sent it theirs): every connection of those users
+        (None: of everyone) catches up from its cursor again."""
+        if users is None:
+            self._online_cache.clear()  # presence notices were missed too
+            self._last_session_check = 0.0  # and sign-out notices: the next tick asks Redis
         for connection, subscription in list(self._subs.items()):
-            if subscription.user is None:
+            if subscription.user is None or (users is not None and subscription.user not in users):
                 continue
             if subscription.backlog is not None:
                 subscription.stale = True  # catching up already: it reads once more before going live
                 continue
-            subscription.backlog = []
-            cursor = "%d-%d" % subscription.cursor
-            subscription.catch_up = asyncio.get_running_loop().create_task(
-                self._resync_one(connection, subscription, cursor))
+            self._start_catch_up(connection, subscription)
+
+    def _start_catch_up(self, connection: Connection, subscription: Subscription) -> None:
+        """Read the stream from the connection's cursor; live events wait until that is sent."""
+        subscription.backlog = []
+        cursor = "%d-%d" % subscription.cursor
+        subscription.catch_up = asyncio.get_running_loop().create_task(
+            self._resync_one(connection, subscription, cursor))
 
     async def _resync_one(self, connection: Connection, subscription: Subscription, cursor: str) -> None:
         try:
@@ -665,8 +680,10 @@ class Hub:
                 log.warning("session check skipped: %s", e)
         try:
             if self._rooms and time.time() - self._last_heartbeat >= HEARTBEAT_EVERY_S:
-                await self.presence.renew(list(self._rooms))
+                lapsed = await self.presence.renew(list(self._rooms))
                 self._last_heartbeat = time.time()
+                if lapsed:  # other processes sent nothing for them while the claim was gone
+                    self.resync(lapsed)
             count = await self.presence.sweep()
         except (redis.RedisError, OSError) as e:
             log.warning("presence tick skipped: %s", e)

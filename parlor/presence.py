@@ -71,10 +71,14 @@ return 0
 
 # KEYS: online, then presence and conns of each user. ARGV: process, lapse_ms, ttl_s, now_ms,
 # channel, then each user. Counts are join's and leave's alone; a user this puts back online
-# (their claim had lapsed during a stall) is announced.
+# (their claim had lapsed during a stall) is announced. Returns the users whose claim by this
+# process had lapsed (no event notices were sent to it for them meanwhile).
 _RENEW = """
+local lapsed = {}
 for i = 6, #ARGV do
   local k = 2 * (i - 6) + 2
+  local claim = redis.call('ZSCORE', KEYS[k], ARGV[1])
+  if (not claim) or tonumber(claim) < tonumber(ARGV[4]) then lapsed[#lapsed + 1] = ARGV[i] end
   redis.call('ZADD', KEYS[k], ARGV[2], ARGV[1])
   redis.call('EXPIRE', KEYS[k], ARGV[3])
   redis.call('EXPIRE', KEYS[k + 1], ARGV[3])
@@ -84,7 +88,7 @@ for i = 6, #ARGV do
     redis.call('PUBLISH', ARGV[5], ARGV[i] .. '\\n1')
   end
 end
-return 0
+return lapsed
 """
 
 # KEYS: online. ARGV: now_ms, channel. Users whose every claim lapsed go offline; returns the count.
@@ -137,8 +141,10 @@ class Presence:
                                       client=pipe)
                 await pipe.execute()
 
-    async def renew(self, users: list[str]) -> None:
-        """Renew this process's claims on its users being online."""
+    async def renew(self, users: list[str]) -> set[str]:
+        """Renew this process's claims on its users being online; returns those whose claim had
+        lapsed (a stall longer than PRESENCE_TTL_S)."""
+        lapsed: set[str] = set()
         for start in range(0, len(users), RENEW_CHUNK):
             chunk = users[start:start + RENEW_CHUNK]
             keys = [ONLINE_KEY]
@@ -146,7 +152,8 @@ class Presence:
             for user in chunk:
                 keys += [presence_key(user), conns_key(user)]
                 args.append(user)
-            await self._renew(keys=keys, args=args)
+            lapsed.update(await self._renew(keys=keys, args=args))
+        return lapsed
 
     async def sweep(self) -> int:
         """Take lapsed users offline; returns how many are online."""

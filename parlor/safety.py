@@ -16,6 +16,7 @@ import math
 
 import redis.asyncio as aioredis
 
+from .batching import Batcher
 from .config import Rate
 
 MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by anyone
@@ -43,28 +44,41 @@ local function charge(key, tat)
 end
 """
 
-# KEYS: blocks:<peer>, blocks:<me>, conversations:<me>, then the buckets of messages,
-# conversations and images of <me>. ARGV: me, peer, has a picture (1/0), then count and period
-# (ms) of each of the three limits. Returns {code, ms to wait}: see SEND_REFUSALS.
-_CHECK_SEND = GCRA_LUA + """
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {1, 0} end
-if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return {2, 0} end
-local messages, wait = bucket(KEYS[4], ARGV[4], ARGV[5])
-if messages == false then return {3, wait} end
-local conversations = nil
-if tonumber(ARGV[6]) > 0 and not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
-  conversations, wait = bucket(KEYS[5], ARGV[6], ARGV[7])
-  if conversations == false then return {4, wait} end
+# Several sends checked in order, each as if alone. KEYS, per send: blocks:<peer>, blocks:<me>,
+# conversations:<me>, then the buckets of messages, conversations and images of <me>. ARGV:
+# count and period (ms) of the limits on messages, conversations and images, then per send: me,
+# peer, has a picture (1/0). Returns per send {code, ms to wait}: see SEND_LIMITS.
+_CHECK_SENDS = GCRA_LUA + """
+local message_count, message_ms, conversation_count, conversation_ms, image_count, image_ms =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local function check(peer_blocks, my_blocks, my_conversations, message_bucket, conversation_bucket,
+                     image_bucket, me, peer, picture)
+  if redis.call('SISMEMBER', peer_blocks, me) == 1 then return {1, 0} end
+  if redis.call('SISMEMBER', my_blocks, peer) == 1 then return {2, 0} end
+  local messages, wait = bucket(message_bucket, message_count, message_ms)
+  if messages == false then return {3, wait} end
+  local conversations = nil
+  if tonumber(conversation_count) > 0 and not redis.call('ZSCORE', my_conversations, peer) then
+    conversations, wait = bucket(conversation_bucket, conversation_count, conversation_ms)
+    if conversations == false then return {4, wait} end
+  end
+  local images = nil
+  if picture == '1' then
+    images, wait = bucket(image_bucket, image_count, image_ms)
+    if images == false then return {5, wait} end
+  end
+  charge(message_bucket, messages)
+  charge(conversation_bucket, conversations)
+  charge(image_bucket, images)
+  return {0, 0}
 end
-local images = nil
-if ARGV[3] == '1' then
-  images, wait = bucket(KEYS[6], ARGV[8], ARGV[9])
-  if images == false then return {5, wait} end
+local verdicts = {}
+for n = 0, #KEYS / 6 - 1 do
+  local k, a = 6 * n, 6 + 3 * n
+  verdicts[n + 1] = check(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6],
+                          ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
 end
-charge(KEYS[4], messages)
-charge(KEYS[5], conversations)
-charge(KEYS[6], images)
-return {0, 0}
+return verdicts
 """
 
 # A game start: the address's bucket and the visitor's (KEYS[2], only when ARGV[5] is 1), both
@@ -156,7 +170,7 @@ LIMIT_MESSAGES = {
     "games": "You are starting games too fast. Wait {wait} and start one again.",
     "game_addresses": "Too many games were started from your address. Try again in {wait}.",
 }
-SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # _CHECK_SEND's codes
+SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # _CHECK_SENDS's codes
 GAME_LIMITS = {1: "game_addresses", 2: "games"}  # _CHECK_GAME's codes
 
 
@@ -182,8 +196,10 @@ class Safety:
         self._redis = redis
         # "messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses"
         self.limits = limits
-        self._check_send = redis.register_script(_CHECK_SEND)
+        self._check_sends = redis.register_script(_CHECK_SENDS)
         self._check_game = redis.register_script(_CHECK_GAME)
+        # What many sends ask at once goes in one round trip (see parlor/batching.py).
+        self._send_checks: Batcher[tuple[str, str, bool, str], list[int]] = Batcher(self._check_batch)
         self._hit = redis.register_script(_HIT)
         self._block = redis.register_script(_BLOCK)
         self._forget = redis.register_script(_FORGET)
@@ -197,12 +213,9 @@ class Safety:
     async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str) -> None:
         """Refuse a message from `me` to `peer` if either blocked the other, or if it is over
         `me`'s limits (messages; a new conversation, which `conversations_key` not listing `peer`
-        means; pictures); otherwise count it. One round trip."""
-        code, wait_ms = await self._check_send(
-            keys=[blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
-                  bucket_key("conversations", me), bucket_key("images", me)],
-            args=[me, peer, 1 if picture else 0, *self._rate_args("messages"),
-                  *self._rate_args("conversations"), *self._rate_args("images")])
+        means; pictures); otherwise count it. One round trip, shared with the sends checked at
+        the same time."""
+        code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key))
         if code == 1:  # the peer blocked me: said the same way as any failure, so it stays private
             raise Refused(403, UNDELIVERABLE)
         if code == 2:
@@ -210,6 +223,13 @@ class Safety:
         if code in SEND_LIMITS:
             raise over_limit(SEND_LIMITS[code], wait_ms)
 
+    async def _check_batch(self, sends: list[tuple[str, str, bool, str]]) -> list[list[int]]:
+        keys, args = [], [*self._rate_args("messages"), *self._rate_args("conversations"), *self._rate_args("images")]
+        for me, peer, picture, conversations_key in sends:
+            keys += [blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
+                     bucket_key("conversations", me), bucket_key("images", me)]
+            args += [me, peer, 1 if picture else 0]
+        return await self._check_sends(keys=keys, args=args)
     async def check_game_start(self, address: str, visitor: str | None) -> None:
         """Refuse a game start over the limit of its address (address_group) or of its visitor
         (a session's player or a user; None: no session yet, so a new one), else count it in

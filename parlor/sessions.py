@@ -19,7 +19,14 @@ SESSION_TTL_S = 30 * 24 * 3600  # a month without a visit ends a signed-in sessi
 # signed in ends after half a day without a visit, so they cannot pile up in Redis.
 GUEST_SESSION_TTL_S = 12 * 3600
 SESSION_ID_BYTES = 32  # 256 random bits: not guessable
-RENEW_AFTER_S = 24 * 3600  # the cookie is sent again (its lifetime renewed) about once a day
+# A visit extends a session's lifetime (and sends its cookie again) at most this often, not on
+# every request: a request writes nothing to Redis. A session then ends between its TTL less this
+# and its TTL after the last visit.
+RENEW_AFTER_S = 3600
+# A process remembers a session's data this long, so that requests do not each ask Redis. Its
+# end's sign-out notice clears it at once; the lifetime bounds only a notice that was missed.
+SESSION_CACHE_S = 10.0
+SESSION_CACHE_MAX = 10_000  # sessions remembered at most (then forgotten all at once)
 # "<user, or empty for a guest>\n<the Redis keys of what ended, comma-separated, or *>". A key is
 # a session's (session:<id>) or an API token's; * is every connection of the user (they left).
 SIGN_OUT_CHANNEL = "parlor:sign-out"
@@ -52,19 +59,6 @@ end
 redis.call('SADD', KEYS[1], ARGV[2])
 if #gone > 0 then redis.call('PUBLISH', ARGV[4], ARGV[3] .. '\\n' .. table.concat(gone, ',')) end
 return 0
-"""
-
-# A session's data, its lifetime renewed: a month if it is signed in, else GUEST_SESSION_TTL_S.
-# KEYS: session. ARGV: signed-in ttl, guest ttl (s). Returns the hash as a flat list.
-_LOAD = """
-local data = redis.call('HGETALL', KEYS[1])
-if #data == 0 then return data end
-if redis.call('HEXISTS', KEYS[1], 'user') == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-else
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-return data
 """
 
 # End one session, take it out of its user's index, and publish its sign-out (even if it had
@@ -101,14 +95,40 @@ class Sessions:
     def __init__(self, redis: aioredis.Redis):
         self._redis = redis
         self._index = redis.register_script(_INDEX)
-        self._load = redis.register_script(_LOAD)
+        self._known: dict[str, tuple[dict[str, str], float]] = {}  # id -> (data, good until)
         self._end = redis.register_script(_END)
         self._end_all = redis.register_script(_END_ALL)
 
     async def load(self, session_id: str) -> dict[str, str] | None:
-        """The session's data, its lifetime renewed; None if it does not exist (or expired)."""
-        flat = await self._load(keys=[session_key(session_id)], args=[SESSION_TTL_S, GUEST_SESSION_TTL_S])
-        return dict(zip(flat[::2], flat[1::2])) or None
+        """The session's data (a copy); None if it does not exist (or expired)."""
+        now = time.monotonic()
+        known = self._known.get(session_id)
+        if known is not None and known[1] > now:
+            return dict(known[0])
+        data = await self._redis.hgetall(session_key(session_id))
+        if not data:
+            return None
+        if len(self._known) >= SESSION_CACHE_MAX:
+            self._known.clear()
+        self._known[session_id] = (data, now + SESSION_CACHE_S)
+        return dict(data)
+
+    def on_sign_out(self, notice: str) -> None:
+        """Sessions ended on some process (a sign-out notice): forget them here; `*` (the account
+        is gone) forgets every session of its user."""
+        user, keys = notice.split("\n", 1)
+        if keys == "*":
+            for session_id in [i for i, (data, _) in self._known.items() if data.get("user") == user]:
+                del self._known[session_id]
+            return
+        prefix = session_key("")
+        for key in keys.split(","):
+            if key.startswith(prefix):
+                self._known.pop(key[len(prefix):], None)
+
+    def forget(self) -> None:
+        """Forget every session (sign-out notices may have been missed)."""
+        self._known.clear()
 
     async def create(self, **data: str) -> tuple[str, dict[str, str]]:
         """A new guest session; `player` is the id its games are bound to, kept across login."""
@@ -134,19 +154,31 @@ class Sessions:
 
     @staticmethod
     def needs_renewal(data: dict[str, str]) -> bool:
-        """Whether the visitor's cookie should be sent again to extend its lifetime."""
+        """Whether the session's lifetime should be extended (and its cookie sent again)."""
         renewed = data.get("renewed_at") or data.get("created_at") or "0"
         return not renewed.isdigit() or time.time() - int(renewed) > RENEW_AFTER_S
 
-    async def renewed(self, session_id: str) -> None:
-        await self._redis.hset(session_key(session_id), "renewed_at", str(int(time.time())))
+    async def renewed(self, session_id: str, data: dict[str, str]) -> None:
+        """Extend the session's lifetime from now: a month signed in, GUEST_SESSION_TTL_S for a guest."""
+        now = str(int(time.time()))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(session_key(session_id), "renewed_at", now)
+            pipe.expire(session_key(session_id), SESSION_TTL_S if data.get("user") else GUEST_SESSION_TTL_S)
+            await pipe.execute()
+        known = self._known.get(session_id)
+        if known is not None:
+            known[0]["renewed_at"] = now
 
     async def end(self, session_id: str) -> None:
         """End one session; every process hears its sign-out."""
+        self._known.pop(session_id, None)
         await self._end(keys=[session_key(session_id)], args=[user_sessions_key(""), session_id, SIGN_OUT_CHANNEL])
 
     async def end_all(self, user: str, keep: str | None = None) -> list[str]:
         """End every signed-in session of `user` except `keep` (every process hears their
         sign-out); returns the ids ended."""
-        return await self._end_all(keys=[user_sessions_key(user)],
-                                   args=[session_key(""), keep or "", user, SIGN_OUT_CHANNEL])
+        ended = await self._end_all(keys=[user_sessions_key(user)],
+                                    args=[session_key(""), keep or "", user, SIGN_OUT_CHANNEL])
+        for session_id in ended:
+            self._known.pop(session_id, None)
+        return ended

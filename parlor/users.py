@@ -25,6 +25,10 @@ RESERVED_USERNAMES = frozenset({"eliza"})  # the built-in chatbot answers to thi
 GHOST_PREFIX = "deleted-"
 GHOST_ID_BYTES = 6  # 12 hex digits: a ghost name per deleted account, never reused
 KNOWN_USERS_MAX = 100_000  # names exists() remembers at most (then forgets all at once)
+# A token's owner is remembered this long: an API script's requests do not each ask Redis. An
+# ended token's sign-out notice clears it at once; the lifetime bounds only a notice that was missed.
+TOKEN_CACHE_S = 5.0
+TOKEN_CACHE_MAX = 10_000  # tokens remembered at most (then forgotten all at once)
 NAME_KEPT_AFTER_LEAVING_S = 30 * 24 * 3600  # a deleted account's name is reserved this long
 MIN_PASSWORD_CHARS = 8  # shorter falls to guessing
 MAX_PASSWORD_CHARS = 256  # argon2 is slow on purpose; a cap stops huge inputs costing more
@@ -224,6 +228,7 @@ class Accounts:
         self._set_token = redis.register_script(_SET_TOKEN)
         self._index_look_alike = redis.register_script(_INDEX_LOOK_ALIKE)
         self._known: set[str] = set()  # names of accounts found to exist (see exists)
+        self._token_owners: dict[str, tuple[str, float]] = {}  # token key -> (user, good until)
         self._dummy_hash: str | None = None
         self._dummy_made = asyncio.Lock()  # a burst of unknown names at start makes it once, not once each
 
@@ -262,11 +267,23 @@ class Accounts:
 
     def forget(self, name: str | None = None) -> None:
         """`name` left (a notice from any process): ask Redis about it again. None: every name
-        (the notices were not heard for a while)."""
+        and token (the notices were not heard for a while)."""
         if name is None:
             self._known.clear()
+            self._token_owners.clear()
         else:
             self._known.discard(name)
+
+    def on_sign_out(self, notice: str) -> None:
+        """Sessions or tokens ended on some process (a sign-out notice): forget the tokens among
+        them; `*` (the account is gone) forgets every token of its user."""
+        user, keys = notice.split("\n", 1)
+        if keys == "*":
+            for key in [k for k, (owner, _) in self._token_owners.items() if owner == user]:
+                del self._token_owners[key]
+        else:
+            for key in keys.split(","):
+                self._token_owners.pop(key, None)
 
     async def is_taken(self, name: str) -> bool:
         """Whether a name belongs to an account or is reserved (what a guest may not call themself)."""
@@ -384,7 +401,17 @@ class Accounts:
         """The user an API token belongs to, or None."""
         if not token or len(token) > 100:
             return None
-        return await self._redis.get(token_key(token))
+        key = token_key(token)
+        now = time.monotonic()
+        known = self._token_owners.get(key)
+        if known is not None and known[1] > now:
+            return known[0]
+        user = await self._redis.get(key)
+        if user is not None:
+            if len(self._token_owners) >= TOKEN_CACHE_MAX:
+                self._token_owners.clear()
+            self._token_owners[key] = (user, now + TOKEN_CACHE_S)
+        return user
 
     async def _verify(self, stored: str | None, password: str) -> bool:
         if len(password) > MAX_PASSWORD_CHARS:

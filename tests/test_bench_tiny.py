@@ -22,11 +22,15 @@ def test_every_bench_scenario_runs_at_a_tiny_size():
     assert set(results) == {"chat", "fanout", "conns", "fragment", "game"}
 
     chat = results["chat"]
-    steps = chat["sweep"]["parlor"]
-    assert steps and all(s["answered"] == s["sent"] > 0 for s in steps)
+    for path in ("api", "form", "ws"):  # POST /api/messages, the send form's POST, the page's socket
+        steps = chat["sweep"][f"parlor_{path}"]
+        assert steps and all(s["answered"] == s["sent"] > 0 for s in steps), path
+        assert all({"server_cpu_us_per_message", "of_which_redis_us", "of_which_event_loop_us"} <= set(s)
+                   for s in steps), path
     assert chat["lost"] == 0 and chat["errors"] == 0
     assert chat["pair_files"] == chat["pairs"]  # every pair has its own file
-    assert chat["sweep"]["baseline"][0]["answered"] > 0
+    assert chat["sweep"]["baseline"][0]["answered"] > 0 and chat["sweep"]["baseline_ws"][0]["answered"] > 0
+    assert set(chat["bar"]) == {"api", "form", "ws"}
     committing = chat["sweep"]["baseline_commit"]  # bare Tornado with a SQLite file per pair
     assert committing[0]["answered"] > 0 and chat["baseline_commit"]["lost"] == 0
     assert chat["baseline_commit"]["pair_files"] == chat["pairs"]
@@ -49,3 +53,4 @@ def test_every_bench_scenario_runs_at_a_tiny_size():
 
     assert all(not r["valid"] for r in results.values())  # a tiny run never passes for a measurement
     assert "| chat |" in run.stdout and "| conns |" in run.stdout  # the table
+    assert "| bar | rate |" in run.stdout  # and the chat's steps, path by path

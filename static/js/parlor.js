@@ -21,14 +21,17 @@ document.addEventListener("drop", (event) => {
   input.form.requestSubmit();
 });
 
-// Live delivery. Every event carries its id; the page keeps the last one in #live's data-cursor.
-// hx-ws reconnects to the URL it holds, so that URL always carries the cursor (after=): a socket
-// that drops resumes where it stopped. A page whose socket cannot stay open (three short-lived
-// connects in a row, or a close that hx-ws will not retry) switches to Server-Sent Events
-// (hx-sse), which resume with Last-Event-ID by themselves.
+// Live delivery. Every event carries its id; the page keeps the last one in data-cursor (on the
+// body while the WebSocket, which belongs to the body, carries them; on #live once Server-Sent
+// Events do). hx-ws reconnects to the URL it holds, so that URL always carries the cursor
+// (after=): a socket that drops resumes where it stopped. A page whose socket cannot stay open
+// (three short-lived connects in a row, or a close that hx-ws will not retry) switches to
+// Server-Sent Events (hx-sse), which resume with Last-Event-ID by themselves.
 const SHORT_LIVED_MS = 10000;
 let socketFailures = 0;
 let socketOpenedAt = 0;
+let socketOpen = false;
+let socketGivenUp = false;
 
 function withCursor(url, cursor) {
   const u = new URL(url, location.href);
@@ -46,24 +49,39 @@ function dropDuplicates() {
   }
 }
 
-function switchToEventStream(socketElement) {
-  if (!socketElement.isConnected || !socketElement.dataset.sse) return;
+// A pushed text message is rendered once for both people: whose it is (mine or theirs) is set
+// here, from its author and the page's viewer.
+function markSides() {
+  const me = document.body.dataset.me;
+  for (const el of document.querySelectorAll(".messages > article.message:not(.mine):not(.theirs)")) {
+    el.classList.add(el.dataset.author === me ? "mine" : "theirs");
+  }
+}
+
+function switchToEventStream(socketOwner) {
+  if (socketGivenUp || !socketOwner.dataset.sse) return;
+  socketGivenUp = true;  // hx-ws would reconnect the body's socket: see htmx:ws:before:connection
   const stream = document.createElement("div");
   stream.id = "live";
   stream.hidden = true;
-  const url = withCursor(socketElement.dataset.sse, socketElement.dataset.cursor);
+  const url = withCursor(socketOwner.dataset.sse, socketOwner.dataset.cursor);
   stream.setAttribute("hx-sse:connect", url.pathname + url.search);
   stream.dataset.transport = "sse";
-  socketElement.replaceWith(stream);
+  document.body.append(stream);
   htmx.process(stream);
 }
 
 document.addEventListener("htmx:ws:before:connection", (event) => {
+  if (socketGivenUp) {
+    event.detail.connection.cancelled = true;
+    return;
+  }
   const cursor = event.target.dataset.cursor;
   if (cursor) event.detail.connection.url = withCursor(event.detail.connection.url, cursor).href;
 });
 document.addEventListener("htmx:ws:after:connection", () => {
   socketOpenedAt = Date.now();
+  socketOpen = true;
 });
 document.addEventListener("htmx:ws:after:message:incoming", (event) => {
   const data = event.detail.message.data;
@@ -78,8 +96,10 @@ document.addEventListener("htmx:ws:after:message:incoming", (event) => {
     event.detail.connection.url = withCursor(event.detail.connection.url, frame.id).href;
   }
   dropDuplicates();
+  markSides();
 });
 document.addEventListener("htmx:ws:close", (event) => {
+  socketOpen = false;
   const { reason, code, connection } = event.detail;
   if (reason !== "closed" || document.hidden || code === 1008) return;  // 1008: too many tabs
   const lived = socketOpenedAt && Date.now() - socketOpenedAt >= SHORT_LIVED_MS;
@@ -92,6 +112,7 @@ document.addEventListener("htmx:ws:close", (event) => {
 document.addEventListener("htmx:sse:after:message", (event) => {
   if (event.detail.message.id) event.target.dataset.cursor = event.detail.message.id;
   dropDuplicates();
+  markSides();
 });
 document.addEventListener("parlor-reload", () => location.reload());
 // hx-sse retries a stream that broke, not one whose first request failed (a 503 while Redis
@@ -114,8 +135,25 @@ document.addEventListener("htmx:response:error", retryEventStream);
 document.addEventListener("htmx:error", retryEventStream);
 document.addEventListener("htmx:sse:after:connection", () => { streamRetryMs = 1000; });
 
+// Sending. The send form has both hx-post and hx-ws:send; each submit goes one way, chosen when
+// it is made: over the open socket for text (no HTTP request per message), as a POST for a
+// picture or while the page has no socket. The server answers either way with the form again.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.id !== "send-form") return;
+  const picture = form.querySelector('input[type="file"]');
+  form.dataset.via = socketOpen && !(picture && picture.files.length) ? "socket" : "post";
+}, true);  // capture: before htmx's own submit handlers run
+document.addEventListener("htmx:config:request", (event) => {
+  if (event.target.id === "send-form" && event.target.dataset.via === "socket") event.preventDefault();
+});
+document.addEventListener("htmx:ws:before:message:outgoing", (event) => {
+  if (event.target.id === "send-form" && event.target.dataset.via !== "socket") event.detail.cancelled = true;
+});
+
 // htmx starts on a timer once the deferred scripts begin to run, so on a busy machine it can
-// process the page before hx-ws has registered: #live is then left alone and the page never goes
-// live. This script runs after the extensions; it starts #live if htmx passed it by.
-const liveElement = document.getElementById("live");
-if (liveElement && !liveElement.hasAttribute("data-htmx-powered")) htmx.process(liveElement);
+// process the page before hx-ws has registered: the body's socket is then never opened. This
+// script runs after the extensions; it processes the page again if htmx passed the socket by.
+if (document.body.hasAttribute("hx-ws:connect") && !document.body.hasAttribute("data-htmx-powered")) {
+  htmx.process(document.body);
+}

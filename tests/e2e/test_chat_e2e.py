@@ -98,3 +98,37 @@ def test_the_same_conversation_works_with_javascript_off(server, new_page, tmp_p
     bob.get_by_label("Message").fill("")
     bob.get_by_role("button", name="Send").click()  # empty: the reason shows next to the form
     expect(bob.locator("#send-form .form-error")).to_contain_text("Write a message or attach a picture")
+
+
+def test_text_goes_over_the_open_socket_and_a_picture_is_posted(server, new_page, tmp_path):
+    alice, bob = new_page(javascript=True), new_page(javascript=True)
+    alice_name, bob_name = in_a_conversation(server, alice, bob)
+    posts = []
+    alice.page.on("request", lambda r: r.method == "POST" and "/messages" in r.url and posts.append(r.url))
+    sent_frames = []
+    alice.page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent_frames.append(payload)))
+    alice.page.reload()  # the socket opens again, now watched
+    expect(alice.page.locator("#conversation h1")).to_have_text(bob_name)
+    alice.page.wait_for_function("() => document.body.hasAttribute('data-htmx-powered')")
+
+    alice.page.get_by_label("Message").fill("over the socket")
+    alice.page.get_by_role("button", name="Send").click()
+    expect(bob.page.locator("article.message.theirs .body").last).to_have_text("over the socket")
+    expect(alice.page.locator("article.message.mine .body").last).to_have_text("over the socket")
+    expect(alice.page.get_by_label("Message")).to_have_value("")  # the form came back over the socket, empty
+    assert posts == [] and any('"body":"over the socket"' in f for f in sent_frames)
+    # Bob sees no Delete on Alice's message; Alice does.
+    expect(bob.page.locator("article.message").last.locator("form.delete")).to_be_hidden()
+    expect(alice.page.locator("article.message").last.locator("form.delete")).to_be_visible()
+
+    alice.page.get_by_role("button", name="Send").click()  # empty: refused, the reason in the form
+    expect(alice.page.locator("#send-form .form-error")).to_contain_text("Write a message or attach a picture")
+    assert posts == []
+
+    picture = tmp_path / "red.png"
+    picture.write_bytes(png_bytes((220, 20, 20)))
+    alice.page.get_by_label("Picture", exact=False).set_input_files(str(picture))
+    alice.page.get_by_role("button", name="Send").click()
+    expect(bob.page.locator("article.message.theirs img").last).to_have_attribute("alt", f"Picture from {alice_name}")
+    assert len(posts) == 1  # the picture went as a form POST
+    assert alice.csp_violations() == [] and bob.csp_violations() == []

@@ -132,7 +132,7 @@ async def test_a_cursor_older_than_the_stream_keeps_is_a_reload(client, redis_sy
 async def test_a_joining_connection_gets_backlog_then_live_events_exactly_once(client, redis_sync):
     log = EventLog(client)
     hub = make_hub(client, events=log)
-    listener = Listener(client, {"parlor:events": hub.on_event}, on_resubscribe=hub.resync)
+    listener = Listener(client, {hub.events_channel: hub.on_events}, on_resubscribe=hub.resync)
     listener.start()
     await until(lambda: listener.subscribed)
     first = [await log.append("alice", "message", f"<p>{n}</p>", {}) for n in range(3)]
@@ -152,6 +152,82 @@ async def test_a_joining_connection_gets_backlog_then_live_events_exactly_once(c
     await hub.leave(tab)
     await hub.leave(other_tab)
     await listener.stop()
+
+
+async def notices_seen(pubsub, wait: float = 0.3) -> list[dict]:
+    """Every event notice a pattern subscription saw within `wait` seconds."""
+    seen, deadline = [], time.monotonic() + wait
+    while time.monotonic() < deadline:
+        message = await pubsub.get_message(timeout=0.05)
+        if message and message["type"] == "pmessage":
+            seen.append(message)
+    return seen
+
+
+@pytest.mark.gen_test
+async def test_the_publishing_process_hands_its_own_connections_their_events_at_once(client, redis_sync):
+    hub = make_hub(client)
+    tab = FakeSocket()
+    await hub.join(tab, "alice")
+    watch = client.pubsub()
+    await watch.psubscribe("parlor:events:*")
+    [event_id] = await hub.publish([("alice", "message", "<p>1</p>", {"n": 1})])
+    assert tab.event_ids() == [event_id]  # no listener runs here: it came straight from the append
+    assert await notices_seen(watch) == []  # nobody else holds alice: no notice at all
+    await watch.aclose()
+
+
+@pytest.mark.gen_test
+async def test_another_process_gets_one_notice_per_publication_with_its_users_events(client, redis_sync):
+    one, two = make_hub(client), make_hub(client)
+    listener = Listener(client, {two.events_channel: two.on_events}, on_resubscribe=two.resync)
+    listener.start()
+    await until(lambda: listener.subscribed)
+    watch = client.pubsub()
+    await watch.psubscribe("parlor:events:*")
+    alice_here, alice_there, bob_there = FakeSocket(), FakeSocket(), FakeSocket()
+    await one.join(alice_here, "alice")
+    await two.join(alice_there, "alice")
+    await two.join(bob_there, "bob")
+    ids = await one.publish([("alice", "message", "<p>a</p>", {}), ("bob", "message", "<p>b</p>", {})])
+    assert alice_here.event_ids() == ids[:1]
+    await until(lambda: alice_there.event_ids() == ids[:1] and bob_there.event_ids() == ids[1:])
+    notices = await notices_seen(watch)
+    assert [n["channel"] for n in notices] == [two.events_channel]  # one, to the one process that needs it
+    assert [event[0] for event in json.loads(notices[0]["data"])] == ids
+    await listener.stop()
+    await watch.aclose()
+
+
+@pytest.mark.gen_test
+async def test_an_event_whose_predecessor_was_missed_makes_the_connection_read_the_stream(client, redis_sync):
+    log = EventLog(client)
+    hub = make_hub(client, events=log)
+    tab = FakeSocket()
+    await hub.join(tab, "alice")
+    missed = await log.append("alice", "message", "<p>1</p>", {})  # its notice reaches no listener here
+    [latest] = await hub.publish([("alice", "message", "<p>2</p>", {})])
+    await until(lambda: len(tab.event_ids()) == 2)
+    assert tab.event_ids() == [missed, latest]  # both, in order, once
+    await asyncio.sleep(0.1)
+    assert len(tab.event_ids()) == 2
+
+
+@pytest.mark.gen_test
+async def test_a_process_whose_claim_lapsed_catches_its_users_up_when_it_renews(client, redis_sync):
+    log = EventLog(client)
+    hub = make_hub(client, events=log)
+    tab = FakeSocket()
+    await hub.join(tab, "alice")
+    # A stall longer than the claim's lifetime: other processes stop telling this one about alice.
+    redis_sync.zadd(presence_key("alice"), {hub.presence.process: int(time.time() * 1000) - 1})
+    watch = client.pubsub()
+    await watch.psubscribe("parlor:events:*")
+    missed = await log.append("alice", "message", "<p>while away</p>", {})
+    assert await notices_seen(watch) == []
+    await hub.tick()  # renews the claim, and sees that it had lapsed
+    await until(lambda: tab.event_ids() == [missed])
+    await watch.aclose()
 
 
 @pytest.mark.gen_test

@@ -72,3 +72,27 @@ async def test_blocks_go_both_ways_in_the_index_and_leave_with_the_account(clien
     assert redis_sync.smembers("blocked-by:alice") == {"bob", "carol"}
     await limits.forget("alice")
     assert redis_sync.keys("block*") == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_sends_checked_at_the_same_time_share_a_round_trip_and_each_gets_its_own_verdict(
+        client, redis_sync, monkeypatch):
+    limits = safety(client, messages=Rate(2, 60))
+    calls = []
+    check = limits._check_sends
+
+    async def counted(*args, **kwargs):
+        calls.append(1)
+        return await check(*args, **kwargs)
+
+    monkeypatch.setattr(limits, "_check_sends", counted)
+    await limits.block("bob", "alice")
+    outcomes = await asyncio.gather(*(limits.check_send(me, peer, False, f"conversations:{me}")
+                                      for me, peer in [("alice", "bob"), ("carol", "bob"), ("dave", "bob"),
+                                                       ("dave", "carol"), ("dave", "erin")]),
+                                    return_exceptions=True)
+    assert len(calls) == 1  # one script call for all five
+    assert isinstance(outcomes[0], Refused) and outcomes[0].status == 403  # bob blocked alice
+    assert outcomes[1:3] == [None, None]  # carol, and dave's first
+    assert outcomes[3] is None  # dave's second: the bucket holds two
+    assert isinstance(outcomes[4], Refused) and outcomes[4].status == 429  # the third, counted after them

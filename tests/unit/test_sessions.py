@@ -1,8 +1,12 @@
 """parlor/sessions.py against a real Redis."""
+import time
+
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.sessions import GUEST_SESSION_TTL_S, SESSION_TTL_S, SIGN_OUT_CHANNEL, Sessions, sign_out_notice
+from parlor.sessions import (
+    GUEST_SESSION_TTL_S, RENEW_AFTER_S, SESSION_TTL_S, SIGN_OUT_CHANNEL, Sessions, sign_out_notice,
+)
 
 
 @pytest.fixture
@@ -84,13 +88,45 @@ async def test_every_way_a_session_ends_publishes_its_sign_out(sessions, redis_u
 @pytest.mark.gen_test
 async def test_a_guest_session_lives_hours_and_a_signed_in_one_a_month(sessions, redis_sync):
     assert GUEST_SESSION_TTL_S <= 24 * 3600 < SESSION_TTL_S
-    guest_id, _ = await sessions.create()
+    guest_id, guest = await sessions.create()
     assert GUEST_SESSION_TTL_S - 5 < redis_sync.ttl(f"session:{guest_id}") <= GUEST_SESSION_TTL_S
     redis_sync.expire(f"session:{guest_id}", 60)
-    await sessions.load(guest_id)  # a visit renews it, to a guest's lifetime
+    await sessions.renewed(guest_id, guest)  # a visit renews it, to a guest's lifetime
     assert GUEST_SESSION_TTL_S - 5 < redis_sync.ttl(f"session:{guest_id}") <= GUEST_SESSION_TTL_S
-    signed_in, _ = await sessions.rotate(guest_id, user="alice")
+    signed_in, data = await sessions.rotate(guest_id, user="alice")
     assert SESSION_TTL_S - 5 < redis_sync.ttl(f"session:{signed_in}") <= SESSION_TTL_S
     redis_sync.expire(f"session:{signed_in}", 60)
-    assert (await sessions.load(signed_in))["user"] == "alice"
+    await sessions.renewed(signed_in, data)
     assert SESSION_TTL_S - 5 < redis_sync.ttl(f"session:{signed_in}") <= SESSION_TTL_S
+
+
+@pytest.mark.gen_test
+async def test_loading_a_session_writes_nothing_and_a_visit_renews_it_once_an_hour(sessions, redis_sync):
+    """A request must not cost a Redis write (with appendfsync always, an fsync): the lifetime is
+    extended only when the last renewal is RENEW_AFTER_S old."""
+    session_id, _ = await sessions.create(user="alice")
+    redis_sync.expire(f"session:{session_id}", 600)
+    data = await sessions.load(session_id)
+    assert not Sessions.needs_renewal(data) and redis_sync.ttl(f"session:{session_id}") <= 600
+    redis_sync.hset(f"session:{session_id}", "renewed_at", str(int(time.time()) - RENEW_AFTER_S - 1))
+    sessions.forget()  # as another process would see it
+    data = await sessions.load(session_id)
+    assert Sessions.needs_renewal(data)
+    await sessions.renewed(session_id, data)
+    assert redis_sync.ttl(f"session:{session_id}") > SESSION_TTL_S - 5
+    assert not Sessions.needs_renewal(await sessions.load(session_id))
+
+
+@pytest.mark.gen_test
+async def test_a_process_remembers_a_session_until_its_sign_out_is_heard(sessions, redis_sync):
+    session_id, _ = await sessions.create(user="alice")
+    other_id, _ = await sessions.create(user="bob")
+    assert (await sessions.load(session_id))["user"] == "alice"
+    redis_sync.delete(f"session:{session_id}")  # ended elsewhere; the notice has not come yet
+    assert (await sessions.load(session_id))["user"] == "alice"  # remembered (at most SESSION_CACHE_S)
+    sessions.on_sign_out(f"alice\nsession:{session_id},api-token:xyz")
+    assert await sessions.load(session_id) is None
+    assert (await sessions.load(other_id))["user"] == "bob"
+    redis_sync.delete(f"session:{other_id}")
+    sessions.on_sign_out("bob\n*")  # bob's account is gone: every session of his
+    assert await sessions.load(other_id) is None

@@ -1,13 +1,18 @@
 """parlor/users.py against a real Redis."""
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis.asyncio as aioredis
 
+from parlor.hub import Listener
+from parlor.sessions import SIGN_OUT_CHANNEL
 from parlor.users import (
-    AccountError, Accounts, LoginThrottled, UsernameTaken, check_password, normalize_username,
+    TOKEN_CACHE_S, AccountError, Accounts, LoginThrottled, UsernameTaken, check_password,
+    normalize_username,
 )
+from tests.helpers import until
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -91,3 +96,38 @@ async def test_an_account_found_once_is_known_until_it_leaves_on_any_process(acc
     other_process.forget()  # resubscribed after an outage: every name is asked again
     assert not await other_process.exists("bob")
     await other_process._redis.aclose()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_token_that_ends_on_one_process_is_refused_on_another_at_once(redis_url, redis_sync):
+    """Each process remembers a token's owner for a moment; an ended token's notice clears it."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    one, other = Accounts(client, None), Accounts(client, None)
+    async def signed_out(notice):
+        other.on_sign_out(notice)
+
+    listener = Listener(client, {SIGN_OUT_CHANNEL: signed_out}, on_resubscribe=other.forget)
+    listener.start()
+    await until(lambda: listener.subscribed)
+    redis_sync.hset("user:alice", mapping={"password_hash": "-", "created_at": "0"})
+
+    async def refused_soon(token: str) -> None:
+        started = time.monotonic()
+        while await other.user_for_token(token) is not None:
+            await asyncio.sleep(0.01)
+        assert time.monotonic() - started < TOKEN_CACHE_S / 2  # the notice, not the cache's lifetime
+
+    first = await one.new_api_token("alice")
+    assert await other.user_for_token(first) == "alice"  # and remembered there now
+    second = await one.new_api_token("alice")  # replaces the first
+    await refused_soon(first)
+    assert await other.user_for_token(second) == "alice"
+    await one.revoke_api_token("alice")
+    await refused_soon(second)
+    third = await one.new_api_token("alice")
+    assert await other.user_for_token(third) == "alice"
+    assert await one.remove("alice")  # the account leaves: every connection of it ends, its token too
+    redis_sync.publish(SIGN_OUT_CHANNEL, "alice\n*")  # what leaving publishes (Membership.leave)
+    await refused_soon(third)
+    await listener.stop()
+    await client.aclose()

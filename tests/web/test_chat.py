@@ -186,10 +186,13 @@ async def test_every_tab_of_both_people_gets_the_message(http_server, http_clien
     await asyncio.sleep(0.05)
     response = await send_message(alice, "bob", "to every tab", htmx=True)
     assert response.code == 200 and 'id="send-form"' in response.body.decode()  # a fresh, empty form
-    for tab, side in ((bob_tabs[0], "theirs"), (bob_tabs[1], "theirs"), (alice_tab, "mine")):
+    for tab, peer, unread in ((bob_tabs[0], "alice", 1), (bob_tabs[1], "alice", 1), (alice_tab, "bob", 0)):
         pushed = await next_push(tab)
         assert 'id="messages-alice_bob" hx-swap-oob="beforeend"' in pushed
-        assert "to every tab" in pushed and f'class="message {side}"' in pushed
+        # The message is the same for both (the page marks it mine or theirs); the row is each one's.
+        assert "to every tab" in pushed and 'class="message" data-id="1" data-author="alice"' in pushed
+        assert 'hx-post="/chat/bob/messages/1/delete"' in pushed  # the author's Delete (shown to her only)
+        assert f'id="conversation-{peer}"' in pushed and (f"{unread} unread" in pushed) == bool(unread)
     for tab in (*bob_tabs, alice_tab):
         tab.close()
 

@@ -1,6 +1,9 @@
-"""/live over real WebSocket clients: origin checks, public topics, personal rooms, limits."""
+"""/live over real WebSocket clients: origin checks, public topics, personal rooms, limits, and
+chat messages sent over the socket."""
 import asyncio
 import json
+import re
+import sqlite3
 import threading
 import time
 
@@ -149,3 +152,115 @@ async def test_pushes_of_every_frame_size_arrive_whole_and_uncompressed(http_ser
             assert frame == {"content": html}
     for ws in sockets:
         ws.close()
+
+
+def send_frame(to: str, body: str, client_id: str | None) -> str:
+    """What htmx's hx-ws:send sends for the send form: its fields and its request headers."""
+    fields = {"to": to, "body": body, "headers": {"HX-Request": "true"}}
+    if client_id is not None:
+        fields["client_id"] = client_id
+    return json.dumps(fields)
+
+
+def stored(config, a: str, b: str) -> list[tuple]:
+    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT author, body, client_id FROM messages ORDER BY id").fetchall()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_message_sent_over_the_socket_is_stored_once_pushed_and_answered(
+        http_server, http_client, base_url, app, config):
+    alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
+    await alice.sign_up("alice")
+    await bob.sign_up("bob")
+    alice_tab, bob_tab = await alice.live(), await bob.live()
+    await until(lambda: app.hub.connection_count() == 2)
+    await alice_tab.write_message(send_frame("bob", "over the socket", "client-0000001"))
+    pushed = await next_frame(bob_tab)
+    assert pushed["kind"] == "message" and "over the socket" in pushed["content"]
+    frames = [await next_frame(alice_tab), await next_frame(alice_tab)]
+    event, answer = sorted(frames, key=lambda f: "id" not in f)  # her own event, and the form
+    assert "over the socket" in event["content"]
+    form = answer["content"]
+    assert form.startswith('<form id="send-form"') and 'hx-swap-oob="true"' in form
+    assert "form-error" not in form and "></textarea>" in form  # empty, ready for the next one
+    new_id = re.search(r'name="client_id" value="([^"]+)"', form).group(1)
+    assert new_id != "client-0000001"
+    assert stored(config, "alice", "bob") == [("alice", "over the socket", "client-0000001")]
+    # The same frame again (a page that resent it): stored once, pushed once, answered again.
+    await alice_tab.write_message(send_frame("bob", "over the socket", "client-0000001"))
+    assert "></textarea>" in (await next_frame(alice_tab))["content"]
+    assert stored(config, "alice", "bob") == [("alice", "over the socket", "client-0000001")]
+    app.hub.send_public('<p id="marker"></p>')
+    assert (await next_frame(bob_tab))["content"] == '<p id="marker"></p>'  # nothing came before it
+    alice_tab.close()
+    bob_tab.close()
+
+
+@pytest.mark.parametrize("body, refusal", [
+    ("x" * 4001, "A message is at most 4000 characters"),
+    ("   ", "Write a message or attach a picture."),
+])
+@pytest.mark.gen_test(timeout=30)
+async def test_a_refused_send_over_the_socket_answers_with_the_reason_and_keeps_the_text(
+        http_server, http_client, base_url, app, config, body, refusal):
+    alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
+    await alice.sign_up("alice")
+    await bob.sign_up("bob")
+    tab = await alice.live()
+    await tab.write_message(send_frame("bob", body, "client-0000002"))
+    form = (await next_frame(tab))["content"]
+    assert 'class="form-error"' in form and refusal in form
+    assert f">{body}</textarea>" in form
+    assert stored(config, "alice", "bob") == []
+    tab.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_send_over_the_socket_goes_through_blocks_like_a_post(http_server, http_client, base_url, config):
+    alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
+    await alice.sign_up("alice")
+    await bob.sign_up("bob")
+    assert (await bob.post("/blocks", {"peer": "alice", "action": "block"})).code == 303
+    tab = await alice.live()
+    await tab.write_message(send_frame("bob", "let me in", "client-0000003"))
+    form = (await next_frame(tab))["content"]
+    assert "Your message could not be delivered." in form and stored(config, "alice", "bob") == []
+    await tab.write_message(send_frame("nobody-here", "hello", "client-0000004"))
+    assert "There is no user by that name." in (await next_frame(tab))["content"]
+    tab.close()
+
+
+@pytest.mark.parametrize("frame", [
+    "hello", "{", "[]", "null", '{"to": 5, "body": "x"}', '{"body": "no one to"}',
+    '{"to": "bob", "body": ["x"]}', '{"to": "bob", "body": "x", "client_id": 7}',
+    "[" * 30_000, '{"a":' * 10_000,
+])
+@pytest.mark.gen_test(timeout=30)
+async def test_frames_that_are_not_a_send_are_ignored_and_the_socket_stays(
+        http_server, http_client, base_url, config, frame):
+    alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
+    await alice.sign_up("alice")
+    await bob.sign_up("bob")
+    tab = await alice.live()
+    await tab.write_message(frame)
+    await tab.write_message(send_frame("bob", "still here", "client-0000005"))
+    frames = [await next_frame(tab), await next_frame(tab)]
+    assert any('id="send-form"' in f["content"] and "form-error" not in f["content"] for f in frames)
+    assert stored(config, "alice", "bob") == [("alice", "still here", "client-0000005")]
+    tab.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_guest_socket_cannot_send(http_server, http_client, base_url, app, config):
+    alice, guest = Visitor(http_client, base_url), Visitor(http_client, base_url)
+    await alice.sign_up("alice")
+    tab = await guest.live()
+    await tab.write_message(send_frame("alice", "from nobody", "client-0000006"))
+    app.hub.send_public('<p id="marker"></p>')
+    assert (await next_frame(tab))["content"] == '<p id="marker"></p>'  # no answer came first
+    assert list((config.data_dir / "conversations").glob("*.db")) == []
+    tab.close()

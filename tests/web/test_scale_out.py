@@ -62,8 +62,8 @@ async def test_a_message_sent_on_one_process_reaches_every_kind_of_tab_on_the_ot
     assert "across processes" in event["data"] and event["id"] == frame["id"]
     polled = json.loads((await asyncio.wait_for(bob_poll, 10)).body)
     assert [e["id"] for e in polled["events"]] == [frame["id"]]
-    mine = await next_frame(alice_ws, 10)  # the sender's own tab on A gets its side
-    assert "across processes" in mine["content"] and 'class="message mine"' in mine["content"]
+    mine = await next_frame(alice_ws, 10)  # the sender's own tab on A gets it too, with her side of the list
+    assert "across processes" in mine["content"] and 'id="conversation-bob"' in mine["content"]
 
     # A killed process's users go offline everywhere within a minute.
     b.kill()

@@ -12,6 +12,7 @@ import tornado.web
 from tornado.testing import bind_unused_port
 
 from parlor.hub import SESSION_CHECK_EVERY_S
+from parlor.sessions import SESSION_CACHE_S
 from server import make_app
 from tests.helpers import SseClient, Visitor, next_frame, send_message, users
 
@@ -159,3 +160,22 @@ async def test_an_api_token_that_ends_ends_its_live_connections_on_every_process
     await send_message(bob, "alice", "after the end")
     await feeds.assert_ended(PROMPTLY_S)
     feeds.stream.close()
+
+
+@pytest.mark.parametrize("end", [log_out, log_in_again, log_in_as_someone_else, change_password_elsewhere,
+                                 delete_the_account, end_every_session], ids=lambda value: value.__name__)
+@pytest.mark.gen_test(timeout=60)
+async def test_a_session_that_ends_is_signed_out_at_once_on_a_process_that_remembers_it(
+        http_server, http_client, base_url, app, other_process, end):
+    """Each process remembers a session's data for a few seconds (a page needs no Redis read);
+    the sign-out notice makes it forget at once, well before that memory lapses."""
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    elsewhere = Visitor(http_client, other_process)
+    elsewhere.cookies = dict(alice.cookies)
+    assert (await elsewhere.get("/account")).code == 200  # remembered there now
+    await end(app, alice, "correct horse")
+    started = time.monotonic()
+    while (await elsewhere.get("/account")).code == 200:
+        await asyncio.sleep(0.02)
+    assert time.monotonic() - started < min(PROMPTLY_S, SESSION_CACHE_S / 2)
+    assert (await elsewhere.get("/account")).headers["Location"].startswith("/login")
