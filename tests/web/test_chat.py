@@ -291,3 +291,24 @@ async def test_an_api_token_sends_without_cookie_or_xsrf_and_a_bad_one_gets_noth
     assert (await script.fetch(f"/login?token={replaced}", "POST", "username=alice&password=x", headers)).code == 403
     assert (await script.fetch(f"/chat/bob?token={replaced}")).code == 302
     assert (await script.fetch("/chat/bob", headers={"Authorization": f"Bearer {replaced}"})).code == 302
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_client_id_reused_by_the_peer_neither_reveals_nor_drops_the_first_message(
+        http_server, http_client, base_url, app, config):
+    """client_id makes a resend idempotent for its author only: bob sending with alice's client
+    id (seen in her page's form, or guessed) stores bob's message and learns nothing of hers."""
+    import json
+
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    assert (await send_message(alice, "bob", "alice's secret", client_id="shared-client-id")).code == 303
+    token = await app.accounts.new_api_token("bob")
+    script = Visitor(http_client, base_url)
+    answer = await script.fetch("/api/messages", "POST",
+                                json.dumps({"to": "alice", "body": "bob's words", "client_id": "shared-client-id"}),
+                                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert answer.code == 201, answer.body
+    assert json.loads(answer.body)["message"]["body"] == "bob's words"
+    assert b"alice's secret" not in answer.body
+    assert (await send_message(alice, "bob", "resent", client_id="shared-client-id")).code == 303
+    assert stored_messages(config, "alice", "bob") == [("alice", "text", "alice's secret"), ("bob", "text", "bob's words")]
