@@ -312,3 +312,28 @@ async def test_a_client_id_reused_by_the_peer_neither_reveals_nor_drops_the_firs
     assert b"alice's secret" not in answer.body
     assert (await send_message(alice, "bob", "resent", client_id="shared-client-id")).code == 303
     assert stored_messages(config, "alice", "bob") == [("alice", "text", "alice's secret"), ("bob", "text", "bob's words")]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_phone_pictures_and_pictures_with_broken_metadata_are_stored_not_a_500(
+        http_server, http_client, base_url, config):
+    """An MPO (what phones send as JPEG), an odd but real EXIF, and fuzzed files whose EXIF made
+    Pillow raise: stored, or refused with a message; never a 500."""
+    from tests.unit.test_images import CORPUS, CORPUS_OUTCOMES, encoded, exif_with_ascii_resolution
+
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    mpo = encoded(PIL.Image.new("RGB", (40, 30)), "MPO", save_all=True, append_images=[PIL.Image.new("RGB", (40, 30))])
+    turned = encoded(PIL.Image.new("RGB", (40, 30)), "JPEG", exif=exif_with_ascii_resolution(6))
+    uploads = [("phone.jpg", mpo, 303), ("turned.jpg", turned, 303)]
+    uploads += [(name, (CORPUS / name).read_bytes(), 303 if outcome == "stored" else outcome)
+                for name, outcome in sorted(CORPUS_OUTCOMES.items())]
+    for name, data, status in uploads:
+        response = await send_message(alice, "bob", "", image=(name, "image/jpeg", data))
+        assert response.code == status, (name, response.body[:300])
+        if status == 415:
+            assert "damaged or incomplete" in response.body.decode()
+    stored = sum(1 for _, _, status in uploads if status == 303)
+    assert stored_messages(config, "alice", "bob") == [("alice", "image", "")] * stored
+    mpo_stored = await bob.get("/chat/alice/images/1")
+    assert mpo_stored.headers["Content-Type"] == "image/jpeg"
+    assert PIL.Image.open(io.BytesIO((await bob.get("/chat/alice/images/2")).body)).size == (30, 40)

@@ -14,6 +14,7 @@ import tornado.httpclient
 import tornado.web
 
 from tests.helpers import multipart
+from tests.unit.test_images import CORPUS
 from tests.web.test_chat import picture, png_header_only
 from tests.world import World
 
@@ -304,6 +305,10 @@ ROWS = [
      "Only PNG, JPEG, GIF and WebP", None),
     ("truncated JPEG", send("alice", "bob", image=("c.jpg", "image/jpeg", picture("JPEG", (400, 300))[:-400])), 415,
      "damaged or incomplete", None),
+    *[(f"picture {name} (fuzzed)", send("alice", "bob", image=(name, "image/png", (CORPUS / name).read_bytes())), 415,
+       "damaged or incomplete", None)
+      for name in ("png-palette-without-plte.png", "png-syntax-error.png", "gif-value-error.gif",
+                   "webp-animation-value-error.webp")],
     ("20000x20000 PNG", send("alice", "bob", image=("h.png", "image/png", png_header_only(20000, 20000))), 413,
      "too many pixels", None),
     ("5 MiB + 1 byte", send("alice", "bob", image=("b.png", "image/png", b"\x89PNG" + b"\0" * (5 * 1024 * 1024 - 3))),
