@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 
 import tornado.httputil
 import tornado.web
@@ -27,10 +28,20 @@ def linkify(text: str) -> Markup:
     for match in URL_RE.finditer(text):
         url = match.group(0).rstrip(TRAILING_PUNCTUATION)
         out.append(escape(text[position:match.start()]))
-        out.append(Markup('<a href="{0}" rel="noopener nofollow ugc">{0}</a>').format(url))
+        out.append(_link(url))
         position = match.start() + len(url)
     out.append(escape(text[position:]))
     return Markup("").join(out)
+
+
+def _link(url: str) -> Markup:
+    """A link whose text reads as its address. Spoofing: a bidi control (U+202E RIGHT-TO-LEFT
+    OVERRIDE makes `…/\u202eexe.txt` read `…/txt.exe`) or another invisible character (Unicode
+    format, Cf) in a URL: no link, and each such character written out as <U+202E>. dir="ltr"
+    isolates a link from controls in the text around it."""
+    if any(unicodedata.category(c) == "Cf" for c in url):
+        return escape("".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) == "Cf" else c for c in url))
+    return Markup('<a href="{0}" rel="noopener nofollow ugc" dir="ltr">{0}</a>').format(url)
 
 
 def new_client_id() -> str:

@@ -52,7 +52,7 @@ async def test_two_users_chat_without_javascript(http_server, http_client, base_
     assert 'id="conversation-alice"' in listing and "1 unread" in listing
     page = (await bob.get("/chat/alice")).body.decode()
     assert "Hello Bob" in page
-    assert '<a href="https://example.org/a?b=1" rel="noopener nofollow ugc">https://example.org/a?b=1</a>.' in page
+    assert '<a href="https://example.org/a?b=1" rel="noopener nofollow ugc" dir="ltr">https://example.org/a?b=1</a>.' in page
     assert "unread" not in (await bob.get("/chat")).body.decode()  # opening it marked it read
     await send_message(bob, "alice", "Hi Alice")
     assert stored_messages(config, "alice", "bob") == [
@@ -337,3 +337,32 @@ async def test_phone_pictures_and_pictures_with_broken_metadata_are_stored_not_a
     mpo_stored = await bob.get("/chat/alice/images/1")
     assert mpo_stored.headers["Content-Type"] == "image/jpeg"
     assert PIL.Image.open(io.BytesIO((await bob.get("/chat/alice/images/2")).body)).size == (30, 40)
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u202a", "\u2066", "\u2067", "\u2068", "\u2069",
+                                     "\u200e", "\u200f", "\u061c", "\u200b"])
+def test_a_url_with_a_bidi_control_or_invisible_character_is_no_link_and_shows_it(control):
+    from handlers.chat import linkify
+
+    html = str(linkify(f"see https://ok.example/{control}exe.txt now"))
+    assert "<a " not in html and control not in html
+    assert f"https://ok.example/&lt;U+{ord(control):04X}&gt;exe.txt now" in html
+
+
+def test_links_are_isolated_from_bidi_controls_around_them():
+    from handlers.chat import linkify
+
+    html = str(linkify("\u202e see https://ok.example/a.txt"))
+    assert '<a href="https://ok.example/a.txt" rel="noopener nofollow ugc" dir="ltr">https://ok.example/a.txt</a>' in html
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_spoofed_url_is_shown_escaped_in_the_page_and_the_push(http_server, http_client, base_url):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    bob_ws = await bob.live()
+    await send_message(alice, "bob", "https://ok.example/\u202eexe.txt")
+    pushed = await next_push(bob_ws)
+    page = (await bob.get("/chat/alice")).body.decode()
+    for html in (pushed, page):
+        assert "https://ok.example/&lt;U+202E&gt;exe.txt" in html and 'href="https://ok.example/' not in html
+    bob_ws.close()
