@@ -76,3 +76,31 @@ async def test_an_unexpected_error_is_a_500_page_without_traceback(http_server, 
     body = response.body.decode()
     assert "Something went wrong on our side" in body
     assert "Traceback" not in body and "a bug" not in body
+
+
+@pytest.mark.parametrize("text,deeper", [
+    ('{"to": "bob", "body": "hi"}', False),
+    ('{"body": "[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{"}', False),  # brackets inside a string do not nest
+    ('{"body": "\\\\\\"[[[[[[[[[[[[[[[[["}', False),  # escaped quotes stay inside the string
+    ("[" * 8 + "]" * 8, False),
+    ("[" * 9, True),
+    ('{"a": ' * 9, True),
+    ('[[[[["]]]]]]]]]]]]]]]", [[[[[]]]]]', True),
+])
+def test_json_nesting_is_counted_outside_strings(text, deeper):
+    from handlers.base import nests_deeper
+
+    assert nests_deeper(text, 8) is deeper
+    if not deeper:
+        json.loads(text)  # each case that passes is real JSON
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_api_takes_a_message_full_of_brackets(http_server, http_client, base_url, app):
+    await Visitor(http_client, base_url).sign_up("alice")
+    await Visitor(http_client, base_url).sign_up("bob")
+    token = await app.accounts.new_api_token("alice")
+    body = json.dumps({"to": "bob", "body": "[" * 3000 + "{" * 900})
+    response = await Visitor(http_client, base_url).fetch("/api/messages", "POST", body, {
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert response.code == 201, response.body

@@ -77,6 +77,22 @@ def form_bytes(who, path, body: bytes):
     return action
 
 
+def chunked(who, path, body: bytes, headers=None, xsrf=False):
+    """A POST whose body has no Content-Length (Transfer-Encoding: chunked), in 16 KiB chunks."""
+    async def action(w):
+        visitor = w.visitors[who]
+        data = body + (b"&_xsrf=" + quote(visitor.cookies["_xsrf"]).encode() if xsrf else b"")
+
+        async def produce(write):
+            for start in range(0, len(data), 16384):
+                await write(data[start:start + 16384])
+
+        all_headers = {"Cookie": visitor.cookie_header(), **{k: w.path(v) for k, v in (headers or {}).items()}}
+        return await visitor.http.fetch(w.base_url + path, method="POST", body_producer=produce, headers=all_headers,
+                                        raise_error=False, follow_redirects=False)
+    return action
+
+
 def verb(who, path, method):
     """Another HTTP method, with the XSRF header htmx would send."""
     return lambda w: w.visitors[who].fetch(w.path(path), method, None,
@@ -364,6 +380,16 @@ ROWS = [
                                        {**JSON_TEXT, "Authorization": "Bearer forged"}), 401, "not valid", None),
     ("/api/messages not JSON", fetch("anon", "/api/messages", "POST", "{nope", {**JSON_TEXT, **BEARER}), 400,
      "not valid JSON", None),
+    ("/api/messages 30,000 nested [", fetch("anon", "/api/messages", "POST", "[" * 30_000, {**JSON_TEXT, **BEARER}),
+     400, "nests deeper than 8", None),
+    ("/api/messages 10,000 nested objects", fetch("anon", "/api/messages", "POST", '{"to": "bob", "body": '
+                                                  + '{"a": ' * 10_000, {**JSON_TEXT, **BEARER}), 400, "nests deeper", None),
+    ("/api/messages chunked JSON over 64 KiB", chunked("anon", "/api/messages", b'{"to": "bob", "body": "'
+                                                       + b"x" * 70_000 + b'"}', {**JSON_TEXT, **BEARER}), 413,
+     "at most 64 KiB", None),
+    ("chunked form over 64 KiB", chunked("anon", "/signup", b"username=big&password=" + b"x" * 70_000,
+                                         {"Content-Type": "application/x-www-form-urlencoded"}, xsrf=True), 413,
+     "at most 64 KiB", None),
     ("/api/messages a JSON list", fetch("anon", "/api/messages", "POST", '["bob", "x"]', {**JSON_TEXT, **BEARER}), 400,
      "JSON object", None),
     ("/api/messages to a list", fetch("anon", "/api/messages", "POST", '{"to": ["bob"], "body": "x"}',
