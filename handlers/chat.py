@@ -138,14 +138,21 @@ class MessagesHandler(ChatBase):
 
     def data_received(self, chunk: bytes) -> None:
         self._received += len(chunk)
-        if self._received > self.max_body_bytes:  # no Content-Length, or a lying one
-            raise ClientError(413, self.too_large_message())
+        if self._received > self.max_body_bytes:  # no Content-Length (chunked): counted here
+            # Kept no longer, and answered 413 once the body ends. Answering now would make
+            # Tornado close the connection under a client that is still sending: its reset can
+            # destroy the answer before the client reads it. The server's MAX_REQUEST_BYTES
+            # bounds what is read (beyond it, Tornado's own bare 400).
+            self._chunks = []
+            return
         self._chunks.append(chunk)
 
     def too_large_message(self) -> str:
         return f"That is too much to send at once: a picture can be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB."
 
     def _parse_body(self) -> None:
+        if self._received > self.max_body_bytes:
+            raise ClientError(413, self.too_large_message())
         body = b"".join(self._chunks)
         self._chunks = []
         try:

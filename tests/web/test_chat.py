@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import PIL.Image
 import pytest
 
-from tests.helpers import Visitor, next_frame, send_message, users
+from tests.helpers import Visitor, next_frame, send_message, until, users
 
 
 def picture(kind="PNG", size=(40, 30)) -> bytes:
@@ -366,3 +366,35 @@ async def test_a_spoofed_url_is_shown_escaped_in_the_page_and_the_push(http_serv
     for html in (pushed, page):
         assert "https://ok.example/&lt;U+202E&gt;exe.txt" in html and 'href="https://ok.example/' not in html
     bob_ws.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_chunked_upload_over_the_limit_is_answered_413_with_the_message(
+        http_server, http_client, base_url, config, app, caplog):
+    """No Content-Length to refuse it from: past 5 MiB nothing more is kept, and the answer comes
+    when the body ends (an answer before it would be lost to the connection's reset), with the
+    readable message, and no error in the log."""
+    import logging
+
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    await alice.get("/login")
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    reader, writer = await asyncio.open_connection(host, port)  # the server shares this event loop
+    writer.write((f"POST /chat/bob/messages?_xsrf={quote(alice.cookies['_xsrf'])} HTTP/1.1\r\n"
+                  f"Host: {host}:{port}\r\nCookie: {alice.cookie_header()}\r\n"
+                  "Content-Type: multipart/form-data; boundary=x\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n").encode())
+    chunk = 64 * 1024
+    with caplog.at_level(logging.INFO):
+        for _ in range(6 * 1024 * 1024 // chunk):  # 6 MiB
+            writer.write(b"%x\r\n" % chunk + b"\0" * chunk + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        text = (await asyncio.wait_for(reader.read(65536), 5)).decode("latin-1")
+    writer.close()
+    assert text.startswith("HTTP/1.1 413"), text[:200]
+    assert "at most 5 MiB" in text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not stored_messages(config, "alice", "bob")
+    assert (await send_message(alice, "bob", "still served")).code == 303
+    await until(lambda: app.in_flight == 0)

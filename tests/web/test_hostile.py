@@ -78,17 +78,22 @@ def form_bytes(who, path, body: bytes):
 
 
 def chunked(who, path, body: bytes, headers=None, xsrf=False):
-    """A POST whose body has no Content-Length (Transfer-Encoding: chunked), in 16 KiB chunks."""
+    """A POST whose body has no Content-Length (Transfer-Encoding: chunked), in 16 KiB chunks;
+    xsrf: the visitor's XSRF token in the form ("url": in the address, as the send form has it)."""
     async def action(w):
         visitor = w.visitors[who]
-        data = body + (b"&_xsrf=" + quote(visitor.cookies["_xsrf"]).encode() if xsrf else b"")
+        data = body + (b"&_xsrf=" + quote(visitor.cookies["_xsrf"]).encode() if xsrf is True else b"")
+        if xsrf == "url":
+            path_ = f"{path}?_xsrf={quote(visitor.cookies['_xsrf'])}"
+        else:
+            path_ = path
 
         async def produce(write):
             for start in range(0, len(data), 16384):
                 await write(data[start:start + 16384])
 
         all_headers = {"Cookie": visitor.cookie_header(), **{k: w.path(v) for k, v in (headers or {}).items()}}
-        return await visitor.http.fetch(w.base_url + path, method="POST", body_producer=produce, headers=all_headers,
+        return await visitor.http.fetch(w.base_url + path_, method="POST", body_producer=produce, headers=all_headers,
                                         raise_error=False, follow_redirects=False)
     return action
 
@@ -329,6 +334,9 @@ ROWS = [
      "too many pixels", None),
     ("5 MiB + 1 byte", send("alice", "bob", image=("b.png", "image/png", b"\x89PNG" + b"\0" * (5 * 1024 * 1024 - 3))),
      413, "larger than 5 MiB", None),
+    ("chunked upload over 5 MiB", chunked("alice", "/chat/bob/messages", b"--b\r\n" + b"\0" * (6 * 1024 * 1024),
+                                          {"Content-Type": "multipart/form-data; boundary=b"}, xsrf="url"), 413,
+     "at most 5 MiB", None),
     ("101 multipart parts", multipart_raw("alice", "bob", b"".join(
         b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nx\r\n' % i for i in range(101)) + b"--b--\r\n",
         "multipart/form-data; boundary=b"), 400, "could not be read", None),
