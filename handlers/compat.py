@@ -34,7 +34,7 @@ class CompatHandler(BaseHandler):
 class CreateConversationHandler(CompatHandler):
     async def post(self) -> None:
         peer = await self.peer_of(self.get_body_argument("user_one", ""), self.get_body_argument("user_two", ""))
-        await self.application.chat.create(self.current_user, peer)
+        await self.checked(self.application.chat.create(self.current_user, peer))
         self.write_json({"success": True})
 
 

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Awaitable, Callable
@@ -126,14 +127,14 @@ class Chat:
             self._schedule_eliza(me, message.body)
         return message, created
 
-    async def _check_send(self, me: str, peer: str, picture: bool) -> None:
+    async def _check_send(self, me: str, peer: str, picture: bool, message: bool = True) -> None:
         """Blocks and rate limits, in one round trip, before the picture is even decoded."""
         if is_ghost(peer):
             raise ChatError(403, UNDELIVERABLE)
         if self._safety is None:
             return
         try:
-            await self._safety.check_send(me, peer, picture, conversations_key(me))
+            await self._safety.check_send(me, peer, picture, conversations_key(me), message)
         except Refused as e:
             raise ChatError(e.status, str(e), e.retry_after) from None
 
@@ -330,10 +331,14 @@ class Chat:
                 before = page[0].id
 
     async def create(self, me: str, peer: str) -> None:
-        """Make the pair's file now (the tutorial's create_conversation_db)."""
+        """Make the pair's file now (the tutorial's create_conversation_db), after the checks of
+        a first message: blocks either way, and the limit on new conversations."""
+        await self._check_send(me, peer, picture=False, message=False)
         await self._mark_new_pair(me, peer)
         try:
             async with self.logs.conversation(me, peer, create=True):
                 pass
         except StorageFailed:
             raise ChatError(503, NOT_STORED) from None
+        # Listed for its maker, so that their first message is not counted as new once more.
+        await self._redis.zadd(conversations_key(me), {peer: int(time.time() * 1000)}, nx=True)

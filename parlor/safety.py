@@ -155,14 +155,18 @@ class Safety:
 
     # -- rate limits -----------------------------------------------------------------------
 
-    async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str) -> None:
+    async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str,
+                         message: bool = True) -> None:
         """Refuse a message from `me` to `peer` if either blocked the other, or if it is over
         `me`'s limits (messages; a new conversation, which `conversations_key` not listing `peer`
-        means; pictures); otherwise count it. One round trip."""
+        means; pictures); otherwise count it. One round trip. message=False: a conversation
+        made without a message, checked and counted as its first message would be, but for the
+        message itself."""
+        messages = self._rate_args("messages") if message else [0, 0]  # count 0: no bucket
         code, wait_ms = await self._check_send(
             keys=[blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
                   bucket_key("conversations", me), bucket_key("images", me)],
-            args=[me, peer, 1 if picture else 0, *self._rate_args("messages"),
+            args=[me, peer, 1 if picture else 0, *messages,
                   *self._rate_args("conversations"), *self._rate_args("images")])
         if code == 1:  # the peer blocked me: said the same way as any failure, so it stays private
             raise Refused(403, UNDELIVERABLE)

@@ -107,3 +107,13 @@ async def test_bad_block_requests_are_refused_with_a_message(http_server, http_c
     response = await alice.post("/blocks", fields)
     assert response.code == status and message in response.body.decode()
     assert redis_sync.keys("blocks:*") == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_blocked_person_cannot_make_the_conversation_file_either(http_server, http_client, base_url, config):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    assert (await block(bob, "alice")).code == 303
+    for me, peer in ((alice, "bob"), (bob, "alice")):
+        refused = await me.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
+        assert refused.code == 403 and refused.headers["Content-Type"].startswith("application/json")
+    assert list((config.data_dir / "conversations").glob("*.db")) == []

@@ -26,6 +26,10 @@ pytestmark = pytest.mark.slow  # one server process for the module
 @pytest.fixture(scope="module")
 def world():
     w = World.start()
+    # dave, who blocked carol, for the rows about blocks
+    w.redis.hset("user:dave", mapping={"password_hash": "-", "created_at": "0"})
+    w.redis.sadd("blocks:dave", "carol")
+    w.redis.sadd("blocked-by:carol", "dave")
     yield w
     w.stop()
 
@@ -362,6 +366,9 @@ ROWS = [
      403, "your own conversations", None),
     ("tutorial: make another pair's file", post("alice", "/create_conversation_db",
                                                 {"user_one": "bob", "user_two": "carol"}), 403, "your own", None),
+    ("tutorial: make a file with someone who blocked you", post("carol", "/create_conversation_db",
+                                                                {"user_one": "carol", "user_two": "dave"}), 403,
+     "could not be delivered", None),
     ("tutorial: a pair of one", post("alice", "/create_conversation_db", {"user_one": "alice", "user_two": "alice"}),
      400, "with yourself", None),
     ("tutorial: empty message", post("alice", "/send_message/bob", {"author": "alice", "message": ""}), 400,

@@ -99,3 +99,20 @@ async def test_guesses_over_the_limit_are_refused_and_not_counted(http_server, h
         assert_refused(response, "Too many guesses at once", "guess-form", config.guess_limit)
     assert redis_sync.hget(f"game:{game_id}", "count") == "3"
     assert [g.split(":")[0] for g in redis_sync.lrange(f"game:{game_id}:guesses", 0, -1)] == wrong[:3]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_tutorials_create_conversation_counts_as_a_new_conversation(http_server, http_client, base_url,
+                                                                             config):
+    """create_conversation_db makes a file without a message: the new-conversation limit still
+    applies (40 calls made 40 files), and no message is counted."""
+    alice, _, _, _ = await users(http_client, base_url, "alice", "bob", "carol", "dave")
+    created = await alice.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
+    assert created.code == 200
+    for peer in ("carol", "dave"):
+        refused = await alice.post("/create_conversation_db", {"user_one": "alice", "user_two": peer})
+        assert refused.code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert "started too many new conversations" in json.loads(refused.body)["error"]
+    assert sorted(p.name for p in (config.data_dir / "conversations").glob("*.db")) == ["alice_bob.db"]
+    for n in range(3):  # the message limit (3) is whole: creating counted no message
+        assert (await send_message(alice, "bob", f"message {n}")).code == 303
