@@ -65,6 +65,12 @@ class ChatBase(BaseHandler):
         except ChatError as e:
             raise ClientError(e.status, str(e)) from None
 
+    async def seen(self, peer: str, messages: list[Message], peer_read: int) -> bool:
+        """Whether to show "Seen" under my newest message: never when the peer blocked me (who
+        learn nothing of what the person who blocked them does)."""
+        return (seen_by_peer(self.current_user, messages, peer_read)
+                and not await self.application.safety.has_blocked(peer, self.current_user))
+
     def conversation_context(self, peer: str, **extra) -> dict:
         return {"peer": peer, "me": self.current_user, "pair": pair_key(self.current_user, peer),
                 "client_id": new_client_id(), "accept": ACCEPT, "ghost": is_ghost(peer), **extra}
@@ -107,7 +113,7 @@ class ConversationHandler(ChatBase):
         blocked = await self.application.safety.has_blocked(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html",
                          **self.conversation_context(peer, messages=messages, online=online, blocked=blocked,
-                                                     seen=seen_by_peer(self.current_user, messages, peer_read),
+                                                     seen=await self.seen(peer, messages, peer_read),
                                                      error=None, body=""))
 
 
@@ -206,7 +212,7 @@ class MessagesHandler(ChatBase):
         messages, peer_read = await self.application.chat.open(self.current_user, peer, mark_read=False)
         self.render_view("conversation.html", "partials/_conversation.html", status=e.status,
                          **self.conversation_context(peer, messages=messages, online=set(),
-                                                     seen=seen_by_peer(self.current_user, messages, peer_read),
+                                                     seen=await self.seen(peer, messages, peer_read),
                                                      error=str(e), body=body))
 
 
@@ -271,11 +277,13 @@ class ChatPush:
 
     async def read(self, reader: str, peer: str, newest: Message) -> None:
         """`reader` has read up to `newest` (a message of `peer`): their other tabs drop the
-        unread mark; `peer` sees "Seen"."""
+        unread mark; `peer` sees "Seen", unless `reader` blocked them (who learn nothing of
+        what the person who blocked them does)."""
         online = await self._app.hub.online([reader, peer], viewer=reader)
         events = [(reader, "read", self._row.render(summary=Summary(peer, newest, 0), online=online, oob=True),
                    {"peer": peer, "reader": reader, "up_to": newest.id})]
-        if peer != eliza.USERNAME and not is_ghost(peer):
+        if (peer != eliza.USERNAME and not is_ghost(peer)
+                and not await self._app.safety.has_blocked(reader, peer)):
             events.append((peer, "read", self._seen.render(pair=pair_key(reader, peer), seen=True, oob=True),
                            {"peer": reader, "reader": reader, "up_to": newest.id}))
         await self._app.hub.publish(events)
