@@ -13,7 +13,7 @@ from typing import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from . import eliza
-from .chatlog import PAGE_SIZE, ChatLogs, Message, StorageFailed, pair_key
+from .chatlog import ChatLogs, Message, StorageFailed, pair_key
 from .images import ImageRejected, process_image
 from .safety import UNDELIVERABLE, Refused, blocks_key
 from .users import AccountError, Accounts, is_ghost, normalize_username
@@ -23,6 +23,7 @@ log = logging.getLogger("parlor.chat")
 MAX_MESSAGE_CHARS = 4000  # a long paragraph; anything longer is a paste, better sent as a file
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # made by the send form; resends reuse it
 LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
+HISTORY_PAGE = 1000  # messages per /get_message_history answer at most: ~4 MB of the longest; before= pages
 PUBLISHED_CACHE = 10_000  # pairs whose last published message this process remembers
 MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
 NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
@@ -317,18 +318,15 @@ class Chat:
         async with self.logs.conversation(me, peer) as conversation:
             return await conversation.image(image_id, thumbnail) if conversation else None
 
-    async def history(self, me: str, peer: str) -> list[Message]:
-        """Every message of the conversation, oldest first (for the JSON API)."""
+    async def history(self, me: str, peer: str, before: int | None = None,
+                      limit: int = HISTORY_PAGE) -> tuple[list[Message], bool]:
+        """Up to `limit` messages before id `before` (or the latest), oldest first, for the JSON
+        API, and whether there are older ones."""
         async with self.logs.conversation(me, peer) as conversation:
             if conversation is None:
-                return []
-            messages, before = [], None
-            while True:
-                page = await conversation.page(before, PAGE_SIZE * 20)
-                messages[:0] = page
-                if len(page) < PAGE_SIZE * 20:
-                    return messages
-                before = page[0].id
+                return [], False
+            messages = await conversation.page(before, limit + 1)
+        return messages[-limit:], len(messages) > limit
 
     async def create(self, me: str, peer: str) -> None:
         """Make the pair's file now (the tutorial's create_conversation_db), after the checks of

@@ -398,3 +398,34 @@ async def test_a_chunked_upload_over_the_limit_is_answered_413_with_the_message(
     assert not stored_messages(config, "alice", "bob")
     assert (await send_message(alice, "bob", "still served")).code == 303
     await until(lambda: app.in_flight == 0)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_tutorials_history_comes_in_pages_of_at_most_1000(http_server, http_client, base_url, app):
+    """A whole conversation was one answer (41 MB for 10,000 long messages): now the latest 1000
+    at most, or limit=; before=<id> pages back; the tutorial's shape stays, with "more"."""
+    import json
+
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    async with app.chat_logs.conversation("alice", "bob", create=True) as conversation:
+        for n in range(1, 1206):
+            await conversation.add("alice" if n % 2 else "bob", f"message {n}", None, None)
+
+    async def history(**fields):
+        response = await bob.post("/get_message_history", {"user_one": "alice", "user_two": "bob", **fields})
+        assert response.code == 200, response.body
+        answer = json.loads(response.body)
+        return [entry["id"] for entry in answer["history"]], answer["more"], answer["history"]
+
+    ids, more, entries = await history()
+    assert ids == list(range(206, 1206)) and more
+    assert set(entries[0]) == {"id", "author", "message", "kind", "sent_at"} and entries[0]["message"] == "message 206"
+    ids, more, _ = await history(before="206")
+    assert ids == list(range(1, 206)) and not more
+    ids, more, _ = await history(limit="10")
+    assert ids == list(range(1196, 1206)) and more
+    ids, more, _ = await history(before="11", limit="10")
+    assert ids == list(range(1, 11)) and not more
+    for bad in ({"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"before": "-1"}):
+        response = await bob.post("/get_message_history", {"user_one": "alice", "user_two": "bob", **bad})
+        assert response.code == 400 and ("limit must be" in response.body.decode() or "before must" in response.body.decode())

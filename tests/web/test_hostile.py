@@ -371,6 +371,13 @@ ROWS = [
      "could not be delivered", None),
     ("tutorial: a pair of one", post("alice", "/create_conversation_db", {"user_one": "alice", "user_two": "alice"}),
      400, "with yourself", None),
+    *[(f"tutorial: history {field}={value!r}", post("alice", "/get_message_history",
+                                                    {"user_one": "alice", "user_two": "bob", field: value}), 400,
+       words, None)
+      for field, value, words in (("limit", "0", "limit must be a whole number from 1 to 1000"),
+                                  ("limit", "1001", "from 1 to 1000"), ("limit", "１０", "from 1 to 1000"),
+                                  ("limit", "", "from 1 to 1000"), ("before", "x", "before must be a message number"),
+                                  ("before", "-1", "before must be"), ("before", "9" * 19, "before must be"))],
     ("tutorial: empty message", post("alice", "/send_message/bob", {"author": "alice", "message": ""}), 400,
      "Write a message", None),
     # -- live delivery --
