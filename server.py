@@ -17,7 +17,7 @@ import tornado.web
 from redis.backoff import NoBackoff
 
 from handlers import routes
-from handlers.base import NotFoundHandler, hide_secrets
+from handlers.base import NotFoundHandler, StaticFiles, hide_secrets
 from handlers.chat import ChatPush, linkify
 from handlers.live import LiveViews
 from handlers.moderation import DeletionPush
@@ -116,6 +116,7 @@ class ParlorApp(tornado.web.Application):
             xsrf_cookies=True,
             xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax"},
             static_path=str(ROOT / "static"),
+            static_handler_class=StaticFiles,
             login_url="/login",
             default_handler_class=NotFoundHandler,
             websocket_ping_interval=WEBSOCKET_PING_S,

@@ -35,6 +35,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+# Reconnaissance: Tornado's own Server header names its version, so which of its bugs to try.
+SERVER_NAME = "Parlor"
 # On every answer. Constant and known to be valid, so they are put in as they are: Tornado's
 # set_header would check each one again on every request.
 SECURITY_HEADERS = {
@@ -42,7 +44,11 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    "Server": SERVER_NAME,
 }
+# Shared caches and the back button after logout: what is made for a signed-in user is theirs
+# alone and is not stored, unless its handler says otherwise (a picture, a public board).
+PRIVATE_CACHE_CONTROL = "no-store"
 
 STATUS_MESSAGES = {
     400: "That request was not understood.",
@@ -78,6 +84,18 @@ class ClientError(tornado.web.HTTPError):
         super().__init__(status, log_message=message)
         self.message = message
         self.retry_after = retry_after
+
+
+class PlainServerHeader:
+    """Names the server without its version, for handlers that are not a BaseHandler (static
+    files, the WebSocket's handshake)."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Server", SERVER_NAME)
+
+
+class StaticFiles(PlainServerHeader, tornado.web.StaticFileHandler):
+    """static/ as Tornado serves it, with the plain Server header."""
 
 
 class SessionMixin:
@@ -121,8 +139,11 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             self.current_user = await self.application.accounts.user_for_token(token)
             if self.current_user is None:
                 raise ClientError(401, "That API token is not valid (it may have been replaced).")
+            self.set_header("Cache-Control", PRIVATE_CACHE_CONTROL)
             return
         await self.load_session()
+        if self.current_user:
+            self.set_header("Cache-Control", PRIVATE_CACHE_CONTROL)
         if self.current_user and self.renders_pages and self.request.method == "GET" and not self.wants_fragment():
             # Read before the page's data: events after this id reach the page when its live
             # connection opens, even those that come before it does.

@@ -17,7 +17,7 @@ import tornado.websocket
 from parlor.chatlog import pair_key
 from parlor.hub import Event, Push, Reload, parse_cursor
 
-from .base import REDIS_DOWN, BaseHandler, ClientError, SessionMixin
+from .base import REDIS_DOWN, BaseHandler, ClientError, PlainServerHeader, SessionMixin
 from .scores import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol
 
@@ -70,7 +70,7 @@ class LiveParameters:
         return raw
 
 
-class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandler):
+class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websocket.WebSocketHandler):
     """/live?boards=10,25&after=<id>. Frames are JSON: {"content": html} for state, {"id", "kind",
     "content"} for an event, {"reload": true} when the cursor is too old."""
 

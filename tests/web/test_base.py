@@ -104,3 +104,43 @@ async def test_the_api_takes_a_message_full_of_brackets(http_server, http_client
     response = await Visitor(http_client, base_url).fetch("/api/messages", "POST", body, {
         "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     assert response.code == 201, response.body
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_private_pages_are_not_stored_and_pictures_are_private(http_server, http_client, base_url, app):
+    from tests.helpers import send_message, users
+    from tests.web.test_chat import picture
+
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    await send_message(alice, "bob", "hi", image=("p.png", "image/png", picture()))
+    for path in ("/chat", "/chat/bob", "/account", "/chat/bob/messages?before=10", "/", "/blocks"):
+        response = await alice.get(path)
+        assert response.code == 200 and response.headers.get("Cache-Control") == "no-store", path
+        fragment = await alice.get(path, headers={"HX-Request": "true"})
+        assert fragment.headers.get("Cache-Control") == "no-store", path
+    image = await bob.get("/chat/alice/images/1")
+    assert image.headers["Cache-Control"] == "private, max-age=31536000, immutable"  # its address never changes meaning
+    board = await alice.get("/scores/10/fragment")  # public, and the same for everyone
+    assert board.headers["Cache-Control"] == "no-cache"
+    token = await app.accounts.new_api_token("alice")
+    api = await Visitor(http_client, base_url).fetch("/api/messages", "POST", json.dumps({"to": "bob", "body": "x"}), {
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert api.code == 201 and api.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_no_answer_names_the_servers_version(http_server, http_client, base_url, app):
+    import tornado.httpclient
+    import tornado.websocket
+
+    visitor = Visitor(http_client, base_url)
+    answers = [await visitor.get(path) for path in ("/", "/nowhere", "/scores/10.json", "/static/css/parlor.css")]
+    answers.append(await visitor.fetch("/signup", "POST", "x=1", {"Content-Type": "application/x-www-form-urlencoded"}))
+    request = tornado.httpclient.HTTPRequest(base_url.replace("http", "ws") + "/live", headers={"Origin": base_url})
+    ws = await tornado.websocket.websocket_connect(request)
+    answers.append(ws)
+    assert answers[3].code == 200 and answers[4].code == 403
+    for answer in answers:
+        headers = answer.headers
+        assert headers["Server"] == "Parlor", headers.get("Server")
+    ws.close()
