@@ -49,7 +49,7 @@ class MessageHistoryHandler(CompatHandler):
             raise ClientError(400, "before must be a message number.")
         if not (limit.isascii() and limit.isdigit() and len(limit) <= 6 and 1 <= int(limit) <= HISTORY_PAGE):
             raise ClientError(400, f"limit must be a whole number from 1 to {HISTORY_PAGE}.")
-        messages, more = await self.application.chat.history(
+        messages, more = await self.application.chat.history_page(
             self.current_user, peer, int(before) if before else None, int(limit))
         self.write_json({"history": [
             {"id": m.id, "author": m.author, "message": m.body, "kind": m.kind,

@@ -13,7 +13,7 @@ from typing import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from . import eliza
-from .chatlog import ChatLogs, Message, StorageFailed, pair_key
+from .chatlog import PAGE_SIZE, ChatLogs, Message, StorageFailed, pair_key
 from .images import ImageRejected, process_image
 from .safety import UNDELIVERABLE, Refused, blocks_key
 from .users import AccountError, Accounts, is_ghost, normalize_username
@@ -318,8 +318,21 @@ class Chat:
         async with self.logs.conversation(me, peer) as conversation:
             return await conversation.image(image_id, thumbnail) if conversation else None
 
-    async def history(self, me: str, peer: str, before: int | None = None,
-                      limit: int = HISTORY_PAGE) -> tuple[list[Message], bool]:
+    async def history(self, me: str, peer: str) -> list[Message]:
+        """Every message of the conversation, oldest first (for the data download)."""
+        async with self.logs.conversation(me, peer) as conversation:
+            if conversation is None:
+                return []
+            messages, before = [], None
+            while True:
+                page = await conversation.page(before, PAGE_SIZE * 20)
+                messages[:0] = page
+                if len(page) < PAGE_SIZE * 20:
+                    return messages
+                before = page[0].id
+
+    async def history_page(self, me: str, peer: str, before: int | None = None,
+                           limit: int = HISTORY_PAGE) -> tuple[list[Message], bool]:
         """Up to `limit` messages before id `before` (or the latest), oldest first, for the JSON
         API, and whether there are older ones."""
         async with self.logs.conversation(me, peer) as conversation:
