@@ -172,6 +172,10 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         super().check_xsrf_cookie()
 
     def on_finish(self) -> None:
+        self.stop_counting()
+
+    def stop_counting(self) -> None:
+        """This request is no longer in flight: finished, or its client left before it ran."""
         if self._counted:
             self.application.in_flight -= 1
             self._counted = False

@@ -136,11 +136,18 @@ class MessagesHandler(ChatBase):
     carries _xsrf in its URL; htmx sends the header)."""
 
     max_body_bytes = MAX_SEND_BYTES
+    _body_read = False  # the body came whole and post() took it
 
     async def prepare(self) -> None:
         self._chunks: list[bytes] = []
         self._received = 0
         await super().prepare()
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        if not self._body_read:  # the client left mid-body (or passed MAX_REQUEST_BYTES): no post() will run
+            self._chunks = []
+            self.stop_counting()
 
     def data_received(self, chunk: bytes) -> None:
         self._received += len(chunk)
@@ -157,6 +164,7 @@ class MessagesHandler(ChatBase):
         return f"That is too much to send at once: a picture can be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB."
 
     def _parse_body(self) -> None:
+        self._body_read = True
         if self._received > self.max_body_bytes:
             raise ClientError(413, self.too_large_message())
         body = b"".join(self._chunks)

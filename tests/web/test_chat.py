@@ -429,3 +429,28 @@ async def test_the_tutorials_history_comes_in_pages_of_at_most_1000(http_server,
     for bad in ({"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"before": "-1"}):
         response = await bob.post("/get_message_history", {"user_one": "alice", "user_two": "bob", **bad})
         assert response.code == 400 and ("limit must be" in response.body.decode() or "before must" in response.body.decode())
+
+
+@pytest.mark.parametrize("megabytes", [3, 9], ids=["client leaves mid-body", "past the server's 8 MiB"])
+@pytest.mark.gen_test(timeout=30)
+async def test_an_upload_that_never_ends_is_not_left_in_flight(http_server, http_client, base_url, app, config,
+                                                               megabytes):
+    """A stopping server waits for requests in flight: one whose body never came whole (its
+    client left, or Tornado cut it past 8 MiB) must not count, or every stop waits its grace."""
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    await alice.get("/login")
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write((f"POST /chat/bob/messages?_xsrf={quote(alice.cookies['_xsrf'])} HTTP/1.1\r\n"
+                  f"Host: {host}:{port}\r\nCookie: {alice.cookie_header()}\r\n"
+                  "Content-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked\r\n\r\n").encode())
+    chunk = 64 * 1024
+    try:
+        for _ in range(megabytes * 1024 * 1024 // chunk):
+            writer.write(b"%x\r\n" % chunk + b"\0" * chunk + b"\r\n")
+            await writer.drain()
+    except ConnectionError:
+        pass  # Tornado hung up past its limit
+    writer.close()
+    await until(lambda: app.in_flight == 0, timeout=5)
+    assert not stored_messages(config, "alice", "bob")
