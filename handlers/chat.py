@@ -36,7 +36,7 @@ def linkify(text: str) -> Markup:
 
 def _link(url: str) -> Markup:
     """A link whose text reads as its address. Spoofing: a bidi control (U+202E RIGHT-TO-LEFT
-    OVERRIDE makes `…/\u202eexe.txt` read `…/txt.exe`) or another invisible character (Unicode
+    OVERRIDE before `exe.txt` makes it read `txt.exe`) or another invisible character (Unicode
     format, Cf) in a URL: no link, and each such character written out as <U+202E>. dir="ltr"
     isolates a link from controls in the text around it."""
     if any(unicodedata.category(c) == "Cf" for c in url):
