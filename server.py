@@ -32,7 +32,7 @@ from parlor.safety import Safety
 from parlor.sessions import Sessions
 from parlor.users import Accounts, display_name
 from parlor.web.handlers import routes
-from parlor.web.handlers.base import REDIS_DOWN, NotFoundHandler, hide_secrets
+from parlor.web.handlers.base import REDIS_DOWN, NotFoundHandler, StaticFiles, hide_secrets
 from parlor.web.handlers.chat import ChatPush, linkify
 from parlor.web.handlers.live import LiveViews
 from parlor.web.handlers.moderation import DeletionPush
@@ -125,6 +125,7 @@ class ParlorApp(tornado.web.Application):
             xsrf_cookies=True,
             xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax"},
             static_path=str(ROOT / "static"),
+            static_handler_class=StaticFiles,
             login_url="/login",
             default_handler_class=NotFoundHandler,
             websocket_ping_interval=WEBSOCKET_PING_S,

@@ -1,8 +1,6 @@
 """The API for scripts and other sites' pages, authenticated by the user's API token alone."""
 from __future__ import annotations
 
-import json
-
 from parlor.chat import ChatError
 
 from .base import BaseHandler, ClientError
@@ -26,10 +24,7 @@ class ApiMessagesHandler(BaseHandler):
     def fields(self) -> dict[str, str | None]:
         names = ("to", "body", "client_id")
         if self.request.headers.get("Content-Type", "").split(";")[0].strip() == "application/json":
-            try:
-                data = json.loads(self.request.body)
-            except (ValueError, UnicodeDecodeError):
-                raise ClientError(400, "The body is not valid JSON.") from None
+            data = self.json_body()
             if not isinstance(data, dict) or not all(isinstance(data.get(n, ""), str) for n in names):
                 raise ClientError(400, 'Send a JSON object like {"to": "bob", "body": "hello"}.')
             return {n: data.get(n) for n in names}

@@ -20,6 +20,7 @@ SESSION_COOKIE = "parlor_session"
 SESSION_COOKIE_DAYS = 31  # a little over the Redis session's own TTL; Redis decides
 MAX_FORM_BYTES = 64 * 1024  # a form never needs more; an upload handler sets its own limit
 MAX_URL_CHARS = 8192  # no address of ours comes near; longer is an attack or a broken client
+MAX_JSON_DEPTH = 8  # our JSON bodies are one flat object; deeper only attacks the parser (RecursionError)
 
 # XSS: no inline script, no eval (htmx runs without both), nothing loaded from elsewhere.
 # Clickjacking: frame-ancestors 'none'.
@@ -34,6 +35,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+# Reconnaissance: Tornado's own Server header names its version, so which of its bugs to try.
+SERVER_NAME = "Parlor"
 # On every answer. Constant and known to be valid, so they are put in as they are: Tornado's
 # set_header would check each one again on every request.
 SECURITY_HEADERS = {
@@ -41,7 +44,11 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    "Server": SERVER_NAME,
 }
+# Shared caches and the back button after logout: what is made for a signed-in user is theirs
+# alone and is not stored, unless its handler says otherwise (a picture, a public board).
+PRIVATE_CACHE_CONTROL = "no-store"
 
 STATUS_MESSAGES = {
     400: "That request was not understood.",
@@ -77,6 +84,18 @@ class ClientError(tornado.web.HTTPError):
         super().__init__(status, log_message=message)
         self.message = message
         self.retry_after = retry_after
+
+
+class PlainServerHeader:
+    """Names the server without its version, for handlers that are not a BaseHandler (static
+    files, the WebSocket's handshake)."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Server", SERVER_NAME)
+
+
+class StaticFiles(PlainServerHeader, tornado.web.StaticFileHandler):
+    """static/ as Tornado serves it, with the plain Server header."""
 
 
 class SessionMixin:
@@ -120,8 +139,11 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             self.current_user = await self.application.accounts.user_for_token(token)
             if self.current_user is None:
                 raise ClientError(401, "That API token is not valid (it may have been replaced).")
+            self.set_header("Cache-Control", PRIVATE_CACHE_CONTROL)
             return
         await self.load_session()
+        if self.current_user:
+            self.set_header("Cache-Control", PRIVATE_CACHE_CONTROL)
         if self.current_user and self.renders_pages and self.request.method == "GET" and not self.wants_fragment():
             # Read before the page's data: events after this id reach the page when its live
             # connection opens, even those that come before it does.
@@ -150,22 +172,48 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         super().check_xsrf_cookie()
 
     def on_finish(self) -> None:
+        self.stop_counting()
+
+    def stop_counting(self) -> None:
+        """This request is no longer in flight: finished, or its client left before it ran."""
         if self._counted:
             self.application.in_flight -= 1
             self._counted = False
 
     def check_sizes(self) -> None:
-        """414 for an over-long address; 413 from the declared length, with a message (Tornado's
-        own limit answers a bare 400). Tornado closes connections whose headers pass 64 KiB."""
+        """414 for an over-long address; 413 from the declared length (or the length of a chunked
+        body), with a message (Tornado's own limit answers a bare 400). Tornado closes
+        connections whose headers pass 64 KiB."""
         if len(self.request.uri) > MAX_URL_CHARS:
             raise ClientError(414, f"That address is too long: at most {MAX_URL_CHARS} characters.")
         declared = self.request.headers.get("Content-Length")
         if declared is None:
+            self.check_body_size()
             return
         if not declared.isdigit():
             raise ClientError(400, "The Content-Length header is not a number.")
         if int(declared) > self.max_body_bytes:
             raise ClientError(413, self.too_large_message())
+
+    def check_body_size(self) -> None:
+        """413 for a body over the limit that declared no length (chunked): Tornado read it whole,
+        up to the server's MAX_REQUEST_BYTES, before prepare()."""
+        if len(self.request.body) > self.max_body_bytes:
+            raise ClientError(413, self.too_large_message())
+
+    def json_body(self) -> object:
+        """The request's body as JSON; 400 with a message if it is not JSON, or nests deeper than
+        MAX_JSON_DEPTH (a few KiB of "[" would otherwise exhaust the parser's recursion)."""
+        try:
+            text = self.request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ClientError(400, "The body is not valid JSON.") from None
+        if nests_deeper(text, MAX_JSON_DEPTH):
+            raise ClientError(400, f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.")
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ClientError(400, "The body is not valid JSON.") from None
 
     def too_large_message(self) -> str:
         return f"That is too much data: this address accepts at most {self.max_body_bytes // 1024} KiB."
@@ -300,6 +348,30 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             super().log_exception(typ, value, tb)  # one line, from _request_summary
         else:  # Tornado's own would add repr(self.request), whose uri may hold a token
             tornado.log.app_log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
+
+
+def nests_deeper(text: str, limit: int) -> bool:
+    """Whether the brackets of a JSON text, outside its strings, nest deeper than `limit`."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # the usual case, counted in C
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 class NotFoundHandler(BaseHandler):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 
 import tornado.httputil
 import tornado.web
@@ -27,10 +28,20 @@ def linkify(text: str) -> Markup:
     for match in URL_RE.finditer(text):
         url = match.group(0).rstrip(TRAILING_PUNCTUATION)
         out.append(escape(text[position:match.start()]))
-        out.append(Markup('<a href="{0}" rel="noopener nofollow ugc">{0}</a>').format(url))
+        out.append(_link(url))
         position = match.start() + len(url)
     out.append(escape(text[position:]))
     return Markup("").join(out)
+
+
+def _link(url: str) -> Markup:
+    """A link whose text reads as its address. Spoofing: a bidi control (U+202E RIGHT-TO-LEFT
+    OVERRIDE before `exe.txt` makes it read `txt.exe`) or another invisible character (Unicode
+    format, Cf) in a URL: no link, and each such character written out as <U+202E>. dir="ltr"
+    isolates a link from controls in the text around it."""
+    if any(unicodedata.category(c) == "Cf" for c in url):
+        return escape("".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) == "Cf" else c for c in url))
+    return Markup('<a href="{0}" rel="noopener nofollow ugc" dir="ltr">{0}</a>').format(url)
 
 
 def new_client_id() -> str:
@@ -61,6 +72,12 @@ class ChatBase(BaseHandler):
             return await self.application.chat.peer(self.current_user, raw_peer)
         except ChatError as e:
             raise ClientError(e.status, str(e)) from None
+
+    async def seen(self, peer: str, messages: list[Message], peer_read: int) -> bool:
+        """Whether to show "Seen" under my newest message: never when the peer blocked me (who
+        learn nothing of what the person who blocked them does)."""
+        return (seen_by_peer(self.current_user, messages, peer_read)
+                and not await self.application.safety.has_blocked(peer, self.current_user))
 
     def conversation_context(self, peer: str, **extra) -> dict:
         return {"peer": peer, "me": self.current_user, "pair": pair_key(self.current_user, peer),
@@ -104,7 +121,7 @@ class ConversationHandler(ChatBase):
         blocked = await self.application.safety.has_blocked(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html",
                          **self.conversation_context(peer, messages=messages, online=online, blocked=blocked,
-                                                     seen=seen_by_peer(self.current_user, messages, peer_read),
+                                                     seen=await self.seen(peer, messages, peer_read),
                                                      error=None, body=""))
 
 
@@ -127,22 +144,37 @@ class MessagesHandler(ChatBase):
     carries _xsrf in its URL; htmx sends the header)."""
 
     max_body_bytes = MAX_SEND_BYTES
+    _body_read = False  # the body came whole and post() took it
 
     async def prepare(self) -> None:
         self._chunks: list[bytes] = []
         self._received = 0
         await super().prepare()
 
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        if not self._body_read:  # the client left mid-body (or passed MAX_REQUEST_BYTES): no post() will run
+            self._chunks = []
+            self.stop_counting()
+
     def data_received(self, chunk: bytes) -> None:
         self._received += len(chunk)
-        if self._received > self.max_body_bytes:  # no Content-Length, or a lying one
-            raise ClientError(413, self.too_large_message())
+        if self._received > self.max_body_bytes:  # no Content-Length (chunked): counted here
+            # Kept no longer, and answered 413 once the body ends. Answering now would make
+            # Tornado close the connection under a client that is still sending: its reset can
+            # destroy the answer before the client reads it. The server's MAX_REQUEST_BYTES
+            # bounds what is read (beyond it, Tornado's own bare 400).
+            self._chunks = []
+            return
         self._chunks.append(chunk)
 
     def too_large_message(self) -> str:
         return f"That is too much to send at once: a picture can be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB."
 
     def _parse_body(self) -> None:
+        self._body_read = True
+        if self._received > self.max_body_bytes:
+            raise ClientError(413, self.too_large_message())
         body = b"".join(self._chunks)
         self._chunks = []
         try:
@@ -196,7 +228,7 @@ class MessagesHandler(ChatBase):
         messages, peer_read = await self.application.chat.open(self.current_user, peer, mark_read=False)
         self.render_view("conversation.html", "partials/_conversation.html", status=e.status,
                          **self.conversation_context(peer, messages=messages, online=set(),
-                                                     seen=seen_by_peer(self.current_user, messages, peer_read),
+                                                     seen=await self.seen(peer, messages, peer_read),
                                                      error=str(e), body=body))
 
 
@@ -266,11 +298,13 @@ class ChatPush:
 
     async def read(self, reader: str, peer: str, newest: Message) -> None:
         """`reader` has read up to `newest` (a message of `peer`): their other tabs drop the
-        unread mark; `peer` sees "Seen"."""
+        unread mark; `peer` sees "Seen", unless `reader` blocked them (who learn nothing of
+        what the person who blocked them does)."""
         online = await self._app.hub.online([reader, peer], viewer=reader)
         events = [(reader, "read", self._row.render(summary=Summary(peer, newest, 0), online=online, oob=True),
                    {"peer": peer, "reader": reader, "up_to": newest.id})]
-        if peer != eliza.USERNAME and not is_ghost(peer):
+        if (peer != eliza.USERNAME and not is_ghost(peer)
+                and not await self._app.safety.has_blocked(reader, peer)):
             events.append((peer, "read", self._seen.render(pair=pair_key(reader, peer), seen=True, oob=True),
                            {"peer": reader, "reader": reader, "up_to": newest.id}))
         await self._app.hub.publish(events)

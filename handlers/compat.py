@@ -1,7 +1,7 @@
 """The tutorial's JSON endpoints, kept for its clients; they share every rule of the chat."""
 from __future__ import annotations
 
-from parlor.chat import ChatError
+from parlor.chat import HISTORY_PAGE, ChatError
 
 from .base import BaseHandler, ClientError
 
@@ -34,17 +34,26 @@ class CompatHandler(BaseHandler):
 class CreateConversationHandler(CompatHandler):
     async def post(self) -> None:
         peer = await self.peer_of(self.get_body_argument("user_one", ""), self.get_body_argument("user_two", ""))
-        await self.application.chat.create(self.current_user, peer)
+        await self.checked(self.application.chat.create(self.current_user, peer))
         self.write_json({"success": True})
 
 
 class MessageHistoryHandler(CompatHandler):
+    """The latest messages of a conversation (HISTORY_PAGE at most, or limit=), oldest first;
+    before=<id> pages back, and "more" says whether there is anything older."""
+
     async def post(self) -> None:
         peer = await self.peer_of(self.get_body_argument("user_one", ""), self.get_body_argument("user_two", ""))
-        messages = await self.application.chat.history(self.current_user, peer)
+        before, limit = self.get_argument("before", ""), self.get_argument("limit", str(HISTORY_PAGE))
+        if before and not (before.isascii() and before.isdigit() and len(before) <= 18):
+            raise ClientError(400, "before must be a message number.")
+        if not (limit.isascii() and limit.isdigit() and len(limit) <= 6 and 1 <= int(limit) <= HISTORY_PAGE):
+            raise ClientError(400, f"limit must be a whole number from 1 to {HISTORY_PAGE}.")
+        messages, more = await self.application.chat.history_page(
+            self.current_user, peer, int(before) if before else None, int(limit))
         self.write_json({"history": [
             {"id": m.id, "author": m.author, "message": m.body, "kind": m.kind,
-             "sent_at": m.sent_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"} for m in messages]})
+             "sent_at": m.sent_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"} for m in messages], "more": more})
 
 
 class SendMessageHandler(CompatHandler):

@@ -20,7 +20,8 @@ from parlor.hub import Event, Push, Reload, parse_cursor
 from parlor.sessions import session_key
 from parlor.users import token_key
 
-from .base import REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler, ClientError, SessionMixin
+from .base import (MAX_JSON_DEPTH, REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler, ClientError,
+                   PlainServerHeader, SessionMixin, nests_deeper)
 from .chat import send_form
 from .scores import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol
@@ -83,7 +84,7 @@ class LiveParameters:
         return raw
 
 
-class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandler):
+class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websocket.WebSocketHandler):
     """/live?boards=10,25&after=<id>. Frames are JSON: {"content": html} for state, {"id", "kind",
     "content"} for an event, {"reload": true} when the cursor is too old.
 
@@ -232,11 +233,11 @@ class LiveSocket(LiveParameters, SessionMixin, tornado.websocket.WebSocketHandle
 
 def sent_message(frame: str | bytes) -> tuple[str, str, str | None] | None:
     """(to, body, client_id) of a send form's frame, or None if the frame is not one."""
-    if not isinstance(frame, str) or not frame.startswith("{"):
+    if not isinstance(frame, str) or not frame.startswith("{") or nests_deeper(frame, MAX_JSON_DEPTH):
         return None
     try:
         fields = json.loads(frame)
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
+    except ValueError:
         return None
     if not isinstance(fields, dict):
         return None

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Awaitable, Callable
@@ -22,6 +23,7 @@ log = logging.getLogger("parlor.chat")
 MAX_MESSAGE_CHARS = 4000  # a long paragraph; anything longer is a paste, better sent as a file
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # made by the send form; resends reuse it
 LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
+HISTORY_PAGE = 1000  # messages per /get_message_history answer at most: ~4 MB of the longest; before= pages
 PUBLISHED_CACHE = 10_000  # pairs whose last published message this process remembers
 MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
 NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
@@ -126,14 +128,14 @@ class Chat:
             self._schedule_eliza(me, message.body)
         return message, created
 
-    async def _check_send(self, me: str, peer: str, picture: bool) -> None:
+    async def _check_send(self, me: str, peer: str, picture: bool, message: bool = True) -> None:
         """Blocks and rate limits, in one round trip, before the picture is even decoded."""
         if is_ghost(peer):
             raise ChatError(403, UNDELIVERABLE)
         if self._safety is None:
             return
         try:
-            await self._safety.check_send(me, peer, picture, conversations_key(me))
+            await self._safety.check_send(me, peer, picture, conversations_key(me), message)
         except Refused as e:
             raise ChatError(e.status, str(e), e.retry_after) from None
 
@@ -317,7 +319,7 @@ class Chat:
             return await conversation.image(image_id, thumbnail) if conversation else None
 
     async def history(self, me: str, peer: str) -> list[Message]:
-        """Every message of the conversation, oldest first (for the JSON API)."""
+        """Every message of the conversation, oldest first (for the data download)."""
         async with self.logs.conversation(me, peer) as conversation:
             if conversation is None:
                 return []
@@ -329,11 +331,25 @@ class Chat:
                     return messages
                 before = page[0].id
 
+    async def history_page(self, me: str, peer: str, before: int | None = None,
+                           limit: int = HISTORY_PAGE) -> tuple[list[Message], bool]:
+        """Up to `limit` messages before id `before` (or the latest), oldest first, for the JSON
+        API, and whether there are older ones."""
+        async with self.logs.conversation(me, peer) as conversation:
+            if conversation is None:
+                return [], False
+            messages = await conversation.page(before, limit + 1)
+        return messages[-limit:], len(messages) > limit
+
     async def create(self, me: str, peer: str) -> None:
-        """Make the pair's file now (the tutorial's create_conversation_db)."""
+        """Make the pair's file now (the tutorial's create_conversation_db), after the checks of
+        a first message: blocks either way, and the limit on new conversations."""
+        await self._check_send(me, peer, picture=False, message=False)
         await self._mark_new_pair(me, peer)
         try:
             async with self.logs.conversation(me, peer, create=True):
                 pass
         except StorageFailed:
             raise ChatError(503, NOT_STORED) from None
+        # Listed for its maker, so that their first message is not counted as new once more.
+        await self._redis.zadd(conversations_key(me), {peer: int(time.time() * 1000)}, nx=True)

@@ -31,7 +31,11 @@ PAGE_SIZE = 50  # messages shown at once
 
 # Each step brings a file from the version before it to its own number (PRAGMA user_version).
 # Version 1 is the tutorial's plain log; version 2 adds idempotent sends, images and read markers;
-# version 3 marks deleted messages (their text and picture are gone, the row stays in its place).
+# version 3 marks deleted messages (their text and picture are gone, the row stays in its place);
+# version 4 never hands out a picture's id twice (AUTOINCREMENT: a picture's URL is cached for a
+# year, so a deleted picture's id must not come back) and scopes client ids to their author (a
+# peer who reuses someone's client id must neither see their message nor lose it).
+# Steps run with foreign keys off (version 4 rebuilds a table that messages refer to).
 MIGRATIONS: dict[int, list[str]] = {
     1: [
         """CREATE TABLE messages (
@@ -59,6 +63,26 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     3: [
         "ALTER TABLE messages ADD COLUMN deleted_at INTEGER",
+    ],
+    4: [
+        """CREATE TABLE images_v4 (
+               id INTEGER PRIMARY KEY AUTOINCREMENT,
+               mime TEXT NOT NULL,
+               width INTEGER NOT NULL,
+               height INTEGER NOT NULL,
+               bytes BLOB NOT NULL,
+               thumbnail BLOB NOT NULL,
+               sha256 TEXT NOT NULL)""",
+        "INSERT INTO images_v4 SELECT id, mime, width, height, bytes, thumbnail, sha256 FROM images",
+        # Ids of pictures deleted before this version are not in the table any more. Each picture
+        # came with a message and messages are never removed, so none was above the newest message.
+        "DELETE FROM sqlite_sequence WHERE name = 'images_v4'",
+        """INSERT INTO sqlite_sequence (name, seq) VALUES ('images_v4', MAX(
+               COALESCE((SELECT MAX(id) FROM messages), 0), COALESCE((SELECT MAX(id) FROM images), 0)))""",
+        "DROP TABLE images",
+        "ALTER TABLE images_v4 RENAME TO images",  # sqlite_sequence follows the new name
+        "DROP INDEX messages_client_id",
+        "CREATE UNIQUE INDEX messages_author_client_id ON messages(author, client_id)",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -147,10 +171,11 @@ _MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.
 # Messages by someone other than the reader, after the reader's read marker.
 _UNREAD = ("SELECT COUNT(*) FROM messages WHERE author != ? AND id > "
            "COALESCE((SELECT last_read_id FROM read_markers WHERE user = ?), 0)")
-# A resent form (same client_id) inserts nothing and returns no row: the first send stands.
+# A resent form (same author and client_id) inserts nothing and returns no row: the first send
+# stands. Another author's client id is theirs alone: it neither finds nor blocks this message.
 # The reader's unread count is read in the same statement and sees the new row.
 _INSERT_MESSAGE = ("INSERT INTO messages (client_id, author, kind, body, image_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
-                   " ON CONFLICT (client_id) DO NOTHING RETURNING id, (" + _UNREAD + ")")
+                   " ON CONFLICT (author, client_id) DO NOTHING RETURNING id, (" + _UNREAD + ")")
 
 
 def _message(row) -> Message:
@@ -214,7 +239,7 @@ class Conversation:
                 (message_id, unread), = rows
                 return Message(message_id, author, "image", body, sent_ms, client_id, image_id,
                                image.width, image.height), True, unread
-            return await self._resent(client_id, reader)
+            return await self._resent(author, client_id, reader)
 
     async def _add_text(self, author: str, body: str, client_id: str | None, reader: str | None,
                         sent_ms: int) -> tuple[Message, bool, int]:
@@ -226,10 +251,11 @@ class Conversation:
             if rows:
                 (message_id, unread), = rows
                 return Message(message_id, author, "text", body, sent_ms, client_id), True, unread
-            return await self._resent(client_id, reader)
+            return await self._resent(author, client_id, reader)
 
-    async def _resent(self, client_id: str, reader: str | None) -> tuple[Message, bool, int]:
-        rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.client_id = ?", (client_id,))
+    async def _resent(self, author: str, client_id: str, reader: str | None) -> tuple[Message, bool, int]:
+        rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.author = ? AND m.client_id = ?",
+                                    (author, client_id))
         unread = await self._fetchall(_UNREAD, (reader, reader))
         return _message(rows[0]), False, unread[0][0]
 
@@ -457,9 +483,9 @@ async def _connect(path: Path, create: bool) -> aiosqlite.Connection:
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = FULL")  # an acknowledged message is on disk
-        await db.execute("PRAGMA foreign_keys = ON")
         await db.execute("PRAGMA secure_delete = ON")  # a deleted message's bytes are overwritten
         await _migrate(db)
+        await db.execute("PRAGMA foreign_keys = ON")  # after the migration, which rebuilds a table
     except BaseException:
         await db.close()
         raise
@@ -467,6 +493,8 @@ async def _connect(path: Path, create: bool) -> aiosqlite.Connection:
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:
+    """Bring the file to SCHEMA_VERSION in one transaction (a crash leaves the old version whole);
+    another process opening the same file waits for it and then finds nothing left to do."""
     async with db.execute("PRAGMA user_version") as cursor:
         version = (await cursor.fetchone())[0]
     if version >= SCHEMA_VERSION:

@@ -47,16 +47,20 @@ end
 # Several sends checked in order, each as if alone. KEYS, per send: blocks:<peer>, blocks:<me>,
 # conversations:<me>, then the buckets of messages, conversations and images of <me>. ARGV:
 # count and period (ms) of the limits on messages, conversations and images, then per send: me,
-# peer, has a picture (1/0). Returns per send {code, ms to wait}: see SEND_LIMITS.
+# peer, has a picture (1/0), is a message (1/0: 0 for a conversation made without one, which the
+# message limit does not count). Returns per send {code, ms to wait}: see SEND_LIMITS.
 _CHECK_SENDS = GCRA_LUA + """
 local message_count, message_ms, conversation_count, conversation_ms, image_count, image_ms =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local function check(peer_blocks, my_blocks, my_conversations, message_bucket, conversation_bucket,
-                     image_bucket, me, peer, picture)
+                     image_bucket, me, peer, picture, is_message)
   if redis.call('SISMEMBER', peer_blocks, me) == 1 then return {1, 0} end
   if redis.call('SISMEMBER', my_blocks, peer) == 1 then return {2, 0} end
-  local messages, wait = bucket(message_bucket, message_count, message_ms)
-  if messages == false then return {3, wait} end
+  local messages, wait = nil, 0
+  if is_message == '1' then
+    messages, wait = bucket(message_bucket, message_count, message_ms)
+    if messages == false then return {3, wait} end
+  end
   local conversations = nil
   if tonumber(conversation_count) > 0 and not redis.call('ZSCORE', my_conversations, peer) then
     conversations, wait = bucket(conversation_bucket, conversation_count, conversation_ms)
@@ -74,9 +78,9 @@ local function check(peer_blocks, my_blocks, my_conversations, message_bucket, c
 end
 local verdicts = {}
 for n = 0, #KEYS / 6 - 1 do
-  local k, a = 6 * n, 6 + 3 * n
+  local k, a = 6 * n, 6 + 4 * n
   verdicts[n + 1] = check(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6],
-                          ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+                          ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
 end
 return verdicts
 """
@@ -199,7 +203,7 @@ class Safety:
         self._check_sends = redis.register_script(_CHECK_SENDS)
         self._check_game = redis.register_script(_CHECK_GAME)
         # What many sends ask at once goes in one round trip (see parlor/batching.py).
-        self._send_checks: Batcher[tuple[str, str, bool, str], list[int]] = Batcher(self._check_batch)
+        self._send_checks: Batcher[tuple[str, str, bool, str, bool], list[int]] = Batcher(self._check_batch)
         self._hit = redis.register_script(_HIT)
         self._block = redis.register_script(_BLOCK)
         self._forget = redis.register_script(_FORGET)
@@ -210,12 +214,14 @@ class Safety:
 
     # -- rate limits -----------------------------------------------------------------------
 
-    async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str) -> None:
+    async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str,
+                         message: bool = True) -> None:
         """Refuse a message from `me` to `peer` if either blocked the other, or if it is over
         `me`'s limits (messages; a new conversation, which `conversations_key` not listing `peer`
         means; pictures); otherwise count it. One round trip, shared with the sends checked at
-        the same time."""
-        code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key))
+        the same time. message=False: a conversation made without a message, checked and counted
+        as its first message would be, but for the message itself."""
+        code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key, message))
         if code == 1:  # the peer blocked me: said the same way as any failure, so it stays private
             raise Refused(403, UNDELIVERABLE)
         if code == 2:
@@ -223,12 +229,12 @@ class Safety:
         if code in SEND_LIMITS:
             raise over_limit(SEND_LIMITS[code], wait_ms)
 
-    async def _check_batch(self, sends: list[tuple[str, str, bool, str]]) -> list[list[int]]:
+    async def _check_batch(self, sends: list[tuple[str, str, bool, str, bool]]) -> list[list[int]]:
         keys, args = [], [*self._rate_args("messages"), *self._rate_args("conversations"), *self._rate_args("images")]
-        for me, peer, picture, conversations_key in sends:
+        for me, peer, picture, conversations_key, message in sends:
             keys += [blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
                      bucket_key("conversations", me), bucket_key("images", me)]
-            args += [me, peer, 1 if picture else 0]
+            args += [me, peer, 1 if picture else 0, 1 if message else 0]
         return await self._check_sends(keys=keys, args=args)
     async def check_game_start(self, address: str, visitor: str | None) -> None:
         """Refuse a game start over the limit of its address (address_group) or of its visitor

@@ -111,3 +111,99 @@ async def test_an_old_file_is_migrated_and_keeps_its_messages(tmp_path):
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     check.close()
+
+
+def picture_of(n: int):
+    from parlor.chatlog import Image
+
+    return Image("image/png", 1, 1, b"picture %d" % n, b"thumb", "0" * 64)
+
+
+@pytest.mark.gen_test
+async def test_a_deleted_newest_picture_id_is_never_handed_out_again(tmp_path):
+    """A picture's URL is cached for a year: the next picture must not take a deleted one's id."""
+    logs = ChatLogs(tmp_path)
+    async with logs.conversation("alice", "bob", create=True) as conversation:
+        await conversation.add("alice", "", "client-id-1", picture_of(1))
+        newest, _, _ = await conversation.add("alice", "", "client-id-2", picture_of(2))
+        await conversation.erase(newest.id, "alice")
+        assert await conversation.image(newest.image_id) is None
+        after, _, _ = await conversation.add("alice", "", "client-id-3", picture_of(3))
+        assert after.image_id > newest.image_id
+        assert await conversation.image(newest.image_id) is None  # the deleted picture's URL stays a 404
+    await logs.close_all()
+
+
+def old_file(path, version: int) -> None:
+    """A chat file as the code of `version` left it."""
+    from parlor.chatlog import MIGRATIONS
+
+    db = sqlite3.connect(path)
+    for step in range(1, version + 1):
+        for statement in MIGRATIONS[step]:
+            db.execute(statement)
+    db.execute(f"PRAGMA user_version = {version}")
+    db.commit()
+    db.close()
+
+
+def fill_version_3(path) -> None:
+    """Two pictures and a text in a version-3 file; the newest picture was deleted (its row gone,
+    so SQLite alone would hand its id out again)."""
+    old_file(path, 3)
+    db = sqlite3.connect(path)
+    for n in (1, 2):
+        db.execute("INSERT INTO images (id, mime, width, height, bytes, thumbnail, sha256) "
+                   "VALUES (?, 'image/png', 1, 1, x'00', x'00', '')", (n,))
+        db.execute("INSERT INTO messages (author, body, sent_at, client_id, kind, image_id) "
+                   "VALUES ('alice', '', 0, ?, 'image', ?)", (f"picture-{n}", n))
+    db.execute("UPDATE messages SET image_id = NULL, deleted_at = 1 WHERE image_id = 2")
+    db.execute("DELETE FROM images WHERE id = 2")
+    db.execute("INSERT INTO messages (author, body, sent_at, client_id) VALUES ('bob', 'still here', 0, 'text-1')")
+    db.commit()
+    db.close()
+
+
+@pytest.mark.gen_test
+async def test_a_version_3_file_migrates_in_two_processes_at_once_and_keeps_everything(tmp_path):
+    """Two processes (two connections, two threads) open an old file at the same instant: one
+    migrates, the other waits and finds it done; the picture ids deleted before stay unused."""
+    path = tmp_path / "alice_bob.db"
+    fill_version_3(path)
+    first, second = ChatLogs(tmp_path), ChatLogs(tmp_path)
+
+    async def read(logs):
+        async with logs.conversation("bob", "alice") as conversation:
+            return [(m.author, m.body, m.image_id) for m in await conversation.page()]
+
+    pages = await asyncio.gather(read(first), read(second))
+    assert pages[0] == pages[1] == [("alice", "", 1), ("alice", "", None), ("bob", "still here", None)]
+    async with first.conversation("alice", "bob") as conversation:
+        message, created, _ = await conversation.add("alice", "", "picture-3", picture_of(3))
+        assert created and message.image_id > 2  # not the deleted picture's id 2
+        assert (await conversation.image(1))[1] == b"\x00"
+    await first.close_all()
+    await second.close_all()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert check.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert check.execute("SELECT name FROM sqlite_sequence").fetchall() == [("images",)]
+    check.close()
+
+
+@pytest.mark.gen_test
+async def test_a_client_id_belongs_to_its_author(tmp_path):
+    """bob reusing alice's client id stores bob's message, and alice's resend still finds hers."""
+    logs = ChatLogs(tmp_path)
+    async with logs.conversation("alice", "bob", create=True) as conversation:
+        mine, _, _ = await conversation.add("alice", "alice's words", "shared-client-id", None)
+        theirs, created, _ = await conversation.add("bob", "bob's words", "shared-client-id", None)
+        assert created and (theirs.author, theirs.body) == ("bob", "bob's words") and theirs.id != mine.id
+        again, created_again, _ = await conversation.add("alice", "resent", "shared-client-id", None)
+        assert not created_again and (again.id, again.body) == (mine.id, "alice's words")
+        picture, created, _ = await conversation.add("bob", "", "shared-client-id-2", picture_of(1))
+        other, created_other, _ = await conversation.add("alice", "", "shared-client-id-2", picture_of(2))
+        assert created and created_other and other.image_id != picture.image_id
+        assert [m.body for m in await conversation.page()] == ["alice's words", "bob's words", "", ""]
+    await logs.close_all()

@@ -23,14 +23,14 @@ import tornado.websocket
 from parlor.scores import MIN_GAMES
 from parlor.web import handlers
 from tests.helpers import SseClient, Visitor
-from tests.world import World, send, start
+from tests.world import World, picture, send, start
 
 pytestmark = pytest.mark.slow  # one server process for the module
 
 WINNERS = itertools.count()
 ROLES = ("anonymous", "signed_in", "participant", "other", "token")
 SECRET_TEXT = "hello bob"  # in alice and bob's conversation only
-SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4"}  # fills a row's address for the route check
+SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2"}  # fills a row's address for the route check
 
 
 @dataclass(frozen=True)
@@ -242,6 +242,9 @@ MATRIX = [
     ("GET", "/chat/bob/images/1", get("/chat/bob/images/1"),
      {**cookie_roles(E(404, says="no such picture"), anonymous=LOGIN, token=LOGIN),
       "participant": E(200, says="PNG")}),
+    # A deleted picture's address, after a newer picture was sent: nobody gets anything there.
+    ("GET", "/chat/bob/images/{deleted_image}", get("/chat/bob/images/{deleted_image}"),
+     cookie_roles(E(404, says="no such picture"), anonymous=LOGIN, token=LOGIN)),
     ("POST", "/chat/bob/typing", post("/chat/bob/typing"),
      cookie_roles(E(204), anonymous=E(401, says="log in to chat"), token=TOKEN_IS_ANONYMOUS_POST)),
     ("POST", "/create_conversation_db", post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"}),
@@ -355,7 +358,8 @@ class Scene:
 def world():
     w = World.start()
     # dave has nothing; carol has a conversation with bob of her own (no picture), and a game;
-    # alice has a message to bob that she may delete.
+    # alice has a message to bob that she may delete, and a picture she deleted before sending
+    # another.
     w.redis.hset("user:dave", mapping={"password_hash": "-", "created_at": "0"})
 
     async def more_things():
@@ -364,6 +368,12 @@ def world():
         assert (await send(carol, "bob", "hello carol")).code == 303
         await start(carol)
         alice = await w.signed_in(http, "alice")
+        assert (await send(alice, "bob", "", picture())).code == 303
+        with sqlite3.connect(w.data_dir / "conversations" / "alice_bob.db") as db:
+            w.ids["deleted_image"] = str(db.execute("SELECT MAX(id) FROM images").fetchone()[0])
+            (message,), = db.execute("SELECT id FROM messages WHERE image_id = ?", (int(w.ids["deleted_image"]),))
+        assert (await alice.post(f"/chat/bob/messages/{message}/delete")).code == 303
+        assert (await send(alice, "bob", "", picture())).code == 303
         assert (await send(alice, "bob", "to be deleted")).code == 303
 
     asyncio.run(more_things())

@@ -76,3 +76,71 @@ async def test_an_unexpected_error_is_a_500_page_without_traceback(http_server, 
     body = response.body.decode()
     assert "Something went wrong on our side" in body
     assert "Traceback" not in body and "a bug" not in body
+
+
+@pytest.mark.parametrize("text,deeper", [
+    ('{"to": "bob", "body": "hi"}', False),
+    ('{"body": "[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{"}', False),  # brackets inside a string do not nest
+    ('{"body": "\\\\\\"[[[[[[[[[[[[[[[[["}', False),  # escaped quotes stay inside the string
+    ("[" * 8 + "]" * 8, False),
+    ("[" * 9, True),
+    ('{"a": ' * 9, True),
+    ('[[[[["]]]]]]]]]]]]]]]", [[[[[]]]]]', True),
+])
+def test_json_nesting_is_counted_outside_strings(text, deeper):
+    from handlers.base import nests_deeper
+
+    assert nests_deeper(text, 8) is deeper
+    if not deeper:
+        json.loads(text)  # each case that passes is real JSON
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_api_takes_a_message_full_of_brackets(http_server, http_client, base_url, app):
+    await Visitor(http_client, base_url).sign_up("alice")
+    await Visitor(http_client, base_url).sign_up("bob")
+    token = await app.accounts.new_api_token("alice")
+    body = json.dumps({"to": "bob", "body": "[" * 3000 + "{" * 900})
+    response = await Visitor(http_client, base_url).fetch("/api/messages", "POST", body, {
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert response.code == 201, response.body
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_private_pages_are_not_stored_and_pictures_are_private(http_server, http_client, base_url, app):
+    from tests.helpers import send_message, users
+    from tests.web.test_chat import picture
+
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    await send_message(alice, "bob", "hi", image=("p.png", "image/png", picture()))
+    for path in ("/chat", "/chat/bob", "/account", "/chat/bob/messages?before=10", "/", "/blocks"):
+        response = await alice.get(path)
+        assert response.code == 200 and response.headers.get("Cache-Control") == "no-store", path
+        fragment = await alice.get(path, headers={"HX-Request": "true"})
+        assert fragment.headers.get("Cache-Control") == "no-store", path
+    image = await bob.get("/chat/alice/images/1")
+    assert image.headers["Cache-Control"] == "private, max-age=31536000, immutable"  # its address never changes meaning
+    board = await alice.get("/scores/10/fragment")  # public, and the same for everyone
+    assert board.headers["Cache-Control"] == "no-cache"
+    token = await app.accounts.new_api_token("alice")
+    api = await Visitor(http_client, base_url).fetch("/api/messages", "POST", json.dumps({"to": "bob", "body": "x"}), {
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert api.code == 201 and api.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_no_answer_names_the_servers_version(http_server, http_client, base_url, app):
+    import tornado.httpclient
+    import tornado.websocket
+
+    visitor = Visitor(http_client, base_url)
+    answers = [await visitor.get(path) for path in ("/", "/nowhere", "/scores/10.json", "/static/css/parlor.css")]
+    answers.append(await visitor.fetch("/signup", "POST", "x=1", {"Content-Type": "application/x-www-form-urlencoded"}))
+    request = tornado.httpclient.HTTPRequest(base_url.replace("http", "ws") + "/live", headers={"Origin": base_url})
+    ws = await tornado.websocket.websocket_connect(request)
+    answers.append(ws)
+    assert answers[3].code == 200 and answers[4].code == 403
+    for answer in answers:
+        headers = answer.headers
+        assert headers["Server"] == "Parlor", headers.get("Server")
+    ws.close()

@@ -107,3 +107,34 @@ async def test_bad_block_requests_are_refused_with_a_message(http_server, http_c
     response = await alice.post("/blocks", fields)
     assert response.code == status and message in response.body.decode()
     assert redis_sync.keys("blocks:*") == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_blocked_person_cannot_make_the_conversation_file_either(http_server, http_client, base_url, config):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    assert (await block(bob, "alice")).code == 303
+    for me, peer in ((alice, "bob"), (bob, "alice")):
+        refused = await me.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
+        assert refused.code == 403 and refused.headers["Content-Type"].startswith("application/json")
+    assert list((config.data_dir / "conversations").glob("*.db")) == []
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_blocked_person_is_not_shown_seen_when_the_blocker_reads(http_server, http_client, base_url, app):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    await send_message(bob, "alice", "did you read this?")
+    assert (await block(alice, "bob")).code == 303
+    bob_ws = await bob.live()
+    await until(lambda: app.hub.has_user("bob"))
+    assert "did you read this?" in (await alice.get("/chat/bob")).body.decode()  # alice reads it
+    frames = await quiet(bob_ws, 1.0)
+    assert not [f for f in frames if "Seen" in f.get("content", "") or f.get("kind") == "read"], frames
+    assert ">Seen<" not in (await bob.get("/chat/alice")).body.decode()
+    refused = await send_message(bob, "alice", "hello?")  # the refused send shows the conversation again
+    assert refused.code == 403 and ">Seen<" not in refused.body.decode()
+    bob_ws.close()
+    # Unblocked and read again, "Seen" shows as it does for anyone.
+    await block(alice, "bob", "unblock")
+    await send_message(bob, "alice", "and this?")
+    await alice.get("/chat/bob")
+    assert ">Seen<" in (await bob.get("/chat/alice")).body.decode()

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import PIL.Image
 import pytest
 
-from tests.helpers import Visitor, next_frame, send_message, users
+from tests.helpers import Visitor, next_frame, send_message, until, users
 
 
 def picture(kind="PNG", size=(40, 30)) -> bytes:
@@ -52,7 +52,7 @@ async def test_two_users_chat_without_javascript(http_server, http_client, base_
     assert 'id="conversation-alice"' in listing and "1 unread" in listing
     page = (await bob.get("/chat/alice")).body.decode()
     assert "Hello Bob" in page
-    assert '<a href="https://example.org/a?b=1" rel="noopener nofollow ugc">https://example.org/a?b=1</a>.' in page
+    assert '<a href="https://example.org/a?b=1" rel="noopener nofollow ugc" dir="ltr">https://example.org/a?b=1</a>.' in page
     assert "unread" not in (await bob.get("/chat")).body.decode()  # opening it marked it read
     await send_message(bob, "alice", "Hi Alice")
     assert stored_messages(config, "alice", "bob") == [
@@ -294,3 +294,166 @@ async def test_an_api_token_sends_without_cookie_or_xsrf_and_a_bad_one_gets_noth
     assert (await script.fetch(f"/login?token={replaced}", "POST", "username=alice&password=x", headers)).code == 403
     assert (await script.fetch(f"/chat/bob?token={replaced}")).code == 302
     assert (await script.fetch("/chat/bob", headers={"Authorization": f"Bearer {replaced}"})).code == 302
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_client_id_reused_by_the_peer_neither_reveals_nor_drops_the_first_message(
+        http_server, http_client, base_url, app, config):
+    """client_id makes a resend idempotent for its author only: bob sending with alice's client
+    id (seen in her page's form, or guessed) stores bob's message and learns nothing of hers."""
+    import json
+
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    assert (await send_message(alice, "bob", "alice's secret", client_id="shared-client-id")).code == 303
+    token = await app.accounts.new_api_token("bob")
+    script = Visitor(http_client, base_url)
+    answer = await script.fetch("/api/messages", "POST",
+                                json.dumps({"to": "alice", "body": "bob's words", "client_id": "shared-client-id"}),
+                                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert answer.code == 201, answer.body
+    assert json.loads(answer.body)["message"]["body"] == "bob's words"
+    assert b"alice's secret" not in answer.body
+    assert (await send_message(alice, "bob", "resent", client_id="shared-client-id")).code == 303
+    assert stored_messages(config, "alice", "bob") == [("alice", "text", "alice's secret"), ("bob", "text", "bob's words")]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_phone_pictures_and_pictures_with_broken_metadata_are_stored_not_a_500(
+        http_server, http_client, base_url, config):
+    """An MPO (what phones send as JPEG), an odd but real EXIF, and fuzzed files whose EXIF made
+    Pillow raise: stored, or refused with a message; never a 500."""
+    from tests.unit.test_images import CORPUS, CORPUS_OUTCOMES, encoded, exif_with_ascii_resolution
+
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    mpo = encoded(PIL.Image.new("RGB", (40, 30)), "MPO", save_all=True, append_images=[PIL.Image.new("RGB", (40, 30))])
+    turned = encoded(PIL.Image.new("RGB", (40, 30)), "JPEG", exif=exif_with_ascii_resolution(6))
+    uploads = [("phone.jpg", mpo, 303), ("turned.jpg", turned, 303)]
+    uploads += [(name, (CORPUS / name).read_bytes(), 303 if outcome == "stored" else outcome)
+                for name, outcome in sorted(CORPUS_OUTCOMES.items())]
+    for name, data, status in uploads:
+        response = await send_message(alice, "bob", "", image=(name, "image/jpeg", data))
+        assert response.code == status, (name, response.body[:300])
+        if status == 415:
+            assert "damaged or incomplete" in response.body.decode()
+    stored = sum(1 for _, _, status in uploads if status == 303)
+    assert stored_messages(config, "alice", "bob") == [("alice", "image", "")] * stored
+    mpo_stored = await bob.get("/chat/alice/images/1")
+    assert mpo_stored.headers["Content-Type"] == "image/jpeg"
+    assert PIL.Image.open(io.BytesIO((await bob.get("/chat/alice/images/2")).body)).size == (30, 40)
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u202a", "\u2066", "\u2067", "\u2068", "\u2069",
+                                     "\u200e", "\u200f", "\u061c", "\u200b"])
+def test_a_url_with_a_bidi_control_or_invisible_character_is_no_link_and_shows_it(control):
+    from handlers.chat import linkify
+
+    html = str(linkify(f"see https://ok.example/{control}exe.txt now"))
+    assert "<a " not in html and control not in html
+    assert f"https://ok.example/&lt;U+{ord(control):04X}&gt;exe.txt now" in html
+
+
+def test_links_are_isolated_from_bidi_controls_around_them():
+    from handlers.chat import linkify
+
+    html = str(linkify("\u202e see https://ok.example/a.txt"))
+    assert '<a href="https://ok.example/a.txt" rel="noopener nofollow ugc" dir="ltr">https://ok.example/a.txt</a>' in html
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_spoofed_url_is_shown_escaped_in_the_page_and_the_push(http_server, http_client, base_url):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    bob_ws = await bob.live()
+    await send_message(alice, "bob", "https://ok.example/\u202eexe.txt")
+    pushed = await next_push(bob_ws)
+    page = (await bob.get("/chat/alice")).body.decode()
+    for html in (pushed, page):
+        assert "https://ok.example/&lt;U+202E&gt;exe.txt" in html and 'href="https://ok.example/' not in html
+    bob_ws.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_chunked_upload_over_the_limit_is_answered_413_with_the_message(
+        http_server, http_client, base_url, config, app, caplog):
+    """No Content-Length to refuse it from: past 5 MiB nothing more is kept, and the answer comes
+    when the body ends (an answer before it would be lost to the connection's reset), with the
+    readable message, and no error in the log."""
+    import logging
+
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    await alice.get("/login")
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    reader, writer = await asyncio.open_connection(host, port)  # the server shares this event loop
+    writer.write((f"POST /chat/bob/messages?_xsrf={quote(alice.cookies['_xsrf'])} HTTP/1.1\r\n"
+                  f"Host: {host}:{port}\r\nCookie: {alice.cookie_header()}\r\n"
+                  "Content-Type: multipart/form-data; boundary=x\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n").encode())
+    chunk = 64 * 1024
+    with caplog.at_level(logging.INFO):
+        for _ in range(6 * 1024 * 1024 // chunk):  # 6 MiB
+            writer.write(b"%x\r\n" % chunk + b"\0" * chunk + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        text = (await asyncio.wait_for(reader.read(65536), 5)).decode("latin-1")
+    writer.close()
+    assert text.startswith("HTTP/1.1 413"), text[:200]
+    assert "at most 5 MiB" in text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not stored_messages(config, "alice", "bob")
+    assert (await send_message(alice, "bob", "still served")).code == 303
+    await until(lambda: app.in_flight == 0)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_tutorials_history_comes_in_pages_of_at_most_1000(http_server, http_client, base_url, app):
+    """A whole conversation was one answer (41 MB for 10,000 long messages): now the latest 1000
+    at most, or limit=; before=<id> pages back; the tutorial's shape stays, with "more"."""
+    import json
+
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    async with app.chat_logs.conversation("alice", "bob", create=True) as conversation:
+        for n in range(1, 1206):
+            await conversation.add("alice" if n % 2 else "bob", f"message {n}", None, None)
+
+    async def history(**fields):
+        response = await bob.post("/get_message_history", {"user_one": "alice", "user_two": "bob", **fields})
+        assert response.code == 200, response.body
+        answer = json.loads(response.body)
+        return [entry["id"] for entry in answer["history"]], answer["more"], answer["history"]
+
+    ids, more, entries = await history()
+    assert ids == list(range(206, 1206)) and more
+    assert set(entries[0]) == {"id", "author", "message", "kind", "sent_at"} and entries[0]["message"] == "message 206"
+    ids, more, _ = await history(before="206")
+    assert ids == list(range(1, 206)) and not more
+    ids, more, _ = await history(limit="10")
+    assert ids == list(range(1196, 1206)) and more
+    ids, more, _ = await history(before="11", limit="10")
+    assert ids == list(range(1, 11)) and not more
+    for bad in ({"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"before": "-1"}):
+        response = await bob.post("/get_message_history", {"user_one": "alice", "user_two": "bob", **bad})
+        assert response.code == 400 and ("limit must be" in response.body.decode() or "before must" in response.body.decode())
+
+
+@pytest.mark.parametrize("megabytes", [3, 9], ids=["client leaves mid-body", "past the server's 8 MiB"])
+@pytest.mark.gen_test(timeout=30)
+async def test_an_upload_that_never_ends_is_not_left_in_flight(http_server, http_client, base_url, app, config,
+                                                               megabytes):
+    """A stopping server waits for requests in flight: one whose body never came whole (its
+    client left, or Tornado cut it past 8 MiB) must not count, or every stop waits its grace."""
+    alice, _ = await users(http_client, base_url, "alice", "bob")
+    await alice.get("/login")
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write((f"POST /chat/bob/messages?_xsrf={quote(alice.cookies['_xsrf'])} HTTP/1.1\r\n"
+                  f"Host: {host}:{port}\r\nCookie: {alice.cookie_header()}\r\n"
+                  "Content-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked\r\n\r\n").encode())
+    chunk = 64 * 1024
+    try:
+        for _ in range(megabytes * 1024 * 1024 // chunk):
+            writer.write(b"%x\r\n" % chunk + b"\0" * chunk + b"\r\n")
+            await writer.drain()
+    except ConnectionError:
+        pass  # Tornado hung up past its limit
+    writer.close()
+    await until(lambda: app.in_flight == 0, timeout=5)
+    assert not stored_messages(config, "alice", "bob")

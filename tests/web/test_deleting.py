@@ -100,3 +100,21 @@ async def test_a_deleted_messages_text_and_picture_are_gone_from_the_file(http_s
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM images").fetchone() == (0,)
         assert db.execute("SELECT body, image_id FROM messages WHERE id = 2").fetchone() == ("", None)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_deleted_pictures_address_is_never_given_to_another_picture(http_server, http_client, base_url):
+    """Pictures are cached by the browser for a year under their address: when the deleted
+    picture was the newest, the next one must get a new address, and the old one stays a 404."""
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    await send_message(alice, "bob", "", image=("first.png", "image/png", noise_picture()))
+    deleted = noise_picture()
+    await send_message(alice, "bob", "", image=("second.png", "image/png", deleted))
+    assert (await bob.get("/chat/alice/images/2")).code == 200
+    assert (await delete(alice, "bob", 2)).code == 303
+    await send_message(alice, "bob", "", image=("third.png", "image/png", noise_picture()))
+    assert (await bob.get("/chat/alice/images/2")).code == 404
+    assert (await bob.get("/chat/alice/images/2?thumb=1")).code == 404
+    page = (await bob.get("/chat/alice")).body.decode()
+    assert 'href="/chat/alice/images/3"' in page and "/images/2" not in page
+    assert (await bob.get("/chat/alice/images/3")).code == 200

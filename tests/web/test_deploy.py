@@ -116,6 +116,7 @@ async def test_through_nginx_pages_forms_websocket_and_unbuffered_sse(behind_ngi
     http = tornado.httpclient.AsyncHTTPClient()
     home = await http.fetch(url + "/")
     assert home.code == 200 and "<!doctype html>" in home.body.decode().lower()
+    assert home.headers["Server"] == "nginx"  # no version (server_tokens off)
 
     # Forms with XSRF through the proxy; a client's own X-Forwarded-* are replaced by nginx's.
     alice, bob = Visitor(http, url), Visitor(http, url)

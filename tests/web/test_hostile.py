@@ -14,6 +14,7 @@ import tornado.httpclient
 import tornado.web
 
 from tests.helpers import multipart
+from tests.unit.test_images import CORPUS
 from tests.web.test_chat import picture, png_header_only
 from tests.world import World
 
@@ -26,6 +27,10 @@ pytestmark = pytest.mark.slow  # one server process for the module
 def world():
     # The address limits on (high: the rows that reach them spend the bucket first).
     w = World.start("--signup-limit=1000/3600", "--login-limit=1000/60")
+    # dave, who blocked carol, for the rows about blocks
+    w.redis.hset("user:dave", mapping={"password_hash": "-", "created_at": "0"})
+    w.redis.sadd("blocks:dave", "carol")
+    w.redis.sadd("blocked-by:carol", "dave")
     yield w
     w.stop()
 
@@ -74,6 +79,27 @@ def form_bytes(who, path, body: bytes):
         visitor = w.visitors[who]
         data = body + b"&_xsrf=" + quote(visitor.cookies["_xsrf"]).encode()
         return await visitor.fetch(path, "POST", data, {"Content-Type": "application/x-www-form-urlencoded"})
+    return action
+
+
+def chunked(who, path, body: bytes, headers=None, xsrf=False):
+    """A POST whose body has no Content-Length (Transfer-Encoding: chunked), in 16 KiB chunks;
+    xsrf: the visitor's XSRF token in the form ("url": in the address, as the send form has it)."""
+    async def action(w):
+        visitor = w.visitors[who]
+        data = body + (b"&_xsrf=" + quote(visitor.cookies["_xsrf"]).encode() if xsrf is True else b"")
+        if xsrf == "url":
+            path_ = f"{path}?_xsrf={quote(visitor.cookies['_xsrf'])}"
+        else:
+            path_ = path
+
+        async def produce(write):
+            for start in range(0, len(data), 16384):
+                await write(data[start:start + 16384])
+
+        all_headers = {"Cookie": visitor.cookie_header(), **{k: w.path(v) for k, v in (headers or {}).items()}}
+        return await visitor.http.fetch(w.base_url + path_, method="POST", body_producer=produce, headers=all_headers,
+                                        raise_error=False, follow_redirects=False)
     return action
 
 
@@ -341,10 +367,17 @@ ROWS = [
      "Only PNG, JPEG, GIF and WebP", None),
     ("truncated JPEG", send("alice", "bob", image=("c.jpg", "image/jpeg", picture("JPEG", (400, 300))[:-400])), 415,
      "damaged or incomplete", None),
+    *[(f"picture {name} (fuzzed)", send("alice", "bob", image=(name, "image/png", (CORPUS / name).read_bytes())), 415,
+       "damaged or incomplete", None)
+      for name in ("png-palette-without-plte.png", "png-syntax-error.png", "gif-value-error.gif",
+                   "webp-animation-value-error.webp")],
     ("20000x20000 PNG", send("alice", "bob", image=("h.png", "image/png", png_header_only(20000, 20000))), 413,
      "too many pixels", None),
     ("5 MiB + 1 byte", send("alice", "bob", image=("b.png", "image/png", b"\x89PNG" + b"\0" * (5 * 1024 * 1024 - 3))),
      413, "larger than 5 MiB", None),
+    ("chunked upload over 5 MiB", chunked("alice", "/chat/bob/messages", b"--b\r\n" + b"\0" * (6 * 1024 * 1024),
+                                          {"Content-Type": "multipart/form-data; boundary=b"}, xsrf="url"), 413,
+     "at most 5 MiB", None),
     ("101 multipart parts", multipart_raw("alice", "bob", b"".join(
         b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nx\r\n' % i for i in range(101)) + b"--b--\r\n",
         "multipart/form-data; boundary=b"), 400, "could not be read", None),
@@ -370,8 +403,18 @@ ROWS = [
      403, "your own conversations", None),
     ("tutorial: make another pair's file", post("alice", "/create_conversation_db",
                                                 {"user_one": "bob", "user_two": "carol"}), 403, "your own", None),
+    ("tutorial: make a file with someone who blocked you", post("carol", "/create_conversation_db",
+                                                                {"user_one": "carol", "user_two": "dave"}), 403,
+     "could not be delivered", None),
     ("tutorial: a pair of one", post("alice", "/create_conversation_db", {"user_one": "alice", "user_two": "alice"}),
      400, "with yourself", None),
+    *[(f"tutorial: history {field}={value!r}", post("alice", "/get_message_history",
+                                                    {"user_one": "alice", "user_two": "bob", field: value}), 400,
+       words, None)
+      for field, value, words in (("limit", "0", "limit must be a whole number from 1 to 1000"),
+                                  ("limit", "1001", "from 1 to 1000"), ("limit", "１０", "from 1 to 1000"),
+                                  ("limit", "", "from 1 to 1000"), ("before", "x", "before must be a message number"),
+                                  ("before", "-1", "before must be"), ("before", "9" * 19, "before must be"))],
     ("tutorial: empty message", post("alice", "/send_message/bob", {"author": "alice", "message": ""}), 400,
      "Write a message", None),
     # -- live delivery --
@@ -396,6 +439,16 @@ ROWS = [
                                        {**JSON_TEXT, "Authorization": "Bearer forged"}), 401, "not valid", None),
     ("/api/messages not JSON", fetch("anon", "/api/messages", "POST", "{nope", {**JSON_TEXT, **BEARER}), 400,
      "not valid JSON", None),
+    ("/api/messages 30,000 nested [", fetch("anon", "/api/messages", "POST", "[" * 30_000, {**JSON_TEXT, **BEARER}),
+     400, "nests deeper than 8", None),
+    ("/api/messages 10,000 nested objects", fetch("anon", "/api/messages", "POST", '{"to": "bob", "body": '
+                                                  + '{"a": ' * 10_000, {**JSON_TEXT, **BEARER}), 400, "nests deeper", None),
+    ("/api/messages chunked JSON over 64 KiB", chunked("anon", "/api/messages", b'{"to": "bob", "body": "'
+                                                       + b"x" * 70_000 + b'"}', {**JSON_TEXT, **BEARER}), 413,
+     "at most 64 KiB", None),
+    ("chunked form over 64 KiB", chunked("anon", "/signup", b"username=big&password=" + b"x" * 70_000,
+                                         {"Content-Type": "application/x-www-form-urlencoded"}, xsrf=True), 413,
+     "at most 64 KiB", None),
     ("/api/messages a JSON list", fetch("anon", "/api/messages", "POST", '["bob", "x"]', {**JSON_TEXT, **BEARER}), 400,
      "JSON object", None),
     ("/api/messages to a list", fetch("anon", "/api/messages", "POST", '{"to": ["bob"], "body": "x"}',

@@ -297,3 +297,18 @@ async def test_game_starts_over_the_addresss_limit_are_refused_and_make_no_sessi
         assert "parlor_session" not in response.headers.get("Set-Cookie", "")
     assert redis_sync.keys("session:*") == sessions and len(redis_sync.keys("game:*")) == 5
     assert all(0 < redis_sync.ttl(key) <= 12 * 3600 for key in sessions)  # a guest's session is short-lived
+@pytest.mark.gen_test(timeout=30)
+async def test_the_tutorials_create_conversation_counts_as_a_new_conversation(http_server, http_client, base_url,
+                                                                             config):
+    """create_conversation_db makes a file without a message: the new-conversation limit still
+    applies (40 calls made 40 files), and no message is counted."""
+    alice, _, _, _ = await users(http_client, base_url, "alice", "bob", "carol", "dave")
+    created = await alice.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
+    assert created.code == 200
+    for peer in ("carol", "dave"):
+        refused = await alice.post("/create_conversation_db", {"user_one": "alice", "user_two": peer})
+        assert refused.code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert "started too many new conversations" in json.loads(refused.body)["error"]
+    assert sorted(p.name for p in (config.data_dir / "conversations").glob("*.db")) == ["alice_bob.db"]
+    for n in range(3):  # the message limit (3) is whole: creating counted no message
+        assert (await send_message(alice, "bob", f"message {n}")).code == 303
