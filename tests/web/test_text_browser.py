@@ -155,7 +155,7 @@ def test_a_game_and_a_chat_message_in_w3m(server, w3m):
     w3m.fill_after("Talk to", "bob")
     w3m.keys("Tab", "Enter")  # Open
     w3m.wait_for(r"^bob$")
-    w3m.search("Block bob")  # the last control before the (still empty) conversation's form
+    w3m.search("Report this person")  # the last control before the (still empty) conversation's form
     w3m.keys("Tab", "Enter")  # the message box: w3m opens the editor
     w3m.wait_for(r"^~")  # vi is up
     w3m.keys("i", "Hello bob, from a text browser", "Escape", ":wq", "Enter")
