@@ -187,7 +187,8 @@ class AdminReportPictureHandler(AdminBase):
 
 
 class AdminInvitesHandler(AdminBase):
-    """GET /admin/invites: every invite with its uses; POST: a new one (uses, expiry, note)."""
+    """GET /admin/invites: every invite with its uses; POST: a new one (uses, expiry, note), then
+    back to the list."""
 
     async def get(self) -> None:
         await self.show()
@@ -204,8 +205,8 @@ class AdminInvitesHandler(AdminBase):
         except Refused as e:
             await self.show(e.status, error=str(e))
             return
-        await self.show(notice=f"A new invite for {invite.uses} sign-up{'' if invite.uses == 1 else 's'}: "
-                               "copy its link from the list below.")
+        # Then a GET of the list, the new one first: reloading that page makes no second invite.
+        self.redirect(f"/admin/invites#invite-{invite.code}", status=303)
 
 
 class AdminInviteRevokeHandler(AdminInvitesHandler):

@@ -495,7 +495,7 @@ async def community(w: World, http) -> None:
         assert (await bob.post(f"/chat/alice/messages/{message_id}/report", {"reason": "spam"})).code == 200
         w.ids[key] = report_id("bob", "alice", message_id)
     invites = await admin.post("/admin/invites", {"uses": "1", "expiry": "3600"})
-    w.ids["invite"] = re.search(r"/signup\?invite=([A-Za-z0-9_-]+)", invites.body.decode()).group(1)
+    w.ids["invite"] = invites.headers["Location"].removeprefix("/admin/invites#invite-")
 
 
 ENDS_SESSIONS = {("POST", "/signup"), ("POST", "/login"), ("POST", "/logout"),  # their callers get new sessions

@@ -23,8 +23,10 @@ def config(config, request):
 
 async def make_invite(admin: Visitor, uses: int = 1, expiry: int = 3600, note: str = "Tuesday's class") -> str:
     answer = await admin.post("/admin/invites", {"uses": str(uses), "expiry": str(expiry), "note": note})
-    assert answer.code == 200, answer.body
-    return LINK_RE.search(answer.body.decode()).group(2)  # the newest is listed first
+    assert answer.code == 303, answer.body
+    code = answer.headers["Location"].removeprefix("/admin/invites#invite-")
+    assert LINK_RE.search((await admin.get("/admin/invites")).body.decode()).group(2) == code  # the newest first
+    return code
 
 
 async def sign_up_with(http_client, base_url, invite: str, name: str):
