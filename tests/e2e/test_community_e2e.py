@@ -58,7 +58,7 @@ def win_games(base_url: str, name: str, count: int) -> None:
     player = Browser(base_url)
     assert player.request("/login", {"username": name, "password": PASSWORD})[0] == 303
     for _ in range(count):
-        status, _ = player.request("/games", {"max": "10"})
+        player.request("/games", {"max": "10"})
         game = re.search(r'href="/games/([A-Za-z0-9_-]+)"', player.request("/")[1]).group(1)
         low, high = 1, 10
         while True:
