@@ -15,7 +15,8 @@ from .base import STATUS_MESSAGES, BaseHandler, ClientError, safe_next
 LOG_PAGE = 100  # audit entries per page
 REPORTS_SHOWN = 100  # open reports listed at once, newest first
 # The invite form's choices of how long a link lasts (seconds -> words); within parlor/invites.py's bounds.
-INVITE_EXPIRIES = {3600: "1 hour", 86400: "1 day", 7 * 86400: "1 week", 30 * 86400: "30 days"}
+INVITE_EXPIRIES = {3600: "1 hour", 6 * 3600: "6 hours", 86400: "1 day", 3 * 86400: "3 days", 7 * 86400: "1 week",
+                   14 * 86400: "2 weeks", 30 * 86400: "30 days"}
 
 
 class AdminBase(BaseHandler):
