@@ -98,9 +98,10 @@ class ParlorApp(tornado.web.Application):
             "images": config.image_limit, "signups": config.signup_limit, "logins": config.login_limit,
             "guesses": config.guess_limit, "games": config.game_limit, "game_addresses": config.game_address_limit,
             "reports": config.report_limit})
-        invites = Invites(redis_client)
+        self.invites = Invites(redis_client)
         self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety,
-                                 hashing_slots=HASH_THREADS + HASHES_WAITING, signup=config.signup, invites=invites)
+                                 hashing_slots=HASH_THREADS + HASHES_WAITING, signup=config.signup,
+                                 invites=self.invites)
         self.audit = AuditLog(redis_client)
         self.admins = Admins(redis_client, self.accounts, self.audit)
         self.sessions = Sessions(redis_client)
@@ -120,10 +121,10 @@ class ParlorApp(tornado.web.Application):
         resets = PasswordResets(redis_client)
         self.membership = Membership(redis_client, self.accounts, self.sessions, self.chat, self.games,
                                      self.safety, self.hub, self.image_pool, resets)
-        self.moderation = Moderation(
-            self.accounts, self.admins, invites,
-            Suspensions(redis_client, self.accounts, self.sessions, self.hub, self.leaderboards), resets,
-            self.leaderboards, Reports(redis_client, self.chat, self.safety, self.image_pool), self.chat, self.audit)
+        self.suspensions = Suspensions(redis_client, self.accounts, self.sessions, self.hub, self.leaderboards)
+        self.reports = Reports(redis_client, self.chat, self.safety, self.image_pool)
+        self.moderation = Moderation(self.accounts, self.admins, self.invites, self.suspensions, resets,
+                                     self.leaderboards, self.reports, self.chat, self.audit)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.listener = Listener(redis_client, {
             BOARDS_CHANNEL: self.board_views.board_changed,

@@ -24,8 +24,6 @@ class AdminBase(BaseHandler):
 
     async def prepare(self) -> None:
         await super().prepare()
-        if self._finished:
-            return
         if not await self.application.admins.is_admin(self.current_user):
             raise ClientError(404, STATUS_MESSAGES[404])
         self.is_admin = True
@@ -51,10 +49,9 @@ class AdminHandler(AdminBase):
 
     async def show(self, status: int = 200, notice: str | None = None, error: str | None = None) -> None:
         app = self.application
-        _, open_reports = await self.moderation.reports.open_reports(limit=0)
         views = [await app.board_views.view(board) for board in app.config.boards]
         self.render_view("admin.html", "partials/_admin.html", status=status, notice=notice, error=error,
-                         open_reports=open_reports, suspensions=await self.moderation.suspensions.all(),
+                         open_reports=await app.reports.open_count(), suspensions=await app.suspensions.all(),
                          views=views, config=app.config)
 
 
@@ -99,7 +96,7 @@ class AdminUserHandler(AdminBase):
         self.render_view("admin_user.html", "partials/_admin_user.html", status=status, user=name, notice=notice,
                          error=error, reset_token=reset_token, lengths=LENGTHS, base=self.site_url(),
                          admin=await self.application.admins.is_admin(name),
-                         suspension=await self.moderation.suspensions.get(name))
+                         suspension=await self.application.suspensions.get(name))
 
 
 class AdminSuspensionHandler(AdminUserHandler):
@@ -142,7 +139,7 @@ class AdminReportsHandler(AdminBase):
         await self.show()
 
     async def show(self, status: int = 200, notice: str | None = None, error: str | None = None) -> None:
-        reports, total = await self.moderation.reports.open_reports(REPORTS_SHOWN)
+        reports, total = await self.application.reports.open_reports(REPORTS_SHOWN)
         self.render_view("admin_reports.html", "partials/_admin_reports.html", status=status, reports=reports,
                          total=total, notice=notice, error=error, lengths=LENGTHS)
 
@@ -178,7 +175,7 @@ class AdminReportPictureHandler(AdminBase):
     """GET /admin/reports/<id>/picture: the copy of the reported picture a report keeps."""
 
     async def get(self, report_id: str) -> None:
-        picture = await self.moderation.reports.picture(report_id)
+        picture = await self.application.reports.picture(report_id)
         if picture is None:
             raise ClientError(404, "This report keeps no picture.")
         self.set_header("Content-Type", "image/jpeg")
@@ -195,7 +192,7 @@ class AdminInvitesHandler(AdminBase):
         await self.show()
 
     async def show(self, status: int = 200, notice: str | None = None, error: str | None = None) -> None:
-        invites = await self.moderation.invites.all()
+        invites = await self.application.invites.all()
         self.render_view("admin_invites.html", "partials/_admin_invites.html", status=status, invites=invites,
                          notice=notice, error=error, base=self.site_url(), expiries=INVITE_EXPIRIES)
 
@@ -232,7 +229,7 @@ class AdminLogHandler(AdminBase):
         raw = self.get_query_argument("offset", "0")
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 7):
             raise ClientError(400, "offset must be a whole number.")
-        entries, total = await self.moderation.audit.entries(int(raw), LOG_PAGE)
+        entries, total = await self.application.audit.entries(int(raw), LOG_PAGE)
         self.render_view("admin_log.html", "partials/_admin_log.html", entries=entries, total=total, offset=int(raw),
                          page=LOG_PAGE)
 

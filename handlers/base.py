@@ -65,7 +65,8 @@ STATUS_MESSAGES = {
 }
 STORAGE_FAILED = "Parlor cannot store that right now: its disk is full or failing. Please try again later."
 
-# An API token, or a form's XSRF token (the chat form sends it in the URL): never in a log.
+# An API token or a password-reset link's (token=), a form's XSRF token (the chat form sends it in
+# the URL), an invite code: whoever reads the log must not be able to use them.
 SECRET_IN_URL_RE = re.compile(r"([?&])(token|_xsrf|invite)=[^&\s]*")
 
 

@@ -80,7 +80,7 @@ class ChatBase(BaseHandler):
                 and not await self.application.safety.has_blocked(peer, self.current_user))
 
     async def conversation_context(self, peer: str, **extra) -> dict:
-        suspended = bool(await self.application.moderation.suspensions.which([peer]))
+        suspended = bool(await self.application.suspensions.which([peer]))
         return {"peer": peer, "me": self.current_user, "pair": pair_key(self.current_user, peer),
                 "client_id": new_client_id(), "accept": ACCEPT, "ghost": is_ghost(peer), "suspended": suspended,
                 **extra}
@@ -94,7 +94,7 @@ class ChatListHandler(ChatBase):
         summaries = await self.application.chat.summaries(self.current_user)
         peers = [s.peer for s in summaries]
         online = await self.application.hub.online(peers, viewer=self.current_user)
-        suspended = await self.application.moderation.suspensions.which(peers)
+        suspended = await self.application.suspensions.which(peers)
         self.render_view("chat_list.html", "partials/_conversation_list.html", status=status,
                          summaries=summaries, online=online, suspended=suspended, error=error, block_error=block_error)
 

@@ -20,7 +20,7 @@ class ReportBase(ChatBase):
         message = None
         if message_id is not None and received is None:
             try:
-                message = await self.application.moderation.reports.message(self.current_user, peer, message_id)
+                message = await self.application.reports.message(self.current_user, peer, message_id)
             except Refused as e:
                 raise ClientError(e.status, str(e)) from None
         self.render_view("report.html", "partials/_report.html", status=status, peer=peer, message=message,
@@ -30,7 +30,7 @@ class ReportBase(ChatBase):
     async def report(self, peer: str, message_id: int | None) -> None:
         reason, text = self.get_body_argument("reason", ""), self.get_body_argument("text", "")
         try:
-            new = await self.application.moderation.reports.file(self.current_user, peer, message_id, reason, text)
+            new = await self.application.reports.file(self.current_user, peer, message_id, reason, text)
         except Refused as e:
             if e.status == 404:
                 raise ClientError(404, str(e)) from None

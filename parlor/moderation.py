@@ -12,13 +12,13 @@ from .scores import Leaderboards, is_guest_entry
 from .suspensions import LENGTHS, Suspension, Suspensions, check_suspension_form
 from .users import AccountError, Accounts, normalize_username
 
-MAX_NOTE_CHARS = 500  # an optional reason given with an action that needs none
+MAX_ACTION_REASON_CHARS = 500  # the optional reason of an action that needs none: a sentence or two for the log
 
 
 def _optional_reason(reason: str) -> str:
     reason = " ".join((reason or "").split())
-    if len(reason) > MAX_NOTE_CHARS or not reason.isprintable():
-        raise Refused(400, f"A reason is at most {MAX_NOTE_CHARS} printable characters.")
+    if len(reason) > MAX_ACTION_REASON_CHARS or not reason.isprintable():
+        raise Refused(400, f"A reason is at most {MAX_ACTION_REASON_CHARS} printable characters.")
     return reason
 
 
@@ -29,13 +29,13 @@ class Moderation:
                  resets: PasswordResets, leaderboards: Leaderboards, reports: Reports, chat: Chat, audit: AuditLog):
         self._accounts = accounts
         self._admins = admins
-        self.invites = invites
-        self.suspensions = suspensions
+        self._invites = invites
+        self._suspensions = suspensions
         self._resets = resets
         self._leaderboards = leaderboards
-        self.reports = reports
+        self._reports = reports
         self._chat = chat
-        self.audit = audit
+        self._audit = audit
 
     async def user(self, raw_name: str) -> str:
         """The canonical name of an existing account, or Refused(404)."""
@@ -52,28 +52,28 @@ class Moderation:
     async def create_account(self, admin: str, raw_name: str, password: str) -> str:
         """Make an account (whatever the sign-up mode, uncounted); its name."""
         name = await self._accounts.create(raw_name, password)
-        await self.audit.record(admin, "made an account", name)
+        await self._audit.record(admin, "made an account", name)
         return name
 
     async def reset_link(self, admin: str, raw_name: str) -> str:
         """A one-time password-reset link's token for a user (shown once; the old link ends)."""
         name = await self.user(raw_name)
         token = await self._resets.make(name)
-        await self.audit.record(admin, "made a password-reset link", name)
+        await self._audit.record(admin, "made a password-reset link", name)
         return token
 
     # -- invites -----------------------------------------------------------------------------
 
     async def make_invite(self, admin: str, uses: str, expiry_s: str, note: str) -> Invite:
         count, seconds, note = check_invite_form(uses, expiry_s, note)
-        invite = await self.invites.create(admin, count, seconds, note)
-        await self.audit.record(admin, "made an invite", invite.code, note,
+        invite = await self._invites.create(admin, count, seconds, note)
+        await self._audit.record(admin, "made an invite", invite.code, note,
                                 f"{count} use{'' if count == 1 else 's'}, until {invite.expires_at:%Y-%m-%d %H:%M} UTC")
         return invite
 
     async def revoke_invite(self, admin: str, code: str) -> None:
-        invite = await self.invites.revoke(code)
-        await self.audit.record(admin, "revoked an invite", code, invite.note, f"used {invite.used} of {invite.uses}")
+        invite = await self._invites.revoke(code)
+        await self._audit.record(admin, "revoked an invite", code, invite.note, f"used {invite.used} of {invite.uses}")
 
     # -- suspensions -------------------------------------------------------------------------
 
@@ -85,23 +85,23 @@ class Moderation:
             raise Refused(400, "You cannot suspend yourself.")
         if await self._admins.is_admin(name):
             raise Refused(409, f"{name} is an admin: take their rights away first (parlor admin revoke {name}).")
-        suspension = await self.suspensions.suspend(name, seconds, reason, admin)
-        await self.audit.record(admin, "suspended", name, reason, f"for {LENGTHS[seconds]}")
+        suspension = await self._suspensions.suspend(name, seconds, reason, admin)
+        await self._audit.record(admin, "suspended", name, reason, f"for {LENGTHS[seconds]}")
         return suspension
 
     async def lift(self, admin: str, raw_name: str, reason: str = "") -> None:
         name = await self.user(raw_name)
         reason = _optional_reason(reason)
-        if not await self.suspensions.lift(name):
+        if not await self._suspensions.lift(name):
             raise Refused(409, f"{name} is not suspended.")
-        await self.audit.record(admin, "lifted the suspension of", name, reason)
+        await self._audit.record(admin, "lifted the suspension of", name, reason)
 
     async def lift_ended(self) -> int:
         """Lift the suspensions whose time is up (any process may run this; each is lifted once)."""
         lifted = 0
-        for name in await self.suspensions.ended():
-            if await self.suspensions.lift(name):
-                await self.audit.record(EXPIRY, "ended the suspension of", name)
+        for name in await self._suspensions.ended():
+            if await self._suspensions.lift(name):
+                await self._audit.record(EXPIRY, "ended the suspension of", name)
                 lifted += 1
         return lifted
 
@@ -120,7 +120,7 @@ class Moderation:
         if ban_name and guest:
             await self._leaderboards.ban_name(name)
         what = f"{name}{' (guest)' if guest else ''} on the 1 to {board} board"
-        await self.audit.record(admin, "removed the board entry of", what, reason,
+        await self._audit.record(admin, "removed the board entry of", what, reason,
                                 "and banned the guest name" if ban_name and guest else "")
         return name
 
@@ -128,8 +128,8 @@ class Moderation:
 
     async def dismiss_report(self, admin: str, report_id: str, reason: str = "") -> Report:
         reason = _optional_reason(reason)
-        report = await self.reports.close(report_id, "dismissed", "dismissed")
-        await self.audit.record(admin, "dismissed a report on", report.reported, reason, f"report {report_id}")
+        report = await self._reports.close(report_id, "dismissed", "dismissed")
+        await self._audit.record(admin, "dismissed a report on", report.reported, reason, f"report {report_id}")
         return report
 
     async def delete_reported_message(self, admin: str, report_id: str) -> Report:
@@ -142,19 +142,19 @@ class Moderation:
             await self._chat.delete(report.reported, report.reporter, report.message_id)
         except ChatError:
             raise Refused(409, "That message is gone already (deleted, or its author left).") from None
-        await self.reports.close(report_id, "acted", "message deleted")
-        await self.audit.record(admin, "deleted a reported message of", report.reported, "",
+        await self._reports.close(report_id, "acted", "message deleted")
+        await self._audit.record(admin, "deleted a reported message of", report.reported, "",
                                 f"message {report.message_id} to {report.reporter}, report {report_id}")
         return report
 
     async def suspend_reported(self, admin: str, report_id: str, length: str, reason: str) -> Report:
         report = await self._open_report(report_id)
         await self.suspend(admin, report.reported, length, reason)
-        await self.reports.close(report_id, "acted", "author suspended")
+        await self._reports.close(report_id, "acted", "author suspended")
         return report
 
     async def _open_report(self, report_id: str) -> Report:
-        report = await self.reports.get(report_id)
+        report = await self._reports.get(report_id)
         if report is None or report.status != "open":
             raise Refused(404, "There is no such open report (another admin may have closed it).")
         return report

@@ -103,7 +103,8 @@ def check_report_form(reason: str, text: str) -> tuple[str, str]:
     return reason, text
 
 
-def report_id(reporter: str, reported: str, message_id: int) -> str:
+def id_for(reporter: str, reported: str, message_id: int) -> str:
+    """A report's id: the same report made twice is one report."""
     return hashlib.sha256(f"{reporter}\n{reported}\n{message_id}".encode()).hexdigest()[:20]
 
 
@@ -121,7 +122,7 @@ class Reports:
         sees them in their conversation; True if it is new, False if it was made before.
         Refused(404) for a message that is not `reported`'s in it, or is deleted."""
         reason, text = check_report_form(reason, text)
-        key = report_key(report_id(reporter, reported, message_id or 0))
+        key = report_key(id_for(reporter, reported, message_id or 0))
         if await self._redis.exists(key):  # made before: received, whatever became of the message since
             return False
         copy, picture = await self._copy(reporter, reported, message_id)
@@ -170,18 +171,21 @@ class Reports:
         copy, _ = await self._copy(reporter, reported, message_id)
         return copy[-1]
 
-    async def get(self, report_id_: str) -> Report | None:
-        if not (len(report_id_) == 20 and all(c in "0123456789abcdef" for c in report_id_)):
+    async def get(self, report_id: str) -> Report | None:
+        if not (len(report_id) == 20 and all(c in "0123456789abcdef" for c in report_id)):
             return None
-        data = await self._redis.hgetall(report_key(report_id_))
-        return _report(report_id_, data) if data else None
+        data = await self._redis.hgetall(report_key(report_id))
+        return _report(report_id, data) if data else None
 
-    async def picture(self, report_id_: str) -> bytes | None:
+    async def picture(self, report_id: str) -> bytes | None:
         """The copy of a report's picture (JPEG), if it has one."""
-        if await self.get(report_id_) is None:
+        if await self.get(report_id) is None:
             return None
-        encoded = await self._redis.hget(report_key(report_id_), "picture")
+        encoded = await self._redis.hget(report_key(report_id), "picture")
         return base64.b64decode(encoded) if encoded else None
+
+    async def open_count(self) -> int:
+        return await self._redis.zcard(OPEN_REPORTS_KEY)
 
     async def open_reports(self, limit: int = 100) -> tuple[list[Report], int]:
         """The open reports, newest first (at most `limit`), and how many are open."""
@@ -196,17 +200,17 @@ class Reports:
             await self._redis.zrem(OPEN_REPORTS_KEY, *gone)
         return [_report(id_, data) for id_, data in zip(ids, found) if data], int(total) - len(gone)
 
-    async def close(self, report_id_: str, status: str, outcome: str) -> Report:
+    async def close(self, report_id: str, status: str, outcome: str) -> Report:
         """Mark an open report dismissed or acted upon; it leaves the open list. Refused(404) if
         there is no such open report."""
-        report = await self.get(report_id_)
+        report = await self.get(report_id)
         if report is None or report.status != "open":
             raise Refused(404, "There is no such open report (another admin may have closed it).")
-        key = report_key(report_id_)
+        key = report_key(report_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"status": status, "outcome": outcome})
             pipe.expire(key, CLOSED_REPORT_KEPT_S)
-            pipe.zrem(OPEN_REPORTS_KEY, report_id_)
+            pipe.zrem(OPEN_REPORTS_KEY, report_id)
             await pipe.execute()
         return report
 
@@ -216,8 +220,8 @@ def _copied(message: Message) -> CopiedMessage:
     return CopiedMessage(message.id, message.author, message.kind, body, message.sent_ms, message.deleted)
 
 
-def _report(report_id_: str, data: dict[str, str]) -> Report:
-    return Report(report_id_, data.get("reporter", ""), data.get("reported", ""), int(data.get("message_id", 0)),
+def _report(report_id: str, data: dict[str, str]) -> Report:
+    return Report(report_id, data.get("reporter", ""), data.get("reported", ""), int(data.get("message_id", 0)),
                   data.get("reason", ""), data.get("text", ""), int(data.get("created_ms", 0)),
                   data.get("status", "open"), data.get("outcome", ""),
                   [CopiedMessage(**m) for m in json.loads(data.get("copy", "[]"))], "picture" in data)

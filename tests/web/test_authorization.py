@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 
 from parlor.admins import Admins
 from parlor.audit import CONSOLE, AuditLog
-from parlor.reports import report_id
+from parlor.reports import id_for
 from parlor.scores import MIN_GAMES
 from parlor.users import Accounts
 from parlor.web import handlers
@@ -493,7 +493,7 @@ async def community(w: World, http) -> None:
         (pictured,), = db.execute("SELECT MAX(id) FROM messages WHERE image_id IS NOT NULL")
     for message_id, key in ((hello, "report"), (pictured, "picture_report")):
         assert (await bob.post(f"/chat/alice/messages/{message_id}/report", {"reason": "spam"})).code == 200
-        w.ids[key] = report_id("bob", "alice", message_id)
+        w.ids[key] = id_for("bob", "alice", message_id)
     invites = await admin.post("/admin/invites", {"uses": "1", "expiry": "3600"})
     w.ids["invite"] = invites.headers["Location"].removeprefix("/admin/invites#invite-")
 

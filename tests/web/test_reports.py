@@ -92,6 +92,7 @@ async def test_an_admin_deletes_the_reported_message_or_suspends_its_author_or_d
     assert (await report(carol, f"/chat/alice/messages/{rude_to_carol}/report", "spam")).code == 200
     assert (await report(bob, "/chat/carol/report", "other", "We just disagree.")).code == 200
     admin = await admin_visitor(app, http_client, base_url)
+    assert '<a href="/admin/reports">3 open reports</a>' in (await admin.get("/admin")).body.decode()
     page = (await admin.get("/admin/reports")).body.decode()
     ids = re.findall(r'<article id="report-([0-9a-f]{20})"', page)
     assert len(ids) == 3 and page.index("carol</a></h2>") < page.index("Spam or advertising")  # newest first
