@@ -12,7 +12,14 @@ from .scores import Leaderboards, is_guest_entry
 from .suspensions import LENGTHS, Suspension, Suspensions, check_suspension_form
 from .users import AccountError, Accounts, normalize_username
 
+INVITE_LABEL_CHARS = 6  # of an invite code's 22, in the audit log
 MAX_ACTION_REASON_CHARS = 500  # the optional reason of an action that needs none: a sentence or two for the log
+
+
+def invite_label(code: str) -> str:
+    """An invite as the audit log names it: enough of its code to tell it apart, too little to use
+    it (the log is read by more people, and kept longer, than the link)."""
+    return f"invite {code[:INVITE_LABEL_CHARS]}…"
 
 
 def _optional_reason(reason: str) -> str:
@@ -67,13 +74,14 @@ class Moderation:
     async def make_invite(self, admin: str, uses: str, expiry_s: str, note: str) -> Invite:
         count, seconds, note = check_invite_form(uses, expiry_s, note)
         invite = await self._invites.create(admin, count, seconds, note)
-        await self._audit.record(admin, "made an invite", invite.code, note,
+        await self._audit.record(admin, "made an invite", invite_label(invite.code), note,
                                 f"{count} use{'' if count == 1 else 's'}, until {invite.expires_at:%Y-%m-%d %H:%M} UTC")
         return invite
 
     async def revoke_invite(self, admin: str, code: str) -> None:
         invite = await self._invites.revoke(code)
-        await self._audit.record(admin, "revoked an invite", code, invite.note, f"used {invite.used} of {invite.uses}")
+        await self._audit.record(admin, "revoked an invite", invite_label(code), invite.note,
+                                 f"used {invite.used} of {invite.uses}")
 
     # -- suspensions -------------------------------------------------------------------------
 

@@ -56,7 +56,8 @@ async def test_with_signup_invite_a_link_is_the_only_way_in_and_the_admin_sees_i
     assert f"{base_url}/signup?invite={code}" in listed and "Tuesday&#39;s class" in listed
     assert "used 1 of 2</span> (by newbie)" in listed
     log = (await admin.get("/admin/log")).body.decode()
-    assert "made an invite" in log and "2 uses" in log
+    assert "made an invite" in log and "2 uses" in log and f"invite {code[:6]}…" in log
+    assert code not in log  # too little of it to be used
 
 
 @pytest.mark.gen_test(timeout=60)
