@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import resource
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,20 +18,27 @@ import tornado.web
 import uvloop
 from redis.backoff import NoBackoff
 
-from parlor import logs
+from parlor import console, logs
+from parlor.admins import Admins
+from parlor.audit import AuditLog
 from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
 from parlor.config import Config, installed_version
 from parlor.games import Games
 from parlor.hub import SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.invites import Invites
 from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import CountingRetry, Metrics
+from parlor.moderation import Moderation
 from parlor.presence import PRESENCE_CHANNEL, Presence
 from parlor.redis_server import EmbeddedRedis
+from parlor.reports import Reports
+from parlor.resets import PasswordResets
 from parlor.scores import BOARDS_CHANNEL, Leaderboards
 from parlor.safety import Safety
 from parlor.sessions import Sessions
-from parlor.users import Accounts, display_name
+from parlor.suspensions import Suspensions
+from parlor.users import Accounts, display_name, is_ghost
 from parlor.web.handlers import routes
 from parlor.web.handlers.base import REDIS_DOWN, NotFoundHandler, StaticFiles, hide_secrets
 from parlor.web.handlers.chat import ChatPush, linkify
@@ -50,7 +58,8 @@ HASHES_WAITING = 4
 IMAGE_THREADS = 2  # decoding a 24-megapixel picture takes a core for a while
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
 STATE_PUSH_MS = 1000  # the periodic state push (online count) runs once a second
-GUEST_SWEEP_MS = 60_000  # expired guest entries leave the boards within a minute
+# Expired guest entries leave the boards, and suspensions whose time is up are lifted, within a minute.
+SWEEP_MS = 60_000
 WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
 WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is closed (Tornado: <= the interval)
 MAX_WEBSOCKET_MESSAGE = 64 * 1024  # a bigger client message closes the socket with 1009
@@ -82,13 +91,19 @@ class ParlorApp(tornado.web.Application):
         )
         self.templates.filters["linkify"] = linkify
         self.templates.filters["display_name"] = display_name
+        self.templates.tests["ghost"] = is_ghost  # `name is ghost`: a deleted account's name
         self.hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
         self.safety = Safety(redis_client, {
             "messages": config.message_limit, "conversations": config.conversation_limit,
             "images": config.image_limit, "signups": config.signup_limit, "logins": config.login_limit,
-            "guesses": config.guess_limit, "games": config.game_limit, "game_addresses": config.game_address_limit})
+            "guesses": config.guess_limit, "games": config.game_limit, "game_addresses": config.game_address_limit,
+            "reports": config.report_limit})
+        self.invites = Invites(redis_client)
         self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety,
-                                 hashing_slots=HASH_THREADS + HASHES_WAITING)
+                                 hashing_slots=HASH_THREADS + HASHES_WAITING, signup=config.signup,
+                                 invites=self.invites)
+        self.audit = AuditLog(redis_client)
+        self.admins = Admins(redis_client, self.accounts, self.audit)
         self.sessions = Sessions(redis_client)
         self.events = EventLog(redis_client, config.events_max, config.events_max_age)
         self.presence = Presence(redis_client, config.max_connections_per_user)
@@ -102,9 +117,14 @@ class ParlorApp(tornado.web.Application):
         self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self.chat.peers)
         self.hub.on_delivered = self.metrics.event_delivered
         self.leaderboards = Leaderboards(redis_client, config.boards)
-        self.games = Games(redis_client, self.leaderboards, config.guess_limit)
+        self.games = Games(redis_client, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries)
+        resets = PasswordResets(redis_client)
         self.membership = Membership(redis_client, self.accounts, self.sessions, self.chat, self.games,
-                                     self.safety, self.hub, self.image_pool)
+                                     self.safety, self.hub, self.image_pool, resets)
+        self.suspensions = Suspensions(redis_client, self.accounts, self.sessions, self.hub, self.leaderboards)
+        self.reports = Reports(redis_client, self.chat, self.safety, self.image_pool)
+        self.moderation = Moderation(self.accounts, self.admins, self.invites, self.suspensions, resets,
+                                     self.leaderboards, self.reports, self.chat, self.audit)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.listener = Listener(redis_client, {
             BOARDS_CHANNEL: self.board_views.board_changed,
@@ -116,7 +136,7 @@ class ParlorApp(tornado.web.Application):
         }, on_resubscribe=self._resubscribed)
         self.board_views.listener = self.listener
         self._state_push: tornado.ioloop.PeriodicCallback | None = None
-        self._guest_sweep: tornado.ioloop.PeriodicCallback | None = None
+        self._sweep: tornado.ioloop.PeriodicCallback | None = None
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
         self.metrics.watch(self)
         super().__init__(
@@ -171,24 +191,28 @@ class ParlorApp(tornado.web.Application):
                                                 request.remote_ip, took_ms, extra={"fields": fields or {}})
 
     async def start(self) -> None:
-        """Start the periodic state push, the guest-entry sweep and the pub/sub listener."""
+        """Start the periodic state push, the sweep and the pub/sub listener."""
         await self.accounts.index_look_alikes()  # accounts made before look-alike keys were kept
         await self.leaderboards.drop_old_entries()  # entries of the boards before they ranked averages
+        if not self.config.guest_entries:
+            await self.leaderboards.sweep_guests(every_one=True)  # --guest-boards off: no guest is ranked
         self._state_push = tornado.ioloop.PeriodicCallback(self.hub.tick, STATE_PUSH_MS)
         self._state_push.start()
-        self._guest_sweep = tornado.ioloop.PeriodicCallback(self._sweep_guests, GUEST_SWEEP_MS)
-        self._guest_sweep.start()
+        self._sweep = tornado.ioloop.PeriodicCallback(self.sweep, SWEEP_MS)
+        self._sweep.start()
         self.listener.start()
 
-    async def _sweep_guests(self) -> None:
+    async def sweep(self) -> None:
+        """Expired guest entries off the boards; suspensions whose time is up lifted."""
         try:
             await self.leaderboards.sweep_guests()
+            await self.moderation.lift_ended()
         except REDIS_DOWN as e:  # the next sweep tries again
-            log.warning("guest entries not swept: %s", e)
+            log.warning("the minute's sweep was skipped: %s", e)
 
     async def stop(self) -> None:
-        if self._guest_sweep:
-            self._guest_sweep.stop()
+        if self._sweep:
+            self._sweep.stop()
         if self._state_push:
             self._state_push.stop()
         await self.listener.stop()
@@ -286,6 +310,9 @@ def raise_descriptor_limit(config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["admin"]:  # `parlor admin create|grant|revoke|list`: parlor/console.py
+        sys.exit(console.main(argv[1:]))
     config = Config.from_args(argv)  # --version and --help end here
     logs.configure(config.log_format)
     raise_descriptor_limit(config)

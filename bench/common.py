@@ -25,7 +25,8 @@ SERVER_CORE, LOAD_CORE = "0", "1"
 XSRF = "0123456789abcdef0123456789abcdef"  # any hex string is a valid (version 1) XSRF token
 # The bench measures serving, not refusing: a few users send thousands of messages and games.
 NO_LIMITS = ("--message-limit=0", "--conversation-limit=0", "--image-limit=0", "--signup-limit=0",
-             "--login-limit=0", "--guess-limit=0", "--game-limit=0", "--game-address-limit=0")
+             "--login-limit=0", "--guess-limit=0", "--game-limit=0", "--game-address-limit=0",
+             "--report-limit=0")
 
 
 def two_cores() -> bool:

@@ -1,7 +1,12 @@
 """routes(): the whole URL table in one place."""
 from .accounts import (
     AccountHandler, ApiTokenHandler, DataHandler, LeaveHandler, LoginHandler, LogoutHandler, PasswordHandler,
-    SignupHandler,
+    PasswordResetHandler, SignupHandler,
+)
+from .admin import (
+    AdminAccountsHandler, AdminBoardEntryHandler, AdminHandler, AdminInviteRevokeHandler, AdminInvitesHandler,
+    AdminLogHandler, AdminReportHandler, AdminReportPictureHandler, AdminReportsHandler, AdminResetLinkHandler,
+    AdminSuspensionHandler, AdminUserHandler, AdminUserLookupHandler,
 )
 from .api import ApiMessagesHandler
 from .chat import (
@@ -14,10 +19,14 @@ from .home import HomeHandler
 from .live import EventStreamHandler, LiveSocket, PollHandler
 from .metrics import MetricsHandler
 from .moderation import BlockHandler, DeleteMessageHandler
+from .reports import ReportMessageHandler, ReportPersonHandler
 from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, BoardStatsHandler, ScoresHandler
 
 GAME_ID = r"([A-Za-z0-9_-]{1,32})"
 PEER = r"([^/]{1,64})"  # checked against the accounts in the handler
+NAME = PEER  # an account's name in /admin/users/<name>, checked the same way
+REPORT_ID = r"([0-9a-f]{20})"
+INVITE_CODE = r"([A-Za-z0-9_-]{16,64})"
 
 
 def routes() -> list[tuple]:
@@ -34,6 +43,7 @@ def routes() -> list[tuple]:
         (r"/account/password", PasswordHandler),
         (r"/account/data", DataHandler),
         (r"/account/delete", LeaveHandler),
+        (r"/password-reset", PasswordResetHandler),
         (r"/games", GamesHandler),
         (rf"/games/{GAME_ID}", GameHandler),
         (rf"/games/{GAME_ID}/guesses", GuessHandler),
@@ -48,6 +58,8 @@ def routes() -> list[tuple]:
         (rf"/chat/{PEER}/images/([0-9]{{1,18}})", ImageHandler),
         (rf"/chat/{PEER}/typing", TypingHandler),
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/delete", DeleteMessageHandler),
+        (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/report", ReportMessageHandler),
+        (rf"/chat/{PEER}/report", ReportPersonHandler),
         (r"/blocks", BlockHandler),
         (r"/create_conversation_db", CreateConversationHandler),
         (r"/get_message_history", MessageHistoryHandler),
@@ -58,4 +70,17 @@ def routes() -> list[tuple]:
         (r"/api/messages", ApiMessagesHandler),
         (r"/healthz", HealthHandler),
         (r"/metrics", MetricsHandler),
+        (r"/admin", AdminHandler),
+        (r"/admin/accounts", AdminAccountsHandler),
+        (r"/admin/users", AdminUserLookupHandler),
+        (rf"/admin/users/{NAME}", AdminUserHandler),
+        (rf"/admin/users/{NAME}/suspension", AdminSuspensionHandler),
+        (rf"/admin/users/{NAME}/reset-link", AdminResetLinkHandler),
+        (r"/admin/reports", AdminReportsHandler),
+        (rf"/admin/reports/{REPORT_ID}", AdminReportHandler),
+        (rf"/admin/reports/{REPORT_ID}/picture", AdminReportPictureHandler),
+        (r"/admin/invites", AdminInvitesHandler),
+        (rf"/admin/invites/{INVITE_CODE}/revoke", AdminInviteRevokeHandler),
+        (r"/admin/log", AdminLogHandler),
+        (r"/admin/boards/([0-9]+)/remove", AdminBoardEntryHandler),
     ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from parlor.users import AccountError, TryLater, UsernameTaken
+from parlor.users import AccountError, SignupRefused, TryLater, UsernameTaken
+
+from parlor.membership import RESET_LINK_GONE, ResetLinkGone
 
 from .base import SESSION_COOKIE, BaseHandler, ClientError, safe_next
 
@@ -12,33 +14,52 @@ DOWNLOAD_CHUNK = 64 * 1024  # the data download is sent in pieces this big
 
 
 def refusal_status(handler: BaseHandler, e: AccountError) -> int:
-    """The status of a refused account form: 400, or when waiting helps 429 (over a limit) or
-    503 (too many passwords being checked), with Retry-After."""
+    """The status of a refused account form: 400, the refusal's own (403 for a suspended account),
+    or when waiting helps 429 (over a limit) or 503 (too many passwords being checked), with
+    Retry-After."""
     if isinstance(e, TryLater):
         if e.retry_after:
             handler.set_header("Retry-After", str(e.retry_after))
-        return e.status
-    return 400
+    return getattr(e, "status", 400)
 
 
 class SignupHandler(BaseHandler):
-    def get(self) -> None:
+    """/signup, as --signup allows: open to anyone, with an invite (?invite=<code>, then the form's
+    invite field), or closed (admins make accounts). A link that cannot be used says why."""
+
+    async def get(self) -> None:
+        invite = self.get_query_argument("invite", "") or None
+        next_path = safe_next(self.get_argument("next", None))
+        try:
+            await self.application.accounts.check_signup(invite)
+        except SignupRefused as e:
+            self.refuse(e, invite, next_path)
+            return
         self.render_view("signup.html", "partials/_signup_form.html",
-                         username="", error=None, next=safe_next(self.get_argument("next", None)))
+                         username="", error=None, next=next_path, invite=invite)
 
     async def post(self) -> None:
         username = self.get_body_argument("username", "")
+        invite = self.get_body_argument("invite", "") or None
         next_path = safe_next(self.get_body_argument("next", None))
         try:
             user = await self.application.accounts.sign_up(
-                username, self.get_body_argument("password", ""), self.request.remote_ip)
+                username, self.get_body_argument("password", ""), self.request.remote_ip, invite)
+        except SignupRefused as e:
+            self.refuse(e, invite, next_path)
+            return
         except AccountError as e:
             status = 409 if isinstance(e, UsernameTaken) else refusal_status(self, e)
             self.render_view("signup.html", "partials/_signup_form.html",
-                             status=status, username=username, error=str(e), next=next_path)
+                             status=status, username=username, error=str(e), next=next_path, invite=invite)
             return
         await self.sign_in(user)
         self.redirect_after_post(next_path)
+
+    def refuse(self, e: SignupRefused, invite: str | None, next_path: str) -> None:
+        """No form: the reason (closed, invitation only, or what became of the invite)."""
+        self.render_view("signup.html", "partials/_signup_form.html", status=e.status, refused=str(e),
+                         username="", error=None, next=next_path, invite=invite)
 
 
 class LoginHandler(BaseHandler):
@@ -164,3 +185,31 @@ class LeaveHandler(AccountHandler):
         self.application.board_views.forget()  # off the boards here at once; other processes hear the notice
         self.clear_cookie(SESSION_COOKIE)  # the session itself ended with the account
         self.redirect_after_post("/")
+
+
+class PasswordResetHandler(BaseHandler):
+    """/password-reset?token=: the one-time link an admin made (parlor/resets.py). GET shows the
+    form; POST (token, new) sets the password, uses the link up and ends every session of the
+    account."""
+
+    async def get(self) -> None:
+        token = self.get_query_argument("token", "")
+        user = await self.application.membership.reset_link_user(token)
+        if user is None:
+            raise ClientError(404, RESET_LINK_GONE)
+        self.render_view("password_reset.html", "partials/_password_reset.html", token=token, user=user,
+                         error=None, done=False)
+
+    async def post(self) -> None:
+        token = self.get_body_argument("token", "")
+        try:
+            user = await self.application.membership.reset_password(token, self.get_body_argument("new", ""))
+        except ResetLinkGone:
+            raise ClientError(404, RESET_LINK_GONE) from None
+        except AccountError as e:
+            user = await self.application.membership.reset_link_user(token)
+            self.render_view("password_reset.html", "partials/_password_reset.html", status=refusal_status(self, e),
+                             token=token, user=user, error=str(e), done=False)
+            return
+        self.render_view("password_reset.html", "partials/_password_reset.html", token="", user=user, error=None,
+                         done=True)

@@ -65,8 +65,9 @@ STATUS_MESSAGES = {
 }
 STORAGE_FAILED = "Parlor cannot store that right now: its disk is full or failing. Please try again later."
 
-# An API token, or a form's XSRF token (the chat form sends it in the URL): never in a log.
-SECRET_IN_URL_RE = re.compile(r"([?&])(token|_xsrf)=[^&\s]*")
+# An API token or a password-reset link's (token=), a form's XSRF token (the chat form sends it in
+# the URL), an invite code: whoever reads the log must not be able to use them.
+SECRET_IN_URL_RE = re.compile(r"([?&])(token|_xsrf|invite)=[^&\s]*")
 
 
 def hide_secrets(uri: str) -> str:
@@ -122,6 +123,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     accepts_token = False  # the API endpoints only: elsewhere a token is ignored, the cookie rules
     renders_pages = True  # whole pages carry the cursor their live connection resumes from
     live_cursor: str | None = None  # a page's live connection resumes after this event id
+    is_admin = False  # the signed-in viewer of a whole page is an admin (the header links /admin)
     answers_json = False  # endpoints that answer JSON answer their errors in JSON too
 
     def set_default_headers(self) -> None:
@@ -148,6 +150,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             # Read before the page's data: events after this id reach the page when its live
             # connection opens, even those that come before it does.
             self.live_cursor = await self.application.hub.events.cursor(self.current_user)
+            self.is_admin = await self.application.admins.is_admin(self.current_user)
         if self.session and self.application.sessions.needs_renewal(self.session):
             # The session lives on from now, and its cookie with it: at most once every RENEW_AFTER_S.
             await self.application.sessions.renewed(self.session_id, self.session)
@@ -273,6 +276,8 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             "config_boards": self.application.config.boards,
             "path": self.request.path,
             "live_cursor": self.live_cursor,
+            "is_admin": self.is_admin,
+            "signup_mode": self.application.config.signup,
         }
 
     def render_template(self, name: str, **context) -> str:

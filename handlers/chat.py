@@ -79,9 +79,11 @@ class ChatBase(BaseHandler):
         return (seen_by_peer(self.current_user, messages, peer_read)
                 and not await self.application.safety.has_blocked(peer, self.current_user))
 
-    def conversation_context(self, peer: str, **extra) -> dict:
+    async def conversation_context(self, peer: str, **extra) -> dict:
+        suspended = bool(await self.application.suspensions.which([peer]))
         return {"peer": peer, "me": self.current_user, "pair": pair_key(self.current_user, peer),
-                "client_id": new_client_id(), "accept": ACCEPT, "ghost": is_ghost(peer), **extra}
+                "client_id": new_client_id(), "accept": ACCEPT, "ghost": is_ghost(peer), "suspended": suspended,
+                **extra}
 
 
 class ChatListHandler(ChatBase):
@@ -90,9 +92,11 @@ class ChatListHandler(ChatBase):
 
     async def show_list(self, status: int = 200, error: str | None = None, block_error: str | None = None) -> None:
         summaries = await self.application.chat.summaries(self.current_user)
-        online = await self.application.hub.online([s.peer for s in summaries], viewer=self.current_user)
+        peers = [s.peer for s in summaries]
+        online = await self.application.hub.online(peers, viewer=self.current_user)
+        suspended = await self.application.suspensions.which(peers)
         self.render_view("chat_list.html", "partials/_conversation_list.html", status=status,
-                         summaries=summaries, online=online, error=error, block_error=block_error)
+                         summaries=summaries, online=online, suspended=suspended, error=error, block_error=block_error)
 
 
 class ChatStartHandler(ChatListHandler):
@@ -120,7 +124,7 @@ class ConversationHandler(ChatBase):
         online = await self.application.hub.online([peer], viewer=self.current_user)
         blocked = await self.application.safety.has_blocked(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html",
-                         **self.conversation_context(peer, messages=messages, online=online, blocked=blocked,
+                         **await self.conversation_context(peer, messages=messages, online=online, blocked=blocked,
                                                      seen=await self.seen(peer, messages, peer_read),
                                                      error=None, body=""))
 
@@ -227,7 +231,7 @@ class MessagesHandler(ChatBase):
             return
         messages, peer_read = await self.application.chat.open(self.current_user, peer, mark_read=False)
         self.render_view("conversation.html", "partials/_conversation.html", status=e.status,
-                         **self.conversation_context(peer, messages=messages, online=set(),
+                         **await self.conversation_context(peer, messages=messages, online=set(),
                                                      seen=await self.seen(peer, messages, peer_read),
                                                      error=str(e), body=body))
 

@@ -237,7 +237,7 @@ class BoardPageHandler(BoardMixin, BaseHandler):
                          my_best=progress.entry if progress else None, progress=progress,
                          limit=limit, around=around, live_boards=[board] if live else [],
                          stats=stats, bars=histogram_bars(stats) if stats else [], min_games=MIN_GAMES,
-                         recent_games=RECENT_GAMES, forfeit=forfeit_guesses(board))
+                         recent_games=RECENT_GAMES, forfeit=forfeit_guesses(board), next=self.request.uri)
 
 
 class BoardStatsHandler(BoardMixin, BaseHandler):

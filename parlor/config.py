@@ -15,6 +15,7 @@ MAX_BOARD = 9_999_999  # a guess has at most 7 digits
 SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
 MAX_RATE_COUNT = 1_000_000  # a rate limit's count; more is no limit in practice: say 0
 MAX_RATE_SECONDS = 7 * 86400  # a rate limit's window; a longer one is a ban, not a rate
+SIGNUP_MODES = ("open", "invite", "closed")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,13 @@ class Config:
     game_address_limit: Rate = _flag(
         "games started from one IP address (IPv6: one /64), COUNT/SECONDS (0: no limit); "
         "a class behind one address shares it", Rate(120, 60))
+    report_limit: Rate = _flag("reports one user may file, COUNT/SECONDS (0: no limit)", Rate(10, 3600))
+    signup: str = _flag(
+        "who may make an account: open (anyone), invite (with an admin's invite link), closed (admins only)",
+        "open", choices=SIGNUP_MODES)
+    guest_boards: str = _flag(
+        "on: guests' games count for a guest entry per address on the boards; off: only accounts are ranked",
+        "on", choices=("on", "off"))
     xheaders: bool = _flag(
         "trust X-Forwarded-For/-Proto/-Host from a reverse proxy in front of Parlor", False
     )
@@ -120,11 +128,20 @@ class Config:
                 raise ValueError(f"--{name.replace('_', '-')} must be from {low} to {high}")
         if self.log_format not in ("text", "json"):
             raise ValueError("--log-format must be text or json")
+        if self.signup not in SIGNUP_MODES:
+            raise ValueError("--signup must be open, invite or closed")
+        if self.guest_boards not in ("on", "off"):
+            raise ValueError("--guest-boards must be on or off")
         for network in self.metrics_allow:
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError:
                 raise ValueError(f"--metrics-allow: {network!r} is not a network like 10.0.0.0/8") from None
+
+    @property
+    def guest_entries(self) -> bool:
+        """Whether guests' games count for guest entries on the boards (--guest-boards on)."""
+        return self.guest_boards == "on"
 
     @property
     def secret_path(self) -> Path:

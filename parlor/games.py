@@ -26,6 +26,7 @@ MIN_GUEST_NAME, MAX_GUEST_NAME = 3, 24  # long enough to tell apart, short enoug
 GUEST_HISTORY_TTL_S = GUEST_SESSION_TTL_S  # a guest's finished games go with their session
 GAMES_SHOWN = 20  # games in progress listed on the front page
 RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
+GUESTS_UNRANKED = "Guests' games do not go on the boards here: sign up (or log in) to be ranked."
 
 # One guess, atomically: refuse it on another player's or a finished game, or over the game's
 # rate limit (KEYS[5]; ARGV[9], ARGV[10]: count and period ms), count it, answer it, and finish
@@ -186,27 +187,30 @@ def clean_guest_name(raw: str | None) -> str:
 class Games:
     """Start, load and play games; count them on the boards."""
 
-    def __init__(self, redis: aioredis.Redis, leaderboards: Leaderboards, guess_limit: Rate = NO_LIMIT):
+    def __init__(self, redis: aioredis.Redis, leaderboards: Leaderboards, guess_limit: Rate = NO_LIMIT,
+                 guest_entries: bool = True):
         self._redis = redis
         self.leaderboards = leaderboards
         self.guess_limit = guess_limit
+        self.guest_entries = guest_entries  # whether guests' games count for guest entries (--guest-boards)
         self._guess = redis.register_script(_GUESS)
         self._start = redis.register_script(_START)
 
     async def start(self, player: str, board: int, user: str | None = None, address: str = "-") -> str:
         """A new game on a board for this player (their open game there is forfeited); it counts
-        at once, as a forfeit until won, for the user's entry or their address's guest entry.
-        Returns its id."""
+        at once, as a forfeit until won, for the user's entry or their address's guest entry (for
+        none, when guests are not ranked). Returns its id."""
         if board not in self.leaderboards.boards:
             raise GameError(400, "Choose one of the boards offered.")
         game_id = secrets.token_urlsafe(12)
         owner = member_for(user, player)
-        member = board_member(user, address)
+        member = board_member(user, address) if user or self.guest_entries else ""
         await self._start(
             keys=[game_key(game_id), games_key(player), open_games_key(owner), history_key(owner)],
             args=[game_id, player, board, secrets.randbelow(board) + 1, int(time.time() * 1000), GAME_TTL_S,
                   member, HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S, game_key("")])
-        await self.leaderboards.begin(board, member, game_id, name=user or "")
+        if member:
+            await self.leaderboards.begin(board, member, game_id, name=user or "")
         return game_id
 
     async def load(self, game_id: str, player: str | None) -> Game | None:
@@ -270,6 +274,8 @@ class Games:
             raise GameError(404, "There is no such game, or it has expired.")
         if game.status != "won":
             raise GameError(409, "Only a won game goes on the board.")
+        if game.member == "":  # started while guests are not ranked (--guest-boards off)
+            raise GameError(409, GUESTS_UNRANKED)
         if not game.for_guest_entry:
             raise GameError(409, "This game is on the board already: it counts for your account.")
         if game.named:
@@ -278,6 +284,8 @@ class Games:
         if await name_is_taken(name):
             raise GameError(400, "That name belongs to a registered player, or looks like one. "
                                  "Please choose another.")
+        if await self.leaderboards.name_is_banned(name):
+            raise GameError(400, "That name may not be used on the boards here. Please choose another.")
         if not await self._redis.hsetnx(game_key(game_id), "recorded", game.member):
             raise GameError(409, "This game is on the board already.")
         await self.leaderboards.name(game.max, game.member, name)

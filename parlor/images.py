@@ -84,3 +84,14 @@ def _encode(picture: PIL.Image.Image, kind: str) -> bytes:
     else:
         picture.save(out, "WEBP", quality=85)
     return out.getvalue()
+
+
+REPORT_PICTURE_QUALITY = 70  # a report's copy of a picture: enough to judge it by, a few dozen KB
+
+
+def report_copy(thumbnail: bytes) -> bytes:
+    """A stored picture's thumbnail (ours, re-encoded already) as the small JPEG a report keeps."""
+    with PIL.Image.open(io.BytesIO(thumbnail), formats=["PNG"]) as preview:
+        out = io.BytesIO()
+        preview.convert("RGB").save(out, "JPEG", quality=REPORT_PICTURE_QUALITY)
+    return out.getvalue()

@@ -13,15 +13,29 @@ from typing import IO
 
 import redis.asyncio as aioredis
 
+from .admins import ADMINS_KEY
 from .chat import Chat, published_key
 from .chatlog import Message
 from .games import Games, open_games_key
 from .hub import Hub, stream_key, stream_meta_key
 from .presence import ONLINE_KEY, conns_key, presence_key
-from .safety import Safety, bucket_key
+from .resets import PasswordResets
+from .safety import SUSPENDED_KEY, Safety, bucket_key
 from .scores import member_for
 from .sessions import Sessions, user_sessions_key
+from .suspensions import suspension_key
 from .users import AccountError, Accounts, TryLater, check_password, new_ghost, user_key
+
+RESET_LINK_GONE = "This link cannot be used: it was used already, or has expired, or a newer one replaced it."
+
+
+class ResetLinkGone(AccountError):
+    """A password-reset link that was used, has expired or was replaced."""
+
+    status = 404
+
+    def __init__(self):
+        super().__init__(RESET_LINK_GONE)
 
 LEFT_CHANNEL = "parlor:left"  # "<user>": an account was deleted; every process closes its files
 ARCHIVE_IN_MEMORY = 1024 * 1024  # a data download smaller than this is built in memory, else on disk
@@ -34,8 +48,8 @@ def named_keys(user: str) -> list[str]:
     blocks, event stream and conversations are forgotten by their own modules)."""
     member = member_for(user, "")
     return [user_sessions_key(user), presence_key(user), conns_key(user), open_games_key(member),
-            *(bucket_key(limit, user) for limit in ("messages", "conversations", "images")),
-            bucket_key("games", member)]
+            *(bucket_key(limit, user) for limit in ("messages", "conversations", "images", "reports")),
+            bucket_key("games", member), suspension_key(user)]
 
 
 def named_key_patterns(user: str) -> list[str]:
@@ -55,8 +69,9 @@ class Membership:
     """Account changes that reach across accounts, sessions, chat, boards and live connections."""
 
     def __init__(self, redis: aioredis.Redis, accounts: Accounts, sessions: Sessions, chat: Chat,
-                 games: Games, safety: Safety, hub: Hub, executor: Executor):
+                 games: Games, safety: Safety, hub: Hub, executor: Executor, resets: PasswordResets):
         self._redis = redis
+        self._resets = resets
         self._accounts = accounts
         self._sessions = sessions
         self._chat = chat
@@ -73,6 +88,23 @@ class Membership:
         await self._check(user, current, address, "That is not your current password.")
         await self._accounts.set_password(user, new)
         return len(await self._sessions.end_all(user, keep=keep_session))
+
+    async def reset_link_user(self, token: str) -> str | None:
+        """Whose password a reset link sets, if it can still be used."""
+        return await self._resets.user_for(token)
+
+    async def reset_password(self, token: str, new: str) -> str:
+        """Set a new password with a one-time link an admin made (parlor/resets.py): the link is
+        used up, every session of the user ends (their open pages too) and their API token; returns
+        the user."""
+        check_password(new)
+        user = await self._resets.user_for(token)
+        if user is None:
+            raise ResetLinkGone()
+        await self._accounts.set_password(user, new)
+        await self._resets.use(token)
+        await self._sessions.end_all(user)
+        return user
 
     async def new_api_token(self, user: str, password: str, address: str) -> str:
         """Check the password (failures count like failed logins; a stolen session alone cannot
@@ -103,7 +135,10 @@ class Membership:
         nothing (no histogram, no "already published" marker, no rate bucket); the name's
         reservation (Accounts.remove) stays."""
         await self._redis.delete(*named_keys(user))
+        await self._resets.forget(user)
         await self._redis.zrem(ONLINE_KEY, user)
+        await self._redis.zrem(SUSPENDED_KEY, user)
+        await self._redis.srem(ADMINS_KEY, user)
         patterns = named_key_patterns(user)
         found = [key async for key in self._redis.scan_iter(match=f"*{user}*", count=SCAN_BATCH)
                  if any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)]

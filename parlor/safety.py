@@ -8,6 +8,9 @@ bucket is charged or none is.
 
 Blocks are two sets per user: `blocks:<user>` (whom they blocked) and `blocked-by:<user>` (who
 blocked them, so a page can hide the presence of everyone who blocked its viewer in one read).
+
+A suspended account (parlor/suspensions.py keeps `suspended`, user -> until when) neither sends
+nor is sent anything: the same script refuses both.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from .config import Rate
 MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by anyone
 IPV6_GROUP_BITS = 64  # one IPv6 subscriber gets a /64 at least: its addresses count as one
 UNDELIVERABLE = "Your message could not be delivered."  # the same words whatever the reason
+SUSPENDED_KEY = "suspended"  # sorted set: suspended user -> the ms their suspension ends at
 
 # Shared by every script that charges a bucket: `now` from Redis's own clock (one clock for all
 # processes), `bucket` answers whether one more action fits, `charge` records it.
@@ -45,15 +49,22 @@ end
 """
 
 # Several sends checked in order, each as if alone. KEYS, per send: blocks:<peer>, blocks:<me>,
-# conversations:<me>, then the buckets of messages, conversations and images of <me>. ARGV:
+# conversations:<me>, then the buckets of messages, conversations and images of <me>, then the
+# suspended accounts. ARGV:
 # count and period (ms) of the limits on messages, conversations and images, then per send: me,
 # peer, has a picture (1/0), is a message (1/0: 0 for a conversation made without one, which the
 # message limit does not count). Returns per send {code, ms to wait}: see SEND_LIMITS.
 _CHECK_SENDS = GCRA_LUA + """
 local message_count, message_ms, conversation_count, conversation_ms, image_count, image_ms =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local function suspended(accounts, who)
+  local ends = redis.call('ZSCORE', accounts, who)
+  return ends and tonumber(ends) > now
+end
 local function check(peer_blocks, my_blocks, my_conversations, message_bucket, conversation_bucket,
-                     image_bucket, me, peer, picture, is_message)
+                     image_bucket, suspended_accounts, me, peer, picture, is_message)
+  if suspended(suspended_accounts, me) then return {7, 0} end
+  if suspended(suspended_accounts, peer) then return {6, 0} end
   if redis.call('SISMEMBER', peer_blocks, me) == 1 then return {1, 0} end
   if redis.call('SISMEMBER', my_blocks, peer) == 1 then return {2, 0} end
   local messages, wait = nil, 0
@@ -77,10 +88,10 @@ local function check(peer_blocks, my_blocks, my_conversations, message_bucket, c
   return {0, 0}
 end
 local verdicts = {}
-for n = 0, #KEYS / 6 - 1 do
-  local k, a = 6 * n, 6 + 4 * n
+for n = 0, #KEYS / 7 - 1 do
+  local k, a = 7 * n, 6 + 4 * n
   verdicts[n + 1] = check(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6],
-                          ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+                          KEYS[k + 7], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
 end
 return verdicts
 """
@@ -173,6 +184,7 @@ LIMIT_MESSAGES = {
     "guesses": "Too many guesses at once. Wait {wait} and guess again.",
     "games": "You are starting games too fast. Wait {wait} and start one again.",
     "game_addresses": "Too many games were started from your address. Try again in {wait}.",
+    "reports": "You have sent many reports in a short time. Try again in {wait}.",
 }
 SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # _CHECK_SENDS's codes
 GAME_LIMITS = {1: "game_addresses", 2: "games"}  # _CHECK_GAME's codes
@@ -198,7 +210,8 @@ class Safety:
 
     def __init__(self, redis: aioredis.Redis, limits: dict[str, Rate]):
         self._redis = redis
-        # "messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses"
+        # "messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses",
+        # "reports"
         self.limits = limits
         self._check_sends = redis.register_script(_CHECK_SENDS)
         self._check_game = redis.register_script(_CHECK_GAME)
@@ -226,6 +239,10 @@ class Safety:
             raise Refused(403, UNDELIVERABLE)
         if code == 2:
             raise Refused(403, f"You blocked {peer}. Unblock them to send a message.")
+        if code == 6:
+            raise Refused(403, f"{peer} is suspended: nothing can be sent to them until the suspension ends.")
+        if code == 7:
+            raise Refused(403, "Your account is suspended.")
         if code in SEND_LIMITS:
             raise over_limit(SEND_LIMITS[code], wait_ms)
 
@@ -233,7 +250,7 @@ class Safety:
         keys, args = [], [*self._rate_args("messages"), *self._rate_args("conversations"), *self._rate_args("images")]
         for me, peer, picture, conversations_key, message in sends:
             keys += [blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
-                     bucket_key("conversations", me), bucket_key("images", me)]
+                     bucket_key("conversations", me), bucket_key("images", me), SUSPENDED_KEY]
             args += [me, peer, 1 if picture else 0, 1 if message else 0]
         return await self._check_sends(keys=keys, args=args)
     async def check_game_start(self, address: str, visitor: str | None) -> None:

@@ -12,11 +12,13 @@ it leaves the board GUEST_ENTRY_TTL_S after its last game.
 
 Keys, per board and member (`u:<user>` or `a:<address id>`):
     recent:<board>:<member>        list, newest first: "<game id>:<guesses>" (0: a forfeit, or open)
-    scores:<board>:entry:<member>  hash: name, guest, average_milli, games, forfeits, and the best
-                                   game's guesses, finished_ms and duration_ms
+    scores:<board>:entry:<member>  hash: name, guest, average_milli, games, forfeits, the best
+                                   game's guesses, finished_ms and duration_ms, and hidden (1: off
+                                   the board while its account is suspended)
     scores:<board>                 sorted set of the members on the board, by average then best
     scores:<board>:guests          sorted set: guest member -> last game (ms), for expiry
     scores:<board>:meta            version (changes on every change of the board) and updated_ms
+    banned-names                   set: look-alike keys of guest names an admin banned from the boards
 
 The sorted-set score packs the average (in thousandths of a guess) and the best game, so that a
 lower average ranks higher and, among equal averages, the better best game:
@@ -34,6 +36,9 @@ from datetime import datetime, timezone
 
 import redis.asyncio as aioredis
 
+from .names import look_alike_key, look_alike_keys
+from .safety import Refused
+
 BEST_BITS = 10  # a best game's guess count fits in 10 bits (a game ends at 1000 guesses)
 BEST_SPAN = 1 << BEST_BITS
 MAX_RANKED_GUESSES = 999  # a game reaching 1000 guesses ends as a forfeit
@@ -47,6 +52,8 @@ AROUND = 5  # "around me" shows this many places above and below
 BOARDS_CHANNEL = "parlor:boards"  # pub/sub: a board changed (message: its maximum)
 OLD_SCORES = 1 << 42  # every score of the boards before averages was above this; none since is
 COUNTS_PREFIX = "histogram:"  # + board: guess count -> winning games (the guess script builds it too)
+BANNED_NAMES_KEY = "banned-names"
+MAX_BANNED_NAMES = 10_000  # guest names admins may ban; bounds what admins create
 
 
 def pack(average_milli: int, best_guesses: int) -> int:
@@ -122,7 +129,7 @@ def is_guest_entry(member: str) -> bool:
 
 
 # Shared by the scripts that change an entry: recount it from its recent games and put it on its
-# board, or take it off, as its games say; `renamed` bumps the version of a board it is on even
+# board, or take it off, as its games say (a hidden entry is never on it); `renamed` bumps the version of a board it is on even
 # when its place is the same. KEYS: recent, entry, board, meta. ARGV[1..6]: member, minimum
 # games, forfeit value, now ms, channel, board. Returns the board's new version, or 0 if the
 # board did not change.
@@ -139,10 +146,10 @@ local function recount(renamed)
   local average = 0
   if games > 0 then average = math.floor(total * 1000 / games + 0.5) end
   redis.call('HSET', KEYS[2], 'average_milli', average, 'games', games, 'forfeits', forfeits)
-  local entry = redis.call('HMGET', KEYS[2], 'name', 'guesses')
+  local entry = redis.call('HMGET', KEYS[2], 'name', 'guesses', 'hidden')
   local old = redis.call('ZSCORE', KEYS[3], ARGV[1])
   local new = nil
-  if games >= tonumber(ARGV[2]) and entry[1] and entry[1] ~= '' and entry[2] then
+  if games >= tonumber(ARGV[2]) and entry[1] and entry[1] ~= '' and entry[2] and entry[3] ~= '1' then
     new = average * 1024 + tonumber(entry[2])
   end
   if new == nil then
@@ -223,6 +230,24 @@ local version = redis.call('HINCRBY', KEYS[4], 'version', 1)
 redis.call('HSET', KEYS[4], 'updated_ms', ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return version
+"""
+
+# Hide an entry while its account is suspended: off the board, its games kept. KEYS: recent,
+# entry, board, meta. ARGV: member, now ms, channel, board. Returns the new version, or 0.
+_HIDE = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'hidden', '1')
+if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then return 0 end
+local version = redis.call('HINCRBY', KEYS[4], 'version', 1)
+redis.call('HSET', KEYS[4], 'updated_ms', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return version
+"""
+
+# Show a hidden entry again, where its games put it. KEYS: recent, entry, board, meta. ARGV: as recount.
+_SHOW = _RECOUNT_LUA + """
+if redis.call('HDEL', KEYS[2], 'hidden') == 0 then return 0 end
+return recount(false)
 """
 
 # Guest entries whose last game is older than their ttl: off the board, their keys gone.
@@ -394,6 +419,8 @@ class Leaderboards:
         self._remove = redis.register_script(_REMOVE)
         self._sweep = redis.register_script(_SWEEP_GUESTS)
         self._drop_old = redis.register_script(_DROP_OLD)
+        self._hide = redis.register_script(_HIDE)
+        self._show = redis.register_script(_SHOW)
 
     def _entry_keys(self, board: int, member: str) -> list[str]:
         return [recent_key(board, member), entry_key(board, member), board_key(board), meta_key(board),
@@ -481,11 +508,11 @@ class Leaderboards:
     async def history(self, member: str) -> list[str]:
         return await self._redis.lrange(history_key(member), 0, HISTORY_LENGTH - 1)
 
-    async def sweep_guests(self) -> int:
-        """Take guest entries whose last game is older than GUEST_ENTRY_TTL_S off every board;
-        returns how many went."""
+    async def sweep_guests(self, every_one: bool = False) -> int:
+        """Take guest entries whose last game is older than GUEST_ENTRY_TTL_S (every_one: all of
+        them) off every board; returns how many went."""
         gone = 0
-        oldest = _now_ms() - GUEST_ENTRY_TTL_S * 1000
+        oldest = _now_ms() + (1000 if every_one else -GUEST_ENTRY_TTL_S * 1000)
         for board in self.boards:
             while True:
                 swept = await self._sweep(
@@ -511,3 +538,36 @@ class Leaderboards:
             await self._remove(keys=self._entry_keys(board, member),
                                args=[member, _now_ms(), BOARDS_CHANNEL, board])
         await self._redis.delete(history_key(member), *(player_counts_key(b, member) for b in self.boards))
+
+    async def remove_entry(self, board: int, member: str) -> bool:
+        """Take one entry off a board and forget its games there (an admin's moderation); False if
+        it was not on the board."""
+        return bool(await self._remove(keys=self._entry_keys(board, member),
+                                       args=[member, _now_ms(), BOARDS_CHANNEL, board]))
+
+    async def entry_name(self, board: int, member: str) -> str | None:
+        """The name an entry shows, or None if there is no such entry."""
+        return await self._redis.hget(entry_key(board, member), "name")
+
+    async def hide(self, user: str) -> None:
+        """Take a user's entries off every board (their account is suspended), keeping their games."""
+        member = member_for(user, "")
+        for board in self.boards:
+            await self._hide(keys=self._entry_keys(board, member)[:4], args=[member, _now_ms(), BOARDS_CHANNEL, board])
+
+    async def show(self, user: str) -> None:
+        """Put a user's hidden entries back where their games rank them (the suspension ended)."""
+        member = member_for(user, "")
+        for board in self.boards:
+            await self._show(keys=self._entry_keys(board, member)[:4], args=self._recount_args(board, member))
+
+    async def ban_name(self, name: str) -> None:
+        """No guest may name an entry `name`, or a look-alike of it, from now on."""
+        if await self._redis.scard(BANNED_NAMES_KEY) >= MAX_BANNED_NAMES:
+            raise Refused(409, f"{MAX_BANNED_NAMES} names are banned already: no more can be.")
+        await self._redis.sadd(BANNED_NAMES_KEY, look_alike_key(name))
+
+    async def name_is_banned(self, name: str) -> bool:
+        """Whether an admin banned this guest name (or a name it looks like)."""
+        keys = sorted(look_alike_keys(name))
+        return any(await self._redis.smismember(BANNED_NAMES_KEY, keys))

@@ -11,9 +11,11 @@ from concurrent.futures import Executor
 import argon2
 import redis.asyncio as aioredis
 
+from .invites import INVITE_STATE_LUA, Invites, invite_key, invite_refused, invite_users_key
 from .names import folded, look_alike_key, look_alike_keys
 from .safety import Refused, address_group
 from .sessions import SIGN_OUT_CHANNEL
+from .suspensions import active_suspension
 
 # ASCII only, checked before folding: no look-alike letters (Kelvin sign, fullwidth "ａｄｍｉｎ"),
 # and no "_", which stays free to join two names into one chat file name.
@@ -40,13 +42,25 @@ HASHING_BUSY_RETRY_S = 1  # a password check refused because every hashing slot 
 
 # Creates the user only if the name is free (no account, not reserved after one was deleted, no
 # look-alike taken): two sign-ups of one name, or of two look-alikes, race and exactly one wins.
-# KEYS: user, reserved, look-alike. ARGV: the name, then the account's fields.
-_CREATE_USER = """
+# With an invite (KEYS[4], and KEYS[5] the list of who used it), only if the invite can be used
+# now, and using it once: two sign-ups cannot both take its last use. KEYS: user, reserved,
+# look-alike[, invite, its users]. ARGV: the name, now (ms), then the account's fields. Returns
+# 1 (made), 0 (the name is taken) or why the invite cannot be used (INVITE_STATE_LUA).
+_CREATE_USER = INVITE_STATE_LUA + """
+if KEYS[4] then
+  local state = invite_state(KEYS[4], ARGV[2])
+  if state ~= 'open' then return state end
+end
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
 local owner = redis.call('GET', KEYS[3])
 if owner and owner ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if KEYS[4] then
+  redis.call('HINCRBY', KEYS[4], 'used', 1)
+  redis.call('RPUSH', KEYS[5], ARGV[1])
+  redis.call('PEXPIRE', KEYS[5], redis.call('PTTL', KEYS[4]))
+end
 return 1
 """
 
@@ -148,6 +162,21 @@ class LoginThrottled(TryLater):
     pass
 
 
+class SignupRefused(AccountError):
+    """Sign-up is not open to this visitor (closed, by invitation only, or a spent invite);
+    `status` says why: 403 (not allowed), 404 or 410 (the invite)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class AccountSuspended(AccountError):
+    """The right password for a suspended account: no login until the suspension ends."""
+
+    status = 403
+
+
 class HashingBusy(TryLater):
     status = 503
 
@@ -157,6 +186,8 @@ class HashingBusy(TryLater):
 
 
 BAD_CREDENTIALS = "Unknown username or wrong password."  # one message: no probing for names
+SIGNUP_CLOSED = "Accounts here are made by the admins. Ask one of them for an account."
+INVITE_NEEDED = "Sign-up here is by invitation: open the invite link an admin gave you."
 LOCKED_OUT = "Too many failed logins for this name from your address. Try again later."
 
 
@@ -212,9 +243,11 @@ class Accounts:
     """Sign-up and login against Redis; password hashing runs in a thread pool, off the event loop."""
 
     def __init__(self, redis: aioredis.Redis, executor: Executor, hasher: argon2.PasswordHasher | None = None,
-                 safety=None, hashing_slots: int | None = None):
+                 safety=None, hashing_slots: int | None = None, signup: str = "open", invites: Invites | None = None):
         self._redis = redis
         self._safety = safety  # counts sign-ups and password checks per address when given
+        self.signup = signup  # who may sign up: open, invite (with an invite link) or closed (parlor/config.py)
+        self._invites = invites or Invites(redis)
         self._executor = executor
         # Hashes running or waiting for a thread at most (None: no bound). Past it a password
         # check is refused at once: a flood must not queue work that delays everyone's login.
@@ -318,14 +351,41 @@ class Accounts:
                         keys=[look_alike_index_key(name), user_key(name), reserved_key(name)], args=[name])
         return added
 
-    async def sign_up(self, raw_name: str, password: str, address: str | None = None) -> str:
-        """Create an account and return its canonical name; sign-ups are counted per address."""
+    async def check_signup(self, invite: str | None) -> None:
+        """Whether a visitor may sign up now, with this invite code (or none): SignupRefused if not.
+        An invite is checked in every mode but closed (in open mode, a spent one is not silently
+        ignored: its link says what became of it)."""
+        if self.signup == "closed":
+            raise SignupRefused(403, SIGNUP_CLOSED)
+        if invite is None:
+            if self.signup == "invite":
+                raise SignupRefused(403, INVITE_NEEDED)
+            return
+        try:
+            await self._invites.check(invite)
+        except Refused as e:
+            raise SignupRefused(e.status, str(e)) from None
+
+    async def sign_up(self, raw_name: str, password: str, address: str | None = None,
+                      invite: str | None = None) -> str:
+        """Create an account and return its canonical name, as the sign-up mode allows (with an
+        invite code, using it once); sign-ups are counted per address."""
         name = normalize_username(raw_name)
         check_password(password)
+        await self.check_signup(invite)
         # Counted before the name is looked at (name enumeration: over the limit, a taken name
         # gets the same 429 as a free one, and trying names costs sign-ups) and before hashing
         # (a flood of sign-ups costs no argon2 time).
         await self._count("signups", address, SignupThrottled)
+        return await self._create_account(name, password, invite)
+
+    async def create(self, raw_name: str, password: str) -> str:
+        """Make an account whatever the sign-up mode, uncounted (an admin does it); its name."""
+        name = normalize_username(raw_name)
+        check_password(password)
+        return await self._create_account(name, password, None)
+
+    async def _create_account(self, name: str, password: str, invite: str | None) -> str:
         if await self.is_taken(name):
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
         similar = await self.look_alike(name)
@@ -333,12 +393,17 @@ class Accounts:
             raise UsernameTaken(f"The username “{name}” looks too much like “{similar}”, which is taken. "
                                 "Please choose another.")
         password_hash = await self._in_pool(self._hasher.hash, password)
-        created = await self._create(
-            keys=[user_key(name), reserved_key(name), look_alike_index_key(name)],
-            args=[name, "password_hash", password_hash, "created_at", str(int(time.time()))],
-        )
-        if not created:  # someone took it while we were hashing
+        keys = [user_key(name), reserved_key(name), look_alike_index_key(name)]
+        fields = ["password_hash", password_hash, "created_at", str(int(time.time()))]
+        if invite is not None:
+            keys += [invite_key(invite), invite_users_key(invite)]
+            fields += ["invite", invite]
+        created = await self._create(keys=keys, args=[name, int(time.time() * 1000), *fields])
+        if created == 0:  # someone took it while we were hashing
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
+        if created != 1:  # the invite was used up (or withdrawn, or ended) while we were hashing
+            refused = invite_refused(created)
+            raise SignupRefused(refused.status, str(refused))
         return name
 
     async def log_in(self, raw_name: str, password: str, address: str) -> str:
@@ -360,6 +425,11 @@ class Accounts:
         if not await self._verify(stored, password or ""):
             raise AccountError(BAD_CREDENTIALS)
         await self._redis.delete(attempts_key)  # they know the password: start counting afresh
+        # Said only to whoever knows the password: a stranger learns nothing of a suspension.
+        suspension = await active_suspension(self._redis, name)
+        if suspension is not None:
+            raise AccountSuspended(f"This account is suspended {suspension.until_text}. "
+                                   f"The reason given: {suspension.reason}")
         if self._hasher.check_needs_rehash(stored):
             try:
                 new_hash = await self._in_pool(self._hasher.hash, password)

@@ -43,7 +43,7 @@ def redis_sync(redis_url):
 # the rate limits are off here, and tests/web/test_limits.py tests them with limits on.
 NO_LIMITS = {name: NO_LIMIT for name in
              ("message_limit", "conversation_limit", "image_limit", "signup_limit", "login_limit",
-              "guess_limit", "game_limit", "game_address_limit")}
+              "guess_limit", "game_limit", "game_address_limit", "report_limit")}
 
 
 @pytest.fixture

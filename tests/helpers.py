@@ -359,3 +359,13 @@ def password_hash() -> str:
 
         _PASSWORD_HASH = argon2.PasswordHasher().hash("correct horse")
     return _PASSWORD_HASH
+
+
+async def admin_visitor(app, http_client, base_url: str, name: str = "boss") -> Visitor:
+    """A signed-in admin, whose account is made as `parlor admin create` makes it."""
+    from parlor.audit import CONSOLE
+
+    await app.admins.create(CONSOLE, name, "correct horse")
+    visitor = Visitor(http_client, base_url)
+    assert (await visitor.log_in(name)).code == 303
+    return visitor

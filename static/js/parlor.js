@@ -79,9 +79,14 @@ document.addEventListener("htmx:ws:before:connection", (event) => {
   const cursor = event.target.dataset.cursor;
   if (cursor) event.detail.connection.url = withCursor(event.detail.connection.url, cursor).href;
 });
-document.addEventListener("htmx:ws:after:connection", () => {
+document.addEventListener("htmx:ws:after:connection", (event) => {
   socketOpenedAt = Date.now();
   socketOpen = true;
+  // The session this page was made for has ended (a logout elsewhere, a password change, a
+  // suspension): the page shows what it shows now, signed out, instead of private data gone stale.
+  event.detail.connection.socket.addEventListener("close", (closed) => {
+    if (closed.code === 1008 && closed.reason === "signed out") location.reload();
+  });
 });
 document.addEventListener("htmx:ws:after:message:incoming", (event) => {
   const data = event.detail.message.data;

@@ -1,5 +1,7 @@
 """A real server process and Debian's headless Chromium, driven by Playwright."""
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.helpers import ServerProcess
+from tests.helpers import ROOT, ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; a test never downloads a browser
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -118,6 +120,7 @@ class Scene:
     won: str  # of a game ada won
     guest: dict  # a guest who won a game and has not named themself yet
     guest_won: str  # the path of that game
+    admin: dict  # boss, an admin (made with `parlor admin create`), with a report of ada's to read
 
 
 @pytest.fixture(scope="session")
@@ -167,8 +170,21 @@ def make_scene(server, browser, directory: Path) -> Scene:
     expect(ada.locator("article.message")).to_have_count(3)
     grace.goto(server.url + "/chat/ada")  # reads them: ada sees "Seen"
     expect(ada.locator(".seen")).to_have_text("Seen")
+    ada.goto(server.url + "/chat/grace/messages/1/report")  # grace's first message
+    ada.get_by_label("Spam or advertising").check()
+    ada.get_by_role("button", name="Send the report").click()
+    expect(ada.locator("#report")).to_contain_text("received")
+    subprocess.run([sys.executable, str(ROOT / "server.py"), "admin", "create", "boss", "--password", "correct horse",
+                    "--data-dir", str(server.data_dir)], check=True, capture_output=True, timeout=60)
+    contexts.append(browser.new_context())
+    boss = contexts[-1].new_page()
+    boss.goto(server.url + "/login")
+    boss.get_by_label("Username").fill("boss")
+    boss.get_by_label("Password").fill("correct horse")
+    boss.get_by_role("button", name="Log in").click()
+    expect(boss.locator("header nav")).to_contain_text("Signed in as boss")
     scene = Scene(server.url, contexts[0].storage_state(), game, won, contexts[2].storage_state(),
-                  guest.url.removeprefix(server.url))
+                  guest.url.removeprefix(server.url), contexts[3].storage_state())
     for context in contexts:
         context.close()
     return scene

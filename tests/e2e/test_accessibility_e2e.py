@@ -10,8 +10,10 @@ pytestmark = pytest.mark.slow
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # npm's axe-core, installed by make setup
 FAILING_IMPACTS = ("serious", "critical")
-SIGNED_IN_PAGES = ["/", "/scores", "/scores/10", "{game}", "{won}", "/chat", "/chat/grace", "/account", "/no-such-page"]
+SIGNED_IN_PAGES = ["/", "/scores", "/scores/10", "{game}", "{won}", "/chat", "/chat/grace", "/account", "/no-such-page",
+                   "/chat/grace/report", "/chat/grace/messages/1/report"]
 GUEST_PAGES = ["/", "/login", "/signup", "{guest_won}"]
+ADMIN_PAGES = ["/admin", "/admin/reports", "/admin/invites", "/admin/log", "/admin/users/ada", "/scores/10"]
 
 
 def axe_violations(page, rules: list[str] | None) -> list[str]:
@@ -29,7 +31,7 @@ def axe_violations(page, rules: list[str] | None) -> list[str]:
 def test_axe_finds_nothing_serious_on_any_page(scene, browser, scheme, rules):
     places = {"game": scene.game, "won": scene.won, "guest_won": scene.guest_won}
     problems = []
-    for state, paths in ((scene.ada, SIGNED_IN_PAGES), (scene.guest, GUEST_PAGES)):
+    for state, paths in ((scene.ada, SIGNED_IN_PAGES), (scene.guest, GUEST_PAGES), (scene.admin, ADMIN_PAGES)):
         context = browser.new_context(bypass_csp=True, color_scheme=scheme, storage_state=state)
         page = context.new_page()
         for path in paths:

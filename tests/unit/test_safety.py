@@ -96,3 +96,23 @@ async def test_sends_checked_at_the_same_time_share_a_round_trip_and_each_gets_i
     assert outcomes[1:3] == [None, None]  # carol, and dave's first
     assert outcomes[3] is None  # dave's second: the bucket holds two
     assert isinstance(outcomes[4], Refused) and outcomes[4].status == 429  # the third, counted after them
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_suspended_account_neither_sends_nor_is_sent_anything_until_its_time_is_up(client, redis_sync):
+    import time
+
+    from parlor.safety import SUSPENDED_KEY
+
+    limits = safety(client, messages=Rate(5, 60))
+    now = int(time.time() * 1000)
+    redis_sync.zadd(SUSPENDED_KEY, {"sam": now + 60_000, "old": now - 1})
+    with pytest.raises(Refused) as refused:
+        await limits.check_send("sam", "bob", False, "conversations:sam")
+    assert refused.value.status == 403 and str(refused.value) == "Your account is suspended."
+    with pytest.raises(Refused) as refused:
+        await limits.check_send("bob", "sam", False, "conversations:bob")
+    assert str(refused.value) == "sam is suspended: nothing can be sent to them until the suspension ends."
+    assert redis_sync.keys("rate:*") == []  # refused before any bucket was charged
+    await limits.check_send("old", "bob", False, "conversations:old")  # its time is up, swept or not
+    await limits.check_send("bob", "old", False, "conversations:bob")

@@ -185,3 +185,33 @@ async def test_entries_of_the_best_game_boards_are_dropped_once(boards, redis_sy
     assert [e.member for e in (await boards.page(BOARD)).entries] == ["u:new"]
     assert not redis_sync.exists("scores:100:entry:u:old")
     assert await boards.drop_old_entries() == 0
+
+
+@pytest.mark.gen_test
+async def test_a_hidden_entry_stays_off_the_board_whatever_its_games_and_comes_back_as_it_was(boards, redis_sync):
+    await play(boards, redis_sync, "u:sus", [4] * MIN_GAMES)
+    await play(boards, redis_sync, "u:other", [6] * MIN_GAMES)
+    shown = (await boards.page(BOARD)).entries
+    await boards.hide("sus")
+    assert [e.name for e in (await boards.page(BOARD)).entries] == ["other"]
+    await play(boards, redis_sync, "u:sus", [3])  # a game that was in flight when the account was suspended
+    assert [e.name for e in (await boards.page(BOARD)).entries] == ["other"]
+    version = (await boards.page(BOARD)).version
+    await boards.hide("sus")  # twice: nothing changes
+    assert (await boards.page(BOARD)).version == version
+    await boards.show("sus")
+    entries = (await boards.page(BOARD)).entries
+    assert [e.name for e in entries] == ["sus", "other"] and entries[1] == shown[1]
+    assert entries[0].games == MIN_GAMES + 1  # its games were kept, the one won while hidden too
+
+
+@pytest.mark.gen_test
+async def test_every_guest_entry_can_be_swept_at_once(boards, redis_sync):
+    """--guest-boards off: the guest entries already there leave when the server starts."""
+    await play(boards, redis_sync, "a:192.0.2.1", [4] * MIN_GAMES, name="a guest")
+    await boards.name(BOARD, "a:192.0.2.1", "a guest")
+    await play(boards, redis_sync, "u:member", [4] * MIN_GAMES)
+    assert len((await boards.page(BOARD)).entries) == 2
+    assert await boards.sweep_guests() == 0  # none is a week old
+    assert await boards.sweep_guests(every_one=True) == 1
+    assert [e.name for e in (await boards.page(BOARD)).entries] == ["member"]

@@ -1,11 +1,14 @@
-"""Who may use what: every route and method of handlers.routes() against five kinds of caller,
+"""Who may use what: every route and method of handlers.routes() against nine kinds of caller,
 one test per cell. A route without a row fails test_every_route_has_a_row, so a route added
 later cannot be forgotten: add its row to MATRIX.
 
 The callers: anonymous (no cookie), signed_in (dave, who has nothing here), participant (alice,
 whose conversation with bob, game and API token the addresses name), other (carol, signed in,
-with a conversation with bob of her own) and token (alice's API token, no cookie at all).
-Each caller is a brand-new session, so a cell may log out or log in without touching the next."""
+with a conversation with bob of her own), token (alice's API token, no cookie at all), admin
+(an admin, with nothing of alice's), suspended (sam's browser, whose session his suspension
+ended), guest (a session that played but never signed in) and revoked (rex, signed in while he
+was an admin, whose rights were taken away since). A cell that logs out or in gets a brand-new
+session, so it does not touch the next."""
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +23,13 @@ import tornado.httpclient
 import tornado.web
 import tornado.websocket
 
+import redis.asyncio as aioredis
+
+from parlor.admins import Admins
+from parlor.audit import CONSOLE, AuditLog
+from parlor.reports import id_for
 from parlor.scores import MIN_GAMES
+from parlor.users import Accounts
 from parlor.web import handlers
 from tests.helpers import SseClient, Visitor
 from tests.world import World, picture, send, start
@@ -28,9 +37,12 @@ from tests.world import World, picture, send, start
 pytestmark = pytest.mark.slow  # one server process for the module
 
 WINNERS = itertools.count()
-ROLES = ("anonymous", "signed_in", "participant", "other", "token")
+ROLES = ("anonymous", "signed_in", "participant", "other", "token", "admin", "suspended", "guest", "revoked")
+SIGNED_IN = ("signed_in", "participant", "other", "admin", "revoked")  # a live session of an account
+SIGNED_OUT = ("anonymous", "suspended", "guest")  # no account's session (a suspension ended sam's)
 SECRET_TEXT = "hello bob"  # in alice and bob's conversation only
-SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2"}  # fills a row's address for the route check
+SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2",
+          "theirs": "2", "report": "0" * 20, "picture_report": "1" * 20, "invite": "x" * 22}  # fills a row's address for the route check
 
 
 @dataclass(frozen=True)
@@ -53,9 +65,25 @@ def same(expect: E, **changes) -> dict[str, E]:
     return {role: changes.get(role, expect) for role in ROLES}
 
 
+def roles(signed_in: E, signed_out: E, token: E, **specific: E) -> dict[str, E]:
+    """The signed-in callers alike, the signed-out ones alike, the token on its own; then some
+    roles changed."""
+    return {**{role: signed_in for role in SIGNED_IN}, **{role: signed_out for role in SIGNED_OUT}, "token": token,
+            **specific}
+
+
 def cookie_roles(expect: E, anonymous: E, token: E) -> dict[str, E]:
-    """Signed-in, participant and other alike; anonymous and token on their own."""
-    return {"anonymous": anonymous, "signed_in": expect, "participant": expect, "other": expect, "token": token}
+    """Every signed-in caller alike; every signed-out one as anonymous; the token on its own."""
+    return roles(expect, anonymous, token)
+
+
+NOT_FOUND = E(404, says="There is nothing here.")  # what an address that does not exist answers
+
+
+def admins_only(admin: E, method: str = "GET") -> dict[str, E]:
+    """An admin page: the admin gets `admin`; everyone else the 404 of an address that does not
+    exist (a token caller's POST, with no cookie, is refused for its XSRF token first)."""
+    return roles(NOT_FOUND, NOT_FOUND, NOT_FOUND if method == "GET" else TOKEN_IS_ANONYMOUS_POST, admin=admin)
 
 
 XSRF_REFUSED = E(403, says="refused")
@@ -194,8 +222,8 @@ ALLOWED_PAGE = E(200)
 MATRIX = [
     ("GET", "/scores/10/fragment", get("/scores/10/fragment"), same(E(200, says='id="board-10"'))),
     ("GET", "/scores/10.json", get("/scores/10.json"), same(E(200, says='"board": 10'))),
-    ("GET", "/", get("/"), {**same(E(200, says="Signed in as", hides=SECRET_TEXT)),
-                            "anonymous": E(200, hides="Signed in as"), "token": E(200, hides="Signed in as")}),
+    ("GET", "/", get("/"), roles(E(200, says="Signed in as", hides=SECRET_TEXT), E(200, hides="Signed in as"),
+                                 E(200, hides="Signed in as"))),
     ("GET", "/signup", get("/signup"), same(ALLOWED_PAGE)),
     ("POST", "/signup", post("/signup", {"username": "new-{role}", "password": "long enough"}),
      cookie_roles(E(303), anonymous=E(303), token=TOKEN_IS_ANONYMOUS_POST)),
@@ -248,22 +276,22 @@ MATRIX = [
     ("POST", "/chat/bob/typing", post("/chat/bob/typing"),
      cookie_roles(E(204), anonymous=E(401, says="log in to chat"), token=TOKEN_IS_ANONYMOUS_POST)),
     ("POST", "/create_conversation_db", post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"}),
-     {**same(E(403, says="your own conversations")), "anonymous": E(401, says="Log in"),
-      "participant": E(200, says='"success": true'), "token": E(200, says='"success": true')}),
+     roles(E(403, says="your own conversations"), E(401, says="Log in"), E(200, says='"success": true'),
+           participant=E(200, says='"success": true'))),
     ("POST", "/get_message_history", post("/get_message_history", {"user_one": "alice", "user_two": "bob"}),
-     {**same(E(403, says="your own conversations", hides=SECRET_TEXT)), "anonymous": E(401, hides=SECRET_TEXT),
-      "participant": E(200, says=SECRET_TEXT), "token": E(200, says=SECRET_TEXT)}),
+     roles(E(403, says="your own conversations", hides=SECRET_TEXT), E(401, hides=SECRET_TEXT),
+           E(200, says=SECRET_TEXT), participant=E(200, says=SECRET_TEXT))),
     ("POST", "/send_message/bob", post("/send_message/bob", {"author": "alice", "message": "sent as alice"}),
-     {**same(E(403, says="as yourself")), "anonymous": E(401, says="Log in"),
-      "participant": E(200, says='"success": true'), "token": E(200, says='"success": true')}),
+     roles(E(403, says="as yourself"), E(401, says="Log in"), E(200, says='"success": true'),
+           participant=E(200, says='"success": true'))),
     # Public pushes reach everyone; alice's events (after=0: all she has) only alice's own
     # sessions. The socket does not take tokens: with one it is a guest's.
     ("GET", "/live", live(), {**same(E(101, hides=SECRET_TEXT)), "participant": E(101, says=SECRET_TEXT)}),
     ("GET", "/events", events(), {**same(E(200, hides=SECRET_TEXT)), "participant": E(200, says=SECRET_TEXT),
                                   "token": E(200, says=SECRET_TEXT)}),
     ("GET", "/poll", get("/poll?after=0&timeout=0"),
-     {**same(E(200, hides=SECRET_TEXT)), "anonymous": E(401, says="Log in"),
-      "participant": E(200, says=SECRET_TEXT), "token": E(200, says=SECRET_TEXT)}),
+     roles(E(200, hides=SECRET_TEXT), E(401, says="Log in"), E(200, says=SECRET_TEXT),
+           participant=E(200, says=SECRET_TEXT))),
     # A feed opened before the caller logs out: a cookie's feed ends, and nothing written after
     # the logout reaches it; a guest's public feed goes on, and so does the API token's (a
     # logout ends a session, not the token). The address's ?then= only names the row.
@@ -306,6 +334,55 @@ MATRIX = [
     ("POST", "/chat/bob/messages/{mine}/delete", post("/chat/bob/messages/{mine}/delete"),
      {**cookie_roles(E(404, says="no message of yours"), anonymous=E(401, says="log in"),
                      token=TOKEN_IS_ANONYMOUS_POST), "participant": E(303, location="/chat/bob")}),
+    # Reporting bob's message in alice's conversation with him: only alice; anyone else has no
+    # such message of bob's. A reason off the list: past the door, and nothing is stored.
+    ("GET", "/chat/bob/messages/{theirs}/report", get("/chat/bob/messages/{theirs}/report"),
+     roles(E(404, says="no message of bob", hides=SECRET_TEXT), LOGIN, LOGIN,
+           participant=E(200, says="hello alice"))),
+    ("POST", "/chat/bob/messages/{theirs}/report", post("/chat/bob/messages/{theirs}/report", {"reason": "bogus"}),
+     roles(E(404, says="no message of bob"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST,
+           participant=E(400, says="Choose a reason from the list"))),
+    # Anyone signed in may report anyone; the form shows nothing of a conversation.
+    ("GET", "/chat/bob/report", get("/chat/bob/report"),
+     roles(E(200, says="Report bob", hides=SECRET_TEXT), LOGIN, LOGIN)),
+    ("POST", "/chat/bob/report", post("/chat/bob/report", {"reason": "bogus"}),
+     roles(E(400, says="Choose a reason from the list"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST)),
+    ("GET", "/password-reset", get("/password-reset?token=not-a-token"), same(E(404, says="cannot be used"))),
+    ("POST", "/password-reset", post("/password-reset", {"token": "not-a-token", "new": "long enough"}),
+     roles(E(404, says="cannot be used"), E(404, says="cannot be used"), TOKEN_IS_ANONYMOUS_POST)),
+    # /admin: admins only; everyone else, a former admin too, gets the 404 of no such address.
+    ("GET", "/admin", get("/admin"), admins_only(E(200, says="Suspended accounts"))),
+    ("GET", "/admin/accounts", get("/admin/accounts"), admins_only(E(200, says="Make an account"))),
+    # A password too short: past the door, no account made.
+    ("POST", "/admin/accounts", post("/admin/accounts", {"username": "made-{role}", "password": "short"}),
+     admins_only(E(400, says="8 to 256"), "POST")),
+    ("GET", "/admin/users", get("/admin/users?name=alice"), admins_only(E(303, location="/admin/users/alice"))),
+    ("GET", "/admin/users/alice", get("/admin/users/alice"), admins_only(E(200, says="alice is not an admin"))),
+    ("GET", "/admin/users/alice/suspension", get("/admin/users/alice/suspension"),
+     admins_only(E(200, says="alice is not an admin"))),
+    ("POST", "/admin/users/alice/suspension", post("/admin/users/alice/suspension", {"action": "bogus"}),
+     admins_only(E(400, says="action must be suspend or lift"), "POST")),
+    ("GET", "/admin/users/alice/reset-link", get("/admin/users/alice/reset-link"),
+     admins_only(E(200, says="alice is not an admin"))),
+    ("POST", "/admin/users/alice/reset-link", post("/admin/users/alice/reset-link"),
+     admins_only(E(200, says="/password-reset?token="), "POST")),
+    # The reports keep copies of alice's messages: only an admin sees them.
+    ("GET", "/admin/reports", get("/admin/reports"), admins_only(E(200, says="hello bob"))),
+    ("GET", "/admin/reports/{report}", get("/admin/reports/{report}"), admins_only(E(200, says="hello bob"))),
+    ("POST", "/admin/reports/{report}", post("/admin/reports/{report}", {"action": "bogus"}),
+     admins_only(E(400, says="action must be dismiss, delete or suspend"), "POST")),
+    ("GET", "/admin/reports/{picture_report}/picture", get("/admin/reports/{picture_report}/picture"),
+     admins_only(E(200, says="JFIF"))),
+    ("GET", "/admin/invites", get("/admin/invites"), admins_only(E(200, says="/signup?invite="))),
+    ("POST", "/admin/invites", post("/admin/invites", {"uses": "0", "expiry": "3600"}),
+     admins_only(E(400, says="1 to 100 uses"), "POST")),
+    ("GET", "/admin/invites/{invite}/revoke", get("/admin/invites/{invite}/revoke"),
+     admins_only(E(200, says="/signup?invite="))),
+    ("POST", "/admin/invites/{invite}/revoke", post("/admin/invites/{invite}/revoke"),
+     admins_only(E(200, says="The invite was revoked"), "POST")),
+    ("GET", "/admin/log", get("/admin/log"), admins_only(E(200, says="granted admin rights"))),
+    ("POST", "/admin/boards/10/remove", post("/admin/boards/10/remove", {"member": "u:nobody"}),
+     admins_only(E(404, says="not on the board"), "POST")),
 ]
 
 
@@ -332,9 +409,15 @@ class Scene:
     async def caller(self, fresh: bool) -> Caller:
         """The caller of this role: alice and carol in the sessions that own their things (a game
         belongs to the session that started it), or in new sessions for cells that end one."""
-        who = {"signed_in": "dave", "participant": "alice", "other": "carol"}.get(self.role)
+        who = {"signed_in": "dave", "participant": "alice", "other": "carol", "admin": "admin",
+               "revoked": "rex"}.get(self.role)
         caller = Caller(self.http, self.base_url)
-        if who in self.world.cookies and not fresh:
+        if self.role == "suspended":  # the browser sam was signed in with: its session ended
+            caller.cookies = dict(self.world.cookies["sam"])
+        elif self.role == "guest":
+            caller.cookies = dict((await self.world.signed_in(self.http, None)).cookies if fresh
+                                  else self.world.cookies["guest"])
+        elif who in self.world.cookies and not fresh:
             caller.cookies = dict(self.world.cookies[who])
         elif who:
             caller.cookies = dict((await self.world.signed_in(self.http, who)).cookies)
@@ -375,13 +458,44 @@ def world():
         assert (await alice.post(f"/chat/bob/messages/{message}/delete")).code == 303
         assert (await send(alice, "bob", "", picture())).code == 303
         assert (await send(alice, "bob", "to be deleted")).code == 303
+        await community(w, http)
 
     asyncio.run(more_things())
     with sqlite3.connect(w.data_dir / "conversations" / "alice_bob.db") as db:
         (mine,), = db.execute("SELECT id FROM messages WHERE body = 'to be deleted'")
-    w.ids["mine"] = str(mine)
+        (theirs,), = db.execute("SELECT id FROM messages WHERE body = 'hello alice'")
+    w.ids["mine"], w.ids["theirs"] = str(mine), str(theirs)
     yield w
     w.stop()
+
+
+async def community(w: World, http) -> None:
+    """"admin" is an admin, as `parlor admin grant` makes one; rex was one while he signed in;
+    sam's suspension ended the session his browser holds; bob reported a message of alice's and
+    one of her pictures; there is an invite."""
+    store = aioredis.Redis(unix_socket_path=w.redis_socket, decode_responses=True)
+    admins = Admins(store, Accounts(store, None), AuditLog(store))
+    for name in ("rex", "sam"):
+        w.redis.hset(f"user:{name}", mapping={"password_hash": "-", "created_at": "0"})
+    await admins.grant(CONSOLE, "admin")
+    await admins.grant(CONSOLE, "rex")
+    rex, sam = await w.signed_in(http, "rex"), await w.signed_in(http, "sam")
+    assert (await rex.get("/admin")).code == 200
+    await admins.revoke(CONSOLE, "rex")
+    await store.aclose()
+    admin = await w.signed_in(http, "admin")
+    assert (await admin.post("/admin/users/sam/suspension", {"action": "suspend", "length": "0",
+                                                             "reason": "For the matrix."})).code == 200
+    w.cookies.update(rex=dict(rex.cookies), sam=dict(sam.cookies))
+    bob = await w.signed_in(http, "bob")
+    with sqlite3.connect(w.data_dir / "conversations" / "alice_bob.db") as db:
+        (hello,), = db.execute("SELECT id FROM messages WHERE body = 'hello bob'")
+        (pictured,), = db.execute("SELECT MAX(id) FROM messages WHERE image_id IS NOT NULL")
+    for message_id, key in ((hello, "report"), (pictured, "picture_report")):
+        assert (await bob.post(f"/chat/alice/messages/{message_id}/report", {"reason": "spam"})).code == 200
+        w.ids[key] = id_for("bob", "alice", message_id)
+    invites = await admin.post("/admin/invites", {"uses": "1", "expiry": "3600"})
+    w.ids["invite"] = invites.headers["Location"].removeprefix("/admin/invites#invite-")
 
 
 ENDS_SESSIONS = {("POST", "/signup"), ("POST", "/login"), ("POST", "/logout"),  # their callers get new sessions

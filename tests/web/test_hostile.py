@@ -13,7 +13,7 @@ import pytest
 import tornado.httpclient
 import tornado.web
 
-from tests.helpers import multipart
+from tests.helpers import multipart, password_hash
 from tests.unit.test_images import CORPUS
 from tests.web.test_chat import picture, png_header_only
 from tests.world import World
@@ -31,6 +31,17 @@ def world():
     w.redis.hset("user:dave", mapping={"password_hash": "-", "created_at": "0"})
     w.redis.sadd("blocks:dave", "carol")
     w.redis.sadd("blocked-by:carol", "dave")
+    # "admin" is an admin; erin (password "correct horse") is suspended, by him.
+    w.redis.sadd("admins", "admin")
+    w.redis.hset("user:erin", mapping={"password_hash": password_hash(), "created_at": "0"})
+
+    async def suspend_erin():
+        admin = Scene(w, tornado.httpclient.AsyncHTTPClient()).visitors["admin"]
+        answer = await admin.post("/admin/users/erin/suspension", {"action": "suspend", "length": "0",
+                                                                   "reason": "For the table."})
+        assert answer.code == 200
+
+    asyncio.run(suspend_erin())
     yield w
     w.stop()
 
@@ -457,6 +468,85 @@ ROWS = [
                                       {**JSON_TEXT, **BEARER}), 404, "no user", None),
     ("a token on a page is ignored", fetch("anon", "/chat/bob?token={token}"), 302, "", None),
     ("a token does not skip XSRF on a form", fetch("anon", "/logout?token={token}", "POST", ""), 403, "", None),
+    # -- the community: reports, invites, suspensions, the admin pages --
+    ("report with a reason off the list", post("bob", "/chat/alice/messages/1/report", {"reason": "because"}), 400,
+     "Choose a reason from the list", None),
+    ("report with no reason", post("bob", "/chat/alice/report", {}), 400, "Choose a reason", None),
+    ("report with 501 characters", post("bob", "/chat/alice/messages/1/report", {"reason": "spam", "text": "x" * 501}),
+     400, "at most 500 characters", None),
+    ("report one's own message", post("alice", "/chat/bob/messages/1/report", {"reason": "spam"}), 404,
+     "no message of bob", None),
+    ("report a message that is not there", post("bob", "/chat/alice/messages/999/report", {"reason": "spam"}), 404,
+     "no message of alice", None),
+    ("report a message of a stranger's conversation", post("carol", "/chat/alice/messages/1/report",
+                                                           {"reason": "spam"}), 404, "no message of alice", None),
+    ("report a message id of 19 digits", post("bob", "/chat/alice/messages/" + "9" * 19 + "/report", {"reason": "spam"}),
+     404, "nothing here", None),
+    ("report ELIZA", post("bob", "/chat/eliza/report", {"reason": "spam"}), 400, "Only people can be reported", None),
+    ("report nobody", post("bob", "/chat/nobody/report", {"reason": "spam"}), 404, "no user by that name", None),
+    ("report oneself", post("bob", "/chat/bob/report", {"reason": "spam"}), 400, "with yourself", None),
+    *[(f"sign up with the invite {code!r}", post("anon", "/signup", {"username": "newbie", "password": "long enough",
+                                                                     "invite": code}), 404, "not valid", None)
+      for code in ("<script>", "x" * 22, "x" * 65, "../../etc", "а" * 20)],
+    ("log in while suspended", post("anon", "/login", {"username": "erin", "password": "correct horse"}), 403,
+     "This account is suspended until an admin lifts it. The reason given: For the table.", "Signed in"),
+    ("send to a suspended person", send("alice", "erin", "hello?"), 403, "erin is suspended", None),
+    ("password reset with a made-up token", post("anon", "/password-reset", {"token": "x" * 43, "new": "long enough"}),
+     404, "This link cannot be used", None),
+    ("password reset with no token", get("anon", "/password-reset"), 404, "This link cannot be used", None),
+    *[(f"/admin as {who}", get(who, "/admin"), 404, "There is nothing here.", "Suspended accounts")
+      for who in ("anon", "guest", "alice")],
+    ("/admin/users of ../", get("admin", "/admin/users/..%2F..%2Fetc"), 404, "no account by that name", None),
+    ("/admin/users of a look-alike", get("admin", "/admin/users/%D0%B0lice"), 404, "no account by that name", None),
+    ("/admin/log?offset=-1", get("admin", "/admin/log?offset=-1"), 400, "offset must be a whole number", None),
+    ("/admin/log?offset=99999999", get("admin", "/admin/log?offset=99999999"), 400, "whole number", None),
+    *[(f"invite of {uses!r} uses for {expiry!r} s", post("admin", "/admin/invites", {"uses": uses, "expiry": expiry}),
+       400, words, None)
+      for uses, expiry, words in (("0", "3600", "1 to 100 uses"), ("101", "3600", "1 to 100 uses"),
+                                  ("１", "3600", "1 to 100 uses"), ("", "3600", "1 to 100 uses"),
+                                  ("1", "3599", "an hour to 30 days"), ("1", "2592001", "an hour to 30 days"),
+                                  ("1", "1e9", "an hour to 30 days"))],
+    ("invite note of 201 characters", post("admin", "/admin/invites", {"uses": "1", "expiry": "3600", "note": "x" * 201}),
+     400, "at most 200", None),
+    ("revoke an invite that is not there", post("admin", "/admin/invites/" + "x" * 22 + "/revoke"), 404,
+     "no such invite", None),
+    *[(f"suspend for {length!r} because {reason[:20]!r}", post("admin", "/admin/users/bob/suspension",
+                                                               {"action": "suspend", "length": length, "reason": reason}),
+       400, words, None)
+      for length, reason, words in (("7", "spam", "from the list"), ("", "spam", "from the list"),
+                                    ("-3600", "spam", "from the list"), ("3600", "", "Give a reason"),
+                                    ("3600", " \t ", "Give a reason"), ("3600", "x" * 501, "at most 500"),
+                                    ("3600", "ab\u202ecd", "printable"))],
+    ("suspend nobody", post("admin", "/admin/users/nobody/suspension", {"action": "suspend", "length": "3600",
+                                                                        "reason": "spam"}), 404, "no account", None),
+    ("suspend oneself", post("admin", "/admin/users/admin/suspension", {"action": "suspend", "length": "3600",
+                                                                        "reason": "spam"}), 400, "cannot suspend yourself", None),
+    ("lift someone who is not suspended", post("admin", "/admin/users/bob/suspension", {"action": "lift"}), 409,
+     "bob is not suspended", None),
+    ("a suspension action off the list", post("admin", "/admin/users/bob/suspension", {"action": "ban"}), 400,
+     "action must be suspend or lift", None),
+    ("a reset link for nobody", post("admin", "/admin/users/nobody/reset-link"), 404, "no account", None),
+    ("make an account a_b", post("admin", "/admin/accounts", {"username": "a_b", "password": "long enough"}), 400,
+     "3 to 32 characters", None),
+    ("make an account that looks like alice", post("admin", "/admin/accounts", {"username": "a1ice",
+                                                                                "password": "long enough"}),
+     409, "looks too much like", None),
+    *[(f"remove the board entry {member!r}", post("admin", "/admin/boards/10/remove", {"member": member}), 404,
+       "not on the board", None)
+      for member in ("u:nobody", "", "x:evil", "a:" + "1" * 10_000, "u:../../etc")],
+    ("remove an entry of an unknown board", post("admin", "/admin/boards/7/remove", {"member": "u:alice"}), 404,
+     "no such board", None),
+    ("remove an entry with a 501-character reason", post("admin", "/admin/boards/10/remove",
+                                                         {"member": "u:alice", "reason": "x" * 501}), 400,
+     "at most 500", None),
+    ("act on a report that is not there", post("admin", "/admin/reports/" + "0" * 20, {"action": "dismiss"}), 404,
+     "no such open report", None),
+    ("act on a report with an action off the list", post("admin", "/admin/reports/" + "0" * 20, {"action": "ban"}),
+     400, "action must be dismiss, delete or suspend", None),
+    ("a report id that is not one", post("admin", "/admin/reports/../../x", {"action": "dismiss"}), 404,
+     "nothing here", None),
+    ("the picture of a report that is not there", get("admin", "/admin/reports/" + "0" * 20 + "/picture"), 404,
+     "keeps no picture", None),
 ]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from parlor.config import Config, Rate
 from parlor.scores import MIN_GAMES
-from tests.helpers import Visitor, play_games, send_message, start_game, until, users
+from tests.helpers import Visitor, admin_visitor, play_games, send_message, start_game, until, users
 from tests.web.test_chat import picture
 
 NAME = "zed-leaver"  # no other key of the test mentions it
@@ -27,7 +27,7 @@ def keys_naming(redis_sync, name: str) -> set[str]:
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_leaving_removes_every_key_that_names_the_account(http_server, http_client, base_url, redis_sync):
+async def test_leaving_removes_every_key_that_names_the_account(http_server, http_client, base_url, redis_sync, app):
     leaver, peer, blocker = await users(http_client, base_url, NAME, "peer-one", "blocker")
     socket = await leaver.live()
     await play_games(leaver, MIN_GAMES)
@@ -42,17 +42,24 @@ async def test_leaving_removes_every_key_that_names_the_account(http_server, htt
     assert (await blocker.post("/blocks", {"peer": NAME, "action": "block"})).code == 303
     assert (await Visitor(http_client, base_url).log_in(NAME, "wrong password")).code == 400
     redis_sync.set(f"login-attempts:{NAME}:203.0.113.5", 3, ex=60)  # failures from another address
+    assert (await leaver.post("/chat/peer-one/report", {"reason": "spam"})).code == 200
+    admin = await admin_visitor(app, http_client, base_url)
+    assert (await admin.post(f"/admin/users/{NAME}/reset-link")).code == 200
+    redis_sync.sadd("admins", NAME)  # an admin leaves too
     before = keys_naming(redis_sync, NAME)
     for kind in ("histogram:10:u:", "recent:10:u:", "scores:10:entry:u:", "history:u:", "open:u:", "events:",
                  "published:", "conversations:", "rate:messages:", "rate:games:u:", "typing:", "blocks:",
-                 "blocked-by:", "presence:", "login-attempts:", "user-sessions:", "user:", "look-alike:"):
+                 "blocked-by:", "presence:", "login-attempts:", "user-sessions:", "user:", "look-alike:",
+                 "rate:reports:", "password-reset-of:"):
         assert any(key.startswith(kind) for key in before), kind  # the test covers every kind it names
+    reset_link = redis_sync.get(f"password-reset-of:{NAME}")
 
     assert (await leaver.post("/account/delete", {"password": "correct horse"})).code == 303
     socket.close()
     await until(lambda: keys_naming(redis_sync, NAME) <= RESERVATION | {f"presence:{NAME}", f"conns:{NAME}"})
     await asyncio.sleep(0.2)  # the closed socket's own bookkeeping
     assert keys_naming(redis_sync, NAME) == RESERVATION
+    assert not redis_sync.exists(reset_link) and not redis_sync.sismember("admins", NAME)
 
     redis_sync.delete(*RESERVATION)  # thirty days later
     newcomer = Visitor(http_client, base_url)

@@ -155,7 +155,7 @@ def test_a_game_and_a_chat_message_in_w3m(server, w3m):
     w3m.fill_after("Talk to", "bob")
     w3m.keys("Tab", "Enter")  # Open
     w3m.wait_for(r"^bob$")
-    w3m.search("Block bob")  # the last control before the (still empty) conversation's form
+    w3m.search("Report this person")  # the last control before the (still empty) conversation's form
     w3m.keys("Tab", "Enter")  # the message box: w3m opens the editor
     w3m.wait_for(r"^~")  # vi is up
     w3m.keys("i", "Hello bob, from a text browser", "Escape", ":wq", "Enter")
@@ -163,3 +163,44 @@ def test_a_game_and_a_chat_message_in_w3m(server, w3m):
     w3m.keys("Tab", "Tab", "Enter")  # past the picture input to Send
     w3m.wait_for(r"^Hello bob, from a text browser$")  # the conversation, with the message in it
     assert "Hello bob, from a text browser" in bob.get("/chat/reader")
+
+
+def test_an_admin_makes_an_invite_and_suspends_someone_in_w3m(server, w3m):
+    """The admin pages are plain forms: w3m uses them as any browser does."""
+    import sys
+
+    from tests.helpers import ROOT
+
+    made = subprocess.run([sys.executable, str(ROOT / "server.py"), "admin", "create", "boss", "--password",
+                           "correct horse", "--data-dir", str(server.data_dir)], capture_output=True, text=True,
+                          timeout=60)
+    assert made.returncode == 0, made.stderr
+    HttpUser(server.url).sign_up("bob")
+    w3m.go(server.url + "/login")
+    w3m.wait_for(r"^Log in$")
+    w3m.fill_after("Username", "boss")
+    w3m.fill_after("Password", "correct horse", prompt="Password:")
+    w3m.keys("Tab", "Enter")  # Log in
+    w3m.wait_for(r"Signed in as boss")
+
+    w3m.go(server.url + "/admin/invites")
+    w3m.wait_for(r"^Invites$")
+    w3m.search("Sign-ups it allows")
+    w3m.keys("Tab", "Enter")
+    w3m.wait_for_prompt("TEXT:")
+    w3m.keys("C-u", "3", "Enter")  # in place of the 1 it holds
+    w3m.fill_after("Note", "w3m class")
+    w3m.keys("Tab", "Enter")  # Make an invite link
+    w3m.wait_for(r"used 0 of 3")
+
+    w3m.go(server.url + "/admin/users/bob")
+    w3m.wait_for(r"^Account: bob$")
+    w3m.search("they read it")  # the reason's label (w3m searches a regular expression: no parentheses)
+    w3m.keys("Tab", "Enter")  # the reason's box: w3m opens the editor
+    w3m.wait_for(r"^~")
+    w3m.keys("i", "Testing in a text browser.", "Escape", ":wq", "Enter")
+    w3m.wait_for(r"\[Testing in a text")
+    w3m.keys("Tab", "Enter")  # Suspend bob (for 1 hour, the first choice)
+    w3m.wait_for(r"bob is suspended until")
+    w3m.go(server.url + "/admin/log")
+    w3m.wait_for(r"boss +suspended +bob +Testing in a text")

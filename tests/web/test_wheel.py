@@ -22,7 +22,7 @@ import pytest
 import tornado.httpclient
 
 from parlor.scores import MIN_GAMES
-from tests.helpers import ROOT, Visitor, free_port, next_frame, pid_alive, play_games, send_message
+from tests.helpers import ROOT, Browser, Visitor, free_port, next_frame, pid_alive, play_games, send_message
 
 pytestmark = pytest.mark.slow  # builds a wheel, makes a venv, runs a server process
 
@@ -225,6 +225,16 @@ def test_the_installed_venv_has_parlor_its_scripts_and_no_generic_modules(deploy
     redis_binary = Path(os.readlink(f"/proc/{redis_pid}/exe"))
     on_path = shutil.which("redis-server", path=SERVER_PATH)
     assert redis_binary == Path(on_path).resolve() if on_path else redis_binary.is_relative_to(deployed.venv)
+
+    # `parlor admin` from the same folder, on the running server's default data dir (its Redis shared).
+    made = run([bin_dir / "parlor", "admin", "create", "boss", "--password", "correct horse"], timeout=60,
+               cwd=deployed.site, env=SERVER_ENV)
+    assert made.strip() == "boss is an admin now."
+    assert run([bin_dir / "parlor", "admin", "list"], timeout=60, cwd=deployed.site, env=SERVER_ENV).split() == ["boss"]
+    boss = Browser(deployed.url)
+    assert boss.request("/login", {"username": "boss", "password": "correct horse"})[0] == 303
+    status, page = boss.request("/admin")
+    assert status == 200 and "Suspended accounts" in page
 
     # parlor-backup from the same folder, on the running server's default data dir.
     run([bin_dir / "parlor-backup", "copy"], timeout=60, cwd=deployed.site, env=SERVER_ENV)
