@@ -31,6 +31,7 @@ from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import CountingRetry, Metrics
 from parlor.moderation import Moderation
 from parlor.presence import PRESENCE_CHANNEL, Presence
+from parlor.redis_client import packed_client
 from parlor.redis_server import EmbeddedRedis
 from parlor.reports import Reports
 from parlor.resets import PasswordResets
@@ -225,14 +226,12 @@ class ParlorApp(tornado.web.Application):
 
 def connect_redis(url: str, metrics: Metrics) -> aioredis.Redis:
     """A Redis client that fails fast (so pages answer 503) and reconnects on its own."""
-    return aioredis.Redis.from_url(
+    return packed_client(
         url,
-        decode_responses=True,
         socket_timeout=REDIS_TIMEOUT_S,
         socket_connect_timeout=REDIS_TIMEOUT_S,
         # One quick retry covers a pooled connection to a restarted Redis; what still fails is counted.
         retry=CountingRetry(metrics.redis_failed, NoBackoff(), 1),
-        driver_info=None,  # no CLIENT SETINFO: that is Redis 7.2, and we support 6.2
     )
 
 
