@@ -49,12 +49,11 @@ def new_client_id() -> str:
 
 
 def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "",
-              oob: bool = False, client_id: str | None = None) -> str:
-    """The send form of a conversation, with a new client id (the next message is a new one)
-    unless one is given."""
+              oob: bool = False) -> str:
+    """The send form of a conversation (a new client id: the next message is a new one)."""
     return templates.get_template("partials/_send_form.html").render(
-        me=me, peer=peer, xsrf_token=xsrf_token, client_id=client_id or new_client_id(), accept=ACCEPT,
-        error=error, body=body, oob=oob)
+        me=me, peer=peer, xsrf_token=xsrf_token, client_id=new_client_id(), accept=ACCEPT, error=error,
+        body=body, oob=oob)
 
 
 class ChatBase(BaseHandler):

@@ -22,14 +22,13 @@ from parlor.users import token_key
 
 from .base import (MAX_JSON_DEPTH, REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler, ClientError,
                    PlainServerHeader, SessionMixin, nests_deeper)
-from .chat import new_client_id, send_form
+from .chat import send_form
 from .scores import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol
 
 log = logging.getLogger("parlor.live")
 JOINING: set[asyncio.Task] = set()  # the joins of sockets that are opening (see LiveSocket.open)
 
-CLIENT_ID_SLOT = "client-id-slot"  # in a send form rendered once, replaced by each answer's own id
 MAX_QUEUE_BYTES = 1024 * 1024  # unsent data one connection may hold; a slower reader is closed
 SSE_RETRY_MS = 2000  # what an SSE client waits before reconnecting
 POLL_BATCH = 100  # events one long-poll answer carries at most; the client asks again for more
@@ -96,7 +95,6 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
     transport = "ws"
     _unsent = 0
     form_xsrf = ""  # the page's XSRF token, for the forms this socket sends back
-    _empty_forms: dict[str, str] | None = None  # peer -> the empty send form, its client id a slot
 
     def check_origin(self, origin: str) -> bool:
         # CSWSH: a page on another site must not ride the visitor's cookie into their live feed.
@@ -194,19 +192,9 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
 
     def answer(self, peer: str, error: str | None = None, body: str = "") -> None:
         """The send form again, in place of the one that sent: empty with a new client id, or
-        with the reason and what was typed. The empty form is rendered once per peer; each
-        answer only puts a new client id into it."""
-        templates = self.application.templates
-        if error is not None or body:
-            self.send(Push(send_form(templates, self.current_user, peer, self.form_xsrf, error, body, oob=True)))
-            return
-        if self._empty_forms is None:
-            self._empty_forms = {}
-        empty = self._empty_forms.get(peer)
-        if empty is None:
-            empty = self._empty_forms[peer] = send_form(templates, self.current_user, peer, self.form_xsrf, oob=True,
-                                                        client_id=CLIENT_ID_SLOT)
-        self.send(Push(empty.replace(CLIENT_ID_SLOT, new_client_id(), 1)))
+        with the reason and what was typed."""
+        html = send_form(self.application.templates, self.current_user, peer, self.form_xsrf, error, body, oob=True)
+        self.send(Push(html))
 
     def on_close(self) -> None:
         tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
