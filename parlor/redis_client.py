@@ -45,4 +45,4 @@ def packed_client(url: str, **options) -> aioredis.Redis:
     settings["connection_class"] = PACKED[settings.get("connection_class", Connection)]
     # No CLIENT SETINFO on connect: that is Redis 7.2, and Parlor supports 6.2.
     pool = ConnectionPool(decode_responses=True, driver_info=None, **settings)
-    return aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections

@@ -26,3 +26,15 @@ async def test_a_packed_client_talks_to_redis(redis_url, redis_sync):
         assert isinstance(client.connection_pool.connection_class(path="/x"), PackedUnixConnection)
     finally:
         await client.aclose()
+
+
+@pytest.mark.gen_test
+async def test_closing_a_packed_client_closes_its_connections(redis_url, redis_sync):
+    # The embedded Redis is stopped only when no other client is connected: a pool left open
+    # would keep it running after the last server stopped.
+    before = len(redis_sync.client_list())
+    client = packed_client(redis_url)
+    await client.ping()
+    assert len(redis_sync.client_list()) == before + 1
+    await client.aclose()
+    assert len(redis_sync.client_list()) == before
