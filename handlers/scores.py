@@ -212,7 +212,7 @@ class ScoresHandler(BaseHandler):
     async def get(self) -> None:
         views = [await self.application.board_views.view(b) for b in self.application.config.boards]
         self.render_view("scores.html", "partials/_boards.html", views=views,
-                         live_boards=[v.page.board for v in views])
+                         live_boards=[v.page.board for v in views], recent_games=RECENT_GAMES, min_games=MIN_GAMES)
 
 
 class BoardPageHandler(BoardMixin, BaseHandler):

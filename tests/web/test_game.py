@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from parlor.scores import MIN_GAMES
+from parlor.scores import MIN_GAMES, RECENT_GAMES
 from tests.helpers import Visitor, play_games, play_to_win, start_game
 
 
@@ -142,3 +142,10 @@ async def test_a_guest_name_with_markup_is_escaped_everywhere(http_server, http_
         assert "&lt;script&gt;x&lt;/script&gt;" in body
     as_json = (await guest.get("/scores/10.json")).body.decode()
     assert "<script>" not in as_json and "\\u003cscript>x\\u003c/script>" in as_json
+
+
+@pytest.mark.gen_test
+async def test_the_boards_page_says_what_a_board_ranks(http_server, http_client, base_url):
+    body = (await Visitor(http_client, base_url).get("/scores")).body.decode()
+    assert f"average guesses over their last {RECENT_GAMES} games" in body
+    assert f"at least {MIN_GAMES} to be ranked" in body
