@@ -21,7 +21,7 @@ from parlor.users import token_key
 from .base import (MAX_JSON_DEPTH, REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler, ClientError,
                    PlainServerHeader, SessionMixin, nests_deeper)
 from .chat import send_form
-from .scores import CALLBACK_RE, jsonp
+from .jsonp import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol, shed_upgrade_request
 
 log = logging.getLogger("parlor.live")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -11,20 +10,13 @@ from parlor.safety import address_group
 from parlor.scores import MIN_GAMES, RECENT_GAMES, Page, Stats, board_member, forfeit_guesses, member_for
 
 from .base import BaseHandler, ClientError
+from .jsonp import CALLBACK_RE, jsonp
 
 TOP = 10  # rows on the front page, in pushes, and by default
 MAX_LIMIT = 100  # rows one request may ask for
 MAX_OFFSET = 1_000_000  # deeper than any board we expect; refuse absurd numbers early
 HISTOGRAM_MIN_BARS = 10  # bars in a board's histogram at least; later counts share the last bar
 HISTOGRAM_PAST_BEST = 6  # bars past the best possible count, when that makes more than the minimum
-# JSONP: an identifier or a dotted path of them, nothing that could be script of its own.
-CALLBACK_RE = re.compile(r"[A-Za-z_$][\w$]{0,63}(\.[A-Za-z_$][\w$]{0,63})*", re.ASCII)
-
-
-def jsonp(callback: str, json_text: str) -> str:
-    """A JSONP body for a callback that matched CALLBACK_RE; the comment defuses a leading
-    byte-order or content sniffing trick, and a missing function throws nothing."""
-    return f"/**/ typeof {callback} === 'function' && {callback}({json_text});"
 
 
 @dataclass(frozen=True)
