@@ -25,8 +25,10 @@ from parlor.chat import Chat
 from parlor.chatlog import ChatLogs
 from parlor.config import Config, installed_version
 from parlor.games import Games
-from parlor.hub import SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
+from parlor.events import EventLog
+from parlor.hub import TYPING_CHANNEL, Hub
 from parlor.invites import Invites
+from parlor.listener import Listener, Subscribed
 from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import CountingRetry, Metrics
 from parlor.moderation import Moderation
@@ -37,7 +39,7 @@ from parlor.reports import Reports
 from parlor.resets import PasswordResets
 from parlor.scores import BOARDS_CHANNEL, Leaderboards
 from parlor.safety import Safety
-from parlor.sessions import Sessions
+from parlor.sessions import SIGN_OUT_CHANNEL, Sessions
 from parlor.suspensions import Suspensions
 from parlor.users import Accounts, display_name, is_ghost
 from parlor.web.handlers import routes
@@ -115,8 +117,8 @@ class ParlorApp(tornado.web.Application):
                          on_message=self.metrics.counting_messages(chat_push), on_read=chat_push.read,
                          eliza_delay_scale=config.eliza_delay, safety=self.safety, on_delete=DeletionPush(self))
         # A user's presence changes are shown to the people they have conversations with.
-        self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self.chat.peers)
-        self.hub.on_delivered = self.metrics.event_delivered
+        self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self.chat.peers,
+                       on_delivered=self.metrics.event_delivered)
         self.leaderboards = Leaderboards(redis_client, config.boards)
         self.games = Games(redis_client, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries)
         resets = PasswordResets(redis_client)
@@ -126,7 +128,8 @@ class ParlorApp(tornado.web.Application):
         self.reports = Reports(redis_client, self.chat, self.safety, self.image_pool)
         self.moderation = Moderation(self.accounts, self.admins, self.invites, self.suspensions, resets,
                                      self.leaderboards, self.reports, self.chat, self.audit)
-        self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
+        notices = Subscribed()  # the listener keeps it; the board cache trusts notices only while it is set
+        self.board_views = BoardViews(self.leaderboards, self.templates, self.hub, notices)
         self.listener = Listener(redis_client, {
             BOARDS_CHANNEL: self.board_views.board_changed,
             self.hub.events_channel: self.hub.on_events,
@@ -134,8 +137,7 @@ class ParlorApp(tornado.web.Application):
             TYPING_CHANNEL: self.hub.on_typing,
             SIGN_OUT_CHANNEL: self._signed_out,
             LEFT_CHANNEL: self.chat.on_user_left,
-        }, on_resubscribe=self._resubscribed)
-        self.board_views.listener = self.listener
+        }, on_resubscribe=self._resubscribed, subscribed=notices)
         self._state_push: tornado.ioloop.PeriodicCallback | None = None
         self._sweep: tornado.ioloop.PeriodicCallback | None = None
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)

@@ -14,7 +14,7 @@ import tornado.websocket
 
 from parlor.chat import ChatError
 from parlor.chatlog import StorageFailed, pair_key
-from parlor.hub import Event, Push, Reload, parse_cursor
+from parlor.events import Event, Push, Reload, parse_cursor
 from parlor.sessions import session_key
 from parlor.users import token_key
 
@@ -23,6 +23,7 @@ from .base import (MAX_JSON_DEPTH, REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, 
 from .chat import send_form
 from .jsonp import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol, shed_upgrade_request
+from .wire import sse_text, ws_wire
 
 log = logging.getLogger("parlor.live")
 JOINING: set[asyncio.Task] = set()  # the joins of sockets that are opening (see LiveSocket.open)
@@ -206,7 +207,7 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
             # this slow may take seconds to answer).
             tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
             return
-        wire = push.ws_wire
+        wire = ws_wire(push)
         written = connection.send_frame(wire)
         if written is None:
             return  # closed: on_close follows
@@ -254,7 +255,7 @@ class SseConnection:
         if self._unsent > MAX_QUEUE_BYTES:
             self.close(1013, "too far behind")
             return
-        self._write(push.sse_frame)
+        self._write(sse_text(push))
 
     def keepalive(self) -> None:
         if not self.ended.is_set():
