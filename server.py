@@ -7,60 +7,28 @@ import logging
 import resource
 import signal
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import jinja2
 import redis.asyncio as aioredis
 import tornado.httpserver
-import tornado.ioloop
 import tornado.web
 import uvloop
 from redis.backoff import NoBackoff
 
 from parlor import console, logs
-from parlor.admins import Admins
-from parlor.audit import AuditLog
-from parlor.chat import Chat
-from parlor.chatlog import ChatLogs
 from parlor.config import Config, installed_version
-from parlor.games import Games
-from parlor.hub import SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
-from parlor.invites import Invites
-from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import CountingRetry, Metrics
-from parlor.moderation import Moderation
-from parlor.presence import PRESENCE_CHANNEL, Presence
 from parlor.redis_client import packed_client
 from parlor.redis_server import EmbeddedRedis
-from parlor.reports import Reports
-from parlor.resets import PasswordResets
-from parlor.scores import BOARDS_CHANNEL, Leaderboards
-from parlor.safety import Safety
-from parlor.sessions import Sessions
-from parlor.suspensions import Suspensions
-from parlor.users import Accounts, display_name, is_ghost
 from parlor.web.handlers import routes
-from parlor.web.handlers.base import REDIS_DOWN, NotFoundHandler, StaticFiles, hide_secrets
-from parlor.web.handlers.chat import ChatPush, linkify
-from parlor.web.handlers.live import LiveViews
-from parlor.web.handlers.moderation import DeletionPush
-from parlor.web.handlers.scores import BoardViews
+from parlor.web.handlers.base import NotFoundHandler, StaticFiles, hide_secrets
+from parlor.web.services import Services
 
 log = logging.getLogger("parlor")
 
 ROOT = Path(__file__).resolve().parent  # templates/, static/ beside it: the checkout, or parlor/web/ installed
 VERSION = installed_version()  # setup.py's
-HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what 2 cores hold
-# Hashes that may wait for a thread; more are refused at once with 503 and Retry-After (a flood
-# of logins from many addresses must not make every login wait): a login waits at most two
-# hashes' time (about 0.2-0.4 s here) before its own.
-HASHES_WAITING = 4
-IMAGE_THREADS = 2  # decoding a 24-megapixel picture takes a core for a while
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
-STATE_PUSH_MS = 1000  # the periodic state push (online count) runs once a second
-# Expired guest entries leave the boards, and suspensions whose time is up are lifted, within a minute.
-SWEEP_MS = 60_000
 WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
 WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is closed (Tornado: <= the interval)
 MAX_WEBSOCKET_MESSAGE = 64 * 1024  # a bigger client message closes the socket with 1009
@@ -75,72 +43,17 @@ IDLE_CONNECTION_TIMEOUT_S = 60
 BODY_TIMEOUT_S = 90
 
 
-class ParlorApp(tornado.web.Application):
-    """The Tornado application and the domain services its handlers call."""
+class ParlorApp(Services, tornado.web.Application):
+    """The Tornado application: the routes and settings, over the services (services.py) its
+    handlers call; start() and stop() start and stop those."""
 
     def __init__(self, config: Config, redis_client: aioredis.Redis, metrics: Metrics | None = None):
-        self.config = config
         self.version = VERSION
-        self.metrics = metrics or Metrics(VERSION)
-        self.redis = redis_client
-        self.templates = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(ROOT / "templates"),
-            autoescape=True,  # every {{ }} is escaped unless a value is Markup
-            auto_reload=config.debug,  # else every get_template would stat the file
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.templates.filters["linkify"] = linkify
-        self.templates.filters["display_name"] = display_name
-        self.templates.tests["ghost"] = is_ghost  # `name is ghost`: a deleted account's name
-        self.hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
-        self.safety = Safety(redis_client, {
-            "messages": config.message_limit, "conversations": config.conversation_limit,
-            "images": config.image_limit, "signups": config.signup_limit, "logins": config.login_limit,
-            "guesses": config.guess_limit, "games": config.game_limit, "game_addresses": config.game_address_limit,
-            "reports": config.report_limit})
-        self.invites = Invites(redis_client)
-        self.accounts = Accounts(redis_client, self.hash_pool, safety=self.safety,
-                                 hashing_slots=HASH_THREADS + HASHES_WAITING, signup=config.signup,
-                                 invites=self.invites)
-        self.audit = AuditLog(redis_client)
-        self.admins = Admins(redis_client, self.accounts, self.audit)
-        self.sessions = Sessions(redis_client)
-        self.events = EventLog(redis_client, config.events_max, config.events_max_age)
-        self.presence = Presence(redis_client, config.max_connections_per_user)
-        self.image_pool = ThreadPoolExecutor(IMAGE_THREADS, thread_name_prefix="images")
-        self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
-        chat_push = ChatPush(self)  # reads self.hub only when a message is pushed
-        self.chat = Chat(self.chat_logs, redis_client, self.accounts, self.image_pool,
-                         on_message=self.metrics.counting_messages(chat_push), on_read=chat_push.read,
-                         eliza_delay_scale=config.eliza_delay, safety=self.safety, on_delete=DeletionPush(self))
-        # A user's presence changes are shown to the people they have conversations with.
-        self.hub = Hub(redis_client, self.events, self.presence, LiveViews(self.templates), self.chat.peers)
-        self.hub.on_delivered = self.metrics.event_delivered
-        self.leaderboards = Leaderboards(redis_client, config.boards)
-        self.games = Games(redis_client, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries)
-        resets = PasswordResets(redis_client)
-        self.membership = Membership(redis_client, self.accounts, self.sessions, self.chat, self.games,
-                                     self.safety, self.hub, self.image_pool, resets)
-        self.suspensions = Suspensions(redis_client, self.accounts, self.sessions, self.hub, self.leaderboards)
-        self.reports = Reports(redis_client, self.chat, self.safety, self.image_pool)
-        self.moderation = Moderation(self.accounts, self.admins, self.invites, self.suspensions, resets,
-                                     self.leaderboards, self.reports, self.chat, self.audit)
-        self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
-        self.listener = Listener(redis_client, {
-            BOARDS_CHANNEL: self.board_views.board_changed,
-            self.hub.events_channel: self.hub.on_events,
-            PRESENCE_CHANNEL: self.hub.on_presence,
-            TYPING_CHANNEL: self.hub.on_typing,
-            SIGN_OUT_CHANNEL: self._signed_out,
-            LEFT_CHANNEL: self.chat.on_user_left,
-        }, on_resubscribe=self._resubscribed)
-        self.board_views.listener = self.listener
-        self._state_push: tornado.ioloop.PeriodicCallback | None = None
-        self._sweep: tornado.ioloop.PeriodicCallback | None = None
+        Services.__init__(self, config, redis_client, metrics or Metrics(VERSION), ROOT / "templates")
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
         self.metrics.watch(self)
-        super().__init__(
+        tornado.web.Application.__init__(
+            self,
             routes(),
             cookie_secret=config.cookie_secret,
             xsrf_cookies=True,
@@ -155,20 +68,6 @@ class ParlorApp(tornado.web.Application):
             debug=config.debug,
             log_function=self._log_request,
         )
-
-    async def _signed_out(self, notice: str) -> None:
-        """Sessions or API tokens ended, on some process: what is cached of them here is
-        forgotten, and the live connections they opened close."""
-        self.accounts.on_sign_out(notice)
-        self.sessions.on_sign_out(notice)
-        await self.hub.on_sign_out(notice)
-
-    def _resubscribed(self) -> None:
-        """Notices may have been missed while the subscription was down."""
-        self.board_views.forget()
-        self.accounts.forget()  # an account may have left meanwhile
-        self.sessions.forget()  # and sessions ended
-        self.hub.resync()
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
         """Count every request; log errors, refusals and slow requests always, every request
@@ -186,42 +85,10 @@ class ParlorApp(tornado.web.Application):
         fields = None
         if self.config.log_format == "json":
             fields = {"method": request.method, "path": path, "status": status, "duration_ms": round(took_ms, 2),
-                      "remote_ip": request.remote_ip, "user": getattr(handler, "_current_user", None),
+                      "remote_ip": request.remote_ip, "user": handler.current_user,
                       "route": route}
         logging.getLogger("tornado.access").log(level, "%d %s %s (%s) %.2fms", status, request.method, path,
                                                 request.remote_ip, took_ms, extra={"fields": fields or {}})
-
-    async def start(self) -> None:
-        """Start the periodic state push, the sweep and the pub/sub listener."""
-        await self.accounts.index_look_alikes()  # accounts made before look-alike keys were kept
-        await self.leaderboards.drop_old_entries()  # entries of the boards before they ranked averages
-        if not self.config.guest_entries:
-            await self.leaderboards.sweep_guests(every_one=True)  # --guest-boards off: no guest is ranked
-        self._state_push = tornado.ioloop.PeriodicCallback(self.hub.tick, STATE_PUSH_MS)
-        self._state_push.start()
-        self._sweep = tornado.ioloop.PeriodicCallback(self.sweep, SWEEP_MS)
-        self._sweep.start()
-        self.listener.start()
-
-    async def sweep(self) -> None:
-        """Expired guest entries off the boards; suspensions whose time is up lifted."""
-        try:
-            await self.leaderboards.sweep_guests()
-            await self.moderation.lift_ended()
-        except REDIS_DOWN as e:  # the next sweep tries again
-            log.warning("the minute's sweep was skipped: %s", e)
-
-    async def stop(self) -> None:
-        if self._sweep:
-            self._sweep.stop()
-        if self._state_push:
-            self._state_push.stop()
-        await self.listener.stop()
-        await self.chat.stop()
-        await self.chat_logs.close_all()
-        self.hash_pool.shutdown(wait=False, cancel_futures=True)
-        self.image_pool.shutdown(wait=False, cancel_futures=True)
-        await self.redis.aclose()
 
 
 def connect_redis(url: str, metrics: Metrics) -> aioredis.Redis:

@@ -5,6 +5,7 @@ import re
 import secrets
 import unicodedata
 
+import jinja2
 import tornado.httputil
 import tornado.web
 from markupsafe import Markup, escape
@@ -12,7 +13,10 @@ from markupsafe import Markup, escape
 from parlor import eliza
 from parlor.chat import ChatError, Summary, published_key
 from parlor.chatlog import Message, pair_key
+from parlor.events import Outgoing
+from parlor.hub import Hub
 from parlor.images import ACCEPT, MAX_IMAGE_BYTES
+from parlor.safety import Safety
 from parlor.users import is_ghost
 
 from .base import BaseHandler, ClientError
@@ -270,15 +274,16 @@ class ChatPush:
     people: each side rendered once (their side of the bubble, their conversation-list row) and
     appended to their stream, which every open tab of theirs receives, on any process."""
 
-    def __init__(self, app):
-        self._app = app
-        self._message = app.templates.get_template("partials/_message_push.html")
-        self._row = app.templates.get_template("partials/_conversation_row.html")
-        self._seen = app.templates.get_template("partials/_seen.html")
+    def __init__(self, templates: jinja2.Environment, hub: Hub, safety: Safety):
+        self._hub = hub
+        self._safety = safety  # whom a reader blocked learns nothing of their reading
+        self._message = templates.get_template("partials/_message_push.html")
+        self._row = templates.get_template("partials/_conversation_row.html")
+        self._seen = templates.get_template("partials/_seen.html")
 
     async def __call__(self, a: str, b: str, message: Message, unread_by_b: int,
                        listed: list[tuple[str, str, int]]) -> None:
-        hub = self._app.hub
+        hub = self._hub
         pair = pair_key(a, b)
         online = await hub.online([a, b], recent=True)
         # A text message is the same for both people but for mine/theirs, which the page sets: it
@@ -296,19 +301,19 @@ class ChatPush:
                     + '<ul id="conversation-list" hx-swap-oob="afterbegin">'
                     + self._row.render(summary=Summary(peer, message, unread), online=online, oob=False)
                     + "</ul>")
-            events.append((me, "message", html, {"peer": peer, "unread": unread,
-                                                  "message": message_json(message, peer)}))
+            events.append(Outgoing(me, "message", html, {"peer": peer, "unread": unread,
+                                                          "message": message_json(message, peer)}))
         await hub.publish(events, listed, guard=(published_key(pair), message.id))  # once per message
 
     async def read(self, reader: str, peer: str, newest: Message) -> None:
         """`reader` has read up to `newest` (a message of `peer`): their other tabs drop the
         unread mark; `peer` sees "Seen", unless `reader` blocked them (who learn nothing of
         what the person who blocked them does)."""
-        online = await self._app.hub.online([reader, peer], viewer=reader)
-        events = [(reader, "read", self._row.render(summary=Summary(peer, newest, 0), online=online, oob=True),
+        online = await self._hub.online([reader, peer], viewer=reader)
+        events = [Outgoing(reader, "read", self._row.render(summary=Summary(peer, newest, 0), online=online, oob=True),
                    {"peer": peer, "reader": reader, "up_to": newest.id})]
         if (peer != eliza.USERNAME and not is_ghost(peer)
-                and not await self._app.safety.has_blocked(reader, peer)):
-            events.append((peer, "read", self._seen.render(pair=pair_key(reader, peer), seen=True, oob=True),
+                and not await self._safety.has_blocked(reader, peer)):
+            events.append(Outgoing(peer, "read", self._seen.render(pair=pair_key(reader, peer), seen=True, oob=True),
                            {"peer": reader, "reader": reader, "up_to": newest.id}))
-        await self._app.hub.publish(events)
+        await self._hub.publish(events)

@@ -1,6 +1,7 @@
 """Playing: start a game, guess, and (for a guest who won) give a name for the board."""
 from __future__ import annotations
 
+from parlor.events import Outgoing
 from parlor.games import GameError
 from parlor.safety import Refused, address_group
 from parlor.scores import MIN_GAMES, RECENT_GAMES, forfeit_guesses, member_for
@@ -17,7 +18,7 @@ class GameBase(BaseHandler):
             return
         html = app.templates.get_template("partials/_my_best.html").render(
             board=game.max, standing=standing, oob=True)
-        await app.hub.publish([(self.current_user, "score", html, {"board": game.max, **standing.as_json()})])
+        await app.hub.publish([Outgoing(self.current_user, "score", html, {"board": game.max, **standing.as_json()})])
 
     @property
     def player(self) -> str | None:

@@ -9,22 +9,21 @@ import json
 import logging
 from urllib.parse import urlsplit
 
-import tornado.httputil
 import tornado.ioloop
-import tornado.iostream
 import tornado.websocket
 
 from parlor.chat import ChatError
 from parlor.chatlog import StorageFailed, pair_key
-from parlor.hub import Event, Push, Reload, parse_cursor
+from parlor.events import Event, Push, Reload, parse_cursor
 from parlor.sessions import session_key
 from parlor.users import token_key
 
 from .base import (MAX_JSON_DEPTH, REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler, ClientError,
                    PlainServerHeader, SessionMixin, nests_deeper)
 from .chat import send_form
-from .scores import CALLBACK_RE, jsonp
-from .websocket import StrictProtocol
+from .jsonp import CALLBACK_RE, jsonp
+from .websocket import StrictProtocol, shed_upgrade_request
+from .wire import sse_text, ws_wire
 
 log = logging.getLogger("parlor.live")
 JOINING: set[asyncio.Task] = set()  # the joins of sockets that are opening (see LiveSocket.open)
@@ -128,10 +127,10 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
             self.finish("Parlor cannot reach its database right now.")
 
     def open(self) -> None:
-        # The join (presence, the cursor, the catch-up: Redis round trips) runs on its own task.
-        # Tornado reads a socket's frames only once open() returns, and it closes a socket whose
-        # pong it has not read within websocket_ping_timeout: thousands of sockets opening at
-        # once queue their joins for longer than that (41 s at 15,000), and every pong waited.
+        # The join (presence, the cursor, the catch-up: Redis round trips) runs on its own task,
+        # never awaited here: Tornado reads a socket's frames only once open() returns, and
+        # closes a socket whose pong it has not read within websocket_ping_timeout, however
+        # long the joins of many sockets opening at once queue behind each other.
         task = asyncio.ensure_future(self._join())
         JOINING.add(task)  # held while it runs; nothing of it stays on the socket
         task.add_done_callback(JOINING.discard)
@@ -156,16 +155,12 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
         self._shed()
 
     def _shed(self) -> None:
-        """What was parsed from its upgrade request (cookies, headers, arguments, the session)
-        and the template namespace go, about 7 KB a socket, which is a third of its memory at
-        15,000 sockets; a signed-in socket keeps only its page's XSRF token, for the forms it
-        sends back."""
+        """An open socket keeps only what it uses: what was parsed from its upgrade request, the
+        session and the template namespace go (a large share of an idle socket's memory); a
+        signed-in socket keeps its page's XSRF token, for the forms it sends back."""
         if self.current_user:
             self.form_xsrf = self.xsrf_token.decode("ascii")
-        request = self.request
-        request.__dict__.pop("_cookies", None)
-        request.headers = tornado.httputil.HTTPHeaders()
-        request.arguments, request.query_arguments, request.body_arguments, request.files = {}, {}, {}, {}
+        shed_upgrade_request(self.request)
         self.ui = None
         self.session = None
 
@@ -200,12 +195,9 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
         tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
 
     def send(self, push: Push) -> None:
-        """Queue one frame: the push's own bytes, framed once for every socket that gets it and
-        written straight to this socket's stream (Tornado's write_message would encode and frame
-        the text again for each socket, and make a task of each write). This is sound because
-        /live offers no compression (get_compression_options), so frames are never per-socket.
-        A reader that lets MAX_QUEUE_BYTES pile up is closed with 1013; it reconnects with its
-        cursor and misses nothing, and nobody else waited for it."""
+        """Queue one frame: the push's own bytes, framed once for every socket that gets it
+        (StrictProtocol.send_frame). A reader that lets MAX_QUEUE_BYTES pile up is closed with
+        1013; it reconnects with its cursor and misses nothing, and nobody else waited for it."""
         connection = self.ws_connection
         if connection is None or connection.is_closing():
             return
@@ -215,11 +207,10 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
             # this slow may take seconds to answer).
             tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
             return
-        wire = push.ws_wire
-        try:
-            written = connection.stream.write(wire)
-        except tornado.iostream.StreamClosedError:
-            return  # on_close follows
+        wire = ws_wire(push)
+        written = connection.send_frame(wire)
+        if written is None:
+            return  # closed: on_close follows
         if written.done():  # the socket took it all at once: the common case, nothing to track
             return
         self._unsent += len(wire)
@@ -264,7 +255,7 @@ class SseConnection:
         if self._unsent > MAX_QUEUE_BYTES:
             self.close(1013, "too far behind")
             return
-        self._write(push.sse_frame)
+        self._write(sse_text(push))
 
     def keepalive(self) -> None:
         if not self.ended.is_set():

@@ -1,9 +1,13 @@
 """Blocking a peer, and deleting one's own messages (live, in both people's open tabs)."""
 from __future__ import annotations
 
+import jinja2
+
 from parlor import eliza
 from parlor.chat import ChatError, Summary
-from parlor.chatlog import Message, pair_key
+from parlor.chatlog import ChatLogs, Message, pair_key
+from parlor.events import Outgoing
+from parlor.hub import Hub
 from parlor.safety import Refused
 from parlor.users import AccountError, is_ghost, normalize_username
 
@@ -63,13 +67,14 @@ class DeletionPush:
     swapped over the old one (hx-swap-oob) in every open tab; their conversation-list row too
     when it was the newest message."""
 
-    def __init__(self, app):
-        self._app = app
-        self._message = app.templates.get_template("partials/_message.html")
-        self._row = app.templates.get_template("partials/_conversation_row.html")
+    def __init__(self, templates: jinja2.Environment, hub: Hub, chat_logs: ChatLogs):
+        self._hub = hub
+        self._chat_logs = chat_logs  # for each person's unread count, on their list's row
+        self._message = templates.get_template("partials/_message.html")
+        self._row = templates.get_template("partials/_conversation_row.html")
 
     async def __call__(self, a: str, b: str, message: Message, newest: bool) -> None:
-        hub, chat = self._app.hub, self._app.chat
+        hub = self._hub
         pair = pair_key(a, b)
         events = []
         for me, peer in ((a, b), (b, a)):
@@ -77,7 +82,11 @@ class DeletionPush:
                 continue  # nobody reads these
             html = self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True)
             if newest:
-                summary = Summary(peer, message, await chat.unread(me, peer))
+                summary = Summary(peer, message, await self._unread(me, peer))
                 html += self._row.render(summary=summary, online=await hub.online([peer], viewer=me), oob=True)
-            events.append((me, "deleted", html, {"peer": peer, "message_id": message.id}))
+            events.append(Outgoing(me, "deleted", html, {"peer": peer, "message_id": message.id}))
         await hub.publish(events)
+
+    async def _unread(self, me: str, peer: str) -> int:
+        async with self._chat_logs.conversation(me, peer) as conversation:
+            return await conversation.unread(me) if conversation else 0

@@ -3,28 +3,21 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass
 from email.utils import formatdate
 
+from parlor.listener import Subscribed
 from parlor.safety import address_group
 from parlor.scores import MIN_GAMES, RECENT_GAMES, Page, Stats, board_member, forfeit_guesses, member_for
 
 from .base import BaseHandler, ClientError
+from .jsonp import CALLBACK_RE, jsonp
 
 TOP = 10  # rows on the front page, in pushes, and by default
 MAX_LIMIT = 100  # rows one request may ask for
 MAX_OFFSET = 1_000_000  # deeper than any board we expect; refuse absurd numbers early
 HISTOGRAM_MIN_BARS = 10  # bars in a board's histogram at least; later counts share the last bar
 HISTOGRAM_PAST_BEST = 6  # bars past the best possible count, when that makes more than the minimum
-# JSONP: an identifier or a dotted path of them, nothing that could be script of its own.
-CALLBACK_RE = re.compile(r"[A-Za-z_$][\w$]{0,63}(\.[A-Za-z_$][\w$]{0,63})*", re.ASCII)
-
-
-def jsonp(callback: str, json_text: str) -> str:
-    """A JSONP body for a callback that matched CALLBACK_RE; the comment defuses a leading
-    byte-order or content sniffing trick, and a missing function throws nothing."""
-    return f"/**/ typeof {callback} === 'function' && {callback}({json_text});"
 
 
 @dataclass(frozen=True)
@@ -57,13 +50,14 @@ class BoardViews:
     notice drops this process's copies and pushes the new top rows to pages showing that board.
     Nothing is cached while the notices cannot be trusted (the subscription is down)."""
 
-    def __init__(self, leaderboards, templates, hub):
+    def __init__(self, leaderboards, templates, hub, notices: Subscribed):
+        """`notices` says whether board notices arrive now (the Listener keeps it)."""
         self._leaderboards = leaderboards
         self._fragment = templates.get_template("partials/_board.html")
         self._hub = hub
+        self._notices = notices
         self._cache: dict[tuple[int, int], BoardView] = {}
         self._generation = 0  # bumped by every invalidation; a fill that spans one is not kept
-        self.listener = None  # set by server.py; its `subscribed` says whether notices arrive
 
     def cached(self, board: int, limit: int = TOP, offset: int = 0) -> BoardView | None:
         """The view if this process holds it: no Redis, no rendering."""
@@ -78,8 +72,7 @@ class BoardViews:
         view = BoardView(page, self._fragment.render(page=page, oob=False), board_json(page),
                          f'"b{board}-v{page.version}-o{offset}-l{limit}"',
                          formatdate(page.updated_ms / 1000, usegmt=True))
-        trusted = self.listener is not None and self.listener.subscribed
-        if offset == 0 and trusted and generation == self._generation:
+        if offset == 0 and self._notices.now and generation == self._generation:
             self._cache[(board, limit)] = view
         return view
 

@@ -1,11 +1,18 @@
 """RFC 6455 where Tornado's WebSocket protocol is lax: a connection that breaks the protocol is
 closed with a close frame that says why, not only by dropping the TCP connection; unmasked
-client frames and invalid close codes are refused, not served or echoed back."""
+client frames and invalid close codes are refused, not served or echoed back. Also the two
+things a live socket does that Tornado has no public API for: send a frame made once for many
+sockets, and let go of what it parsed from its upgrade request.
+
+This is the one module that touches Tornado's private parts; TORNADO_PRIVATES lists each with
+the signature relied on, and tests/web/test_websocket_frames.py fails if Tornado changes one."""
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 
+from tornado.httputil import HTTPHeaders, HTTPServerRequest
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketProtocol13
@@ -16,10 +23,44 @@ LINGER_S = 1.0  # a failed connection's socket stays open this long after our cl
 # Close codes a peer may send (RFC 6455 7.4.1 and IANA's registry): 1004-1006 and 1015 are
 # reserved for reporting, never sent; 0-999 and 1016-2999 are not used; 3000-4999 are private.
 VALID_CLOSE_CODES = frozenset(range(1000, 1004)) | frozenset(range(1007, 1015)) | frozenset(range(3000, 5000))
+# What of Tornado's that is not public API this module relies on (Tornado 6.6): WebSocketProtocol13's
+# methods with their signatures, the attribute that holds its ping task, and the attribute
+# where HTTPServerRequest.cookies keeps what it parsed.
+TORNADO_PRIVATES = {
+    "_receive_frame_loop": "async (self) -> None",  # runs once the handshake is over
+    "_receive_frame": "async (self) -> None",  # reads one frame
+    "_read_bytes": "async (self, n: int) -> bytes",  # the first read of a frame holds the mask bit
+    "_handle_message": "(self, opcode: int, data: bytes) -> 'Optional[Future[None]]'",
+    "_abort": "(self) -> None",  # how Tornado fails a connection
+    "_write_frame": "(self, fin: bool, opcode: int, data: bytes, flags: int = 0) -> 'Future[None]'",
+}
+TORNADO_PING_TASK = "_ping_coroutine"  # set in WebSocketProtocol13.__init__: its ping loop, cancelled when it lingers
+TORNADO_COOKIE_CACHE = "_cookies"  # where HTTPServerRequest.cookies keeps the header it parsed
+
+
+def shed_upgrade_request(request: HTTPServerRequest) -> None:
+    """Forget what was parsed from a WebSocket's upgrade request (its cookies, headers and
+    arguments): an open socket never reads them again, and it lives for hours, so they would be
+    a large share of an idle socket's memory. The parsed cookies sit in Tornado's private cache
+    (TORNADO_COOKIE_CACHE), which nothing public empties."""
+    request.__dict__.pop(TORNADO_COOKIE_CACHE, None)
+    request.headers = HTTPHeaders()
+    request.arguments, request.query_arguments, request.body_arguments, request.files = {}, {}, {}, {}
 
 
 class StrictProtocol(WebSocketProtocol13):
-    """Tornado's RFC 6455 protocol with the checks above; LiveSocket speaks it."""
+    """Tornado's RFC 6455 protocol with the checks above; LiveSocket speaks it. Tornado has no
+    public hook to see a frame's mask bit or a close frame before it acts on them, nor to send a
+    close frame when it fails a connection: these overrides of its private methods are the way."""
+
+    def send_frame(self, frame: bytes) -> asyncio.Future | None:
+        """Write a whole frame made once for every socket (handlers/wire.py), not framed again
+        per socket as write_message would; None if the connection is closed. Sound because
+        /live offers no compression, so a frame is never per socket."""
+        try:
+            return self.stream.write(frame)
+        except StreamClosedError:
+            return None
 
     _failure = PROTOCOL_ERROR  # the close code sent when Tornado aborts a connection
     _open = False  # frames are being read: the handshake is over

@@ -16,8 +16,9 @@ import redis.asyncio as aioredis
 from .admins import ADMINS_KEY
 from .chat import Chat, published_key
 from .chatlog import Message
+from .events import stream_key, stream_meta_key
 from .games import Games, open_games_key
-from .hub import Hub, stream_key, stream_meta_key
+from .hub import Hub
 from .presence import ONLINE_KEY, conns_key, presence_key
 from .resets import PasswordResets
 from .safety import SUSPENDED_KEY, Safety, bucket_key

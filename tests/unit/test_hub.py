@@ -2,13 +2,15 @@
 shared by processes, and the pub/sub listener's trust. Real Redis throughout."""
 import asyncio
 import json
-import struct
 import time
 
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.hub import Event, EventLog, Hub, Listener, Push, Reload, stream_key
+from parlor.events import Event, EventLog, Reload, stream_key
+from parlor.hub import Hub
+from parlor.listener import Listener, Subscribed
+from parlor.web.handlers.wire import sse_text, ws_text
 from parlor.presence import ONLINE_KEY, Presence, conns_key, presence_key
 
 from tests.helpers import until
@@ -238,7 +240,7 @@ async def test_a_too_old_cursor_sends_a_reload_then_goes_live(client, redis_sync
     tab = FakeSocket()
     await hub.join(tab, "alice", after=ids[0])
     assert len(tab.sent) == 1 and isinstance(tab.sent[0], Reload) and tab.sent[0].cursor == ids[-1]
-    assert '"reload": true' in tab.sent[0].ws_frame and "event: parlor-reload" in tab.sent[0].sse_frame
+    assert '"reload": true' in ws_text(tab.sent[0]) and "event: parlor-reload" in sse_text(tab.sent[0])
     await hub.leave(tab)
 
 
@@ -315,12 +317,12 @@ async def test_board_views_cache_nothing_without_a_live_subscription(client, red
     import jinja2
 
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=True)
-    views = BoardViews(Leaderboards(client, (10,)), templates, make_hub(client))
-    listener = Listener(client, {}, on_resubscribe=views.forget)
-    views.listener = listener
+    notices = Subscribed()
+    views = BoardViews(Leaderboards(client, (10,)), templates, make_hub(client), notices)
+    Listener(client, {}, on_resubscribe=views.forget, subscribed=notices)
     await views.view(10)
     assert views.cached(10) is None  # not subscribed: every read goes to Redis
-    listener.subscribed = True
+    notices.now = True
     await views.view(10)
     assert views.cached(10) is not None
     views.forget(10)
@@ -420,18 +422,3 @@ async def test_the_tick_checks_sessions_every_few_seconds(client, redis_sync):
     await asyncio.sleep(1.05)
     await hub.tick()
     assert socket.closed == 1008
-
-
-@pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536, 200_000])
-def test_a_push_is_framed_once_as_a_server_text_frame(size):
-    text = "é" * (size // 2) + "x" * (size % 2)  # multi-byte UTF-8: the length is in bytes
-    wire = Push(text).ws_wire
-    payload = json.dumps({"content": text}).encode()
-    assert wire[0] == 0x81  # FIN, text; no RSV bits (no compression), one frame
-    length, header = wire[1] & 0x7F, 2
-    assert not wire[1] & 0x80  # a server never masks
-    if length == 126:
-        length, header = struct.unpack("!H", wire[2:4])[0], 4
-    elif length == 127:
-        length, header = struct.unpack("!Q", wire[2:10])[0], 10
-    assert length == len(payload) and wire[header:] == payload

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.hub import Listener
+from parlor.listener import Listener
 from parlor.sessions import SIGN_OUT_CHANNEL
 from parlor.users import (
     TOKEN_CACHE_S, AccountError, Accounts, LoginThrottled, UsernameTaken, check_password,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parlor.web.handlers.scores import CALLBACK_RE
+from parlor.web.handlers.jsonp import CALLBACK_RE
 from tests.world import World
 
 pytestmark = pytest.mark.slow  # one server process for the module

@@ -17,7 +17,7 @@ import tornado.testing
 
 from parlor.config import Config, Rate
 from parlor.users import Accounts
-from server import HASH_THREADS, HASHES_WAITING
+from parlor.web.services import HASH_THREADS, HASHES_WAITING
 from tests.helpers import Visitor, send_message, start_game, users
 from tests.web.test_chat import picture, stored_messages
 

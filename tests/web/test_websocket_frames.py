@@ -2,12 +2,17 @@
 in a close with the code RFC 6455 asks for, or is served (the socket still answers a ping), and
 another client is served all the while."""
 import asyncio
+import inspect
 import os
 import struct
 from base64 import b64encode
 
 import pytest
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+from tornado.websocket import WebSocketProtocol13
 
+from parlor.web.handlers.websocket import (TORNADO_COOKIE_CACHE, TORNADO_PING_TASK, TORNADO_PRIVATES,
+                                           shed_upgrade_request)
 from tests.helpers import Visitor, next_frame, until
 
 LIMIT = 64 * 1024  # server.MAX_WEBSOCKET_MESSAGE
@@ -149,3 +154,25 @@ async def test_a_hostile_frame_is_closed_with_the_right_code_and_others_are_serv
         '<p id="news">before</p>', '<p id="news">during</p>', '<p id="news">after</p>']
     await until(lambda: app.hub.connection_count() == 1)  # the hostile one left the hub
     bystander.close()
+
+
+def test_the_tornado_internals_strict_protocol_relies_on_are_still_there():
+    """handlers/websocket.py overrides and calls private parts of Tornado: an upgrade that renames
+    or reshapes one must fail here, not silently serve a lax protocol."""
+    for name, expected in TORNADO_PRIVATES.items():
+        method = getattr(WebSocketProtocol13, name)
+        prefix = "async " if inspect.iscoroutinefunction(method) else ""
+        assert prefix + str(inspect.signature(method)) == expected, name
+    assert f"self.{TORNADO_PING_TASK}" in inspect.getsource(WebSocketProtocol13.__init__)
+    assert f"self.{TORNADO_PING_TASK}" in inspect.getsource(WebSocketProtocol13.start_pinging)
+
+
+def test_a_shed_upgrade_request_holds_no_parsed_cookies_headers_or_arguments():
+    request = HTTPServerRequest(start_line=RequestStartLine("GET", "/live?boards=10", "HTTP/1.1"),
+                                headers=HTTPHeaders({"Host": "parlor.test", "Cookie": "parlor_session=abc"}))
+    request.arguments = {"boards": [b"10"]}
+    assert request.cookies["parlor_session"].value == "abc"
+    assert TORNADO_COOKIE_CACHE in vars(request)  # where Tornado keeps what it parsed
+    shed_upgrade_request(request)
+    assert TORNADO_COOKIE_CACHE not in vars(request) and request.headers == HTTPHeaders()
+    assert request.arguments == {} and dict(request.cookies) == {}

@@ -1,0 +1,177 @@
+"""Parlor's services for one process: built in the order they depend on each other, each handed
+exactly what it uses; every resource's stop registered beside its start, so stop() undoes them
+all in reverse order (aiohttp's cleanup_ctx shape)."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import jinja2
+import redis.asyncio as aioredis
+import tornado.ioloop
+
+from parlor.admins import Admins
+from parlor.audit import AuditLog
+from parlor.chat import Chat
+from parlor.chatlog import ChatLogs
+from parlor.config import Config, Rate
+from parlor.events import EventLog
+from parlor.games import Games
+from parlor.hub import TYPING_CHANNEL, Hub
+from parlor.invites import Invites
+from parlor.listener import Listener, Subscribed
+from parlor.membership import LEFT_CHANNEL, Membership
+from parlor.metrics import Metrics
+from parlor.moderation import Moderation
+from parlor.online import conversation_peers
+from parlor.presence import PRESENCE_CHANNEL, Presence
+from parlor.reports import Reports
+from parlor.resets import PasswordResets
+from parlor.safety import Safety
+from parlor.scores import BOARDS_CHANNEL, Leaderboards
+from parlor.sessions import SIGN_OUT_CHANNEL, Sessions
+from parlor.suspensions import Suspensions
+from parlor.users import Accounts, display_name, is_ghost
+from parlor.web.handlers.base import REDIS_DOWN
+from parlor.web.handlers.chat import ChatPush, linkify
+from parlor.web.handlers.live import LiveViews
+from parlor.web.handlers.moderation import DeletionPush
+from parlor.web.handlers.scores import BoardViews
+
+log = logging.getLogger("parlor")
+
+HASH_THREADS = 2  # argon2 takes 64 MiB and a core per hash; two at once is what 2 cores hold
+# Hashes that may wait for a thread; more are refused at once with 503 and Retry-After (a flood
+# of logins from many addresses must not make every login wait): a login waits at most two
+# hashes' time before its own.
+HASHES_WAITING = 4
+IMAGE_THREADS = 2  # decoding a 24-megapixel picture takes a core for a while
+STATE_PUSH_MS = 1000  # the periodic state push (online count) runs once a second
+# Expired guest entries leave the boards, and suspensions whose time is up are lifted, within a minute.
+SWEEP_MS = 60_000
+
+
+def make_templates(folder: Path, debug: bool) -> jinja2.Environment:
+    """The Jinja2 templates, autoescaped, with Parlor's filters."""
+    templates = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=True,  # every {{ }} is escaped unless a value is Markup
+        auto_reload=debug,  # else every get_template would stat the file
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    templates.filters["linkify"] = linkify
+    templates.filters["display_name"] = display_name
+    templates.tests["ghost"] = is_ghost  # `name is ghost`: a deleted account's name
+    return templates
+
+
+def rate_limits(config: Config) -> dict[str, Rate]:
+    """The configured rate limits, by the names Safety knows them by."""
+    return {"messages": config.message_limit, "conversations": config.conversation_limit,
+            "images": config.image_limit, "signups": config.signup_limit, "logins": config.login_limit,
+            "guesses": config.guess_limit, "games": config.game_limit,
+            "game_addresses": config.game_address_limit, "reports": config.report_limit}
+
+
+class Services:
+    """Every service one process runs; the Tornado application (server.py) is one, so handlers
+    reach them as self.application.<name>."""
+
+    def __init__(self, config: Config, redis: aioredis.Redis, metrics: Metrics, templates_folder: Path):
+        self.config, self.redis, self.metrics = config, redis, metrics
+        self._stops = contextlib.AsyncExitStack()  # each stop pushed as its resource comes to be
+        self._stops.push_async_callback(redis.aclose)
+        self.templates = make_templates(templates_folder, config.debug)
+        self.hash_pool = self._pool(HASH_THREADS, "argon2")
+        self.image_pool = self._pool(IMAGE_THREADS, "images")
+        self.safety = Safety(redis, rate_limits(config))
+        self.invites = Invites(redis)
+        self.accounts = Accounts(redis, self.hash_pool, safety=self.safety, hashing_slots=HASH_THREADS + HASHES_WAITING,
+                                 signup=config.signup, invites=self.invites)
+        self.audit = AuditLog(redis)
+        self.admins = Admins(redis, self.accounts, self.audit)
+        self.sessions = Sessions(redis)
+        self.events = EventLog(redis, config.events_max, config.events_max_age)
+        self.presence = Presence(redis, config.max_connections_per_user)
+        self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
+        self._stops.push_async_callback(self.chat_logs.close_all)
+        # A user's presence changes are shown to the people they have conversations with.
+        self.hub = Hub(redis, self.events, self.presence, LiveViews(self.templates),
+                       functools.partial(conversation_peers, redis), on_delivered=metrics.event_delivered)
+        chat_push = ChatPush(self.templates, self.hub, self.safety)
+        self.chat = Chat(self.chat_logs, redis, self.accounts, self.image_pool,
+                         on_message=metrics.counting_messages(chat_push), on_read=chat_push.read,
+                         eliza_delay_scale=config.eliza_delay, safety=self.safety,
+                         on_delete=DeletionPush(self.templates, self.hub, self.chat_logs))
+        self._stops.push_async_callback(self.chat.stop)  # ELIZA's replies still thinking
+        self.leaderboards = Leaderboards(redis, config.boards)
+        self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries)
+        resets = PasswordResets(redis)
+        self.membership = Membership(redis, self.accounts, self.sessions, self.chat, self.games,
+                                     self.safety, self.hub, self.image_pool, resets)
+        self.suspensions = Suspensions(redis, self.accounts, self.sessions, self.hub, self.leaderboards)
+        self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
+        self.moderation = Moderation(self.accounts, self.admins, self.invites, self.suspensions, resets,
+                                     self.leaderboards, self.reports, self.chat, self.audit)
+        notices = Subscribed()  # the listener keeps it; the board cache trusts notices only while it is set
+        self.board_views = BoardViews(self.leaderboards, self.templates, self.hub, notices)
+        self.listener = Listener(redis, {
+            BOARDS_CHANNEL: self.board_views.board_changed,
+            self.hub.events_channel: self.hub.on_events,
+            PRESENCE_CHANNEL: self.hub.on_presence,
+            TYPING_CHANNEL: self.hub.on_typing,
+            SIGN_OUT_CHANNEL: self._signed_out,
+            LEFT_CHANNEL: self.chat.on_user_left,
+        }, on_resubscribe=self._resubscribed, subscribed=notices)
+
+    def _pool(self, threads: int, name: str) -> ThreadPoolExecutor:
+        pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
+        self._stops.callback(pool.shutdown, wait=False, cancel_futures=True)
+        return pool
+
+    async def start(self) -> None:
+        """Bring old data up to date, then start the pub/sub listener, the state push and the sweep."""
+        await self.accounts.index_look_alikes()  # accounts made before look-alike keys were kept
+        await self.leaderboards.drop_old_entries()  # entries of the boards before they ranked averages
+        if not self.config.guest_entries:
+            await self.leaderboards.sweep_guests(every_one=True)  # --guest-boards off: no guest is ranked
+        self.listener.start()
+        self._stops.push_async_callback(self.listener.stop)
+        self._every(STATE_PUSH_MS, self.hub.tick)
+        self._every(SWEEP_MS, self.sweep)
+
+    def _every(self, ms: int, job: Callable[[], Awaitable[None]]) -> None:
+        periodic = tornado.ioloop.PeriodicCallback(job, ms)
+        periodic.start()
+        self._stops.callback(periodic.stop)
+
+    async def stop(self) -> None:
+        """Stop everything started, then close everything opened, the latest first."""
+        await self._stops.aclose()
+
+    async def sweep(self) -> None:
+        """Expired guest entries off the boards; suspensions whose time is up lifted."""
+        try:
+            await self.leaderboards.sweep_guests()
+            await self.moderation.lift_ended()
+        except REDIS_DOWN as e:  # the next sweep tries again
+            log.warning("the minute's sweep was skipped: %s", e)
+
+    async def _signed_out(self, notice: str) -> None:
+        """Sessions or API tokens ended, on some process: what is cached of them here is
+        forgotten, and the live connections they opened close."""
+        self.accounts.on_sign_out(notice)
+        self.sessions.on_sign_out(notice)
+        await self.hub.on_sign_out(notice)
+
+    def _resubscribed(self) -> None:
+        """Notices may have been missed while the subscription was down."""
+        self.board_views.forget()
+        self.accounts.forget()  # an account may have left meanwhile
+        self.sessions.forget()  # and sessions ended
+        self.hub.resync()
