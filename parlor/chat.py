@@ -14,8 +14,9 @@ import redis.asyncio as aioredis
 
 from . import eliza
 from .chatlog import PAGE_SIZE, ChatLogs, Message, StorageFailed, pair_key
-from .images import ImageRejected, process_image
-from .safety import UNDELIVERABLE, Refused, blocks_key
+from .images import process_image
+from .refusals import Refused
+from .safety import UNDELIVERABLE, blocks_key
 from .users import AccountError, Accounts, is_ghost, normalize_username
 
 log = logging.getLogger("parlor.chat")
@@ -28,15 +29,6 @@ PUBLISHED_CACHE = 10_000  # pairs whose last published message this process reme
 MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
 NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
               "Nothing was stored; please try again later.")
-
-
-class ChatError(Exception):
-    """A chat action refused; status is the HTTP-like code, str() a message for the person."""
-
-    def __init__(self, status: int, message: str, retry_after: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after  # seconds, when waiting helps (a rate limit)
 
 
 @dataclass(frozen=True)
@@ -85,17 +77,17 @@ class Chat:
         self._on_delete = on_delete
 
     async def peer(self, me: str, raw_peer: str) -> str:
-        """The canonical name of someone `me` can talk to: 404 if no such user, 400 if `me`."""
+        """The canonical name of someone `me` can talk to: Refused not_found if no such user, invalid if `me`."""
         try:
             peer = normalize_username(raw_peer)
         except AccountError:
-            raise ChatError(404, "There is no user by that name.") from None
+            raise Refused("not_found", "There is no user by that name.") from None
         if peer == me:
-            raise ChatError(400, "You cannot start a conversation with yourself.")
+            raise Refused("invalid", "You cannot start a conversation with yourself.")
         if peer == eliza.USERNAME or (is_ghost(peer) and self.logs.exists(me, peer)):
             return peer  # a deleted account's conversation stays readable for its peer
         if not await self._accounts.exists(peer):
-            raise ChatError(404, "There is no user by that name.")
+            raise Refused("not_found", "There is no user by that name.")
         return peer
 
     async def send(self, me: str, peer: str, body: str | None, client_id: str | None,
@@ -103,18 +95,15 @@ class Chat:
         """Store a message from `me` to `peer` (once per client_id); returns it and whether it is new."""
         text = (body or "").strip()
         if not text and not image_bytes:
-            raise ChatError(400, "Write a message or attach a picture.")
+            raise Refused("invalid", "Write a message or attach a picture.")
         if len(text) > MAX_MESSAGE_CHARS:
-            raise ChatError(400, f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
+            raise Refused("invalid", f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
         if client_id is not None and not CLIENT_ID_RE.fullmatch(client_id):
-            raise ChatError(400, "The form was damaged; reload the page and send again.")
+            raise Refused("invalid", "The form was damaged; reload the page and send again.")
         await self._check_send(me, peer, bool(image_bytes))
         image = None
         if image_bytes:
-            try:
-                image = await asyncio.get_running_loop().run_in_executor(self._executor, process_image, image_bytes)
-            except ImageRejected as e:
-                raise ChatError(e.status, str(e)) from None
+            image = await asyncio.get_running_loop().run_in_executor(self._executor, process_image, image_bytes)
         async with self._in_order(me, peer):  # events leave in the order the file took the messages
             await self._mark_new_pair(me, peer)
             try:
@@ -122,7 +111,7 @@ class Chat:
                     message, created, unread = await conversation.add(me, text, client_id, image, reader=peer)
             except StorageFailed as e:
                 log.error("a message from %s to %s was not stored: %s", me, peer, e)
-                raise ChatError(503, NOT_STORED) from None
+                raise Refused("unavailable", NOT_STORED) from None
             await self._publish(me, peer, message, created, unread)
         if created and peer == eliza.USERNAME and message.kind == "text":
             self._schedule_eliza(me, message.body)
@@ -131,13 +120,10 @@ class Chat:
     async def _check_send(self, me: str, peer: str, picture: bool, message: bool = True) -> None:
         """Blocks and rate limits, in one round trip, before the picture is even decoded."""
         if is_ghost(peer):
-            raise ChatError(403, UNDELIVERABLE)
+            raise Refused("forbidden", UNDELIVERABLE)
         if self._safety is None:
             return
-        try:
-            await self._safety.check_send(me, peer, picture, conversations_key(me), message)
-        except Refused as e:
-            raise ChatError(e.status, str(e), e.retry_after) from None
+        await self._safety.check_send(me, peer, picture, conversations_key(me), message)
 
     @contextlib.asynccontextmanager
     async def _in_order(self, a: str, b: str):
@@ -271,13 +257,13 @@ class Chat:
 
     async def delete(self, me: str, peer: str, message_id: int) -> Message:
         """Delete my message: "message deleted" for both of us from now on, its text or picture
-        gone from the file. 404 if it is not mine (or does not exist)."""
+        gone from the file. Refused not_found if it is not mine (or does not exist)."""
         async with self._in_order(me, peer):  # its event follows the message's own
             async with self.logs.conversation(me, peer) as conversation:
                 message = await conversation.erase(message_id, me) if conversation else None
                 newest = message is not None and (await conversation.last()).id == message.id
             if message is None:
-                raise ChatError(404, "There is no message of yours with that number here.")
+                raise Refused("not_found", "There is no message of yours with that number here.")
             if self._on_delete is not None:
                 await self._on_delete(me, peer, message, newest)
         return message
@@ -350,6 +336,6 @@ class Chat:
             async with self.logs.conversation(me, peer, create=True):
                 pass
         except StorageFailed:
-            raise ChatError(503, NOT_STORED) from None
+            raise Refused("unavailable", NOT_STORED) from None
         # Listed for its maker, so that their first message is not counted as new once more.
         await self._redis.zadd(conversations_key(me), {peer: int(time.time() * 1000)}, nx=True)
