@@ -16,7 +16,7 @@ from . import eliza
 from .chatlog import PAGE_SIZE, ChatLogs, Message, StorageFailed, pair_key
 from .images import process_image
 from .refusals import Refused
-from .safety import UNDELIVERABLE, blocks_key
+from .safety import UNDELIVERABLE, Safety, blocks_key
 from .users import AccountError, Accounts, is_ghost, normalize_username
 
 log = logging.getLogger("parlor.chat")
@@ -48,6 +48,32 @@ def published_key(pair: str) -> str:
     return f"published:{pair}"  # the id of the pair's newest message whose events were appended
 
 
+class PairLocks:
+    """One asyncio.Lock per pair, kept only while a task holds or waits for it: a lock per pair
+    ever seen would grow without bound, and dropping one that a task still waits for would let a
+    newcomer take a fresh lock and run beside that task (events out of order)."""
+
+    def __init__(self):
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}  # pair -> tasks holding or waiting for its lock
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, pair: str):
+        """The pair's lock, held for the block; tasks of one pair take turns, first come first."""
+        lock = self._locks.setdefault(pair, asyncio.Lock())
+        self._users[pair] = self._users.get(pair, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[pair] -= 1
+            if self._users[pair] == 0:
+                del self._users[pair], self._locks[pair]
+
+
 class Chat:
     """Sending, reading and listing conversations. `on_message(author, peer, message, unread,
     listed)` is called to publish a committed message, with the peer's unread count and the
@@ -59,8 +85,8 @@ class Chat:
     def __init__(self, logs: ChatLogs, redis: aioredis.Redis, accounts: Accounts, executor: Executor,
                  on_message: Callable[[str, str, Message, int, list[tuple[str, str, int]]], Awaitable[None]],
                  on_read: Callable[[str, str, Message], Awaitable[None]] | None = None,
-                 eliza_delay_scale: float = 1.0, safety=None,
-                 on_delete: Callable[[str, str, Message, bool], Awaitable[None]] | None = None):
+                 eliza_delay_scale: float = 1.0,
+                 on_delete: Callable[[str, str, Message, bool], Awaitable[None]] | None = None, *, safety: Safety):
         self.logs = logs
         self._redis = redis
         self._accounts = accounts
@@ -69,7 +95,7 @@ class Chat:
         self._on_read = on_read
         self._eliza_delay_scale = eliza_delay_scale
         self._eliza_replies: set[asyncio.Task] = set()
-        self._pair_locks: dict[str, asyncio.Lock] = {}
+        self._pair_locks = PairLocks()
         self._safety = safety  # blocks and rate limits, checked before a send stores anything
         # pair -> the newest message id this process published: when the next message is the one
         # right after it, nothing can be missing and the marker need not be read (one round trip)
@@ -121,21 +147,11 @@ class Chat:
         """Blocks and rate limits, in one round trip, before the picture is even decoded."""
         if is_ghost(peer):
             raise Refused("forbidden", UNDELIVERABLE)
-        if self._safety is None:
-            return
         await self._safety.check_send(me, peer, picture, conversations_key(me), message)
 
-    @contextlib.asynccontextmanager
-    async def _in_order(self, a: str, b: str):
+    def _in_order(self, a: str, b: str) -> contextlib.AbstractAsyncContextManager:
         """One pair's commit-then-publish steps, one at a time (per process)."""
-        key = pair_key(a, b)
-        lock = self._pair_locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and not lock._waiters:
-                self._pair_locks.pop(key, None)
+        return self._pair_locks.hold(pair_key(a, b))
 
     async def _mark_new_pair(self, a: str, b: str) -> None:
         """A new pair's marker exists before its first commit, so that even its first message is
