@@ -119,7 +119,7 @@ def seen_by_peer(me: str, messages: list[Message], peer_read: int) -> bool:
 class ConversationHandler(ChatBase):
     async def get(self, raw_peer: str) -> None:
         peer = await self.peer_or_error(raw_peer)
-        messages, peer_read = await self.application.chat.open(self.current_user, peer)
+        messages, peer_read = await self.application.chat.open_and_mark_read(self.current_user, peer)
         online = await self.application.hub.online([peer], viewer=self.current_user)
         blocked = await self.application.safety.has_blocked(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html",
@@ -228,7 +228,7 @@ class MessagesHandler(ChatBase):
         if self.wants_fragment():
             self.send_form(peer, refusal_status(e), str(e), body)
             return
-        messages, peer_read = await self.application.chat.open(self.current_user, peer, mark_read=False)
+        messages, peer_read = await self.application.chat.latest(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html", status=refusal_status(e),
                          **await self.conversation_context(peer, messages=messages, online=set(),
                                                      seen=await self.seen(peer, messages, peer_read),

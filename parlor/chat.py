@@ -175,7 +175,7 @@ class Chat:
             else:
                 missing = await self._unpublished(a, b, int(marker), message.id) + [message]
         for m in missing:  # the peer's unread count as it is now: the last one pushed is right
-            await self._delivered(a, b, m, unread)
+            await self._publish_one(a, b, m, unread)
         self._published[pair] = max(message.id, self._published.pop(pair, 0))  # now the newest entry
         if len(self._published) > PUBLISHED_CACHE:
             del self._published[next(iter(self._published))]  # the pair published longest ago
@@ -191,7 +191,7 @@ class Chat:
             log.warning("publishing %d message(s) of %s that a crash left unpublished", len(older), pair_key(a, b))
         return [m for m in older if m.id > published]
 
-    async def _delivered(self, me: str, peer: str, message: Message, unread: int) -> None:
+    async def _publish_one(self, me: str, peer: str, message: Message, unread: int) -> None:
         # Both people's conversation lists are brought up to date by the same Redis call that
         # stores the message's events (one round trip).
         listed = [(conversations_key(me), peer, message.sent_ms), (conversations_key(peer), me, message.sent_ms)]
@@ -219,9 +219,16 @@ class Chat:
         for task in list(self._eliza_replies):
             task.cancel()
 
-    async def open(self, me: str, peer: str, mark_read: bool = True) -> tuple[list[Message], int]:
-        """The latest messages of a conversation, marked read for `me` unless told otherwise (no
-        file is made), and the id of the newest message `peer` has read."""
+    async def open_and_mark_read(self, me: str, peer: str) -> tuple[list[Message], int]:
+        """The latest messages of a conversation, now marked read for `me` (their peer is told),
+        and the id of the newest message `peer` has read. No file is made."""
+        return await self._latest(me, peer, mark_read=True)
+
+    async def latest(self, me: str, peer: str) -> tuple[list[Message], int]:
+        """As open_and_mark_read, but nothing is marked read (the page shown again after a refusal)."""
+        return await self._latest(me, peer, mark_read=False)
+
+    async def _latest(self, me: str, peer: str, mark_read: bool) -> tuple[list[Message], int]:
         async with self.logs.conversation(me, peer) as conversation:
             if conversation is None:
                 return [], 0
