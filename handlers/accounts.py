@@ -8,7 +8,8 @@ from parlor.membership import RESET_LINK_GONE
 from parlor.refusals import Refused
 from parlor.users import AccountError
 
-from .base import SESSION_COOKIE, BaseHandler, safe_next
+from .base import SESSION_COOKIE, BaseHandler
+from .inputs import safe_next
 
 DOWNLOAD_CHUNK = 64 * 1024  # the data download is sent in pieces this big
 
@@ -39,8 +40,8 @@ class SignupHandler(BaseHandler):
             self.refuse(e, invite, next_path)
             return
         except AccountError as e:
-            self.render_view("signup.html", "partials/_signup_form.html",
-                             status=self.refused_status(e), username=username, error=str(e), next=next_path, invite=invite)
+            self.render_view("signup.html", "partials/_signup_form.html", status=self.refused_status(e),
+                             username=username, error=str(e), next=next_path, invite=invite)
             return
         await self.sign_in(user)
         self.redirect_after_post(next_path)

@@ -9,7 +9,8 @@ from parlor.refusals import Refused
 from parlor.suspensions import LENGTHS
 from parlor.users import AccountError
 
-from .base import STATUS_MESSAGES, BaseHandler, safe_next
+from .base import STATUS_MESSAGES, BaseHandler
+from .inputs import safe_next
 
 LOG_PAGE = 100  # audit entries per page
 REPORTS_SHOWN = 100  # open reports listed at once, newest first

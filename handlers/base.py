@@ -16,6 +16,8 @@ from parlor.chatlog import StorageFailed
 from parlor.refusals import KINDS, Refused
 from parlor.users import AccountError
 
+from .inputs import nests_deeper
+
 log = logging.getLogger("parlor.web")
 
 SESSION_COOKIE = "parlor_session"
@@ -381,44 +383,9 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             tornado.log.app_log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
 
 
-def nests_deeper(text: str, limit: int) -> bool:
-    """Whether the brackets of a JSON text, outside its strings, nest deeper than `limit`."""
-    if text.count("[") + text.count("{") <= limit:
-        return False  # the usual case, counted in C
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
-
-
 class NotFoundHandler(BaseHandler):
     """Every unknown address: a 404 page, whatever the method."""
 
     async def prepare(self) -> None:
         await super().prepare()
         raise Refused("not_found", STATUS_MESSAGES[404])
-
-
-# A path on this site, in the characters a URL path and query may hold unescaped.
-SAFE_PATH_RE = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
-
-
-def safe_next(target: str | None, default: str = "/") -> str:
-    """Only a path on this site is a place to go after login (stops open redirects)."""
-    if not target or len(target) > 2000 or not SAFE_PATH_RE.fullmatch(target):
-        return default
-    return target

@@ -16,7 +16,7 @@ from parlor.images import ACCEPT, MAX_IMAGE_BYTES
 from parlor.refusals import Refused
 from parlor.users import is_ghost
 
-from .base import BaseHandler, refusal_status
+from .base import BaseHandler
 
 MAX_SEND_BYTES = MAX_IMAGE_BYTES + 64 * 1024  # one picture plus the form around it
 URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
@@ -106,7 +106,7 @@ class ChatStartHandler(ChatListHandler):
         try:
             peer = await self.application.chat.peer(self.current_user, raw)
         except Refused as e:
-            await self.show_list(refusal_status(e), str(e))
+            await self.show_list(self.refused_status(e), str(e))
             return
         self.redirect(f"/chat/{peer}", status=303)
 
@@ -223,13 +223,12 @@ class MessagesHandler(ChatBase):
     async def refuse(self, peer: str, e: Refused, body: str) -> None:
         """The form again with the reason (and what was typed); nothing was stored, nothing is
         marked read."""
-        if e.retry_after:
-            self.set_header("Retry-After", str(e.retry_after))
+        status = self.refused_status(e)
         if self.wants_fragment():
-            self.send_form(peer, refusal_status(e), str(e), body)
+            self.send_form(peer, status, str(e), body)
             return
         messages, peer_read = await self.application.chat.latest(self.current_user, peer)
-        self.render_view("conversation.html", "partials/_conversation.html", status=refusal_status(e),
+        self.render_view("conversation.html", "partials/_conversation.html", status=status,
                          **await self.conversation_context(peer, messages=messages, online=set(),
                                                      seen=await self.seen(peer, messages, peer_read),
                                                      error=str(e), body=body))

@@ -21,8 +21,9 @@ from parlor.sessions import session_key
 from parlor.users import token_key
 
 from .base import (MAX_JSON_DEPTH, REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler,
-                   PlainServerHeader, SessionMixin, nests_deeper, refusal_status)
+                   PlainServerHeader, SessionMixin, refusal_status)
 from .chat import send_form
+from .inputs import nests_deeper
 from .scores import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol
 

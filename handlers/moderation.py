@@ -7,8 +7,8 @@ from parlor.chatlog import Message, pair_key
 from parlor.refusals import Refused
 from parlor.users import AccountError, is_ghost, normalize_username
 
-from .base import safe_next
 from .chat import ChatBase, ChatListHandler
+from .inputs import safe_next
 
 
 class BlockHandler(ChatListHandler):

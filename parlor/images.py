@@ -30,6 +30,8 @@ UPRIGHT = {2: PIL.Image.Transpose.FLIP_LEFT_RIGHT, 3: PIL.Image.Transpose.ROTATE
 # profiles, text chunks) can carry who took it and where, or a payload for a later parser.
 KEPT_INFO = frozenset({"transparency"})
 
+TOO_MANY_PIXELS = f"That picture has too many pixels (at most {MAX_IMAGE_PIXELS // 1_000_000} million)."
+
 # Pillow's own bomb guard, lowered to our limit (it warns above it and refuses at twice it).
 PIL.Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
@@ -43,7 +45,7 @@ def process_image(data: bytes) -> Image:
         with PIL.Image.open(io.BytesIO(data), formats=list(FORMATS)) as picture:
             kind = STORED_AS.get(picture.format, picture.format)
             if picture.width * picture.height > MAX_IMAGE_PIXELS:
-                raise Refused("too_large", f"That picture has too many pixels (at most {MAX_IMAGE_PIXELS // 1_000_000} million).")
+                raise Refused("too_large", TOO_MANY_PIXELS)
             picture.load()  # decodes it all (an MPO's first frame): a truncated or corrupt file fails here
             turn = UPRIGHT.get(picture.getexif().get(ORIENTATION_TAG))
             clean = picture.transpose(turn) if turn is not None else picture  # keep the photo upright
@@ -56,7 +58,7 @@ def process_image(data: bytes) -> Image:
     except Refused:
         raise
     except PIL.Image.DecompressionBombError:
-        raise Refused("too_large", f"That picture has too many pixels (at most {MAX_IMAGE_PIXELS // 1_000_000} million).") from None
+        raise Refused("too_large", TOO_MANY_PIXELS) from None
     except PIL.UnidentifiedImageError:
         raise Refused("unsupported", "Only PNG, JPEG, GIF and WebP pictures can be sent.") from None
     except Exception as e:  # hostile bytes make Pillow raise anything (struct.error, TypeError, ...)

@@ -272,7 +272,8 @@ class Safety:
         """`me` blocks `peer` (already blocked: nothing changes)."""
         result = await self._block(keys=[blocks_key(me), blocked_by_key(peer)], args=[me, peer, MAX_BLOCKS])
         if result == -1:
-            raise Refused("conflict", f"You have blocked {MAX_BLOCKS} people, the most there can be. Unblock someone first.")
+            raise Refused("conflict",
+                          f"You have blocked {MAX_BLOCKS} people, the most there can be. Unblock someone first.")
 
     async def unblock(self, me: str, peer: str) -> bool:
         """`me` unblocks `peer`; False if they had not blocked them."""
