@@ -274,7 +274,7 @@ class Games:
         name = clean_guest_name(raw_name)
         if await name_is_taken(name):
             raise Refused("invalid", "That name belongs to a registered player, or looks like one. "
-                                 "Please choose another.")
+                                     "Please choose another.")
         if await self.leaderboards.name_is_banned(name):
             raise Refused("invalid", "That name may not be used on the boards here. Please choose another.")
         if not await self._redis.hsetnx(game_key(game_id), "recorded", game.member):
