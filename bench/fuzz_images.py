@@ -1,5 +1,5 @@
 """Mutate small pictures of every accepted kind and feed them to parlor.images.process_image: any
-exception other than ImageRejected is a bug (a 500 for the sender). Prints a JSON line; saves each
+exception other than Refused is a bug (a 500 for the sender). Prints a JSON line; saves each
 escaping input to --out, for tests/corpus/images/.
 
     python -m bench.fuzz_images --minutes 8
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import PIL.Image
 
-from parlor.images import ImageRejected, process_image
+from parlor.images import process_image
+from parlor.refusals import Refused
 
 
 def _exif(orientation: int) -> bytes:
@@ -82,8 +83,8 @@ def main() -> None:
         try:
             process_image(data)
             outcomes["stored"] += 1
-        except ImageRejected as refused:
-            outcomes[str(refused.status)] += 1
+        except Refused as refused:
+            outcomes[refused.kind] += 1
         except Exception as e:  # what the fuzzer is for
             key = f"{name}-{type(e).__name__}"
             escaped[key] += 1

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import time
 
-from parlor.users import AccountError, SignupRefused, TryLater, UsernameTaken
+from parlor.membership import RESET_LINK_GONE
+from parlor.refusals import Refused
+from parlor.users import AccountError
 
-from parlor.membership import RESET_LINK_GONE, ResetLinkGone
-
-from .base import SESSION_COOKIE, BaseHandler, ClientError, safe_next
+from .base import SESSION_COOKIE, BaseHandler
+from .inputs import safe_next
 
 DOWNLOAD_CHUNK = 64 * 1024  # the data download is sent in pieces this big
-
-
-def refusal_status(handler: BaseHandler, e: AccountError) -> int:
-    """The status of a refused account form: 400, the refusal's own (403 for a suspended account),
-    or when waiting helps 429 (over a limit) or 503 (too many passwords being checked), with
-    Retry-After."""
-    if isinstance(e, TryLater):
-        if e.retry_after:
-            handler.set_header("Retry-After", str(e.retry_after))
-    return getattr(e, "status", 400)
 
 
 class SignupHandler(BaseHandler):
@@ -32,7 +23,7 @@ class SignupHandler(BaseHandler):
         next_path = safe_next(self.get_argument("next", None))
         try:
             await self.application.accounts.check_signup(invite)
-        except SignupRefused as e:
+        except Refused as e:
             self.refuse(e, invite, next_path)
             return
         self.render_view("signup.html", "partials/_signup_form.html",
@@ -45,20 +36,19 @@ class SignupHandler(BaseHandler):
         try:
             user = await self.application.accounts.sign_up(
                 username, self.get_body_argument("password", ""), self.request.remote_ip, invite)
-        except SignupRefused as e:
+        except Refused as e:
             self.refuse(e, invite, next_path)
             return
         except AccountError as e:
-            status = 409 if isinstance(e, UsernameTaken) else refusal_status(self, e)
-            self.render_view("signup.html", "partials/_signup_form.html",
-                             status=status, username=username, error=str(e), next=next_path, invite=invite)
+            self.render_view("signup.html", "partials/_signup_form.html", status=self.refused_status(e),
+                             username=username, error=str(e), next=next_path, invite=invite)
             return
         await self.sign_in(user)
         self.redirect_after_post(next_path)
 
-    def refuse(self, e: SignupRefused, invite: str | None, next_path: str) -> None:
+    def refuse(self, e: Refused, invite: str | None, next_path: str) -> None:
         """No form: the reason (closed, invitation only, or what became of the invite)."""
-        self.render_view("signup.html", "partials/_signup_form.html", status=e.status, refused=str(e),
+        self.render_view("signup.html", "partials/_signup_form.html", status=self.refused_status(e), refused=str(e),
                          username="", error=None, next=next_path, invite=invite)
 
 
@@ -76,7 +66,7 @@ class LoginHandler(BaseHandler):
             )
         except AccountError as e:
             self.render_view("login.html", "partials/_login_form.html",
-                             status=refusal_status(self, e), username=username, error=str(e), next=next_path)
+                             status=self.refused_status(e), username=username, error=str(e), next=next_path)
             return
         await self.sign_in(user)
         self.redirect_after_post(next_path)
@@ -98,7 +88,7 @@ class AccountHandler(BaseHandler):
             if self.request.method in ("GET", "HEAD"):
                 self.redirect("/login?next=/account")
                 return
-            raise ClientError(401, "Please log in first.")
+            raise Refused("unauthenticated", "Please log in first.")
 
     async def get(self) -> None:
         await self.show()
@@ -113,7 +103,7 @@ class AccountHandler(BaseHandler):
 
     async def refuse(self, form: str, e: AccountError) -> None:
         """The page again with the reason next to the form; 429 when too many tries were made."""
-        await self.show(status=refusal_status(self, e), errors={form: str(e)})
+        await self.show(status=self.refused_status(e), errors={form: str(e)})
 
 
 class ApiTokenHandler(AccountHandler):
@@ -135,7 +125,7 @@ class ApiTokenHandler(AccountHandler):
             revoked = await accounts.revoke_api_token(self.current_user)
             await self.show(notice="Your API token was revoked." if revoked else "You had no API token.")
         else:
-            raise ClientError(400, "action must be new or revoke.")
+            raise Refused("invalid", "action must be new or revoke.")
 
 
 class PasswordHandler(AccountHandler):
@@ -196,7 +186,7 @@ class PasswordResetHandler(BaseHandler):
         token = self.get_query_argument("token", "")
         user = await self.application.membership.reset_link_user(token)
         if user is None:
-            raise ClientError(404, RESET_LINK_GONE)
+            raise Refused("not_found", RESET_LINK_GONE)
         self.render_view("password_reset.html", "partials/_password_reset.html", token=token, user=user,
                          error=None, done=False)
 
@@ -204,11 +194,9 @@ class PasswordResetHandler(BaseHandler):
         token = self.get_body_argument("token", "")
         try:
             user = await self.application.membership.reset_password(token, self.get_body_argument("new", ""))
-        except ResetLinkGone:
-            raise ClientError(404, RESET_LINK_GONE) from None
         except AccountError as e:
             user = await self.application.membership.reset_link_user(token)
-            self.render_view("password_reset.html", "partials/_password_reset.html", status=refusal_status(self, e),
+            self.render_view("password_reset.html", "partials/_password_reset.html", status=self.refused_status(e),
                              token=token, user=user, error=str(e), done=False)
             return
         self.render_view("password_reset.html", "partials/_password_reset.html", token="", user=user, error=None,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from parlor.safety import Refused
+from parlor.refusals import Refused
 from parlor.suspensions import LENGTHS
-from parlor.users import AccountError, UsernameTaken
+from parlor.users import AccountError
 
-from .accounts import refusal_status
-from .base import STATUS_MESSAGES, BaseHandler, ClientError, safe_next
+from .base import STATUS_MESSAGES, BaseHandler
+from .inputs import safe_next
 
 LOG_PAGE = 100  # audit entries per page
 REPORTS_SHOWN = 100  # open reports listed at once, newest first
@@ -25,7 +25,7 @@ class AdminBase(BaseHandler):
     async def prepare(self) -> None:
         await super().prepare()
         if not await self.application.admins.is_admin(self.current_user):
-            raise ClientError(404, STATUS_MESSAGES[404])
+            raise Refused("not_found", STATUS_MESSAGES[404])
         self.is_admin = True
 
     @property
@@ -61,11 +61,8 @@ class AdminAccountsHandler(AdminHandler):
     async def post(self) -> None:
         try:
             name = await self.moderation.create_account(self.current_user, self.form("username"), self.form("password"))
-        except Refused as e:
-            await self.show(e.status, error=str(e))
-            return
-        except AccountError as e:
-            await self.show(409 if isinstance(e, UsernameTaken) else refusal_status(self, e), error=str(e))
+        except (Refused, AccountError) as e:
+            await self.show(self.refused_status(e), error=str(e))
             return
         await self.show(notice=f"The account {name} was made. Give its password to its owner.")
 
@@ -83,10 +80,7 @@ class AdminUserHandler(AdminBase):
     a password-reset link."""
 
     async def user_or_404(self, raw_name: str) -> str:
-        try:
-            return await self.moderation.user(raw_name)
-        except Refused as e:
-            raise ClientError(e.status, str(e)) from None
+        return await self.moderation.user(raw_name)
 
     async def get(self, raw_name: str) -> None:
         await self.show(await self.user_or_404(raw_name))
@@ -113,9 +107,9 @@ class AdminSuspensionHandler(AdminUserHandler):
                 await self.moderation.lift(self.current_user, name, self.form("reason"))
                 notice = f"The suspension of {name} is lifted."
             else:
-                raise Refused(400, "action must be suspend or lift.")
+                raise Refused("invalid", "action must be suspend or lift.")
         except Refused as e:
-            await self.show(name, e.status, error=str(e))
+            await self.show(name, self.refused_status(e), error=str(e))
             return
         if self.get_body_argument("next", None):
             self.redirect(safe_next(self.form("next"), "/admin"), status=303)
@@ -164,9 +158,9 @@ class AdminReportHandler(AdminReportsHandler):
                 report = await moderation.suspend_reported(admin, report_id, self.form("length"), self.form("reason"))
                 notice = f"{report.reported} is suspended."
             else:
-                raise Refused(400, "action must be dismiss, delete or suspend.")
+                raise Refused("invalid", "action must be dismiss, delete or suspend.")
         except Refused as e:
-            await self.show(e.status, error=str(e))
+            await self.show(self.refused_status(e), error=str(e))
             return
         await self.show(notice=notice)
 
@@ -177,7 +171,7 @@ class AdminReportPictureHandler(AdminBase):
     async def get(self, report_id: str) -> None:
         picture = await self.application.reports.picture(report_id)
         if picture is None:
-            raise ClientError(404, "This report keeps no picture.")
+            raise Refused("not_found", "This report keeps no picture.")
         self.set_header("Content-Type", "image/jpeg")
         self.set_header("Content-Security-Policy", "sandbox")
         self.set_header("Cache-Control", "no-store")
@@ -201,7 +195,7 @@ class AdminInvitesHandler(AdminBase):
             invite = await self.moderation.make_invite(self.current_user, self.form("uses"), self.form("expiry"),
                                                        self.form("note"))
         except Refused as e:
-            await self.show(e.status, error=str(e))
+            await self.show(self.refused_status(e), error=str(e))
             return
         # Then a GET of the list, the new one first: reloading that page makes no second invite.
         self.redirect(f"/admin/invites#invite-{invite.code}", status=303)
@@ -217,7 +211,7 @@ class AdminInviteRevokeHandler(AdminInvitesHandler):
         try:
             await self.moderation.revoke_invite(self.current_user, code)
         except Refused as e:
-            await self.show(e.status, error=str(e))
+            await self.show(self.refused_status(e), error=str(e))
             return
         await self.show(notice="The invite was revoked.")
 
@@ -228,7 +222,7 @@ class AdminLogHandler(AdminBase):
     async def get(self) -> None:
         raw = self.get_query_argument("offset", "0")
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 7):
-            raise ClientError(400, "offset must be a whole number.")
+            raise Refused("invalid", "offset must be a whole number.")
         entries, total = await self.application.audit.entries(int(raw), LOG_PAGE)
         self.render_view("admin_log.html", "partials/_admin_log.html", entries=entries, total=total, offset=int(raw),
                          page=LOG_PAGE)
@@ -240,11 +234,8 @@ class AdminBoardEntryHandler(AdminBase):
 
     async def post(self, raw_board: str) -> None:
         board = int(raw_board) if raw_board.isdigit() and len(raw_board) <= 8 else 0
-        try:
-            await self.moderation.remove_entry(self.current_user, board, self.form("member"),
-                                               self.form("ban") == "1", self.form("reason"))
-        except Refused as e:
-            raise ClientError(e.status, str(e)) from None
+        await self.moderation.remove_entry(self.current_user, board, self.form("member"),
+                                           self.form("ban") == "1", self.form("reason"))
         self.application.board_views.forget(board)  # here at once; other processes hear the board's notice
         target = safe_next(self.get_body_argument("next", None), "/admin")
         self.redirect(target, status=303)

@@ -1,9 +1,9 @@
 """The API for scripts and other sites' pages, authenticated by the user's API token alone."""
 from __future__ import annotations
 
-from parlor.chat import ChatError
+from parlor.refusals import Refused
 
-from .base import BaseHandler, ClientError
+from .base import BaseHandler
 from .chat import message_json
 
 
@@ -19,24 +19,21 @@ class ApiMessagesHandler(BaseHandler):
         # Tornado checks XSRF before prepare(). This API reads no cookie, so a request without a
         # token gets what it lacks (401), not a 403 about a form.
         if self.api_token() is None:
-            raise ClientError(401, "This API needs your API token: Authorization: Bearer <token>, or token=.")
+            raise Refused("unauthenticated", "This API needs your API token: Authorization: Bearer <token>, or token=.")
 
     def fields(self) -> dict[str, str | None]:
         names = ("to", "body", "client_id")
         if self.request.headers.get("Content-Type", "").split(";")[0].strip() == "application/json":
             data = self.json_body()
             if not isinstance(data, dict) or not all(isinstance(data.get(n, ""), str) for n in names):
-                raise ClientError(400, 'Send a JSON object like {"to": "bob", "body": "hello"}.')
+                raise Refused("invalid", 'Send a JSON object like {"to": "bob", "body": "hello"}.')
             return {n: data.get(n) for n in names}
         return {n: self.get_body_argument(n, None) for n in names}
 
     async def post(self) -> None:
         fields = self.fields()
         chat = self.application.chat
-        try:
-            peer = await chat.peer(self.current_user, fields["to"] or "")
-            message, created = await chat.send(self.current_user, peer, fields["body"], fields["client_id"])
-        except ChatError as e:
-            raise ClientError(e.status, str(e), e.retry_after) from None
+        peer = await chat.peer(self.current_user, fields["to"] or "")
+        message, created = await chat.send(self.current_user, peer, fields["body"], fields["client_id"])
         self.write_json({"created": created, "to": peer, "message": message_json(message, peer)},
                         201 if created else 200)

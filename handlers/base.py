@@ -13,6 +13,10 @@ import tornado.web
 from markupsafe import Markup
 
 from parlor.chatlog import StorageFailed
+from parlor.refusals import KINDS, Refused
+from parlor.users import AccountError
+
+from .inputs import nests_deeper
 
 log = logging.getLogger("parlor.web")
 
@@ -78,13 +82,26 @@ def hide_secrets(uri: str) -> str:
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ConnectionError)
 
 
-class ClientError(tornado.web.HTTPError):
-    """An error whose message is meant for the person who made the request."""
+# The one place a refusal's kind becomes an HTTP status: pages, fragments, JSON and JSONP alike.
+STATUS_OF_KIND = {
+    "invalid": 400,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "gone": 410,
+    "too_large": 413,
+    "too_long": 414,
+    "unsupported": 415,
+    "too_many": 429,
+    "unavailable": 503,
+}
+assert STATUS_OF_KIND.keys() == KINDS, "every kind of refusal has its status"
 
-    def __init__(self, status: int, message: str, retry_after: int | None = None):
-        super().__init__(status, log_message=message)
-        self.message = message
-        self.retry_after = retry_after
+
+def refusal_status(refused: Refused | AccountError) -> int:
+    """The HTTP status a refusal (or an account form's error, which names its kind too) is answered with."""
+    return STATUS_OF_KIND[refused.kind]
 
 
 class PlainServerHeader:
@@ -140,7 +157,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             # A token request is the token's user and no one else: the cookie is not even read.
             self.current_user = await self.application.accounts.user_for_token(token)
             if self.current_user is None:
-                raise ClientError(401, "That API token is not valid (it may have been replaced).")
+                raise Refused("unauthenticated", "That API token is not valid (it may have been replaced).")
             self.set_header("Cache-Control", PRIVATE_CACHE_CONTROL)
             return
         await self.load_session()
@@ -188,21 +205,21 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         body), with a message (Tornado's own limit answers a bare 400). Tornado closes
         connections whose headers pass 64 KiB."""
         if len(self.request.uri) > MAX_URL_CHARS:
-            raise ClientError(414, f"That address is too long: at most {MAX_URL_CHARS} characters.")
+            raise Refused("too_long", f"That address is too long: at most {MAX_URL_CHARS} characters.")
         declared = self.request.headers.get("Content-Length")
         if declared is None:
             self.check_body_size()
             return
         if not declared.isdigit():
-            raise ClientError(400, "The Content-Length header is not a number.")
+            raise Refused("invalid", "The Content-Length header is not a number.")
         if int(declared) > self.max_body_bytes:
-            raise ClientError(413, self.too_large_message())
+            raise Refused("too_large", self.too_large_message())
 
     def check_body_size(self) -> None:
         """413 for a body over the limit that declared no length (chunked): Tornado read it whole,
         up to the server's MAX_REQUEST_BYTES, before prepare()."""
         if len(self.request.body) > self.max_body_bytes:
-            raise ClientError(413, self.too_large_message())
+            raise Refused("too_large", self.too_large_message())
 
     def json_body(self) -> object:
         """The request's body as JSON; 400 with a message if it is not JSON, or nests deeper than
@@ -210,13 +227,13 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         try:
             text = self.request.body.decode("utf-8")
         except UnicodeDecodeError:
-            raise ClientError(400, "The body is not valid JSON.") from None
+            raise Refused("invalid", "The body is not valid JSON.") from None
         if nests_deeper(text, MAX_JSON_DEPTH):
-            raise ClientError(400, f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.")
+            raise Refused("invalid", f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.")
         try:
             return json.loads(text)
         except ValueError:
-            raise ClientError(400, "The body is not valid JSON.") from None
+            raise Refused("invalid", "The body is not valid JSON.") from None
 
     def too_large_message(self) -> str:
         return f"That is too much data: this address accepts at most {self.max_body_bytes // 1024} KiB."
@@ -306,20 +323,29 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
 
     # -- errors ----------------------------------------------------------------------------
 
-    def write_error(self, status_code: int, **kwargs) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
+    def refused_status(self, refused: Refused | AccountError) -> int:
+        """The status of a refusal that a handler answers with its own page (the form again, with
+        the reason), Retry-After set when waiting helps."""
+        if getattr(refused, "retry_after", None):
+            self.set_header("Retry-After", str(refused.retry_after))
+        return refusal_status(refused)
+
+    def error_status(self, status_code: int, exc: BaseException | None) -> tuple[int, str]:
+        """The status and the message for the person of an error answer, the status set (and
+        Retry-After when waiting helps): a refusal's from its kind, 503 for a store that is down."""
+        if isinstance(exc, Refused):
+            status_code = self.refused_status(exc)
+            self.set_status(status_code)
+            return status_code, exc.message
         if isinstance(exc, (*REDIS_DOWN, StorageFailed)):
-            status_code = 503
             self.set_status(503)
             self.set_header("Retry-After", "5")
-        if isinstance(exc, ClientError):
-            message = exc.message
-            if exc.retry_after:
-                self.set_header("Retry-After", str(exc.retry_after))
-        elif isinstance(exc, StorageFailed):
-            message = STORAGE_FAILED
-        else:
-            message = STATUS_MESSAGES.get(status_code, HTTPStatus(status_code).phrase)
+            return 503, STORAGE_FAILED if isinstance(exc, StorageFailed) else STATUS_MESSAGES[503]
+        return status_code, STATUS_MESSAGES.get(status_code, HTTPStatus(status_code).phrase)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        status_code, message = self.error_status(status_code, exc)
         detail = None
         if self.settings.get("serve_traceback") and "exc_info" in kwargs and status_code >= 500:
             detail = "".join(traceback.format_exception(*kwargs["exc_info"]))
@@ -349,34 +375,12 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             log.warning("%s: Redis unavailable (%s)", self._request_summary(), value)
         elif isinstance(value, StorageFailed):
             log.error("%s: a chat file could not be written (%s)", self._request_summary(), value)
+        elif isinstance(value, Refused):  # one line, as Tornado logs its own HTTPError
+            tornado.log.gen_log.warning("%d %s: %s", refusal_status(value), self._request_summary(), value.message)
         elif isinstance(value, tornado.web.HTTPError):
             super().log_exception(typ, value, tb)  # one line, from _request_summary
         else:  # Tornado's own would add repr(self.request), whose uri may hold a token
             tornado.log.app_log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
-
-
-def nests_deeper(text: str, limit: int) -> bool:
-    """Whether the brackets of a JSON text, outside its strings, nest deeper than `limit`."""
-    if text.count("[") + text.count("{") <= limit:
-        return False  # the usual case, counted in C
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
 
 
 class NotFoundHandler(BaseHandler):
@@ -384,15 +388,4 @@ class NotFoundHandler(BaseHandler):
 
     async def prepare(self) -> None:
         await super().prepare()
-        raise ClientError(404, STATUS_MESSAGES[404])
-
-
-# A path on this site, in the characters a URL path and query may hold unescaped.
-SAFE_PATH_RE = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
-
-
-def safe_next(target: str | None, default: str = "/") -> str:
-    """Only a path on this site is a place to go after login (stops open redirects)."""
-    if not target or len(target) > 2000 or not SAFE_PATH_RE.fullmatch(target):
-        return default
-    return target
+        raise Refused("not_found", STATUS_MESSAGES[404])

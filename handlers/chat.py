@@ -11,15 +11,16 @@ import tornado.web
 from markupsafe import Markup, escape
 
 from parlor import eliza
-from parlor.chat import ChatError, Summary, published_key
+from parlor.chat import Summary, published_key
 from parlor.chatlog import Message, pair_key
 from parlor.events import Outgoing
 from parlor.hub import Hub
 from parlor.images import ACCEPT, MAX_IMAGE_BYTES
+from parlor.refusals import Refused
 from parlor.safety import Safety
 from parlor.users import is_ghost
 
-from .base import BaseHandler, ClientError
+from .base import BaseHandler
 
 MAX_SEND_BYTES = MAX_IMAGE_BYTES + 64 * 1024  # one picture plus the form around it
 URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
@@ -69,13 +70,11 @@ class ChatBase(BaseHandler):
             if self.request.method in ("GET", "HEAD"):
                 self.redirect(f"/login?next={tornado.escape.url_escape(self.request.uri, plus=False)}")
                 return
-            raise ClientError(401, "Please log in to chat.")
+            raise Refused("unauthenticated", "Please log in to chat.")
 
     async def peer_or_error(self, raw_peer: str) -> str:
-        try:
-            return await self.application.chat.peer(self.current_user, raw_peer)
-        except ChatError as e:
-            raise ClientError(e.status, str(e)) from None
+        """The peer named in the URL, or Refused (not_found, or invalid for oneself)."""
+        return await self.application.chat.peer(self.current_user, raw_peer)
 
     async def seen(self, peer: str, messages: list[Message], peer_read: int) -> bool:
         """Whether to show "Seen" under my newest message: never when the peer blocked me (who
@@ -110,8 +109,8 @@ class ChatStartHandler(ChatListHandler):
         raw = self.get_query_argument("peer", "")
         try:
             peer = await self.application.chat.peer(self.current_user, raw)
-        except ChatError as e:
-            await self.show_list(e.status, str(e))
+        except Refused as e:
+            await self.show_list(self.refused_status(e), str(e))
             return
         self.redirect(f"/chat/{peer}", status=303)
 
@@ -124,7 +123,7 @@ def seen_by_peer(me: str, messages: list[Message], peer_read: int) -> bool:
 class ConversationHandler(ChatBase):
     async def get(self, raw_peer: str) -> None:
         peer = await self.peer_or_error(raw_peer)
-        messages, peer_read = await self.application.chat.open(self.current_user, peer)
+        messages, peer_read = await self.application.chat.open_and_mark_read(self.current_user, peer)
         online = await self.application.hub.online([peer], viewer=self.current_user)
         blocked = await self.application.safety.has_blocked(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html",
@@ -182,7 +181,7 @@ class MessagesHandler(ChatBase):
     def _parse_body(self) -> None:
         self._body_read = True
         if self._received > self.max_body_bytes:
-            raise ClientError(413, self.too_large_message())
+            raise Refused("too_large", self.too_large_message())
         body = b"".join(self._chunks)
         self._chunks = []
         try:
@@ -190,7 +189,7 @@ class MessagesHandler(ChatBase):
                 self.request.headers.get("Content-Type", ""), body,
                 self.request.body_arguments, self.request.files, self.request.headers)
         except tornado.httputil.HTTPInputError:  # no boundary, no end, too many parts: not our form
-            raise ClientError(400, "The form could not be read; reload the page and send again.") from None
+            raise Refused("invalid", "The form could not be read; reload the page and send again.") from None
         for name, values in self.request.body_arguments.items():
             self.request.arguments.setdefault(name, []).extend(values)
 
@@ -198,7 +197,7 @@ class MessagesHandler(ChatBase):
         peer = await self.peer_or_error(raw_peer)
         raw = self.get_query_argument("before", "")
         if not (raw.isdigit() and raw.isascii() and len(raw) <= 18):
-            raise ClientError(400, "before must be a message number.")
+            raise Refused("invalid", "before must be a message number.")
         messages = await self.application.chat.older(self.current_user, peer, int(raw))
         self.render_view("chat_older.html", "partials/_older.html",
                          peer=peer, me=self.current_user, pair=pair_key(self.current_user, peer), messages=messages)
@@ -212,7 +211,7 @@ class MessagesHandler(ChatBase):
         try:
             await self.application.chat.send(
                 self.current_user, peer, body, self.get_body_argument("client_id", None), image)
-        except ChatError as e:
+        except Refused as e:
             await self.refuse(peer, e, body)
             return
         if self.wants_fragment():  # the message itself arrives over /live, in every tab
@@ -225,16 +224,15 @@ class MessagesHandler(ChatBase):
         self.finish(send_form(self.application.templates, self.current_user, peer, self.xsrf_token.decode("ascii"),
                               error, body))
 
-    async def refuse(self, peer: str, e: ChatError, body: str) -> None:
+    async def refuse(self, peer: str, e: Refused, body: str) -> None:
         """The form again with the reason (and what was typed); nothing was stored, nothing is
         marked read."""
-        if e.retry_after:
-            self.set_header("Retry-After", str(e.retry_after))
+        status = self.refused_status(e)
         if self.wants_fragment():
-            self.send_form(peer, e.status, str(e), body)
+            self.send_form(peer, status, str(e), body)
             return
-        messages, peer_read = await self.application.chat.open(self.current_user, peer, mark_read=False)
-        self.render_view("conversation.html", "partials/_conversation.html", status=e.status,
+        messages, peer_read = await self.application.chat.latest(self.current_user, peer)
+        self.render_view("conversation.html", "partials/_conversation.html", status=status,
                          **await self.conversation_context(peer, messages=messages, online=set(),
                                                      seen=await self.seen(peer, messages, peer_read),
                                                      error=str(e), body=body))
@@ -250,7 +248,7 @@ class ImageHandler(ChatBase):
         if raw_id.isdigit() and len(raw_id) <= 18:
             found = await self.application.chat.image(self.current_user, peer, int(raw_id), thumbnail)
         if found is None:
-            raise ClientError(404, "There is no such picture.")
+            raise Refused("not_found", "There is no such picture.")
         mime, data = found
         self.set_header("Content-Type", mime)
         self.set_header("Content-Security-Policy", "sandbox")  # even a browser that sniffs runs nothing

@@ -1,9 +1,10 @@
 """The tutorial's JSON endpoints, kept for its clients; they share every rule of the chat."""
 from __future__ import annotations
 
-from parlor.chat import HISTORY_PAGE, ChatError
+from parlor.chat import HISTORY_PAGE
+from parlor.refusals import Refused
 
-from .base import BaseHandler, ClientError
+from .base import BaseHandler
 
 
 class CompatHandler(BaseHandler):
@@ -13,28 +14,22 @@ class CompatHandler(BaseHandler):
     async def prepare(self) -> None:
         await super().prepare()
         if not self.current_user:
-            raise ClientError(401, "Log in first.")
+            raise Refused("unauthenticated", "Log in first.")
 
     async def peer_of(self, one: str, two: str) -> str:
         """The other one of a pair that must include the signed-in user (else 403)."""
         me = self.current_user
         names = [n.strip().lower() for n in (one, two)]
         if me not in names:
-            raise ClientError(403, "You can only use your own conversations.")
+            raise Refused("forbidden", "You can only use your own conversations.")
         other = names[1] if names[0] == me else names[0]
-        return await self.checked(self.application.chat.peer(me, other))
-
-    async def checked(self, step):
-        try:
-            return await step
-        except ChatError as e:
-            raise ClientError(e.status, str(e), e.retry_after) from None
+        return await self.application.chat.peer(me, other)
 
 
 class CreateConversationHandler(CompatHandler):
     async def post(self) -> None:
         peer = await self.peer_of(self.get_body_argument("user_one", ""), self.get_body_argument("user_two", ""))
-        await self.checked(self.application.chat.create(self.current_user, peer))
+        await self.application.chat.create(self.current_user, peer)
         self.write_json({"success": True})
 
 
@@ -46,9 +41,9 @@ class MessageHistoryHandler(CompatHandler):
         peer = await self.peer_of(self.get_body_argument("user_one", ""), self.get_body_argument("user_two", ""))
         before, limit = self.get_argument("before", ""), self.get_argument("limit", str(HISTORY_PAGE))
         if before and not (before.isascii() and before.isdigit() and len(before) <= 18):
-            raise ClientError(400, "before must be a message number.")
+            raise Refused("invalid", "before must be a message number.")
         if not (limit.isascii() and limit.isdigit() and len(limit) <= 6 and 1 <= int(limit) <= HISTORY_PAGE):
-            raise ClientError(400, f"limit must be a whole number from 1 to {HISTORY_PAGE}.")
+            raise Refused("invalid", f"limit must be a whole number from 1 to {HISTORY_PAGE}.")
         messages, more = await self.application.chat.history_page(
             self.current_user, peer, int(before) if before else None, int(limit))
         self.write_json({"history": [
@@ -59,9 +54,8 @@ class MessageHistoryHandler(CompatHandler):
 class SendMessageHandler(CompatHandler):
     async def post(self, raw_peer: str) -> None:
         if self.get_body_argument("author", "").strip().lower() != self.current_user:
-            raise ClientError(403, "You can only send messages as yourself.")
-        peer = await self.checked(self.application.chat.peer(self.current_user, raw_peer))
-        message, _ = await self.checked(self.application.chat.send(
-            self.current_user, peer, self.get_body_argument("message", ""),
-            self.get_body_argument("client_id", None)))
+            raise Refused("forbidden", "You can only send messages as yourself.")
+        peer = await self.application.chat.peer(self.current_user, raw_peer)
+        message, _ = await self.application.chat.send(
+            self.current_user, peer, self.get_body_argument("message", ""), self.get_body_argument("client_id", None))
         self.write_json({"success": True, "id": message.id})

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from parlor.events import Outgoing
-from parlor.games import GameError
-from parlor.safety import Refused, address_group
+from parlor.refusals import Refused
+from parlor.safety import address_group
 from parlor.scores import MIN_GAMES, RECENT_GAMES, forfeit_guesses, member_for
 
-from .base import BaseHandler, ClientError
+from .base import BaseHandler
 
 
 class GameBase(BaseHandler):
@@ -35,16 +35,14 @@ class GameBase(BaseHandler):
     async def game_or_404(self, game_id: str):
         game = await self.application.games.load(game_id, self.player)
         if game is None:
-            raise ClientError(404, "There is no such game, or it has expired.")
+            raise Refused("not_found", "There is no such game, or it has expired.")
         return game
 
-    async def refuse(self, game_id: str, e: GameError) -> None:
-        """A refused action: 404 as a page; otherwise the game again, with the reason."""
-        if e.status == 404:
-            raise ClientError(404, str(e))
-        if e.retry_after:
-            self.set_header("Retry-After", str(e.retry_after))
-        await self.show_game(await self.game_or_404(game_id), status=e.status, error=str(e))
+    async def refuse(self, game_id: str, e: Refused) -> None:
+        """A refused action: not_found as a page; otherwise the game again, with the reason."""
+        if e.kind == "not_found":
+            raise e
+        await self.show_game(await self.game_or_404(game_id), status=self.refused_status(e), error=str(e))
 
 
 class GamesHandler(GameBase):
@@ -52,20 +50,15 @@ class GamesHandler(GameBase):
         raw = self.get_body_argument("max", "")
         board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else None
         if board not in self.application.config.boards:
-            raise ClientError(400, "Choose one of the boards offered.")
+            raise Refused("invalid", "Choose one of the boards offered.")
         address = address_group(self.request.remote_ip)
         visitor = member_for(self.current_user, self.player) if self.session else None
-        try:  # before a session is made: a refused start stores nothing
-            await self.application.safety.check_game_start(address, visitor)
-        except Refused as e:
-            raise ClientError(e.status, str(e), e.retry_after) from None
+        # Before a session is made: a refused start stores nothing.
+        await self.application.safety.check_game_start(address, visitor)
         session = await self.ensure_session()
         if visitor is None:  # a new session's first game counts towards its own limit too
             await self.application.safety.hit("games", member_for(self.current_user, session["player"]))
-        try:
-            game_id = await self.application.games.start(session["player"], board, self.current_user, address)
-        except GameError as e:
-            raise ClientError(e.status, str(e)) from None
+        game_id = await self.application.games.start(session["player"], board, self.current_user, address)
         self.application.board_views.forget(board)  # its forfeit may have changed the board
         self.redirect_after_post(f"/games/{game_id}")
 
@@ -80,7 +73,7 @@ class GuessHandler(GameBase):
         try:
             game = await self.application.games.guess(
                 game_id, self.player, self.get_body_argument("guess", None, strip=False), self.current_user)
-        except GameError as e:
+        except Refused as e:
             await self.refuse(game_id, e)
             return
         if game.finished:  # a guess on a finished game is refused above: this one ended it
@@ -101,7 +94,7 @@ class ClaimHandler(GameBase):
             game = await self.application.games.claim(
                 game_id, self.player, self.get_body_argument("name", None),
                 name_is_taken=self.application.accounts.name_is_taken)
-        except GameError as e:
+        except Refused as e:
             await self.refuse(game_id, e)
             return
         self.application.board_views.forget(game.max)  # our own notice comes back a moment later

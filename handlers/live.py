@@ -12,15 +12,16 @@ from urllib.parse import urlsplit
 import tornado.ioloop
 import tornado.websocket
 
-from parlor.chat import ChatError
 from parlor.chatlog import StorageFailed, pair_key
 from parlor.events import Event, Push, Reload, parse_cursor
+from parlor.refusals import Refused
 from parlor.sessions import session_key
 from parlor.users import token_key
 
-from .base import (MAX_JSON_DEPTH, REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler, ClientError,
-                   PlainServerHeader, SessionMixin, nests_deeper)
+from .base import (MAX_JSON_DEPTH, REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler,
+                   PlainServerHeader, SessionMixin, refusal_status)
 from .chat import send_form
+from .inputs import nests_deeper
 from .jsonp import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol, shed_upgrade_request
 from .wire import sse_text, ws_wire
@@ -70,7 +71,7 @@ class LiveParameters:
         boards = [part for part in raw.split(",") if part]
         valid = all(b.isdigit() and b.isascii() and len(b) <= 8 for b in boards)
         if not valid or not {int(b) for b in boards} <= set(self.application.config.boards):
-            raise ClientError(400, "boards lists the boards this page shows, like boards=10,25.")
+            raise Refused("invalid", "boards lists the boards this page shows, like boards=10,25.")
         return tuple(f"board:{int(b)}" for b in boards)
 
     def cursor_argument(self, header: str | None = None) -> str | None:
@@ -79,7 +80,7 @@ class LiveParameters:
         if raw is None or raw == "":
             return None
         if parse_cursor(raw) is None:
-            raise ClientError(400, "after must be an event id like 1700000000000-0, as the last event carried.")
+            raise Refused("invalid", "after must be an event id like 1700000000000-0, as the last event carried.")
         return raw
 
 
@@ -119,8 +120,8 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
         try:
             self.topics, self.after = self.topics_argument(), self.cursor_argument()
             await self.load_session()
-        except ClientError as e:
-            self.set_status(e.status_code)
+        except Refused as e:
+            self.set_status(refusal_status(e))
             self.finish(e.message)
         except REDIS_DOWN:
             self.set_status(503)
@@ -176,7 +177,7 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
         try:
             peer = await chat.peer(self.current_user, raw_peer)
             await chat.send(self.current_user, peer, body, client_id)
-        except ChatError as e:
+        except Refused as e:
             self.answer(peer, str(e), body)
         except StorageFailed:
             self.answer(peer, STORAGE_FAILED, body)
@@ -291,7 +292,7 @@ class EventStreamHandler(LiveParameters, BaseHandler):
         self.connection = SseConnection(self)
         if not await self.application.hub.join(self.connection, self.current_user, topics, after,
                                                credential=self.credential()):
-            raise ClientError(429, "You have too many live pages open. Close some and reload.")
+            raise Refused("too_many", "You have too many live pages open. Close some and reload.")
         try:
             self.flush()
             await self.connection.ended.wait()
@@ -345,17 +346,17 @@ class PollHandler(LiveParameters, BaseHandler):
     async def get(self) -> None:
         callback = self.get_query_argument("callback", None)
         if callback is not None and not CALLBACK_RE.fullmatch(callback):
-            raise ClientError(400, "callback must be a JavaScript name like handle or app.onEvents.")
+            raise Refused("invalid", "callback must be a JavaScript name like handle or app.onEvents.")
         if callback is not None and self.api_token() is None:
-            raise ClientError(401, "JSONP needs your API token as token= (make one on your account page).")
+            raise Refused("unauthenticated", "JSONP needs your API token as token= (make one on your account page).")
         if not self.current_user:
-            raise ClientError(401, "Log in, or pass your API token as token=.")
+            raise Refused("unauthenticated", "Log in, or pass your API token as token=.")
         timeout = self._timeout()
         hub = self.application.hub
         after = self.cursor_argument() or await hub.events.cursor(self.current_user)
         self.waiter = PollConnection()
         if not await hub.join(self.waiter, self.current_user, (), after, linger=True, credential=self.credential()):
-            raise ClientError(429, "You have too many live connections open.", retry_after=5)
+            raise Refused("too_many", "You have too many live connections open.", retry_after=5)
         try:
             if not self.waiter.ready.is_set():
                 try:
@@ -374,7 +375,7 @@ class PollHandler(LiveParameters, BaseHandler):
         if raw is None:
             return limit
         if not (raw.isdigit() and raw.isascii() and len(raw) <= 3):
-            raise ClientError(400, f"timeout is a whole number of seconds up to {limit:g}.")
+            raise Refused("invalid", f"timeout is a whole number of seconds up to {limit:g}.")
         return min(int(raw), limit)
 
     def _answer(self, after: str, callback: str | None) -> None:

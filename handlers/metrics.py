@@ -5,7 +5,9 @@ import ipaddress
 
 from prometheus_client.exposition import choose_encoder
 
-from .base import BaseHandler, ClientError
+from parlor.refusals import Refused
+
+from .base import BaseHandler
 
 # Headers a proxy adds: without --xheaders a request carrying one came through a proxy (whose
 # own address, often loopback, says nothing about the client), so it is not the operator's.
@@ -17,7 +19,7 @@ class MetricsHandler(BaseHandler):
         # No session (a scraper has none) and no Redis: /metrics answers even while Redis is down.
         # Information leak: request counts, users online and process details are the operator's.
         if not self.from_operator():
-            raise ClientError(403, "/metrics is for the operator: allowed from the networks in --metrics-allow.")
+            raise Refused("forbidden", "/metrics is for the operator: allowed from the networks in --metrics-allow.")
 
     def from_operator(self) -> bool:
         config = self.application.config
@@ -39,5 +41,6 @@ class MetricsHandler(BaseHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        status_code, message = self.error_status(status_code, exc)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish((exc.message if isinstance(exc, ClientError) else f"{status_code}") + "\n")
+        self.finish((message if isinstance(exc, Refused) else f"{status_code}") + "\n")

@@ -4,15 +4,15 @@ from __future__ import annotations
 import jinja2
 
 from parlor import eliza
-from parlor.chat import ChatError, Summary
+from parlor.chat import Summary
 from parlor.chatlog import ChatLogs, Message, pair_key
 from parlor.events import Outgoing
 from parlor.hub import Hub
-from parlor.safety import Refused
+from parlor.refusals import Refused
 from parlor.users import AccountError, is_ghost, normalize_username
 
-from .base import ClientError, safe_next
 from .chat import ChatBase, ChatListHandler
+from .inputs import safe_next
 
 
 class BlockHandler(ChatListHandler):
@@ -23,13 +23,13 @@ class BlockHandler(ChatListHandler):
     async def post(self) -> None:
         action = self.get_body_argument("action", "")
         if action not in ("block", "unblock"):
-            raise ClientError(400, "action must be block or unblock.")
+            raise Refused("invalid", "action must be block or unblock.")
         me, raw = self.current_user, self.get_body_argument("peer", "")
         try:
             if action == "block":
                 peer = await self.application.chat.peer(me, raw)
                 if peer == eliza.USERNAME or is_ghost(peer):
-                    raise ChatError(400, "Only people can be blocked; this one cannot write to you.")
+                    raise Refused("invalid", "Only people can be blocked; this one cannot write to you.")
                 await self.application.safety.block(me, peer)
                 default = "/chat"
             else:
@@ -37,9 +37,9 @@ class BlockHandler(ChatListHandler):
                 await self.application.safety.unblock(me, peer)
                 default = f"/chat/{peer}"
         except AccountError:
-            raise ClientError(400, "There is no user by that name.") from None
-        except (ChatError, Refused) as e:
-            await self.show_list(e.status, block_error=str(e))  # the /chat form, with the reason
+            raise Refused("invalid", "There is no user by that name.") from None
+        except Refused as e:
+            await self.show_list(self.refused_status(e), block_error=str(e))  # the /chat form, with the reason
             return
         self.redirect_after_post(safe_next(self.get_body_argument("next", None), default))
 
@@ -51,10 +51,7 @@ class DeleteMessageHandler(ChatBase):
 
     async def post(self, raw_peer: str, raw_id: str) -> None:
         peer = await self.peer_or_error(raw_peer)
-        try:
-            message = await self.application.chat.delete(self.current_user, peer, int(raw_id))
-        except ChatError as e:
-            raise ClientError(e.status, str(e)) from None
+        message = await self.application.chat.delete(self.current_user, peer, int(raw_id))
         if self.wants_fragment():
             self.finish(self.render_template("partials/_message.html", message=message, me=self.current_user,
                                              peer=peer, pair=pair_key(self.current_user, peer)))

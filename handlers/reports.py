@@ -3,9 +3,8 @@ Both are a page with a form, reached by a plain link: with or without JavaScript
 from __future__ import annotations
 
 from parlor.reports import MAX_REPORT_TEXT, REASONS
-from parlor.safety import Refused
+from parlor.refusals import Refused
 
-from .base import ClientError
 from .chat import ChatBase
 
 
@@ -19,10 +18,7 @@ class ReportBase(ChatBase):
         made, that it was received."""
         message = None
         if message_id is not None and received is None:
-            try:
-                message = await self.application.reports.message(self.current_user, peer, message_id)
-            except Refused as e:
-                raise ClientError(e.status, str(e)) from None
+            message = await self.application.reports.message(self.current_user, peer, message_id)
         self.render_view("report.html", "partials/_report.html", status=status, peer=peer, message=message,
                          message_id=message_id, reasons=REASONS, max_text=MAX_REPORT_TEXT, error=error,
                          received=received, reason=reason, text=text)
@@ -32,11 +28,9 @@ class ReportBase(ChatBase):
         try:
             new = await self.application.reports.file(self.current_user, peer, message_id, reason, text)
         except Refused as e:
-            if e.status == 404:
-                raise ClientError(404, str(e)) from None
-            if e.retry_after:
-                self.set_header("Retry-After", str(e.retry_after))
-            await self.show(peer, message_id, e.status, error=str(e), reason=reason, text=text)
+            if e.kind == "not_found":
+                raise
+            await self.show(peer, message_id, self.refused_status(e), error=str(e), reason=reason, text=text)
             return
         await self.show(peer, message_id, received=new)
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from email.utils import formatdate
 
 from parlor.listener import Subscribed
+from parlor.refusals import Refused
 from parlor.safety import address_group
 from parlor.scores import MIN_GAMES, RECENT_GAMES, Page, Stats, board_member, forfeit_guesses, member_for
 
-from .base import BaseHandler, ClientError
+from .base import BaseHandler
 from .jsonp import CALLBACK_RE, jsonp
 
 TOP = 10  # rows on the front page, in pushes, and by default
@@ -119,7 +120,7 @@ class BoardMixin:
     def board_or_404(self, raw: str) -> int:
         board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else None
         if board not in self.application.config.boards:
-            raise ClientError(404, "There is no such board.")
+            raise Refused("not_found", "There is no such board.")
         return board
 
     def own_members(self) -> list[str]:
@@ -139,7 +140,7 @@ def _bounded(handler, name: str, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
     if not (raw.isdigit() and raw.isascii() and len(raw) <= 7) or not low <= int(raw) <= high:
-        raise ClientError(400, f"{name} must be a whole number from {low} to {high}.")
+        raise Refused("invalid", f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
 
 
@@ -189,7 +190,7 @@ class BoardJsonHandler(ScrapeHandler):
     def check_request(self) -> None:
         self.callback = self.get_query_argument("callback", None)
         if self.callback is not None and not CALLBACK_RE.fullmatch(self.callback):
-            raise ClientError(400, "callback must be a JavaScript name like handle or app.onScores.")
+            raise Refused("invalid", "callback must be a JavaScript name like handle or app.onScores.")
 
     def respond(self, view: BoardView) -> None:
         if self.callback is None:
@@ -223,7 +224,7 @@ class BoardPageHandler(BoardMixin, BaseHandler):
             member = me if around == "me" else f"u:{around.strip().lower()}"
             page = await self.application.leaderboards.around(board, member) if member else None
             if page is None:
-                raise ClientError(404, "That player is not on this board.")
+                raise Refused("not_found", "That player is not on this board.")
         progress = await self.application.leaderboards.progress(board, me) if self.current_user else None
         stats = None if self.wants_fragment() else await self.application.leaderboards.stats(board, self.own_members())
         self.render_view("board.html", "partials/_board.html", page=page, oob=False, me=me,

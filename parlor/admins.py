@@ -6,7 +6,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from .audit import AuditLog
-from .safety import Refused
+from .refusals import Refused
 from .users import AccountError, Accounts, normalize_username
 
 ADMINS_KEY = "admins"  # set of usernames
@@ -53,7 +53,7 @@ class Admins:
         try:
             name = normalize_username(raw_name)
         except AccountError as e:
-            raise Refused(400, str(e)) from None
+            raise Refused("invalid", str(e)) from None
         if not await self._accounts.exists(name):
-            raise Refused(404, f"There is no account named {name}.")
+            raise Refused("not_found", f"There is no account named {name}.")
         return name

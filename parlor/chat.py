@@ -14,8 +14,9 @@ import redis.asyncio as aioredis
 
 from . import eliza
 from .chatlog import PAGE_SIZE, ChatLogs, Message, StorageFailed, pair_key
-from .images import ImageRejected, process_image
-from .safety import UNDELIVERABLE, Refused, blocks_key
+from .images import process_image
+from .refusals import Refused
+from .safety import UNDELIVERABLE, Safety, blocks_key
 from .users import AccountError, Accounts, is_ghost, normalize_username
 
 log = logging.getLogger("parlor.chat")
@@ -28,15 +29,6 @@ PUBLISHED_CACHE = 10_000  # pairs whose last published message this process reme
 MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
 NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
               "Nothing was stored; please try again later.")
-
-
-class ChatError(Exception):
-    """A chat action refused; status is the HTTP-like code, str() a message for the person."""
-
-    def __init__(self, status: int, message: str, retry_after: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after  # seconds, when waiting helps (a rate limit)
 
 
 @dataclass(frozen=True)
@@ -56,6 +48,32 @@ def published_key(pair: str) -> str:
     return f"published:{pair}"  # the id of the pair's newest message whose events were appended
 
 
+class PairLocks:
+    """One asyncio.Lock per pair, kept only while a task holds or waits for it: a lock per pair
+    ever seen would grow without bound, and dropping one that a task still waits for would let a
+    newcomer take a fresh lock and run beside that task (events out of order)."""
+
+    def __init__(self):
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}  # pair -> tasks holding or waiting for its lock
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, pair: str):
+        """The pair's lock, held for the block; tasks of one pair take turns, first come first."""
+        lock = self._locks.setdefault(pair, asyncio.Lock())
+        self._users[pair] = self._users.get(pair, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[pair] -= 1
+            if self._users[pair] == 0:
+                del self._users[pair], self._locks[pair]
+
+
 class Chat:
     """Sending, reading and listing conversations. `on_message(author, peer, message, unread,
     listed)` is called to publish a committed message, with the peer's unread count and the
@@ -67,8 +85,8 @@ class Chat:
     def __init__(self, logs: ChatLogs, redis: aioredis.Redis, accounts: Accounts, executor: Executor,
                  on_message: Callable[[str, str, Message, int, list[tuple[str, str, int]]], Awaitable[None]],
                  on_read: Callable[[str, str, Message], Awaitable[None]] | None = None,
-                 eliza_delay_scale: float = 1.0, safety=None,
-                 on_delete: Callable[[str, str, Message, bool], Awaitable[None]] | None = None):
+                 eliza_delay_scale: float = 1.0,
+                 on_delete: Callable[[str, str, Message, bool], Awaitable[None]] | None = None, *, safety: Safety):
         self.logs = logs
         self._redis = redis
         self._accounts = accounts
@@ -77,7 +95,7 @@ class Chat:
         self._on_read = on_read
         self._eliza_delay_scale = eliza_delay_scale
         self._eliza_replies: set[asyncio.Task] = set()
-        self._pair_locks: dict[str, asyncio.Lock] = {}
+        self._pair_locks = PairLocks()
         self._safety = safety  # blocks and rate limits, checked before a send stores anything
         # pair -> the newest message id this process published: when the next message is the one
         # right after it, nothing can be missing and the marker need not be read (one round trip)
@@ -85,17 +103,17 @@ class Chat:
         self._on_delete = on_delete
 
     async def peer(self, me: str, raw_peer: str) -> str:
-        """The canonical name of someone `me` can talk to: 404 if no such user, 400 if `me`."""
+        """The canonical name of someone `me` can talk to: Refused not_found if no such user, invalid if `me`."""
         try:
             peer = normalize_username(raw_peer)
         except AccountError:
-            raise ChatError(404, "There is no user by that name.") from None
+            raise Refused("not_found", "There is no user by that name.") from None
         if peer == me:
-            raise ChatError(400, "You cannot start a conversation with yourself.")
+            raise Refused("invalid", "You cannot start a conversation with yourself.")
         if peer == eliza.USERNAME or (is_ghost(peer) and self.logs.exists(me, peer)):
             return peer  # a deleted account's conversation stays readable for its peer
         if not await self._accounts.exists(peer):
-            raise ChatError(404, "There is no user by that name.")
+            raise Refused("not_found", "There is no user by that name.")
         return peer
 
     async def send(self, me: str, peer: str, body: str | None, client_id: str | None,
@@ -103,18 +121,15 @@ class Chat:
         """Store a message from `me` to `peer` (once per client_id); returns it and whether it is new."""
         text = (body or "").strip()
         if not text and not image_bytes:
-            raise ChatError(400, "Write a message or attach a picture.")
+            raise Refused("invalid", "Write a message or attach a picture.")
         if len(text) > MAX_MESSAGE_CHARS:
-            raise ChatError(400, f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
+            raise Refused("invalid", f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
         if client_id is not None and not CLIENT_ID_RE.fullmatch(client_id):
-            raise ChatError(400, "The form was damaged; reload the page and send again.")
+            raise Refused("invalid", "The form was damaged; reload the page and send again.")
         await self._check_send(me, peer, bool(image_bytes))
         image = None
         if image_bytes:
-            try:
-                image = await asyncio.get_running_loop().run_in_executor(self._executor, process_image, image_bytes)
-            except ImageRejected as e:
-                raise ChatError(e.status, str(e)) from None
+            image = await asyncio.get_running_loop().run_in_executor(self._executor, process_image, image_bytes)
         async with self._in_order(me, peer):  # events leave in the order the file took the messages
             await self._mark_new_pair(me, peer)
             try:
@@ -122,7 +137,7 @@ class Chat:
                     message, created, unread = await conversation.add(me, text, client_id, image, reader=peer)
             except StorageFailed as e:
                 log.error("a message from %s to %s was not stored: %s", me, peer, e)
-                raise ChatError(503, NOT_STORED) from None
+                raise Refused("unavailable", NOT_STORED) from None
             await self._publish(me, peer, message, created, unread)
         if created and peer == eliza.USERNAME and message.kind == "text":
             self._schedule_eliza(me, message.body)
@@ -131,25 +146,12 @@ class Chat:
     async def _check_send(self, me: str, peer: str, picture: bool, message: bool = True) -> None:
         """Blocks and rate limits, in one round trip, before the picture is even decoded."""
         if is_ghost(peer):
-            raise ChatError(403, UNDELIVERABLE)
-        if self._safety is None:
-            return
-        try:
-            await self._safety.check_send(me, peer, picture, conversations_key(me), message)
-        except Refused as e:
-            raise ChatError(e.status, str(e), e.retry_after) from None
+            raise Refused("forbidden", UNDELIVERABLE)
+        await self._safety.check_send(me, peer, picture, conversations_key(me), message)
 
-    @contextlib.asynccontextmanager
-    async def _in_order(self, a: str, b: str):
+    def _in_order(self, a: str, b: str) -> contextlib.AbstractAsyncContextManager:
         """One pair's commit-then-publish steps, one at a time (per process)."""
-        key = pair_key(a, b)
-        lock = self._pair_locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and not lock._waiters:
-                self._pair_locks.pop(key, None)
+        return self._pair_locks.hold(pair_key(a, b))
 
     async def _mark_new_pair(self, a: str, b: str) -> None:
         """A new pair's marker exists before its first commit, so that even its first message is
@@ -173,7 +175,7 @@ class Chat:
             else:
                 missing = await self._unpublished(a, b, int(marker), message.id) + [message]
         for m in missing:  # the peer's unread count as it is now: the last one pushed is right
-            await self._delivered(a, b, m, unread)
+            await self._publish_one(a, b, m, unread)
         self._published[pair] = max(message.id, self._published.pop(pair, 0))  # now the newest entry
         if len(self._published) > PUBLISHED_CACHE:
             del self._published[next(iter(self._published))]  # the pair published longest ago
@@ -189,7 +191,7 @@ class Chat:
             log.warning("publishing %d message(s) of %s that a crash left unpublished", len(older), pair_key(a, b))
         return [m for m in older if m.id > published]
 
-    async def _delivered(self, me: str, peer: str, message: Message, unread: int) -> None:
+    async def _publish_one(self, me: str, peer: str, message: Message, unread: int) -> None:
         # Both people's conversation lists are brought up to date by the same Redis call that
         # stores the message's events (one round trip).
         listed = [(conversations_key(me), peer, message.sent_ms), (conversations_key(peer), me, message.sent_ms)]
@@ -217,9 +219,16 @@ class Chat:
         for task in list(self._eliza_replies):
             task.cancel()
 
-    async def open(self, me: str, peer: str, mark_read: bool = True) -> tuple[list[Message], int]:
-        """The latest messages of a conversation, marked read for `me` unless told otherwise (no
-        file is made), and the id of the newest message `peer` has read."""
+    async def open_and_mark_read(self, me: str, peer: str) -> tuple[list[Message], int]:
+        """The latest messages of a conversation, now marked read for `me` (their peer is told),
+        and the id of the newest message `peer` has read. No file is made."""
+        return await self._latest(me, peer, mark_read=True)
+
+    async def latest(self, me: str, peer: str) -> tuple[list[Message], int]:
+        """As open_and_mark_read, but nothing is marked read (the page shown again after a refusal)."""
+        return await self._latest(me, peer, mark_read=False)
+
+    async def _latest(self, me: str, peer: str, mark_read: bool) -> tuple[list[Message], int]:
         async with self.logs.conversation(me, peer) as conversation:
             if conversation is None:
                 return [], 0
@@ -271,13 +280,13 @@ class Chat:
 
     async def delete(self, me: str, peer: str, message_id: int) -> Message:
         """Delete my message: "message deleted" for both of us from now on, its text or picture
-        gone from the file. 404 if it is not mine (or does not exist)."""
+        gone from the file. Refused not_found if it is not mine (or does not exist)."""
         async with self._in_order(me, peer):  # its event follows the message's own
             async with self.logs.conversation(me, peer) as conversation:
                 message = await conversation.erase(message_id, me) if conversation else None
                 newest = message is not None and (await conversation.last()).id == message.id
             if message is None:
-                raise ChatError(404, "There is no message of yours with that number here.")
+                raise Refused("not_found", "There is no message of yours with that number here.")
             if self._on_delete is not None:
                 await self._on_delete(me, peer, message, newest)
         return message
@@ -350,6 +359,6 @@ class Chat:
             async with self.logs.conversation(me, peer, create=True):
                 pass
         except StorageFailed:
-            raise ChatError(503, NOT_STORED) from None
+            raise Refused("unavailable", NOT_STORED) from None
         # Listed for its maker, so that their first message is not counted as new once more.
         await self._redis.zadd(conversations_key(me), {peer: int(time.time() * 1000)}, nx=True)

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from .admins import Admins
 from .audit import CONSOLE, AuditLog
 from .redis_server import EmbeddedRedis
-from .safety import Refused
+from .refusals import Refused
 from .users import AccountError, Accounts
 
 

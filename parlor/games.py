@@ -11,13 +11,14 @@ import redis.asyncio as aioredis
 
 from .config import NO_LIMIT, Rate
 from .names import folded
+from .refusals import Refused
 from .safety import GCRA_LUA, bucket_key, over_limit
 from .scores import (
     COUNTS_PREFIX, HISTORY_LENGTH, Leaderboards, board_member, history_key, is_guest_entry, member_for,
 )
 from .sessions import GUEST_SESSION_TTL_S
 
-__all__ = ["Games", "Game", "GameError", "folded", "parse_guess", "clean_guest_name"]
+__all__ = ["Games", "Game", "folded", "parse_guess", "clean_guest_name"]
 
 GAME_TTL_S = 24 * 3600  # an abandoned game is forgotten after a day
 MAX_GUESSES = 1000  # a game that reaches this many guesses ends, counted as a forfeit
@@ -103,15 +104,6 @@ return forfeited
 """
 
 
-class GameError(Exception):
-    """A guess or claim that cannot go ahead; status is the HTTP-like code, str() the message."""
-
-    def __init__(self, status: int, message: str, retry_after: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after  # seconds, for a guess over the rate limit
-
-
 @dataclass
 class Guess:
     value: int
@@ -167,20 +159,20 @@ def open_games_key(owner: str) -> str:
 
 
 def parse_guess(raw: str | None, board: int | None = None) -> int:
-    """The guess as a number, or GameError(400) saying what is wrong with it."""
+    """The guess as a number, or Refused (invalid) saying what is wrong with it."""
     if raw is None or not GUESS_RE.fullmatch(raw) or not raw.isascii():
-        raise GameError(400, "A guess is a whole number written with the digits 0–9, nothing else.")
+        raise Refused("invalid", "A guess is a whole number written with the digits 0–9, nothing else.")
     value = int(raw)
     if board is not None and not 1 <= value <= board:
-        raise GameError(400, f"Your guess must be between 1 and {board}.")
+        raise Refused("invalid", f"Your guess must be between 1 and {board}.")
     return value
 
 
 def clean_guest_name(raw: str | None) -> str:
-    """A guest's display name, trimmed; GameError(400) if it is not 3–24 printable characters."""
+    """A guest's display name, trimmed; Refused (invalid) if it is not 3–24 printable characters."""
     name = (raw or "").strip()
     if not MIN_GUEST_NAME <= len(name) <= MAX_GUEST_NAME or not name.isprintable():
-        raise GameError(400, f"A name is {MIN_GUEST_NAME} to {MAX_GUEST_NAME} printable characters.")
+        raise Refused("invalid", f"A name is {MIN_GUEST_NAME} to {MAX_GUEST_NAME} printable characters.")
     return name
 
 
@@ -201,7 +193,7 @@ class Games:
         at once, as a forfeit until won, for the user's entry or their address's guest entry (for
         none, when guests are not ranked). Returns its id."""
         if board not in self.leaderboards.boards:
-            raise GameError(400, "Choose one of the boards offered.")
+            raise Refused("invalid", "Choose one of the boards offered.")
         game_id = secrets.token_urlsafe(12)
         owner = member_for(user, player)
         member = board_member(user, address) if user or self.guest_entries else ""
@@ -251,14 +243,13 @@ class Games:
                   member_for(user, player or "-")],
         )
         if answer[0] == "missing":
-            raise GameError(404, "There is no such game, or it has expired.")
+            raise Refused("not_found", "There is no such game, or it has expired.")
         if answer[0] == "finished":
-            raise GameError(409, "This game is over. Start a new one!")
+            raise Refused("conflict", "This game is over. Start a new one!")
         if answer[0] == "range":
-            raise GameError(400, f"Your guess must be between 1 and {answer[1]}.")
+            raise Refused("invalid", f"Your guess must be between 1 and {answer[1]}.")
         if answer[0] == "slow":
-            refused = over_limit("guesses", int(answer[1]))
-            raise GameError(429, str(refused), refused.retry_after)
+            raise over_limit("guesses", int(answer[1]))
         game = await self.load(game_id, player)
         if game.status == "won" and game.member:
             await self.leaderboards.win(game_key(game.id), game.id, game.max, game.member, game.count,
@@ -271,23 +262,23 @@ class Games:
         (name_is_taken answers that)."""
         game = await self.load(game_id, player)
         if game is None:
-            raise GameError(404, "There is no such game, or it has expired.")
+            raise Refused("not_found", "There is no such game, or it has expired.")
         if game.status != "won":
-            raise GameError(409, "Only a won game goes on the board.")
+            raise Refused("conflict", "Only a won game goes on the board.")
         if game.member == "":  # started while guests are not ranked (--guest-boards off)
-            raise GameError(409, GUESTS_UNRANKED)
+            raise Refused("conflict", GUESTS_UNRANKED)
         if not game.for_guest_entry:
-            raise GameError(409, "This game is on the board already: it counts for your account.")
+            raise Refused("conflict", "This game is on the board already: it counts for your account.")
         if game.named:
-            raise GameError(409, "This game is on the board already.")
+            raise Refused("conflict", "This game is on the board already.")
         name = clean_guest_name(raw_name)
         if await name_is_taken(name):
-            raise GameError(400, "That name belongs to a registered player, or looks like one. "
-                                 "Please choose another.")
+            raise Refused("invalid", "That name belongs to a registered player, or looks like one. "
+                                     "Please choose another.")
         if await self.leaderboards.name_is_banned(name):
-            raise GameError(400, "That name may not be used on the boards here. Please choose another.")
+            raise Refused("invalid", "That name may not be used on the boards here. Please choose another.")
         if not await self._redis.hsetnx(game_key(game_id), "recorded", game.member):
-            raise GameError(409, "This game is on the board already.")
+            raise Refused("conflict", "This game is on the board already.")
         await self.leaderboards.name(game.max, game.member, name)
         game.named = True
         return game

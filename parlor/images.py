@@ -8,6 +8,7 @@ import logging
 import PIL.Image
 
 from .chatlog import Image
+from .refusals import Refused
 
 log = logging.getLogger("parlor.images")
 
@@ -29,27 +30,22 @@ UPRIGHT = {2: PIL.Image.Transpose.FLIP_LEFT_RIGHT, 3: PIL.Image.Transpose.ROTATE
 # profiles, text chunks) can carry who took it and where, or a payload for a later parser.
 KEPT_INFO = frozenset({"transparency"})
 
+TOO_MANY_PIXELS = f"That picture has too many pixels (at most {MAX_IMAGE_PIXELS // 1_000_000} million)."
+
 # Pillow's own bomb guard, lowered to our limit (it warns above it and refuses at twice it).
 PIL.Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 
-class ImageRejected(Exception):
-    """A picture we will not store; status is 413 or 415, str() a message for the sender."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
 def process_image(data: bytes) -> Image:
-    """Decode an upload (never trusting its name or declared type) and re-encode it clean."""
+    """Decode an upload (never trusting its name or declared type) and re-encode it clean, or
+    Refused: too_large (bytes, pixels) or unsupported (not a picture we take, or damaged)."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise ImageRejected(413, f"That picture is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.")
+        raise Refused("too_large", f"That picture is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.")
     try:
         with PIL.Image.open(io.BytesIO(data), formats=list(FORMATS)) as picture:
             kind = STORED_AS.get(picture.format, picture.format)
             if picture.width * picture.height > MAX_IMAGE_PIXELS:
-                raise ImageRejected(413, f"That picture has too many pixels (at most {MAX_IMAGE_PIXELS // 1_000_000} million).")
+                raise Refused("too_large", TOO_MANY_PIXELS)
             picture.load()  # decodes it all (an MPO's first frame): a truncated or corrupt file fails here
             turn = UPRIGHT.get(picture.getexif().get(ORIENTATION_TAG))
             clean = picture.transpose(turn) if turn is not None else picture  # keep the photo upright
@@ -59,15 +55,15 @@ def process_image(data: bytes) -> Image:
             preview.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
             thumbnail = _encode(preview, "PNG")
             width, height = clean.size
-    except ImageRejected:
+    except Refused:
         raise
     except PIL.Image.DecompressionBombError:
-        raise ImageRejected(413, f"That picture has too many pixels (at most {MAX_IMAGE_PIXELS // 1_000_000} million).") from None
+        raise Refused("too_large", TOO_MANY_PIXELS) from None
     except PIL.UnidentifiedImageError:
-        raise ImageRejected(415, "Only PNG, JPEG, GIF and WebP pictures can be sent.") from None
+        raise Refused("unsupported", "Only PNG, JPEG, GIF and WebP pictures can be sent.") from None
     except Exception as e:  # hostile bytes make Pillow raise anything (struct.error, TypeError, ...)
         log.info("a picture was refused: %s: %s", type(e).__name__, e)
-        raise ImageRejected(415, "That picture is damaged or incomplete.") from None
+        raise Refused("unsupported", "That picture is damaged or incomplete.") from None
     return Image(FORMATS[kind], width, height, stored, thumbnail, hashlib.sha256(stored).hexdigest())
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import redis.asyncio as aioredis
 
-from .safety import Refused
+from .refusals import Refused
 
 MIN_USES, MAX_USES = 1, 100  # a class or a club signs up with one link; more is an open door
 MIN_EXPIRY_S, MAX_EXPIRY_S = 3600, 30 * 86400  # an hour for a workshop, a month for a term
@@ -40,12 +40,12 @@ local function invite_state(key, now)
 end
 """
 
-# What a link that cannot be used says, and its status.
+# What a link that cannot be used says, and its kind of refusal.
 INVITE_REFUSALS = {
-    "unknown": (404, "This invite link is not valid. Ask an admin for a new one."),
-    "revoked": (410, "This invite was withdrawn by an admin. Ask an admin for a new one."),
-    "expired": (410, "This invite has expired. Ask an admin for a new one."),
-    "used up": (410, "This invite has been used as many times as it allows. Ask an admin for a new one."),
+    "unknown": ("not_found", "This invite link is not valid. Ask an admin for a new one."),
+    "revoked": ("gone", "This invite was withdrawn by an admin. Ask an admin for a new one."),
+    "expired": ("gone", "This invite has expired. Ask an admin for a new one."),
+    "used up": ("gone", "This invite has been used as many times as it allows. Ask an admin for a new one."),
 }
 
 
@@ -86,19 +86,20 @@ class Invite:
 
 
 def invite_refused(state: str) -> Refused:
-    status, message = INVITE_REFUSALS[state]
-    return Refused(status, message)
+    """What a link in `state` (not open) says: not_found, or gone for an invite that ended."""
+    kind, message = INVITE_REFUSALS[state]
+    return Refused(kind, message)
 
 
 def check_invite_form(uses: str, expiry_s: str, note: str) -> tuple[int, int, str]:
-    """The uses, the expiry (s) and the note of the invite form, or Refused(400) saying what is wrong."""
+    """The uses, the expiry (s) and the note of the invite form, or Refused (invalid) saying what is wrong."""
     if not (uses.isascii() and uses.isdigit() and MIN_USES <= int(uses) <= MAX_USES):
-        raise Refused(400, f"An invite has {MIN_USES} to {MAX_USES} uses.")
+        raise Refused("invalid", f"An invite has {MIN_USES} to {MAX_USES} uses.")
     if not (expiry_s.isascii() and expiry_s.isdigit() and MIN_EXPIRY_S <= int(expiry_s) <= MAX_EXPIRY_S):
-        raise Refused(400, "An invite lasts from an hour to 30 days.")
+        raise Refused("invalid", "An invite lasts from an hour to 30 days.")
     note = note.strip()
     if len(note) > MAX_NOTE_CHARS or not note.isprintable():
-        raise Refused(400, f"A note is at most {MAX_NOTE_CHARS} printable characters.")
+        raise Refused("invalid", f"A note is at most {MAX_NOTE_CHARS} printable characters.")
     return int(uses), int(expiry_s), note
 
 
@@ -109,10 +110,10 @@ class Invites:
         self._redis = redis
 
     async def create(self, admin: str, uses: int, expiry_s: int, note: str) -> Invite:
-        """A new invite (checked by check_invite_form); Refused(409) when MAX_INVITES are kept."""
+        """A new invite (checked by check_invite_form); Refused (conflict) when MAX_INVITES are kept."""
         await self._forget_gone()
         if await self._redis.zcard(INVITES_KEY) >= MAX_INVITES:
-            raise Refused(409, f"There are {MAX_INVITES} invites already: revoke some, or wait for them to end.")
+            raise Refused("conflict", f"There are {MAX_INVITES} invites already: revoke some, or wait for them to end.")
         code = secrets.token_urlsafe(INVITE_CODE_BYTES)
         now = int(time.time() * 1000)
         invite = Invite(code, note, uses, 0, now + expiry_s * 1000, now, admin, False)
@@ -154,10 +155,10 @@ class Invites:
         return [_invite(code, data, users) for code, data, users in zip(codes, found[::2], found[1::2]) if data]
 
     async def revoke(self, code: str) -> Invite:
-        """Withdraw an invite: its link no longer makes accounts. Refused(404) if there is none."""
+        """Withdraw an invite: its link no longer makes accounts. Refused (not_found) if there is none."""
         invite = await self.get(code)
         if invite is None:
-            raise Refused(404, "There is no such invite (it may have ended a while ago).")
+            raise Refused("not_found", "There is no such invite (it may have ended a while ago).")
         await self._redis.hset(invite_key(code), "revoked", 1)
         return invite
 

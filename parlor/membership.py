@@ -20,6 +20,7 @@ from .events import stream_key, stream_meta_key
 from .games import Games, open_games_key
 from .hub import Hub
 from .presence import ONLINE_KEY, conns_key, presence_key
+from .refusals import Refused
 from .resets import PasswordResets
 from .safety import SUSPENDED_KEY, Safety, bucket_key
 from .scores import member_for
@@ -28,15 +29,6 @@ from .suspensions import suspension_key
 from .users import AccountError, Accounts, TryLater, check_password, new_ghost, user_key
 
 RESET_LINK_GONE = "This link cannot be used: it was used already, or has expired, or a newer one replaced it."
-
-
-class ResetLinkGone(AccountError):
-    """A password-reset link that was used, has expired or was replaced."""
-
-    status = 404
-
-    def __init__(self):
-        super().__init__(RESET_LINK_GONE)
 
 LEFT_CHANNEL = "parlor:left"  # "<user>": an account was deleted; every process closes its files
 ARCHIVE_IN_MEMORY = 1024 * 1024  # a data download smaller than this is built in memory, else on disk
@@ -101,7 +93,7 @@ class Membership:
         check_password(new)
         user = await self._resets.user_for(token)
         if user is None:
-            raise ResetLinkGone()
+            raise Refused("not_found", RESET_LINK_GONE)
         await self._accounts.set_password(user, new)
         await self._resets.use(token)
         await self._sessions.end_all(user)

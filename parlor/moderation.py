@@ -3,11 +3,11 @@ password-reset links, board entries and reports. (Admin rights themselves: parlo
 from __future__ import annotations
 
 from .audit import EXPIRY, AuditLog
-from .chat import Chat, ChatError
+from .chat import Chat
 from .invites import Invite, Invites, check_invite_form
 from .reports import Report, Reports
+from .refusals import Refused
 from .resets import PasswordResets
-from .safety import Refused
 from .scores import Leaderboards, is_guest_entry
 from .suspensions import LENGTHS, Suspension, Suspensions, check_suspension_form
 from .users import AccountError, Accounts, normalize_username
@@ -25,7 +25,7 @@ def invite_label(code: str) -> str:
 def _optional_reason(reason: str) -> str:
     reason = " ".join((reason or "").split())
     if len(reason) > MAX_ACTION_REASON_CHARS or not reason.isprintable():
-        raise Refused(400, f"A reason is at most {MAX_ACTION_REASON_CHARS} printable characters.")
+        raise Refused("invalid", f"A reason is at most {MAX_ACTION_REASON_CHARS} printable characters.")
     return reason
 
 
@@ -45,13 +45,13 @@ class Moderation:
         self._audit = audit
 
     async def user(self, raw_name: str) -> str:
-        """The canonical name of an existing account, or Refused(404)."""
+        """The canonical name of an existing account, or Refused (not_found)."""
         try:
             name = normalize_username(raw_name)
         except AccountError:
-            raise Refused(404, "There is no account by that name.") from None
+            raise Refused("not_found", "There is no account by that name.") from None
         if not await self._accounts.exists(name):
-            raise Refused(404, "There is no account by that name.")
+            raise Refused("not_found", "There is no account by that name.")
         return name
 
     # -- accounts ----------------------------------------------------------------------------
@@ -90,9 +90,9 @@ class Moderation:
         seconds, reason = check_suspension_form(length, reason)
         name = await self.user(raw_name)
         if name == admin:
-            raise Refused(400, "You cannot suspend yourself.")
+            raise Refused("invalid", "You cannot suspend yourself.")
         if await self._admins.is_admin(name):
-            raise Refused(409, f"{name} is an admin: take their rights away first (parlor admin revoke {name}).")
+            raise Refused("conflict", f"{name} is an admin: take their rights away first (parlor admin revoke {name}).")
         suspension = await self._suspensions.suspend(name, seconds, reason, admin)
         await self._audit.record(admin, "suspended", name, reason, f"for {LENGTHS[seconds]}")
         return suspension
@@ -101,7 +101,7 @@ class Moderation:
         name = await self.user(raw_name)
         reason = _optional_reason(reason)
         if not await self._suspensions.lift(name):
-            raise Refused(409, f"{name} is not suspended.")
+            raise Refused("conflict", f"{name} is not suspended.")
         await self._audit.record(admin, "lifted the suspension of", name, reason)
 
     async def lift_ended(self) -> int:
@@ -120,10 +120,10 @@ class Moderation:
         ban the guest name it showed; the name it showed."""
         reason = _optional_reason(reason)
         if board not in self._leaderboards.boards:
-            raise Refused(404, "There is no such board.")
+            raise Refused("not_found", "There is no such board.")
         name = await self._leaderboards.entry_name(board, member) if member.startswith(("u:", "a:")) else None
         if name is None or not await self._leaderboards.remove_entry(board, member):
-            raise Refused(404, "That entry is not on the board (any more).")
+            raise Refused("not_found", "That entry is not on the board (any more).")
         guest = is_guest_entry(member)
         if ban_name and guest:
             await self._leaderboards.ban_name(name)
@@ -145,11 +145,11 @@ class Moderation:
         the report's copy stays with the report."""
         report = await self._open_report(report_id)
         if not report.about_a_message:
-            raise Refused(400, "This report is about a person, not a message.")
+            raise Refused("invalid", "This report is about a person, not a message.")
         try:
             await self._chat.delete(report.reported, report.reporter, report.message_id)
-        except ChatError:
-            raise Refused(409, "That message is gone already (deleted, or its author left).") from None
+        except Refused:
+            raise Refused("conflict", "That message is gone already (deleted, or its author left).") from None
         await self._reports.close(report_id, "acted", "message deleted")
         await self._audit.record(admin, "deleted a reported message of", report.reported, "",
                                 f"message {report.message_id} to {report.reporter}, report {report_id}")
@@ -164,5 +164,5 @@ class Moderation:
     async def _open_report(self, report_id: str) -> Report:
         report = await self._reports.get(report_id)
         if report is None or report.status != "open":
-            raise Refused(404, "There is no such open report (another admin may have closed it).")
+            raise Refused("not_found", "There is no such open report (another admin may have closed it).")
         return report

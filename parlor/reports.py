@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 from . import eliza
 from .chatlog import Message
 from .images import report_copy
-from .safety import Refused
+from .refusals import Refused
 from .users import is_ghost
 
 REPORT_CONTEXT = 5  # messages before the reported one that its copy keeps: what led up to it
@@ -94,12 +94,12 @@ class Report:
 
 
 def check_report_form(reason: str, text: str) -> tuple[str, str]:
-    """The reason code and the reporter's words, or Refused(400) saying what is wrong."""
+    """The reason code and the reporter's words, or Refused (invalid) saying what is wrong."""
     if reason not in REASONS:
-        raise Refused(400, "Choose a reason from the list.")
+        raise Refused("invalid", "Choose a reason from the list.")
     text = text.strip()
     if len(text) > MAX_REPORT_TEXT:
-        raise Refused(400, f"Say it in at most {MAX_REPORT_TEXT} characters; this has {len(text)}.")
+        raise Refused("invalid", f"Say it in at most {MAX_REPORT_TEXT} characters; this has {len(text)}.")
     return reason, text
 
 
@@ -120,14 +120,14 @@ class Reports:
     async def file(self, reporter: str, reported: str, message_id: int | None, reason: str, text: str) -> bool:
         """Report `reported`'s message (message_id) or `reported` themself (None), as `reporter`
         sees them in their conversation; True if it is new, False if it was made before.
-        Refused(404) for a message that is not `reported`'s in it, or is deleted."""
+        Refused (not_found) for a message that is not `reported`'s in it, or is deleted."""
         reason, text = check_report_form(reason, text)
         key = report_key(id_for(reporter, reported, message_id or 0))
         if await self._redis.exists(key):  # made before: received, whatever became of the message since
             return False
         copy, picture = await self._copy(reporter, reported, message_id)
         if await self._redis.zcard(OPEN_REPORTS_KEY) >= MAX_OPEN_REPORTS:
-            raise Refused(503, "The admins have too many reports to read right now. Please try again later.")
+            raise Refused("unavailable", "The admins have too many reports to read right now. Please try again later.")
         await self._safety.hit("reports", reporter)
         now = int(time.time() * 1000)
         fields = {"reporter": reporter, "reported": reported, "message_id": message_id or 0, "reason": reason,
@@ -146,11 +146,11 @@ class Reports:
                     message_id: int | None) -> tuple[list[CopiedMessage], bytes | None]:
         """The messages the report keeps, and its picture's copy (None if it has none)."""
         if reported == eliza.USERNAME or is_ghost(reported):
-            raise Refused(400, "Only people can be reported, and this account is not one (any more).")
+            raise Refused("invalid", "Only people can be reported, and this account is not one (any more).")
         async with self._chat.logs.conversation(reporter, reported) as conversation:
             if conversation is None:
                 if message_id is not None:
-                    raise Refused(404, f"There is no message of {reported}'s with that number here.")
+                    raise Refused("not_found", f"There is no message of {reported}'s with that number here.")
                 return [], None
             if message_id is None:
                 return [_copied(m) for m in await conversation.page(limit=REPORT_CONTEXT + 1)], None
@@ -158,7 +158,7 @@ class Reports:
             reported_message = messages[-1] if messages else None
             if (reported_message is None or reported_message.id != message_id
                     or reported_message.author != reported or reported_message.deleted):
-                raise Refused(404, f"There is no message of {reported}'s with that number here.")
+                raise Refused("not_found", f"There is no message of {reported}'s with that number here.")
             picture = None
             if reported_message.image_id is not None:
                 found = await conversation.image(reported_message.image_id, thumbnail=True)
@@ -167,7 +167,7 @@ class Reports:
         return [_copied(m) for m in messages], picture
 
     async def message(self, reporter: str, reported: str, message_id: int) -> CopiedMessage:
-        """The message a report would be about (for the report form), or Refused(404)."""
+        """The message a report would be about (for the report form), or Refused (not_found)."""
         copy, _ = await self._copy(reporter, reported, message_id)
         return copy[-1]
 
@@ -201,11 +201,11 @@ class Reports:
         return [_report(id_, data) for id_, data in zip(ids, found) if data], int(total) - len(gone)
 
     async def close(self, report_id: str, status: str, outcome: str) -> Report:
-        """Mark an open report dismissed or acted upon; it leaves the open list. Refused(404) if
+        """Mark an open report dismissed or acted upon; it leaves the open list. Refused (not_found) if
         there is no such open report."""
         report = await self.get(report_id)
         if report is None or report.status != "open":
-            raise Refused(404, "There is no such open report (another admin may have closed it).")
+            raise Refused("not_found", "There is no such open report (another admin may have closed it).")
         key = report_key(report_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"status": status, "outcome": outcome})

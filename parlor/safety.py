@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from .batching import Batcher
 from .config import Rate
+from .refusals import Refused
 
 MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by anyone
 IPV6_GROUP_BITS = 64  # one IPv6 subscriber gets a /64 at least: its addresses count as one
@@ -190,19 +191,10 @@ SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # _CHECK_SENDS's
 GAME_LIMITS = {1: "game_addresses", 2: "games"}  # _CHECK_GAME's codes
 
 
-class Refused(Exception):
-    """An action refused; status is the HTTP-like code, str() a message for the person, and
-    retry_after (seconds) is set when waiting helps."""
-
-    def __init__(self, status: int, message: str, retry_after: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
-
 def over_limit(limit: str, wait_ms: int) -> Refused:
+    """The refusal of an action over `limit`, saying how long to wait (at least a second)."""
     seconds = max(1, math.ceil(wait_ms / 1000))
-    return Refused(429, LIMIT_MESSAGES[limit].format(wait=wait_words(seconds)), seconds)
+    return Refused("too_many", LIMIT_MESSAGES[limit].format(wait=wait_words(seconds)), seconds)
 
 
 class Safety:
@@ -236,13 +228,13 @@ class Safety:
         as its first message would be, but for the message itself."""
         code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key, message))
         if code == 1:  # the peer blocked me: said the same way as any failure, so it stays private
-            raise Refused(403, UNDELIVERABLE)
+            raise Refused("forbidden", UNDELIVERABLE)
         if code == 2:
-            raise Refused(403, f"You blocked {peer}. Unblock them to send a message.")
+            raise Refused("forbidden", f"You blocked {peer}. Unblock them to send a message.")
         if code == 6:
-            raise Refused(403, f"{peer} is suspended: nothing can be sent to them until the suspension ends.")
+            raise Refused("forbidden", f"{peer} is suspended: nothing can be sent to them until the suspension ends.")
         if code == 7:
-            raise Refused(403, "Your account is suspended.")
+            raise Refused("forbidden", "Your account is suspended.")
         if code in SEND_LIMITS:
             raise over_limit(SEND_LIMITS[code], wait_ms)
 
@@ -267,7 +259,7 @@ class Safety:
             raise over_limit(GAME_LIMITS[code], wait_ms)
 
     async def hit(self, limit: str, who: str) -> None:
-        """Count one action of `who` against a limit, or raise Refused (429) when over it."""
+        """Count one action of `who` against a limit, or raise Refused (too_many) when over it."""
         if self.limits[limit].unlimited:
             return
         wait_ms = await self._hit(keys=[bucket_key(limit, who)], args=self._rate_args(limit))
@@ -280,7 +272,8 @@ class Safety:
         """`me` blocks `peer` (already blocked: nothing changes)."""
         result = await self._block(keys=[blocks_key(me), blocked_by_key(peer)], args=[me, peer, MAX_BLOCKS])
         if result == -1:
-            raise Refused(409, f"You have blocked {MAX_BLOCKS} people, the most there can be. Unblock someone first.")
+            raise Refused("conflict",
+                          f"You have blocked {MAX_BLOCKS} people, the most there can be. Unblock someone first.")
 
     async def unblock(self, me: str, peer: str) -> bool:
         """`me` unblocks `peer`; False if they had not blocked them."""

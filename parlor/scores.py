@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 import redis.asyncio as aioredis
 
 from .names import look_alike_key, look_alike_keys
-from .safety import Refused
+from .refusals import Refused
 
 BEST_BITS = 10  # a best game's guess count fits in 10 bits (a game ends at 1000 guesses)
 BEST_SPAN = 1 << BEST_BITS
@@ -564,7 +564,7 @@ class Leaderboards:
     async def ban_name(self, name: str) -> None:
         """No guest may name an entry `name`, or a look-alike of it, from now on."""
         if await self._redis.scard(BANNED_NAMES_KEY) >= MAX_BANNED_NAMES:
-            raise Refused(409, f"{MAX_BANNED_NAMES} names are banned already: no more can be.")
+            raise Refused("conflict", f"{MAX_BANNED_NAMES} names are banned already: no more can be.")
         await self._redis.sadd(BANNED_NAMES_KEY, look_alike_key(name))
 
     async def name_is_banned(self, name: str) -> bool:

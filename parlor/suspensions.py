@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 
 import redis.asyncio as aioredis
 
-from .safety import SUSPENDED_KEY, Refused
+from .refusals import Refused
+from .safety import SUSPENDED_KEY
 
 UNTIL_LIFTED = 2 ** 52  # the end (ms) of a suspension until lifted: after any real time, exact in a double
 MAX_REASON_CHARS = 500  # a sentence or two that the suspended person reads on the login page
@@ -56,14 +57,14 @@ class Suspension:
 
 
 def check_suspension_form(length: str, reason: str) -> tuple[int, str]:
-    """The length (s, 0: until lifted) and reason of the suspend form, or Refused(400)."""
+    """The length (s, 0: until lifted) and reason of the suspend form, or Refused (invalid)."""
     if not (length.isascii() and length.isdigit() and int(length) in LENGTHS):
-        raise Refused(400, "Choose how long the suspension lasts from the list.")
+        raise Refused("invalid", "Choose how long the suspension lasts from the list.")
     reason = " ".join(reason.split())
     if not reason:
-        raise Refused(400, "Give a reason: the suspended person reads it when they try to log in.")
+        raise Refused("invalid", "Give a reason: the suspended person reads it when they try to log in.")
     if len(reason) > MAX_REASON_CHARS or not reason.isprintable():
-        raise Refused(400, f"A reason is at most {MAX_REASON_CHARS} printable characters.")
+        raise Refused("invalid", f"A reason is at most {MAX_REASON_CHARS} printable characters.")
     return int(length), reason
 
 

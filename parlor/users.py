@@ -13,7 +13,8 @@ import redis.asyncio as aioredis
 
 from .invites import INVITE_STATE_LUA, Invites, invite_key, invite_refused, invite_users_key
 from .names import folded, look_alike_key, look_alike_keys
-from .safety import Refused, address_group
+from .refusals import Refused
+from .safety import address_group
 from .sessions import SIGN_OUT_CHANNEL
 from .suspensions import active_suspension
 
@@ -136,18 +137,21 @@ return n
 
 
 class AccountError(ValueError):
-    """A sign-up or login that cannot go ahead; str() is a message for the person."""
+    """A sign-up or login that cannot go ahead; str() is a message for the person, `kind` the
+    kind of refusal (parlor/refusals.py) its form is answered as."""
+
+    kind = "invalid"
 
 
 class UsernameTaken(AccountError):
-    pass
+    kind = "conflict"
 
 
 class TryLater(AccountError):
-    """Refused for now, before any password was hashed: `status` is 429 (over a limit) or 503
-    (the server is busy), `retry_after` the seconds to wait."""
+    """Refused for now, before any password was hashed: `kind` is too_many (over a limit) or
+    unavailable (the server is busy), `retry_after` the seconds to wait."""
 
-    status = 429
+    kind = "too_many"
 
     def __init__(self, message: str, retry_after: int | None):
         super().__init__(message)
@@ -162,23 +166,14 @@ class LoginThrottled(TryLater):
     pass
 
 
-class SignupRefused(AccountError):
-    """Sign-up is not open to this visitor (closed, by invitation only, or a spent invite);
-    `status` says why: 403 (not allowed), 404 or 410 (the invite)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
 class AccountSuspended(AccountError):
     """The right password for a suspended account: no login until the suspension ends."""
 
-    status = 403
+    kind = "forbidden"
 
 
 class HashingBusy(TryLater):
-    status = 503
+    kind = "unavailable"
 
     def __init__(self):
         super().__init__("Parlor is checking too many passwords right now. Please try again in a moment.",
@@ -352,19 +347,16 @@ class Accounts:
         return added
 
     async def check_signup(self, invite: str | None) -> None:
-        """Whether a visitor may sign up now, with this invite code (or none): SignupRefused if not.
+        """Whether a visitor may sign up now, with this invite code (or none): Refused if not.
         An invite is checked in every mode but closed (in open mode, a spent one is not silently
         ignored: its link says what became of it)."""
         if self.signup == "closed":
-            raise SignupRefused(403, SIGNUP_CLOSED)
+            raise Refused("forbidden", SIGNUP_CLOSED)
         if invite is None:
             if self.signup == "invite":
-                raise SignupRefused(403, INVITE_NEEDED)
+                raise Refused("forbidden", INVITE_NEEDED)
             return
-        try:
-            await self._invites.check(invite)
-        except Refused as e:
-            raise SignupRefused(e.status, str(e)) from None
+        await self._invites.check(invite)
 
     async def sign_up(self, raw_name: str, password: str, address: str | None = None,
                       invite: str | None = None) -> str:
@@ -402,8 +394,7 @@ class Accounts:
         if created == 0:  # someone took it while we were hashing
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
         if created != 1:  # the invite was used up (or withdrawn, or ended) while we were hashing
-            refused = invite_refused(created)
-            raise SignupRefused(refused.status, str(refused))
+            raise invite_refused(created)
         return name
 
     async def log_in(self, raw_name: str, password: str, address: str) -> str:

@@ -2,7 +2,8 @@
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.games import MAX_GUESSES, GameError, Games, clean_guest_name, folded, parse_guess
+from parlor.games import MAX_GUESSES, Games, clean_guest_name, folded, parse_guess
+from parlor.refusals import Refused
 from parlor.scores import Leaderboards
 
 
@@ -23,15 +24,15 @@ async def guess_wrong(games, redis_sync, game_id, times, user):
 
 @pytest.mark.parametrize("raw", ["١٢", " 12 ", "1_000", "+7", "-1", "", "12345678", "1e3", "0x1", "٣", "１２", None])
 def test_guesses_are_ascii_digits_only(raw):
-    with pytest.raises(GameError) as refused:
+    with pytest.raises(Refused) as refused:
         parse_guess(raw)
-    assert refused.value.status == 400
+    assert refused.value.kind == "invalid"
 
 
 def test_guest_names():
     assert clean_guest_name("  Sam  ") == "Sam"
     for bad in ("ab", "x" * 25, "tab\there", "new\nline", "", None):
-        with pytest.raises(GameError):
+        with pytest.raises(Refused):
             clean_guest_name(bad)
     assert folded("ＡＤＭＩＮ") == "admin"
 
@@ -54,9 +55,9 @@ async def test_a_game_reaching_1000_guesses_ends_as_a_forfeit(games, redis_sync)
     secret = await guess_wrong(games, redis_sync, game_id, MAX_GUESSES - 1, None)
     game = await games.guess(game_id, "p1", str(1 if secret != 1 else 2), None)
     assert game.status == "unranked" and game.count == MAX_GUESSES
-    with pytest.raises(GameError) as over:
+    with pytest.raises(Refused) as over:
         await games.guess(game_id, "p1", str(secret), None)
-    assert over.value.status == 409
+    assert over.value.kind == "conflict"
     assert redis_sync.lrange("recent:100:a:198.51.100.1", 0, -1) == [f"{game_id}:0"]  # still a forfeit
     assert '"status":"unranked"' in redis_sync.lindex("history:g:p1", 0)
 

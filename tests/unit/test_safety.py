@@ -5,7 +5,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from parlor.config import NO_LIMIT, Rate
-from parlor.safety import Refused, Safety
+from parlor.refusals import Refused
+from parlor.safety import Safety
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ async def test_a_bucket_takes_a_burst_then_refills_evenly(client, redis_sync):
         await limits.hit("guesses", "game-1")
     with pytest.raises(Refused) as refused:
         await limits.hit("guesses", "game-1")
-    assert refused.value.status == 429 and refused.value.retry_after == 1
+    assert refused.value.kind == "too_many" and refused.value.retry_after == 1
     await limits.hit("guesses", "game-2")  # every key has its own bucket
     await asyncio.sleep(1.1)
     await limits.hit("guesses", "game-1")  # one more fits again, and only one
@@ -92,10 +93,10 @@ async def test_sends_checked_at_the_same_time_share_a_round_trip_and_each_gets_i
                                                        ("dave", "carol"), ("dave", "erin")]),
                                     return_exceptions=True)
     assert len(calls) == 1  # one script call for all five
-    assert isinstance(outcomes[0], Refused) and outcomes[0].status == 403  # bob blocked alice
+    assert isinstance(outcomes[0], Refused) and outcomes[0].kind == "forbidden"  # bob blocked alice
     assert outcomes[1:3] == [None, None]  # carol, and dave's first
     assert outcomes[3] is None  # dave's second: the bucket holds two
-    assert isinstance(outcomes[4], Refused) and outcomes[4].status == 429  # the third, counted after them
+    assert isinstance(outcomes[4], Refused) and outcomes[4].kind == "too_many"  # the third, counted after them
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -109,7 +110,7 @@ async def test_a_suspended_account_neither_sends_nor_is_sent_anything_until_its_
     redis_sync.zadd(SUSPENDED_KEY, {"sam": now + 60_000, "old": now - 1})
     with pytest.raises(Refused) as refused:
         await limits.check_send("sam", "bob", False, "conversations:sam")
-    assert refused.value.status == 403 and str(refused.value) == "Your account is suspended."
+    assert refused.value.kind == "forbidden" and str(refused.value) == "Your account is suspended."
     with pytest.raises(Refused) as refused:
         await limits.check_send("bob", "sam", False, "conversations:bob")
     assert str(refused.value) == "sam is suspended: nothing can be sent to them until the suspension ends."

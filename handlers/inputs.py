@@ -1,0 +1,39 @@
+"""Checks of what a request carries, as plain functions: how deep its JSON nests, and whether a
+place to go after a form stays on this site."""
+from __future__ import annotations
+
+import re
+
+# A path on this site, in the characters a URL path and query may hold unescaped.
+SAFE_PATH_RE = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site is a place to go after login (stops open redirects)."""
+    if not target or len(target) > 2000 or not SAFE_PATH_RE.fullmatch(target):
+        return default
+    return target
+
+
+def nests_deeper(text: str, limit: int) -> bool:
+    """Whether the brackets of a JSON text, outside its strings, nest deeper than `limit`."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # the usual case, counted in C
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
