@@ -22,7 +22,7 @@ from parlor import console, logs
 from parlor.admins import Admins
 from parlor.audit import AuditLog
 from parlor.chat import Chat
-from parlor.chatlog import ChatLogs
+from parlor.chatlog_folder import ChatLogs
 from parlor.config import Config, installed_version
 from parlor.games import Games
 from parlor.hub import SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener

@@ -13,7 +13,9 @@ from typing import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from . import eliza
-from .chatlog import PAGE_SIZE, ChatLogs, Message, StorageFailed, pair_key
+from .chatlog import Message, StorageFailed, pair_key
+from .chatlog_folder import ChatLogs
+from .conversation import PAGE_SIZE
 from .images import ImageRejected, process_image
 from .safety import UNDELIVERABLE, Refused, blocks_key
 from .users import AccountError, Accounts, is_ghost, normalize_username
