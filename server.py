@@ -27,6 +27,7 @@ from parlor.config import Config, installed_version
 from parlor.games import Games
 from parlor.hub import SIGN_OUT_CHANNEL, TYPING_CHANNEL, EventLog, Hub, Listener
 from parlor.invites import Invites
+from parlor.leaderboards import Leaderboards
 from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import CountingRetry, Metrics
 from parlor.moderation import Moderation
@@ -35,7 +36,7 @@ from parlor.redis_client import packed_client
 from parlor.redis_server import EmbeddedRedis
 from parlor.reports import Reports
 from parlor.resets import PasswordResets
-from parlor.scores import BOARDS_CHANNEL, Leaderboards
+from parlor.scores import BOARDS_CHANNEL
 from parlor.safety import Safety
 from parlor.sessions import Sessions
 from parlor.suspensions import Suspensions

@@ -3,7 +3,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from parlor.games import MAX_GUESSES, GameError, Games, clean_guest_name, folded, parse_guess
-from parlor.scores import Leaderboards
+from parlor.leaderboards import Leaderboards
 
 
 @pytest.fixture
