@@ -40,7 +40,8 @@ from parlor.scores import BOARDS_CHANNEL
 from parlor.safety import Safety
 from parlor.sessions import Sessions
 from parlor.suspensions import Suspensions
-from parlor.users import Accounts, display_name, is_ghost
+from parlor.usernames import display_name, is_ghost
+from parlor.users import Accounts
 from parlor.web.handlers import routes
 from parlor.web.handlers.base import REDIS_DOWN, NotFoundHandler, StaticFiles, hide_secrets
 from parlor.web.handlers.chat import ChatPush, linkify

@@ -13,7 +13,7 @@ from parlor import eliza
 from parlor.chat import ChatError, Summary, published_key
 from parlor.chatlog import Message, pair_key
 from parlor.images import ACCEPT, MAX_IMAGE_BYTES
-from parlor.users import is_ghost
+from parlor.usernames import is_ghost
 
 from .base import BaseHandler, ClientError
 

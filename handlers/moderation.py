@@ -5,7 +5,8 @@ from parlor import eliza
 from parlor.chat import ChatError, Summary
 from parlor.chatlog import Message, pair_key
 from parlor.safety import Refused
-from parlor.users import AccountError, is_ghost, normalize_username
+from parlor.usernames import is_ghost
+from parlor.users import AccountError, normalize_username
 
 from .base import ClientError, safe_next
 from .chat import ChatBase, ChatListHandler

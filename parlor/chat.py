@@ -18,7 +18,8 @@ from .chatlog_folder import ChatLogs
 from .conversation import PAGE_SIZE
 from .images import ImageRejected, process_image
 from .safety import UNDELIVERABLE, Refused, blocks_key
-from .users import AccountError, Accounts, is_ghost, normalize_username
+from .usernames import is_ghost
+from .users import AccountError, Accounts, normalize_username
 
 log = logging.getLogger("parlor.chat")
 
