@@ -73,7 +73,7 @@ if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('EXPIRE', KEYS[3], ARGV
 return 1
 """
 
-# Index the look-alike key of an account made before keys were kept (a no-op for the others).
+# Index the look-alike key of an account that has none (a no-op for the others).
 # KEYS: look-alike, user, reserved. ARGV: the name.
 INDEX_LOOK_ALIKE_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end

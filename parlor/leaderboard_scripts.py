@@ -142,9 +142,9 @@ end
 return #gone
 """
 
-# Entries of the boards before they ranked averages (issue 15): their score packed a best game's
-# guesses with its finish time, always above OLD_SCORES. They mean something else, so they go;
-# their players are back from their next five games. KEYS: board, meta. ARGV: OLD_SCORES, entry
+# Entries of a best-game board (their score packs a best game's guesses with its finish time,
+# always above OLD_SCORES) mean something else than an average: they go, and their players are
+# back after their next MIN_GAMES games. KEYS: board, meta. ARGV: OLD_SCORES, entry
 # prefix, now ms, channel, board. Returns how many went.
 DROP_OLD_LUA = _BOARD_CHANGED_LUA + """
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')

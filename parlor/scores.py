@@ -6,7 +6,7 @@ it is recorded as a forfeit the moment it starts and replaced by its guess count
 so a game that is abandoned (in a session that is thrown away, too) stays a forfeit. A forfeit,
 and a win slower than that, count FORFEIT_FACTOR times the guesses halving always wins within,
 so giving up is never better than playing on, and finishing only lucky games ranks low. The single
-best game is a second column (it no longer ranks). Guests have one entry per address (every guest
+best game is a second column: it only orders players whose averages are equal. Guests have one entry per address (every guest
 game from an address counts in it; IPv6 per /64), named by the last guest there who gave a name;
 it leaves the board GUEST_ENTRY_TTL_S after its last game.
 
@@ -44,7 +44,7 @@ GUEST_SWEEP_CHUNK = 100  # expired guest entries taken off a board per script ca
 HISTORY_LENGTH = 100  # finished games kept per player
 AROUND = 5  # "around me" shows this many places above and below
 BOARDS_CHANNEL = "parlor:boards"  # pub/sub: a board changed (message: its maximum)
-OLD_SCORES = 1 << 42  # every score of the boards before averages was above this; none since is
+OLD_SCORES = 1 << 42  # a best-game board's scores are all above this; an average's score never is
 COUNTS_PREFIX = "histogram:"  # + board: guess count -> winning games (the guess script builds it too)
 BANNED_NAMES_KEY = "banned-names"
 MAX_BANNED_NAMES = 10_000  # guest names admins may ban; bounds what admins create

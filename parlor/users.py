@@ -215,7 +215,7 @@ class Accounts:
         return await self.is_taken(folded(name)) or await self.look_alike(name) is not None
 
     async def index_look_alikes(self) -> int:
-        """Index the look-alike keys of accounts (and reserved names) made before they were kept;
+        """Index the look-alike key of every account (and reserved name) that has none yet;
         returns how many were added. Safe to run at every start, by every process."""
         added = 0
         for pattern in (user_key("*"), reserved_key("*")):

@@ -1,4 +1,5 @@
-"""parlor/chatlog.py, conversation.py and chatlog_folder.py on real SQLite files: naming, durability settings, LRU, idempotence, migration, transactions."""
+"""chatlog.py, conversation.py and chatlog_folder.py on real SQLite files: naming, durability,
+LRU, idempotence, migration, transactions."""
 import asyncio
 import itertools
 import sqlite3
