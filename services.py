@@ -17,12 +17,13 @@ import tornado.ioloop
 from parlor.admins import Admins
 from parlor.audit import AuditLog
 from parlor.chat import Chat
-from parlor.chatlog import ChatLogs
+from parlor.chatlog_folder import ChatLogs
 from parlor.config import Config, Rate
 from parlor.events import EventLog
 from parlor.games import Games
 from parlor.hub import TYPING_CHANNEL, Hub
 from parlor.invites import Invites
+from parlor.leaderboards import Leaderboards
 from parlor.listener import Listener, Subscribed
 from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import Metrics
@@ -32,10 +33,11 @@ from parlor.presence import PRESENCE_CHANNEL, Presence
 from parlor.reports import Reports
 from parlor.resets import PasswordResets
 from parlor.safety import Safety
-from parlor.scores import BOARDS_CHANNEL, Leaderboards
+from parlor.scores import BOARDS_CHANNEL
 from parlor.sessions import SIGN_OUT_CHANNEL, Sessions
 from parlor.suspensions import Suspensions
-from parlor.users import Accounts, display_name, is_ghost
+from parlor.usernames import display_name, is_ghost
+from parlor.users import Accounts
 from parlor.web.handlers.base import REDIS_DOWN
 from parlor.web.handlers.chat import ChatPush, linkify
 from parlor.web.handlers.live import LiveViews

@@ -18,7 +18,7 @@ from parlor.hub import Hub
 from parlor.images import ACCEPT, MAX_IMAGE_BYTES
 from parlor.refusals import Refused
 from parlor.safety import Safety
-from parlor.users import is_ghost
+from parlor.usernames import is_ghost
 
 from .base import BaseHandler
 

@@ -5,11 +5,13 @@ import jinja2
 
 from parlor import eliza
 from parlor.chat import Summary
-from parlor.chatlog import ChatLogs, Message, pair_key
+from parlor.chatlog import Message, pair_key
+from parlor.chatlog_folder import ChatLogs
 from parlor.events import Outgoing
 from parlor.hub import Hub
 from parlor.refusals import Refused
-from parlor.users import AccountError, is_ghost, normalize_username
+from parlor.usernames import is_ghost
+from parlor.users import AccountError, normalize_username
 
 from .chat import ChatBase, ChatListHandler
 from .inputs import safe_next

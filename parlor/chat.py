@@ -13,11 +13,14 @@ from typing import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from . import eliza
-from .chatlog import PAGE_SIZE, ChatLogs, Message, StorageFailed, pair_key
+from .chatlog import Message, StorageFailed, pair_key
+from .chatlog_folder import ChatLogs
+from .conversation import PAGE_SIZE
 from .images import process_image
 from .refusals import Refused
 from .safety import UNDELIVERABLE, Safety, blocks_key
-from .users import AccountError, Accounts, is_ghost, normalize_username
+from .usernames import is_ghost
+from .users import AccountError, Accounts, normalize_username
 
 log = logging.getLogger("parlor.chat")
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from .config import NO_LIMIT, Rate
+from .leaderboards import Leaderboards
 from .names import folded
+from .redis_client import register_scripts
 from .refusals import Refused
 from .safety import GCRA_LUA, bucket_key, over_limit
-from .scores import (
-    COUNTS_PREFIX, HISTORY_LENGTH, Leaderboards, board_member, history_key, is_guest_entry, member_for,
-)
+from .scores import COUNTS_PREFIX, HISTORY_LENGTH, board_member, history_key, is_guest_entry, member_for
 from .sessions import GUEST_SESSION_TTL_S
 
 __all__ = ["Games", "Game", "folded", "parse_guess", "clean_guest_name"]
@@ -142,20 +142,11 @@ class Game:
         return (self.finished_ms or int(time.time() * 1000)) - self.started_ms
 
 
-def game_key(game_id: str) -> str:
-    return f"game:{game_id}"
-
-
-def guesses_key(game_id: str) -> str:
-    return f"game:{game_id}:guesses"
-
-
-def games_key(player: str) -> str:
-    return f"player:{player}:games"
-
-
-def open_games_key(owner: str) -> str:
-    return f"open:{owner}"  # hash: board -> the id of the game being played there
+# A game's keys are templates filled by str.format with one id.
+game_key = "game:{}".format  # hash: player, max, secret, status, count, started_ms, ... (by game id)
+guesses_key = "game:{}:guesses".format  # list: "<guess>:<h|l|c>", in order (by game id)
+games_key = "player:{}:games".format  # sorted set: a player's game ids by start (ms) (by player id)
+open_games_key = "open:{}".format  # hash: board -> the id of the game being played there (by owner)
 
 
 def parse_guess(raw: str | None, board: int | None = None) -> int:
@@ -185,8 +176,7 @@ class Games:
         self.leaderboards = leaderboards
         self.guess_limit = guess_limit
         self.guest_entries = guest_entries  # whether guests' games count for guest entries (--guest-boards)
-        self._guess = redis.register_script(_GUESS)
-        self._start = redis.register_script(_START)
+        self._scripts = register_scripts(redis, guess=_GUESS, start=_START)
 
     async def start(self, player: str, board: int, user: str | None = None, address: str = "-") -> str:
         """A new game on a board for this player (their open game there is forfeited); it counts
@@ -197,7 +187,7 @@ class Games:
         game_id = secrets.token_urlsafe(12)
         owner = member_for(user, player)
         member = board_member(user, address) if user or self.guest_entries else ""
-        await self._start(
+        await self._scripts.start(
             keys=[game_key(game_id), games_key(player), open_games_key(owner), history_key(owner)],
             args=[game_id, player, board, secrets.randbelow(board) + 1, int(time.time() * 1000), GAME_TTL_S,
                   member, HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S, game_key("")])
@@ -234,7 +224,7 @@ class Games:
     async def guess(self, game_id: str, player: str | None, raw: str | None, user: str | None) -> Game:
         """Play one guess. A win replaces the game's forfeit on the entry it counts for."""
         value = parse_guess(raw)
-        answer = await self._guess(
+        answer = await self._scripts.guess(
             keys=[game_key(game_id), guesses_key(game_id), games_key(player or "-"),
                   history_key(member_for(user, player or "-")), bucket_key("guesses", game_id)],
             args=[value, player or "", int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,

@@ -26,7 +26,8 @@ from .safety import SUSPENDED_KEY, Safety, bucket_key
 from .scores import member_for
 from .sessions import Sessions, user_sessions_key
 from .suspensions import suspension_key
-from .users import AccountError, Accounts, TryLater, check_password, new_ghost, user_key
+from .usernames import new_ghost, user_key
+from .users import AccountError, Accounts, TryLater, check_password
 
 RESET_LINK_GONE = "This link cannot be used: it was used already, or has expired, or a newer one replaced it."
 

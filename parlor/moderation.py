@@ -5,10 +5,11 @@ from __future__ import annotations
 from .audit import EXPIRY, AuditLog
 from .chat import Chat
 from .invites import Invite, Invites, check_invite_form
-from .reports import Report, Reports
+from .leaderboards import Leaderboards
 from .refusals import Refused
+from .reports import Report, Reports
 from .resets import PasswordResets
-from .scores import Leaderboards, is_guest_entry
+from .scores import is_guest_entry
 from .suspensions import LENGTHS, Suspension, Suspensions, check_suspension_form
 from .users import AccountError, Accounts, normalize_username
 

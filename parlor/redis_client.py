@@ -2,9 +2,12 @@
 
 redis-py's synchronous client packs commands with hiredis's C packer when hiredis is installed;
 its asyncio client packs them in Python, which for a script call with a few dozen arguments (an
-event append) costs more than the round trip. The connections here pack with hiredis.
+event append) costs more than the round trip. The connections here pack with hiredis. Lua
+scripts are registered on a client by name (register_scripts).
 """
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import hiredis
 import redis.asyncio as aioredis
@@ -46,3 +49,9 @@ def packed_client(url: str, **options) -> aioredis.Redis:
     # No CLIENT SETINFO on connect: that is Redis 7.2, and Parlor supports 6.2.
     pool = ConnectionPool(decode_responses=True, driver_info=None, **settings)
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
+
+
+def register_scripts(redis: aioredis.Redis, **sources: str) -> SimpleNamespace:
+    """Each Lua source registered on `redis` under its name: called with keys= and args=, it runs
+    by EVALSHA and is loaded again if the server has forgotten it."""
+    return SimpleNamespace(**{name: redis.register_script(source) for name, source in sources.items()})

@@ -28,7 +28,7 @@ from . import eliza
 from .chatlog import Message
 from .images import report_copy
 from .refusals import Refused
-from .users import is_ghost
+from .usernames import is_ghost
 
 REPORT_CONTEXT = 5  # messages before the reported one that its copy keeps: what led up to it
 MAX_REPORT_TEXT = 500  # what the reporter adds in their own words

@@ -1,9 +1,9 @@
-"""Accounts: unique usernames, argon2 password hashes, and login throttling, all in Redis."""
+"""Accounts: sign-up, login (argon2 hashes, throttled), passwords and API tokens, all in Redis
+(parlor/usernames.py says what a name may be; parlor/account_scripts.py holds the Lua)."""
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import secrets
 import time
 from concurrent.futures import Executor
@@ -11,22 +11,20 @@ from concurrent.futures import Executor
 import argon2
 import redis.asyncio as aioredis
 
-from .invites import INVITE_STATE_LUA, Invites, invite_key, invite_refused, invite_users_key
+from .account_scripts import (
+    COUNT_ATTEMPT_LUA, CREATE_USER_LUA, INDEX_LOOK_ALIKE_LUA, REMOVE_USER_LUA, SET_PASSWORD_LUA, SET_TOKEN_LUA,
+)
+from .invites import Invites, invite_key, invite_refused, invite_users_key
 from .names import folded, look_alike_key, look_alike_keys
+from .redis_client import register_scripts
 from .refusals import Refused
 from .safety import address_group
 from .sessions import SIGN_OUT_CHANNEL
 from .suspensions import active_suspension
+from .usernames import (
+    RESERVED_USERNAMES, USERNAME_RE, USERNAME_RULE, is_ghost, look_alike_index_key, reserved_key, user_key,
+)
 
-# ASCII only, checked before folding: no look-alike letters (Kelvin sign, fullwidth "ａｄｍｉｎ"),
-# and no "_", which stays free to join two names into one chat file name.
-USERNAME_RE = re.compile(r"[A-Za-z0-9-]{3,32}")
-USERNAME_RULE = "A username is 3 to 32 characters: letters a–z, digits and hyphens."
-RESERVED_USERNAMES = frozenset({"eliza"})  # the built-in chatbot answers to this name
-# A deleted account's messages stay in its peers' conversations under a name of this form, which
-# no one can sign up with; pages show it as "deleted user".
-GHOST_PREFIX = "deleted-"
-GHOST_ID_BYTES = 6  # 12 hex digits: a ghost name per deleted account, never reused
 KNOWN_USERS_MAX = 100_000  # names exists() remembers at most (then forgets all at once)
 # A token's owner is remembered this long: an API script's requests do not each ask Redis. An
 # ended token's sign-out notice clears it at once; the lifetime bounds only a notice that was missed.
@@ -40,100 +38,6 @@ FAILED_LOGIN_WINDOW_S = 60  # ... within this window ...
 LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
 API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
 HASHING_BUSY_RETRY_S = 1  # a password check refused because every hashing slot was taken: retry after
-
-# Creates the user only if the name is free (no account, not reserved after one was deleted, no
-# look-alike taken): two sign-ups of one name, or of two look-alikes, race and exactly one wins.
-# With an invite (KEYS[4], and KEYS[5] the list of who used it), only if the invite can be used
-# now, and using it once: two sign-ups cannot both take its last use. KEYS: user, reserved,
-# look-alike[, invite, its users]. ARGV: the name, now (ms), then the account's fields. Returns
-# 1 (made), 0 (the name is taken) or why the invite cannot be used (INVITE_STATE_LUA).
-_CREATE_USER = INVITE_STATE_LUA + """
-if KEYS[4] then
-  local state = invite_state(KEYS[4], ARGV[2])
-  if state ~= 'open' then return state end
-end
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-local owner = redis.call('GET', KEYS[3])
-if owner and owner ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-if KEYS[4] then
-  redis.call('HINCRBY', KEYS[4], 'used', 1)
-  redis.call('RPUSH', KEYS[5], ARGV[1])
-  redis.call('PEXPIRE', KEYS[5], redis.call('PTTL', KEYS[4]))
-end
-return 1
-"""
-
-# A new password hash, for an account that still exists; it ends the API token (whoever had the
-# old password may have made it), and every process hears so. KEYS: user. ARGV: the hash, the
-# user, the sign-out channel.
-_SET_PASSWORD = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
-local token = redis.call('HGET', KEYS[1], 'api_token_key')
-if token then
-  redis.call('DEL', token)
-  redis.call('HDEL', KEYS[1], 'api_token_key')
-  redis.call('PUBLISH', ARGV[3], ARGV[2] .. '\\n' .. token)
-end
-return 1
-"""
-
-# Replace the user's API token (a new token's key given) or revoke it (none given); the old one's
-# live connections end on every process. KEYS: user, maybe the new token's key. ARGV: user, the
-# sign-out channel. Returns the old token's key ('' if none), or 0 if there is no such user.
-_SET_TOKEN = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local old = redis.call('HGET', KEYS[1], 'api_token_key')
-if old then
-  redis.call('DEL', old)
-  redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\\n' .. old)
-end
-if KEYS[2] then
-  redis.call('HSET', KEYS[1], 'api_token_key', KEYS[2])
-  redis.call('SET', KEYS[2], ARGV[1])
-else
-  redis.call('HDEL', KEYS[1], 'api_token_key')
-end
-return old or ''
-"""
-
-# Deletes an account: its hash and API token go, its name (and its look-alikes) stay reserved.
-# KEYS: user, reserved, look-alike. ARGV: reserved for (s), the name. Returns 0 if there was no
-# such account.
-_REMOVE_USER = """
-local token = redis.call('HGET', KEYS[1], 'api_token_key')
-if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-if token then redis.call('DEL', token) end
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
-if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
-return 1
-"""
-
-# Index the look-alike key of an account made before keys were kept (a no-op for the others).
-# KEYS: look-alike, user, reserved. ARGV: the name.
-_INDEX_LOOK_ALIKE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
-local ttl = redis.call('TTL', KEYS[3])
-if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) return 1 end
-return 0
-"""
-
-
-# One login attempt, counted before the password is checked, so that attempts sent all at once
-# are limited too: the window starts at the first attempt; passing the limit locks for longer.
-# (EXPIRE ... NX would do the first part, but it is Redis 7 and we stay within 6.2.)
-_COUNT_ATTEMPT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if n > tonumber(ARGV[2]) then
-  if n == tonumber(ARGV[2]) + 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-  return -redis.call('TTL', KEYS[1])
-end
-return n
-"""
 
 
 class AccountError(ValueError):
@@ -202,32 +106,6 @@ def check_password(password: str) -> None:
         )
 
 
-def user_key(name: str) -> str:
-    return f"user:{name}"
-
-
-def reserved_key(name: str) -> str:
-    return f"reserved:{name}"  # a deleted account's name, kept from others for a while
-
-
-def look_alike_index_key(name: str) -> str:
-    """Where the account whose name looks like `name` is found (TR39 skeleton; parlor/names.py)."""
-    return f"look-alike:{look_alike_key(name)}"
-
-
-def is_ghost(name: str) -> bool:
-    """Whether a name stands for a deleted account in its peers' conversations."""
-    return name.startswith(GHOST_PREFIX)
-
-
-def new_ghost() -> str:
-    return GHOST_PREFIX + secrets.token_hex(GHOST_ID_BYTES)
-
-
-def display_name(name: str) -> str:
-    """A name as pages show it: a deleted account's is "deleted user"."""
-    return "deleted user" if is_ghost(name) else name
-
 
 def token_key(token: str) -> str:
     """Where a token's owner is found: by the token's SHA-256, never the token itself."""
@@ -249,12 +127,9 @@ class Accounts:
         self._hashing_slots = hashing_slots
         self._hashing = 0
         self._hasher = hasher or argon2.PasswordHasher()
-        self._create = redis.register_script(_CREATE_USER)
-        self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
-        self._remove = redis.register_script(_REMOVE_USER)
-        self._set_password = redis.register_script(_SET_PASSWORD)
-        self._set_token = redis.register_script(_SET_TOKEN)
-        self._index_look_alike = redis.register_script(_INDEX_LOOK_ALIKE)
+        self._scripts = register_scripts(
+            redis, create=CREATE_USER_LUA, count_attempt=COUNT_ATTEMPT_LUA, remove=REMOVE_USER_LUA,
+            set_password=SET_PASSWORD_LUA, set_token=SET_TOKEN_LUA, index_look_alike=INDEX_LOOK_ALIKE_LUA)
         self._known: set[str] = set()  # names of accounts found to exist (see exists)
         self._token_owners: dict[str, tuple[str, float]] = {}  # token key -> (user, good until)
         self._dummy_hash: str | None = None
@@ -335,14 +210,14 @@ class Accounts:
         return await self.is_taken(folded(name)) or await self.look_alike(name) is not None
 
     async def index_look_alikes(self) -> int:
-        """Index the look-alike keys of accounts (and reserved names) made before they were kept;
+        """Index the look-alike key of every account (and reserved name) that has none yet;
         returns how many were added. Safe to run at every start, by every process."""
         added = 0
         for pattern in (user_key("*"), reserved_key("*")):
             async for key in self._redis.scan_iter(match=pattern, count=1000):
                 name = key.split(":", 1)[1]
                 if USERNAME_RE.fullmatch(name):
-                    added += await self._index_look_alike(
+                    added += await self._scripts.index_look_alike(
                         keys=[look_alike_index_key(name), user_key(name), reserved_key(name)], args=[name])
         return added
 
@@ -390,7 +265,7 @@ class Accounts:
         if invite is not None:
             keys += [invite_key(invite), invite_users_key(invite)]
             fields += ["invite", invite]
-        created = await self._create(keys=keys, args=[name, int(time.time() * 1000), *fields])
+        created = await self._scripts.create(keys=keys, args=[name, int(time.time() * 1000), *fields])
         if created == 0:  # someone took it while we were hashing
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
         if created != 1:  # the invite was used up (or withdrawn, or ended) while we were hashing
@@ -408,7 +283,7 @@ class Accounts:
         # password checks too, shared by all processes.
         await self._count("logins", address, LoginThrottled)
         attempts_key = f"login-attempts:{name}:{address}"
-        attempt = await self._count_attempt(
+        attempt = await self._scripts.count_attempt(
             keys=[attempts_key], args=[FAILED_LOGIN_WINDOW_S, FAILED_LOGIN_LIMIT, LOGIN_LOCKOUT_S])
         if attempt < 0:
             raise LoginThrottled(LOCKED_OUT, max(1, -attempt))
@@ -433,27 +308,27 @@ class Accounts:
         """Replace an account's password (the caller checked the current one); its API token ends."""
         check_password(password)
         password_hash = await self._in_pool(self._hasher.hash, password)
-        if not await self._set_password(keys=[user_key(name)], args=[password_hash, name, SIGN_OUT_CHANNEL]):
+        if not await self._scripts.set_password(keys=[user_key(name)], args=[password_hash, name, SIGN_OUT_CHANNEL]):
             raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
 
     async def remove(self, name: str) -> bool:
         """Delete an account: no one signs in with it again, its API token ends at once, and its
         name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
         self.forget(name)
-        return bool(await self._remove(keys=[user_key(name), reserved_key(name), look_alike_index_key(name)],
+        return bool(await self._scripts.remove(keys=[user_key(name), reserved_key(name), look_alike_index_key(name)],
                                        args=[NAME_KEPT_AFTER_LEAVING_S, name]))
 
     async def new_api_token(self, name: str) -> str:
         """A new API token for scripts and other sites (replacing the old one, whose live
         connections end); shown once. The caller checked the password."""
         token = secrets.token_urlsafe(API_TOKEN_BYTES)
-        if await self._set_token(keys=[user_key(name), token_key(token)], args=[name, SIGN_OUT_CHANNEL]) == 0:
+        if await self._scripts.set_token(keys=[user_key(name), token_key(token)], args=[name, SIGN_OUT_CHANNEL]) == 0:
             raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
         return token
 
     async def revoke_api_token(self, name: str) -> bool:
         """End the user's API token and its live connections; False if they had none."""
-        return await self._set_token(keys=[user_key(name)], args=[name, SIGN_OUT_CHANNEL]) not in (0, "")
+        return await self._scripts.set_token(keys=[user_key(name)], args=[name, SIGN_OUT_CHANNEL]) not in (0, "")
 
     async def has_api_token(self, name: str) -> bool:
         return bool(await self._redis.hget(user_key(name), "api_token_key"))

@@ -19,7 +19,7 @@ import tornado.web
 
 from bench.common import NO_LIMITS
 from parlor.sessions import Sessions
-from parlor.users import look_alike_index_key
+from parlor.usernames import look_alike_index_key
 from tests.helpers import ServerProcess, Visitor, multipart, password_hash
 
 PEOPLE = ("alice", "bob", "carol", "admin")  # signed in; "guest" has only a guest session, "anon" nothing

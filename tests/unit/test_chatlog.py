@@ -1,11 +1,13 @@
-"""parlor/chatlog.py on real SQLite files: naming, durability settings, LRU, idempotence, migration."""
+"""chatlog.py, conversation.py and chatlog_folder.py on real SQLite files: naming, durability,
+LRU, idempotence, migration, transactions."""
 import asyncio
 import itertools
 import sqlite3
 
 import pytest
 
-from parlor.chatlog import SCHEMA_VERSION, BadPair, ChatLogs, pair_key
+from parlor.chatlog import SCHEMA_VERSION, BadPair, pair_key
+from parlor.chatlog_folder import ChatLogs
 
 
 def test_pair_names_are_order_independent_and_never_collide():
@@ -207,3 +209,23 @@ async def test_a_client_id_belongs_to_its_author(tmp_path):
         assert created and created_other and other.image_id != picture.image_id
         assert [m.body for m in await conversation.page()] == ["alice's words", "bob's words", "", ""]
     await logs.close_all()
+
+
+@pytest.mark.gen_test
+async def test_a_transaction_sqlite_ended_by_itself_raises_its_own_error_and_the_file_stays_writable(tmp_path):
+    """SQLite may roll a transaction back by itself (a full disk, an I/O error, an interrupt; a
+    RAISE(ROLLBACK) trigger here): the write raises that error, not "cannot rollback - no
+    transaction is active" (which no handler knows: a 500), and the next write goes through."""
+    logs = ChatLogs(tmp_path)
+    try:
+        async with logs.conversation("alice", "bob", create=True) as conversation:
+            await conversation.add("alice", "words", "client-id-1", None)
+            await conversation.db.execute("CREATE TEMP TRIGGER refuse BEFORE UPDATE ON messages "
+                                          "BEGIN SELECT RAISE(ROLLBACK, 'the disk refused'); END")
+            with pytest.raises(sqlite3.IntegrityError, match="the disk refused"):
+                await conversation.rename_user("alice", "deleted-000000000000")
+            await conversation.db.execute("DROP TRIGGER refuse")
+            await conversation.rename_user("alice", "deleted-000000000000")
+            assert [m.author for m in await conversation.page()] == ["deleted-000000000000"]
+    finally:
+        await logs.close_all()  # an open file's thread would keep the test process alive

@@ -3,8 +3,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from parlor.games import MAX_GUESSES, Games, clean_guest_name, folded, parse_guess
+from parlor.leaderboards import Leaderboards
 from parlor.refusals import Refused
-from parlor.scores import Leaderboards
 
 
 @pytest.fixture

@@ -312,7 +312,7 @@ async def test_the_listener_trusts_notices_only_while_subscribed(client, redis_s
 @pytest.mark.gen_test(timeout=30)
 async def test_board_views_cache_nothing_without_a_live_subscription(client, redis_sync):
     from parlor.web.handlers.scores import BoardViews
-    from parlor.scores import Leaderboards
+    from parlor.leaderboards import Leaderboards
     from server import ROOT
     import jinja2
 

@@ -1,13 +1,12 @@
-"""parlor/scores.py against a real Redis: averages over recent games, forfeits, precision, shared
-ranks, around-me, guest entries, atomicity."""
+"""parlor/scores.py and leaderboards.py against a real Redis: averages over recent games, forfeits,
+precision, shared ranks, around-me, guest entries, atomicity."""
 import asyncio
 
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.scores import (
-    MAX_RANKED_GUESSES, MIN_GAMES, RECENT_GAMES, Leaderboards, forfeit_guesses, pack, unpack,
-)
+from parlor.leaderboards import Leaderboards
+from parlor.scores import MAX_RANKED_GUESSES, MIN_GAMES, RECENT_GAMES, forfeit_guesses, pack, unpack
 
 BOARD = 100
 FORFEIT = forfeit_guesses(BOARD)  # 14
