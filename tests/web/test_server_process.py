@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from parlor.redis_server import pid_alive
 from parlor.scores import MIN_GAMES
 
-from tests.helpers import Browser, ServerProcess, pid_alive, redis_pid
+from tests.helpers import Browser, ServerProcess, redis_pid
 
 pytestmark = pytest.mark.slow
 

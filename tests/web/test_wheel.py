@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 import tornado.httpclient
 
+from parlor.redis_server import pid_alive
 from parlor.scores import MIN_GAMES
-from tests.helpers import ROOT, Browser, Visitor, free_port, next_frame, pid_alive, play_games, send_message
+from tests.helpers import ROOT, Browser, Visitor, free_port, next_frame, play_games, send_message
 
 pytestmark = pytest.mark.slow  # builds a wheel, makes a venv, runs a server process
 
