@@ -1,6 +1,8 @@
 """Test helpers: a cookie-keeping HTTP client, a WebSocket client, a real server process."""
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
@@ -13,10 +15,14 @@ import urllib.request
 from http.cookiejar import CookieJar
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
+import argon2
+import redis
 import tornado.httpclient
 import tornado.websocket
+
+from parlor.audit import CONSOLE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,8 +98,6 @@ class Visitor:
 
 async def until(predicate, timeout: float = 10.0, step: float = 0.01) -> None:
     """Wait until predicate() is true, or fail the test."""
-    import asyncio
-
     for _ in range(int(timeout / step)):
         if predicate():
             return
@@ -114,9 +118,6 @@ async def users(http_client, base_url: str, *names: str) -> list[Visitor]:
 async def next_frame(ws, timeout: float = 5.0, skip_online: bool = True) -> dict | None:
     """The next frame /live pushed, decoded (None once closed); the periodic online count is
     skipped unless asked for."""
-    import asyncio
-    import json
-
     while True:
         raw = await asyncio.wait_for(ws.read_message(), timeout)
         if raw is None:
@@ -135,9 +136,6 @@ class SseClient:
 
     @classmethod
     async def open(cls, base_url: str, path: str, headers: dict[str, str]) -> "SseClient":
-        import asyncio
-        from urllib.parse import urlsplit
-
         parts = urlsplit(base_url)
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         lines = [f"GET {path} HTTP/1.0", f"Host: {parts.netloc}", "Accept: text/event-stream",
@@ -153,8 +151,6 @@ class SseClient:
 
     async def next_event(self, timeout: float = 5.0, skip_online: bool = True) -> dict | None:
         """The next event as {"id", "event", "data"} (None at the end of the stream)."""
-        import asyncio
-
         while True:
             event = {"id": None, "event": None, "data": []}
             while True:
@@ -274,8 +270,6 @@ class ServerProcess:
 
 def redis_pid(data_dir: Path) -> int | None:
     """The pid of the redis-server answering on data_dir's socket, if any."""
-    import redis
-
     socket_path = data_dir / "redis" / "redis.sock"
     if not socket_path.exists():
         return None
@@ -286,13 +280,6 @@ def redis_pid(data_dir: Path) -> int | None:
         return None
     finally:
         client.close()
-
-
-def pid_alive(pid: int) -> bool:
-    """Running, not a zombie waiting to be reaped."""
-    from parlor.redis_server import _pid_alive
-
-    return _pid_alive(pid)
 
 
 async def start_game(visitor: Visitor, board: int = 10) -> str:
@@ -343,8 +330,6 @@ async def send_message(visitor: Visitor, peer: str, body: str = "", client_id: s
     fields = {"body": body, "client_id": client_id or os.urandom(12).hex()}
     data, content_type = multipart(fields, {"image": image} if image else None)
     headers = {"Content-Type": content_type, **({"HX-Request": "true"} if htmx else {})}
-    from urllib.parse import quote
-
     return await visitor.fetch(f"/chat/{peer}/messages?_xsrf={quote(visitor.cookies['_xsrf'])}", "POST", data, headers)
 
 
@@ -355,16 +340,12 @@ def password_hash() -> str:
     """An argon2 hash of "correct horse", made once: seeding many users costs no hashing."""
     global _PASSWORD_HASH
     if _PASSWORD_HASH is None:
-        import argon2
-
         _PASSWORD_HASH = argon2.PasswordHasher().hash("correct horse")
     return _PASSWORD_HASH
 
 
 async def admin_visitor(app, http_client, base_url: str, name: str = "boss") -> Visitor:
     """A signed-in admin, whose account is made as `parlor admin create` makes it."""
-    from parlor.audit import CONSOLE
-
     await app.admins.create(CONSOLE, name, "correct horse")
     visitor = Visitor(http_client, base_url)
     assert (await visitor.log_in(name)).code == 303
