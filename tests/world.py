@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 import tornado.httpclient
 import tornado.web
 
-from bench.common import NO_LIMITS
+from parlor.config import NO_LIMITS, as_flags
 from parlor.sessions import Sessions
 from parlor.users import look_alike_index_key
 from tests.helpers import ServerProcess, Visitor, multipart, password_hash
@@ -44,7 +44,7 @@ class World:
     @classmethod
     def start(cls, *flags: str) -> "World":
         directory = Path(tempfile.mkdtemp(prefix="parlor-world-", dir="/tmp"))  # short: socket path limit
-        world = cls(ServerProcess(directory / "data", "--eliza-delay", "0", *NO_LIMITS, *flags).start())
+        world = cls(ServerProcess(directory / "data", "--eliza-delay", "0", *as_flags(NO_LIMITS), *flags).start())
         asyncio.run(world._populate())
         return world
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import NO_LIMITS
+from parlor.config import NO_LIMITS, as_flags
 from tests.helpers import Browser, ServerProcess, multipart
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def small_disk_server():
     conversations = data_dir / "conversations"
     conversations.mkdir(parents=True)
     mount = f'mount -t tmpfs -o size={TMPFS_BYTES} parlor-full "$0" && exec "$@"'
-    server = ServerProcess(data_dir, "--eliza-delay", "0", *NO_LIMITS,
+    server = ServerProcess(data_dir, "--eliza-delay", "0", *as_flags(NO_LIMITS),
                            wrapper=("unshare", "-m", "sh", "-c", mount, str(conversations)))
     server.start()
     # The server's view of the folder, where the tmpfs is mounted (outside it, it is a plain folder).
