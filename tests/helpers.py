@@ -1,4 +1,5 @@
-"""Test helpers: a cookie-keeping HTTP client, a WebSocket client, a real server process."""
+"""Test helpers: a cookie-keeping HTTP client, a WebSocket client, a real server process, the
+pushes an action causes, and a pair's chat file read as it is on disk."""
 from __future__ import annotations
 
 import asyncio
@@ -7,11 +8,13 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import closing
 from http.cookiejar import CookieJar
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -23,6 +26,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from parlor.audit import CONSOLE
+from parlor.chatlog import pair_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -350,3 +354,27 @@ async def admin_visitor(app, http_client, base_url: str, name: str = "boss") -> 
     visitor = Visitor(http_client, base_url)
     assert (await visitor.log_in(name)).code == 303
     return visitor
+
+
+def chat_dir(data_dir: Path) -> Path:
+    """The folder of the pair files in a data dir (server.py keeps them in data/conversations)."""
+    return data_dir / "conversations"
+
+
+def pair_file(data_dir: Path, a: str, b: str) -> Path:
+    """The SQLite file of a's and b's conversation, named by the app's own pair_key."""
+    return chat_dir(data_dir) / f"{pair_key(a, b)}.db"
+
+
+def pair_rows(data_dir: Path, a: str, b: str, sql: str, args: tuple = ()) -> list[tuple] | None:
+    """The rows one query reads from the pair's file, as it is on disk (None if it has no file)."""
+    path = pair_file(data_dir, a, b)
+    if not path.exists():
+        return None
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def pair_messages(data_dir: Path, a: str, b: str, columns: str = "author, kind, body") -> list[tuple] | None:
+    """The pair's stored messages, oldest first, as rows of `columns` (None if it has no file)."""
+    return pair_rows(data_dir, a, b, f"SELECT {columns} FROM messages ORDER BY id")

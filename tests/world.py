@@ -20,7 +20,7 @@ import tornado.web
 from parlor.config import NO_LIMITS, as_flags
 from parlor.sessions import Sessions
 from parlor.users import look_alike_index_key
-from tests.helpers import ServerProcess, Visitor, multipart, password_hash
+from tests.helpers import ServerProcess, Visitor, chat_dir, multipart, password_hash
 
 PEOPLE = ("alice", "bob", "carol", "admin")  # signed in; "guest" has only a guest session, "anon" nothing
 TOKEN_RE = re.compile(r'id="new-token" class="token" readonly value="([^"]+)"')
@@ -115,7 +115,7 @@ class World:
                 kind = store.type(key)
                 keys[key] = (kind, read[kind](key))
         files = {}
-        for path in sorted((self.data_dir / "conversations").glob("*.db")):
+        for path in sorted(chat_dir(self.data_dir).glob("*.db")):
             with sqlite3.connect(path) as db:
                 files[path.name] = [db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
                                     for table in ("messages", "read_markers")]

@@ -1,17 +1,10 @@
 """Blocking, through HTTP and real WebSockets against the real app, Redis and SQLite files."""
 import asyncio
 import json
-import sqlite3
 
 import pytest
 
-from tests.helpers import next_frame, send_message, until, users
-
-
-def stored_bodies(config, a, b):
-    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
-    with sqlite3.connect(path) as db:
-        return [row[0] for row in db.execute("SELECT body FROM messages ORDER BY id")]
+from tests.helpers import chat_dir, next_frame, pair_messages, send_message, until, users
 
 
 async def block(visitor, peer, action="block", next_path=None):
@@ -50,7 +43,7 @@ async def test_a_blocked_sender_is_refused_without_being_told_and_nothing_is_sto
     # The form shown again (and the API's answer) says nothing of blocks at all; the whole page
     # has her own "Block bob" button, as before.
     assert "block" not in fragment.body.decode().lower() and "block" not in api.body.decode().lower()
-    assert stored_bodies(config, "alice", "bob") == ["hello bob"]
+    assert pair_messages(config.data_dir, "alice", "bob", "body") == [("hello bob",)]
 
     # Bob cannot write to her either while he blocks her; his page says why, and offers to unblock.
     page = (await bob.get("/chat/alice")).body.decode()
@@ -64,7 +57,7 @@ async def test_a_blocked_sender_is_refused_without_being_told_and_nothing_is_sto
     assert "You have blocked no one" in (await bob.get("/account")).body.decode()
     assert (await send_message(alice, "bob", "hi again")).code == 303
     assert 'id="conversation-alice"' in (await bob.get("/chat")).body.decode()
-    assert stored_bodies(config, "alice", "bob") == ["hello bob", "hi again"]
+    assert pair_messages(config.data_dir, "alice", "bob", "body") == [("hello bob",), ("hi again",)]
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -116,7 +109,7 @@ async def test_a_blocked_person_cannot_make_the_conversation_file_either(http_se
     for me, peer in ((alice, "bob"), (bob, "alice")):
         refused = await me.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
         assert refused.code == 403 and refused.headers["Content-Type"].startswith("application/json")
-    assert list((config.data_dir / "conversations").glob("*.db")) == []
+    assert list(chat_dir(config.data_dir).glob("*.db")) == []
 
 
 @pytest.mark.gen_test(timeout=60)

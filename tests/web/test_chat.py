@@ -1,7 +1,6 @@
 """Chat through HTTP and real WebSockets against the real app, real Redis and real SQLite files."""
 import asyncio
 import io
-import sqlite3
 import struct
 import zlib
 from urllib.parse import quote, urlsplit
@@ -9,7 +8,7 @@ from urllib.parse import quote, urlsplit
 import PIL.Image
 import pytest
 
-from tests.helpers import Visitor, next_frame, send_message, until, users
+from tests.helpers import Visitor, chat_dir, next_frame, pair_messages, send_message, until, users
 
 
 def picture(kind="PNG", size=(40, 30)) -> bytes:
@@ -26,14 +25,6 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-def stored_messages(config, a, b):
-    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
-    if not path.exists():
-        return None
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT author, kind, body FROM messages ORDER BY id").fetchall()
-
-
 async def next_push(ws, timeout=5.0):
     """The next pushed fragment that is not the periodic online count."""
     frame = await next_frame(ws, timeout)
@@ -45,7 +36,7 @@ async def test_two_users_chat_without_javascript(http_server, http_client, base_
     alice, bob = await users(http_client, base_url, "alice", "bob")
     page = await alice.get("/chat/bob")
     assert page.code == 200 and 'id="send-form"' in page.body.decode()
-    assert stored_messages(config, "alice", "bob") is None  # reading made no file
+    assert pair_messages(config.data_dir, "alice", "bob") is None  # reading made no file
     response = await send_message(alice, "bob", "Hello Bob, see https://example.org/a?b=1.")
     assert response.code == 303 and response.headers["Location"] == "/chat/bob"
     listing = (await bob.get("/chat")).body.decode()
@@ -55,7 +46,7 @@ async def test_two_users_chat_without_javascript(http_server, http_client, base_
     assert '<a href="https://example.org/a?b=1" rel="noopener nofollow ugc" dir="ltr">https://example.org/a?b=1</a>.' in page
     assert "unread" not in (await bob.get("/chat")).body.decode()  # opening it marked it read
     await send_message(bob, "alice", "Hi Alice")
-    assert stored_messages(config, "alice", "bob") == [
+    assert pair_messages(config.data_dir, "alice", "bob") == [
         ("alice", "text", "Hello Bob, see https://example.org/a?b=1."), ("bob", "text", "Hi Alice")]
 
 
@@ -64,7 +55,7 @@ async def test_a_resent_form_stores_one_message(http_server, http_client, base_u
     alice, _ = await users(http_client, base_url, "alice", "bob")
     for _ in range(3):
         assert (await send_message(alice, "bob", "once", client_id="same-client-id-1")).code == 303
-    assert stored_messages(config, "alice", "bob") == [("alice", "text", "once")]
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", "once")]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -108,7 +99,7 @@ async def test_bad_sends_are_refused_and_store_nothing(http_server, http_client,
         assert response.code == status
         assert message in response.body.decode()
         assert 'id="send-form"' in response.body.decode()  # shown next to the form
-    assert not stored_messages(config, "alice", "bob")
+    assert not pair_messages(config.data_dir, "alice", "bob")
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -127,7 +118,7 @@ async def test_an_oversized_upload_is_refused_from_its_content_length_before_it_
     writer.close()
     assert answer.startswith("HTTP/1.1 413")
     assert "at most 5 MiB" in answer
-    assert not stored_messages(config, "alice", "bob")
+    assert not pair_messages(config.data_dir, "alice", "bob")
 
 
 @pytest.mark.parametrize("peer,status,message", [
@@ -141,7 +132,7 @@ async def test_unknown_peer_and_yourself(http_server, http_client, base_url, con
     assert page.code == status and message in page.body.decode()
     sent = await send_message(alice, quote(peer), "hello")
     assert sent.code == status
-    assert list((config.data_dir / "conversations").glob("*")) == []
+    assert list(chat_dir(config.data_dir).glob("*")) == []
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -149,7 +140,7 @@ async def test_pictures_are_served_only_to_the_pair(http_server, http_client, ba
     alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
     original = picture("PNG", (640, 480))
     assert (await send_message(alice, "bob", "", image=("red.png", "application/octet-stream", original))).code == 303
-    assert stored_messages(config, "alice", "bob") == [("alice", "image", "")]
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "image", "")]
     full = await bob.get("/chat/alice/images/1")
     assert full.code == 200 and full.headers["Content-Type"] == "image/png"
     assert full.headers["X-Content-Type-Options"] == "nosniff"
@@ -206,7 +197,7 @@ async def test_eliza_answers_in_the_pairs_file_and_live(http_server, http_client
     assert "I feel tired today" in mine
     reply = await next_push(tab)
     assert 'data-author="eliza"' in reply
-    rows = stored_messages(config, "alice", "eliza")
+    rows = pair_messages(config.data_dir, "alice", "eliza")
     assert rows[0] == ("alice", "text", "I feel tired today") and rows[1][0] == "eliza" and rows[1][2]
     tab.close()
 
@@ -238,7 +229,7 @@ async def test_the_tutorials_json_endpoints(http_server, http_client, base_url, 
     alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
     created = await alice.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
     assert created.code == 200 and created.body == b'{"success": true}'
-    assert stored_messages(config, "alice", "bob") == []
+    assert pair_messages(config.data_dir, "alice", "bob") == []
     sent = await alice.post("/send_message/bob", {"author": "alice", "message": "<b>hi</b>"})
     assert sent.code == 200 and b'"success": true' in sent.body
     history = await bob.post("/get_message_history", {"user_one": "alice", "user_two": "bob"})
@@ -265,7 +256,7 @@ async def test_the_json_endpoints_refuse_what_the_chat_refuses(http_server, http
     response = await alice.post(path, fields)
     assert response.code == status
     assert response.headers["Content-Type"].startswith("application/json")
-    assert list((config.data_dir / "conversations").glob("*")) == []
+    assert list(chat_dir(config.data_dir).glob("*")) == []
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -288,7 +279,7 @@ async def test_an_api_token_sends_without_cookie_or_xsrf_and_a_bad_one_gets_noth
     replaced = await app.accounts.new_api_token("alice")
     stale = await script.fetch("/send_message/bob", "POST", form, {**headers, "Authorization": f"Bearer {token}"})
     assert stale.code == 401 and replaced != token
-    assert stored_messages(config, "alice", "bob") == [("alice", "text", "from a script")] * 2
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", "from a script")] * 2
     # Only the API takes a token. Elsewhere it is ignored: no XSRF bypass (a forged login form
     # carrying the forger's token), and no reach beyond the API.
     assert (await script.fetch(f"/login?token={replaced}", "POST", "username=alice&password=x", headers)).code == 403
@@ -314,7 +305,7 @@ async def test_a_client_id_reused_by_the_peer_neither_reveals_nor_drops_the_firs
     assert json.loads(answer.body)["message"]["body"] == "bob's words"
     assert b"alice's secret" not in answer.body
     assert (await send_message(alice, "bob", "resent", client_id="shared-client-id")).code == 303
-    assert stored_messages(config, "alice", "bob") == [("alice", "text", "alice's secret"), ("bob", "text", "bob's words")]
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", "alice's secret"), ("bob", "text", "bob's words")]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -336,7 +327,7 @@ async def test_phone_pictures_and_pictures_with_broken_metadata_are_stored_not_a
         if status == 415:
             assert "damaged or incomplete" in response.body.decode()
     stored = sum(1 for _, _, status in uploads if status == 303)
-    assert stored_messages(config, "alice", "bob") == [("alice", "image", "")] * stored
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "image", "")] * stored
     mpo_stored = await bob.get("/chat/alice/images/1")
     assert mpo_stored.headers["Content-Type"] == "image/jpeg"
     assert PIL.Image.open(io.BytesIO((await bob.get("/chat/alice/images/2")).body)).size == (30, 40)
@@ -398,7 +389,7 @@ async def test_a_chunked_upload_over_the_limit_is_answered_413_with_the_message(
     assert text.startswith("HTTP/1.1 413"), text[:200]
     assert "at most 5 MiB" in text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert not stored_messages(config, "alice", "bob")
+    assert not pair_messages(config.data_dir, "alice", "bob")
     assert (await send_message(alice, "bob", "still served")).code == 303
     await until(lambda: app.in_flight == 0)
 
@@ -456,4 +447,4 @@ async def test_an_upload_that_never_ends_is_not_left_in_flight(http_server, http
         pass  # Tornado hung up past its limit
     writer.close()
     await until(lambda: app.in_flight == 0, timeout=5)
-    assert not stored_messages(config, "alice", "bob")
+    assert not pair_messages(config.data_dir, "alice", "bob")

@@ -22,7 +22,7 @@ import redis
 from bench.common import cpu_seconds
 from bench.load import Load, make_people
 from parlor.config import NO_LIMITS, as_flags
-from tests.helpers import ServerProcess, redis_pid
+from tests.helpers import ServerProcess, chat_dir, redis_pid
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ async def loaded_server(data_dir: Path) -> tuple[ServerProcess, Load]:
 def check_everything_acknowledged_is_there(data_dir: Path, load: Load) -> dict:
     """Messages in their pairs' files (sound ones), scores on the board; returns the counts."""
     stored: set[str] = set()
-    files = sorted((data_dir / "conversations").glob("*.db"))
+    files = sorted(chat_dir(data_dir).glob("*.db"))
     for path in files:
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", path

@@ -3,7 +3,6 @@ chat messages sent over the socket."""
 import asyncio
 import json
 import re
-import sqlite3
 import threading
 import time
 
@@ -13,7 +12,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from parlor.users import Accounts
-from tests.helpers import Visitor, next_frame, until
+from tests.helpers import Visitor, chat_dir, next_frame, pair_messages, until
 
 
 async def read(ws, timeout=5.0):
@@ -162,12 +161,7 @@ def send_frame(to: str, body: str, client_id: str | None) -> str:
     return json.dumps(fields)
 
 
-def stored(config, a: str, b: str) -> list[tuple]:
-    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT author, body, client_id FROM messages ORDER BY id").fetchall()
+SENT = "author, body, client_id"  # the stored columns a message sent over the socket sets
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -189,11 +183,11 @@ async def test_a_message_sent_over_the_socket_is_stored_once_pushed_and_answered
     assert "form-error" not in form and "></textarea>" in form  # empty, ready for the next one
     new_id = re.search(r'name="client_id" value="([^"]+)"', form).group(1)
     assert new_id != "client-0000001"
-    assert stored(config, "alice", "bob") == [("alice", "over the socket", "client-0000001")]
+    assert pair_messages(config.data_dir, "alice", "bob", SENT) == [("alice", "over the socket", "client-0000001")]
     # The same frame again (a page that resent it): stored once, pushed once, answered again.
     await alice_tab.write_message(send_frame("bob", "over the socket", "client-0000001"))
     assert "></textarea>" in (await next_frame(alice_tab))["content"]
-    assert stored(config, "alice", "bob") == [("alice", "over the socket", "client-0000001")]
+    assert pair_messages(config.data_dir, "alice", "bob", SENT) == [("alice", "over the socket", "client-0000001")]
     app.hub.send_public('<p id="marker"></p>')
     assert (await next_frame(bob_tab))["content"] == '<p id="marker"></p>'  # nothing came before it
     alice_tab.close()
@@ -215,7 +209,7 @@ async def test_a_refused_send_over_the_socket_answers_with_the_reason_and_keeps_
     form = (await next_frame(tab))["content"]
     assert 'class="form-error"' in form and refusal in form
     assert f">{body}</textarea>" in form
-    assert stored(config, "alice", "bob") == []
+    assert not pair_messages(config.data_dir, "alice", "bob", SENT)
     tab.close()
 
 
@@ -228,7 +222,7 @@ async def test_a_send_over_the_socket_goes_through_blocks_like_a_post(http_serve
     tab = await alice.live()
     await tab.write_message(send_frame("bob", "let me in", "client-0000003"))
     form = (await next_frame(tab))["content"]
-    assert "Your message could not be delivered." in form and stored(config, "alice", "bob") == []
+    assert "Your message could not be delivered." in form and not pair_messages(config.data_dir, "alice", "bob", SENT)
     await tab.write_message(send_frame("nobody-here", "hello", "client-0000004"))
     assert "There is no user by that name." in (await next_frame(tab))["content"]
     tab.close()
@@ -250,7 +244,7 @@ async def test_frames_that_are_not_a_send_are_ignored_and_the_socket_stays(
     await tab.write_message(send_frame("bob", "still here", "client-0000005"))
     frames = [await next_frame(tab), await next_frame(tab)]
     assert any('id="send-form"' in f["content"] and "form-error" not in f["content"] for f in frames)
-    assert stored(config, "alice", "bob") == [("alice", "still here", "client-0000005")]
+    assert pair_messages(config.data_dir, "alice", "bob", SENT) == [("alice", "still here", "client-0000005")]
     tab.close()
 
 
@@ -262,5 +256,5 @@ async def test_a_guest_socket_cannot_send(http_server, http_client, base_url, ap
     await tab.write_message(send_frame("alice", "from nobody", "client-0000006"))
     app.hub.send_public('<p id="marker"></p>')
     assert (await next_frame(tab))["content"] == '<p id="marker"></p>'  # no answer came first
-    assert list((config.data_dir / "conversations").glob("*.db")) == []
+    assert list(chat_dir(config.data_dir).glob("*.db")) == []
     tab.close()
