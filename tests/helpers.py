@@ -131,6 +131,51 @@ async def next_frame(ws, timeout: float = 5.0, skip_online: bool = True) -> dict
             return frame
 
 
+# After an action's expected pushes, how long a tab must stay quiet: a push the action causes
+# arrives within milliseconds here, so one still to come after this is one it should not cause.
+QUIET_S = 0.3
+
+
+async def frames_within(ws, seconds: float) -> list[dict]:
+    """Every frame /live pushes within `seconds` (the periodic online count left out)."""
+    frames = []
+    try:
+        while (frame := await next_frame(ws, seconds)) is not None:
+            frames.append(frame)
+    except asyncio.TimeoutError:
+        pass
+    return frames
+
+
+async def open_tabs(app, visitors: dict[str, "Visitor"]) -> dict[str, tornado.websocket.WebSocketClientConnection]:
+    """A /live socket per tab name (name -> whose tab it is), returned once the app holds them all."""
+    before = app.hub.connection_count()
+    tabs = {name: await visitor.live() for name, visitor in visitors.items()}
+    await until(lambda: app.hub.connection_count() == before + len(tabs))
+    return tabs
+
+
+async def pushes(tabs: dict, action, expect: dict[str, int] | None = None, quiet: float = QUIET_S):
+    """Run `action` (an awaitable) with these tabs open; return its result and, per tab name, the
+    frames it pushed there: exactly expect[name] of them (none for a tab not named), and nothing
+    more within `quiet` seconds (the periodic online count left out). Zulip's verify_action."""
+    result = await action
+    expect = expect or {}
+    pushed = {}
+    for name, ws in tabs.items():
+        pushed[name] = [await next_frame(ws) for _ in range(expect.get(name, 0))]
+        assert None not in pushed[name], f"tab {name!r} closed"
+    late = await asyncio.gather(*(frames_within(ws, quiet) for ws in tabs.values()))
+    unexpected = {name: frames for name, frames in zip(tabs, late) if frames}
+    assert not unexpected, f"pushes the action should not cause: {unexpected}"
+    return result, pushed
+
+
+def close_tabs(tabs: dict) -> None:
+    for ws in tabs.values():
+        ws.close()
+
+
 class SseClient:
     """A Server-Sent Events reader over a plain socket (HTTP/1.0, so the body is not chunked)."""
 

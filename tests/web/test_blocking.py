@@ -1,25 +1,15 @@
 """Blocking, through HTTP and real WebSockets against the real app, Redis and SQLite files."""
-import asyncio
 import json
 
 import pytest
 
-from tests.helpers import chat_dir, next_frame, pair_messages, send_message, until, users
+from tests.helpers import (chat_dir, close_tabs, frames_within, open_tabs, pair_messages, pushes, send_message,
+                           until, users)
 
 
 async def block(visitor, peer, action="block", next_path=None):
     fields = {"peer": peer, "action": action, **({"next": next_path} if next_path else {})}
     return await visitor.post("/blocks", fields)
-
-
-async def quiet(ws, seconds=0.5):
-    """Every frame that arrives within `seconds` (the online count left out)."""
-    frames = []
-    try:
-        while True:
-            frames.append(await next_frame(ws, seconds))
-    except asyncio.TimeoutError:
-        return frames
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -67,22 +57,22 @@ async def test_a_blocked_peer_gets_neither_presence_nor_typing_from_the_blocker(
     await send_message(alice, "bob", "hi bob")
     await send_message(carol, "bob", "hi bob")
     assert (await block(bob, "alice")).code == 303
-    alice_ws, carol_ws = await alice.live(), await carol.live()
+    tabs = await open_tabs(app, {"alice": alice, "carol": carol})
     await until(lambda: app.hub.has_user("alice") and app.hub.has_user("carol"))
-    bob_ws = await bob.live()
     # carol, whom bob did not block, sees him come online and type; alice sees neither.
-    frame = await next_frame(carol_ws)
-    assert frame == {"content": '<span id="presence-bob" class="presence online" hx-swap-oob="true">online</span>'}
-    assert (await bob.post("/chat/carol/typing")).code == 204
-    assert (await bob.post("/chat/alice/typing")).code == 204
-    assert "bob is typing" in (await next_frame(carol_ws))["content"]
-    assert (await alice.post("/chat/bob/typing")).code == 204  # nor does bob hear her typing
-    assert await quiet(alice_ws) == [] and await quiet(bob_ws) == []
+    tabs["bob"], pushed = await pushes(tabs, bob.live(), {"carol": 1})
+    assert pushed["carol"] == [
+        {"content": '<span id="presence-bob" class="presence online" hx-swap-oob="true">online</span>'}]
+    typing, pushed = await pushes(tabs, bob.post("/chat/carol/typing"), {"carol": 1})
+    assert typing.code == 204 and "bob is typing" in pushed["carol"][0]["content"]
+    typing, _ = await pushes(tabs, bob.post("/chat/alice/typing"))  # alice gets nothing
+    assert typing.code == 204
+    typing, _ = await pushes(tabs, alice.post("/chat/bob/typing"))  # nor does bob hear her typing
+    assert typing.code == 204
     assert 'id="presence-bob" class="presence offline"' in (await alice.get("/chat/bob")).body.decode()
     assert 'id="presence-bob" class="presence offline"' in (await alice.get("/chat")).body.decode()
     assert 'id="presence-bob" class="presence online"' in (await carol.get("/chat/bob")).body.decode()
-    for ws in (alice_ws, bob_ws, carol_ws):
-        ws.close()
+    close_tabs(tabs)
 
 
 @pytest.mark.parametrize("fields,status,message", [
@@ -120,7 +110,7 @@ async def test_a_blocked_person_is_not_shown_seen_when_the_blocker_reads(http_se
     bob_ws = await bob.live()
     await until(lambda: app.hub.has_user("bob"))
     assert "did you read this?" in (await alice.get("/chat/bob")).body.decode()  # alice reads it
-    frames = await quiet(bob_ws, 1.0)
+    frames = await frames_within(bob_ws, 1.0)
     assert not [f for f in frames if "Seen" in f.get("content", "") or f.get("kind") == "read"], frames
     assert ">Seen<" not in (await bob.get("/chat/alice")).body.decode()
     refused = await send_message(bob, "alice", "hello?")  # the refused send shows the conversation again

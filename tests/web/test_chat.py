@@ -8,7 +8,8 @@ from urllib.parse import quote, urlsplit
 import PIL.Image
 import pytest
 
-from tests.helpers import Visitor, chat_dir, next_frame, pair_messages, send_message, until, users
+from tests.helpers import (Visitor, chat_dir, close_tabs, open_tabs, pair_messages, pushes, send_message, until,
+                           users)
 
 
 def picture(kind="PNG", size=(40, 30)) -> bytes:
@@ -23,12 +24,6 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
-async def next_push(ws, timeout=5.0):
-    """The next pushed fragment that is not the periodic online count."""
-    frame = await next_frame(ws, timeout)
-    return None if frame is None else frame.get("content")
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -60,19 +55,19 @@ async def test_a_resent_form_stores_one_message(http_server, http_client, base_u
 
 @pytest.mark.gen_test(timeout=30)
 async def test_markup_and_template_syntax_are_escaped_on_the_page_the_fragment_and_the_push(
-        http_server, http_client, base_url):
+        http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    bob_ws = await bob.live()
+    tabs = await open_tabs(app, {"bob": bob})
     text = "<script>alert(1)</script> {{7*7}} javascript:alert(2) data:text/html,x"
-    await send_message(alice, "bob", text)
-    pushed = await next_push(bob_ws)
+    _, pushed = await pushes(tabs, send_message(alice, "bob", text), {"bob": 1})
+    pushed = pushed["bob"][0]["content"]
     page = (await bob.get("/chat/alice")).body.decode()
     fragment = (await bob.get("/chat/alice", headers={"HX-Request": "true"})).body.decode()
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}} javascript:alert(2) data:text/html,x"
     for body in (pushed, page, fragment):
         assert escaped in body and "<script>alert" not in body and "&gt; 49 " not in body
         assert 'href="javascript' not in body and 'href="data' not in body
-    bob_ws.close()
+    close_tabs(tabs)
 
 
 BAD_SENDS = [
@@ -170,36 +165,34 @@ async def test_metadata_is_stripped_from_pictures(http_server, http_client, base
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_every_tab_of_both_people_gets_the_message(http_server, http_client, base_url):
+async def test_every_tab_of_both_people_gets_the_message(http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    bob_tabs = [await bob.live(), await bob.live()]
-    alice_tab = await alice.live()
-    await asyncio.sleep(0.05)
-    response = await send_message(alice, "bob", "to every tab", htmx=True)
+    tabs = await open_tabs(app, {"bob": bob, "bob 2": bob, "alice": alice})
+    response, pushed = await pushes(tabs, send_message(alice, "bob", "to every tab", htmx=True),
+                                    {"bob": 1, "bob 2": 1, "alice": 1})
     assert response.code == 200 and 'id="send-form"' in response.body.decode()  # a fresh, empty form
-    for tab, peer, unread in ((bob_tabs[0], "alice", 1), (bob_tabs[1], "alice", 1), (alice_tab, "bob", 0)):
-        pushed = await next_push(tab)
-        assert 'id="messages-alice_bob" hx-swap-oob="beforeend"' in pushed
+    for tab, peer, unread in (("bob", "alice", 1), ("bob 2", "alice", 1), ("alice", "bob", 0)):
+        (frame,) = pushed[tab]
+        pushed_html = frame["content"]
+        assert 'id="messages-alice_bob" hx-swap-oob="beforeend"' in pushed_html
         # The message is the same for both (the page marks it mine or theirs); the row is each one's.
-        assert "to every tab" in pushed and 'class="message" data-id="1" data-author="alice"' in pushed
-        assert 'hx-post="/chat/bob/messages/1/delete"' in pushed  # the author's Delete (shown to her only)
-        assert f'id="conversation-{peer}"' in pushed and (f"{unread} unread" in pushed) == bool(unread)
-    for tab in (*bob_tabs, alice_tab):
-        tab.close()
+        assert "to every tab" in pushed_html and 'class="message" data-id="1" data-author="alice"' in pushed_html
+        assert 'hx-post="/chat/bob/messages/1/delete"' in pushed_html  # the author's Delete (shown to her only)
+        assert f'id="conversation-{peer}"' in pushed_html and (f"{unread} unread" in pushed_html) == bool(unread)
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_eliza_answers_in_the_pairs_file_and_live(http_server, http_client, base_url, config):
+async def test_eliza_answers_in_the_pairs_file_and_live(http_server, http_client, base_url, config, app):
     alice, = await users(http_client, base_url, "alice")
-    tab = await alice.live()
-    await send_message(alice, "eliza", "I feel tired today")
-    mine = await next_push(tab)
+    tabs = await open_tabs(app, {"alice": alice})
+    _, pushed = await pushes(tabs, send_message(alice, "eliza", "I feel tired today"), {"alice": 2})
+    mine, reply = (frame["content"] for frame in pushed["alice"])
     assert "I feel tired today" in mine
-    reply = await next_push(tab)
     assert 'data-author="eliza"' in reply
     rows = pair_messages(config.data_dir, "alice", "eliza")
     assert rows[0] == ("alice", "text", "I feel tired today") and rows[1][0] == "eliza" and rows[1][2]
-    tab.close()
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -351,15 +344,14 @@ def test_links_are_isolated_from_bidi_controls_around_them():
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_spoofed_url_is_shown_escaped_in_the_page_and_the_push(http_server, http_client, base_url):
+async def test_a_spoofed_url_is_shown_escaped_in_the_page_and_the_push(http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    bob_ws = await bob.live()
-    await send_message(alice, "bob", "https://ok.example/\u202eexe.txt")
-    pushed = await next_push(bob_ws)
+    tabs = await open_tabs(app, {"bob": bob})
+    _, pushed = await pushes(tabs, send_message(alice, "bob", "https://ok.example/\u202eexe.txt"), {"bob": 1})
     page = (await bob.get("/chat/alice")).body.decode()
-    for html in (pushed, page):
+    for html in (pushed["bob"][0]["content"], page):
         assert "https://ok.example/&lt;U+202E&gt;exe.txt" in html and 'href="https://ok.example/' not in html
-    bob_ws.close()
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=30)

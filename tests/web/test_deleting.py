@@ -7,7 +7,7 @@ import os
 import PIL.Image
 import pytest
 
-from tests.helpers import next_frame, pair_file, pair_rows, send_message, users
+from tests.helpers import close_tabs, open_tabs, pair_file, pair_rows, pushes, send_message, users
 
 
 def noise_picture() -> bytes:
@@ -31,17 +31,18 @@ async def delete(visitor, peer, message_id, htmx=False):
 @pytest.mark.gen_test(timeout=60)
 async def test_deleting_a_message_updates_both_peoples_open_tabs_over_live(http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    tabs = {"alice": await alice.live(), "alice 2": await alice.live(), "bob": await bob.live()}
-    assert (await send_message(alice, "bob", "meant for carol", htmx=True)).code == 200
-    for ws in tabs.values():
-        assert "meant for carol" in (await next_frame(ws))["content"]
+    tabs = await open_tabs(app, {"alice": alice, "alice 2": alice, "bob": bob})
+    every_tab = {name: 1 for name in tabs}
+    sent, pushed = await pushes(tabs, send_message(alice, "bob", "meant for carol", htmx=True), every_tab)
+    assert sent.code == 200
+    for (frame,) in pushed.values():
+        assert "meant for carol" in frame["content"]
     cursor = json.loads((await bob.get("/poll?timeout=0")).body)["cursor"]
 
-    response = await delete(alice, "bob", 1, htmx=True)
+    response, pushed = await pushes(tabs, delete(alice, "bob", 1, htmx=True), every_tab)
     assert response.code == 200  # the deleted message itself, swapped in place of the old one
     assert response.body.decode().startswith('<article id="message-alice_bob-1" class="message mine deleted"')
-    for name, ws in tabs.items():
-        frame = await next_frame(ws)
+    for name, (frame,) in pushed.items():
         assert frame["kind"] == "deleted", frame
         side = "mine" if name.startswith("alice") else "theirs"
         assert f'<article id="message-alice_bob-1" class="message {side} deleted"' in frame["content"]
@@ -50,8 +51,7 @@ async def test_deleting_a_message_updates_both_peoples_open_tabs_over_live(http_
         assert 'id="conversation-' in frame["content"]  # it was the newest: the list row too
     polled = json.loads((await bob.get(f"/poll?after={cursor}&timeout=0")).body)
     assert [(e["kind"], e["data"]) for e in polled["events"]] == [("deleted", {"peer": "alice", "message_id": 1})]
-    for ws in tabs.values():
-        ws.close()
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=60)
