@@ -146,7 +146,6 @@ def test_a_score_recorded_on_one_process_is_in_the_others_cached_fragment_at_onc
 
 
 def test_every_answered_message_survives_a_sigkill_mid_stream(data_dir):
-    import sqlite3
     import threading
 
     server = ServerProcess(data_dir, "--message-limit", "0").start()  # 500 sends as fast as they go
