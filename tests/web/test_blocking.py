@@ -12,15 +12,26 @@ async def block(visitor, peer, action="block", next_path=None):
     return await visitor.post("/blocks", fields)
 
 
+@pytest.fixture
+def bob_blocked_alice(http_server, http_client, base_url, io_loop):
+    """alice wrote "hello bob", then bob blocked her: alice, bob and the answer to his block form."""
+    async def set_up():
+        alice, bob = await users(http_client, base_url, "alice", "bob")
+        await send_message(alice, "bob", "hello bob")
+        return alice, bob, await block(bob, "alice")
+    return io_loop.run_sync(set_up)
+
+
 @pytest.mark.gen_test(timeout=60)
-async def test_a_blocked_sender_is_refused_without_being_told_and_nothing_is_stored(
-        http_server, http_client, base_url, config, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
-    await send_message(alice, "bob", "hello bob")
-    response = await block(bob, "alice")
+async def test_blocking_someone_goes_back_to_a_list_without_them(bob_blocked_alice):
+    _, bob, response = bob_blocked_alice
     assert response.code == 303 and response.headers["Location"] == "/chat"
     assert 'id="conversation-alice"' not in (await bob.get("/chat")).body.decode()  # hidden from his list
 
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_blocked_sender_is_refused_without_being_told_and_nothing_is_stored(bob_blocked_alice, config, app):
+    alice, _, _ = bob_blocked_alice
     token = await app.accounts.new_api_token("alice")
     page = await send_message(alice, "bob", "are you ignoring me?")
     fragment = await send_message(alice, "bob", "are you ignoring me?", htmx=True)
@@ -35,13 +46,21 @@ async def test_a_blocked_sender_is_refused_without_being_told_and_nothing_is_sto
     assert "block" not in fragment.body.decode().lower() and "block" not in api.body.decode().lower()
     assert pair_messages(config.data_dir, "alice", "bob", "body") == [("hello bob",)]
 
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_blocker_cannot_write_either_and_is_offered_to_unblock(bob_blocked_alice):
     # Bob cannot write to her either while he blocks her; his page says why, and offers to unblock.
+    _, bob, _ = bob_blocked_alice
     page = (await bob.get("/chat/alice")).body.decode()
     assert "You blocked alice" in page and "Unblock alice" in page and 'id="send-form"' not in page
     assert "You blocked alice" in (await send_message(bob, "alice", "one last word")).body.decode()
     account = (await bob.get("/account")).body.decode()
     assert 'id="blocked-alice"' in account and "Unblock alice" in account
 
+
+@pytest.mark.gen_test(timeout=60)
+async def test_unblocking_lets_the_messages_through_again(bob_blocked_alice, config):
+    alice, bob, _ = bob_blocked_alice
     response = await block(bob, "alice", "unblock", "/account")
     assert response.code == 303 and response.headers["Location"] == "/account"
     assert "You have blocked no one" in (await bob.get("/account")).body.decode()

@@ -3,7 +3,7 @@ import asyncio
 import io
 import struct
 import zlib
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import PIL.Image
 import pytest
@@ -26,23 +26,58 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+@pytest.fixture
+def alice_and_bob(http_server, http_client, base_url, io_loop):
+    """Two signed-up visitors, alice and bob, who have not talked yet."""
+    return io_loop.run_sync(lambda: users(http_client, base_url, "alice", "bob"))
+
+
+HELLO = "Hello Bob, see https://example.org/a?b=1."
+
+
+@pytest.fixture
+def hello_sent(alice_and_bob, io_loop):
+    """alice and bob, after alice sent HELLO with JavaScript off (a form POST): the answer to it."""
+    alice, bob = alice_and_bob
+    return alice, bob, io_loop.run_sync(lambda: send_message(alice, "bob", HELLO))
+
+
 @pytest.mark.gen_test(timeout=30)
-async def test_two_users_chat_without_javascript(http_server, http_client, base_url, config):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+async def test_opening_a_new_conversation_shows_the_send_form_and_makes_no_file(alice_and_bob, config):
+    alice, _ = alice_and_bob
     page = await alice.get("/chat/bob")
     assert page.code == 200 and 'id="send-form"' in page.body.decode()
     assert pair_messages(config.data_dir, "alice", "bob") is None  # reading made no file
-    response = await send_message(alice, "bob", "Hello Bob, see https://example.org/a?b=1.")
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_message_sent_without_javascript_goes_back_to_the_conversation(hello_sent):
+    _, _, response = hello_sent
     assert response.code == 303 and response.headers["Location"] == "/chat/bob"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_messages_of_both_people_are_stored_in_the_pairs_file_in_order(hello_sent, config):
+    _, bob, _ = hello_sent
+    await send_message(bob, "alice", "Hi Alice")
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", HELLO), ("bob", "text", "Hi Alice")]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_new_message_is_unread_in_the_peers_list_until_the_conversation_is_opened(hello_sent):
+    _, bob, _ = hello_sent
     listing = (await bob.get("/chat")).body.decode()
     assert 'id="conversation-alice"' in listing and "1 unread" in listing
+    await bob.get("/chat/alice")
+    assert "unread" not in (await bob.get("/chat")).body.decode()  # opening it marked it read
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_message_shows_on_the_peers_page_with_its_link_made_safe(hello_sent):
+    _, bob, _ = hello_sent
     page = (await bob.get("/chat/alice")).body.decode()
     assert "Hello Bob" in page
     assert '<a href="https://example.org/a?b=1" rel="noopener nofollow ugc" dir="ltr">https://example.org/a?b=1</a>.' in page
-    assert "unread" not in (await bob.get("/chat")).body.decode()  # opening it marked it read
-    await send_message(bob, "alice", "Hi Alice")
-    assert pair_messages(config.data_dir, "alice", "bob") == [
-        ("alice", "text", "Hello Bob, see https://example.org/a?b=1."), ("bob", "text", "Hi Alice")]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -130,20 +165,44 @@ async def test_unknown_peer_and_yourself(http_server, http_client, base_url, con
     assert list(chat_dir(config.data_dir).glob("*")) == []
 
 
+@pytest.fixture
+def picture_sent(alice_and_bob, io_loop):
+    """alice and bob, after alice sent bob a 640x480 PNG (as an untyped upload): its answer."""
+    alice, bob = alice_and_bob
+    upload = ("red.png", "application/octet-stream", picture("PNG", (640, 480)))
+    return alice, bob, io_loop.run_sync(lambda: send_message(alice, "bob", "", image=upload))
+
+
 @pytest.mark.gen_test(timeout=30)
-async def test_pictures_are_served_only_to_the_pair(http_server, http_client, base_url, config):
-    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
-    original = picture("PNG", (640, 480))
-    assert (await send_message(alice, "bob", "", image=("red.png", "application/octet-stream", original))).code == 303
+async def test_a_picture_is_stored_as_an_image_message(picture_sent, config):
+    _, _, response = picture_sent
+    assert response.code == 303
     assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "image", "")]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_picture_is_served_with_headers_that_keep_it_an_image(picture_sent):
+    _, bob, _ = picture_sent
     full = await bob.get("/chat/alice/images/1")
     assert full.code == 200 and full.headers["Content-Type"] == "image/png"
     assert full.headers["X-Content-Type-Options"] == "nosniff"
     assert full.headers["Content-Security-Policy"] == "sandbox"
     assert full.headers["Cache-Control"].startswith("private")
-    assert PIL.Image.open(io.BytesIO(full.body)).size == (640, 480)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_picture_keeps_its_size_and_has_a_half_size_thumbnail(picture_sent):
+    alice, bob, _ = picture_sent
+    assert PIL.Image.open(io.BytesIO((await bob.get("/chat/alice/images/1")).body)).size == (640, 480)
     thumbnail = await alice.get("/chat/bob/images/1?thumb=1")
     assert PIL.Image.open(io.BytesIO(thumbnail.body)).size == (320, 240)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_pictures_are_served_only_to_the_pair(picture_sent, http_client, base_url):
+    alice, _, _ = picture_sent
+    carol = Visitor(http_client, base_url)
+    await carol.sign_up("carol")
     await send_message(alice, "carol", "hi carol")
     assert (await carol.get("/chat/alice/images/1")).code == 404  # carol's own pair has no image 1
     assert (await carol.get("/chat/bob/images/1")).code == 404
@@ -252,32 +311,56 @@ async def test_the_json_endpoints_refuse_what_the_chat_refuses(http_server, http
     assert list(chat_dir(config.data_dir).glob("*")) == []
 
 
-@pytest.mark.gen_test(timeout=30)
-async def test_an_api_token_sends_without_cookie_or_xsrf_and_a_bad_one_gets_nothing(
-        http_server, http_client, base_url, app, config):
-    alice, _ = await users(http_client, base_url, "alice", "bob")
-    token = await app.accounts.new_api_token("alice")
-    from urllib.parse import urlencode
+SCRIPT_FORM = urlencode({"author": "alice", "message": "from a script"})
+FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
 
-    form = urlencode({"author": "alice", "message": "from a script"})
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    script = Visitor(http_client, base_url)  # no cookies at all
-    sent = await script.fetch("/send_message/bob", "POST", form, {**headers, "Authorization": f"Bearer {token}"})
+
+@pytest.fixture
+def script(alice_and_bob, app, http_client, base_url, io_loop):
+    """A client with no cookies at all, and alice's API token."""
+    return Visitor(http_client, base_url), io_loop.run_sync(lambda: app.accounts.new_api_token("alice"))
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_api_token_sends_without_cookie_or_xsrf_in_a_header_or_the_query(script, config):
+    client, token = script
+    sent = await client.fetch("/send_message/bob", "POST", SCRIPT_FORM, {**FORM_TYPE, "Authorization": f"Bearer {token}"})
     assert sent.code == 200 and b'"success": true' in sent.body
-    by_query = await script.fetch(f"/send_message/bob?token={token}", "POST", form, headers)
+    by_query = await client.fetch(f"/send_message/bob?token={token}", "POST", SCRIPT_FORM, FORM_TYPE)
     assert by_query.code == 200
-    # A bad token is refused even when the visitor's own cookie would have been good.
-    forged = await alice.fetch("/send_message/bob?token=not-a-token", "POST", form, headers)
-    assert forged.code == 401 and "not valid" in forged.body.decode()
-    replaced = await app.accounts.new_api_token("alice")
-    stale = await script.fetch("/send_message/bob", "POST", form, {**headers, "Authorization": f"Bearer {token}"})
-    assert stale.code == 401 and replaced != token
     assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", "from a script")] * 2
-    # Only the API takes a token. Elsewhere it is ignored: no XSRF bypass (a forged login form
-    # carrying the forger's token), and no reach beyond the API.
-    assert (await script.fetch(f"/login?token={replaced}", "POST", "username=alice&password=x", headers)).code == 403
-    assert (await script.fetch(f"/chat/bob?token={replaced}")).code == 302
-    assert (await script.fetch("/chat/bob", headers={"Authorization": f"Bearer {replaced}"})).code == 302
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_bad_api_token_is_refused_even_with_a_good_cookie(alice_and_bob, config):
+    alice, _ = alice_and_bob
+    forged = await alice.fetch("/send_message/bob?token=not-a-token", "POST", SCRIPT_FORM, FORM_TYPE)
+    assert forged.code == 401 and "not valid" in forged.body.decode()
+    assert not pair_messages(config.data_dir, "alice", "bob")
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_replaced_api_token_is_refused(script, app, config):
+    client, token = script
+    replaced = await app.accounts.new_api_token("alice")
+    stale = await client.fetch("/send_message/bob", "POST", SCRIPT_FORM, {**FORM_TYPE, "Authorization": f"Bearer {token}"})
+    assert stale.code == 401 and replaced != token
+    assert not pair_messages(config.data_dir, "alice", "bob")
+
+
+# Only the API takes a token. Elsewhere it is ignored: no XSRF bypass (a forged login form
+# carrying the forger's token), and no reach beyond the API.
+@pytest.mark.gen_test(timeout=30)
+async def test_an_api_token_does_not_bypass_xsrf_on_a_form(script):
+    client, token = script
+    assert (await client.fetch(f"/login?token={token}", "POST", "username=alice&password=x", FORM_TYPE)).code == 403
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_api_token_opens_no_page_beyond_the_api(script):
+    client, token = script
+    assert (await client.fetch(f"/chat/bob?token={token}")).code == 302
+    assert (await client.fetch("/chat/bob", headers={"Authorization": f"Bearer {token}"})).code == 302
 
 
 @pytest.mark.gen_test(timeout=30)
