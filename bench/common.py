@@ -17,16 +17,13 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import tornado.web
 
+from parlor.config import NO_LIMITS, as_flags
 from parlor.sessions import Sessions
 from parlor.users import Accounts
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE, LOAD_CORE = "0", "1"
 XSRF = "0123456789abcdef0123456789abcdef"  # any hex string is a valid (version 1) XSRF token
-# The bench measures serving, not refusing: a few users send thousands of messages and games.
-NO_LIMITS = ("--message-limit=0", "--conversation-limit=0", "--image-limit=0", "--signup-limit=0",
-             "--login-limit=0", "--guess-limit=0", "--game-limit=0", "--game-address-limit=0",
-             "--report-limit=0")
 
 
 def two_cores() -> bool:
@@ -142,8 +139,8 @@ class Parlor:
         root = os.environ.get("BENCH_PARLOR_ROOT", str(ROOT))
         self.url = f"http://127.0.0.1:{port}"
         self.process = processes.start(pinned(SERVER_CORE, [sys.executable, f"{root}/server.py", "--port",
-                                                            str(port), "--data-dir", str(self.data), *NO_LIMITS,
-                                                            *flags]),
+                                                            str(port), "--data-dir", str(self.data),
+                                                            *as_flags(NO_LIMITS), *flags]),
                                        workdir / f"{name}.log")
         wait_http(self.url + "/healthz")
         self.redis_socket = self.data / "redis" / "redis.sock"

@@ -183,6 +183,16 @@ class Config:
             parser.error(str(e))
 
 
+# Every rate limit off: load tests and benchmarks measure serving, not refusing (a few users send
+# thousands of messages and play 1,000-guess games from one address).
+NO_LIMITS: dict[str, Rate] = {f.name: NO_LIMIT for f in dataclasses.fields(Config) if f.type == "Rate"}
+
+
+def as_flags(settings: Mapping[str, object]) -> tuple[str, ...]:
+    """The command-line flags that give a server process these settings (`--name=value`)."""
+    return tuple(f"--{name.replace('_', '-')}={value}" for name, value in settings.items())
+
+
 def installed_version() -> str:
     """Parlor's version as setup.py declares it (read from the installed package's metadata)."""
     try:

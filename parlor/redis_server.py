@@ -98,7 +98,7 @@ def wait_ready_sync(url: str, timeout: float = READY_TIMEOUT_S) -> None:
         client.close()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether pid is a running process (a zombie that exited but was not yet reaped is not)."""
     try:
         os.kill(pid, 0)
@@ -213,7 +213,7 @@ class EmbeddedRedis:
         if self._child is not None:
             return self._child.poll() is None
         if self._adopted_pid is not None:
-            return _pid_alive(self._adopted_pid)
+            return pid_alive(self._adopted_pid)
         return False
 
     async def _watch(self) -> None:
@@ -276,7 +276,7 @@ class EmbeddedRedis:
             command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             return None
-        return pid if b"redis-server" in command and _pid_alive(pid) else None
+        return pid if b"redis-server" in command and pid_alive(pid) else None
 
     async def _wait_ready(self, take_over_if_free: bool) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S

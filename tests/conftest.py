@@ -11,7 +11,7 @@ import redis
 import tornado.httpserver
 import tornado.testing
 
-from parlor.config import NO_LIMIT, Config
+from parlor.config import NO_LIMITS, Config
 from parlor.redis_server import bundled_redis_server, spawn, wait_ready_sync
 from server import make_app
 
@@ -39,15 +39,10 @@ def redis_sync(redis_url):
     client.close()
 
 
-# Tests sign up many users from 127.0.0.1, send hundreds of messages and play 1,000-guess games:
-# the rate limits are off here, and tests/web/test_limits.py tests them with limits on.
-NO_LIMITS = {name: NO_LIMIT for name in
-             ("message_limit", "conversation_limit", "image_limit", "signup_limit", "login_limit",
-              "guess_limit", "game_limit", "game_address_limit", "report_limit")}
-
-
 @pytest.fixture
 def config(redis_url, tmp_path):
+    """Tests sign up many users from 127.0.0.1, send hundreds of messages and play 1,000-guess
+    games: the rate limits are off here, and tests/web/test_limits.py tests them with limits on."""
     return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20,
                   eliza_delay=0.0, **NO_LIMITS)
 

@@ -1,22 +1,32 @@
-"""Test helpers: a cookie-keeping HTTP client, a WebSocket client, a real server process."""
+"""Test helpers: a cookie-keeping HTTP client, a WebSocket client, a real server process, the
+pushes an action causes, and a pair's chat file read as it is on disk."""
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import closing
 from http.cookiejar import CookieJar
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
+import argon2
+import redis
 import tornado.httpclient
 import tornado.websocket
+
+from parlor.audit import CONSOLE
+from parlor.chatlog import pair_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,8 +102,6 @@ class Visitor:
 
 async def until(predicate, timeout: float = 10.0, step: float = 0.01) -> None:
     """Wait until predicate() is true, or fail the test."""
-    import asyncio
-
     for _ in range(int(timeout / step)):
         if predicate():
             return
@@ -114,9 +122,6 @@ async def users(http_client, base_url: str, *names: str) -> list[Visitor]:
 async def next_frame(ws, timeout: float = 5.0, skip_online: bool = True) -> dict | None:
     """The next frame /live pushed, decoded (None once closed); the periodic online count is
     skipped unless asked for."""
-    import asyncio
-    import json
-
     while True:
         raw = await asyncio.wait_for(ws.read_message(), timeout)
         if raw is None:
@@ -124,6 +129,51 @@ async def next_frame(ws, timeout: float = 5.0, skip_online: bool = True) -> dict
         frame = json.loads(raw)
         if not (skip_online and 'id="online-count"' in frame.get("content", "")):
             return frame
+
+
+# After an action's expected pushes, how long a tab must stay quiet: a push the action causes
+# arrives within milliseconds here, so one still to come after this is one it should not cause.
+QUIET_S = 0.3
+
+
+async def frames_within(ws, seconds: float) -> list[dict]:
+    """Every frame /live pushes within `seconds` (the periodic online count left out)."""
+    frames = []
+    try:
+        while (frame := await next_frame(ws, seconds)) is not None:
+            frames.append(frame)
+    except asyncio.TimeoutError:
+        pass
+    return frames
+
+
+async def open_tabs(app, visitors: dict[str, "Visitor"]) -> dict[str, tornado.websocket.WebSocketClientConnection]:
+    """A /live socket per tab name (name -> whose tab it is), returned once the app holds them all."""
+    before = app.hub.connection_count()
+    tabs = {name: await visitor.live() for name, visitor in visitors.items()}
+    await until(lambda: app.hub.connection_count() == before + len(tabs))
+    return tabs
+
+
+async def pushes(tabs: dict, action, expect: dict[str, int] | None = None, quiet: float = QUIET_S):
+    """Run `action` (an awaitable) with these tabs open; return its result and, per tab name, the
+    frames it pushed there: exactly expect[name] of them (none for a tab not named), and nothing
+    more within `quiet` seconds (the periodic online count left out). Zulip's verify_action."""
+    result = await action
+    expect = expect or {}
+    pushed = {}
+    for name, ws in tabs.items():
+        pushed[name] = [await next_frame(ws) for _ in range(expect.get(name, 0))]
+        assert None not in pushed[name], f"tab {name!r} closed"
+    late = await asyncio.gather(*(frames_within(ws, quiet) for ws in tabs.values()))
+    unexpected = {name: frames for name, frames in zip(tabs, late) if frames}
+    assert not unexpected, f"pushes the action should not cause: {unexpected}"
+    return result, pushed
+
+
+def close_tabs(tabs: dict) -> None:
+    for ws in tabs.values():
+        ws.close()
 
 
 class SseClient:
@@ -135,9 +185,6 @@ class SseClient:
 
     @classmethod
     async def open(cls, base_url: str, path: str, headers: dict[str, str]) -> "SseClient":
-        import asyncio
-        from urllib.parse import urlsplit
-
         parts = urlsplit(base_url)
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         lines = [f"GET {path} HTTP/1.0", f"Host: {parts.netloc}", "Accept: text/event-stream",
@@ -153,8 +200,6 @@ class SseClient:
 
     async def next_event(self, timeout: float = 5.0, skip_online: bool = True) -> dict | None:
         """The next event as {"id", "event", "data"} (None at the end of the stream)."""
-        import asyncio
-
         while True:
             event = {"id": None, "event": None, "data": []}
             while True:
@@ -274,8 +319,6 @@ class ServerProcess:
 
 def redis_pid(data_dir: Path) -> int | None:
     """The pid of the redis-server answering on data_dir's socket, if any."""
-    import redis
-
     socket_path = data_dir / "redis" / "redis.sock"
     if not socket_path.exists():
         return None
@@ -286,13 +329,6 @@ def redis_pid(data_dir: Path) -> int | None:
         return None
     finally:
         client.close()
-
-
-def pid_alive(pid: int) -> bool:
-    """Running, not a zombie waiting to be reaped."""
-    from parlor.redis_server import _pid_alive
-
-    return _pid_alive(pid)
 
 
 async def start_game(visitor: Visitor, board: int = 10) -> str:
@@ -343,8 +379,6 @@ async def send_message(visitor: Visitor, peer: str, body: str = "", client_id: s
     fields = {"body": body, "client_id": client_id or os.urandom(12).hex()}
     data, content_type = multipart(fields, {"image": image} if image else None)
     headers = {"Content-Type": content_type, **({"HX-Request": "true"} if htmx else {})}
-    from urllib.parse import quote
-
     return await visitor.fetch(f"/chat/{peer}/messages?_xsrf={quote(visitor.cookies['_xsrf'])}", "POST", data, headers)
 
 
@@ -355,17 +389,37 @@ def password_hash() -> str:
     """An argon2 hash of "correct horse", made once: seeding many users costs no hashing."""
     global _PASSWORD_HASH
     if _PASSWORD_HASH is None:
-        import argon2
-
         _PASSWORD_HASH = argon2.PasswordHasher().hash("correct horse")
     return _PASSWORD_HASH
 
 
 async def admin_visitor(app, http_client, base_url: str, name: str = "boss") -> Visitor:
     """A signed-in admin, whose account is made as `parlor admin create` makes it."""
-    from parlor.audit import CONSOLE
-
     await app.admins.create(CONSOLE, name, "correct horse")
     visitor = Visitor(http_client, base_url)
     assert (await visitor.log_in(name)).code == 303
     return visitor
+
+
+def chat_dir(data_dir: Path) -> Path:
+    """The folder of the pair files in a data dir (server.py keeps them in data/conversations)."""
+    return data_dir / "conversations"
+
+
+def pair_file(data_dir: Path, a: str, b: str) -> Path:
+    """The SQLite file of a's and b's conversation, named by the app's own pair_key."""
+    return chat_dir(data_dir) / f"{pair_key(a, b)}.db"
+
+
+def pair_rows(data_dir: Path, a: str, b: str, sql: str, args: tuple = ()) -> list[tuple] | None:
+    """The rows one query reads from the pair's file, as it is on disk (None if it has no file)."""
+    path = pair_file(data_dir, a, b)
+    if not path.exists():
+        return None
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def pair_messages(data_dir: Path, a: str, b: str, columns: str = "author, kind, body") -> list[tuple] | None:
+    """The pair's stored messages, oldest first, as rows of `columns` (None if it has no file)."""
+    return pair_rows(data_dir, a, b, f"SELECT {columns} FROM messages ORDER BY id")

@@ -17,10 +17,10 @@ import redis.asyncio as aioredis
 import tornado.httpclient
 import tornado.web
 
-from bench.common import NO_LIMITS
+from parlor.config import NO_LIMITS, as_flags
 from parlor.sessions import Sessions
 from parlor.usernames import look_alike_index_key
-from tests.helpers import ServerProcess, Visitor, multipart, password_hash
+from tests.helpers import ServerProcess, Visitor, chat_dir, multipart, password_hash
 
 PEOPLE = ("alice", "bob", "carol", "admin")  # signed in; "guest" has only a guest session, "anon" nothing
 TOKEN_RE = re.compile(r'id="new-token" class="token" readonly value="([^"]+)"')
@@ -44,7 +44,7 @@ class World:
     @classmethod
     def start(cls, *flags: str) -> "World":
         directory = Path(tempfile.mkdtemp(prefix="parlor-world-", dir="/tmp"))  # short: socket path limit
-        world = cls(ServerProcess(directory / "data", "--eliza-delay", "0", *NO_LIMITS, *flags).start())
+        world = cls(ServerProcess(directory / "data", "--eliza-delay", "0", *as_flags(NO_LIMITS), *flags).start())
         asyncio.run(world._populate())
         return world
 
@@ -115,7 +115,7 @@ class World:
                 kind = store.type(key)
                 keys[key] = (kind, read[kind](key))
         files = {}
-        for path in sorted((self.data_dir / "conversations").glob("*.db")):
+        for path in sorted(chat_dir(self.data_dir).glob("*.db")):
             with sqlite3.connect(path) as db:
                 files[path.name] = [db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
                                     for table in ("messages", "read_markers")]

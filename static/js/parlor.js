@@ -1,4 +1,6 @@
-// Parlor's own few lines: htmx does the rest.
+// Parlor's own few lines: htmx does the rest. base.html loads this after htmx and its extensions,
+// before DOMContentLoaded, when htmx starts: every listener here is in place before htmx processes
+// the page, and nothing here has to start htmx or the page's socket.
 "use strict";
 
 // XSRF: every htmx request carries the token from the page's meta tag (forms also post _xsrf).
@@ -155,10 +157,3 @@ document.addEventListener("htmx:config:request", (event) => {
 document.addEventListener("htmx:ws:before:message:outgoing", (event) => {
   if (event.target.id === "send-form" && event.target.dataset.via !== "socket") event.detail.cancelled = true;
 });
-
-// htmx starts on a timer once the deferred scripts begin to run, so on a busy machine it can
-// process the page before hx-ws has registered: the body's socket is then never opened. This
-// script runs after the extensions; it processes the page again if htmx passed the socket by.
-if (document.body.hasAttribute("hx-ws:connect") && !document.body.hasAttribute("data-htmx-powered")) {
-  htmx.process(document.body);
-}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from parlor.config import NO_LIMIT, Config, Rate
+from parlor.config import NO_LIMIT, NO_LIMITS, Config, Rate, as_flags
 
 
 def test_defaults():
@@ -73,3 +73,10 @@ def test_default_limits():
     config = Config.from_args([], environ={})
     assert (config.message_limit, config.conversation_limit, config.image_limit, config.signup_limit,
             config.guess_limit) == (Rate(20, 10), Rate(30, 3600), Rate(10, 60), Rate(5, 3600), Rate(10, 1))
+
+
+def test_no_limits_switches_every_rate_limit_off_as_settings_and_as_flags():
+    rate_fields = {name for name, value in vars(Config()).items() if isinstance(value, Rate)}
+    assert set(NO_LIMITS) == rate_fields and set(NO_LIMITS.values()) == {NO_LIMIT}
+    config = Config.from_args(list(as_flags(NO_LIMITS)), environ={})
+    assert all(getattr(config, name).unlimited for name in rate_fields)

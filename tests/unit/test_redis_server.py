@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.redis_server import EmbeddedRedis
-from tests.helpers import pid_alive, until
+from parlor.redis_server import EmbeddedRedis, pid_alive
+from tests.helpers import until
 
 
 @pytest.fixture

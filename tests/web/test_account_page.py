@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from parlor.scores import MIN_GAMES
-from tests.helpers import Visitor, next_frame, play_games, send_message, users
+from tests.helpers import Visitor, chat_dir, next_frame, play_games, send_message, users
 from tests.web.test_chat import picture
 
 
@@ -153,7 +153,7 @@ async def test_a_deleted_account_is_gone_and_its_name_inherits_nothing(http_serv
     taken = await Visitor(http_client, base_url).post("/signup", {"username": "alice", "password": "long enough"})
     assert taken.code == 409 and "is taken" in taken.body.decode()
     assert 29 * 86400 < redis_sync.ttl("reserved:alice") <= 30 * 86400
-    assert sorted(p.name for p in (config.data_dir / "conversations").glob("*.db")) == [f"bob_{ghost}.db"]
+    assert sorted(p.name for p in chat_dir(config.data_dir).glob("*.db")) == [f"bob_{ghost}.db"]
 
     redis_sync.delete("reserved:alice", "look-alike:alice")  # thirty days later
     newcomer = Visitor(http_client, base_url)

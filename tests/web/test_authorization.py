@@ -15,7 +15,6 @@ import asyncio
 import itertools
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 
 import pytest
@@ -31,7 +30,7 @@ from parlor.reports import id_for
 from parlor.scores import MIN_GAMES
 from parlor.users import Accounts
 from parlor.web import handlers
-from tests.helpers import SseClient, Visitor
+from tests.helpers import SseClient, Visitor, pair_rows
 from tests.world import World, picture, send, start
 
 pytestmark = pytest.mark.slow  # one server process for the module
@@ -452,18 +451,17 @@ def world():
         await start(carol)
         alice = await w.signed_in(http, "alice")
         assert (await send(alice, "bob", "", picture())).code == 303
-        with sqlite3.connect(w.data_dir / "conversations" / "alice_bob.db") as db:
-            w.ids["deleted_image"] = str(db.execute("SELECT MAX(id) FROM images").fetchone()[0])
-            (message,), = db.execute("SELECT id FROM messages WHERE image_id = ?", (int(w.ids["deleted_image"]),))
+        (image,), = pair_rows(w.data_dir, "alice", "bob", "SELECT MAX(id) FROM images")
+        w.ids["deleted_image"] = str(image)
+        (message,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE image_id = ?", (image,))
         assert (await alice.post(f"/chat/bob/messages/{message}/delete")).code == 303
         assert (await send(alice, "bob", "", picture())).code == 303
         assert (await send(alice, "bob", "to be deleted")).code == 303
         await community(w, http)
 
     asyncio.run(more_things())
-    with sqlite3.connect(w.data_dir / "conversations" / "alice_bob.db") as db:
-        (mine,), = db.execute("SELECT id FROM messages WHERE body = 'to be deleted'")
-        (theirs,), = db.execute("SELECT id FROM messages WHERE body = 'hello alice'")
+    (mine,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'to be deleted'")
+    (theirs,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'hello alice'")
     w.ids["mine"], w.ids["theirs"] = str(mine), str(theirs)
     yield w
     w.stop()
@@ -488,9 +486,8 @@ async def community(w: World, http) -> None:
                                                              "reason": "For the matrix."})).code == 200
     w.cookies.update(rex=dict(rex.cookies), sam=dict(sam.cookies))
     bob = await w.signed_in(http, "bob")
-    with sqlite3.connect(w.data_dir / "conversations" / "alice_bob.db") as db:
-        (hello,), = db.execute("SELECT id FROM messages WHERE body = 'hello bob'")
-        (pictured,), = db.execute("SELECT MAX(id) FROM messages WHERE image_id IS NOT NULL")
+    (hello,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'hello bob'")
+    (pictured,), = pair_rows(w.data_dir, "alice", "bob", "SELECT MAX(id) FROM messages WHERE image_id IS NOT NULL")
     for message_id, key in ((hello, "report"), (pictured, "picture_report")):
         assert (await bob.post(f"/chat/alice/messages/{message_id}/report", {"reason": "spam"})).code == 200
         w.ids[key] = id_for("bob", "alice", message_id)

@@ -1,5 +1,6 @@
 """What every response gets: security headers, readable errors, size limits, health."""
 import json
+import re
 
 import pytest
 
@@ -20,8 +21,6 @@ async def test_every_page_sends_the_security_headers(http_server, http_client, b
 
 @pytest.mark.gen_test(timeout=30)
 async def test_pages_have_no_inline_script_style_or_hx_on(http_server, http_client, base_url):
-    import re
-
     visitor = Visitor(http_client, base_url)
     await visitor.sign_up("looker")
     for path in ("/", "/login", "/signup", "/scores", "/scores/10", "/chat", "/chat/eliza", "/nowhere"):
@@ -30,6 +29,18 @@ async def test_pages_have_no_inline_script_style_or_hx_on(http_server, http_clie
         assert scripts and all(re.search(r'\bsrc="/static/', tag) for tag in scripts), path  # by src only
         assert all(inner.strip() == "" for inner in re.findall(r"<script\b[^>]*>(.*?)</script>", body, re.S))
         assert "hx-on" not in body and " on" + "click" not in body and "style=" not in body and "<style" not in body
+
+
+@pytest.mark.gen_test
+async def test_scripts_load_in_order_before_htmx_starts(http_server, http_client, base_url):
+    """htmx starts on DOMContentLoaded only if it is parser-blocking: deferred, it starts on a
+    timer that can fire before hx-ws has registered, and the page never opens its socket."""
+    body = (await Visitor(http_client, base_url).get("/")).body.decode()
+    tags = re.findall(r"<script\b[^>]*>", body)
+    assert [re.search(r'src="/static/([^"?]+)', tag).group(1) for tag in tags] == [
+        "vendor/htmx.min.js", "vendor/ext/hx-ws.min.js", "vendor/ext/hx-sse.min.js", "js/parlor.js"]
+    assert not [tag for tag in tags if re.search(r"\b(defer|async|type=)", tag)]
+    assert body.index("<script") > body.index("</main>")  # at the end of body: the page is parsed
 
 
 @pytest.mark.gen_test

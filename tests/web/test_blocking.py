@@ -1,17 +1,10 @@
 """Blocking, through HTTP and real WebSockets against the real app, Redis and SQLite files."""
-import asyncio
 import json
-import sqlite3
 
 import pytest
 
-from tests.helpers import next_frame, send_message, until, users
-
-
-def stored_bodies(config, a, b):
-    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
-    with sqlite3.connect(path) as db:
-        return [row[0] for row in db.execute("SELECT body FROM messages ORDER BY id")]
+from tests.helpers import (chat_dir, close_tabs, frames_within, open_tabs, pair_messages, pushes, send_message,
+                           until, users)
 
 
 async def block(visitor, peer, action="block", next_path=None):
@@ -19,25 +12,26 @@ async def block(visitor, peer, action="block", next_path=None):
     return await visitor.post("/blocks", fields)
 
 
-async def quiet(ws, seconds=0.5):
-    """Every frame that arrives within `seconds` (the online count left out)."""
-    frames = []
-    try:
-        while True:
-            frames.append(await next_frame(ws, seconds))
-    except asyncio.TimeoutError:
-        return frames
+@pytest.fixture
+def bob_blocked_alice(http_server, http_client, base_url, io_loop):
+    """alice wrote "hello bob", then bob blocked her: alice, bob and the answer to his block form."""
+    async def set_up():
+        alice, bob = await users(http_client, base_url, "alice", "bob")
+        await send_message(alice, "bob", "hello bob")
+        return alice, bob, await block(bob, "alice")
+    return io_loop.run_sync(set_up)
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_a_blocked_sender_is_refused_without_being_told_and_nothing_is_stored(
-        http_server, http_client, base_url, config, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
-    await send_message(alice, "bob", "hello bob")
-    response = await block(bob, "alice")
+async def test_blocking_someone_goes_back_to_a_list_without_them(bob_blocked_alice):
+    _, bob, response = bob_blocked_alice
     assert response.code == 303 and response.headers["Location"] == "/chat"
     assert 'id="conversation-alice"' not in (await bob.get("/chat")).body.decode()  # hidden from his list
 
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_blocked_sender_is_refused_without_being_told_and_nothing_is_stored(bob_blocked_alice, config, app):
+    alice, _, _ = bob_blocked_alice
     token = await app.accounts.new_api_token("alice")
     page = await send_message(alice, "bob", "are you ignoring me?")
     fragment = await send_message(alice, "bob", "are you ignoring me?", htmx=True)
@@ -50,21 +44,29 @@ async def test_a_blocked_sender_is_refused_without_being_told_and_nothing_is_sto
     # The form shown again (and the API's answer) says nothing of blocks at all; the whole page
     # has her own "Block bob" button, as before.
     assert "block" not in fragment.body.decode().lower() and "block" not in api.body.decode().lower()
-    assert stored_bodies(config, "alice", "bob") == ["hello bob"]
+    assert pair_messages(config.data_dir, "alice", "bob", "body") == [("hello bob",)]
 
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_blocker_cannot_write_either_and_is_offered_to_unblock(bob_blocked_alice):
     # Bob cannot write to her either while he blocks her; his page says why, and offers to unblock.
+    _, bob, _ = bob_blocked_alice
     page = (await bob.get("/chat/alice")).body.decode()
     assert "You blocked alice" in page and "Unblock alice" in page and 'id="send-form"' not in page
     assert "You blocked alice" in (await send_message(bob, "alice", "one last word")).body.decode()
     account = (await bob.get("/account")).body.decode()
     assert 'id="blocked-alice"' in account and "Unblock alice" in account
 
+
+@pytest.mark.gen_test(timeout=60)
+async def test_unblocking_lets_the_messages_through_again(bob_blocked_alice, config):
+    alice, bob, _ = bob_blocked_alice
     response = await block(bob, "alice", "unblock", "/account")
     assert response.code == 303 and response.headers["Location"] == "/account"
     assert "You have blocked no one" in (await bob.get("/account")).body.decode()
     assert (await send_message(alice, "bob", "hi again")).code == 303
     assert 'id="conversation-alice"' in (await bob.get("/chat")).body.decode()
-    assert stored_bodies(config, "alice", "bob") == ["hello bob", "hi again"]
+    assert pair_messages(config.data_dir, "alice", "bob", "body") == [("hello bob",), ("hi again",)]
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -74,22 +76,22 @@ async def test_a_blocked_peer_gets_neither_presence_nor_typing_from_the_blocker(
     await send_message(alice, "bob", "hi bob")
     await send_message(carol, "bob", "hi bob")
     assert (await block(bob, "alice")).code == 303
-    alice_ws, carol_ws = await alice.live(), await carol.live()
+    tabs = await open_tabs(app, {"alice": alice, "carol": carol})
     await until(lambda: app.hub.has_user("alice") and app.hub.has_user("carol"))
-    bob_ws = await bob.live()
     # carol, whom bob did not block, sees him come online and type; alice sees neither.
-    frame = await next_frame(carol_ws)
-    assert frame == {"content": '<span id="presence-bob" class="presence online" hx-swap-oob="true">online</span>'}
-    assert (await bob.post("/chat/carol/typing")).code == 204
-    assert (await bob.post("/chat/alice/typing")).code == 204
-    assert "bob is typing" in (await next_frame(carol_ws))["content"]
-    assert (await alice.post("/chat/bob/typing")).code == 204  # nor does bob hear her typing
-    assert await quiet(alice_ws) == [] and await quiet(bob_ws) == []
+    tabs["bob"], pushed = await pushes(tabs, bob.live(), {"carol": 1})
+    assert pushed["carol"] == [
+        {"content": '<span id="presence-bob" class="presence online" hx-swap-oob="true">online</span>'}]
+    typing, pushed = await pushes(tabs, bob.post("/chat/carol/typing"), {"carol": 1})
+    assert typing.code == 204 and "bob is typing" in pushed["carol"][0]["content"]
+    typing, _ = await pushes(tabs, bob.post("/chat/alice/typing"))  # alice gets nothing
+    assert typing.code == 204
+    typing, _ = await pushes(tabs, alice.post("/chat/bob/typing"))  # nor does bob hear her typing
+    assert typing.code == 204
     assert 'id="presence-bob" class="presence offline"' in (await alice.get("/chat/bob")).body.decode()
     assert 'id="presence-bob" class="presence offline"' in (await alice.get("/chat")).body.decode()
     assert 'id="presence-bob" class="presence online"' in (await carol.get("/chat/bob")).body.decode()
-    for ws in (alice_ws, bob_ws, carol_ws):
-        ws.close()
+    close_tabs(tabs)
 
 
 @pytest.mark.parametrize("fields,status,message", [
@@ -116,7 +118,7 @@ async def test_a_blocked_person_cannot_make_the_conversation_file_either(http_se
     for me, peer in ((alice, "bob"), (bob, "alice")):
         refused = await me.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
         assert refused.code == 403 and refused.headers["Content-Type"].startswith("application/json")
-    assert list((config.data_dir / "conversations").glob("*.db")) == []
+    assert list(chat_dir(config.data_dir).glob("*.db")) == []
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -127,7 +129,7 @@ async def test_a_blocked_person_is_not_shown_seen_when_the_blocker_reads(http_se
     bob_ws = await bob.live()
     await until(lambda: app.hub.has_user("bob"))
     assert "did you read this?" in (await alice.get("/chat/bob")).body.decode()  # alice reads it
-    frames = await quiet(bob_ws, 1.0)
+    frames = await frames_within(bob_ws, 1.0)
     assert not [f for f in frames if "Seen" in f.get("content", "") or f.get("kind") == "read"], frames
     assert ">Seen<" not in (await bob.get("/chat/alice")).body.decode()
     refused = await send_message(bob, "alice", "hello?")  # the refused send shows the conversation again

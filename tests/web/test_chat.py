@@ -1,15 +1,15 @@
 """Chat through HTTP and real WebSockets against the real app, real Redis and real SQLite files."""
 import asyncio
 import io
-import sqlite3
 import struct
 import zlib
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import PIL.Image
 import pytest
 
-from tests.helpers import Visitor, next_frame, send_message, until, users
+from tests.helpers import (Visitor, chat_dir, close_tabs, open_tabs, pair_messages, pushes, send_message, until,
+                           users)
 
 
 def picture(kind="PNG", size=(40, 30)) -> bytes:
@@ -26,37 +26,58 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-def stored_messages(config, a, b):
-    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
-    if not path.exists():
-        return None
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT author, kind, body FROM messages ORDER BY id").fetchall()
+@pytest.fixture
+def alice_and_bob(http_server, http_client, base_url, io_loop):
+    """Two signed-up visitors, alice and bob, who have not talked yet."""
+    return io_loop.run_sync(lambda: users(http_client, base_url, "alice", "bob"))
 
 
-async def next_push(ws, timeout=5.0):
-    """The next pushed fragment that is not the periodic online count."""
-    frame = await next_frame(ws, timeout)
-    return None if frame is None else frame.get("content")
+HELLO = "Hello Bob, see https://example.org/a?b=1."
+
+
+@pytest.fixture
+def hello_sent(alice_and_bob, io_loop):
+    """alice and bob, after alice sent HELLO with JavaScript off (a form POST): the answer to it."""
+    alice, bob = alice_and_bob
+    return alice, bob, io_loop.run_sync(lambda: send_message(alice, "bob", HELLO))
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_two_users_chat_without_javascript(http_server, http_client, base_url, config):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+async def test_opening_a_new_conversation_shows_the_send_form_and_makes_no_file(alice_and_bob, config):
+    alice, _ = alice_and_bob
     page = await alice.get("/chat/bob")
     assert page.code == 200 and 'id="send-form"' in page.body.decode()
-    assert stored_messages(config, "alice", "bob") is None  # reading made no file
-    response = await send_message(alice, "bob", "Hello Bob, see https://example.org/a?b=1.")
+    assert pair_messages(config.data_dir, "alice", "bob") is None  # reading made no file
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_message_sent_without_javascript_goes_back_to_the_conversation(hello_sent):
+    _, _, response = hello_sent
     assert response.code == 303 and response.headers["Location"] == "/chat/bob"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_messages_of_both_people_are_stored_in_the_pairs_file_in_order(hello_sent, config):
+    _, bob, _ = hello_sent
+    await send_message(bob, "alice", "Hi Alice")
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", HELLO), ("bob", "text", "Hi Alice")]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_new_message_is_unread_in_the_peers_list_until_the_conversation_is_opened(hello_sent):
+    _, bob, _ = hello_sent
     listing = (await bob.get("/chat")).body.decode()
     assert 'id="conversation-alice"' in listing and "1 unread" in listing
+    await bob.get("/chat/alice")
+    assert "unread" not in (await bob.get("/chat")).body.decode()  # opening it marked it read
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_message_shows_on_the_peers_page_with_its_link_made_safe(hello_sent):
+    _, bob, _ = hello_sent
     page = (await bob.get("/chat/alice")).body.decode()
     assert "Hello Bob" in page
     assert '<a href="https://example.org/a?b=1" rel="noopener nofollow ugc" dir="ltr">https://example.org/a?b=1</a>.' in page
-    assert "unread" not in (await bob.get("/chat")).body.decode()  # opening it marked it read
-    await send_message(bob, "alice", "Hi Alice")
-    assert stored_messages(config, "alice", "bob") == [
-        ("alice", "text", "Hello Bob, see https://example.org/a?b=1."), ("bob", "text", "Hi Alice")]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -64,24 +85,24 @@ async def test_a_resent_form_stores_one_message(http_server, http_client, base_u
     alice, _ = await users(http_client, base_url, "alice", "bob")
     for _ in range(3):
         assert (await send_message(alice, "bob", "once", client_id="same-client-id-1")).code == 303
-    assert stored_messages(config, "alice", "bob") == [("alice", "text", "once")]
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", "once")]
 
 
 @pytest.mark.gen_test(timeout=30)
 async def test_markup_and_template_syntax_are_escaped_on_the_page_the_fragment_and_the_push(
-        http_server, http_client, base_url):
+        http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    bob_ws = await bob.live()
+    tabs = await open_tabs(app, {"bob": bob})
     text = "<script>alert(1)</script> {{7*7}} javascript:alert(2) data:text/html,x"
-    await send_message(alice, "bob", text)
-    pushed = await next_push(bob_ws)
+    _, pushed = await pushes(tabs, send_message(alice, "bob", text), {"bob": 1})
+    pushed = pushed["bob"][0]["content"]
     page = (await bob.get("/chat/alice")).body.decode()
     fragment = (await bob.get("/chat/alice", headers={"HX-Request": "true"})).body.decode()
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}} javascript:alert(2) data:text/html,x"
     for body in (pushed, page, fragment):
         assert escaped in body and "<script>alert" not in body and "&gt; 49 " not in body
         assert 'href="javascript' not in body and 'href="data' not in body
-    bob_ws.close()
+    close_tabs(tabs)
 
 
 BAD_SENDS = [
@@ -108,7 +129,7 @@ async def test_bad_sends_are_refused_and_store_nothing(http_server, http_client,
         assert response.code == status
         assert message in response.body.decode()
         assert 'id="send-form"' in response.body.decode()  # shown next to the form
-    assert not stored_messages(config, "alice", "bob")
+    assert not pair_messages(config.data_dir, "alice", "bob")
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -127,7 +148,7 @@ async def test_an_oversized_upload_is_refused_from_its_content_length_before_it_
     writer.close()
     assert answer.startswith("HTTP/1.1 413")
     assert "at most 5 MiB" in answer
-    assert not stored_messages(config, "alice", "bob")
+    assert not pair_messages(config.data_dir, "alice", "bob")
 
 
 @pytest.mark.parametrize("peer,status,message", [
@@ -141,23 +162,47 @@ async def test_unknown_peer_and_yourself(http_server, http_client, base_url, con
     assert page.code == status and message in page.body.decode()
     sent = await send_message(alice, quote(peer), "hello")
     assert sent.code == status
-    assert list((config.data_dir / "conversations").glob("*")) == []
+    assert list(chat_dir(config.data_dir).glob("*")) == []
+
+
+@pytest.fixture
+def picture_sent(alice_and_bob, io_loop):
+    """alice and bob, after alice sent bob a 640x480 PNG (as an untyped upload): its answer."""
+    alice, bob = alice_and_bob
+    upload = ("red.png", "application/octet-stream", picture("PNG", (640, 480)))
+    return alice, bob, io_loop.run_sync(lambda: send_message(alice, "bob", "", image=upload))
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_pictures_are_served_only_to_the_pair(http_server, http_client, base_url, config):
-    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
-    original = picture("PNG", (640, 480))
-    assert (await send_message(alice, "bob", "", image=("red.png", "application/octet-stream", original))).code == 303
-    assert stored_messages(config, "alice", "bob") == [("alice", "image", "")]
+async def test_a_picture_is_stored_as_an_image_message(picture_sent, config):
+    _, _, response = picture_sent
+    assert response.code == 303
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "image", "")]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_picture_is_served_with_headers_that_keep_it_an_image(picture_sent):
+    _, bob, _ = picture_sent
     full = await bob.get("/chat/alice/images/1")
     assert full.code == 200 and full.headers["Content-Type"] == "image/png"
     assert full.headers["X-Content-Type-Options"] == "nosniff"
     assert full.headers["Content-Security-Policy"] == "sandbox"
     assert full.headers["Cache-Control"].startswith("private")
-    assert PIL.Image.open(io.BytesIO(full.body)).size == (640, 480)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_picture_keeps_its_size_and_has_a_half_size_thumbnail(picture_sent):
+    alice, bob, _ = picture_sent
+    assert PIL.Image.open(io.BytesIO((await bob.get("/chat/alice/images/1")).body)).size == (640, 480)
     thumbnail = await alice.get("/chat/bob/images/1?thumb=1")
     assert PIL.Image.open(io.BytesIO(thumbnail.body)).size == (320, 240)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_pictures_are_served_only_to_the_pair(picture_sent, http_client, base_url):
+    alice, _, _ = picture_sent
+    carol = Visitor(http_client, base_url)
+    await carol.sign_up("carol")
     await send_message(alice, "carol", "hi carol")
     assert (await carol.get("/chat/alice/images/1")).code == 404  # carol's own pair has no image 1
     assert (await carol.get("/chat/bob/images/1")).code == 404
@@ -179,36 +224,34 @@ async def test_metadata_is_stripped_from_pictures(http_server, http_client, base
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_every_tab_of_both_people_gets_the_message(http_server, http_client, base_url):
+async def test_every_tab_of_both_people_gets_the_message(http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    bob_tabs = [await bob.live(), await bob.live()]
-    alice_tab = await alice.live()
-    await asyncio.sleep(0.05)
-    response = await send_message(alice, "bob", "to every tab", htmx=True)
+    tabs = await open_tabs(app, {"bob": bob, "bob 2": bob, "alice": alice})
+    response, pushed = await pushes(tabs, send_message(alice, "bob", "to every tab", htmx=True),
+                                    {"bob": 1, "bob 2": 1, "alice": 1})
     assert response.code == 200 and 'id="send-form"' in response.body.decode()  # a fresh, empty form
-    for tab, peer, unread in ((bob_tabs[0], "alice", 1), (bob_tabs[1], "alice", 1), (alice_tab, "bob", 0)):
-        pushed = await next_push(tab)
-        assert 'id="messages-alice_bob" hx-swap-oob="beforeend"' in pushed
+    for tab, peer, unread in (("bob", "alice", 1), ("bob 2", "alice", 1), ("alice", "bob", 0)):
+        (frame,) = pushed[tab]
+        pushed_html = frame["content"]
+        assert 'id="messages-alice_bob" hx-swap-oob="beforeend"' in pushed_html
         # The message is the same for both (the page marks it mine or theirs); the row is each one's.
-        assert "to every tab" in pushed and 'class="message" data-id="1" data-author="alice"' in pushed
-        assert 'hx-post="/chat/bob/messages/1/delete"' in pushed  # the author's Delete (shown to her only)
-        assert f'id="conversation-{peer}"' in pushed and (f"{unread} unread" in pushed) == bool(unread)
-    for tab in (*bob_tabs, alice_tab):
-        tab.close()
+        assert "to every tab" in pushed_html and 'class="message" data-id="1" data-author="alice"' in pushed_html
+        assert 'hx-post="/chat/bob/messages/1/delete"' in pushed_html  # the author's Delete (shown to her only)
+        assert f'id="conversation-{peer}"' in pushed_html and (f"{unread} unread" in pushed_html) == bool(unread)
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_eliza_answers_in_the_pairs_file_and_live(http_server, http_client, base_url, config):
+async def test_eliza_answers_in_the_pairs_file_and_live(http_server, http_client, base_url, config, app):
     alice, = await users(http_client, base_url, "alice")
-    tab = await alice.live()
-    await send_message(alice, "eliza", "I feel tired today")
-    mine = await next_push(tab)
+    tabs = await open_tabs(app, {"alice": alice})
+    _, pushed = await pushes(tabs, send_message(alice, "eliza", "I feel tired today"), {"alice": 2})
+    mine, reply = (frame["content"] for frame in pushed["alice"])
     assert "I feel tired today" in mine
-    reply = await next_push(tab)
     assert 'data-author="eliza"' in reply
-    rows = stored_messages(config, "alice", "eliza")
+    rows = pair_messages(config.data_dir, "alice", "eliza")
     assert rows[0] == ("alice", "text", "I feel tired today") and rows[1][0] == "eliza" and rows[1][2]
-    tab.close()
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -238,7 +281,7 @@ async def test_the_tutorials_json_endpoints(http_server, http_client, base_url, 
     alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
     created = await alice.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
     assert created.code == 200 and created.body == b'{"success": true}'
-    assert stored_messages(config, "alice", "bob") == []
+    assert pair_messages(config.data_dir, "alice", "bob") == []
     sent = await alice.post("/send_message/bob", {"author": "alice", "message": "<b>hi</b>"})
     assert sent.code == 200 and b'"success": true' in sent.body
     history = await bob.post("/get_message_history", {"user_one": "alice", "user_two": "bob"})
@@ -265,35 +308,59 @@ async def test_the_json_endpoints_refuse_what_the_chat_refuses(http_server, http
     response = await alice.post(path, fields)
     assert response.code == status
     assert response.headers["Content-Type"].startswith("application/json")
-    assert list((config.data_dir / "conversations").glob("*")) == []
+    assert list(chat_dir(config.data_dir).glob("*")) == []
+
+
+SCRIPT_FORM = urlencode({"author": "alice", "message": "from a script"})
+FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def script(alice_and_bob, app, http_client, base_url, io_loop):
+    """A client with no cookies at all, and alice's API token."""
+    return Visitor(http_client, base_url), io_loop.run_sync(lambda: app.accounts.new_api_token("alice"))
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_an_api_token_sends_without_cookie_or_xsrf_and_a_bad_one_gets_nothing(
-        http_server, http_client, base_url, app, config):
-    alice, _ = await users(http_client, base_url, "alice", "bob")
-    token = await app.accounts.new_api_token("alice")
-    from urllib.parse import urlencode
-
-    form = urlencode({"author": "alice", "message": "from a script"})
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    script = Visitor(http_client, base_url)  # no cookies at all
-    sent = await script.fetch("/send_message/bob", "POST", form, {**headers, "Authorization": f"Bearer {token}"})
+async def test_an_api_token_sends_without_cookie_or_xsrf_in_a_header_or_the_query(script, config):
+    client, token = script
+    sent = await client.fetch("/send_message/bob", "POST", SCRIPT_FORM, {**FORM_TYPE, "Authorization": f"Bearer {token}"})
     assert sent.code == 200 and b'"success": true' in sent.body
-    by_query = await script.fetch(f"/send_message/bob?token={token}", "POST", form, headers)
+    by_query = await client.fetch(f"/send_message/bob?token={token}", "POST", SCRIPT_FORM, FORM_TYPE)
     assert by_query.code == 200
-    # A bad token is refused even when the visitor's own cookie would have been good.
-    forged = await alice.fetch("/send_message/bob?token=not-a-token", "POST", form, headers)
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", "from a script")] * 2
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_bad_api_token_is_refused_even_with_a_good_cookie(alice_and_bob, config):
+    alice, _ = alice_and_bob
+    forged = await alice.fetch("/send_message/bob?token=not-a-token", "POST", SCRIPT_FORM, FORM_TYPE)
     assert forged.code == 401 and "not valid" in forged.body.decode()
+    assert not pair_messages(config.data_dir, "alice", "bob")
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_replaced_api_token_is_refused(script, app, config):
+    client, token = script
     replaced = await app.accounts.new_api_token("alice")
-    stale = await script.fetch("/send_message/bob", "POST", form, {**headers, "Authorization": f"Bearer {token}"})
+    stale = await client.fetch("/send_message/bob", "POST", SCRIPT_FORM, {**FORM_TYPE, "Authorization": f"Bearer {token}"})
     assert stale.code == 401 and replaced != token
-    assert stored_messages(config, "alice", "bob") == [("alice", "text", "from a script")] * 2
-    # Only the API takes a token. Elsewhere it is ignored: no XSRF bypass (a forged login form
-    # carrying the forger's token), and no reach beyond the API.
-    assert (await script.fetch(f"/login?token={replaced}", "POST", "username=alice&password=x", headers)).code == 403
-    assert (await script.fetch(f"/chat/bob?token={replaced}")).code == 302
-    assert (await script.fetch("/chat/bob", headers={"Authorization": f"Bearer {replaced}"})).code == 302
+    assert not pair_messages(config.data_dir, "alice", "bob")
+
+
+# Only the API takes a token. Elsewhere it is ignored: no XSRF bypass (a forged login form
+# carrying the forger's token), and no reach beyond the API.
+@pytest.mark.gen_test(timeout=30)
+async def test_an_api_token_does_not_bypass_xsrf_on_a_form(script):
+    client, token = script
+    assert (await client.fetch(f"/login?token={token}", "POST", "username=alice&password=x", FORM_TYPE)).code == 403
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_api_token_opens_no_page_beyond_the_api(script):
+    client, token = script
+    assert (await client.fetch(f"/chat/bob?token={token}")).code == 302
+    assert (await client.fetch("/chat/bob", headers={"Authorization": f"Bearer {token}"})).code == 302
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -314,7 +381,7 @@ async def test_a_client_id_reused_by_the_peer_neither_reveals_nor_drops_the_firs
     assert json.loads(answer.body)["message"]["body"] == "bob's words"
     assert b"alice's secret" not in answer.body
     assert (await send_message(alice, "bob", "resent", client_id="shared-client-id")).code == 303
-    assert stored_messages(config, "alice", "bob") == [("alice", "text", "alice's secret"), ("bob", "text", "bob's words")]
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", "alice's secret"), ("bob", "text", "bob's words")]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -336,7 +403,7 @@ async def test_phone_pictures_and_pictures_with_broken_metadata_are_stored_not_a
         if status == 415:
             assert "damaged or incomplete" in response.body.decode()
     stored = sum(1 for _, _, status in uploads if status == 303)
-    assert stored_messages(config, "alice", "bob") == [("alice", "image", "")] * stored
+    assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "image", "")] * stored
     mpo_stored = await bob.get("/chat/alice/images/1")
     assert mpo_stored.headers["Content-Type"] == "image/jpeg"
     assert PIL.Image.open(io.BytesIO((await bob.get("/chat/alice/images/2")).body)).size == (30, 40)
@@ -360,15 +427,14 @@ def test_links_are_isolated_from_bidi_controls_around_them():
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_spoofed_url_is_shown_escaped_in_the_page_and_the_push(http_server, http_client, base_url):
+async def test_a_spoofed_url_is_shown_escaped_in_the_page_and_the_push(http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    bob_ws = await bob.live()
-    await send_message(alice, "bob", "https://ok.example/\u202eexe.txt")
-    pushed = await next_push(bob_ws)
+    tabs = await open_tabs(app, {"bob": bob})
+    _, pushed = await pushes(tabs, send_message(alice, "bob", "https://ok.example/\u202eexe.txt"), {"bob": 1})
     page = (await bob.get("/chat/alice")).body.decode()
-    for html in (pushed, page):
+    for html in (pushed["bob"][0]["content"], page):
         assert "https://ok.example/&lt;U+202E&gt;exe.txt" in html and 'href="https://ok.example/' not in html
-    bob_ws.close()
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -398,7 +464,7 @@ async def test_a_chunked_upload_over_the_limit_is_answered_413_with_the_message(
     assert text.startswith("HTTP/1.1 413"), text[:200]
     assert "at most 5 MiB" in text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert not stored_messages(config, "alice", "bob")
+    assert not pair_messages(config.data_dir, "alice", "bob")
     assert (await send_message(alice, "bob", "still served")).code == 303
     await until(lambda: app.in_flight == 0)
 
@@ -456,4 +522,4 @@ async def test_an_upload_that_never_ends_is_not_left_in_flight(http_server, http
         pass  # Tornado hung up past its limit
     writer.close()
     await until(lambda: app.in_flight == 0, timeout=5)
-    assert not stored_messages(config, "alice", "bob")
+    assert not pair_messages(config.data_dir, "alice", "bob")

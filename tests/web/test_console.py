@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, Browser, ServerProcess, pid_alive, redis_pid
+from parlor.redis_server import pid_alive
+from tests.helpers import ROOT, Browser, ServerProcess, redis_pid
 
 pytestmark = pytest.mark.slow
 

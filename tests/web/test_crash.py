@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from bench.common import NO_LIMITS, cpu_seconds
+from bench.common import cpu_seconds
 from bench.load import Load, make_people
-from tests.helpers import ServerProcess, redis_pid
+from parlor.config import NO_LIMITS, as_flags
+from tests.helpers import ServerProcess, chat_dir, redis_pid
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,7 @@ def data_dir():
 
 
 async def loaded_server(data_dir: Path) -> tuple[ServerProcess, Load]:
-    server = ServerProcess(data_dir, "--eliza-delay", "0", *NO_LIMITS).start()
+    server = ServerProcess(data_dir, "--eliza-delay", "0", *as_flags(NO_LIMITS)).start()
     names = [f"user-{i:02d}" for i in range(CHAT_USERS)]
     players = [f"player-{i}" for i in range(PLAYERS)]
     people = await make_people(f"unix://{data_dir}/redis/redis.sock", (data_dir / "secret").read_text().strip(),
@@ -53,7 +54,7 @@ async def loaded_server(data_dir: Path) -> tuple[ServerProcess, Load]:
 def check_everything_acknowledged_is_there(data_dir: Path, load: Load) -> dict:
     """Messages in their pairs' files (sound ones), scores on the board; returns the counts."""
     stored: set[str] = set()
-    files = sorted((data_dir / "conversations").glob("*.db"))
+    files = sorted(chat_dir(data_dir).glob("*.db"))
     for path in files:
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", path
@@ -105,7 +106,7 @@ async def test_five_sigkills_of_the_server_lose_nothing_acknowledged(data_dir):
                 await asyncio.sleep(moment)
                 server.kill(signal.SIGKILL)  # its Redis lives on, and is adopted by the next one
                 killed = time.monotonic()
-                server = ServerProcess(data_dir, "--eliza-delay", "0", *NO_LIMITS, port=server.port)
+                server = ServerProcess(data_dir, "--eliza-delay", "0", *as_flags(NO_LIMITS), port=server.port)
                 await loop.run_in_executor(None, server.start)
                 restarts.append(round(time.monotonic() - killed, 2))
             await asyncio.sleep(2)

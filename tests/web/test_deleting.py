@@ -3,12 +3,11 @@ both people's open tabs (an event like any other, so a long poll sees it too).""
 import io
 import json
 import os
-import sqlite3
 
 import PIL.Image
 import pytest
 
-from tests.helpers import next_frame, send_message, users
+from tests.helpers import close_tabs, open_tabs, pair_file, pair_rows, pushes, send_message, users
 
 
 def noise_picture() -> bytes:
@@ -20,7 +19,7 @@ def noise_picture() -> bytes:
 
 def file_bytes(config, a, b) -> bytes:
     """The pair's database file and its WAL, as they are on disk now."""
-    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
+    path = pair_file(config.data_dir, a, b)
     return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
 
 
@@ -32,17 +31,18 @@ async def delete(visitor, peer, message_id, htmx=False):
 @pytest.mark.gen_test(timeout=60)
 async def test_deleting_a_message_updates_both_peoples_open_tabs_over_live(http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    tabs = {"alice": await alice.live(), "alice 2": await alice.live(), "bob": await bob.live()}
-    assert (await send_message(alice, "bob", "meant for carol", htmx=True)).code == 200
-    for ws in tabs.values():
-        assert "meant for carol" in (await next_frame(ws))["content"]
+    tabs = await open_tabs(app, {"alice": alice, "alice 2": alice, "bob": bob})
+    every_tab = {name: 1 for name in tabs}
+    sent, pushed = await pushes(tabs, send_message(alice, "bob", "meant for carol", htmx=True), every_tab)
+    assert sent.code == 200
+    for (frame,) in pushed.values():
+        assert "meant for carol" in frame["content"]
     cursor = json.loads((await bob.get("/poll?timeout=0")).body)["cursor"]
 
-    response = await delete(alice, "bob", 1, htmx=True)
+    response, pushed = await pushes(tabs, delete(alice, "bob", 1, htmx=True), every_tab)
     assert response.code == 200  # the deleted message itself, swapped in place of the old one
     assert response.body.decode().startswith('<article id="message-alice_bob-1" class="message mine deleted"')
-    for name, ws in tabs.items():
-        frame = await next_frame(ws)
+    for name, (frame,) in pushed.items():
         assert frame["kind"] == "deleted", frame
         side = "mine" if name.startswith("alice") else "theirs"
         assert f'<article id="message-alice_bob-1" class="message {side} deleted"' in frame["content"]
@@ -51,8 +51,7 @@ async def test_deleting_a_message_updates_both_peoples_open_tabs_over_live(http_
         assert 'id="conversation-' in frame["content"]  # it was the newest: the list row too
     polled = json.loads((await bob.get(f"/poll?after={cursor}&timeout=0")).body)
     assert [(e["kind"], e["data"]) for e in polled["events"]] == [("deleted", {"peer": "alice", "message_id": 1})]
-    for ws in tabs.values():
-        ws.close()
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -82,9 +81,8 @@ async def test_a_deleted_messages_text_and_picture_are_gone_from_the_file(http_s
     samples = [secret.encode(), stored[1000:1064], stored[-1064:-1000]]
     # Into the database file itself, as SQLite's auto-checkpoint does once the WAL holds 1000
     # pages; then one more message, so the WAL is not empty either.
-    path = config.data_dir / "conversations" / "alice_bob.db"
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    path = pair_file(config.data_dir, "alice", "bob")
+    assert pair_rows(config.data_dir, "alice", "bob", "PRAGMA wal_checkpoint(TRUNCATE)")[0][0] == 0
     assert all(sample in path.read_bytes() for sample in samples)  # so their absence below means something
     await send_message(bob, "alice", "and an answer after")
 
@@ -97,9 +95,8 @@ async def test_a_deleted_messages_text_and_picture_are_gone_from_the_file(http_s
     assert "message deleted" in page and secret not in page and "/images/1" not in page
     assert (await bob.get("/chat/alice/images/1")).code == 404
     assert (await delete(alice, "bob", 2)).code == 303  # a resent form changes nothing
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT COUNT(*) FROM images").fetchone() == (0,)
-        assert db.execute("SELECT body, image_id FROM messages WHERE id = 2").fetchone() == ("", None)
+    assert pair_rows(config.data_dir, "alice", "bob", "SELECT COUNT(*) FROM images") == [(0,)]
+    assert pair_rows(config.data_dir, "alice", "bob", "SELECT body, image_id FROM messages WHERE id = 2") == [("", None)]
 
 
 @pytest.mark.gen_test(timeout=60)

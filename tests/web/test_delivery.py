@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 import tornado.httpclient
 
-from tests.helpers import Visitor, next_frame, send_message, until, users
+from tests.helpers import Visitor, close_tabs, next_frame, open_tabs, pushes, send_message, until, users
 
 MESSAGE_ID_RE = re.compile(r'<article id="message-[a-z0-9-]+_[a-z0-9-]+-(\d+)"')
 
@@ -371,43 +371,47 @@ async def test_a_user_over_the_connection_limit_is_closed_with_1008(http_server,
 @pytest.mark.gen_test(timeout=60)
 async def test_typing_reaches_the_peer_at_most_every_few_seconds(http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    ws = await alice.live()
-    await until(lambda: app.hub.has_user("alice"))
+    tabs = await open_tabs(app, {"alice": alice})
     await bob.get("/chat/alice")
-    response = await bob.post("/chat/alice/typing", headers={"HX-Request": "true"})
+    response, pushed = await pushes(tabs, bob.post("/chat/alice/typing", headers={"HX-Request": "true"}), {"alice": 1})
     assert response.code == 204
-    frame = await next_frame(ws)
-    assert frame == {"content": '<p id="typing-alice_bob" class="typing" hx-swap-oob="true">bob is typing…</p>'}
-    assert (await bob.post("/chat/alice/typing")).code == 204
-    await send_message(bob, "alice", "done typing")
-    frame = await next_frame(ws)  # the second notice was swallowed: the message comes next
+    assert pushed["alice"] == [
+        {"content": '<p id="typing-alice_bob" class="typing" hx-swap-oob="true">bob is typing…</p>'}]
+    response, _ = await pushes(tabs, bob.post("/chat/alice/typing"))  # the second notice is swallowed
+    assert response.code == 204
+    _, pushed = await pushes(tabs, send_message(bob, "alice", "done typing"), {"alice": 1})
+    (frame,) = pushed["alice"]
     assert "done typing" in frame["content"] and frame["kind"] == "message"
     assert '<p id="typing-alice_bob" class="typing" hx-swap-oob="true"></p>' in frame["content"]
     assert (await bob.post("/chat/nobody/typing")).code == 404
     assert (await Visitor(http_client, base_url).post("/chat/alice/typing")).code == 401
-    ws.close()
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_presence_and_read_markers_are_pushed_live(http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")
     await send_message(alice, "bob", "are you there?")
-    alice_ws = await alice.live()
-    await until(lambda: app.hub.has_user("alice"))
-    bob_ws = await bob.live()
-    frame = await next_frame(alice_ws)
-    assert frame == {"content": '<span id="presence-bob" class="presence online" hx-swap-oob="true">online</span>'}
-    page = (await bob.get("/chat/alice")).body.decode()  # bob reads it
-    assert 'id="presence-alice" class="presence online"' in page
-    frame = await next_frame(alice_ws)
+    tabs = await open_tabs(app, {"alice": alice})
+    tabs["bob"], pushed = await pushes(tabs, bob.live(), {"alice": 1})
+    assert pushed["alice"] == [
+        {"content": '<span id="presence-bob" class="presence online" hx-swap-oob="true">online</span>'}]
+    page, pushed = await pushes(tabs, bob.get("/chat/alice"), {"alice": 1, "bob": 1})  # bob reads it
+    assert 'id="presence-alice" class="presence online"' in page.body.decode()
+    (frame,) = pushed["alice"]
     assert frame["kind"] == "read" and '<p id="seen-alice_bob" class="seen" hx-swap-oob="true">Seen</p>' == frame["content"]
-    frame = await next_frame(bob_ws)  # bob's other tabs drop the unread mark
+    (frame,) = pushed["bob"]  # bob's other tabs drop the unread mark
     assert frame["kind"] == "read" and 'id="conversation-alice"' in frame["content"] and "unread" not in frame["content"].replace('class="conversation"', "")
     assert "Seen" in (await alice.get("/chat/bob")).body.decode()
-    bob_ws.close()
-    frame = await next_frame(alice_ws)
-    assert frame == {"content": '<span id="presence-bob" class="presence offline" hx-swap-oob="true">offline</span>'}
-    alice_ws.close()
+    bob_tab = tabs.pop("bob")
+
+    async def bob_leaves():
+        bob_tab.close()
+
+    _, pushed = await pushes(tabs, bob_leaves(), {"alice": 1})
+    assert pushed["alice"] == [
+        {"content": '<span id="presence-bob" class="presence offline" hx-swap-oob="true">offline</span>'}]
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=60)

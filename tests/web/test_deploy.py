@@ -5,7 +5,6 @@ import json
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import tornado.httpclient
 
-from tests.helpers import ROOT, ServerProcess, Visitor, free_port, next_frame, send_message
+from tests.helpers import ROOT, ServerProcess, Visitor, free_port, next_frame, pair_messages, pair_rows, send_message
 from tests.web.test_server_process import Browser, wait_for
 
 NGINX = "/usr/sbin/nginx"  # Debian's; the Makefile's test target installs it
@@ -199,9 +198,8 @@ def test_parlor_backup_while_sending_restores_to_a_working_server(short_tmp):
         stop.set()
         thread.join(30)
         server.stop()
-    with sqlite3.connect(copy_dir / "conversations" / "alice_bob.db") as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        copied = [body for (body,) in db.execute("SELECT body FROM messages ORDER BY id")]
+    assert pair_rows(copy_dir, "alice", "bob", "PRAGMA integrity_check") == [("ok",)]
+    copied = [body for (body,) in pair_messages(copy_dir, "alice", "bob", "body")]
     assert copied[:before] == [f"m{n}" for n in range(before)]  # all answered before the backup began
     assert (copy_dir / "redis" / "appendonly.aof").exists()
     assert (copy_dir / "secret").read_text() == (data_dir / "secret").read_text()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import NO_LIMITS
-from tests.helpers import Browser, ServerProcess, multipart
+from parlor.config import NO_LIMITS, as_flags
+from tests.helpers import Browser, ServerProcess, chat_dir, multipart, pair_file
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +23,10 @@ TMPFS_BYTES = 2 * 1024 * 1024  # a few hundred messages' worth
 def small_disk_server():
     directory = Path(tempfile.mkdtemp(prefix="parlor-full-", dir="/tmp"))  # short: socket path limit
     data_dir = directory / "data"
-    conversations = data_dir / "conversations"
+    conversations = chat_dir(data_dir)
     conversations.mkdir(parents=True)
     mount = f'mount -t tmpfs -o size={TMPFS_BYTES} parlor-full "$0" && exec "$@"'
-    server = ServerProcess(data_dir, "--eliza-delay", "0", *NO_LIMITS,
+    server = ServerProcess(data_dir, "--eliza-delay", "0", *as_flags(NO_LIMITS),
                            wrapper=("unshare", "-m", "sh", "-c", mount, str(conversations)))
     server.start()
     # The server's view of the folder, where the tmpfs is mounted (outside it, it is a plain folder).
@@ -66,10 +66,10 @@ with sqlite3.connect(sys.argv[1]) as db:
 """
 
 
-def stored(server: ServerProcess, pair: str) -> list[str]:
+def stored(server: ServerProcess, a: str, b: str) -> list[str]:
     """The pair's messages, read in the server's mount namespace (SQLite resolves /proc/<pid>/root
     to "/", so it cannot read the file from outside), after checking the file is sound."""
-    path = server.data_dir / "conversations" / f"{pair}.db"
+    path = pair_file(server.data_dir, a, b)
     out = subprocess.run(["nsenter", "-t", str(server.process.pid), "-m", sys.executable, "-c", READ_CHAT, path],
                          capture_output=True, text=True, check=True).stdout
     integrity, bodies = json.loads(out)
@@ -113,13 +113,13 @@ def test_a_send_to_a_full_disk_is_a_503_and_nothing_is_lost(small_disk_server):
     history = [m["message"] for m in json.loads(body)["history"]]
     assert history[:5] == before
     answered = before + [f"while full {n} " + "x" * 3000 for n, s in enumerate(statuses) if s == 303]
-    assert stored(server, "alice_bob") == answered == history
+    assert stored(server, "alice", "bob") == answered == history
     assert bob.request("/chat/alice")[0] == 200  # opening it (a read marker it cannot write) still works
-    new_file = conversations / "alice_carol.db"
+    new_file = conversations / pair_file(server.data_dir, "alice", "carol").name
     assert not new_file.exists() or new_file.stat().st_size == 0  # begun, with nothing in it
 
     filler.unlink()  # space is back: sends work again, with no restart
     assert send(alice, "bob", "after the space came back")[0] == 303
     assert send(alice, "carol", "a new conversation")[0] == 303
-    assert stored(server, "alice_bob") == answered + ["after the space came back"]
-    assert stored(server, "alice_carol") == ["a new conversation"]
+    assert stored(server, "alice", "bob") == answered + ["after the space came back"]
+    assert stored(server, "alice", "carol") == ["a new conversation"]

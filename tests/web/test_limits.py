@@ -18,8 +18,8 @@ import tornado.testing
 from parlor.config import Config, Rate
 from parlor.users import Accounts
 from parlor.web.services import HASH_THREADS, HASHES_WAITING
-from tests.helpers import Visitor, send_message, start_game, users
-from tests.web.test_chat import picture, stored_messages
+from tests.helpers import Visitor, chat_dir, pair_messages, send_message, start_game, users
+from tests.web.test_chat import picture
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ async def test_messages_over_the_limit_are_refused_and_not_stored(http_server, h
     api = await alice.fetch("/api/messages", "POST", json.dumps({"to": "bob", "body": "one too many"}),
                             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     assert api.code == 429 and int(api.headers["Retry-After"]) > 0 and "too fast" in json.loads(api.body)["error"]
-    assert [body for _, _, body in stored_messages(config, "alice", "bob")] == [f"message {n}" for n in range(3)]
+    assert [body for _, _, body in pair_messages(config.data_dir, "alice", "bob")] == [f"message {n}" for n in range(3)]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -87,7 +87,7 @@ async def test_new_conversations_over_the_limit_are_refused_and_make_no_file(htt
     assert (await send_message(alice, "bob", "a first conversation")).code == 303
     assert_refused(await send_message(alice, "carol", "a second one"), "started too many new conversations",
                    "send-form", config.conversation_limit)
-    assert stored_messages(config, "alice", "carol") is None
+    assert pair_messages(config.data_dir, "alice", "carol") is None
     assert (await send_message(alice, "bob", "the first goes on")).code == 303
     assert (await send_message(bob, "alice", "bob answers")).code == 303  # not new to bob either
 
@@ -103,7 +103,7 @@ async def test_pictures_over_the_limit_are_refused_and_charge_nothing_else(http_
     assert (await send_message(alice, "bob", "text one")).code == 303
     assert (await send_message(alice, "bob", "text two")).code == 303
     assert (await send_message(alice, "bob", "text three")).code == 429
-    assert [(kind, body) for _, kind, body in stored_messages(config, "alice", "bob")] == [
+    assert [(kind, body) for _, kind, body in pair_messages(config.data_dir, "alice", "bob")] == [
         ("image", ""), ("text", "text one"), ("text", "text two")]
 
 
@@ -309,6 +309,6 @@ async def test_the_tutorials_create_conversation_counts_as_a_new_conversation(ht
         refused = await alice.post("/create_conversation_db", {"user_one": "alice", "user_two": peer})
         assert refused.code == 429 and int(refused.headers["Retry-After"]) > 0
         assert "started too many new conversations" in json.loads(refused.body)["error"]
-    assert sorted(p.name for p in (config.data_dir / "conversations").glob("*.db")) == ["alice_bob.db"]
+    assert sorted(p.name for p in chat_dir(config.data_dir).glob("*.db")) == ["alice_bob.db"]
     for n in range(3):  # the message limit (3) is whole: creating counted no message
         assert (await send_message(alice, "bob", f"message {n}")).code == 303

@@ -3,7 +3,6 @@ chat messages sent over the socket."""
 import asyncio
 import json
 import re
-import sqlite3
 import threading
 import time
 
@@ -13,7 +12,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from parlor.users import Accounts
-from tests.helpers import Visitor, next_frame, until
+from tests.helpers import Visitor, chat_dir, close_tabs, next_frame, open_tabs, pair_messages, pushes, until
 
 
 async def read(ws, timeout=5.0):
@@ -162,12 +161,7 @@ def send_frame(to: str, body: str, client_id: str | None) -> str:
     return json.dumps(fields)
 
 
-def stored(config, a: str, b: str) -> list[tuple]:
-    path = config.data_dir / "conversations" / f"{'_'.join(sorted((a, b)))}.db"
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT author, body, client_id FROM messages ORDER BY id").fetchall()
+SENT = "author, body, client_id"  # the stored columns a message sent over the socket sets
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -176,28 +170,25 @@ async def test_a_message_sent_over_the_socket_is_stored_once_pushed_and_answered
     alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
     await alice.sign_up("alice")
     await bob.sign_up("bob")
-    alice_tab, bob_tab = await alice.live(), await bob.live()
-    await until(lambda: app.hub.connection_count() == 2)
-    await alice_tab.write_message(send_frame("bob", "over the socket", "client-0000001"))
-    pushed = await next_frame(bob_tab)
-    assert pushed["kind"] == "message" and "over the socket" in pushed["content"]
-    frames = [await next_frame(alice_tab), await next_frame(alice_tab)]
-    event, answer = sorted(frames, key=lambda f: "id" not in f)  # her own event, and the form
+    tabs = await open_tabs(app, {"alice": alice, "bob": bob})
+    send = send_frame("bob", "over the socket", "client-0000001")
+    _, pushed = await pushes(tabs, tabs["alice"].write_message(send), {"bob": 1, "alice": 2})
+    (to_bob,) = pushed["bob"]
+    assert to_bob["kind"] == "message" and "over the socket" in to_bob["content"]
+    event, answer = sorted(pushed["alice"], key=lambda f: "id" not in f)  # her own event, and the form
     assert "over the socket" in event["content"]
     form = answer["content"]
     assert form.startswith('<form id="send-form"') and 'hx-swap-oob="true"' in form
     assert "form-error" not in form and "></textarea>" in form  # empty, ready for the next one
     new_id = re.search(r'name="client_id" value="([^"]+)"', form).group(1)
     assert new_id != "client-0000001"
-    assert stored(config, "alice", "bob") == [("alice", "over the socket", "client-0000001")]
-    # The same frame again (a page that resent it): stored once, pushed once, answered again.
-    await alice_tab.write_message(send_frame("bob", "over the socket", "client-0000001"))
-    assert "></textarea>" in (await next_frame(alice_tab))["content"]
-    assert stored(config, "alice", "bob") == [("alice", "over the socket", "client-0000001")]
-    app.hub.send_public('<p id="marker"></p>')
-    assert (await next_frame(bob_tab))["content"] == '<p id="marker"></p>'  # nothing came before it
-    alice_tab.close()
-    bob_tab.close()
+    assert pair_messages(config.data_dir, "alice", "bob", SENT) == [("alice", "over the socket", "client-0000001")]
+    # The same frame again (a page that resent it): stored once, pushed once (bob gets nothing
+    # more), answered again.
+    _, pushed = await pushes(tabs, tabs["alice"].write_message(send), {"alice": 1})
+    assert "></textarea>" in pushed["alice"][0]["content"]
+    assert pair_messages(config.data_dir, "alice", "bob", SENT) == [("alice", "over the socket", "client-0000001")]
+    close_tabs(tabs)
 
 
 @pytest.mark.parametrize("body, refusal", [
@@ -210,28 +201,31 @@ async def test_a_refused_send_over_the_socket_answers_with_the_reason_and_keeps_
     alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
     await alice.sign_up("alice")
     await bob.sign_up("bob")
-    tab = await alice.live()
-    await tab.write_message(send_frame("bob", body, "client-0000002"))
-    form = (await next_frame(tab))["content"]
+    tabs = await open_tabs(app, {"alice": alice})
+    _, pushed = await pushes(tabs, tabs["alice"].write_message(send_frame("bob", body, "client-0000002")), {"alice": 1})
+    form = pushed["alice"][0]["content"]
     assert 'class="form-error"' in form and refusal in form
     assert f">{body}</textarea>" in form
-    assert stored(config, "alice", "bob") == []
-    tab.close()
+    assert not pair_messages(config.data_dir, "alice", "bob", SENT)
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_send_over_the_socket_goes_through_blocks_like_a_post(http_server, http_client, base_url, config):
+async def test_a_send_over_the_socket_goes_through_blocks_like_a_post(http_server, http_client, base_url, config,
+                                                                      app):
     alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
     await alice.sign_up("alice")
     await bob.sign_up("bob")
     assert (await bob.post("/blocks", {"peer": "alice", "action": "block"})).code == 303
-    tab = await alice.live()
-    await tab.write_message(send_frame("bob", "let me in", "client-0000003"))
-    form = (await next_frame(tab))["content"]
-    assert "Your message could not be delivered." in form and stored(config, "alice", "bob") == []
-    await tab.write_message(send_frame("nobody-here", "hello", "client-0000004"))
-    assert "There is no user by that name." in (await next_frame(tab))["content"]
-    tab.close()
+    tabs = await open_tabs(app, {"alice": alice, "bob": bob})
+    _, pushed = await pushes(tabs, tabs["alice"].write_message(send_frame("bob", "let me in", "client-0000003")),
+                             {"alice": 1})
+    form = pushed["alice"][0]["content"]
+    assert "Your message could not be delivered." in form and not pair_messages(config.data_dir, "alice", "bob", SENT)
+    _, pushed = await pushes(tabs, tabs["alice"].write_message(send_frame("nobody-here", "hello", "client-0000004")),
+                             {"alice": 1})
+    assert "There is no user by that name." in pushed["alice"][0]["content"]
+    close_tabs(tabs)
 
 
 @pytest.mark.parametrize("frame", [
@@ -241,26 +235,27 @@ async def test_a_send_over_the_socket_goes_through_blocks_like_a_post(http_serve
 ])
 @pytest.mark.gen_test(timeout=30)
 async def test_frames_that_are_not_a_send_are_ignored_and_the_socket_stays(
-        http_server, http_client, base_url, config, frame):
+        http_server, http_client, base_url, config, app, frame):
     alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
     await alice.sign_up("alice")
     await bob.sign_up("bob")
-    tab = await alice.live()
-    await tab.write_message(frame)
-    await tab.write_message(send_frame("bob", "still here", "client-0000005"))
-    frames = [await next_frame(tab), await next_frame(tab)]
-    assert any('id="send-form"' in f["content"] and "form-error" not in f["content"] for f in frames)
-    assert stored(config, "alice", "bob") == [("alice", "still here", "client-0000005")]
-    tab.close()
+    tabs = await open_tabs(app, {"alice": alice})
+
+    async def garbage_then_a_send():
+        await tabs["alice"].write_message(frame)
+        await tabs["alice"].write_message(send_frame("bob", "still here", "client-0000005"))
+
+    _, pushed = await pushes(tabs, garbage_then_a_send(), {"alice": 2})  # her own message, and the form
+    assert any('id="send-form"' in f["content"] and "form-error" not in f["content"] for f in pushed["alice"])
+    assert pair_messages(config.data_dir, "alice", "bob", SENT) == [("alice", "still here", "client-0000005")]
+    close_tabs(tabs)
 
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_guest_socket_cannot_send(http_server, http_client, base_url, app, config):
     alice, guest = Visitor(http_client, base_url), Visitor(http_client, base_url)
     await alice.sign_up("alice")
-    tab = await guest.live()
-    await tab.write_message(send_frame("alice", "from nobody", "client-0000006"))
-    app.hub.send_public('<p id="marker"></p>')
-    assert (await next_frame(tab))["content"] == '<p id="marker"></p>'  # no answer came first
-    assert list((config.data_dir / "conversations").glob("*.db")) == []
-    tab.close()
+    tabs = await open_tabs(app, {"guest": guest})
+    await pushes(tabs, tabs["guest"].write_message(send_frame("alice", "from nobody", "client-0000006")))  # no answer
+    assert list(chat_dir(config.data_dir).glob("*.db")) == []
+    close_tabs(tabs)

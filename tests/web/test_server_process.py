@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from parlor.redis_server import pid_alive
 from parlor.scores import MIN_GAMES
 
-from tests.helpers import Browser, ServerProcess, pid_alive, redis_pid
+from tests.helpers import Browser, ServerProcess, pair_messages, pair_rows, redis_pid
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +146,6 @@ def test_a_score_recorded_on_one_process_is_in_the_others_cached_fragment_at_onc
 
 
 def test_every_answered_message_survives_a_sigkill_mid_stream(data_dir):
-    import sqlite3
     import threading
 
     server = ServerProcess(data_dir, "--message-limit", "0").start()  # 500 sends as fast as they go
@@ -180,10 +180,8 @@ def test_every_answered_message_survives_a_sigkill_mid_stream(data_dir):
     assert 150 <= len(answered) < 500
     server = ServerProcess(data_dir, port=server.port).start()  # the same address: the cookies still fit
     try:
-        path = data_dir / "conversations" / "alice_bob.db"
-        with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            stored = {body for (body,) in db.execute("SELECT body FROM messages")}
+        assert pair_rows(data_dir, "alice", "bob", "PRAGMA integrity_check") == [("ok",)]
+        stored = {body for (body,) in pair_messages(data_dir, "alice", "bob", "body")}
         assert {f"message {n}" for n in answered} <= stored
         # The restarted server serves the same history.
         status, body = alice.request("/get_message_history", {"user_one": "alice", "user_two": "bob"})

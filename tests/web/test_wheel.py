@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 import tornado.httpclient
 
+from parlor.redis_server import pid_alive
 from parlor.scores import MIN_GAMES
-from tests.helpers import ROOT, Browser, Visitor, free_port, next_frame, pid_alive, play_games, send_message
+from tests.helpers import ROOT, Browser, Visitor, free_port, next_frame, pair_file, play_games, send_message
 
 pytestmark = pytest.mark.slow  # builds a wheel, makes a venv, runs a server process
 
@@ -203,7 +204,7 @@ async def test_parlor_from_the_wheel_serves_pages_games_chat_and_live_pushes(dep
     live.close()
     http.close()
 
-    assert (deployed.site / "data" / "conversations" / "alice_bob.db").is_file()  # ./data by default
+    assert pair_file(deployed.site / "data", "alice", "bob").is_file()  # ./data by default
     assert "Traceback" not in deployed.log.read_text()
 
 
