@@ -182,11 +182,14 @@ class Accounts:
         them; `*` (the account is gone) forgets every token of its user."""
         user, keys = notice.split("\n", 1)
         if keys == "*":
-            for key in [k for k, (owner, _) in self._token_owners.items() if owner == user]:
-                del self._token_owners[key]
+            self._forget_tokens_of(user)
         else:
             for key in keys.split(","):
                 self._token_owners.pop(key, None)
+
+    def _forget_tokens_of(self, user: str) -> None:
+        for key in [k for k, (owner, _) in self._token_owners.items() if owner == user]:
+            del self._token_owners[key]
 
     async def is_taken(self, name: str) -> bool:
         """Whether a name belongs to an account or is reserved (what a guest may not call themself)."""
@@ -322,13 +325,17 @@ class Accounts:
         """A new API token for scripts and other sites (replacing the old one, whose live
         connections end); shown once. The caller checked the password."""
         token = secrets.token_urlsafe(API_TOKEN_BYTES)
-        if await self._scripts.set_token(keys=[user_key(name), token_key(token)], args=[name, SIGN_OUT_CHANNEL]) == 0:
+        replaced = await self._scripts.set_token(keys=[user_key(name), token_key(token)], args=[name, SIGN_OUT_CHANNEL])
+        self._forget_tokens_of(name)  # at once here; other processes when the sign-out notice comes
+        if replaced == 0:
             raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
         return token
 
     async def revoke_api_token(self, name: str) -> bool:
         """End the user's API token and its live connections; False if they had none."""
-        return await self._scripts.set_token(keys=[user_key(name)], args=[name, SIGN_OUT_CHANNEL]) not in (0, "")
+        ended = await self._scripts.set_token(keys=[user_key(name)], args=[name, SIGN_OUT_CHANNEL])
+        self._forget_tokens_of(name)  # at once here; other processes when the sign-out notice comes
+        return ended not in (0, "")
 
     async def has_api_token(self, name: str) -> bool:
         return bool(await self._redis.hget(user_key(name), "api_token_key"))

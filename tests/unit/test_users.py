@@ -131,3 +131,19 @@ async def test_a_token_that_ends_on_one_process_is_refused_on_another_at_once(re
     await refused_soon(third)
     await listener.stop()
     await client.aclose()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_token_replaced_or_revoked_on_this_process_is_refused_here_before_any_notice(redis_url, redis_sync):
+    """No listener runs here: the cache of the process that ended the token is cleared at once."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    accounts = Accounts(client, None)
+    redis_sync.hset("user:alice", mapping={"password_hash": "-", "created_at": "0"})
+    first = await accounts.new_api_token("alice")
+    assert await accounts.user_for_token(first) == "alice"  # remembered now
+    second = await accounts.new_api_token("alice")
+    assert await accounts.user_for_token(first) is None
+    assert await accounts.user_for_token(second) == "alice"
+    await accounts.revoke_api_token("alice")
+    assert await accounts.user_for_token(second) is None
+    await client.aclose()
