@@ -118,8 +118,9 @@ class Services:
                                      self.safety, self.hub, self.image_pool, resets)
         self.suspensions = Suspensions(redis, self.accounts, self.sessions, self.hub, self.leaderboards)
         self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
-        self.moderation = Moderation(self.accounts, self.admins, self.invites, self.suspensions, resets,
-                                     self.leaderboards, self.reports, self.chat, self.audit)
+        self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,
+                                     suspensions=self.suspensions, resets=resets, leaderboards=self.leaderboards,
+                                     reports=self.reports, chat=self.chat, audit=self.audit)
         notices = Subscribed()  # the listener keeps it; the board cache trusts notices only while it is set
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub, notices)
         self.listener = Listener(redis, {

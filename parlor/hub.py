@@ -208,27 +208,15 @@ class Hub:
 
     def send_public(self, push: Push | str) -> int:
         """Push to every local connection; returns how many it went to."""
-        push = Push(push) if isinstance(push, str) else push
-        everyone = self._rooms.subscriptions
-        for connection in list(everyone):
-            connection.send(push)
-        return len(everyone)
+        return _send(self._rooms.subscriptions, push)
 
     def send_topic(self, topic: str, push: Push | str) -> int:
         """Push to every local connection whose page shows this topic."""
-        push = Push(push) if isinstance(push, str) else push
-        subscribers = self._rooms.of_topic(topic)
-        for connection in list(subscribers):
-            connection.send(push)
-        return len(subscribers)
+        return _send(self._rooms.of_topic(topic), push)
 
     def send_to_user(self, user: str, push: Push | str) -> int:
         """Push state (no id, not stored) to every local connection of one user."""
-        push = Push(push) if isinstance(push, str) else push
-        room = self._rooms.of_user(user)
-        for connection in list(room):
-            connection.send(push)
-        return len(room)
+        return _send(self._rooms.of_user(user), push)
 
     async def publish(self, events: list[Outgoing], listed: list[tuple[str, str, int]] = (),
                       guard: tuple[str, int] | None = None) -> list[str]:
@@ -394,3 +382,10 @@ class Hub:
             if self._rooms.subscriptions:
                 self.send_public(self._views.online_count(count))  # rendered once, sent to all
 
+
+def _send(connections, push: Push | str) -> int:
+    """Push to each of these connections (a copy of the set: a send may close one); how many."""
+    push = Push(push) if isinstance(push, str) else push
+    for connection in list(connections):
+        connection.send(push)
+    return len(connections)

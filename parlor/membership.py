@@ -8,6 +8,7 @@ import tempfile
 import time
 import zipfile
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO
 
@@ -59,20 +60,19 @@ def iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+@dataclass(frozen=True, eq=False)
 class Membership:
     """Account changes that reach across accounts, sessions, chat, boards and live connections."""
 
-    def __init__(self, redis: aioredis.Redis, accounts: Accounts, sessions: Sessions, chat: Chat,
-                 games: Games, safety: Safety, hub: Hub, executor: Executor, resets: PasswordResets):
-        self._redis = redis
-        self._resets = resets
-        self._accounts = accounts
-        self._sessions = sessions
-        self._chat = chat
-        self._games = games
-        self._safety = safety
-        self._hub = hub
-        self._executor = executor
+    redis: aioredis.Redis
+    accounts: Accounts
+    sessions: Sessions
+    chat: Chat
+    games: Games
+    safety: Safety
+    hub: Hub
+    executor: Executor
+    resets: PasswordResets
 
     async def change_password(self, user: str, current: str, new: str, address: str, keep_session: str) -> int:
         """Check the current password (failures count like failed logins), set the new one, end
@@ -80,24 +80,24 @@ class Membership:
         many sessions ended."""
         check_password(new)
         await self._check(user, current, address, "That is not your current password.")
-        await self._accounts.set_password(user, new)
-        return len(await self._sessions.end_all(user, keep=keep_session))
+        await self.accounts.set_password(user, new)
+        return len(await self.sessions.end_all(user, keep=keep_session))
 
     async def reset_link_user(self, token: str) -> str | None:
         """Whose password a reset link sets, if it can still be used."""
-        return await self._resets.user_for(token)
+        return await self.resets.user_for(token)
 
     async def reset_password(self, token: str, new: str) -> str:
         """Set a new password with a one-time link an admin made (parlor/resets.py): the link is
         used up, every session of the user ends (their open pages too) and their API token; returns
         the user."""
         check_password(new)
-        user = await self._resets.user_for(token)
+        user = await self.resets.user_for(token)
         if user is None:
             raise Refused("not_found", RESET_LINK_GONE)
-        await self._accounts.set_password(user, new)
-        await self._resets.use(token)
-        await self._sessions.end_all(user)
+        await self.accounts.set_password(user, new)
+        await self.resets.use(token)
+        await self.sessions.end_all(user)
         return user
 
     async def new_api_token(self, user: str, password: str, address: str) -> str:
@@ -106,43 +106,43 @@ class Membership:
         if not password:
             raise AccountError("Give your password to make a token.")
         await self._check(user, password, address, "That is not your password.")
-        return await self._accounts.new_api_token(user)
+        return await self.accounts.new_api_token(user)
 
     async def leave(self, user: str, password: str, address: str) -> None:
         """Delete the account: no more sign-ins, sessions, token or live connections; off the
         boards; its messages stay in its peers' conversations as a "deleted user"'s; the name
         stays reserved for a while (Accounts.remove)."""
         await self._check(user, password, address, "That is not your password.")
-        if not await self._accounts.remove(user):
+        if not await self.accounts.remove(user):
             return  # deleted meanwhile, by another of their sessions
-        await self._sessions.end_all(user)  # each session's sign-out is published ...
-        await self._hub.sign_out(user)  # ... and this ends the rest, those on the API token too
-        await self._games.leaderboards.remove(user)
-        await self._safety.forget(user)
-        await self._redis.delete(stream_key(user), stream_meta_key(user))
-        await self._chat.forget_user(user, new_ghost())
+        await self.sessions.end_all(user)  # each session's sign-out is published ...
+        await self.hub.sign_out(user)  # ... and this ends the rest, those on the API token too
+        await self.games.leaderboards.remove(user)
+        await self.safety.forget(user)
+        await self.redis.delete(stream_key(user), stream_meta_key(user))
+        await self.chat.forget_user(user, new_ghost())
         await self._forget_keys(user)
-        await self._redis.publish(LEFT_CHANNEL, user)
+        await self.redis.publish(LEFT_CHANNEL, user)
 
     async def _forget_keys(self, user: str) -> None:
         """Delete every other key of the user, so that a later account with the name inherits
         nothing (no histogram, no "already published" marker, no rate bucket); the name's
         reservation (Accounts.remove) stays."""
-        await self._redis.delete(*named_keys(user))
-        await self._resets.forget(user)
-        await self._redis.zrem(ONLINE_KEY, user)
-        await self._redis.zrem(SUSPENDED_KEY, user)
-        await self._redis.srem(ADMINS_KEY, user)
+        await self.redis.delete(*named_keys(user))
+        await self.resets.forget(user)
+        await self.redis.zrem(ONLINE_KEY, user)
+        await self.redis.zrem(SUSPENDED_KEY, user)
+        await self.redis.srem(ADMINS_KEY, user)
         patterns = named_key_patterns(user)
-        found = [key async for key in self._redis.scan_iter(match=f"*{user}*", count=SCAN_BATCH)
+        found = [key async for key in self.redis.scan_iter(match=f"*{user}*", count=SCAN_BATCH)
                  if any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)]
         if found:
-            await self._redis.delete(*found)
+            await self.redis.delete(*found)
 
     async def _check(self, user: str, password: str, address: str, wrong: str) -> None:
         """The user's password, checked and throttled as a login is."""
         try:
-            await self._accounts.log_in(user, password, address)
+            await self.accounts.log_in(user, password, address)
         except TryLater:
             raise
         except AccountError:
@@ -157,19 +157,19 @@ class Membership:
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
             async def add(name: str, data: bytes, compress: bool = True) -> None:
                 kind = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED  # pictures are compressed already
-                await run(self._executor, lambda: zipped.writestr(name, data, compress_type=kind))
+                await run(self.executor, lambda: zipped.writestr(name, data, compress_type=kind))
 
-            created = await self._redis.hget(user_key(user), "created_at")
+            created = await self.redis.hget(user_key(user), "created_at")
             await add("account.json", _json({"username": user, "created_at": iso(int(created) * 1000) if created else None,
                                              "exported_at": iso(int(time.time() * 1000))}))
             await add("games.json", _json(await self._games_of(user)))
-            for peer in await self._chat.all_peers(user):
-                messages = await self._chat.history(user, peer)
+            for peer in await self.chat.all_peers(user):
+                messages = await self.chat.history(user, peer)
                 rows = []
                 for message in messages:
                     row = _message_row(message)
                     if message.image_id is not None:
-                        found = await self._chat.image(user, peer, message.image_id, False)
+                        found = await self.chat.image(user, peer, message.image_id, False)
                         if found is not None:
                             mime, data = found
                             row["image"] = f"conversations/{peer}/{message.id}.{IMAGE_EXTENSIONS.get(mime, 'bin')}"
@@ -182,11 +182,11 @@ class Membership:
     async def _games_of(self, user: str) -> dict:
         member = member_for(user, "")
         boards = []
-        for board in self._games.leaderboards.boards:
-            entry = await self._games.leaderboards.best(board, member)
+        for board in self.games.leaderboards.boards:
+            entry = await self.games.leaderboards.best(board, member)
             if entry is not None:
                 boards.append({"board": board, **entry.as_json()})
-        return {"finished_games": await self._games.history(user, ""), "best_on_boards": boards}
+        return {"finished_games": await self.games.history(user, ""), "best_on_boards": boards}
 
 
 def _message_row(message: Message) -> dict:

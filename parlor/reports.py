@@ -46,10 +46,6 @@ REASONS = {
 }
 
 
-def report_key(report_id: str) -> str:
-    return f"report:{report_id}"
-
-
 @dataclass(frozen=True)
 class CopiedMessage:
     """A message as a report keeps it."""
@@ -101,6 +97,10 @@ def check_report_form(reason: str, text: str) -> tuple[str, str]:
     if len(text) > MAX_REPORT_TEXT:
         raise Refused("invalid", f"Say it in at most {MAX_REPORT_TEXT} characters; this has {len(text)}.")
     return reason, text
+
+
+def report_key(report_id: str) -> str:
+    return f"report:{report_id}"
 
 
 def id_for(reporter: str, reported: str, message_id: int) -> str:
