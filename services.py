@@ -18,7 +18,7 @@ from parlor.admins import Admins
 from parlor.audit import AuditLog
 from parlor.chat import Chat
 from parlor.chatlog_folder import ChatLogs
-from parlor.config import Config, Rate
+from parlor.config import Config
 from parlor.events import EventLog
 from parlor.games import Games
 from parlor.hub import TYPING_CHANNEL, Hub
@@ -72,14 +72,6 @@ def make_templates(folder: Path, debug: bool) -> jinja2.Environment:
     return templates
 
 
-def rate_limits(config: Config) -> dict[str, Rate]:
-    """The configured rate limits, by the names Safety knows them by."""
-    return {"messages": config.message_limit, "conversations": config.conversation_limit,
-            "images": config.image_limit, "signups": config.signup_limit, "logins": config.login_limit,
-            "guesses": config.guess_limit, "games": config.game_limit,
-            "game_addresses": config.game_address_limit, "reports": config.report_limit}
-
-
 class Services:
     """Every service one process runs; the Tornado application (server.py) is one, so handlers
     reach them as self.application.<name>."""
@@ -91,7 +83,7 @@ class Services:
         self.templates = make_templates(templates_folder, config.debug)
         self.hash_pool = self._pool(HASH_THREADS, "argon2")
         self.image_pool = self._pool(IMAGE_THREADS, "images")
-        self.safety = Safety(redis, rate_limits(config))
+        self.safety = Safety(redis, config.rate_limits())
         self.invites = Invites(redis)
         self.accounts = Accounts(redis, self.hash_pool, safety=self.safety, hashing_slots=HASH_THREADS + HASHES_WAITING,
                                  signup=config.signup, invites=self.invites)

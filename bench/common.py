@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 import tornado.web
 
 from parlor.config import NO_LIMITS, as_flags
+from parlor.safety import Safety
 from parlor.sessions import Sessions
 from parlor.users import Accounts
 
@@ -190,7 +191,7 @@ async def make_users(parlor: Parlor, names: list[str], tokens: bool = False) -> 
     """Accounts and signed-in sessions (and API tokens) through Parlor's own code, without hashing
     thousands of passwords: {"name", "cookie" (a Cookie header value), "token"}."""
     store = aioredis.Redis.from_url(parlor.redis_url, decode_responses=True)
-    accounts, sessions = Accounts(store, None), Sessions(store)
+    accounts, sessions = Accounts(store, None, safety=Safety.unlimited(store)), Sessions(store)
     gate = asyncio.Semaphore(64)
 
     async def one(name: str) -> dict:

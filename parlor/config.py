@@ -143,6 +143,13 @@ class Config:
         """Whether guests' games count for guest entries on the boards (--guest-boards on)."""
         return self.guest_boards == "on"
 
+    def rate_limits(self) -> dict[str, Rate]:
+        """The rate limits, by the names parlor/safety.py knows them by."""
+        return {"messages": self.message_limit, "conversations": self.conversation_limit,
+                "images": self.image_limit, "signups": self.signup_limit, "logins": self.login_limit,
+                "guesses": self.guess_limit, "games": self.game_limit,
+                "game_addresses": self.game_address_limit, "reports": self.report_limit}
+
     @property
     def secret_path(self) -> Path:
         return self.data_dir / "secret"

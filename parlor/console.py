@@ -25,6 +25,7 @@ from .admins import Admins
 from .audit import CONSOLE, AuditLog
 from .redis_server import EmbeddedRedis
 from .refusals import Refused
+from .safety import Safety
 from .users import AccountError, Accounts
 
 
@@ -73,7 +74,7 @@ async def run(args: argparse.Namespace) -> str:
     client = aioredis.Redis.from_url(url, decode_responses=True, driver_info=None)
     hashing = ThreadPoolExecutor(1, thread_name_prefix="argon2")
     try:
-        admins = Admins(client, Accounts(client, hashing), AuditLog(client))
+        admins = Admins(client, Accounts(client, hashing, safety=Safety.unlimited(client)), AuditLog(client))
         if args.action == "create":
             password = args.password if args.password is not None else ask_password(args.name)
             return f"{await admins.create(CONSOLE, args.name, password)} is an admin now."

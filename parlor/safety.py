@@ -20,7 +20,7 @@ import math
 import redis.asyncio as aioredis
 
 from .batching import Batcher
-from .config import Rate
+from .config import NO_LIMIT, Rate
 from .refusals import Refused
 
 MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by anyone
@@ -197,14 +197,16 @@ def over_limit(limit: str, wait_ms: int) -> Refused:
     return Refused("too_many", LIMIT_MESSAGES[limit].format(wait=wait_words(seconds)), seconds)
 
 
+LIMITS = ("messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses",
+          "reports")
+
+
 class Safety:
     """Blocks between users and the rate limits of every action that has one."""
 
     def __init__(self, redis: aioredis.Redis, limits: dict[str, Rate]):
         self._redis = redis
-        # "messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses",
-        # "reports"
-        self.limits = limits
+        self.limits = limits  # by the names in LIMITS (Config.rate_limits)
         self._check_sends = redis.register_script(_CHECK_SENDS)
         self._check_game = redis.register_script(_CHECK_GAME)
         # What many sends ask at once goes in one round trip (see parlor/batching.py).
@@ -212,6 +214,11 @@ class Safety:
         self._hit = redis.register_script(_HIT)
         self._block = redis.register_script(_BLOCK)
         self._forget = redis.register_script(_FORGET)
+
+    @classmethod
+    def unlimited(cls, redis: aioredis.Redis) -> "Safety":
+        """Blocks, and no rate limit: for the console and tools that act as no visitor does."""
+        return cls(redis, dict.fromkeys(LIMITS, NO_LIMIT))
 
     def _rate_args(self, limit: str) -> list[int]:
         rate = self.limits[limit]

@@ -18,7 +18,7 @@ from .invites import Invites, invite_key, invite_refused, invite_users_key
 from .names import folded, look_alike_key, look_alike_keys
 from .redis_client import register_scripts
 from .refusals import Refused
-from .safety import address_group
+from .safety import Safety, address_group
 from .sessions import SIGN_OUT_CHANNEL
 from .suspensions import active_suspension
 from .usernames import (
@@ -115,10 +115,10 @@ def token_key(token: str) -> str:
 class Accounts:
     """Sign-up and login against Redis; password hashing runs in a thread pool, off the event loop."""
 
-    def __init__(self, redis: aioredis.Redis, executor: Executor, hasher: argon2.PasswordHasher | None = None,
-                 safety=None, hashing_slots: int | None = None, signup: str = "open", invites: Invites | None = None):
+    def __init__(self, redis: aioredis.Redis, executor: Executor, hasher: argon2.PasswordHasher | None = None, *,
+                 safety: Safety, hashing_slots: int | None = None, signup: str = "open", invites: Invites | None = None):
         self._redis = redis
-        self._safety = safety  # counts sign-ups and password checks per address when given
+        self._safety = safety  # counts sign-ups and password checks per address
         self.signup = signup  # who may sign up: open, invite (with an invite link) or closed (parlor/config.py)
         self._invites = invites or Invites(redis)
         self._executor = executor
@@ -147,8 +147,8 @@ class Accounts:
 
     async def _count(self, limit: str, address: str | None, refused: type[TryLater]) -> None:
         """Count one action of this address against a limit (Safety's "signups" or "logins"),
-        or raise `refused`."""
-        if self._safety is None or address is None:
+        or raise `refused`. The console acts without an address: nothing is counted."""
+        if address is None:
             return
         try:
             await self._safety.hit(limit, address_group(address))

@@ -4,9 +4,9 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.config import NO_LIMIT, Rate
+from parlor.config import NO_LIMIT, Config, Rate
 from parlor.refusals import Refused
-from parlor.safety import Safety
+from parlor.safety import LIMITS, Safety
 
 
 @pytest.fixture
@@ -117,3 +117,17 @@ async def test_a_suspended_account_neither_sends_nor_is_sent_anything_until_its_
     assert redis_sync.keys("rate:*") == []  # refused before any bucket was charged
     await limits.check_send("old", "bob", False, "conversations:old")  # its time is up, swept or not
     await limits.check_send("bob", "old", False, "conversations:bob")
+
+
+def test_every_rate_limit_setting_is_one_safety_knows():
+    assert set(Config().rate_limits()) == set(LIMITS)
+
+
+@pytest.mark.gen_test
+async def test_an_unlimited_safety_counts_nothing(redis_url, redis_sync):
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    safety = Safety.unlimited(client)
+    for _ in range(50):
+        await safety.hit("logins", "198.51.100.0/24")
+    assert redis_sync.keys("*") == []
+    await client.aclose()

@@ -7,6 +7,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from parlor.listener import Listener
+from parlor.safety import Safety
 from parlor.sessions import SIGN_OUT_CHANNEL
 from parlor.users import (
     TOKEN_CACHE_S, AccountError, Accounts, LoginThrottled, UsernameTaken, check_password,
@@ -40,7 +41,7 @@ def test_password_length_bounds(password):
 def accounts(redis_url, redis_sync, io_loop):
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     pool = ThreadPoolExecutor(2)
-    yield Accounts(client, pool)
+    yield Accounts(client, pool, safety=Safety.unlimited(client))
     pool.shutdown()
     io_loop.run_sync(client.aclose)
 
@@ -81,7 +82,8 @@ async def test_attempts_sent_all_at_once_are_limited_too(accounts):
 
 @pytest.mark.gen_test
 async def test_an_account_found_once_is_known_until_it_leaves_on_any_process(accounts, redis_url):
-    other_process = Accounts(aioredis.Redis.from_url(redis_url, decode_responses=True), None)
+    store = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    other_process = Accounts(store, None, safety=Safety.unlimited(store))
     await accounts.sign_up("alice", "correct horse")
     assert await accounts.exists("alice") and await other_process.exists("alice")
     await accounts.remove("alice")  # on the first process, which forgets her itself
@@ -102,7 +104,7 @@ async def test_an_account_found_once_is_known_until_it_leaves_on_any_process(acc
 async def test_a_token_that_ends_on_one_process_is_refused_on_another_at_once(redis_url, redis_sync):
     """Each process remembers a token's owner for a moment; an ended token's notice clears it."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    one, other = Accounts(client, None), Accounts(client, None)
+    one, other = (Accounts(client, None, safety=Safety.unlimited(client)) for _ in range(2))
     async def signed_out(notice):
         other.on_sign_out(notice)
 
@@ -137,7 +139,7 @@ async def test_a_token_that_ends_on_one_process_is_refused_on_another_at_once(re
 async def test_a_token_replaced_or_revoked_on_this_process_is_refused_here_before_any_notice(redis_url, redis_sync):
     """No listener runs here: the cache of the process that ended the token is cleared at once."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    accounts = Accounts(client, None)
+    accounts = Accounts(client, None, safety=Safety.unlimited(client))
     redis_sync.hset("user:alice", mapping={"password_hash": "-", "created_at": "0"})
     first = await accounts.new_api_token("alice")
     assert await accounts.user_for_token(first) == "alice"  # remembered now
@@ -147,3 +149,8 @@ async def test_a_token_replaced_or_revoked_on_this_process_is_refused_here_befor
     await accounts.revoke_api_token("alice")
     assert await accounts.user_for_token(second) is None
     await client.aclose()
+
+
+def test_accounts_cannot_be_built_without_the_limits_on_sign_ups_and_logins():
+    with pytest.raises(TypeError, match="safety"):
+        Accounts(None, None)

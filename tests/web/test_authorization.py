@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 from parlor.admins import Admins
 from parlor.audit import CONSOLE, AuditLog
 from parlor.reports import id_for
+from parlor.safety import Safety
 from parlor.scores import MIN_GAMES
 from parlor.users import Accounts
 from parlor.web import handlers
@@ -472,7 +473,7 @@ async def community(w: World, http) -> None:
     sam's suspension ended the session his browser holds; bob reported a message of alice's and
     one of her pictures; there is an invite."""
     store = aioredis.Redis(unix_socket_path=w.redis_socket, decode_responses=True)
-    admins = Admins(store, Accounts(store, None), AuditLog(store))
+    admins = Admins(store, Accounts(store, None, safety=Safety.unlimited(store)), AuditLog(store))
     for name in ("rex", "sam"):
         w.redis.hset(f"user:{name}", mapping={"password_hash": "-", "created_at": "0"})
     await admins.grant(CONSOLE, "admin")

@@ -109,7 +109,7 @@ class RecordingHasher(argon2.PasswordHasher):
 @pytest.mark.gen_test(timeout=60)
 async def test_a_push_is_delivered_while_ten_logins_are_hashing(http_server, http_client, base_url, app):
     hasher = RecordingHasher()
-    app.accounts = Accounts(app.redis, app.hash_pool, hasher)
+    app.accounts = Accounts(app.redis, app.hash_pool, hasher, safety=app.safety)
     await Visitor(http_client, base_url).sign_up("hasty")
     ws = await Visitor(http_client, base_url).live()
     logins = [asyncio.ensure_future(Visitor(http_client, base_url).log_in("hasty")) for _ in range(10)]
