@@ -36,12 +36,12 @@ class SignupHandler(BaseHandler):
         try:
             user = await self.application.accounts.sign_up(
                 username, self.get_body_argument("password", ""), self.request.remote_ip, invite)
-        except Refused as e:
-            self.refuse(e, invite, next_path)
-            return
-        except AccountError as e:
+        except AccountError as e:  # before Refused, which it is: this one is shown on the form
             self.render_view("signup.html", "partials/_signup_form.html", status=self.refused_status(e),
                              username=username, error=str(e), next=next_path, invite=invite)
+            return
+        except Refused as e:
+            self.refuse(e, invite, next_path)
             return
         await self.sign_in(user)
         self.redirect_after_post(next_path)

@@ -14,7 +14,6 @@ from markupsafe import Markup
 
 from parlor.chatlog import StorageFailed
 from parlor.refusals import KINDS, Refused
-from parlor.users import AccountError
 
 from .inputs import nests_deeper
 
@@ -99,8 +98,8 @@ STATUS_OF_KIND = {
 assert STATUS_OF_KIND.keys() == KINDS, "every kind of refusal has its status"
 
 
-def refusal_status(refused: Refused | AccountError) -> int:
-    """The HTTP status a refusal (or an account form's error, which names its kind too) is answered with."""
+def refusal_status(refused: Refused) -> int:
+    """The HTTP status a refusal is answered with."""
     return STATUS_OF_KIND[refused.kind]
 
 
@@ -323,7 +322,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
 
     # -- errors ----------------------------------------------------------------------------
 
-    def refused_status(self, refused: Refused | AccountError) -> int:
+    def refused_status(self, refused: Refused) -> int:
         """The status of a refusal that a handler answers with its own page (the form again, with
         the reason), Retry-After set when waiting helps."""
         if getattr(refused, "retry_after", None):

@@ -40,11 +40,14 @@ API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
 HASHING_BUSY_RETRY_S = 1  # a password check refused because every hashing slot was taken: retry after
 
 
-class AccountError(ValueError):
-    """A sign-up or login that cannot go ahead; str() is a message for the person, `kind` the
-    kind of refusal (parlor/refusals.py) its form is answered as."""
+class AccountError(Refused):
+    """A sign-up, login or account change that cannot go ahead: a refusal that the account forms
+    show beside the form again. Each subclass names its kind."""
 
     kind = "invalid"
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(self.kind, message, retry_after)
 
 
 class UsernameTaken(AccountError):
@@ -56,10 +59,6 @@ class TryLater(AccountError):
     unavailable (the server is busy), `retry_after` the seconds to wait."""
 
     kind = "too_many"
-
-    def __init__(self, message: str, retry_after: int | None):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class SignupThrottled(TryLater):

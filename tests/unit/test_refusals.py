@@ -1,7 +1,8 @@
 import pytest
 
-from handlers.base import STATUS_OF_KIND, refusal_status
 from parlor.refusals import KINDS, Refused
+from parlor.users import HASHING_BUSY_RETRY_S, HashingBusy, UsernameTaken
+from parlor.web.handlers.base import STATUS_OF_KIND, refusal_status
 
 
 def test_a_refusal_names_a_known_kind_its_message_and_wait():
@@ -23,3 +24,10 @@ def test_each_kind_is_answered_with_one_status(kind, status):
 
 def test_every_kind_has_a_status():
     assert set(STATUS_OF_KIND) == KINDS
+
+
+def test_an_account_forms_error_is_a_refusal_of_its_kind():
+    busy = HashingBusy()
+    assert isinstance(busy, Refused) and busy.kind == "unavailable" and busy.retry_after == HASHING_BUSY_RETRY_S
+    taken = UsernameTaken("That name is taken.")
+    assert isinstance(taken, Refused) and taken.kind == "conflict" and taken.message == "That name is taken."
