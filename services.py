@@ -16,7 +16,7 @@ import tornado.ioloop
 
 from parlor.admins import Admins
 from parlor.audit import AuditLog
-from parlor.chat import Chat
+from parlor.chat import Chat, conversation_peers
 from parlor.chatlog_folder import ChatLogs
 from parlor.config import Config
 from parlor.events import EventLog
@@ -28,7 +28,6 @@ from parlor.listener import Listener, Subscribed
 from parlor.membership import LEFT_CHANNEL, Membership
 from parlor.metrics import Metrics
 from parlor.moderation import Moderation
-from parlor.online import conversation_peers
 from parlor.presence import PRESENCE_CHANNEL, Presence
 from parlor.reports import Reports
 from parlor.resets import PasswordResets

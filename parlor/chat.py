@@ -47,6 +47,16 @@ def conversations_key(user: str) -> str:
     return f"conversations:{user}"  # sorted set: peer -> last message time (ms)
 
 
+async def conversation_peers(redis: aioredis.Redis, user: str, limit: int) -> list[str]:
+    """The people `user` has conversations with, newest first, except those `user` blocked (who
+    are shown neither the conversation nor `user`'s presence)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zrevrange(conversations_key(user), 0, limit - 1)
+        pipe.smembers(blocks_key(user))
+        peers, blocked = await pipe.execute()
+    return [peer for peer in peers if peer not in blocked] if blocked else peers
+
+
 def published_key(pair: str) -> str:
     return f"published:{pair}"  # the id of the pair's newest message whose events were appended
 
@@ -271,11 +281,7 @@ class Chat:
     async def peers(self, user: str, limit: int) -> list[str]:
         """The people `user` has conversations with, newest first, except those `user` blocked
         (who are shown neither the conversation nor `user`'s presence)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrange(conversations_key(user), 0, limit - 1)
-            pipe.smembers(blocks_key(user))
-            peers, blocked = await pipe.execute()
-        return [peer for peer in peers if peer not in blocked] if blocked else peers
+        return await conversation_peers(self._redis, user, limit)
 
     async def all_peers(self, user: str) -> list[str]:
         """Everyone `user` has a conversation with, blocked or not, newest first."""

@@ -1,30 +1,15 @@
 """Who is online, as a page shows it: the answer for the dot beside a pushed message, cached
-briefly; whom a user's presence change is shown to. Presence itself (who is connected on which
-process) is parlor/presence.py."""
+briefly. Presence itself (who is connected on which process) is parlor/presence.py."""
 from __future__ import annotations
 
 import time
 
-import redis.asyncio as aioredis
-
-from .chat import conversations_key
 from .presence import Presence
-from .safety import blocks_key
 
 # How old an "is online" answer for a pushed message's row may be. Presence notices clear it at
 # once; this bounds only a change no notice told (a process that died, a subscription that was down).
 ONLINE_CACHE_S = 10.0
 ONLINE_CACHE_MAX = 10_000  # users remembered at most (then forgotten all at once)
-
-
-async def conversation_peers(redis: aioredis.Redis, user: str, limit: int) -> list[str]:
-    """The people `user` has conversations with, newest first, except those `user` blocked (who
-    are shown neither the conversation nor `user`'s presence)."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.zrevrange(conversations_key(user), 0, limit - 1)
-        pipe.smembers(blocks_key(user))
-        peers, blocked = await pipe.execute()
-    return [peer for peer in peers if peer not in blocked] if blocked else peers
 
 
 class OnlineAnswers:
