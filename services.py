@@ -100,7 +100,7 @@ class Services:
         self.chat = Chat(self.chat_logs, redis, self.accounts, self.image_pool,
                          on_message=metrics.counting_messages(chat_push), on_read=chat_push.read,
                          eliza_delay_scale=config.eliza_delay, safety=self.safety,
-                         on_delete=DeletionPush(self.templates, self.hub, self.chat_logs))
+                         on_delete=DeletionPush(self.templates, self.hub))
         self._stops.push_async_callback(self.chat.stop)  # ELIZA's replies still thinking
         self.leaderboards = Leaderboards(redis, config.boards)
         self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries)

@@ -6,7 +6,6 @@ import jinja2
 from parlor import eliza
 from parlor.chat import Summary
 from parlor.chatlog import Message, pair_key
-from parlor.chatlog_folder import ChatLogs
 from parlor.events import Outgoing
 from parlor.hub import Hub
 from parlor.refusals import Refused
@@ -66,13 +65,13 @@ class DeletionPush:
     swapped over the old one (hx-swap-oob) in every open tab; their conversation-list row too
     when it was the newest message."""
 
-    def __init__(self, templates: jinja2.Environment, hub: Hub, chat_logs: ChatLogs):
+    def __init__(self, templates: jinja2.Environment, hub: Hub):
         self._hub = hub
-        self._chat_logs = chat_logs  # for each person's unread count, on their list's row
         self._message = templates.get_template("partials/_message.html")
         self._row = templates.get_template("partials/_conversation_row.html")
 
-    async def __call__(self, a: str, b: str, message: Message, newest: bool) -> None:
+    async def __call__(self, a: str, b: str, message: Message, unread: dict[str, int] | None) -> None:
+        """`unread` (each person's unread count) is given when the message was the newest."""
         hub = self._hub
         pair = pair_key(a, b)
         events = []
@@ -80,12 +79,8 @@ class DeletionPush:
             if me == eliza.USERNAME or is_ghost(me):
                 continue  # nobody reads these
             html = self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True)
-            if newest:
-                summary = Summary(peer, message, await self._unread(me, peer))
+            if unread is not None:
+                summary = Summary(peer, message, unread[me])
                 html += self._row.render(summary=summary, online=await hub.online([peer], viewer=me), oob=True)
             events.append(Outgoing(me, "deleted", html, {"peer": peer, "message_id": message.id}))
         await hub.publish(events)
-
-    async def _unread(self, me: str, peer: str) -> int:
-        async with self._chat_logs.conversation(me, peer) as conversation:
-            return await conversation.unread(me) if conversation else 0

@@ -99,7 +99,7 @@ class Chat:
                  on_message: Callable[[str, str, Message, int, list[tuple[str, str, int]]], Awaitable[None]],
                  on_read: Callable[[str, str, Message], Awaitable[None]] | None = None,
                  eliza_delay_scale: float = 1.0,
-                 on_delete: Callable[[str, str, Message, bool], Awaitable[None]] | None = None, *, safety: Safety):
+                 on_delete: Callable[[str, str, Message, dict[str, int] | None], Awaitable[None]] | None = None, *, safety: Safety):
         self.logs = logs
         self._redis = redis
         self._accounts = accounts
@@ -293,11 +293,13 @@ class Chat:
         async with self._in_order(me, peer):  # its event follows the message's own
             async with self.logs.conversation(me, peer) as conversation:
                 message = await conversation.erase(message_id, me) if conversation else None
-                newest = message is not None and (await conversation.last()).id == message.id
+                # The newest message's deletion changes both people's list rows, with their unread counts.
+                unread = ({me: await conversation.unread(me), peer: await conversation.unread(peer)}
+                          if message is not None and (await conversation.last()).id == message.id else None)
             if message is None:
                 raise Refused("not_found", "There is no message of yours with that number here.")
             if self._on_delete is not None:
-                await self._on_delete(me, peer, message, newest)
+                await self._on_delete(me, peer, message, unread)
         return message
 
     async def forget_user(self, user: str, ghost: str) -> None:
