@@ -1,6 +1,8 @@
 """Chat through HTTP and real WebSockets against the real app, real Redis and real SQLite files."""
 import asyncio
 import io
+import json
+import logging
 import struct
 import zlib
 from urllib.parse import quote, urlencode, urlsplit
@@ -136,13 +138,8 @@ async def test_bad_sends_are_refused_and_store_nothing(http_server, http_client,
 async def test_an_oversized_upload_is_refused_from_its_content_length_before_it_is_read(
         http_server, http_client, base_url, config):
     alice, _ = await users(http_client, base_url, "alice", "bob")
-    await alice.get("/login")
-    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
-    reader, writer = await asyncio.open_connection(host, port)  # the server shares this event loop
-    writer.write((f"POST /chat/bob/messages?_xsrf={quote(alice.cookies['_xsrf'])} HTTP/1.1\r\n"
-                  f"Host: {host}:{port}\r\nCookie: {alice.cookie_header()}\r\n"
-                  "Content-Type: multipart/form-data; boundary=x\r\n"
-                  f"Content-Length: {6 * 1024 * 1024}\r\n\r\n").encode() + b"--x\r\n")
+    reader, writer = await picture_upload_to_bob(alice, base_url, f"Content-Length: {6 * 1024 * 1024}")
+    writer.write(b"--x\r\n")
     await writer.drain()
     answer = (await asyncio.wait_for(reader.read(65536), 5)).decode()  # no more of the body is sent
     writer.close()
@@ -286,8 +283,6 @@ async def test_the_tutorials_json_endpoints(http_server, http_client, base_url, 
     assert sent.code == 200 and b'"success": true' in sent.body
     history = await bob.post("/get_message_history", {"user_one": "alice", "user_two": "bob"})
     assert history.code == 200
-    import json
-
     (entry,) = json.loads(history.body)["history"]
     assert (entry["author"], entry["message"]) == ("alice", "<b>hi</b>")
 
@@ -368,8 +363,6 @@ async def test_a_client_id_reused_by_the_peer_neither_reveals_nor_drops_the_firs
         http_server, http_client, base_url, app, config):
     """client_id makes a resend idempotent for its author only: bob sending with alice's client
     id (seen in her page's form, or guessed) stores bob's message and learns nothing of hers."""
-    import json
-
     alice, bob = await users(http_client, base_url, "alice", "bob")
     assert (await send_message(alice, "bob", "alice's secret", client_id="shared-client-id")).code == 303
     token = await app.accounts.new_api_token("bob")
@@ -443,16 +436,8 @@ async def test_a_chunked_upload_over_the_limit_is_answered_413_with_the_message(
     """No Content-Length to refuse it from: past 5 MiB nothing more is kept, and the answer comes
     when the body ends (an answer before it would be lost to the connection's reset), with the
     readable message, and no error in the log."""
-    import logging
-
     alice, _ = await users(http_client, base_url, "alice", "bob")
-    await alice.get("/login")
-    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
-    reader, writer = await asyncio.open_connection(host, port)  # the server shares this event loop
-    writer.write((f"POST /chat/bob/messages?_xsrf={quote(alice.cookies['_xsrf'])} HTTP/1.1\r\n"
-                  f"Host: {host}:{port}\r\nCookie: {alice.cookie_header()}\r\n"
-                  "Content-Type: multipart/form-data; boundary=x\r\n"
-                  "Transfer-Encoding: chunked\r\n\r\n").encode())
+    reader, writer = await picture_upload_to_bob(alice, base_url, "Transfer-Encoding: chunked")
     chunk = 64 * 1024
     with caplog.at_level(logging.INFO):
         for _ in range(6 * 1024 * 1024 // chunk):  # 6 MiB
@@ -473,8 +458,6 @@ async def test_a_chunked_upload_over_the_limit_is_answered_413_with_the_message(
 async def test_the_tutorials_history_comes_in_pages_of_at_most_1000(http_server, http_client, base_url, app):
     """A whole conversation was one answer (41 MB for 10,000 long messages): now the latest 1000
     at most, or limit=; before=<id> pages back; the tutorial's shape stays, with "more"."""
-    import json
-
     alice, bob = await users(http_client, base_url, "alice", "bob")
     async with app.chat_logs.conversation("alice", "bob", create=True) as conversation:
         for n in range(1, 1206):
@@ -523,3 +506,15 @@ async def test_an_upload_that_never_ends_is_not_left_in_flight(http_server, http
     writer.close()
     await until(lambda: app.in_flight == 0, timeout=5)
     assert not pair_messages(config.data_dir, "alice", "bob")
+
+
+async def picture_upload_to_bob(alice: Visitor, base_url: str, framing: str):
+    """A raw connection that has sent alice's multipart POST to bob's conversation up to the end
+    of its headers; `framing` says how the body's length is given. (reader, writer)."""
+    await alice.get("/login")  # the _xsrf cookie
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    reader, writer = await asyncio.open_connection(host, port)  # the server shares this event loop
+    writer.write((f"POST /chat/bob/messages?_xsrf={quote(alice.cookies['_xsrf'])} HTTP/1.1\r\n"
+                  f"Host: {host}:{port}\r\nCookie: {alice.cookie_header()}\r\n"
+                  f"Content-Type: multipart/form-data; boundary=x\r\n{framing}\r\n\r\n").encode())
+    return reader, writer
