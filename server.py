@@ -15,11 +15,12 @@ import tornado.web
 import uvloop
 from redis.backoff import NoBackoff
 
-from parlor import console, logs
-from parlor.config import Config, installed_version
-from parlor.metrics import CountingRetry, Metrics
-from parlor.redis_client import packed_client
-from parlor.redis_server import EmbeddedRedis
+from parlor.community import console
+from parlor.infra import logs
+from parlor.infra.config import Config, installed_version
+from parlor.infra.embedded_redis import EmbeddedRedis
+from parlor.infra.metrics import CountingRetry, Metrics
+from parlor.infra.redis_client import packed_client
 from parlor.web.handlers import routes
 from parlor.web.handlers.base import NotFoundHandler, StaticFiles, hide_secrets
 from parlor.web.services import Services
@@ -177,7 +178,7 @@ def raise_descriptor_limit(config: Config) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["admin"]:  # `parlor admin create|grant|revoke|list`: parlor/console.py
+    if argv[:1] == ["admin"]:  # `parlor admin create|grant|revoke|list`: parlor/community/console.py
         sys.exit(console.main(argv[1:]))
     config = Config.from_args(argv)  # --version and --help end here
     logs.configure(config.log_format)

@@ -14,29 +14,32 @@ import jinja2
 import redis.asyncio as aioredis
 import tornado.ioloop
 
-from parlor.admins import Admins
-from parlor.audit import AuditLog
-from parlor.chat import Chat, conversation_peers
-from parlor.chatlog_folder import ChatLogs
-from parlor.config import Config
-from parlor.events import EventLog
-from parlor.games import Games
-from parlor.hub import TYPING_CHANNEL, Hub
-from parlor.invites import Invites
-from parlor.leaderboards import Leaderboards
-from parlor.listener import Listener, Subscribed
-from parlor.membership import LEFT_CHANNEL, Membership
-from parlor.metrics import Metrics
-from parlor.moderation import Moderation
-from parlor.presence import PRESENCE_CHANNEL, Presence
-from parlor.reports import Reports
-from parlor.resets import PasswordResets
+from parlor.accounts.accounts import Accounts
+from parlor.accounts.credentials import Credentials
+from parlor.accounts.invites import Invites
+from parlor.accounts.password_resets import PasswordResets
+from parlor.accounts.sessions import SIGN_OUT_CHANNEL, Sessions
+from parlor.accounts.suspensions import Suspensions
+from parlor.accounts.usernames import display_name, is_ghost
+from parlor.chat.chat import Chat
+from parlor.chat.conversation_list import conversation_peers
+from parlor.chat.pair_files import PairFiles
+from parlor.community.admins import Admins
+from parlor.community.audit import AuditLog
+from parlor.community.data_export import DataExport
+from parlor.community.leaving import LEFT_CHANNEL, Leaving
+from parlor.community.moderation import Moderation
+from parlor.community.reports import Reports
+from parlor.game.games import Games
+from parlor.game.leaderboards import Leaderboards
+from parlor.game.ranking import BOARDS_CHANNEL
+from parlor.infra.config import Config
+from parlor.infra.metrics import Metrics
+from parlor.live.events import EventLog
+from parlor.live.hub import TYPING_CHANNEL, Hub
+from parlor.live.listener import Listener, Subscribed
+from parlor.live.presence import PRESENCE_CHANNEL, Presence
 from parlor.safety import Safety
-from parlor.scores import BOARDS_CHANNEL
-from parlor.sessions import SIGN_OUT_CHANNEL, Sessions
-from parlor.suspensions import Suspensions
-from parlor.usernames import display_name, is_ghost
-from parlor.users import Accounts
 from parlor.web.handlers.base import REDIS_DOWN
 from parlor.web.handlers.chat import ChatPush, linkify
 from parlor.web.handlers.live import LiveViews
@@ -91,13 +94,13 @@ class Services:
         self.sessions = Sessions(redis)
         self.events = EventLog(redis, config.events_max, config.events_max_age)
         self.presence = Presence(redis, config.max_connections_per_user)
-        self.chat_logs = ChatLogs(config.data_dir / "conversations", config.chat_max_open)
-        self._stops.push_async_callback(self.chat_logs.close_all)
+        self.pair_files = PairFiles(config.data_dir / "conversations", config.chat_max_open)
+        self._stops.push_async_callback(self.pair_files.close_all)
         # A user's presence changes are shown to the people they have conversations with.
         self.hub = Hub(redis, self.events, self.presence, LiveViews(self.templates),
                        functools.partial(conversation_peers, redis), on_delivered=metrics.event_delivered)
         chat_push = ChatPush(self.templates, self.hub, self.safety)
-        self.chat = Chat(self.chat_logs, redis, self.accounts, self.image_pool,
+        self.chat = Chat(self.pair_files, redis, self.accounts, self.image_pool,
                          on_message=metrics.counting_messages(chat_push), on_read=chat_push.read,
                          eliza_delay_scale=config.eliza_delay, safety=self.safety,
                          on_delete=DeletionPush(self.templates, self.hub))
@@ -105,8 +108,10 @@ class Services:
         self.leaderboards = Leaderboards(redis, config.boards)
         self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries)
         resets = PasswordResets(redis)
-        self.membership = Membership(redis, self.accounts, self.sessions, self.chat, self.games,
-                                     self.safety, self.hub, self.image_pool, resets)
+        self.credentials = Credentials(self.accounts, self.sessions, resets)
+        self.leaving = Leaving(redis, self.credentials, self.accounts, self.sessions, self.chat, self.games,
+                               self.safety, self.hub, resets)
+        self.data_export = DataExport(redis, self.chat, self.games, self.image_pool)
         self.suspensions = Suspensions(redis, self.accounts, self.sessions, self.hub, self.leaderboards)
         self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
         self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,

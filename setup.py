@@ -6,6 +6,8 @@ from setuptools.command.build_py import build_py
 
 # The front-end files the pages load, copied from npm into static/vendor/ by `make setup` and
 # `make dist` (pinned by package-lock.json). A wheel never fetches them at install or run time.
+# The wings of parlor/, each a subpackage (docs/architecture.md).
+WINGS = ("infra", "accounts", "chat", "game", "live", "community")
 VENDORED = ("htmx.min.js", "ext/hx-ws.min.js", "ext/hx-sse.min.js", "pico.classless.min.css")
 
 
@@ -42,11 +44,11 @@ setup(
     # same names onto the checkout. setup.py itself is never part of a package. Neither parlor/ nor
     # the top level has an __init__.py: the editable install finds parlor.web only through a
     # namespace parlor (with parlor/__init__.py, `import parlor.web` fails in the checkout).
-    packages=["parlor", "parlor.web", "parlor.web.handlers"],
+    packages=["parlor", *(f"parlor.{wing}" for wing in WINGS), "parlor.web", "parlor.web.handlers"],
     package_dir={"parlor.web": "."},
-    # Unicode's look-alike data (parlor/names.py), with Unicode's licence: read from here, never
+    # Unicode's look-alike data (parlor/accounts/lookalikes.py), with Unicode's licence: read from here, never
     # fetched; and the Lua scripts parlor/ loads into Redis.
-    package_data={"parlor": ["unicode/*.txt", "unicode/LICENSE", "lua/*.lua"],
+    package_data={"parlor.accounts": ["unicode/*.txt", "unicode/LICENSE"], "parlor.live": ["lua/*.lua"],
                   "parlor.web": ["templates/**/*.html", "static/**/*"]},
     cmdclass={"build_py": BuildParlor},
     install_requires=[
@@ -72,5 +74,5 @@ setup(
             "build>=1.2,<2",  # make dist, and tests/web/test_wheel.py which runs it
         ],
     },
-    entry_points={"console_scripts": ["parlor = parlor.web.server:main", "parlor-backup = parlor.backup:main"]},
+    entry_points={"console_scripts": ["parlor = parlor.web.server:main", "parlor-backup = parlor.infra.backup:main"]},
 )

@@ -30,8 +30,8 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections import Counter
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +39,24 @@ import redis
 
 from bench import chat
 from bench.client import HttpPool, WebSocket, open_many
-from bench.common import (LOAD_CORE, SERVER_CORE, XSRF, Baseline, LoadMeter, Parlor, Processes, cpu_seconds,
-                          main_thread_cpu_seconds, make_users, pin_self_to_load_core, pinned,
-                          raise_descriptor_limit, rss_kb, two_cores)
-from parlor.scores import MIN_GAMES
+from bench.common import (
+    LOAD_CORE,
+    SERVER_CORE,
+    XSRF,
+    Baseline,
+    LoadMeter,
+    Parlor,
+    Processes,
+    cpu_seconds,
+    main_thread_cpu_seconds,
+    make_users,
+    pin_self_to_load_core,
+    pinned,
+    raise_descriptor_limit,
+    rss_kb,
+    two_cores,
+)
+from parlor.game.ranking import MIN_GAMES
 
 # The figures for bare Tornado on a 2-core machine like this one; a baseline more than
 # 25% worse than these means the machine (or the generator) is not fit to measure on.

@@ -24,7 +24,7 @@ import tornado.httpclient
 
 from bench.common import XSRF, Parlor, Processes
 
-DEFAULT_LIMITS = ("--game-limit=20/60", "--game-address-limit=120/60")  # parlor/config.py's defaults
+DEFAULT_LIMITS = ("--game-limit=20/60", "--game-address-limit=120/60")  # parlor/infra/config.py's defaults
 
 
 async def attack(url: str, requests: int, concurrency: int) -> collections.Counter:

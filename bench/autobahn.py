@@ -80,7 +80,7 @@ def echo_server(port: int) -> None:
     import tornado.websocket
 
     from parlor.web.handlers.websocket import StrictProtocol
-    from server import MAX_WEBSOCKET_MESSAGE, WEBSOCKET_PING_S, WEBSOCKET_PING_TIMEOUT_S
+    from parlor.web.server import MAX_WEBSOCKET_MESSAGE, WEBSOCKET_PING_S, WEBSOCKET_PING_TIMEOUT_S
 
     class EchoSocket(tornado.websocket.WebSocketHandler):
         def get_websocket_protocol(self):

@@ -24,7 +24,6 @@ import resource
 from pathlib import Path
 
 import aiosqlite
-
 import tornado.web
 import tornado.websocket
 from markupsafe import escape

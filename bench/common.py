@@ -17,10 +17,10 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import tornado.web
 
-from parlor.config import NO_LIMITS, as_flags
+from parlor.accounts.accounts import Accounts
+from parlor.accounts.sessions import Sessions
+from parlor.infra.config import NO_LIMITS, as_flags
 from parlor.safety import Safety
-from parlor.sessions import Sessions
-from parlor.users import Accounts
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE, LOAD_CORE = "0", "1"

@@ -16,8 +16,15 @@ import tempfile
 from pathlib import Path
 
 from bench import chat
-from bench.common import (XSRF, Parlor, Processes, cpu_seconds, main_thread_cpu_seconds, make_users,
-                          pin_self_to_load_core)
+from bench.common import (
+    XSRF,
+    Parlor,
+    Processes,
+    cpu_seconds,
+    main_thread_cpu_seconds,
+    make_users,
+    pin_self_to_load_core,
+)
 
 USERS = int(__import__("os").environ.get("BENCH_USERS", "200"))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import PIL.Image
 
-from parlor.images import process_image
+from parlor.chat.images import process_image
 from parlor.refusals import Refused
 
 

@@ -30,9 +30,9 @@ import tornado.httpclient
 import tornado.web
 import tornado.websocket
 
+from parlor.accounts.accounts import Accounts
+from parlor.accounts.sessions import Sessions
 from parlor.safety import Safety
-from parlor.sessions import Sessions
-from parlor.users import Accounts
 
 RESENDS, RESEND_AFTER_S = 5, 1.0  # an unanswered message is sent again this often, this far apart
 REQUEST_DEADLINE_S = 15.0  # a request not answered by then is "hung" (Redis's own timeout is 5 s)

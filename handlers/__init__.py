@@ -1,17 +1,32 @@
 """routes(): the whole URL table in one place."""
 from .accounts import (
-    AccountHandler, ApiTokenHandler, DataHandler, LeaveHandler, LoginHandler, LogoutHandler, PasswordHandler,
-    PasswordResetHandler, SignupHandler,
+    AccountHandler,
+    ApiTokenHandler,
+    DataHandler,
+    LeaveHandler,
+    LoginHandler,
+    LogoutHandler,
+    PasswordHandler,
+    PasswordResetHandler,
+    SignupHandler,
 )
 from .admin import (
-    AdminAccountsHandler, AdminBoardEntryHandler, AdminHandler, AdminInviteRevokeHandler, AdminInvitesHandler,
-    AdminLogHandler, AdminReportHandler, AdminReportPictureHandler, AdminReportsHandler, AdminResetLinkHandler,
-    AdminSuspensionHandler, AdminUserHandler, AdminUserLookupHandler,
+    AdminAccountsHandler,
+    AdminBoardEntryHandler,
+    AdminHandler,
+    AdminInviteRevokeHandler,
+    AdminInvitesHandler,
+    AdminLogHandler,
+    AdminReportHandler,
+    AdminReportPictureHandler,
+    AdminReportsHandler,
+    AdminResetLinkHandler,
+    AdminSuspensionHandler,
+    AdminUserHandler,
+    AdminUserLookupHandler,
 )
 from .api import ApiMessagesHandler
-from .chat import (
-    ChatListHandler, ChatStartHandler, ConversationHandler, ImageHandler, MessagesHandler, TypingHandler,
-)
+from .chat import ChatListHandler, ChatStartHandler, ConversationHandler, ImageHandler, MessagesHandler, TypingHandler
 from .compat import CreateConversationHandler, MessageHistoryHandler, SendMessageHandler
 from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler

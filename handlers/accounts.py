@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from parlor.membership import RESET_LINK_GONE
+from parlor.accounts.accounts import AccountError
+from parlor.accounts.credentials import RESET_LINK_GONE
 from parlor.refusals import Refused
-from parlor.users import AccountError
 
 from .base import SESSION_COOKIE, BaseHandler
 from .inputs import safe_next
@@ -115,7 +115,7 @@ class ApiTokenHandler(AccountHandler):
         accounts = self.application.accounts
         if action == "new":
             try:
-                token = await self.application.membership.new_api_token(
+                token = await self.application.credentials.new_api_token(
                     self.current_user, self.get_body_argument("password", ""), self.request.remote_ip)
             except AccountError as e:
                 await self.refuse("token", e)
@@ -134,7 +134,7 @@ class PasswordHandler(AccountHandler):
 
     async def post(self) -> None:
         try:
-            ended = await self.application.membership.change_password(
+            ended = await self.application.credentials.change_password(
                 self.current_user, self.get_body_argument("current", ""), self.get_body_argument("new", ""),
                 self.request.remote_ip, self.session_id)
         except AccountError as e:
@@ -148,7 +148,7 @@ class DataHandler(AccountHandler):
     """GET /account/data: a zip of one's conversations (JSON, pictures beside them) and games."""
 
     async def get(self) -> None:
-        archive = await self.application.membership.export(self.current_user)
+        archive = await self.application.data_export.export(self.current_user)
         try:
             day = time.strftime("%Y-%m-%d", time.gmtime())
             self.set_header("Content-Type", "application/zip")
@@ -167,7 +167,7 @@ class LeaveHandler(AccountHandler):
 
     async def post(self) -> None:
         try:
-            await self.application.membership.leave(
+            await self.application.leaving.leave(
                 self.current_user, self.get_body_argument("password", ""), self.request.remote_ip)
         except AccountError as e:
             await self.refuse("leave", e)
@@ -178,13 +178,13 @@ class LeaveHandler(AccountHandler):
 
 
 class PasswordResetHandler(BaseHandler):
-    """/password-reset?token=: the one-time link an admin made (parlor/resets.py). GET shows the
+    """/password-reset?token=: the one-time link an admin made (parlor/accounts/password_resets.py). GET shows the
     form; POST (token, new) sets the password, uses the link up and ends every session of the
     account."""
 
     async def get(self) -> None:
         token = self.get_query_argument("token", "")
-        user = await self.application.membership.reset_link_user(token)
+        user = await self.application.credentials.reset_link_user(token)
         if user is None:
             raise Refused("not_found", RESET_LINK_GONE)
         self.render_view("password_reset.html", "partials/_password_reset.html", token=token, user=user,
@@ -193,9 +193,9 @@ class PasswordResetHandler(BaseHandler):
     async def post(self) -> None:
         token = self.get_body_argument("token", "")
         try:
-            user = await self.application.membership.reset_password(token, self.get_body_argument("new", ""))
+            user = await self.application.credentials.reset_password(token, self.get_body_argument("new", ""))
         except AccountError as e:
-            user = await self.application.membership.reset_link_user(token)
+            user = await self.application.credentials.reset_link_user(token)
             self.render_view("password_reset.html", "partials/_password_reset.html", status=self.refused_status(e),
                              token=token, user=user, error=str(e), done=False)
             return

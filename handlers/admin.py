@@ -1,20 +1,20 @@
-"""/admin: what admins see and do (parlor/moderation.py does it, and keeps the audit log).
+"""/admin: what admins see and do (parlor/community/moderation.py does it, and keeps the audit log).
 Everyone else gets the same 404 as an address that does not exist: the pages are not advertised.
 Every page and form works without JavaScript; every form carries the XSRF token."""
 from __future__ import annotations
 
 from urllib.parse import quote
 
+from parlor.accounts.accounts import AccountError
+from parlor.accounts.suspensions import LENGTHS
 from parlor.refusals import Refused
-from parlor.suspensions import LENGTHS
-from parlor.users import AccountError
 
 from .base import STATUS_MESSAGES, BaseHandler
 from .inputs import safe_next
 
 LOG_PAGE = 100  # audit entries per page
 REPORTS_SHOWN = 100  # open reports listed at once, newest first
-# The invite form's choices of how long a link lasts (seconds -> words); within parlor/invites.py's bounds.
+# The invite form's choices of how long a link lasts (seconds -> words); within parlor/accounts/invites.py's bounds.
 INVITE_EXPIRIES = {3600: "1 hour", 6 * 3600: "6 hours", 86400: "1 day", 3 * 86400: "3 days", 7 * 86400: "1 week",
                    14 * 86400: "2 weeks", 30 * 86400: "30 days"}
 

@@ -12,7 +12,7 @@ import tornado.log
 import tornado.web
 from markupsafe import Markup
 
-from parlor.chatlog import StorageFailed
+from parlor.chat.pair_file import StorageFailed
 from parlor.refusals import KINDS, Refused
 
 from .inputs import nests_deeper

@@ -10,15 +10,15 @@ import tornado.httputil
 import tornado.web
 from markupsafe import Markup, escape
 
-from parlor import eliza
-from parlor.chat import Summary, published_key
-from parlor.chatlog import Message, pair_key
-from parlor.events import Outgoing
-from parlor.hub import Hub
-from parlor.images import ACCEPT, MAX_IMAGE_BYTES
+from parlor.accounts.usernames import is_ghost
+from parlor.chat import eliza
+from parlor.chat.conversation_list import Summary, published_key
+from parlor.chat.images import ACCEPT, MAX_IMAGE_BYTES
+from parlor.chat.pair_file import Message, pair_key
+from parlor.live.events import Outgoing
+from parlor.live.hub import Hub
 from parlor.refusals import Refused
 from parlor.safety import Safety
-from parlor.usernames import is_ghost
 
 from .base import BaseHandler
 

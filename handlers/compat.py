@@ -1,7 +1,7 @@
 """The tutorial's JSON endpoints, kept for its clients; they share every rule of the chat."""
 from __future__ import annotations
 
-from parlor.chat import HISTORY_PAGE
+from parlor.chat.chat import HISTORY_PAGE
 from parlor.refusals import Refused
 
 from .base import BaseHandler

@@ -1,10 +1,10 @@
 """Playing: start a game, guess, and (for a guest who won) give a name for the board."""
 from __future__ import annotations
 
-from parlor.events import Outgoing
+from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, forfeit_guesses, member_for
+from parlor.live.events import Outgoing
 from parlor.refusals import Refused
 from parlor.safety import address_group
-from parlor.scores import MIN_GAMES, RECENT_GAMES, forfeit_guesses, member_for
 
 from .base import BaseHandler
 

@@ -12,14 +12,22 @@ from urllib.parse import urlsplit
 import tornado.ioloop
 import tornado.websocket
 
-from parlor.chatlog import StorageFailed, pair_key
-from parlor.events import Event, Push, Reload, parse_cursor
+from parlor.accounts.accounts import token_key
+from parlor.accounts.sessions import session_key
+from parlor.chat.pair_file import StorageFailed, pair_key
+from parlor.live.events import Event, Push, Reload, parse_cursor
 from parlor.refusals import Refused
-from parlor.sessions import session_key
-from parlor.users import token_key
 
-from .base import (MAX_JSON_DEPTH, REDIS_DOWN, STATUS_MESSAGES, STORAGE_FAILED, BaseHandler,
-                   PlainServerHeader, SessionMixin, refusal_status)
+from .base import (
+    MAX_JSON_DEPTH,
+    REDIS_DOWN,
+    STATUS_MESSAGES,
+    STORAGE_FAILED,
+    BaseHandler,
+    PlainServerHeader,
+    SessionMixin,
+    refusal_status,
+)
 from .chat import send_form
 from .inputs import nests_deeper
 from .jsonp import CALLBACK_RE, jsonp

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import jinja2
 
-from parlor import eliza
-from parlor.chat import Summary
-from parlor.chatlog import Message, pair_key
-from parlor.events import Outgoing
-from parlor.hub import Hub
+from parlor.accounts.accounts import AccountError, normalize_username
+from parlor.accounts.usernames import is_ghost
+from parlor.chat import eliza
+from parlor.chat.conversation_list import Summary
+from parlor.chat.pair_file import Message, pair_key
+from parlor.live.events import Outgoing
+from parlor.live.hub import Hub
 from parlor.refusals import Refused
-from parlor.usernames import is_ghost
-from parlor.users import AccountError, normalize_username
 
 from .chat import ChatBase, ChatListHandler
 from .inputs import safe_next

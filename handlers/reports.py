@@ -1,8 +1,8 @@
-"""Reporting a message, or a person, to the admins (parlor/reports.py keeps the report and its copy).
+"""Reporting a message, or a person, to the admins (parlor/community/reports.py keeps the report and its copy).
 Both are a page with a form, reached by a plain link: with or without JavaScript, in w3m too."""
 from __future__ import annotations
 
-from parlor.reports import MAX_REPORT_TEXT, REASONS
+from parlor.community.reports import MAX_REPORT_TEXT, REASONS
 from parlor.refusals import Refused
 
 from .chat import ChatBase

@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from email.utils import formatdate
 
-from parlor.listener import Subscribed
+from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, Page, Stats, board_member, forfeit_guesses, member_for
+from parlor.live.listener import Subscribed
 from parlor.refusals import Refused
 from parlor.safety import address_group
-from parlor.scores import MIN_GAMES, RECENT_GAMES, Page, Stats, board_member, forfeit_guesses, member_for
 
 from .base import BaseHandler
 from .jsonp import CALLBACK_RE, jsonp

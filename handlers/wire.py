@@ -8,7 +8,7 @@ import json
 import re
 import struct
 
-from parlor.events import Event, Push, Reload
+from parlor.live.events import Event, Push, Reload
 
 LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")  # what ends a line in an SSE stream (every form must be split)
 

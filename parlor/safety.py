@@ -9,7 +9,7 @@ bucket is charged or none is.
 Blocks are two sets per user: `blocks:<user>` (whom they blocked) and `blocked-by:<user>` (who
 blocked them, so a page can hide the presence of everyone who blocked its viewer in one read).
 
-A suspended account (parlor/suspensions.py keeps `suspended`, user -> until when) neither sends
+A suspended account (parlor/accounts/suspensions.py keeps `suspended`, user -> until when) neither sends
 nor is sent anything: the same script refuses both.
 """
 from __future__ import annotations
@@ -19,9 +19,9 @@ import math
 
 import redis.asyncio as aioredis
 
-from .batching import Batcher
-from .config import NO_LIMIT, Rate
-from .refusals import Refused
+from parlor.infra.batching import Batcher
+from parlor.infra.config import NO_LIMIT, Rate
+from parlor.refusals import Refused
 
 MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by anyone
 IPV6_GROUP_BITS = 64  # one IPv6 subscriber gets a /64 at least: its addresses count as one
@@ -209,7 +209,7 @@ class Safety:
         self.limits = limits  # by the names in LIMITS (Config.rate_limits)
         self._check_sends = redis.register_script(_CHECK_SENDS)
         self._check_game = redis.register_script(_CHECK_GAME)
-        # What many sends ask at once goes in one round trip (see parlor/batching.py).
+        # What many sends ask at once goes in one round trip (see parlor/infra/batching.py).
         self._send_checks: Batcher[tuple[str, str, bool, str, bool], list[int]] = Batcher(self._check_batch)
         self._hit = redis.register_script(_HIT)
         self._block = redis.register_script(_BLOCK)

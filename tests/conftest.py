@@ -11,9 +11,9 @@ import redis
 import tornado.httpserver
 import tornado.testing
 
-from parlor.config import NO_LIMITS, Config
-from parlor.redis_server import bundled_redis_server, spawn, wait_ready_sync
-from server import make_app
+from parlor.infra.config import NO_LIMITS, Config
+from parlor.infra.embedded_redis import bundled_redis_server, spawn, wait_ready_sync
+from parlor.web.server import make_app
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,8 @@ import redis
 import tornado.httpclient
 import tornado.websocket
 
-from parlor.audit import CONSOLE
-from parlor.chatlog import pair_key
+from parlor.chat.pair_file import pair_key
+from parlor.community.audit import CONSOLE
 
 ROOT = Path(__file__).resolve().parent.parent
 

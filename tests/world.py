@@ -17,9 +17,9 @@ import redis.asyncio as aioredis
 import tornado.httpclient
 import tornado.web
 
-from parlor.config import NO_LIMITS, as_flags
-from parlor.sessions import Sessions
-from parlor.usernames import look_alike_index_key
+from parlor.accounts.sessions import Sessions
+from parlor.accounts.usernames import look_alike_index_key
+from parlor.infra.config import NO_LIMITS, as_flags
 from tests.helpers import ServerProcess, Visitor, chat_dir, multipart, password_hash
 
 PEOPLE = ("alice", "bob", "carol", "admin")  # signed in; "guest" has only a guest session, "anon" nothing

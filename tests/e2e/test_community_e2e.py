@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from parlor.scores import MIN_GAMES
+from parlor.game.ranking import MIN_GAMES
 from tests.helpers import ROOT, Browser, ServerProcess
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from parlor.scores import MIN_GAMES
+from parlor.game.ranking import MIN_GAMES
 from tests.e2e.conftest import play_by_halving
 
 pytestmark = pytest.mark.slow

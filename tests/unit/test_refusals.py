@@ -1,7 +1,7 @@
 import pytest
 
+from parlor.accounts.accounts import HASHING_BUSY_RETRY_S, HashingBusy, UsernameTaken
 from parlor.refusals import KINDS, Refused
-from parlor.users import HASHING_BUSY_RETRY_S, HashingBusy, UsernameTaken
 from parlor.web.handlers.base import STATUS_OF_KIND, refusal_status
 
 

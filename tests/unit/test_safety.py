@@ -4,7 +4,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.config import NO_LIMIT, Config, Rate
+from parlor.infra.config import NO_LIMIT, Config, Rate
 from parlor.refusals import Refused
 from parlor.safety import LIMITS, Safety
 

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from parlor.scores import MIN_GAMES
+from parlor.game.ranking import MIN_GAMES
 from tests.helpers import Visitor, chat_dir, next_frame, play_games, send_message, users
 from tests.web.test_chat import picture
 

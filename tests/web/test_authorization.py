@@ -18,18 +18,17 @@ import re
 from dataclasses import dataclass
 
 import pytest
+import redis.asyncio as aioredis
 import tornado.httpclient
 import tornado.web
 import tornado.websocket
 
-import redis.asyncio as aioredis
-
-from parlor.admins import Admins
-from parlor.audit import CONSOLE, AuditLog
-from parlor.reports import id_for
+from parlor.accounts.accounts import Accounts
+from parlor.community.admins import Admins
+from parlor.community.audit import CONSOLE, AuditLog
+from parlor.community.reports import id_for
+from parlor.game.ranking import MIN_GAMES
 from parlor.safety import Safety
-from parlor.scores import MIN_GAMES
-from parlor.users import Accounts
 from parlor.web import handlers
 from tests.helpers import SseClient, Visitor, pair_rows
 from tests.world import World, picture, send, start

@@ -99,7 +99,7 @@ async def test_an_unexpected_error_is_a_500_page_without_traceback(http_server, 
     ('[[[[["]]]]]]]]]]]]]]]", [[[[[]]]]]', True),
 ])
 def test_json_nesting_is_counted_outside_strings(text, deeper):
-    from handlers.inputs import nests_deeper
+    from parlor.web.handlers.inputs import nests_deeper
 
     assert nests_deeper(text, 8) is deeper
     if not deeper:

@@ -3,8 +3,17 @@ import json
 
 import pytest
 
-from tests.helpers import (chat_dir, close_tabs, frames_within, open_tabs, pair_messages, pushes, send_message,
-                           until, users)
+from tests.helpers import (
+    chat_dir,
+    close_tabs,
+    frames_within,
+    open_tabs,
+    pair_messages,
+    pushes,
+    send_message,
+    until,
+    users,
+)
 
 
 async def block(visitor, peer, action="block", next_path=None):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from parlor.scores import MIN_GAMES, RECENT_GAMES, forfeit_guesses
+from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, forfeit_guesses
 from tests.helpers import Visitor, play_games, play_to_win, start_game
 
 FARMED_GAMES = 1000
@@ -178,7 +178,7 @@ async def test_a_left_names_look_alikes_stay_reserved_with_it(http_server, http_
 
 @pytest.mark.gen_test(timeout=30)
 async def test_guest_entries_expire(http_server, http_client, base_url, redis_sync, app):
-    from parlor.scores import GUEST_ENTRY_TTL_S
+    from parlor.game.ranking import GUEST_ENTRY_TTL_S
 
     guest = Visitor(http_client, base_url)
     counts = await play_games(guest, MIN_GAMES)

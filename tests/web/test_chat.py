@@ -10,8 +10,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import PIL.Image
 import pytest
 
-from tests.helpers import (Visitor, chat_dir, close_tabs, open_tabs, pair_messages, pushes, send_message, until,
-                           users)
+from tests.helpers import Visitor, chat_dir, close_tabs, open_tabs, pair_messages, pushes, send_message, until, users
 
 
 def picture(kind="PNG", size=(40, 30)) -> bytes:
@@ -382,7 +381,7 @@ async def test_phone_pictures_and_pictures_with_broken_metadata_are_stored_not_a
         http_server, http_client, base_url, config):
     """An MPO (what phones send as JPEG), an odd but real EXIF, and fuzzed files whose EXIF made
     Pillow raise: stored, or refused with a message; never a 500."""
-    from tests.unit.test_images import CORPUS, CORPUS_OUTCOMES, encoded, exif_with_ascii_resolution
+    from tests.unit.chat.test_images import CORPUS, CORPUS_OUTCOMES, encoded, exif_with_ascii_resolution
 
     alice, bob = await users(http_client, base_url, "alice", "bob")
     mpo = encoded(PIL.Image.new("RGB", (40, 30)), "MPO", save_all=True, append_images=[PIL.Image.new("RGB", (40, 30))])
@@ -405,7 +404,7 @@ async def test_phone_pictures_and_pictures_with_broken_metadata_are_stored_not_a
 @pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u202a", "\u2066", "\u2067", "\u2068", "\u2069",
                                      "\u200e", "\u200f", "\u061c", "\u200b"])
 def test_a_url_with_a_bidi_control_or_invisible_character_is_no_link_and_shows_it(control):
-    from handlers.chat import linkify
+    from parlor.web.handlers.chat import linkify
 
     html = str(linkify(f"see https://ok.example/{control}exe.txt now"))
     assert "<a " not in html and control not in html
@@ -413,7 +412,7 @@ def test_a_url_with_a_bidi_control_or_invisible_character_is_no_link_and_shows_i
 
 
 def test_links_are_isolated_from_bidi_controls_around_them():
-    from handlers.chat import linkify
+    from parlor.web.handlers.chat import linkify
 
     html = str(linkify("\u202e see https://ok.example/a.txt"))
     assert '<a href="https://ok.example/a.txt" rel="noopener nofollow ugc" dir="ltr">https://ok.example/a.txt</a>' in html
@@ -459,7 +458,7 @@ async def test_the_tutorials_history_comes_in_pages_of_at_most_1000(http_server,
     """A whole conversation was one answer (41 MB for 10,000 long messages): now the latest 1000
     at most, or limit=; before=<id> pages back; the tutorial's shape stays, with "more"."""
     alice, bob = await users(http_client, base_url, "alice", "bob")
-    async with app.chat_logs.conversation("alice", "bob", create=True) as conversation:
+    async with app.pair_files.conversation("alice", "bob", create=True) as conversation:
         for n in range(1, 1206):
             await conversation.add("alice" if n % 2 else "bob", f"message {n}", None, None)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from parlor.redis_server import pid_alive
+from parlor.infra.embedded_redis import pid_alive
 from tests.helpers import ROOT, Browser, ServerProcess, redis_pid
 
 pytestmark = pytest.mark.slow

@@ -21,7 +21,7 @@ import redis
 
 from bench.common import cpu_seconds
 from bench.load import Load, make_people
-from parlor.config import NO_LIMITS, as_flags
+from parlor.infra.config import NO_LIMITS, as_flags
 from tests.helpers import ServerProcess, chat_dir, redis_pid
 
 pytestmark = pytest.mark.slow

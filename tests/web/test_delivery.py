@@ -416,7 +416,7 @@ async def test_presence_and_read_markers_are_pushed_live(http_server, http_clien
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_new_board_entry_is_an_event_of_its_player(http_server, http_client, base_url, app):
-    from parlor.scores import MIN_GAMES
+    from parlor.game.ranking import MIN_GAMES
     from tests.helpers import play_games
 
     (alice,) = await users(http_client, base_url, "alice")

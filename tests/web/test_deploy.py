@@ -215,7 +215,7 @@ def test_parlor_backup_while_sending_restores_to_a_working_server(short_tmp):
 
 
 def test_parlor_backup_refuses_a_folder_that_is_not_empty(tmp_path):
-    from parlor.backup import BackupError, backup
+    from parlor.infra.backup import BackupError, backup
 
     (tmp_path / "data").mkdir()
     (tmp_path / "copy").mkdir()

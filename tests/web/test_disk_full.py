@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from parlor.config import NO_LIMITS, as_flags
+from parlor.infra.config import NO_LIMITS, as_flags
 from tests.helpers import Browser, ServerProcess, chat_dir, multipart, pair_file
 
 pytestmark = pytest.mark.slow

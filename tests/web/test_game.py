@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from parlor.scores import MIN_GAMES, RECENT_GAMES
+from parlor.game.ranking import MIN_GAMES, RECENT_GAMES
 from tests.helpers import Visitor, play_games, play_to_win, start_game
 
 

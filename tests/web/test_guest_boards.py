@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from parlor.scores import MIN_GAMES
+from parlor.game.ranking import MIN_GAMES
 from tests.helpers import Visitor, play_games, play_to_win, start_game
 
 

@@ -14,7 +14,7 @@ import tornado.httpclient
 import tornado.web
 
 from tests.helpers import multipart, password_hash
-from tests.unit.test_images import CORPUS
+from tests.unit.chat.test_images import CORPUS
 from tests.web.test_chat import picture, png_header_only
 from tests.world import World
 
@@ -589,7 +589,7 @@ def patient_server(app, io_loop):
     """The app behind make_http_server with timeouts short enough to test (60 s and 90 s in use)."""
     from tornado.testing import bind_unused_port
 
-    from server import make_http_server
+    from parlor.web.server import make_http_server
 
     server = make_http_server(app, idle_timeout=1.0, body_timeout=1.0)
     sock, port = bind_unused_port()

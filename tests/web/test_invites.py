@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from parlor.invites import invite_key
+from parlor.accounts.invites import invite_key
 from tests.helpers import Visitor, admin_visitor
 
 LINK_RE = re.compile(r'value="(http://[^"]+/signup\?invite=([A-Za-z0-9_-]+))"')

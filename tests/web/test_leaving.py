@@ -5,8 +5,8 @@ import asyncio
 
 import pytest
 
-from parlor.config import Config, Rate
-from parlor.scores import MIN_GAMES
+from parlor.game.ranking import MIN_GAMES
+from parlor.infra.config import Config, Rate
 from tests.helpers import Visitor, admin_visitor, play_games, send_message, start_game, until, users
 from tests.web.test_chat import picture
 

@@ -2,7 +2,6 @@
 and the reason next to the form, and nothing stored. Password hashing: a per-address budget of
 checks, and a bounded queue that answers 503 at once instead of making every login wait."""
 import asyncio
-import dataclasses
 import json
 import secrets
 import statistics
@@ -15,8 +14,8 @@ import tornado.httpclient
 import tornado.httpserver
 import tornado.testing
 
-from parlor.config import Config, Rate
-from parlor.users import Accounts
+from parlor.accounts.accounts import Accounts
+from parlor.infra.config import Config, Rate
 from parlor.web.services import HASH_THREADS, HASHES_WAITING
 from tests.helpers import Visitor, chat_dir, pair_messages, send_message, start_game, users
 from tests.web.test_chat import picture

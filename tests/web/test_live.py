@@ -11,7 +11,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
-from parlor.users import Accounts
+from parlor.accounts.accounts import Accounts
 from tests.helpers import Visitor, chat_dir, close_tabs, next_frame, open_tabs, pair_messages, pushes, until
 
 

@@ -8,7 +8,7 @@ import tornado.httpserver
 import tornado.testing
 from prometheus_client.parser import text_string_to_metric_families
 
-from server import make_app
+from parlor.web.server import make_app
 from tests.helpers import Visitor, next_frame, play_to_win, send_message, start_game, until, users
 
 

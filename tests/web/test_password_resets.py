@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from parlor.resets import RESET_TTL_S
+from parlor.accounts.password_resets import RESET_TTL_S
 from tests.helpers import Visitor, admin_visitor, users
 
 LINK_RE = re.compile(r'id="reset-link" class="token" readonly size="60"\s+value="http://[^/]+(/password-reset\?token=([^"]+))"')

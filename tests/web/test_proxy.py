@@ -12,7 +12,7 @@ import tornado.httpserver
 import tornado.testing
 import tornado.websocket
 
-from parlor.logs import JsonFormatter
+from parlor.infra.logs import JsonFormatter
 from tests.helpers import Visitor
 
 FORWARDED = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}

@@ -9,8 +9,8 @@ import re
 import PIL.Image
 import pytest
 
-from parlor.config import Rate
-from parlor.reports import REPORT_TTL_S
+from parlor.community.reports import REPORT_TTL_S
+from parlor.infra.config import Rate
 from tests.helpers import Visitor, admin_visitor, next_frame, send_message, users
 from tests.web.test_chat import picture
 

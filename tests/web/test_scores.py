@@ -6,7 +6,7 @@ from urllib.parse import quote
 import pytest
 from bs4 import BeautifulSoup
 
-from parlor.scores import MIN_GAMES
+from parlor.game.ranking import MIN_GAMES
 from tests.helpers import Visitor, next_frame, play_games, play_to_win, start_game
 
 
@@ -74,8 +74,8 @@ async def test_jsonp_wraps_the_json_safely(http_server, http_client, base_url):
 
 
 def test_board_json_escapes_line_separators_and_markup():
+    from parlor.game.ranking import Entry, Page
     from parlor.web.handlers.scores import board_json
-    from parlor.scores import Entry, Page
 
     entry = Entry(1, "g:x", "a\u2028b\u2029</script>", True, 3, 0, 0)
     text = board_json(Page(10, 1, 0, 1, 0, [entry]))
@@ -247,8 +247,8 @@ async def test_the_board_page_draws_the_histogram_in_svg(http_server, http_clien
 
 
 def test_slow_games_share_the_last_bar():
+    from parlor.game.ranking import Stats
     from parlor.web.handlers.scores import histogram_bars
-    from parlor.scores import Stats
 
     bars = histogram_bars(Stats(1000, {10: 2, 16: 1, 900: 1}, {900: 1}))
     assert len(bars) == 16 and bars[-1].label == "16+" and (bars[-1].games, bars[-1].mine) == (2, 1)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from parlor.redis_server import pid_alive
-from parlor.scores import MIN_GAMES
-
+from parlor.game.ranking import MIN_GAMES
+from parlor.infra.embedded_redis import pid_alive
 from tests.helpers import Browser, ServerProcess, pair_messages, pair_rows, redis_pid
 
 pytestmark = pytest.mark.slow

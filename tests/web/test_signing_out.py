@@ -11,9 +11,9 @@ import tornado.httpserver
 import tornado.web
 from tornado.testing import bind_unused_port
 
-from parlor.hub import SESSION_CHECK_EVERY_S
-from parlor.sessions import SESSION_CACHE_S
-from server import make_app
+from parlor.accounts.sessions import SESSION_CACHE_S
+from parlor.live.hub import SESSION_CHECK_EVERY_S
+from parlor.web.server import make_app
 from tests.helpers import SseClient, Visitor, next_frame, send_message, users
 
 PROMPTLY_S = 3.0  # a notice travels through Redis pub/sub: well under this

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from parlor.scores import MIN_GAMES
-from parlor.suspensions import suspension_key
+from parlor.accounts.suspensions import suspension_key
+from parlor.game.ranking import MIN_GAMES
 from tests.helpers import Visitor, admin_visitor, next_frame, play_games, send_message, users
 from tests.web.test_signing_out import PROMPTLY_S, Feeds, other_process, token_for  # noqa: F401 (a fixture)
 

@@ -11,8 +11,12 @@ import pytest
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.websocket import WebSocketProtocol13
 
-from parlor.web.handlers.websocket import (TORNADO_COOKIE_CACHE, TORNADO_PING_TASK, TORNADO_PRIVATES,
-                                           shed_upgrade_request)
+from parlor.web.handlers.websocket import (
+    TORNADO_COOKIE_CACHE,
+    TORNADO_PING_TASK,
+    TORNADO_PRIVATES,
+    shed_upgrade_request,
+)
 from tests.helpers import Visitor, next_frame, until
 
 LIMIT = 64 * 1024  # server.MAX_WEBSOCKET_MESSAGE

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import tornado.httpclient
 
-from parlor.redis_server import pid_alive
-from parlor.scores import MIN_GAMES
+from parlor.game.ranking import MIN_GAMES
+from parlor.infra.embedded_redis import pid_alive
 from tests.helpers import ROOT, Browser, Visitor, free_port, next_frame, pair_file, play_games, send_message
 
 pytestmark = pytest.mark.slow  # builds a wheel, makes a venv, runs a server process
@@ -143,7 +143,7 @@ def test_the_wheel_holds_one_package_with_its_templates_and_static_files(install
     assert not any(name.startswith(("parlor/web/tests/", "parlor/web/data/")) or name.endswith("setup.py")
                    for name in names)
     assert "parlor = parlor.web.server:main" in entry_points
-    assert "parlor-backup = parlor.backup:main" in entry_points
+    assert "parlor-backup = parlor.infra.backup:main" in entry_points
     with tarfile.open(installed.sdist) as sdist:  # a wheel built from the sdist needs no npm either
         for served, npm_file in VENDORED.items():
             assert sdist.extractfile(f"parlor-{VERSION}/static/{served}").read() == npm_file.read_bytes()

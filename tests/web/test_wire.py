@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from parlor.events import Event, Push, Reload
+from parlor.live.events import Event, Push, Reload
 from parlor.web.handlers.wire import sse_text, ws_text, ws_wire
 
 

@@ -1,0 +1,64 @@
+"""Credentials that need the current password or a reset link: changing the password, a new API
+token, setting a password through an admin's one-time link; each ends the sessions it must."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parlor.accounts.accounts import AccountError, Accounts, TryLater, check_password
+from parlor.accounts.password_resets import PasswordResets
+from parlor.accounts.sessions import Sessions
+from parlor.refusals import Refused
+
+RESET_LINK_GONE = "This link cannot be used: it was used already, or has expired, or a newer one replaced it."
+
+
+@dataclass(frozen=True, eq=False)
+class Credentials:
+    """Password and token changes, each checked and throttled as a login is."""
+
+    accounts: Accounts
+    sessions: Sessions
+    resets: PasswordResets
+
+    async def change_password(self, user: str, current: str, new: str, address: str, keep_session: str) -> int:
+        """Check the current password (failures count like failed logins), set the new one, end
+        the API token and every other session of the user, their live pages too; returns how
+        many sessions ended."""
+        check_password(new)
+        await self.check(user, current, address, "That is not your current password.")
+        await self.accounts.set_password(user, new)
+        return len(await self.sessions.end_all(user, keep=keep_session))
+
+    async def reset_link_user(self, token: str) -> str | None:
+        """Whose password a reset link sets, if it can still be used."""
+        return await self.resets.user_for(token)
+
+    async def reset_password(self, token: str, new: str) -> str:
+        """Set a new password with a one-time link an admin made (parlor/accounts/password_resets.py): the link is
+        used up, every session of the user ends (their open pages too) and their API token; returns
+        the user."""
+        check_password(new)
+        user = await self.resets.user_for(token)
+        if user is None:
+            raise Refused("not_found", RESET_LINK_GONE)
+        await self.accounts.set_password(user, new)
+        await self.resets.use(token)
+        await self.sessions.end_all(user)
+        return user
+
+    async def new_api_token(self, user: str, password: str, address: str) -> str:
+        """Check the password (failures count like failed logins; a stolen session alone cannot
+        mint a lasting credential), then make a new API token, ending the old one."""
+        if not password:
+            raise AccountError("Give your password to make a token.")
+        await self.check(user, password, address, "That is not your password.")
+        return await self.accounts.new_api_token(user)
+
+    async def check(self, user: str, password: str, address: str, wrong: str) -> None:
+        """The user's password, checked and throttled as a login is."""
+        try:
+            await self.accounts.log_in(user, password, address)
+        except TryLater:
+            raise
+        except AccountError:
+            raise AccountError(wrong) from None

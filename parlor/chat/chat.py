@@ -1,0 +1,348 @@
+"""One-to-one chat: validation, storage in the pair's file, the conversation index, ELIZA."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from concurrent.futures import Executor
+from typing import Awaitable, Callable
+
+import redis.asyncio as aioredis
+
+from parlor.accounts.accounts import AccountError, Accounts, normalize_username
+from parlor.accounts.usernames import is_ghost
+from parlor.chat import eliza
+from parlor.chat.conversation import PAGE_SIZE
+from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key, published_key
+from parlor.chat.images import process_image
+from parlor.chat.pair_file import Message, StorageFailed, pair_key
+from parlor.chat.pair_files import PairFiles
+from parlor.refusals import Refused
+from parlor.safety import UNDELIVERABLE, Safety
+
+log = logging.getLogger("parlor.chat")
+
+MAX_MESSAGE_CHARS = 4000  # a long paragraph; anything longer is a paste, better sent as a file
+CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # made by the send form; resends reuse it
+LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
+HISTORY_PAGE = 1000  # messages per /get_message_history answer at most: ~4 MB of the longest; before= pages
+PUBLISHED_CACHE = 10_000  # pairs whose last published message this process remembers
+MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
+NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
+              "Nothing was stored; please try again later.")
+
+
+class PairLocks:
+    """One asyncio.Lock per pair, kept only while a task holds or waits for it: a lock per pair
+    ever seen would grow without bound, and dropping one that a task still waits for would let a
+    newcomer take a fresh lock and run beside that task (events out of order)."""
+
+    def __init__(self):
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}  # pair -> tasks holding or waiting for its lock
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, pair: str):
+        """The pair's lock, held for the block; tasks of one pair take turns, first come first."""
+        lock = self._locks.setdefault(pair, asyncio.Lock())
+        self._users[pair] = self._users.get(pair, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[pair] -= 1
+            if self._users[pair] == 0:
+                del self._users[pair], self._locks[pair]
+
+
+class Chat:
+    """Sending, reading and listing conversations. `on_message(author, peer, message, unread,
+    listed)` is called to publish a committed message, with the peer's unread count and the
+    conversation-list entries [(key, member, time)] to write along with the events; maybe again
+    after a crash, so it must publish each message once, guarded by published_key.
+    `on_read(reader, peer, message)` is called once someone has read up to the newest message of
+    their peer. The web layer turns both into events for the two people."""
+
+    def __init__(self, logs: PairFiles, redis: aioredis.Redis, accounts: Accounts, executor: Executor,
+                 on_message: Callable[[str, str, Message, int, list[tuple[str, str, int]]], Awaitable[None]],
+                 on_read: Callable[[str, str, Message], Awaitable[None]] | None = None,
+                 eliza_delay_scale: float = 1.0,
+                 on_delete: Callable[[str, str, Message, dict[str, int] | None], Awaitable[None]] | None = None, *, safety: Safety):
+        self.logs = logs
+        self._redis = redis
+        self._accounts = accounts
+        self._executor = executor
+        self._on_message = on_message
+        self._on_read = on_read
+        self._eliza_delay_scale = eliza_delay_scale
+        self._eliza_replies: set[asyncio.Task] = set()
+        self._pair_locks = PairLocks()
+        self._safety = safety  # blocks and rate limits, checked before a send stores anything
+        # pair -> the newest message id this process published: when the next message is the one
+        # right after it, nothing can be missing and the marker need not be read (one round trip)
+        self._published: dict[str, int] = {}
+        self._on_delete = on_delete
+
+    async def peer(self, me: str, raw_peer: str) -> str:
+        """The canonical name of someone `me` can talk to: Refused not_found if no such user, invalid if `me`."""
+        try:
+            peer = normalize_username(raw_peer)
+        except AccountError:
+            raise Refused("not_found", "There is no user by that name.") from None
+        if peer == me:
+            raise Refused("invalid", "You cannot start a conversation with yourself.")
+        if peer == eliza.USERNAME or (is_ghost(peer) and self.logs.exists(me, peer)):
+            return peer  # a deleted account's conversation stays readable for its peer
+        if not await self._accounts.exists(peer):
+            raise Refused("not_found", "There is no user by that name.")
+        return peer
+
+    async def send(self, me: str, peer: str, body: str | None, client_id: str | None,
+                   image_bytes: bytes | None = None) -> tuple[Message, bool]:
+        """Store a message from `me` to `peer` (once per client_id); returns it and whether it is new."""
+        text = (body or "").strip()
+        if not text and not image_bytes:
+            raise Refused("invalid", "Write a message or attach a picture.")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise Refused("invalid", f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
+        if client_id is not None and not CLIENT_ID_RE.fullmatch(client_id):
+            raise Refused("invalid", "The form was damaged; reload the page and send again.")
+        await self._check_send(me, peer, bool(image_bytes))
+        image = None
+        if image_bytes:
+            image = await asyncio.get_running_loop().run_in_executor(self._executor, process_image, image_bytes)
+        async with self._in_order(me, peer):  # events leave in the order the file took the messages
+            await self._mark_new_pair(me, peer)
+            try:
+                async with self.logs.conversation(me, peer, create=True) as conversation:
+                    message, created, unread = await conversation.add(me, text, client_id, image, reader=peer)
+            except StorageFailed as e:
+                log.error("a message from %s to %s was not stored: %s", me, peer, e)
+                raise Refused("unavailable", NOT_STORED) from None
+            await self._publish(me, peer, message, created, unread)
+        if created and peer == eliza.USERNAME and message.kind == "text":
+            self._schedule_eliza(me, message.body)
+        return message, created
+
+    async def _check_send(self, me: str, peer: str, picture: bool, message: bool = True) -> None:
+        """Blocks and rate limits, in one round trip, before the picture is even decoded."""
+        if is_ghost(peer):
+            raise Refused("forbidden", UNDELIVERABLE)
+        await self._safety.check_send(me, peer, picture, conversations_key(me), message)
+
+    def _in_order(self, a: str, b: str) -> contextlib.AbstractAsyncContextManager:
+        """One pair's commit-then-publish steps, one at a time (per process)."""
+        return self._pair_locks.hold(pair_key(a, b))
+
+    async def _mark_new_pair(self, a: str, b: str) -> None:
+        """A new pair's marker exists before its first commit, so that even its first message is
+        known to be unpublished if a crash comes between (pairs from before markers have none)."""
+        if not self.logs.exists(a, b):
+            await self._redis.set(published_key(pair_key(a, b)), 0, nx=True)
+
+    async def _publish(self, a: str, b: str, message: Message, created: bool, unread: int) -> None:
+        """Publish a committed message, after any earlier ones of the pair that a crash between
+        commit and publish left unpublished; a resend publishes its message if that never was.
+        The pair's marker (the newest message published) is set with the events, atomically."""
+        pair = pair_key(a, b)
+        if created and self._published.get(pair) == message.id - 1:
+            missing = [message]  # this process published the one before it
+        else:
+            marker = await self._redis.get(published_key(pair))
+            if marker is None:  # a pair from before markers: what it published is unknown
+                missing = [message] if created else []
+            elif message.id <= int(marker):
+                missing = []
+            else:
+                missing = await self._unpublished(a, b, int(marker), message.id) + [message]
+        for m in missing:  # the peer's unread count as it is now: the last one pushed is right
+            await self._publish_one(a, b, m, unread)
+        self._published[pair] = max(message.id, self._published.pop(pair, 0))  # now the newest entry
+        if len(self._published) > PUBLISHED_CACHE:
+            del self._published[next(iter(self._published))]  # the pair published longest ago
+
+    async def _unpublished(self, a: str, b: str, published: int, before: int) -> list[Message]:
+        """The pair's messages after the marker and before `before` (at most MAX_REPUBLISH)."""
+        count = min(before - published - 1, MAX_REPUBLISH)
+        if count <= 0:
+            return []
+        async with self.logs.conversation(a, b) as conversation:
+            older = await conversation.page(before, count)
+        if older:
+            log.warning("publishing %d message(s) of %s that a crash left unpublished", len(older), pair_key(a, b))
+        return [m for m in older if m.id > published]
+
+    async def _publish_one(self, me: str, peer: str, message: Message, unread: int) -> None:
+        # Both people's conversation lists are brought up to date by the same Redis call that
+        # stores the message's events (one round trip).
+        listed = [(conversations_key(me), peer, message.sent_ms), (conversations_key(peer), me, message.sent_ms)]
+        await self._on_message(me, peer, message, unread, listed)
+
+    def _schedule_eliza(self, user: str, text: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._eliza_answers(user, text))
+        self._eliza_replies.add(task)
+        task.add_done_callback(self._eliza_replies.discard)
+
+    async def _eliza_answers(self, user: str, text: str) -> None:
+        await asyncio.sleep(eliza.thinking_time(text, self._eliza_delay_scale))
+        try:
+            if not await self._accounts.exists(user):
+                return  # they left while she thought: her answer would bring their conversation back
+            async with self._in_order(eliza.USERNAME, user):
+                async with self.logs.conversation(eliza.USERNAME, user, create=True) as conversation:
+                    message, _, unread = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None,
+                                                                reader=user)
+                await self._publish(eliza.USERNAME, user, message, True, unread)
+        except Exception:
+            log.exception("ELIZA could not answer %s", user)
+
+    async def stop(self) -> None:
+        for task in list(self._eliza_replies):
+            task.cancel()
+
+    async def open_and_mark_read(self, me: str, peer: str) -> tuple[list[Message], int]:
+        """The latest messages of a conversation, now marked read for `me` (their peer is told),
+        and the id of the newest message `peer` has read. No file is made."""
+        return await self._latest(me, peer, mark_read=True)
+
+    async def latest(self, me: str, peer: str) -> tuple[list[Message], int]:
+        """As open_and_mark_read, but nothing is marked read (the page shown again after a refusal)."""
+        return await self._latest(me, peer, mark_read=False)
+
+    async def _latest(self, me: str, peer: str, mark_read: bool) -> tuple[list[Message], int]:
+        async with self.logs.conversation(me, peer) as conversation:
+            if conversation is None:
+                return [], 0
+            messages = await conversation.page()
+            peer_read = await conversation.read_marker(peer)
+            newest = messages[-1] if messages else None
+            advanced = mark_read and newest is not None and newest.id > await conversation.read_marker(me)
+            if advanced:
+                try:
+                    await conversation.mark_read(me, newest.id)
+                except StorageFailed as e:  # the page is still worth showing; it is marked next time
+                    log.warning("a read marker was not stored: %s", e)
+                    advanced = False
+        if advanced and newest.author == peer and self._on_read is not None:
+            await self._on_read(me, peer, newest)
+        return messages, peer_read
+
+    async def older(self, me: str, peer: str, before: int) -> list[Message]:
+        async with self.logs.conversation(me, peer) as conversation:
+            return await conversation.page(before) if conversation else []
+
+    async def unread(self, me: str, peer: str) -> int:
+        async with self.logs.conversation(me, peer) as conversation:
+            return await conversation.unread(me) if conversation else 0
+
+    async def summaries(self, me: str) -> list[Summary]:
+        """My conversations, newest first, with the last message and my unread count; those with
+        people I blocked are hidden until I unblock them."""
+        peers = await self.peers(me, LISTED_CONVERSATIONS)
+        result = []
+        for peer in peers:
+            async with self.logs.conversation(me, peer) as conversation:
+                if conversation is not None:
+                    result.append(Summary(peer, await conversation.last(), await conversation.unread(me)))
+        return result
+
+    async def peers(self, user: str, limit: int) -> list[str]:
+        """The people `user` has conversations with, newest first, except those `user` blocked
+        (who are shown neither the conversation nor `user`'s presence)."""
+        return await conversation_peers(self._redis, user, limit)
+
+    async def all_peers(self, user: str) -> list[str]:
+        """Everyone `user` has a conversation with, blocked or not, newest first."""
+        return await self._redis.zrevrange(conversations_key(user), 0, -1)
+
+    async def delete(self, me: str, peer: str, message_id: int) -> Message:
+        """Delete my message: "message deleted" for both of us from now on, its text or picture
+        gone from the file. Refused not_found if it is not mine (or does not exist)."""
+        async with self._in_order(me, peer):  # its event follows the message's own
+            async with self.logs.conversation(me, peer) as conversation:
+                message = await conversation.erase(message_id, me) if conversation else None
+                # The newest message's deletion changes both people's list rows, with their unread counts.
+                unread = ({me: await conversation.unread(me), peer: await conversation.unread(peer)}
+                          if message is not None and (await conversation.last()).id == message.id else None)
+            if message is None:
+                raise Refused("not_found", "There is no message of yours with that number here.")
+            if self._on_delete is not None:
+                await self._on_delete(me, peer, message, unread)
+        return message
+
+    async def forget_user(self, user: str, ghost: str) -> None:
+        """An account is gone: each conversation with a person moves to the pair (ghost, peer),
+        its messages now by `ghost` (shown as "deleted user"), so the peer keeps their history
+        and a later account with the same name inherits none of it. Conversations with no one
+        left in them (ELIZA, another deleted account) are removed."""
+        for key in self.logs.keys_of(user):
+            a, b = key.split("_")
+            peer = b if a == user else a
+            if peer == eliza.USERNAME or is_ghost(peer):
+                await self.logs.remove(user, peer)
+                continue
+            async with self._in_order(user, peer):
+                async with self.logs.conversation(user, peer) as conversation:
+                    await conversation.rename_user(user, ghost)
+                await self.logs.move(user, peer, ghost)
+            await self._renamed(conversations_key(peer), user, ghost)
+        await self._redis.delete(conversations_key(user))
+
+    async def _renamed(self, key: str, old: str, new: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zscore(key, old)
+            pipe.zrem(key, old)
+            score, _ = await pipe.execute()
+        if score is not None:
+            await self._redis.zadd(key, {new: score})
+
+    async def on_user_left(self, user: str) -> None:
+        """An account was deleted (on any process): close its files held here."""
+        self._accounts.forget(user)
+        await self.logs.close_user(user)
+
+    async def image(self, me: str, peer: str, image_id: int, thumbnail: bool) -> tuple[str, bytes] | None:
+        """An image of the pair's conversation, to one of the pair only."""
+        async with self.logs.conversation(me, peer) as conversation:
+            return await conversation.image(image_id, thumbnail) if conversation else None
+
+    async def history(self, me: str, peer: str) -> list[Message]:
+        """Every message of the conversation, oldest first (for the data download)."""
+        async with self.logs.conversation(me, peer) as conversation:
+            if conversation is None:
+                return []
+            messages, before = [], None
+            while True:
+                page = await conversation.page(before, PAGE_SIZE * 20)
+                messages[:0] = page
+                if len(page) < PAGE_SIZE * 20:
+                    return messages
+                before = page[0].id
+
+    async def history_page(self, me: str, peer: str, before: int | None = None,
+                           limit: int = HISTORY_PAGE) -> tuple[list[Message], bool]:
+        """Up to `limit` messages before id `before` (or the latest), oldest first, for the JSON
+        API, and whether there are older ones."""
+        async with self.logs.conversation(me, peer) as conversation:
+            if conversation is None:
+                return [], False
+            messages = await conversation.page(before, limit + 1)
+        return messages[-limit:], len(messages) > limit
+
+    async def create(self, me: str, peer: str) -> None:
+        """Make the pair's file now (the tutorial's create_conversation_db), after the checks of
+        a first message: blocks either way, and the limit on new conversations."""
+        await self._check_send(me, peer, picture=False, message=False)
+        await self._mark_new_pair(me, peer)
+        try:
+            async with self.logs.conversation(me, peer, create=True):
+                pass
+        except StorageFailed:
+            raise Refused("unavailable", NOT_STORED) from None
+        # Listed for its maker, so that their first message is not counted as new once more.
+        await self._redis.zadd(conversations_key(me), {peer: int(time.time() * 1000)}, nx=True)

@@ -1,0 +1,278 @@
+"""The guessing game: the server keeps the secret and counts the guesses, so every score is earned."""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from parlor.accounts.lookalikes import folded
+from parlor.accounts.sessions import GUEST_SESSION_TTL_S
+from parlor.game.leaderboards import Leaderboards
+from parlor.game.ranking import COUNTS_PREFIX, HISTORY_LENGTH, board_member, history_key, is_guest_entry, member_for
+from parlor.infra.config import NO_LIMIT, Rate
+from parlor.infra.redis_client import register_scripts
+from parlor.refusals import Refused
+from parlor.safety import GCRA_LUA, bucket_key, over_limit
+
+__all__ = ["Games", "Game", "folded", "parse_guess", "clean_guest_name"]
+
+GAME_TTL_S = 24 * 3600  # an abandoned game is forgotten after a day
+MAX_GUESSES = 1000  # a game that reaches this many guesses ends, counted as a forfeit
+GUESS_RE = re.compile(r"[0-9]{1,7}")  # int() would also take "١٢", " 12 ", "1_000" and "+7"
+MIN_GUEST_NAME, MAX_GUEST_NAME = 3, 24  # long enough to tell apart, short enough for a board row
+GUEST_HISTORY_TTL_S = GUEST_SESSION_TTL_S  # a guest's finished games go with their session
+GAMES_SHOWN = 20  # games in progress listed on the front page
+RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
+GUESTS_UNRANKED = "Guests' games do not go on the boards here: sign up (or log in) to be ranked."
+
+# One guess, atomically: refuse it on another player's or a finished game, or over the game's
+# rate limit (KEYS[5]; ARGV[9], ARGV[10]: count and period ms), count it, answer it, and finish
+# the game when it is right or when it reaches the guess limit. A win also counts in its board's
+# histogram and in the player's own (ARGV[11] and ARGV[12]: the keys' prefix and the member, as
+# counts_key/player_counts_key name them: the board is only known here, from the game).
+_GUESS = GCRA_LUA + """
+local g = redis.call('HMGET', KEYS[1], 'player', 'status', 'secret', 'max', 'count', 'started_ms')
+if not g[1] or g[1] ~= ARGV[2] then return {'missing'} end
+if g[2] ~= 'playing' then return {'finished', g[2]} end
+local guess, max = tonumber(ARGV[1]), tonumber(g[4])
+if guess < 1 or guess > max then return {'range', g[4]} end
+local allowed, wait = bucket(KEYS[5], ARGV[9], ARGV[10])
+if allowed == false then return {'slow', tostring(wait)} end
+charge(KEYS[5], allowed)
+local secret = tonumber(g[3])
+local result = 'c'
+if guess < secret then result = 'h' elseif guess > secret then result = 'l' end
+local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('RPUSH', KEYS[2], ARGV[1] .. ':' .. result)
+local status = 'playing'
+if count >= tonumber(ARGV[4]) then status = 'unranked' elseif result == 'c' then status = 'won' end
+if status ~= 'playing' then
+  redis.call('HSET', KEYS[1], 'status', status, 'finished_ms', ARGV[3])
+  redis.call('ZREM', KEYS[3], ARGV[6])
+  redis.call('LPUSH', KEYS[4], cjson.encode({board = max, guesses = count, status = status,
+    finished_ms = tonumber(ARGV[3]), duration_ms = tonumber(ARGV[3]) - tonumber(g[6])}))
+  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[7]) - 1)
+  if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', KEYS[4], ARGV[8]) end
+  if status == 'won' then
+    local counts = ARGV[11] .. g[4]
+    local own = counts .. ':' .. ARGV[12]
+    redis.call('HINCRBY', counts, count, 1)
+    redis.call('HINCRBY', own, count, 1)
+    if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', own, ARGV[8]) end
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return {result, tostring(count), status}
+"""
+
+# A new game, atomically: the player's open game on that board (if still being played) is
+# forfeited first, since a player has one game per board at a time. KEYS: the new game, the
+# player's games, the open games of whoever starts it (board -> game id), their history.
+# ARGV: game id, player, board, secret, now ms, game ttl (s), the board entry it counts for,
+# history length, history ttl (s, 0: none), the game key prefix. Returns the forfeited game's id
+# or ''.
+_START = """
+local forfeited = ''
+local old = redis.call('HGET', KEYS[3], ARGV[3])
+if old then
+  local old_key = ARGV[10] .. old
+  local g = redis.call('HMGET', old_key, 'status', 'count', 'started_ms')
+  if g[1] == 'playing' then
+    redis.call('HSET', old_key, 'status', 'forfeit', 'finished_ms', ARGV[5])
+    redis.call('ZREM', KEYS[2], old)
+    redis.call('LPUSH', KEYS[4], cjson.encode({board = tonumber(ARGV[3]), guesses = tonumber(g[2]),
+      status = 'forfeit', finished_ms = tonumber(ARGV[5]), duration_ms = tonumber(ARGV[5]) - tonumber(g[3])}))
+    redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[8]) - 1)
+    if tonumber(ARGV[9]) > 0 then redis.call('EXPIRE', KEYS[4], ARGV[9]) end
+    forfeited = old
+  end
+end
+redis.call('HSET', KEYS[1], 'player', ARGV[2], 'max', ARGV[3], 'secret', ARGV[4], 'status', 'playing',
+           'count', 0, 'started_ms', ARGV[5], 'member', ARGV[7])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[5]) - tonumber(ARGV[6]) * 1000)
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+return forfeited
+"""
+
+
+@dataclass
+class Guess:
+    value: int
+    result: str  # "h": the secret is higher, "l": lower, "c": correct
+
+    @property
+    def word(self) -> str:
+        return RESULT_WORDS[self.result]
+
+
+@dataclass
+class Game:
+    id: str
+    max: int
+    status: str  # playing | won | unranked (1000 guesses) | forfeit (another game was started)
+    guesses: list[Guess]
+    started_ms: int
+    finished_ms: int | None
+    member: str | None  # the board entry it counts for (fixed when it starts)
+    named: bool = False  # a guest named their address's entry with it
+
+    @property
+    def for_guest_entry(self) -> bool:
+        return bool(self.member) and is_guest_entry(self.member)
+
+    @property
+    def count(self) -> int:
+        return len(self.guesses)
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "playing"
+
+    @property
+    def duration_ms(self) -> int:
+        return (self.finished_ms or int(time.time() * 1000)) - self.started_ms
+
+
+# A game's keys are templates filled by str.format with one id.
+game_key = "game:{}".format  # hash: player, max, secret, status, count, started_ms, ... (by game id)
+guesses_key = "game:{}:guesses".format  # list: "<guess>:<h|l|c>", in order (by game id)
+games_key = "player:{}:games".format  # sorted set: a player's game ids by start (ms) (by player id)
+open_games_key = "open:{}".format  # hash: board -> the id of the game being played there (by owner)
+
+
+def parse_guess(raw: str | None, board: int | None = None) -> int:
+    """The guess as a number, or Refused (invalid) saying what is wrong with it."""
+    if raw is None or not GUESS_RE.fullmatch(raw) or not raw.isascii():
+        raise Refused("invalid", "A guess is a whole number written with the digits 0–9, nothing else.")
+    value = int(raw)
+    if board is not None and not 1 <= value <= board:
+        raise Refused("invalid", f"Your guess must be between 1 and {board}.")
+    return value
+
+
+def clean_guest_name(raw: str | None) -> str:
+    """A guest's display name, trimmed; Refused (invalid) if it is not 3–24 printable characters."""
+    name = (raw or "").strip()
+    if not MIN_GUEST_NAME <= len(name) <= MAX_GUEST_NAME or not name.isprintable():
+        raise Refused("invalid", f"A name is {MIN_GUEST_NAME} to {MAX_GUEST_NAME} printable characters.")
+    return name
+
+
+class Games:
+    """Start, load and play games; count them on the boards."""
+
+    def __init__(self, redis: aioredis.Redis, leaderboards: Leaderboards, guess_limit: Rate = NO_LIMIT,
+                 guest_entries: bool = True):
+        self._redis = redis
+        self.leaderboards = leaderboards
+        self.guess_limit = guess_limit
+        self.guest_entries = guest_entries  # whether guests' games count for guest entries (--guest-boards)
+        self._scripts = register_scripts(redis, guess=_GUESS, start=_START)
+
+    async def start(self, player: str, board: int, user: str | None = None, address: str = "-") -> str:
+        """A new game on a board for this player (their open game there is forfeited); it counts
+        at once, as a forfeit until won, for the user's entry or their address's guest entry (for
+        none, when guests are not ranked). Returns its id."""
+        if board not in self.leaderboards.boards:
+            raise Refused("invalid", "Choose one of the boards offered.")
+        game_id = secrets.token_urlsafe(12)
+        owner = member_for(user, player)
+        member = board_member(user, address) if user or self.guest_entries else ""
+        await self._scripts.start(
+            keys=[game_key(game_id), games_key(player), open_games_key(owner), history_key(owner)],
+            args=[game_id, player, board, secrets.randbelow(board) + 1, int(time.time() * 1000), GAME_TTL_S,
+                  member, HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S, game_key("")])
+        if member:
+            await self.leaderboards.begin(board, member, game_id, name=user or "")
+        return game_id
+
+    async def load(self, game_id: str, player: str | None) -> Game | None:
+        """The game, if it exists and belongs to this player (anyone else gets None)."""
+        if not player:
+            return None
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(game_key(game_id))
+            pipe.lrange(guesses_key(game_id), 0, -1)
+            data, guesses = await pipe.execute()
+        if not data or data.get("player") != player:
+            return None
+        return Game(
+            id=game_id, max=int(data["max"]), status=data["status"],
+            guesses=[Guess(int(v), r) for v, r in (g.split(":") for g in guesses)],
+            started_ms=int(data["started_ms"]),
+            finished_ms=int(data["finished_ms"]) if "finished_ms" in data else None,
+            member=data.get("member"), named="recorded" in data,
+        )
+
+    async def in_progress(self, player: str | None) -> list[Game]:
+        """This player's unfinished games, newest first."""
+        if not player:
+            return []
+        ids = await self._redis.zrevrange(games_key(player), 0, GAMES_SHOWN - 1)
+        games = [await self.load(game_id, player) for game_id in ids]
+        return [g for g in games if g and not g.finished]
+
+    async def guess(self, game_id: str, player: str | None, raw: str | None, user: str | None) -> Game:
+        """Play one guess. A win replaces the game's forfeit on the entry it counts for."""
+        value = parse_guess(raw)
+        answer = await self._scripts.guess(
+            keys=[game_key(game_id), guesses_key(game_id), games_key(player or "-"),
+                  history_key(member_for(user, player or "-")), bucket_key("guesses", game_id)],
+            args=[value, player or "", int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,
+                  HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S,
+                  self.guess_limit.count, self.guess_limit.seconds * 1000, COUNTS_PREFIX,
+                  member_for(user, player or "-")],
+        )
+        if answer[0] == "missing":
+            raise Refused("not_found", "There is no such game, or it has expired.")
+        if answer[0] == "finished":
+            raise Refused("conflict", "This game is over. Start a new one!")
+        if answer[0] == "range":
+            raise Refused("invalid", f"Your guess must be between 1 and {answer[1]}.")
+        if answer[0] == "slow":
+            raise over_limit("guesses", int(answer[1]))
+        game = await self.load(game_id, player)
+        if game.status == "won" and game.member:
+            await self.leaderboards.win(game_key(game.id), game.id, game.max, game.member, game.count,
+                                        game.finished_ms, game.duration_ms)
+        return game
+
+    async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken) -> Game:
+        """Name the guest entry a won game counts for (guests at one address share one entry; the
+        last name given is shown). The name may not be, or look like, a registered username
+        (name_is_taken answers that)."""
+        game = await self.load(game_id, player)
+        if game is None:
+            raise Refused("not_found", "There is no such game, or it has expired.")
+        if game.status != "won":
+            raise Refused("conflict", "Only a won game goes on the board.")
+        if game.member == "":  # started while guests are not ranked (--guest-boards off)
+            raise Refused("conflict", GUESTS_UNRANKED)
+        if not game.for_guest_entry:
+            raise Refused("conflict", "This game is on the board already: it counts for your account.")
+        if game.named:
+            raise Refused("conflict", "This game is on the board already.")
+        name = clean_guest_name(raw_name)
+        if await name_is_taken(name):
+            raise Refused("invalid", "That name belongs to a registered player, or looks like one. "
+                                     "Please choose another.")
+        if await self.leaderboards.name_is_banned(name):
+            raise Refused("invalid", "That name may not be used on the boards here. Please choose another.")
+        if not await self._redis.hsetnx(game_key(game_id), "recorded", game.member):
+            raise Refused("conflict", "This game is on the board already.")
+        await self.leaderboards.name(game.max, game.member, name)
+        game.named = True
+        return game
+
+    async def history(self, user: str | None, player: str) -> list[dict]:
+        """The player's finished games, newest first."""
+        return [json.loads(item) for item in await self.leaderboards.history(member_for(user, player))]
