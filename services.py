@@ -22,7 +22,7 @@ from parlor.accounts.sessions import SIGN_OUT_CHANNEL, Sessions
 from parlor.accounts.suspensions import Suspensions
 from parlor.accounts.usernames import display_name, is_ghost
 from parlor.chat.chat import Chat
-from parlor.chat.conversation_list import conversation_peers
+from parlor.chat.conversation_list import conversation_peers, conversations_key
 from parlor.chat.pair_files import PairFiles
 from parlor.community.admins import Admins
 from parlor.community.audit import AuditLog
@@ -35,16 +35,17 @@ from parlor.game.leaderboards import Leaderboards
 from parlor.game.ranking import BOARDS_CHANNEL
 from parlor.infra.config import Config
 from parlor.infra.metrics import Metrics
+from parlor.infra.redis_client import REDIS_DOWN, answers
 from parlor.live.events import EventLog
-from parlor.live.hub import TYPING_CHANNEL, Hub
+from parlor.live.hub import Hub
 from parlor.live.listener import Listener, Subscribed
+from parlor.live.message_events import MessageEvents
 from parlor.live.presence import PRESENCE_CHANNEL, Presence
+from parlor.live.typing import TYPING_CHANNEL
 from parlor.safety import Safety
-from parlor.web.handlers.base import REDIS_DOWN
-from parlor.web.handlers.chat import ChatPush, linkify
-from parlor.web.handlers.live import LiveViews
-from parlor.web.handlers.moderation import DeletionPush
 from parlor.web.handlers.scores import BoardViews
+from parlor.web.views.chat import ChatViews, linkify
+from parlor.web.views.live import LiveViews
 
 log = logging.getLogger("parlor")
 
@@ -99,11 +100,11 @@ class Services:
         # A user's presence changes are shown to the people they have conversations with.
         self.hub = Hub(redis, self.events, self.presence, LiveViews(self.templates),
                        functools.partial(conversation_peers, redis), on_delivered=metrics.event_delivered)
-        chat_push = ChatPush(self.templates, self.hub, self.safety)
-        self.chat = Chat(self.pair_files, redis, self.accounts, self.image_pool,
-                         on_message=metrics.counting_messages(chat_push), on_read=chat_push.read,
-                         eliza_delay_scale=config.eliza_delay, safety=self.safety,
-                         on_delete=DeletionPush(self.templates, self.hub))
+        # A stored message leaves chat by its delivery port, which the live wing implements.
+        self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key,
+                                            on_stored=metrics.message_stored)
+        self.chat = Chat(self.pair_files, redis, self.accounts, self.image_pool, self.message_events,
+                         eliza_delay_scale=config.eliza_delay, safety=self.safety)
         self._stops.push_async_callback(self.chat.stop)  # ELIZA's replies still thinking
         self.leaderboards = Leaderboards(redis, config.boards)
         self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries)
@@ -160,6 +161,10 @@ class Services:
             await self.moderation.lift_ended()
         except REDIS_DOWN as e:  # the next sweep tries again
             log.warning("the minute's sweep was skipped: %s", e)
+
+    async def redis_answers(self) -> bool:
+        """Whether Redis answers now (for /healthz)."""
+        return await answers(self.redis)
 
     async def _signed_out(self, notice: str) -> None:
         """Sessions or API tokens ended, on some process: what is cached of them here is

@@ -38,13 +38,14 @@ setup(
     classifiers=["Programming Language :: Python :: 3.11", "Programming Language :: Python :: 3.12",
                  "Programming Language :: Python :: 3.13"],
     # One import package, parlor. parlor/ is the domain; the checkout's top level is installed as
-    # parlor.web: server.py (parlor.web.server), handlers/ (parlor.web.handlers), templates/ and
-    # static/. The installed parlor/web/ is laid out like the checkout, so server.py finds
+    # parlor.web: server.py (parlor.web.server), handlers/ (parlor.web.handlers), views/
+    # (parlor.web.views), templates/ and static/. The installed parlor/web/ is laid out like the checkout, so server.py finds
     # templates/ and static/ beside itself in both, and the editable install (make setup) maps the
     # same names onto the checkout. setup.py itself is never part of a package. Neither parlor/ nor
     # the top level has an __init__.py: the editable install finds parlor.web only through a
     # namespace parlor (with parlor/__init__.py, `import parlor.web` fails in the checkout).
-    packages=["parlor", *(f"parlor.{wing}" for wing in WINGS), "parlor.web", "parlor.web.handlers"],
+    packages=["parlor", *(f"parlor.{wing}" for wing in WINGS), "parlor.web", "parlor.web.handlers",
+              "parlor.web.views"],
     package_dir={"parlor.web": "."},
     # Unicode's look-alike data (parlor/accounts/lookalikes.py), with Unicode's licence: read from here, never
     # fetched; and the Lua scripts parlor/ loads into Redis.

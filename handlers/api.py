@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from parlor.refusals import Refused
+from parlor.web.views.chat import message_json
 
 from .base import BaseHandler
-from .chat import message_json
 
 
 class ApiMessagesHandler(BaseHandler):

@@ -7,12 +7,12 @@ import re
 import traceback
 from http import HTTPStatus
 
-import redis
 import tornado.log
 import tornado.web
 from markupsafe import Markup
 
 from parlor.chat.pair_file import StorageFailed
+from parlor.infra.redis_client import REDIS_DOWN
 from parlor.refusals import KINDS, Refused
 
 from .inputs import nests_deeper
@@ -75,10 +75,6 @@ SECRET_IN_URL_RE = re.compile(r"([?&])(token|_xsrf|invite)=[^&\s]*")
 
 def hide_secrets(uri: str) -> str:
     return SECRET_IN_URL_RE.sub(r"\1\2=[hidden]", uri)
-
-
-# A Redis that is down or restarting: answer 503, never 500.
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ConnectionError)
 
 
 # The one place a refusal's kind becomes an HTTP status: pages, fragments, JSON and JSONP alike.

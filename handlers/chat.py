@@ -1,64 +1,18 @@
 """Chat pages: the conversation list, a conversation, sending text and pictures, images."""
 from __future__ import annotations
 
-import re
-import secrets
-import unicodedata
-
-import jinja2
 import tornado.httputil
 import tornado.web
-from markupsafe import Markup, escape
 
 from parlor.accounts.usernames import is_ghost
-from parlor.chat import eliza
-from parlor.chat.conversation_list import Summary, published_key
 from parlor.chat.images import ACCEPT, MAX_IMAGE_BYTES
-from parlor.chat.pair_file import Message, pair_key
-from parlor.live.events import Outgoing
-from parlor.live.hub import Hub
+from parlor.chat.pair_file import pair_key
 from parlor.refusals import Refused
-from parlor.safety import Safety
+from parlor.web.views.chat import new_client_id, send_form
 
 from .base import BaseHandler
 
 MAX_SEND_BYTES = MAX_IMAGE_BYTES + 64 * 1024  # one picture plus the form around it
-URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
-TRAILING_PUNCTUATION = ".,;:!?)]}'\""
-
-
-def linkify(text: str) -> Markup:
-    """Escape text; http(s) URLs become links (rel noopener nofollow ugc), nothing else does."""
-    out, position = [], 0
-    for match in URL_RE.finditer(text):
-        url = match.group(0).rstrip(TRAILING_PUNCTUATION)
-        out.append(escape(text[position:match.start()]))
-        out.append(_link(url))
-        position = match.start() + len(url)
-    out.append(escape(text[position:]))
-    return Markup("").join(out)
-
-
-def _link(url: str) -> Markup:
-    """A link whose text reads as its address. Spoofing: a bidi control (U+202E RIGHT-TO-LEFT
-    OVERRIDE before `exe.txt` makes it read `txt.exe`) or another invisible character (Unicode
-    format, Cf) in a URL: no link, and each such character written out as <U+202E>. dir="ltr"
-    isolates a link from controls in the text around it."""
-    if any(unicodedata.category(c) == "Cf" for c in url):
-        return escape("".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) == "Cf" else c for c in url))
-    return Markup('<a href="{0}" rel="noopener nofollow ugc" dir="ltr">{0}</a>').format(url)
-
-
-def new_client_id() -> str:
-    return secrets.token_urlsafe(16)
-
-
-def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "",
-              oob: bool = False) -> str:
-    """The send form of a conversation (a new client id: the next message is a new one)."""
-    return templates.get_template("partials/_send_form.html").render(
-        me=me, peer=peer, xsrf_token=xsrf_token, client_id=new_client_id(), accept=ACCEPT, error=error,
-        body=body, oob=oob)
 
 
 class ChatBase(BaseHandler):
@@ -75,12 +29,6 @@ class ChatBase(BaseHandler):
     async def peer_or_error(self, raw_peer: str) -> str:
         """The peer named in the URL, or Refused (not_found, or invalid for oneself)."""
         return await self.application.chat.peer(self.current_user, raw_peer)
-
-    async def seen(self, peer: str, messages: list[Message], peer_read: int) -> bool:
-        """Whether to show "Seen" under my newest message: never when the peer blocked me (who
-        learn nothing of what the person who blocked them does)."""
-        return (seen_by_peer(self.current_user, messages, peer_read)
-                and not await self.application.safety.has_blocked(peer, self.current_user))
 
     async def conversation_context(self, peer: str, **extra) -> dict:
         suspended = bool(await self.application.suspensions.which([peer]))
@@ -115,21 +63,15 @@ class ChatStartHandler(ChatListHandler):
         self.redirect(f"/chat/{peer}", status=303)
 
 
-def seen_by_peer(me: str, messages: list[Message], peer_read: int) -> bool:
-    """Whether my newest message is the conversation's newest and the peer has read it."""
-    return bool(messages) and messages[-1].author == me and peer_read >= messages[-1].id
-
-
 class ConversationHandler(ChatBase):
     async def get(self, raw_peer: str) -> None:
         peer = await self.peer_or_error(raw_peer)
-        messages, peer_read = await self.application.chat.open_and_mark_read(self.current_user, peer)
+        messages, seen = await self.application.chat.open_and_mark_read(self.current_user, peer)
         online = await self.application.hub.online([peer], viewer=self.current_user)
         blocked = await self.application.safety.has_blocked(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html",
                          **await self.conversation_context(peer, messages=messages, online=online, blocked=blocked,
-                                                     seen=await self.seen(peer, messages, peer_read),
-                                                     error=None, body=""))
+                                                     seen=seen, error=None, body=""))
 
 
 class TypingHandler(ChatBase):
@@ -231,11 +173,10 @@ class MessagesHandler(ChatBase):
         if self.wants_fragment():
             self.send_form(peer, status, str(e), body)
             return
-        messages, peer_read = await self.application.chat.latest(self.current_user, peer)
+        messages, seen = await self.application.chat.latest(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html", status=status,
                          **await self.conversation_context(peer, messages=messages, online=set(),
-                                                     seen=await self.seen(peer, messages, peer_read),
-                                                     error=str(e), body=body))
+                                                     seen=seen, error=str(e), body=body))
 
 
 class ImageHandler(ChatBase):
@@ -256,62 +197,3 @@ class ImageHandler(ChatBase):
         extension = mime.split("/")[1]
         self.set_header("Content-Disposition", f'inline; filename="picture-{int(raw_id)}.{extension}"')
         self.finish(data)
-
-
-def message_json(message: Message, peer: str) -> dict:
-    """A message as API clients see it; `peer` is the other person of the viewer's pair."""
-    body = {"id": message.id, "author": message.author, "kind": message.kind, "body": message.body,
-            "sent_at": message.sent_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
-    if message.image_id is not None:
-        body["image"] = f"/chat/{peer}/images/{message.image_id}"
-    return body
-
-
-class ChatPush:
-    """Turns a committed message, or a conversation read to its end, into events for the two
-    people: each side rendered once (their side of the bubble, their conversation-list row) and
-    appended to their stream, which every open tab of theirs receives, on any process."""
-
-    def __init__(self, templates: jinja2.Environment, hub: Hub, safety: Safety):
-        self._hub = hub
-        self._safety = safety  # whom a reader blocked learns nothing of their reading
-        self._message = templates.get_template("partials/_message_push.html")
-        self._row = templates.get_template("partials/_conversation_row.html")
-        self._seen = templates.get_template("partials/_seen.html")
-
-    async def __call__(self, a: str, b: str, message: Message, unread_by_b: int,
-                       listed: list[tuple[str, str, int]]) -> None:
-        hub = self._hub
-        pair = pair_key(a, b)
-        online = await hub.online([a, b], recent=True)
-        # A text message is the same for both people but for mine/theirs, which the page sets: it
-        # is rendered once. Its Delete form is the author's, whose peer is b. A picture's address
-        # names the viewer's peer: one for each.
-        both = (self._message.render(message=message, me=None, peer=b, pair=pair)
-                if message.kind == "text" else None)
-        events = []
-        for me, peer in ((a, b), (b, a)):
-            if me == eliza.USERNAME:
-                continue  # ELIZA reads nothing
-            unread = 0 if message.author == me else unread_by_b
-            # The row goes to the top of the list (the page's script drops the old copy of it).
-            html = ((both or self._message.render(message=message, me=me, peer=peer, pair=pair))
-                    + '<ul id="conversation-list" hx-swap-oob="afterbegin">'
-                    + self._row.render(summary=Summary(peer, message, unread), online=online, oob=False)
-                    + "</ul>")
-            events.append(Outgoing(me, "message", html, {"peer": peer, "unread": unread,
-                                                          "message": message_json(message, peer)}))
-        await hub.publish(events, listed, guard=(published_key(pair), message.id))  # once per message
-
-    async def read(self, reader: str, peer: str, newest: Message) -> None:
-        """`reader` has read up to `newest` (a message of `peer`): their other tabs drop the
-        unread mark; `peer` sees "Seen", unless `reader` blocked them (who learn nothing of
-        what the person who blocked them does)."""
-        online = await self._hub.online([reader, peer], viewer=reader)
-        events = [Outgoing(reader, "read", self._row.render(summary=Summary(peer, newest, 0), online=online, oob=True),
-                   {"peer": peer, "reader": reader, "up_to": newest.id})]
-        if (peer != eliza.USERNAME and not is_ghost(peer)
-                and not await self._safety.has_blocked(reader, peer)):
-            events.append(Outgoing(peer, "read", self._seen.render(pair=pair_key(reader, peer), seen=True, oob=True),
-                           {"peer": reader, "reader": reader, "up_to": newest.id}))
-        await self._hub.publish(events)

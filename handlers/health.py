@@ -4,8 +4,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 
-import redis
-
 from .base import BaseHandler
 
 
@@ -17,10 +15,7 @@ class HealthHandler(BaseHandler):
 
     async def get(self) -> None:
         app = self.application
-        try:
-            redis_ok = bool(await app.redis.ping())
-        except (redis.RedisError, OSError):
-            redis_ok = False
+        redis_ok = await app.redis_answers()
         data_dir_ok = _writable(app.config.data_dir)
         self.set_header("Cache-Control", "no-store")
         self.write_json(

@@ -12,15 +12,15 @@ from urllib.parse import urlsplit
 import tornado.ioloop
 import tornado.websocket
 
-from parlor.accounts.accounts import token_key
-from parlor.accounts.sessions import session_key
-from parlor.chat.pair_file import StorageFailed, pair_key
+from parlor.accounts.credentials import live_credential
+from parlor.chat.pair_file import StorageFailed
+from parlor.infra.redis_client import REDIS_DOWN
 from parlor.live.events import Event, Push, Reload, parse_cursor
 from parlor.refusals import Refused
+from parlor.web.views.chat import send_form
 
 from .base import (
     MAX_JSON_DEPTH,
-    REDIS_DOWN,
     STATUS_MESSAGES,
     STORAGE_FAILED,
     BaseHandler,
@@ -28,7 +28,6 @@ from .base import (
     SessionMixin,
     refusal_status,
 )
-from .chat import send_form
 from .inputs import nests_deeper
 from .jsonp import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol, shed_upgrade_request
@@ -42,24 +41,6 @@ SSE_RETRY_MS = 2000  # what an SSE client waits before reconnecting
 POLL_BATCH = 100  # events one long-poll answer carries at most; the client asks again for more
 
 
-class LiveViews:
-    """Fragments the hub pushes that are state, not events: rendered once per change."""
-
-    def __init__(self, templates):
-        self._online = templates.get_template("partials/_online.html")
-        self._presence = templates.get_template("partials/_presence.html")
-        self._typing = templates.get_template("partials/_typing.html")
-
-    def online_count(self, count: int) -> str:
-        return self._online.render(online_count=count, oob=True)
-
-    def presence(self, user: str, online: bool) -> str:
-        return self._presence.render(who=user, online={user} if online else set(), oob=True)
-
-    def typing(self, who: str, to: str) -> str:
-        return self._typing.render(who=who, pair=pair_key(who, to), typing=True, oob=True)
-
-
 class LiveParameters:
     """What the three transports read from the URL: the boards a page shows, and the cursor."""
 
@@ -69,10 +50,7 @@ class LiveParameters:
     def credential(self) -> str | None:
         """The Redis key whose end (logout, expiry, a revoked token) ends this connection: its
         API token's, else its session's."""
-        token = self.api_token() if self.accepts_token else None
-        if token is not None:
-            return token_key(token)
-        return session_key(self.session_id) if self.session_id else None
+        return live_credential(self.api_token() if self.accepts_token else None, self.session_id)
 
     def topics_argument(self) -> tuple[str, ...]:
         raw = self.get_query_argument("boards", "")

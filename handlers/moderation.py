@@ -1,15 +1,10 @@
 """Blocking a peer, and deleting one's own messages (live, in both people's open tabs)."""
 from __future__ import annotations
 
-import jinja2
-
 from parlor.accounts.accounts import AccountError, normalize_username
 from parlor.accounts.usernames import is_ghost
 from parlor.chat import eliza
-from parlor.chat.conversation_list import Summary
-from parlor.chat.pair_file import Message, pair_key
-from parlor.live.events import Outgoing
-from parlor.live.hub import Hub
+from parlor.chat.pair_file import pair_key
 from parlor.refusals import Refused
 
 from .chat import ChatBase, ChatListHandler
@@ -58,29 +53,3 @@ class DeleteMessageHandler(ChatBase):
                                              peer=peer, pair=pair_key(self.current_user, peer)))
         else:
             self.redirect(f"/chat/{peer}", status=303)
-
-
-class DeletionPush:
-    """A deleted message as an event for each of the two people: their side of it rendered once,
-    swapped over the old one (hx-swap-oob) in every open tab; their conversation-list row too
-    when it was the newest message."""
-
-    def __init__(self, templates: jinja2.Environment, hub: Hub):
-        self._hub = hub
-        self._message = templates.get_template("partials/_message.html")
-        self._row = templates.get_template("partials/_conversation_row.html")
-
-    async def __call__(self, a: str, b: str, message: Message, unread: dict[str, int] | None) -> None:
-        """`unread` (each person's unread count) is given when the message was the newest."""
-        hub = self._hub
-        pair = pair_key(a, b)
-        events = []
-        for me, peer in ((a, b), (b, a)):
-            if me == eliza.USERNAME or is_ghost(me):
-                continue  # nobody reads these
-            html = self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True)
-            if unread is not None:
-                summary = Summary(peer, message, unread[me])
-                html += self._row.render(summary=summary, online=await hub.online([peer], viewer=me), oob=True)
-            events.append(Outgoing(me, "deleted", html, {"peer": peer, "message_id": message.id}))
-        await hub.publish(events)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from parlor.accounts.accounts import AccountError, Accounts, TryLater, check_password
+from parlor.accounts.accounts import AccountError, Accounts, TryLater, check_password, token_key
 from parlor.accounts.password_resets import PasswordResets
-from parlor.accounts.sessions import Sessions
+from parlor.accounts.sessions import Sessions, session_key
 from parlor.refusals import Refused
 
 RESET_LINK_GONE = "This link cannot be used: it was used already, or has expired, or a newer one replaced it."
+
+
+def live_credential(token: str | None, session_id: str | None) -> str | None:
+    """What a live connection's life hangs on (Hub.join's credential): its API token if it came
+    with one, else its session; its end (logout, expiry, a revoked token) ends the connection."""
+    if token is not None:
+        return token_key(token)
+    return session_key(session_id) if session_id else None
 
 
 @dataclass(frozen=True, eq=False)

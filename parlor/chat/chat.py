@@ -7,7 +7,6 @@ import logging
 import re
 import time
 from concurrent.futures import Executor
-from typing import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
@@ -15,7 +14,8 @@ from parlor.accounts.accounts import AccountError, Accounts, normalize_username
 from parlor.accounts.usernames import is_ghost
 from parlor.chat import eliza
 from parlor.chat.conversation import PAGE_SIZE
-from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key, published_key
+from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key
+from parlor.chat.delivery import MessageDelivery, readers, receives_pushes, seen_by_peer
 from parlor.chat.images import process_image
 from parlor.chat.pair_file import Message, StorageFailed, pair_key
 from parlor.chat.pair_files import PairFiles
@@ -61,24 +61,17 @@ class PairLocks:
 
 
 class Chat:
-    """Sending, reading and listing conversations. `on_message(author, peer, message, unread,
-    listed)` is called to publish a committed message, with the peer's unread count and the
-    conversation-list entries [(key, member, time)] to write along with the events; maybe again
-    after a crash, so it must publish each message once, guarded by published_key.
-    `on_read(reader, peer, message)` is called once someone has read up to the newest message of
-    their peer. The web layer turns both into events for the two people."""
+    """Sending, reading and listing conversations. What it commits (a message, a read to the
+    newest message of a peer, a deletion) it hands to `delivery` (parlor/chat/delivery.py), a
+    message maybe again after a crash: the delivery makes each message's events once."""
 
     def __init__(self, logs: PairFiles, redis: aioredis.Redis, accounts: Accounts, executor: Executor,
-                 on_message: Callable[[str, str, Message, int, list[tuple[str, str, int]]], Awaitable[None]],
-                 on_read: Callable[[str, str, Message], Awaitable[None]] | None = None,
-                 eliza_delay_scale: float = 1.0,
-                 on_delete: Callable[[str, str, Message, dict[str, int] | None], Awaitable[None]] | None = None, *, safety: Safety):
+                 delivery: MessageDelivery, eliza_delay_scale: float = 1.0, *, safety: Safety):
         self.logs = logs
         self._redis = redis
         self._accounts = accounts
         self._executor = executor
-        self._on_message = on_message
-        self._on_read = on_read
+        self._delivery = delivery
         self._eliza_delay_scale = eliza_delay_scale
         self._eliza_replies: set[asyncio.Task] = set()
         self._pair_locks = PairLocks()
@@ -86,7 +79,6 @@ class Chat:
         # pair -> the newest message id this process published: when the next message is the one
         # right after it, nothing can be missing and the marker need not be read (one round trip)
         self._published: dict[str, int] = {}
-        self._on_delete = on_delete
 
     async def peer(self, me: str, raw_peer: str) -> str:
         """The canonical name of someone `me` can talk to: Refused not_found if no such user, invalid if `me`."""
@@ -143,7 +135,7 @@ class Chat:
         """A new pair's marker exists before its first commit, so that even its first message is
         known to be unpublished if a crash comes between (pairs from before markers have none)."""
         if not self.logs.exists(a, b):
-            await self._redis.set(published_key(pair_key(a, b)), 0, nx=True)
+            await self._delivery.begin_pair(pair_key(a, b))
 
     async def _publish(self, a: str, b: str, message: Message, created: bool, unread: int) -> None:
         """Publish a committed message, after any earlier ones of the pair that a crash between
@@ -153,15 +145,15 @@ class Chat:
         if created and self._published.get(pair) == message.id - 1:
             missing = [message]  # this process published the one before it
         else:
-            marker = await self._redis.get(published_key(pair))
+            marker = await self._delivery.delivered_up_to(pair)
             if marker is None:  # a pair from before markers: what it published is unknown
                 missing = [message] if created else []
-            elif message.id <= int(marker):
+            elif message.id <= marker:
                 missing = []
             else:
-                missing = await self._unpublished(a, b, int(marker), message.id) + [message]
+                missing = await self._unpublished(a, b, marker, message.id) + [message]
         for m in missing:  # the peer's unread count as it is now: the last one pushed is right
-            await self._publish_one(a, b, m, unread)
+            await self._delivery.message_stored(pair, a, b, m, unread, readers(a, b))
         self._published[pair] = max(message.id, self._published.pop(pair, 0))  # now the newest entry
         if len(self._published) > PUBLISHED_CACHE:
             del self._published[next(iter(self._published))]  # the pair published longest ago
@@ -176,12 +168,6 @@ class Chat:
         if older:
             log.warning("publishing %d message(s) of %s that a crash left unpublished", len(older), pair_key(a, b))
         return [m for m in older if m.id > published]
-
-    async def _publish_one(self, me: str, peer: str, message: Message, unread: int) -> None:
-        # Both people's conversation lists are brought up to date by the same Redis call that
-        # stores the message's events (one round trip).
-        listed = [(conversations_key(me), peer, message.sent_ms), (conversations_key(peer), me, message.sent_ms)]
-        await self._on_message(me, peer, message, unread, listed)
 
     def _schedule_eliza(self, user: str, text: str) -> None:
         task = asyncio.get_running_loop().create_task(self._eliza_answers(user, text))
@@ -205,19 +191,25 @@ class Chat:
         for task in list(self._eliza_replies):
             task.cancel()
 
-    async def open_and_mark_read(self, me: str, peer: str) -> tuple[list[Message], int]:
+    async def open_and_mark_read(self, me: str, peer: str) -> tuple[list[Message], bool]:
         """The latest messages of a conversation, now marked read for `me` (their peer is told),
-        and the id of the newest message `peer` has read. No file is made."""
+        and whether `me` is shown "Seen" under their newest message. No file is made."""
         return await self._latest(me, peer, mark_read=True)
 
-    async def latest(self, me: str, peer: str) -> tuple[list[Message], int]:
+    async def latest(self, me: str, peer: str) -> tuple[list[Message], bool]:
         """As open_and_mark_read, but nothing is marked read (the page shown again after a refusal)."""
         return await self._latest(me, peer, mark_read=False)
 
-    async def _latest(self, me: str, peer: str, mark_read: bool) -> tuple[list[Message], int]:
+    async def learns_of_reading(self, author: str, reader: str) -> bool:
+        """Whether `author` may learn that `reader` read their messages: not when nobody reads as
+        `author`, nor when `reader` blocked them (whom a person blocked learns nothing of what
+        that person does)."""
+        return receives_pushes(author) and not await self._safety.has_blocked(reader, author)
+
+    async def _latest(self, me: str, peer: str, mark_read: bool) -> tuple[list[Message], bool]:
         async with self.logs.conversation(me, peer) as conversation:
             if conversation is None:
-                return [], 0
+                return [], False
             messages = await conversation.page()
             peer_read = await conversation.read_marker(peer)
             newest = messages[-1] if messages else None
@@ -228,9 +220,9 @@ class Chat:
                 except StorageFailed as e:  # the page is still worth showing; it is marked next time
                     log.warning("a read marker was not stored: %s", e)
                     advanced = False
-        if advanced and newest.author == peer and self._on_read is not None:
-            await self._on_read(me, peer, newest)
-        return messages, peer_read
+        if advanced and newest.author == peer:
+            await self._delivery.read(pair_key(me, peer), me, peer, newest, await self.learns_of_reading(peer, me))
+        return messages, seen_by_peer(me, messages, peer_read) and await self.learns_of_reading(me, peer)
 
     async def older(self, me: str, peer: str, before: int) -> list[Message]:
         async with self.logs.conversation(me, peer) as conversation:
@@ -271,8 +263,7 @@ class Chat:
                           if message is not None and (await conversation.last()).id == message.id else None)
             if message is None:
                 raise Refused("not_found", "There is no message of yours with that number here.")
-            if self._on_delete is not None:
-                await self._on_delete(me, peer, message, unread)
+            await self._delivery.deleted(pair_key(me, peer), me, peer, message, unread, readers(me, peer))
         return message
 
     async def forget_user(self, user: str, ghost: str) -> None:

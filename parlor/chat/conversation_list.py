@@ -31,7 +31,3 @@ async def conversation_peers(redis: aioredis.Redis, user: str, limit: int) -> li
         pipe.smembers(blocks_key(user))
         peers, blocked = await pipe.execute()
     return [peer for peer in peers if peer not in blocked] if blocked else peers
-
-
-def published_key(pair: str) -> str:
-    return f"published:{pair}"  # the id of the pair's newest message whose events were appended

@@ -14,12 +14,12 @@ from parlor.accounts.sessions import Sessions, user_sessions_key
 from parlor.accounts.suspensions import suspension_key
 from parlor.accounts.usernames import new_ghost
 from parlor.chat.chat import Chat
-from parlor.chat.conversation_list import published_key
 from parlor.community.admins import ADMINS_KEY
 from parlor.game.games import Games, open_games_key
 from parlor.game.ranking import member_for
 from parlor.live.events import stream_key, stream_meta_key
 from parlor.live.hub import Hub
+from parlor.live.message_events import published_key
 from parlor.live.presence import ONLINE_KEY, conns_key, presence_key
 from parlor.safety import SUSPENDED_KEY, Safety, bucket_key
 

@@ -11,7 +11,7 @@ import copy
 import time
 from bisect import bisect_left
 from collections import Counter as Tally
-from typing import Awaitable, Callable
+from typing import Callable
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -96,13 +96,6 @@ class Metrics:
     def redis_failed(self, error: Exception) -> None:
         name = type(error).__name__
         self.redis_errors[name] = self.redis_errors.get(name, 0) + 1
-
-    def counting_messages(self, on_message: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        """Wrap Chat's on_message callback (called once per newly committed message)."""
-        async def counted(a: str, b: str, message, *more) -> None:
-            self.message_stored(message.kind)
-            await on_message(a, b, message, *more)
-        return counted
 
     def watch(self, app) -> None:
         """Report the running app's gauges (connections, users, files) too."""

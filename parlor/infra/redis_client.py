@@ -10,8 +10,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import hiredis
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection, ConnectionPool, SSLConnection, UnixDomainSocketConnection, parse_url
+
+# A Redis that is down or restarting: the web layer answers 503, never 500; background jobs try again.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ConnectionError)
 
 
 class HiredisPacking:
@@ -55,3 +59,11 @@ def register_scripts(redis: aioredis.Redis, **sources: str) -> SimpleNamespace:
     """Each Lua source registered on `redis` under its name: called with keys= and args=, it runs
     by EVALSHA and is loaded again if the server has forgotten it."""
     return SimpleNamespace(**{name: redis.register_script(source) for name, source in sources.items()})
+
+
+async def answers(client: aioredis.Redis) -> bool:
+    """Whether Redis answers a PING now (for /healthz)."""
+    try:
+        return bool(await client.ping())
+    except (redis.RedisError, OSError):
+        return False

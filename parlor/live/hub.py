@@ -33,12 +33,10 @@ from parlor.live.events import (
 from parlor.live.online import OnlineAnswers
 from parlor.live.presence import Presence
 from parlor.live.rooms import Connection, Rooms, Subscription
-from parlor.safety import blocks_key
+from parlor.live.typing import TypingNotices
 
 log = logging.getLogger("parlor.hub")
 
-TYPING_CHANNEL = "parlor:typing"  # "<who>\n<to whom>"; never stored
-TYPING_EVERY_MS = 2500  # a typist's notices are forwarded at most this often (the page sends every 3 s)
 HEARTBEAT_EVERY_S = 5  # how often a process renews the presence of its connected users
 KEEPALIVE_EVERY_S = 25  # SSE comment lines keep quiet streams open through proxies
 CATCH_UP_PAGE = 200  # events read from a stream at a time when a connection catches up
@@ -48,12 +46,11 @@ PEER_NOTICE_LIMIT = 500  # a presence change is shown to this many of the user's
 # this long: each process asks Redis whether its connections' sessions still exist.
 SESSION_CHECK_EVERY_S = 5
 SESSION_CHECK_BATCH = 1000  # keys asked about in one round trip: one script that holds Redis about a millisecond
-TYPING_LUA = lua_script("typing")
 MISSING_KEYS_LUA = lua_script("missing_keys")
 
 
 class Views(Protocol):
-    """The state fragments the hub pushes, rendered by the web layer (handlers/live.py)."""
+    """The state fragments the hub pushes, rendered by the web layer (views/live.py)."""
     def online_count(self, count: int) -> str: ...
     def presence(self, user: str, online: bool) -> str: ...
     def typing(self, who: str, to: str) -> str: ...
@@ -83,7 +80,7 @@ class Hub:
         self._reads = asyncio.Semaphore(CATCH_UP_READS)
         self._online = OnlineAnswers(presence)
         self._on_delivered = on_delivered
-        self._typing = redis.register_script(TYPING_LUA)
+        self.typing_notices = TypingNotices(redis)
         self._missing = redis.register_script(MISSING_KEYS_LUA)
         # Appends go one call at a time (whatever waits goes together), so this process fans
         # out its own events in the order their ids were given.
@@ -254,10 +251,8 @@ class Hub:
         self._on_delivered(event.key[0])
 
     async def typing(self, who: str, to: str) -> None:
-        """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS), unless
-        either of them blocked the other."""
-        await self._typing(keys=[f"typing:{who}:{to}", blocks_key(who), blocks_key(to)],
-                           args=[who, to, TYPING_EVERY_MS, TYPING_CHANNEL])
+        """Tell `to`'s open pages that `who` is typing (TypingNotices.notify)."""
+        await self.typing_notices.notify(who, to)
 
     async def sign_out(self, user: str) -> None:
         """Close every live connection of `user` on every process, whatever it came with (the

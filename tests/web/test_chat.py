@@ -404,7 +404,7 @@ async def test_phone_pictures_and_pictures_with_broken_metadata_are_stored_not_a
 @pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u202a", "\u2066", "\u2067", "\u2068", "\u2069",
                                      "\u200e", "\u200f", "\u061c", "\u200b"])
 def test_a_url_with_a_bidi_control_or_invisible_character_is_no_link_and_shows_it(control):
-    from parlor.web.handlers.chat import linkify
+    from parlor.web.views.chat import linkify
 
     html = str(linkify(f"see https://ok.example/{control}exe.txt now"))
     assert "<a " not in html and control not in html
@@ -412,7 +412,7 @@ def test_a_url_with_a_bidi_control_or_invisible_character_is_no_link_and_shows_i
 
 
 def test_links_are_isolated_from_bidi_controls_around_them():
-    from parlor.web.handlers.chat import linkify
+    from parlor.web.views.chat import linkify
 
     html = str(linkify("\u202e see https://ok.example/a.txt"))
     assert '<a href="https://ok.example/a.txt" rel="noopener nofollow ugc" dir="ltr">https://ok.example/a.txt</a>' in html

@@ -140,6 +140,7 @@ def test_the_wheel_holds_one_package_with_its_templates_and_static_files(install
             if path.is_file():
                 assert f"parlor/web/{path.relative_to(ROOT)}" in names
     assert "parlor/web/server.py" in names and "parlor/web/handlers/__init__.py" in names
+    assert "parlor/web/views/__init__.py" in names and "parlor/web/views/boards.py" in names
     assert not any(name.startswith(("parlor/web/tests/", "parlor/web/data/")) or name.endswith("setup.py")
                    for name in names)
     assert "parlor = parlor.web.server:main" in entry_points
@@ -155,7 +156,7 @@ def test_a_wheel_without_the_vendored_files_is_refused(tmp_path):
     source.mkdir()
     for name in ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "server.py"):
         shutil.copy(ROOT / name, source)
-    for folder in ("parlor", "handlers", "templates", "static"):
+    for folder in ("parlor", "handlers", "views", "templates", "static"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("vendor", "__pycache__"))
     done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", tmp_path / "dist", source],
                           capture_output=True, text=True, timeout=180)

@@ -8,7 +8,7 @@ from parlor.chat.chat import Chat, PairLocks
 
 def test_chat_cannot_be_built_without_its_blocks_and_rate_limits():
     with pytest.raises(TypeError, match="safety"):
-        Chat(None, None, None, None, on_message=None)
+        Chat(None, None, None, None, delivery=None)
 
 
 @pytest.mark.gen_test(timeout=10)

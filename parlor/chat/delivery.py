@@ -1,0 +1,52 @@
+"""The port a stored message leaves chat by: chat hands what it committed (a message, a read, a
+deletion) to a MessageDelivery, which the live wing implements (parlor/live/message_events.py)
+and services.py wires. Who of a pair is sent anything, and who may learn of a reading, is decided
+here, once."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from parlor.accounts.usernames import is_ghost
+from parlor.chat import eliza
+from parlor.chat.pair_file import Message
+
+
+class MessageDelivery(Protocol):
+    """Tells the people of a pair what chat stored: each message once, in the pair's order."""
+
+    async def begin_pair(self, pair: str) -> None:
+        """A new pair, before its first commit: it has delivered nothing yet (so a crash between
+        that commit and the delivery is noticed)."""
+
+    async def delivered_up_to(self, pair: str) -> int | None:
+        """The id of the pair's newest message delivered; None for a pair from before markers."""
+
+    async def message_stored(self, pair: str, me: str, peer: str, message: Message, unread: int,
+                             readers: list[str]) -> None:
+        """A committed message of `me` and `peer` (`unread`: the peer's unread count) to those of
+        them in `readers`, and the conversation at the top of both people's lists; delivered
+        once however often it is handed over (after a crash, again)."""
+
+    async def read(self, pair: str, reader: str, author: str, newest: Message, author_learns: bool) -> None:
+        """`reader` read up to `newest` (a message of `author`): their other tabs drop the unread
+        mark; `author` sees "Seen" if `author_learns`."""
+
+    async def deleted(self, pair: str, me: str, peer: str, message: Message, unread: dict[str, int] | None,
+                      readers: list[str]) -> None:
+        """`me` deleted their `message`: swapped in every tab of those in `readers`, with their
+        conversation-list rows when it was the newest (`unread`: each person's unread count)."""
+
+
+def receives_pushes(user: str) -> bool:
+    """Whether anyone reads as `user`: not ELIZA, and not a deleted account's ghost."""
+    return user != eliza.USERNAME and not is_ghost(user)
+
+
+def readers(a: str, b: str) -> list[str]:
+    """Those of a pair who are sent its messages, reads and deletions."""
+    return [user for user in (a, b) if receives_pushes(user)]
+
+
+def seen_by_peer(me: str, messages: list[Message], peer_read: int) -> bool:
+    """Whether my newest message is the conversation's newest and the peer has read it."""
+    return bool(messages) and messages[-1].author == me and peer_read >= messages[-1].id
