@@ -38,12 +38,12 @@ from parlor.infra.metrics import Metrics
 from parlor.infra.redis_client import REDIS_DOWN, answers
 from parlor.live.events import EventLog
 from parlor.live.hub import Hub
-from parlor.live.listener import Listener, Subscribed
+from parlor.live.listener import Listener
 from parlor.live.message_events import MessageEvents
 from parlor.live.presence import PRESENCE_CHANNEL, Presence
 from parlor.live.typing import TYPING_CHANNEL
 from parlor.safety import Safety
-from parlor.web.handlers.scores import BoardViews
+from parlor.web.views.boards import BoardViews
 from parlor.web.views.chat import ChatViews, linkify
 from parlor.web.views.live import LiveViews
 
@@ -118,8 +118,7 @@ class Services:
         self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,
                                      suspensions=self.suspensions, resets=resets, leaderboards=self.leaderboards,
                                      reports=self.reports, chat=self.chat, audit=self.audit)
-        notices = Subscribed()  # the listener keeps it; the board cache trusts notices only while it is set
-        self.board_views = BoardViews(self.leaderboards, self.templates, self.hub, notices)
+        self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.listener = Listener(redis, {
             BOARDS_CHANNEL: self.board_views.board_changed,
             self.hub.events_channel: self.hub.on_events,
@@ -127,7 +126,7 @@ class Services:
             TYPING_CHANNEL: self.hub.on_typing,
             SIGN_OUT_CHANNEL: self._signed_out,
             LEFT_CHANNEL: self.chat.on_user_left,
-        }, on_resubscribe=self._resubscribed, subscribed=notices)
+        }, on_resubscribe=self._resubscribed)
 
     def _pool(self, threads: int, name: str) -> ThreadPoolExecutor:
         pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
@@ -174,8 +173,8 @@ class Services:
         await self.hub.on_sign_out(notice)
 
     def _resubscribed(self) -> None:
-        """Notices may have been missed while the subscription was down."""
-        self.board_views.forget()
+        """Notices may have been missed while the subscription was down (the board cache asks
+        Redis for each board's version anyway)."""
         self.accounts.forget()  # an account may have left meanwhile
         self.sessions.forget()  # and sessions ended
         self.hub.resync()

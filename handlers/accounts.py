@@ -172,7 +172,6 @@ class LeaveHandler(AccountHandler):
         except AccountError as e:
             await self.refuse("leave", e)
             return
-        self.application.board_views.forget()  # off the boards here at once; other processes hear the notice
         self.clear_cookie(SESSION_COOKIE)  # the session itself ended with the account
         self.redirect_after_post("/")
 

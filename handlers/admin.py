@@ -236,6 +236,5 @@ class AdminBoardEntryHandler(AdminBase):
         board = int(raw_board) if raw_board.isdigit() and len(raw_board) <= 8 else 0
         await self.moderation.remove_entry(self.current_user, board, self.form("member"),
                                            self.form("ban") == "1", self.form("reason"))
-        self.application.board_views.forget(board)  # here at once; other processes hear the board's notice
         target = safe_next(self.get_body_argument("next", None), "/admin")
         self.redirect(target, status=303)

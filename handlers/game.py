@@ -59,7 +59,6 @@ class GamesHandler(GameBase):
         if visitor is None:  # a new session's first game counts towards its own limit too
             await self.application.safety.hit("games", member_for(self.current_user, session["player"]))
         game_id = await self.application.games.start(session["player"], board, self.current_user, address)
-        self.application.board_views.forget(board)  # its forfeit may have changed the board
         self.redirect_after_post(f"/games/{game_id}")
 
 
@@ -79,7 +78,6 @@ class GuessHandler(GameBase):
         if game.finished:  # a guess on a finished game is refused above: this one ended it
             self.application.metrics.game_finished(game.max, game.status)
         if game.status == "won" and game.member:
-            self.application.board_views.forget(game.max)  # our own notice comes back a moment later
             if game.member == member_for(self.current_user, ""):
                 await self.announce_standing(game)
         if self.wants_fragment():
@@ -97,5 +95,4 @@ class ClaimHandler(GameBase):
         except Refused as e:
             await self.refuse(game_id, e)
             return
-        self.application.board_views.forget(game.max)  # our own notice comes back a moment later
         self.redirect_after_post(f"/games/{game_id}")

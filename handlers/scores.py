@@ -1,119 +1,16 @@
 """Leaderboard pages, and the scraping contract: /scores/<max>/fragment and /scores/<max>.json."""
 from __future__ import annotations
 
-import functools
-import json
-from dataclasses import dataclass
-from email.utils import formatdate
-
-from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, Page, Stats, board_member, forfeit_guesses, member_for
-from parlor.live.listener import Subscribed
+from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, board_member, forfeit_guesses, member_for
 from parlor.refusals import Refused
 from parlor.safety import address_group
+from parlor.web.views.boards import TOP, BoardView, histogram_bars
 
 from .base import BaseHandler
 from .jsonp import CALLBACK_RE, jsonp
 
-TOP = 10  # rows on the front page, in pushes, and by default
 MAX_LIMIT = 100  # rows one request may ask for
 MAX_OFFSET = 1_000_000  # deeper than any board we expect; refuse absurd numbers early
-HISTOGRAM_MIN_BARS = 10  # bars in a board's histogram at least; later counts share the last bar
-HISTOGRAM_PAST_BEST = 6  # bars past the best possible count, when that makes more than the minimum
-
-
-@dataclass(frozen=True)
-class BoardView:
-    """One page of a board, rendered once: the HTML fragment and the JSON, with its ETag."""
-
-    page: Page
-    fragment: str
-    json_text: str
-    etag: str
-    last_modified: str
-
-    @functools.cached_property
-    def headers(self) -> dict[str, str]:
-        """What every answer with this view carries (made once: valid by construction)."""
-        return {"ETag": self.etag, "Last-Modified": self.last_modified,
-                "Cache-Control": "no-cache",  # store, but ask again: boards change any time
-                "Access-Control-Allow-Origin": "*"}  # public data, for other sites' pages
-
-
-def board_json(page: Page) -> str:
-    """The JSON of a board page; `<` escaped so it is safe anywhere; non-ASCII (U+2028...) escaped."""
-    body = {"board": page.board, "version": page.version, "total": page.total, "offset": page.offset,
-            "entries": [entry.as_json() for entry in page.entries]}
-    return json.dumps(body, ensure_ascii=True).replace("<", "\\u003c")
-
-
-class BoardViews:
-    """Rendered boards cached per board version. A write on any process publishes a notice; the
-    notice drops this process's copies and pushes the new top rows to pages showing that board.
-    Nothing is cached while the notices cannot be trusted (the subscription is down)."""
-
-    def __init__(self, leaderboards, templates, hub, notices: Subscribed):
-        """`notices` says whether board notices arrive now (the Listener keeps it)."""
-        self._leaderboards = leaderboards
-        self._fragment = templates.get_template("partials/_board.html")
-        self._hub = hub
-        self._notices = notices
-        self._cache: dict[tuple[int, int], BoardView] = {}
-        self._generation = 0  # bumped by every invalidation; a fill that spans one is not kept
-
-    def cached(self, board: int, limit: int = TOP, offset: int = 0) -> BoardView | None:
-        """The view if this process holds it: no Redis, no rendering."""
-        return self._cache.get((board, limit)) if offset == 0 else None
-
-    async def view(self, board: int, limit: int = TOP, offset: int = 0) -> BoardView:
-        hit = self.cached(board, limit, offset)
-        if hit is not None:
-            return hit
-        generation = self._generation
-        page = await self._leaderboards.page(board, offset, limit)
-        view = BoardView(page, self._fragment.render(page=page, oob=False), board_json(page),
-                         f'"b{board}-v{page.version}-o{offset}-l{limit}"',
-                         formatdate(page.updated_ms / 1000, usegmt=True))
-        if offset == 0 and self._notices.now and generation == self._generation:
-            self._cache[(board, limit)] = view
-        return view
-
-    def forget(self, board: int | None = None) -> None:
-        self._generation += 1
-        for key in [k for k in self._cache if board is None or k[0] == board]:
-            del self._cache[key]
-
-    async def board_changed(self, notice: str) -> None:
-        """A board changed somewhere: forget it, push its new top rows to pages showing it."""
-        board = int(notice)
-        self.forget(board)
-        topic = f"board:{board}"
-        if self._hub.has_topic(topic):
-            # Only the pushed fragment is made here (one render, no JSON): the next request for
-            # the board fills the cache, off the path of a fan-out to every open page.
-            page = await self._leaderboards.page(board, 0, TOP)
-            self._hub.send_topic(topic, self._fragment.render(page=page, oob=True))
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One bar of a board's histogram: winning games that took `guesses` (or more, if last)."""
-
-    guesses: int
-    label: str
-    games: int
-    mine: int
-
-
-def histogram_bars(stats: Stats) -> list[Bar]:
-    """A bar per guess count up to a few past the best possible (HISTOGRAM_MIN_BARS at least); the
-    long tail of slower games shares the last bar, so one 900-guess game cannot flatten the rest."""
-    last = max(HISTOGRAM_MIN_BARS, stats.best_possible + HISTOGRAM_PAST_BEST)
-    bars = [Bar(g, str(g), stats.counts.get(g, 0), stats.mine.get(g, 0)) for g in range(1, last)]
-
-    def tail(counts: dict[int, int]) -> int:
-        return sum(games for guesses, games in counts.items() if guesses >= last)
-
-    return bars + [Bar(last, f"{last}+", tail(stats.counts), tail(stats.mine))]
 
 
 class BoardMixin:
@@ -145,22 +42,15 @@ def _bounded(handler, name: str, default: int, low: int, high: int) -> int:
 
 
 class ScrapeHandler(BoardMixin, BaseHandler):
-    """Public, cacheable, no session: what a scraper reads costs no Redis round trip when cached.
-    A cached answer is sent synchronously; only a miss awaits Redis."""
+    """Public, cacheable, no session: what a scraper reads is rendered once per board version;
+    a cached answer costs one small Redis read (BoardViews.view)."""
 
     def prepare(self) -> None:
         self.check_sizes()
 
-    def get(self, raw_board: str):
+    async def get(self, raw_board: str) -> None:
         board, (limit, offset) = self.board_or_404(raw_board), self.paging()
         self.check_request()
-        view = self.application.board_views.cached(board, limit, offset)
-        if view is not None:
-            self.respond(view)
-            return None
-        return self._fill(board, limit, offset)  # Tornado awaits what get returns
-
-    async def _fill(self, board: int, limit: int, offset: int) -> None:
         self.respond(await self.application.board_views.view(board, limit, offset))
 
     def check_request(self) -> None:

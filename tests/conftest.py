@@ -57,6 +57,21 @@ def app(config, redis_sync, io_loop):
 
 
 @pytest.fixture
+def second_app(config, app, io_loop):
+    """A second app on the same Redis and data dir (another process, as far as Redis can tell),
+    served on its own port: the app and its base URL."""
+    second = make_app(config)
+    io_loop.run_sync(second.start)
+    server = tornado.httpserver.HTTPServer(second)
+    sock, port = tornado.testing.bind_unused_port()
+    server.add_socket(sock)
+    yield second, f"http://127.0.0.1:{port}"
+    server.stop()
+    io_loop.run_sync(server.close_all_connections)
+    io_loop.run_sync(second.stop)
+
+
+@pytest.fixture
 def proxied_url(app, io_loop):
     """The app served as with --xheaders (a proxy in front): a Visitor's `address` is the
     address the app sees, so one test can have visitors at several addresses."""

@@ -95,6 +95,13 @@ class Leaderboards:
     async def page(self, board: int, offset: int = 0, limit: int = 10) -> Page:
         return await self._read(board, offset, limit)
 
+    async def versions(self, boards: list[int]) -> list[int]:
+        """Each of these boards' version now (0 for a board never written), in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for board in boards:
+                pipe.hget(meta_key(board), "version")
+            return [int(version or 0) for version in await pipe.execute()]
+
     async def _read(self, board: int, offset: int, limit: int, around: str = "") -> Page | None:
         answer = await self._scripts.page(
             keys=[board_key(board), meta_key(board)],

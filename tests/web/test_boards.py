@@ -192,3 +192,19 @@ async def test_guest_entries_expire(http_server, http_client, base_url, redis_sy
     assert await app.leaderboards.sweep_guests() == 1
     assert json.loads((await guest.get("/scores/10.json")).body)["entries"] == []
     assert not redis_sync.exists("recent:10:a:127.0.0.1", "scores:10:entry:a:127.0.0.1")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_win_on_one_process_shows_at_once_in_the_others_fragment(
+        http_server, http_client, base_url, second_app):
+    other, other_url = second_app
+    scraper = Visitor(http_client, other_url)
+    player = Visitor(http_client, base_url)
+    await player.sign_up("alice")
+    await play_games(player, MIN_GAMES - 1)
+    before = await scraper.get("/scores/10/fragment")
+    assert 'data-name="alice"' not in before.body.decode()  # the other process holds this one
+    await other.listener.stop()  # its notice of the win is late (pub/sub is not read-your-writes)
+    await play_games(player, 1)  # the win that puts her on the board
+    after = await scraper.get("/scores/10/fragment")
+    assert 'data-name="alice"' in after.body.decode() and after.headers["ETag"] != before.headers["ETag"]

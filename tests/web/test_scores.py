@@ -75,7 +75,7 @@ async def test_jsonp_wraps_the_json_safely(http_server, http_client, base_url):
 
 def test_board_json_escapes_line_separators_and_markup():
     from parlor.game.ranking import Entry, Page
-    from parlor.web.handlers.scores import board_json
+    from parlor.web.views.boards import board_json
 
     entry = Entry(1, "g:x", "a\u2028b\u2029</script>", True, 3, 0, 0)
     text = board_json(Page(10, 1, 0, 1, 0, [entry]))
@@ -160,19 +160,20 @@ async def test_live_refuses_unknown_boards(http_server, http_client, base_url, q
 
 
 @pytest.mark.gen_test
-async def test_the_cached_fragment_costs_no_redis_round_trip(http_server, http_client, base_url, app, redis_sync):
+async def test_the_cached_fragment_costs_one_version_read_and_is_never_read_or_rendered_again(
+        http_server, http_client, base_url, app, redis_sync):
     visitor = Visitor(http_client, base_url)
-    for _ in range(50):  # until the listener has subscribed and the view is cached
-        await visitor.get("/scores/25/fragment")
-        if app.listener.subscribed:
-            break
-        await asyncio.sleep(0.02)
-    await visitor.get("/scores/25/fragment")
-    before = redis_sync.info("stats")["total_commands_processed"]
+    await visitor.get("/scores/25/fragment")  # read and rendered once, then cached
+
+    def calls(command: str) -> int:
+        return redis_sync.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0)
+
+    before, scripts = redis_sync.info("stats")["total_commands_processed"], calls("evalsha")
     for _ in range(20):
         assert (await visitor.get("/scores/25/fragment")).code == 200
     after = redis_sync.info("stats")["total_commands_processed"]
-    assert after - before <= 3  # the INFO call itself, and the odd presence tick
+    assert after - before <= 20 + 4  # a version read each; the INFO calls, and the odd presence tick
+    assert calls("evalsha") - scripts <= 2  # the page's script never ran again (only the odd tick's)
 
 
 async def win_in(visitor, redis_sync, guesses: int, board: int = 10) -> str:
@@ -248,7 +249,7 @@ async def test_the_board_page_draws_the_histogram_in_svg(http_server, http_clien
 
 def test_slow_games_share_the_last_bar():
     from parlor.game.ranking import Stats
-    from parlor.web.handlers.scores import histogram_bars
+    from parlor.web.views.boards import histogram_bars
 
     bars = histogram_bars(Stats(1000, {10: 2, 16: 1, 900: 1}, {900: 1}))
     assert len(bars) == 16 and bars[-1].label == "16+" and (bars[-1].games, bars[-1].mine) == (2, 1)

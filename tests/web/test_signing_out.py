@@ -7,30 +7,19 @@ import re
 import time
 
 import pytest
-import tornado.httpserver
 import tornado.web
-from tornado.testing import bind_unused_port
 
 from parlor.accounts.sessions import SESSION_CACHE_S
 from parlor.live.hub import SESSION_CHECK_EVERY_S
-from parlor.web.server import make_app
 from tests.helpers import SseClient, Visitor, next_frame, send_message, users
 
 PROMPTLY_S = 3.0  # a notice travels through Redis pub/sub: well under this
 
 
 @pytest.fixture
-def other_process(config, app, io_loop):
+def other_process(second_app):
     """A second app on the same Redis and data dir, served on its own port: its base URL."""
-    second = make_app(config)
-    io_loop.run_sync(second.start)
-    server = tornado.httpserver.HTTPServer(second)
-    sock, port = bind_unused_port()
-    server.add_socket(sock)
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-    io_loop.run_sync(server.close_all_connections)
-    io_loop.run_sync(second.stop)
+    return second_app[1]
 
 
 def session_id(app, visitor) -> str:

@@ -110,6 +110,17 @@ async def test_board_entries_hide_while_suspended_and_come_back_when_lifted(http
     assert json.loads(shown.body)["entries"] == json.loads(before.body)["entries"]  # as it was: the games were kept
 
 
+@pytest.mark.gen_test(timeout=90)
+async def test_a_suspension_hides_the_entries_at_once_before_any_notice(http_server, http_client, base_url, app):
+    alice, bob = await users(http_client, base_url, "alice", "bob")
+    await play_games(alice, MIN_GAMES)
+    assert 'data-name="alice"' in (await bob.get("/scores/10/fragment")).body.decode()  # cached now
+    await app.listener.stop()  # the board's notice is late: only the cache's own check can tell
+    admin = await admin_visitor(app, http_client, base_url)
+    assert (await suspend(admin, "alice")).code == 200
+    assert 'data-name="alice"' not in (await bob.get("/scores/10/fragment")).body.decode()
+
+
 @pytest.mark.gen_test(timeout=60)
 async def test_peers_see_a_suspended_account_as_suspended_and_history_stays(http_server, http_client, base_url, app):
     alice, bob = await users(http_client, base_url, "alice", "bob")

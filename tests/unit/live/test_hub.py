@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from parlor.live.events import Event, EventLog, Reload, stream_key
 from parlor.live.hub import Hub
-from parlor.live.listener import Listener, Subscribed
+from parlor.live.listener import Listener
 from parlor.live.presence import ONLINE_KEY, Presence, conns_key, presence_key
 from parlor.web.handlers.wire import sse_text, ws_text
 from tests.helpers import until
@@ -309,24 +309,27 @@ async def test_the_listener_trusts_notices_only_while_subscribed(client, redis_s
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_board_views_cache_nothing_without_a_live_subscription(client, redis_sync):
+async def test_a_cached_board_view_is_served_only_while_its_version_is_redis_s(client, redis_sync):
     import jinja2
 
+    from parlor.game.games import Games
     from parlor.game.leaderboards import Leaderboards
-    from parlor.web.handlers.scores import BoardViews
+    from parlor.game.ranking import MIN_GAMES
     from parlor.web.server import ROOT
+    from parlor.web.views.boards import BoardViews
 
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=True)
-    notices = Subscribed()
-    views = BoardViews(Leaderboards(client, (10,)), templates, make_hub(client), notices)
-    Listener(client, {}, on_resubscribe=views.forget, subscribed=notices)
-    await views.view(10)
-    assert views.cached(10) is None  # not subscribed: every read goes to Redis
-    notices.now = True
-    await views.view(10)
-    assert views.cached(10) is not None
-    views.forget(10)
-    assert views.cached(10) is None
+    views = BoardViews(Leaderboards(client, (10,)), templates, make_hub(client))
+    first = await views.view(10)
+    assert await views.view(10) is first  # rendered once per version
+    # Another process puts alice on the board; its notice never comes (no listener here at all).
+    games = Games(client, Leaderboards(client, (10,)))
+    for _ in range(MIN_GAMES):
+        game_id = await games.start("p1", 10, user="alice")
+        await games.guess(game_id, "p1", redis_sync.hget(f"game:{game_id}", "secret"), "alice")
+    changed = await views.view(10)
+    assert changed.page.version > first.page.version and 'data-name="alice"' in changed.fragment
+    assert await views.view(10) is changed
 
 
 @pytest.mark.gen_test
