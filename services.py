@@ -107,7 +107,8 @@ class Services:
                          eliza_delay_scale=config.eliza_delay, safety=self.safety)
         self._stops.push_async_callback(self.chat.stop)  # ELIZA's replies still thinking
         self.leaderboards = Leaderboards(redis, config.boards)
-        self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries)
+        self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries,
+                           safety=self.safety)
         resets = PasswordResets(redis)
         self.credentials = Credentials(self.accounts, self.sessions, resets)
         self.leaving = Leaving(redis, self.credentials, self.accounts, self.sessions, self.chat, self.games,

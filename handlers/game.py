@@ -1,7 +1,7 @@
 """Playing: start a game, guess, and (for a guest who won) give a name for the board."""
 from __future__ import annotations
 
-from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, forfeit_guesses, member_for
+from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, forfeit_guesses
 from parlor.live.events import Outgoing
 from parlor.refusals import Refused
 from parlor.safety import address_group
@@ -11,11 +11,8 @@ from .base import BaseHandler
 
 class GameBase(BaseHandler):
     async def announce_standing(self, game) -> None:
-        """A signed-in player's game changed their entry: an event to every tab of theirs."""
-        app = self.application
-        standing = await app.leaderboards.best(game.max, game.member)
-        if standing is None:
-            return
+        """A signed-in player's guess changed their entry: an event to every tab of theirs."""
+        app, standing = self.application, game.standing
         html = app.templates.get_template("partials/_my_best.html").render(
             board=game.max, standing=standing, oob=True)
         await app.hub.publish([Outgoing(self.current_user, "score", html, {"board": game.max, **standing.as_json()})])
@@ -48,18 +45,14 @@ class GameBase(BaseHandler):
 class GamesHandler(GameBase):
     async def post(self) -> None:
         raw = self.get_body_argument("max", "")
-        board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else None
-        if board not in self.application.config.boards:
-            raise Refused("invalid", "Choose one of the boards offered.")
-        address = address_group(self.request.remote_ip)
-        visitor = member_for(self.current_user, self.player) if self.session else None
-        # Before a session is made: a refused start stores nothing.
-        await self.application.safety.check_game_start(address, visitor)
-        session = await self.ensure_session()
-        if visitor is None:  # a new session's first game counts towards its own limit too
-            await self.application.safety.hit("games", member_for(self.current_user, session["player"]))
-        game_id = await self.application.games.start(session["player"], board, self.current_user, address)
+        board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else 0  # 0: no board (refused)
+        game_id = await self.application.games.start(self.player, board, self.current_user,
+                                                     address_group(self.request.remote_ip), self.new_player)
         self.redirect_after_post(f"/games/{game_id}")
+
+    async def new_player(self) -> str:
+        """A session for a visitor who had none (its cookie set), and its player id."""
+        return (await self.ensure_session())["player"]
 
 
 class GameHandler(GameBase):
@@ -77,9 +70,8 @@ class GuessHandler(GameBase):
             return
         if game.finished:  # a guess on a finished game is refused above: this one ended it
             self.application.metrics.game_finished(game.max, game.status)
-        if game.status == "won" and game.member:
-            if game.member == member_for(self.current_user, ""):
-                await self.announce_standing(game)
+        if game.standing is not None:
+            await self.announce_standing(game)
         if self.wants_fragment():
             await self.show_game(game)  # htmx swaps only the game
         else:

@@ -6,17 +6,18 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
 from parlor.accounts.lookalikes import folded
 from parlor.accounts.sessions import GUEST_SESSION_TTL_S
 from parlor.game.leaderboards import Leaderboards
-from parlor.game.ranking import COUNTS_PREFIX, HISTORY_LENGTH, board_member, history_key, is_guest_entry, member_for
+from parlor.game.ranking import COUNTS_PREFIX, HISTORY_LENGTH, Entry, board_member, history_key, is_guest_entry, member_for
 from parlor.infra.config import NO_LIMIT, Rate
 from parlor.infra.redis_client import register_scripts
 from parlor.refusals import Refused
-from parlor.safety import GCRA_LUA, bucket_key, over_limit
+from parlor.safety import GCRA_LUA, Safety, bucket_key, over_limit
 
 __all__ = ["Games", "Game", "folded", "parse_guess", "clean_guest_name"]
 
@@ -124,6 +125,7 @@ class Game:
     finished_ms: int | None
     member: str | None  # the board entry it counts for (fixed when it starts)
     named: bool = False  # a guest named their address's entry with it
+    standing: Entry | None = None  # the signed-in player's entry, when this guess changed it
 
     @property
     def for_guest_entry(self) -> bool:
@@ -171,19 +173,28 @@ class Games:
     """Start, load and play games; count them on the boards."""
 
     def __init__(self, redis: aioredis.Redis, leaderboards: Leaderboards, guess_limit: Rate = NO_LIMIT,
-                 guest_entries: bool = True):
+                 guest_entries: bool = True, *, safety: Safety):
         self._redis = redis
         self.leaderboards = leaderboards
+        self._safety = safety  # the limits on game starts, per address and per player
         self.guess_limit = guess_limit
         self.guest_entries = guest_entries  # whether guests' games count for guest entries (--guest-boards)
         self._scripts = register_scripts(redis, guess=_GUESS, start=_START)
 
-    async def start(self, player: str, board: int, user: str | None = None, address: str = "-") -> str:
-        """A new game on a board for this player (their open game there is forfeited); it counts
-        at once, as a forfeit until won, for the user's entry or their address's guest entry (for
-        none, when guests are not ranked). Returns its id."""
+    async def start(self, player: str | None, board: int, user: str | None = None, address: str = "-",
+                    new_player: Callable[[], Awaitable[str]] | None = None) -> str:
+        """A new game on a board for this player (their open game there is forfeited), if the
+        limits on game starts of its address (an address_group) and its player allow it. A
+        visitor with no player yet (None) gets one from `new_player()` once the start is allowed,
+        so a refused start stores nothing. The game counts at once, as a forfeit until won, for
+        the user's entry or their address's guest entry (for none, when guests are not ranked).
+        Returns its id."""
         if board not in self.leaderboards.boards:
             raise Refused("invalid", "Choose one of the boards offered.")
+        await self._safety.check_game_start(address, member_for(user, player) if player else None)
+        if player is None:
+            player = await new_player()
+            await self._safety.hit("games", member_for(user, player))  # a new player's first game counts for it too
         game_id = secrets.token_urlsafe(12)
         owner = member_for(user, player)
         member = board_member(user, address) if user or self.guest_entries else ""
@@ -242,8 +253,10 @@ class Games:
             raise over_limit("guesses", int(answer[1]))
         game = await self.load(game_id, player)
         if game.status == "won" and game.member:
-            await self.leaderboards.win(game_key(game.id), game.id, game.max, game.member, game.count,
-                                        game.finished_ms, game.duration_ms)
+            changed = await self.leaderboards.win(game_key(game.id), game.id, game.max, game.member, game.count,
+                                                  game.finished_ms, game.duration_ms) > 0
+            if changed and user and game.member == member_for(user, ""):
+                game.standing = await self.leaderboards.best(game.max, game.member)
         return game
 
     async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken) -> Game:

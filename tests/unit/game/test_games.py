@@ -5,12 +5,13 @@ import redis.asyncio as aioredis
 from parlor.game.games import MAX_GUESSES, Games, clean_guest_name, folded, parse_guess
 from parlor.game.leaderboards import Leaderboards
 from parlor.refusals import Refused
+from parlor.safety import Safety
 
 
 @pytest.fixture
 def games(redis_url, redis_sync, io_loop):
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield Games(client, Leaderboards(client, (10, 100)))
+    yield Games(client, Leaderboards(client, (10, 100)), safety=Safety.unlimited(client))
     io_loop.run_sync(client.aclose)
 
 
@@ -73,6 +74,21 @@ async def test_a_signed_in_win_counts_for_the_users_entry_at_once(games, redis_s
     assert redis_sync.hget("scores:10:entry:u:alice", "guest") == "0"
     assert redis_sync.zscore("scores:10", "u:alice") is None  # one game is no standing
     assert len(await games.history("alice", "p1")) == 1
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_guess_returns_the_players_standing_only_when_it_changed_their_entry(games, redis_sync):
+    from parlor.game.ranking import MIN_GAMES
+
+    async def win(user):
+        game_id = await games.start("p1", 10, user=user)
+        return await games.guess(game_id, "p1", redis_sync.hget(f"game:{game_id}", "secret"), user)
+
+    assert [(await win("alice")).standing for _ in range(MIN_GAMES - 1)] == [None] * (MIN_GAMES - 1)  # unranked
+    ranked = await win("alice")  # the game that puts her on the board
+    assert ranked.standing.member == "u:alice" and ranked.standing.rank == 1 and ranked.standing.games == MIN_GAMES
+    for _ in range(MIN_GAMES):
+        assert (await win(None)).standing is None  # a guest's entry: nobody to tell
 
 
 @pytest.mark.gen_test(timeout=60)

@@ -315,6 +315,7 @@ async def test_a_cached_board_view_is_served_only_while_its_version_is_redis_s(c
     from parlor.game.games import Games
     from parlor.game.leaderboards import Leaderboards
     from parlor.game.ranking import MIN_GAMES
+    from parlor.safety import Safety
     from parlor.web.server import ROOT
     from parlor.web.views.boards import BoardViews
 
@@ -323,7 +324,7 @@ async def test_a_cached_board_view_is_served_only_while_its_version_is_redis_s(c
     first = await views.view(10)
     assert await views.view(10) is first  # rendered once per version
     # Another process puts alice on the board; its notice never comes (no listener here at all).
-    games = Games(client, Leaderboards(client, (10,)))
+    games = Games(client, Leaderboards(client, (10,)), safety=Safety.unlimited(client))
     for _ in range(MIN_GAMES):
         game_id = await games.start("p1", 10, user="alice")
         await games.guess(game_id, "p1", redis_sync.hget(f"game:{game_id}", "secret"), "alice")
