@@ -111,10 +111,13 @@ class Services:
                            safety=self.safety)
         resets = PasswordResets(redis)
         self.credentials = Credentials(self.accounts, self.sessions, resets)
-        self.leaving = Leaving(redis, self.credentials, self.accounts, self.sessions, self.chat, self.games,
-                               self.safety, self.hub, resets)
         self.data_export = DataExport(redis, self.chat, self.games, self.image_pool)
         self.suspensions = Suspensions(redis, self.accounts, self.sessions, self.hub, self.leaderboards)
+        # Every store that keeps something of a user forgets it itself when the account goes;
+        # those whose keys are found only by looking (per pair, per address) come last.
+        self.leaving = Leaving(redis, self.credentials, self.accounts, self.sessions, self.hub, stores=(
+            self.games, self.safety, self.events, self.chat, self.sessions, self.presence, resets, self.suspensions,
+            self.admins, self.message_events, self.hub, self.accounts))
         self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
         self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,
                                      suspensions=self.suspensions, resets=resets, leaderboards=self.leaderboards,

@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from parlor.infra.batching import Batcher
 from parlor.infra.config import NO_LIMIT, Rate
+from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
 
 MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by anyone
@@ -199,6 +200,7 @@ def over_limit(limit: str, wait_ms: int) -> Refused:
 
 LIMITS = ("messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses",
           "reports")
+USER_LIMITS = ("messages", "conversations", "images", "reports")  # counted per user (the rest: per address, game, entry)
 
 
 class Safety:
@@ -297,8 +299,9 @@ class Safety:
     async def has_blocked(self, me: str, peer: str) -> bool:
         return bool(await self._redis.sismember(blocks_key(me), peer))
 
-    async def forget(self, user: str) -> None:
-        """Remove `user` from every block, either way (their account is gone: a later account
-        with the same name is someone else)."""
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """Remove `user` from every block, either way, and drop their rate buckets (their account
+        is gone: a later account with the same name is someone else)."""
         await self._forget(keys=[blocks_key(user), blocked_by_key(user)],
                            args=[user, blocks_key(""), blocked_by_key("")])
+        await self._redis.delete(*(bucket_key(limit, user) for limit in USER_LIMITS))

@@ -32,6 +32,7 @@ from parlor.accounts.usernames import (
     reserved_key,
     user_key,
 )
+from parlor.infra.user_keys import KeysNaming
 from parlor.infra.redis_client import register_scripts
 from parlor.refusals import Refused
 from parlor.safety import Safety, address_group
@@ -117,6 +118,10 @@ def check_password(password: str) -> None:
 
 
 
+def login_attempts_key(name: str, address: str) -> str:
+    return f"login-attempts:{name}:{address}"  # failed logins of a name from one address
+
+
 def token_key(token: str) -> str:
     """Where a token's owner is found: by the token's SHA-256, never the token itself."""
     return "api-token:" + hashlib.sha256(token.encode()).hexdigest()
@@ -177,6 +182,10 @@ class Accounts:
                 self._known.clear()
             self._known.add(name)
         return found
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone (Accounts.remove): its failed-login counters go too."""
+        await keys.delete_matching(login_attempts_key(user, "*"))
 
     def forget(self, name: str | None = None) -> None:
         """`name` left (a notice from any process): ask Redis about it again. None: every name
@@ -295,7 +304,7 @@ class Accounts:
         # Hash flooding: fresh names dodge the per-name count, so every address has a budget of
         # password checks too, shared by all processes.
         await self._count("logins", address, LoginThrottled)
-        attempts_key = f"login-attempts:{name}:{address}"
+        attempts_key = login_attempts_key(name, address)
         attempt = await self._scripts.count_attempt(
             keys=[attempts_key], args=[FAILED_LOGIN_WINDOW_S, FAILED_LOGIN_LIMIT, LOGIN_LOCKOUT_S])
         if attempt < 0:

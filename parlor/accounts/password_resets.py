@@ -7,6 +7,8 @@ import secrets
 
 import redis.asyncio as aioredis
 
+from parlor.infra.user_keys import KeysNaming
+
 RESET_TTL_S = 24 * 3600  # long enough to pass a link on by hand, short enough not to linger
 RESET_TOKEN_BYTES = 32  # 256 random bits: not guessable
 
@@ -60,7 +62,7 @@ class PasswordResets:
         """Use the link up; its user, or None if it was used (or ended) meanwhile."""
         return await self._use(keys=[reset_key(token)], args=[reset_of_key("")])
 
-    async def forget(self, user: str) -> None:
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """The account is gone: so is its link."""
         key = await self._redis.get(reset_of_key(user))
         await self._redis.delete(reset_of_key(user), *([key] if key else []))

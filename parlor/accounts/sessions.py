@@ -14,6 +14,8 @@ import time
 
 import redis.asyncio as aioredis
 
+from parlor.infra.user_keys import KeysNaming
+
 SESSION_TTL_S = 30 * 24 * 3600  # a month without a visit ends a signed-in session
 # Anyone can make guest sessions by the thousand (a script needs no account): one that never
 # signed in ends after half a day without a visit, so they cannot pile up in Redis.
@@ -182,3 +184,7 @@ class Sessions:
         for session_id in ended:
             self._known.pop(session_id, None)
         return ended
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone (its sessions ended first): so is the index of them."""
+        await self._redis.delete(user_sessions_key(user))

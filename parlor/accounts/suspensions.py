@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 import redis.asyncio as aioredis
 
+from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
 from parlor.safety import SUSPENDED_KEY
 
@@ -142,7 +143,7 @@ class Suspensions:
         """The users whose suspension's time is up (lift them)."""
         return await self._redis.zrangebyscore(SUSPENDED_KEY, "-inf", int(time.time() * 1000))
 
-    async def forget(self, user: str) -> None:
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """The account is gone: its suspension goes with it."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(SUSPENDED_KEY, user)

@@ -11,7 +11,7 @@ from concurrent.futures import Executor
 import redis.asyncio as aioredis
 
 from parlor.accounts.accounts import AccountError, Accounts, normalize_username
-from parlor.accounts.usernames import is_ghost
+from parlor.accounts.usernames import is_ghost, new_ghost
 from parlor.chat import eliza
 from parlor.chat.conversation import PAGE_SIZE
 from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key
@@ -19,6 +19,7 @@ from parlor.chat.delivery import MessageDelivery, readers, receives_pushes, seen
 from parlor.chat.images import process_image
 from parlor.chat.pair_file import Message, StorageFailed, pair_key
 from parlor.chat.pair_files import PairFiles
+from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
 from parlor.safety import UNDELIVERABLE, Safety
 
@@ -266,11 +267,12 @@ class Chat:
             await self._delivery.deleted(pair_key(me, peer), me, peer, message, unread, readers(me, peer))
         return message
 
-    async def forget_user(self, user: str, ghost: str) -> None:
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """An account is gone: each conversation with a person moves to the pair (ghost, peer),
-        its messages now by `ghost` (shown as "deleted user"), so the peer keeps their history
-        and a later account with the same name inherits none of it. Conversations with no one
-        left in them (ELIZA, another deleted account) are removed."""
+        its messages now by a new ghost (shown as "deleted user"), so the peer keeps their
+        history and a later account with the same name inherits none of it. Conversations with
+        no one left in them (ELIZA, another deleted account) are removed."""
+        ghost = new_ghost()
         for key in self.logs.keys_of(user):
             a, b = key.split("_")
             peer = b if a == user else a

@@ -7,6 +7,7 @@ import redis.asyncio as aioredis
 
 from parlor.accounts.accounts import AccountError, Accounts, normalize_username
 from parlor.community.audit import AuditLog
+from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
 
 ADMINS_KEY = "admins"  # set of usernames
@@ -48,6 +49,10 @@ class Admins:
         if revoked:
             await self._audit.record(by, "revoked admin rights", name)
         return revoked
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone: a later one with the name is no admin."""
+        await self._redis.srem(ADMINS_KEY, user)
 
     async def _existing(self, raw_name: str) -> str:
         try:

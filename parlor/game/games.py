@@ -16,6 +16,7 @@ from parlor.game.leaderboards import Leaderboards
 from parlor.game.ranking import COUNTS_PREFIX, HISTORY_LENGTH, Entry, board_member, history_key, is_guest_entry, member_for
 from parlor.infra.config import NO_LIMIT, Rate
 from parlor.infra.redis_client import register_scripts
+from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
 from parlor.safety import GCRA_LUA, Safety, bucket_key, over_limit
 
@@ -289,3 +290,10 @@ class Games:
     async def history(self, user: str | None, player: str) -> list[dict]:
         """The player's finished games, newest first."""
         return [json.loads(item) for item in await self.leaderboards.history(member_for(user, player))]
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone: off every board, its games forgotten (history, histograms), its
+        open games and its game starts' bucket dropped."""
+        member = member_for(user, "")
+        await self.leaderboards.remove(user)
+        await self._redis.delete(open_games_key(member), bucket_key("games", member))

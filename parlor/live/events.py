@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import redis.asyncio as aioredis
 
+from parlor.infra.user_keys import KeysNaming
 from parlor.live.presence import presence_key
 
 EVENTS_CHANNEL_PREFIX = "parlor:events:"  # + a process id: events for users it holds, a JSON list
@@ -159,6 +160,10 @@ class EventLog:
                              for n, ((_, kind, html, _), json_data) in enumerate(zip(publication.events, data))]
                             if ids else [])
         return appended
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone: so is its stream."""
+        await self._redis.delete(stream_key(user), stream_meta_key(user))
 
     async def cursor(self, user: str) -> str:
         """The id of `user`'s newest event: a page rendered now continues from here."""

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL, sign_out_notice
 from parlor.infra.batching import Batcher
+from parlor.infra.user_keys import KeysNaming
 from parlor.live.events import (
     EVENTS_CHANNEL_PREFIX,
     Event,
@@ -253,6 +254,10 @@ class Hub:
     async def typing(self, who: str, to: str) -> None:
         """Tell `to`'s open pages that `who` is typing (TypingNotices.notify)."""
         await self.typing_notices.notify(who, to)
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone: so are its typing notices' throttles."""
+        await self.typing_notices.forget_user(user, keys)
 
     async def sign_out(self, user: str) -> None:
         """Close every live connection of `user` on every process, whatever it came with (the

@@ -10,6 +10,7 @@ from typing import Callable, Protocol
 
 import redis.asyncio as aioredis
 
+from parlor.infra.user_keys import KeysNaming
 from parlor.live.events import Outgoing
 from parlor.live.hub import Hub
 
@@ -111,3 +112,8 @@ class MessageEvents:
                 html += self._views.row(other, message, unread[viewer], await self._hub.online([other], viewer=viewer))
             events.append(Outgoing(viewer, "deleted", html, {"peer": other, "message_id": message.id}))
         await self._hub.publish(events)
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone: its pairs' published markers go (a later account with the name
+        starts its pairs afresh)."""
+        await keys.delete_matching(published_key(f"{user}_*"), published_key(f"*_{user}"))

@@ -174,3 +174,10 @@ class Presence:
         now_ms = _ms()
         return {user for user, lapse in zip(users, lapses, strict=True)
                 if lapse is not None and lapse > now_ms and user not in hidden}
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone: its claims and its place in the online count go."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(presence_key(user), conns_key(user))
+            pipe.zrem(ONLINE_KEY, user)
+            await pipe.execute()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from parlor.infra.user_keys import KeysNaming
 from parlor.live.events import lua_script
 from parlor.safety import blocks_key
 
@@ -28,3 +29,7 @@ class TypingNotices:
         either of them blocked the other."""
         await self._typing(keys=[typing_key(who, to), blocks_key(who), blocks_key(to)],
                            args=[who, to, TYPING_EVERY_MS, TYPING_CHANNEL])
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone: so are its throttles, either way."""
+        await keys.delete_matching(typing_key(user, "*"), typing_key("*", user))

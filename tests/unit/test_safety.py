@@ -5,6 +5,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from parlor.infra.config import NO_LIMIT, Config, Rate
+from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
 from parlor.safety import LIMITS, Safety
 
@@ -71,7 +72,7 @@ async def test_blocks_go_both_ways_in_the_index_and_leave_with_the_account(clien
     with pytest.raises(Refused, match="You blocked alice"):
         await limits.check_send("bob", "alice", False, "conversations:bob")
     assert redis_sync.smembers("blocked-by:alice") == {"bob", "carol"}
-    await limits.forget("alice")
+    await limits.forget_user("alice", KeysNaming(client, "alice"))
     assert redis_sync.keys("block*") == []
 
 
