@@ -1,5 +1,5 @@
 """Accounts: sign-up, login (argon2 hashes, throttled), passwords and API tokens, all in Redis
-(parlor/accounts/usernames.py says what a name may be; parlor/accounts/account_scripts.py holds the Lua)."""
+(parlor/accounts/usernames.py says what a name may be; parlor/accounts/lua/ holds the Lua)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,14 +11,6 @@ from concurrent.futures import Executor
 import argon2
 import redis.asyncio as aioredis
 
-from parlor.accounts.account_scripts import (
-    COUNT_ATTEMPT_LUA,
-    CREATE_USER_LUA,
-    INDEX_LOOK_ALIKE_LUA,
-    REMOVE_USER_LUA,
-    SET_PASSWORD_LUA,
-    SET_TOKEN_LUA,
-)
 from parlor.accounts.invites import Invites, invite_key, invite_refused, invite_users_key
 from parlor.accounts.lookalikes import folded, look_alike_key, look_alike_keys
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL
@@ -137,9 +129,8 @@ class Accounts:
         self._hashing_slots = hashing_slots
         self._hashing = 0
         self._hasher = hasher or argon2.PasswordHasher()
-        self._scripts = register_scripts(
-            redis, create=CREATE_USER_LUA, count_attempt=COUNT_ATTEMPT_LUA, remove=REMOVE_USER_LUA,
-            set_password=SET_PASSWORD_LUA, set_token=SET_TOKEN_LUA, index_look_alike=INDEX_LOOK_ALIKE_LUA)
+        self._scripts = register_scripts(redis, __package__, "create_user", "count_attempt", "remove_user",
+                                         "set_password", "set_token", "index_look_alike")
         self._known: set[str] = set()  # names of accounts found to exist (see exists)
         self._token_owners: dict[str, tuple[str, float]] = {}  # token key -> (user, good until)
         self._dummy_hash: str | None = None
@@ -278,7 +269,7 @@ class Accounts:
         if invite is not None:
             keys += [invite_key(invite), invite_users_key(invite)]
             fields += ["invite", invite]
-        created = await self._scripts.create(keys=keys, args=[name, int(time.time() * 1000), *fields])
+        created = await self._scripts.create_user(keys=keys, args=[name, int(time.time() * 1000), *fields])
         if created == 0:  # someone took it while we were hashing
             raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
         if created != 1:  # the invite was used up (or withdrawn, or ended) while we were hashing
@@ -328,8 +319,8 @@ class Accounts:
         """Delete an account: no one signs in with it again, its API token ends at once, and its
         name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
         self.forget(name)
-        return bool(await self._scripts.remove(keys=[user_key(name), reserved_key(name), look_alike_index_key(name)],
-                                       args=[NAME_KEPT_AFTER_LEAVING_S, name]))
+        return bool(await self._scripts.remove_user(
+            keys=[user_key(name), reserved_key(name), look_alike_index_key(name)], args=[NAME_KEPT_AFTER_LEAVING_S, name]))
 
     async def new_api_token(self, name: str) -> str:
         """A new API token for scripts and other sites (replacing the old one, whose live

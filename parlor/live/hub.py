@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL, sign_out_notice
 from parlor.infra.batching import Batcher
+from parlor.infra.redis_client import register_scripts
 from parlor.live.events import (
     EVENTS_CHANNEL_PREFIX,
     Event,
@@ -27,7 +28,6 @@ from parlor.live.events import (
     Publication,
     Push,
     Reload,
-    lua_script,
     parse_cursor,
 )
 from parlor.live.online import OnlineAnswers
@@ -48,8 +48,6 @@ PEER_NOTICE_LIMIT = 500  # a presence change is shown to this many of the user's
 # this long: each process asks Redis whether its connections' sessions still exist.
 SESSION_CHECK_EVERY_S = 5
 SESSION_CHECK_BATCH = 1000  # keys asked about in one round trip: one script that holds Redis about a millisecond
-TYPING_LUA = lua_script("typing")
-MISSING_KEYS_LUA = lua_script("missing_keys")
 
 
 class Views(Protocol):
@@ -83,8 +81,7 @@ class Hub:
         self._reads = asyncio.Semaphore(CATCH_UP_READS)
         self._online = OnlineAnswers(presence)
         self._on_delivered = on_delivered
-        self._typing = redis.register_script(TYPING_LUA)
-        self._missing = redis.register_script(MISSING_KEYS_LUA)
+        self._scripts = register_scripts(redis, __package__, "typing", "missing_keys")
         # Appends go one call at a time (whatever waits goes together), so this process fans
         # out its own events in the order their ids were given.
         self._appends: Batcher[Publication, list[str]] = Batcher(self._append_and_fan_out)
@@ -256,8 +253,8 @@ class Hub:
     async def typing(self, who: str, to: str) -> None:
         """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS), unless
         either of them blocked the other."""
-        await self._typing(keys=[f"typing:{who}:{to}", blocks_key(who), blocks_key(to)],
-                           args=[who, to, TYPING_EVERY_MS, TYPING_CHANNEL])
+        await self._scripts.typing(keys=[f"typing:{who}:{to}", blocks_key(who), blocks_key(to)],
+                                   args=[who, to, TYPING_EVERY_MS, TYPING_CHANNEL])
 
     async def sign_out(self, user: str) -> None:
         """Close every live connection of `user` on every process, whatever it came with (the
@@ -345,7 +342,7 @@ class Hub:
             return 0
         gone = []
         for start in range(0, len(keys), SESSION_CHECK_BATCH):
-            missing = await self._missing(keys=keys[start:start + SESSION_CHECK_BATCH])
+            missing = await self._scripts.missing_keys(keys=keys[start:start + SESSION_CHECK_BATCH])
             gone += [keys[start + i - 1] for i in missing]
         by_user: dict[str, list[str]] = {}
         for key in gone:
