@@ -35,6 +35,7 @@ from parlor.game.leaderboards import Leaderboards
 from parlor.game.ranking import BOARDS_CHANNEL
 from parlor.infra.config import Config
 from parlor.infra.metrics import Metrics
+from parlor.infra.times import iso_time
 from parlor.live.events import EventLog
 from parlor.live.hub import TYPING_CHANNEL, Hub
 from parlor.live.listener import Listener, Subscribed
@@ -70,6 +71,7 @@ def make_templates(folder: Path, debug: bool) -> jinja2.Environment:
     )
     templates.filters["linkify"] = linkify
     templates.filters["display_name"] = display_name
+    templates.filters["iso_time"] = iso_time  # <time datetime="{{ at | iso_time('seconds') }}">
     templates.tests["ghost"] = is_ghost  # `name is ghost`: a deleted account's name
     return templates
 

@@ -15,6 +15,7 @@ from parlor.chat import eliza
 from parlor.chat.conversation_list import Summary, published_key
 from parlor.chat.images import ACCEPT, MAX_IMAGE_BYTES
 from parlor.chat.pair_file import Message, pair_key
+from parlor.infra.times import iso_time
 from parlor.live.events import Outgoing
 from parlor.live.hub import Hub
 from parlor.refusals import Refused
@@ -261,7 +262,7 @@ class ImageHandler(ChatBase):
 def message_json(message: Message, peer: str) -> dict:
     """A message as API clients see it; `peer` is the other person of the viewer's pair."""
     body = {"id": message.id, "author": message.author, "kind": message.kind, "body": message.body,
-            "sent_at": message.sent_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+            "sent_at": iso_time(message.sent_ms)}
     if message.image_id is not None:
         body["image"] = f"/chat/{peer}/images/{message.image_id}"
     return body

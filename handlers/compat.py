@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from parlor.chat.chat import HISTORY_PAGE
+from parlor.infra.times import iso_time
 from parlor.refusals import Refused
 
 from .base import BaseHandler
@@ -48,7 +49,7 @@ class MessageHistoryHandler(CompatHandler):
             self.current_user, peer, int(before) if before else None, int(limit))
         self.write_json({"history": [
             {"id": m.id, "author": m.author, "message": m.body, "kind": m.kind,
-             "sent_at": m.sent_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"} for m in messages], "more": more})
+             "sent_at": iso_time(m.sent_ms)} for m in messages], "more": more})
 
 
 class SendMessageHandler(CompatHandler):
