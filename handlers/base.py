@@ -15,7 +15,7 @@ from markupsafe import Markup
 from parlor.chat.pair_file import StorageFailed
 from parlor.refusals import KINDS, Refused
 
-from .inputs import nests_deeper
+from .inputs import nests_deeper, whole_number
 
 log = logging.getLogger("parlor.web")
 
@@ -209,9 +209,9 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         if declared is None:
             self.check_body_size()
             return
-        if not declared.isdigit():
+        if (length := whole_number(declared)) is None:
             raise Refused("invalid", "The Content-Length header is not a number.")
-        if int(declared) > self.max_body_bytes:
+        if length > self.max_body_bytes:
             raise Refused("too_large", self.too_large_message())
 
     def check_body_size(self) -> None:
@@ -219,6 +219,16 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         up to the server's MAX_REQUEST_BYTES, before prepare()."""
         if len(self.request.body) > self.max_body_bytes:
             raise Refused("too_large", self.too_large_message())
+
+    def int_argument(self, name: str, low: int, high: int, default: int | None = None,
+                     message: str | None = None) -> int:
+        """The query or form argument `name` as a whole number from `low` to `high` (whole_number);
+        `default` when it is absent (none: it must be there), else 400 with `message`."""
+        raw = self.get_argument(name, None)
+        value = default if raw is None else whole_number(raw, low, high)
+        if value is None:
+            raise Refused("invalid", message or f"{name} must be a whole number from {low} to {high}.")
+        return value
 
     def json_body(self) -> object:
         """The request's body as JSON; 400 with a message if it is not JSON, or nests deeper than

@@ -7,6 +7,7 @@ from parlor.refusals import Refused
 from parlor.safety import address_group
 
 from .base import BaseHandler
+from .inputs import whole_number
 
 
 class GameBase(BaseHandler):
@@ -47,8 +48,7 @@ class GameBase(BaseHandler):
 
 class GamesHandler(GameBase):
     async def post(self) -> None:
-        raw = self.get_body_argument("max", "")
-        board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else None
+        board = whole_number(self.get_body_argument("max", None))
         if board not in self.application.config.boards:
             raise Refused("invalid", "Choose one of the boards offered.")
         address = address_group(self.request.remote_ip)
