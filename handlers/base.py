@@ -13,7 +13,7 @@ import tornado.web
 from markupsafe import Markup
 
 from parlor.chat.pair_file import StorageFailed
-from parlor.refusals import KINDS, Refused
+from parlor.refusals import Kind, Refused
 
 from .inputs import nests_deeper, whole_number
 
@@ -83,19 +83,19 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError,
 
 # The one place a refusal's kind becomes an HTTP status: pages, fragments, JSON and JSONP alike.
 STATUS_OF_KIND = {
-    "invalid": 400,
-    "unauthenticated": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "gone": 410,
-    "too_large": 413,
-    "too_long": 414,
-    "unsupported": 415,
-    "too_many": 429,
-    "unavailable": 503,
+    Kind.INVALID: 400,
+    Kind.UNAUTHENTICATED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.GONE: 410,
+    Kind.TOO_LARGE: 413,
+    Kind.TOO_LONG: 414,
+    Kind.UNSUPPORTED: 415,
+    Kind.TOO_MANY: 429,
+    Kind.UNAVAILABLE: 503,
 }
-assert STATUS_OF_KIND.keys() == KINDS, "every kind of refusal has its status"
+assert STATUS_OF_KIND.keys() == set(Kind), "every kind of refusal has its status"
 
 
 def refusal_status(refused: Refused) -> int:
