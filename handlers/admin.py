@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from parlor.accounts.accounts import AccountError
 from parlor.accounts.suspensions import LENGTHS
 from parlor.refusals import Refused
 
@@ -62,7 +61,7 @@ class AdminAccountsHandler(AdminHandler):
     async def post(self) -> None:
         try:
             name = await self.moderation.create_account(self.current_user, self.form("username"), self.form("password"))
-        except (Refused, AccountError) as e:
+        except Refused as e:
             await self.show(self.refused_status(e), error=str(e))
             return
         await self.show(notice=f"The account {name} was made. Give its password to its owner.")

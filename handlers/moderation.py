@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import jinja2
 
-from parlor.accounts.accounts import AccountError, normalize_username
+from parlor.accounts.accounts import normalize_username
 from parlor.accounts.usernames import is_ghost
 from parlor.chat import eliza
 from parlor.chat.conversation_list import Summary
@@ -26,6 +26,11 @@ class BlockHandler(ChatListHandler):
         if action not in ("block", "unblock"):
             raise Refused("invalid", "action must be block or unblock.")
         me, raw = self.current_user, self.get_body_argument("peer", "")
+        if action == "unblock":
+            try:
+                peer = normalize_username(raw)
+            except Refused:
+                raise Refused("invalid", "There is no user by that name.") from None
         try:
             if action == "block":
                 peer = await self.application.chat.peer(me, raw)
@@ -34,11 +39,8 @@ class BlockHandler(ChatListHandler):
                 await self.application.safety.block(me, peer)
                 default = "/chat"
             else:
-                peer = normalize_username(raw)
                 await self.application.safety.unblock(me, peer)
                 default = f"/chat/{peer}"
-        except AccountError:
-            raise Refused("invalid", "There is no user by that name.") from None
         except Refused as e:
             await self.show_list(self.refused_status(e), block_error=str(e))  # the /chat form, with the reason
             return

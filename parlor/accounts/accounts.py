@@ -25,7 +25,7 @@ from parlor.accounts.usernames import (
     user_key,
 )
 from parlor.infra.redis_client import register_scripts
-from parlor.refusals import Refused
+from parlor.refusals import Kind, Refused
 from parlor.safety import Safety, address_group
 
 KNOWN_USERS_MAX = 100_000  # names exists() remembers at most (then forgets all at once)
@@ -41,72 +41,33 @@ FAILED_LOGIN_WINDOW_S = 60  # ... within this window ...
 LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
 API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
 HASHING_BUSY_RETRY_S = 1  # a password check refused because every hashing slot was taken: retry after
-
-
-class AccountError(Refused):
-    """A sign-up, login or account change that cannot go ahead: a refusal that the account forms
-    show beside the form again. Each subclass names its kind."""
-
-    kind = "invalid"
-
-    def __init__(self, message: str, retry_after: int | None = None):
-        super().__init__(self.kind, message, retry_after)
-
-
-class UsernameTaken(AccountError):
-    kind = "conflict"
-
-
-class TryLater(AccountError):
-    """Refused for now, before any password was hashed: `kind` is too_many (over a limit) or
-    unavailable (the server is busy), `retry_after` the seconds to wait."""
-
-    kind = "too_many"
-
-
-class SignupThrottled(TryLater):
-    pass
-
-
-class LoginThrottled(TryLater):
-    pass
-
-
-class AccountSuspended(AccountError):
-    """The right password for a suspended account: no login until the suspension ends."""
-
-    kind = "forbidden"
-
-
-class HashingBusy(TryLater):
-    kind = "unavailable"
-
-    def __init__(self):
-        super().__init__("Parlor is checking too many passwords right now. Please try again in a moment.",
-                         HASHING_BUSY_RETRY_S)
-
-
 BAD_CREDENTIALS = "Unknown username or wrong password."  # one message: no probing for names
 SIGNUP_CLOSED = "Accounts here are made by the admins. Ask one of them for an account."
 INVITE_NEEDED = "Sign-up here is by invitation: open the invite link an admin gave you."
 LOCKED_OUT = "Too many failed logins for this name from your address. Try again later."
+HASHING_BUSY = "Parlor is checking too many passwords right now. Please try again in a moment."
 
 
 def normalize_username(raw: str) -> str:
-    """Fold a typed username to its canonical form, or raise AccountError."""
+    """Fold a typed username to its canonical form, or raise Refused (invalid)."""
     name = (raw or "").strip()
     if not USERNAME_RE.fullmatch(name):
-        raise AccountError(USERNAME_RULE)
+        raise Refused(Kind.INVALID, USERNAME_RULE)
     return name.lower()
 
 
 def check_password(password: str) -> None:
-    """Raise AccountError unless the password's length is within bounds."""
+    """Raise Refused (invalid) unless the password's length is within bounds."""
     if not MIN_PASSWORD_CHARS <= len(password or "") <= MAX_PASSWORD_CHARS:
-        raise AccountError(
-            f"A password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long."
-        )
+        raise Refused(Kind.INVALID, f"A password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long.")
 
+
+def name_taken(name: str, similar: str | None = None) -> Refused:
+    """The refusal of a name that is taken, or that looks too much like `similar`, which is."""
+    if similar is None:
+        return Refused(Kind.CONFLICT, f"The username “{name}” is taken. Please choose another.")
+    return Refused(Kind.CONFLICT, f"The username “{name}” looks too much like “{similar}”, which is taken. "
+                                  "Please choose another.")
 
 
 def token_key(token: str) -> str:
@@ -137,24 +98,20 @@ class Accounts:
         self._dummy_made = asyncio.Lock()  # a burst of unknown names at start makes it once, not once each
 
     async def _in_pool(self, fn, *args):
-        """Run a hash in the pool, or raise HashingBusy at once when every slot is taken."""
+        """Run a hash in the pool, or raise Refused (unavailable) at once when every slot is taken."""
         if self._hashing_slots is not None and self._hashing >= self._hashing_slots:
-            raise HashingBusy()
+            raise Refused(Kind.UNAVAILABLE, HASHING_BUSY, HASHING_BUSY_RETRY_S)
         self._hashing += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         finally:
             self._hashing -= 1
 
-    async def _count(self, limit: str, address: str | None, refused: type[TryLater]) -> None:
+    async def _count(self, limit: str, address: str | None) -> None:
         """Count one action of this address against a limit (Safety's "signups" or "logins"),
-        or raise `refused`. The console acts without an address: nothing is counted."""
-        if address is None:
-            return
-        try:
+        or raise Refused (too_many). The console acts without an address: nothing is counted."""
+        if address is not None:
             await self._safety.hit(limit, address_group(address))
-        except Refused as e:
-            raise refused(str(e), e.retry_after) from None
 
     async def exists(self, name: str) -> bool:
         """Whether the account exists. An account ends only by leaving, which forgets it here
@@ -247,7 +204,7 @@ class Accounts:
         # Counted before the name is looked at (name enumeration: over the limit, a taken name
         # gets the same 429 as a free one, and trying names costs sign-ups) and before hashing
         # (a flood of sign-ups costs no argon2 time).
-        await self._count("signups", address, SignupThrottled)
+        await self._count("signups", address)
         return await self._create_account(name, password, invite)
 
     async def create(self, raw_name: str, password: str) -> str:
@@ -258,11 +215,10 @@ class Accounts:
 
     async def _create_account(self, name: str, password: str, invite: str | None) -> str:
         if await self.is_taken(name):
-            raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
+            raise name_taken(name)
         similar = await self.look_alike(name)
         if similar and similar != name:
-            raise UsernameTaken(f"The username “{name}” looks too much like “{similar}”, which is taken. "
-                                "Please choose another.")
+            raise name_taken(name, similar)
         password_hash = await self._in_pool(self._hasher.hash, password)
         keys = [user_key(name), reserved_key(name), look_alike_index_key(name)]
         fields = ["password_hash", password_hash, "created_at", str(int(time.time()))]
@@ -271,7 +227,7 @@ class Accounts:
             fields += ["invite", invite]
         created = await self._scripts.create_user(keys=keys, args=[name, int(time.time() * 1000), *fields])
         if created == 0:  # someone took it while we were hashing
-            raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
+            raise name_taken(name)
         if created != 1:  # the invite was used up (or withdrawn, or ended) while we were hashing
             raise invite_refused(created)
         return name
@@ -281,29 +237,29 @@ class Accounts:
         failures per name and address, both before any hashing."""
         try:
             name = normalize_username(raw_name)
-        except AccountError:
-            raise AccountError(BAD_CREDENTIALS) from None
+        except Refused:
+            raise Refused(Kind.INVALID, BAD_CREDENTIALS) from None
         # Hash flooding: fresh names dodge the per-name count, so every address has a budget of
         # password checks too, shared by all processes.
-        await self._count("logins", address, LoginThrottled)
+        await self._count("logins", address)
         attempts_key = f"login-attempts:{name}:{address}"
         attempt = await self._scripts.count_attempt(
             keys=[attempts_key], args=[FAILED_LOGIN_WINDOW_S, FAILED_LOGIN_LIMIT, LOGIN_LOCKOUT_S])
         if attempt < 0:
-            raise LoginThrottled(LOCKED_OUT, max(1, -attempt))
+            raise Refused(Kind.TOO_MANY, LOCKED_OUT, max(1, -attempt))
         stored = await self._redis.hget(user_key(name), "password_hash")
         if not await self._verify(stored, password or ""):
-            raise AccountError(BAD_CREDENTIALS)
+            raise Refused(Kind.INVALID, BAD_CREDENTIALS)
         await self._redis.delete(attempts_key)  # they know the password: start counting afresh
         # Said only to whoever knows the password: a stranger learns nothing of a suspension.
         suspension = await active_suspension(self._redis, name)
         if suspension is not None:
-            raise AccountSuspended(f"This account is suspended {suspension.until_text}. "
-                                   f"The reason given: {suspension.reason}")
+            raise Refused(Kind.FORBIDDEN, f"This account is suspended {suspension.until_text}. "
+                                          f"The reason given: {suspension.reason}")
         if self._hasher.check_needs_rehash(stored):
             try:
                 new_hash = await self._in_pool(self._hasher.hash, password)
-            except HashingBusy:
+            except Refused:  # every hashing slot is taken
                 return name  # rehashed at a quieter login
             await self._redis.hset(user_key(name), "password_hash", new_hash)
         return name
@@ -313,7 +269,7 @@ class Accounts:
         check_password(password)
         password_hash = await self._in_pool(self._hasher.hash, password)
         if not await self._scripts.set_password(keys=[user_key(name)], args=[password_hash, name, SIGN_OUT_CHANNEL]):
-            raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
+            raise Refused(Kind.INVALID, BAD_CREDENTIALS)  # the account was deleted meanwhile
 
     async def remove(self, name: str) -> bool:
         """Delete an account: no one signs in with it again, its API token ends at once, and its
@@ -329,7 +285,7 @@ class Accounts:
         replaced = await self._scripts.set_token(keys=[user_key(name), token_key(token)], args=[name, SIGN_OUT_CHANNEL])
         self._forget_tokens_of(name)  # at once here; other processes when the sign-out notice comes
         if replaced == 0:
-            raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
+            raise Refused(Kind.INVALID, BAD_CREDENTIALS)  # the account was deleted meanwhile
         return token
 
     async def revoke_api_token(self, name: str) -> bool:
