@@ -36,6 +36,7 @@ from parlor.game.ranking import BOARDS_CHANNEL
 from parlor.infra.config import Config
 from parlor.infra.metrics import Metrics
 from parlor.infra.redis_client import REDIS_DOWN, answers
+from parlor.infra.times import iso_time
 from parlor.live.events import EventLog
 from parlor.live.hub import Hub
 from parlor.live.listener import Listener
@@ -71,6 +72,7 @@ def make_templates(folder: Path, debug: bool) -> jinja2.Environment:
     )
     templates.filters["linkify"] = linkify
     templates.filters["display_name"] = display_name
+    templates.filters["iso_time"] = iso_time  # <time datetime="{{ at | iso_time('seconds') }}">
     templates.tests["ghost"] = is_ghost  # `name is ghost`: a deleted account's name
     return templates
 

@@ -47,9 +47,11 @@ setup(
     packages=["parlor", *(f"parlor.{wing}" for wing in WINGS), "parlor.web", "parlor.web.handlers",
               "parlor.web.views"],
     package_dir={"parlor.web": "."},
-    # Unicode's look-alike data (parlor/accounts/lookalikes.py), with Unicode's licence: read from here, never
-    # fetched; and the Lua scripts parlor/ loads into Redis.
-    package_data={"parlor.accounts": ["unicode/*.txt", "unicode/LICENSE"], "parlor.live": ["lua/*.lua"],
+    # The Redis scripts of parlor/ and of every wing (parlor/infra/redis_client.py loads them);
+    # Unicode's look-alike data (parlor/accounts/lookalikes.py), with Unicode's licence: read from
+    # here, never fetched.
+    package_data={"parlor": ["lua/*.lua"], **{f"parlor.{wing}": ["lua/*.lua"] for wing in WINGS},
+                  "parlor.accounts": ["lua/*.lua", "unicode/*.txt", "unicode/LICENSE"],
                   "parlor.web": ["templates/**/*.html", "static/**/*"]},
     cmdclass={"build_py": BuildParlor},
     install_requires=[

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 
-from parlor.accounts.accounts import AccountError
 from parlor.accounts.credentials import RESET_LINK_GONE
-from parlor.refusals import Refused
+from parlor.refusals import Kind, Refused
 
 from .base import SESSION_COOKIE, BaseHandler
 from .inputs import safe_next
 
 DOWNLOAD_CHUNK = 64 * 1024  # the data download is sent in pieces this big
+# Refusals of what a form says, or of when it came: the form again, with the reason beside it.
+# Any other kind refuses the form itself (sign-up closed, an invite or a reset link gone).
+FORM_KINDS = frozenset({Kind.INVALID, Kind.CONFLICT, Kind.TOO_MANY, Kind.UNAVAILABLE})
 
 
 class SignupHandler(BaseHandler):
@@ -36,12 +38,12 @@ class SignupHandler(BaseHandler):
         try:
             user = await self.application.accounts.sign_up(
                 username, self.get_body_argument("password", ""), self.request.remote_ip, invite)
-        except AccountError as e:  # before Refused, which it is: this one is shown on the form
+        except Refused as e:
+            if e.kind not in FORM_KINDS:
+                self.refuse(e, invite, next_path)
+                return
             self.render_view("signup.html", "partials/_signup_form.html", status=self.refused_status(e),
                              username=username, error=str(e), next=next_path, invite=invite)
-            return
-        except Refused as e:
-            self.refuse(e, invite, next_path)
             return
         await self.sign_in(user)
         self.redirect_after_post(next_path)
@@ -64,7 +66,7 @@ class LoginHandler(BaseHandler):
             user = await self.application.accounts.log_in(
                 username, self.get_body_argument("password", ""), self.request.remote_ip
             )
-        except AccountError as e:
+        except Refused as e:  # a suspended account too: said to whoever knows its password
             self.render_view("login.html", "partials/_login_form.html",
                              status=self.refused_status(e), username=username, error=str(e), next=next_path)
             return
@@ -101,8 +103,11 @@ class AccountHandler(BaseHandler):
         self.render_view("account.html", "partials/_account.html", status=status, has_token=has_token,
                          new_token=new_token, notice=notice, blocked=blocked, errors=errors or {})
 
-    async def refuse(self, form: str, e: AccountError) -> None:
-        """The page again with the reason next to the form; 429 when too many tries were made."""
+    async def refuse(self, form: str, e: Refused) -> None:
+        """The page again with the reason next to the form; 429 when too many tries were made.
+        A refusal not of the form's input is answered as any other."""
+        if e.kind not in FORM_KINDS:
+            raise e
         await self.show(status=self.refused_status(e), errors={form: str(e)})
 
 
@@ -117,7 +122,7 @@ class ApiTokenHandler(AccountHandler):
             try:
                 token = await self.application.credentials.new_api_token(
                     self.current_user, self.get_body_argument("password", ""), self.request.remote_ip)
-            except AccountError as e:
+            except Refused as e:
                 await self.refuse("token", e)
                 return
             await self.show(new_token=token)
@@ -137,7 +142,7 @@ class PasswordHandler(AccountHandler):
             ended = await self.application.credentials.change_password(
                 self.current_user, self.get_body_argument("current", ""), self.get_body_argument("new", ""),
                 self.request.remote_ip, self.session_id)
-        except AccountError as e:
+        except Refused as e:
             await self.refuse("password", e)
             return
         others = f" {ended} other session{'' if ended == 1 else 's'} of yours {'was' if ended == 1 else 'were'} signed out."
@@ -169,7 +174,7 @@ class LeaveHandler(AccountHandler):
         try:
             await self.application.leaving.leave(
                 self.current_user, self.get_body_argument("password", ""), self.request.remote_ip)
-        except AccountError as e:
+        except Refused as e:
             await self.refuse("leave", e)
             return
         self.clear_cookie(SESSION_COOKIE)  # the session itself ended with the account
@@ -193,7 +198,9 @@ class PasswordResetHandler(BaseHandler):
         token = self.get_body_argument("token", "")
         try:
             user = await self.application.credentials.reset_password(token, self.get_body_argument("new", ""))
-        except AccountError as e:
+        except Refused as e:
+            if e.kind not in FORM_KINDS:  # the link is gone: no form
+                raise
             user = await self.application.credentials.reset_link_user(token)
             self.render_view("password_reset.html", "partials/_password_reset.html", status=self.refused_status(e),
                              token=token, user=user, error=str(e), done=False)

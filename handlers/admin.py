@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from parlor.accounts.accounts import AccountError
 from parlor.accounts.suspensions import LENGTHS
 from parlor.refusals import Refused
 
 from .base import STATUS_MESSAGES, BaseHandler
-from .inputs import safe_next
+from .inputs import safe_next, whole_number
 
 LOG_PAGE = 100  # audit entries per page
+MAX_LOG_OFFSET = 9_999_999  # entries; deeper than any audit log, refused before it is read
 REPORTS_SHOWN = 100  # open reports listed at once, newest first
 # The invite form's choices of how long a link lasts (seconds -> words); within parlor/accounts/invites.py's bounds.
 INVITE_EXPIRIES = {3600: "1 hour", 6 * 3600: "6 hours", 86400: "1 day", 3 * 86400: "3 days", 7 * 86400: "1 week",
@@ -61,7 +61,7 @@ class AdminAccountsHandler(AdminHandler):
     async def post(self) -> None:
         try:
             name = await self.moderation.create_account(self.current_user, self.form("username"), self.form("password"))
-        except (Refused, AccountError) as e:
+        except Refused as e:
             await self.show(self.refused_status(e), error=str(e))
             return
         await self.show(notice=f"The account {name} was made. Give its password to its owner.")
@@ -220,11 +220,9 @@ class AdminLogHandler(AdminBase):
     """GET /admin/log?offset=: the audit log, newest first."""
 
     async def get(self) -> None:
-        raw = self.get_query_argument("offset", "0")
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 7):
-            raise Refused("invalid", "offset must be a whole number.")
-        entries, total = await self.application.audit.entries(int(raw), LOG_PAGE)
-        self.render_view("admin_log.html", "partials/_admin_log.html", entries=entries, total=total, offset=int(raw),
+        offset = self.int_argument("offset", 0, MAX_LOG_OFFSET, default=0, message="offset must be a whole number.")
+        entries, total = await self.application.audit.entries(offset, LOG_PAGE)
+        self.render_view("admin_log.html", "partials/_admin_log.html", entries=entries, total=total, offset=offset,
                          page=LOG_PAGE)
 
 
@@ -233,7 +231,7 @@ class AdminBoardEntryHandler(AdminBase):
     entry leaves the board, on every open board page at once."""
 
     async def post(self, raw_board: str) -> None:
-        board = int(raw_board) if raw_board.isdigit() and len(raw_board) <= 8 else 0
+        board = whole_number(raw_board) or 0  # no board: refused as such
         await self.moderation.remove_entry(self.current_user, board, self.form("member"),
                                            self.form("ban") == "1", self.form("reason"))
         target = safe_next(self.get_body_argument("next", None), "/admin")

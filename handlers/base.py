@@ -13,9 +13,9 @@ from markupsafe import Markup
 
 from parlor.chat.pair_file import StorageFailed
 from parlor.infra.redis_client import REDIS_DOWN
-from parlor.refusals import KINDS, Refused
+from parlor.refusals import Kind, Refused
 
-from .inputs import nests_deeper
+from .inputs import nests_deeper, whole_number
 
 log = logging.getLogger("parlor.web")
 
@@ -79,19 +79,19 @@ def hide_secrets(uri: str) -> str:
 
 # The one place a refusal's kind becomes an HTTP status: pages, fragments, JSON and JSONP alike.
 STATUS_OF_KIND = {
-    "invalid": 400,
-    "unauthenticated": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "gone": 410,
-    "too_large": 413,
-    "too_long": 414,
-    "unsupported": 415,
-    "too_many": 429,
-    "unavailable": 503,
+    Kind.INVALID: 400,
+    Kind.UNAUTHENTICATED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.GONE: 410,
+    Kind.TOO_LARGE: 413,
+    Kind.TOO_LONG: 414,
+    Kind.UNSUPPORTED: 415,
+    Kind.TOO_MANY: 429,
+    Kind.UNAVAILABLE: 503,
 }
-assert STATUS_OF_KIND.keys() == KINDS, "every kind of refusal has its status"
+assert STATUS_OF_KIND.keys() == set(Kind), "every kind of refusal has its status"
 
 
 def refusal_status(refused: Refused) -> int:
@@ -205,9 +205,9 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         if declared is None:
             self.check_body_size()
             return
-        if not declared.isdigit():
+        if (length := whole_number(declared)) is None:
             raise Refused("invalid", "The Content-Length header is not a number.")
-        if int(declared) > self.max_body_bytes:
+        if length > self.max_body_bytes:
             raise Refused("too_large", self.too_large_message())
 
     def check_body_size(self) -> None:
@@ -215,6 +215,16 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         up to the server's MAX_REQUEST_BYTES, before prepare()."""
         if len(self.request.body) > self.max_body_bytes:
             raise Refused("too_large", self.too_large_message())
+
+    def int_argument(self, name: str, low: int, high: int, default: int | None = None,
+                     message: str | None = None) -> int:
+        """The query or form argument `name` as a whole number from `low` to `high` (whole_number);
+        `default` when it is absent (none: it must be there), else 400 with `message`."""
+        raw = self.get_argument(name, None)
+        value = default if raw is None else whole_number(raw, low, high)
+        if value is None:
+            raise Refused("invalid", message or f"{name} must be a whole number from {low} to {high}.")
+        return value
 
     def json_body(self) -> object:
         """The request's body as JSON; 400 with a message if it is not JSON, or nests deeper than

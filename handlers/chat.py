@@ -11,6 +11,7 @@ from parlor.refusals import Refused
 from parlor.web.views.chat import new_client_id, send_form
 
 from .base import BaseHandler
+from .inputs import MAX_WHOLE_NUMBER
 
 MAX_SEND_BYTES = MAX_IMAGE_BYTES + 64 * 1024  # one picture plus the form around it
 
@@ -137,10 +138,8 @@ class MessagesHandler(ChatBase):
 
     async def get(self, raw_peer: str) -> None:
         peer = await self.peer_or_error(raw_peer)
-        raw = self.get_query_argument("before", "")
-        if not (raw.isdigit() and raw.isascii() and len(raw) <= 18):
-            raise Refused("invalid", "before must be a message number.")
-        messages = await self.application.chat.older(self.current_user, peer, int(raw))
+        before = self.int_argument("before", 0, MAX_WHOLE_NUMBER, message="before must be a message number.")
+        messages = await self.application.chat.older(self.current_user, peer, before)
         self.render_view("chat_older.html", "partials/_older.html",
                          peer=peer, me=self.current_user, pair=pair_key(self.current_user, peer), messages=messages)
 
@@ -185,9 +184,7 @@ class ImageHandler(ChatBase):
     async def get(self, raw_peer: str, raw_id: str) -> None:
         peer = await self.peer_or_error(raw_peer)
         thumbnail = self.get_query_argument("thumb", "") == "1"
-        found = None
-        if raw_id.isdigit() and len(raw_id) <= 18:
-            found = await self.application.chat.image(self.current_user, peer, int(raw_id), thumbnail)
+        found = await self.application.chat.image(self.current_user, peer, int(raw_id), thumbnail)  # route: 0-9
         if found is None:
             raise Refused("not_found", "There is no such picture.")
         mime, data = found

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from parlor.chat.chat import HISTORY_PAGE
+from parlor.infra.times import iso_time
 from parlor.refusals import Refused
 
 from .base import BaseHandler
+from .inputs import MAX_WHOLE_NUMBER
 
 
 class CompatHandler(BaseHandler):
@@ -39,16 +41,13 @@ class MessageHistoryHandler(CompatHandler):
 
     async def post(self) -> None:
         peer = await self.peer_of(self.get_body_argument("user_one", ""), self.get_body_argument("user_two", ""))
-        before, limit = self.get_argument("before", ""), self.get_argument("limit", str(HISTORY_PAGE))
-        if before and not (before.isascii() and before.isdigit() and len(before) <= 18):
-            raise Refused("invalid", "before must be a message number.")
-        if not (limit.isascii() and limit.isdigit() and len(limit) <= 6 and 1 <= int(limit) <= HISTORY_PAGE):
-            raise Refused("invalid", f"limit must be a whole number from 1 to {HISTORY_PAGE}.")
-        messages, more = await self.application.chat.history_page(
-            self.current_user, peer, int(before) if before else None, int(limit))
+        before = (self.int_argument("before", 0, MAX_WHOLE_NUMBER, message="before must be a message number.")
+                  if self.get_argument("before", "") else None)  # empty: the latest
+        limit = self.int_argument("limit", 1, HISTORY_PAGE, default=HISTORY_PAGE)
+        messages, more = await self.application.chat.history_page(self.current_user, peer, before, limit)
         self.write_json({"history": [
             {"id": m.id, "author": m.author, "message": m.body, "kind": m.kind,
-             "sent_at": m.sent_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"} for m in messages], "more": more})
+             "sent_at": iso_time(m.sent_ms)} for m in messages], "more": more})
 
 
 class SendMessageHandler(CompatHandler):

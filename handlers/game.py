@@ -7,6 +7,7 @@ from parlor.refusals import Refused
 from parlor.safety import address_group
 
 from .base import BaseHandler
+from .inputs import whole_number
 
 
 class GameBase(BaseHandler):
@@ -44,8 +45,7 @@ class GameBase(BaseHandler):
 
 class GamesHandler(GameBase):
     async def post(self) -> None:
-        raw = self.get_body_argument("max", "")
-        board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else 0  # 0: no board (refused)
+        board = whole_number(self.get_body_argument("max", None)) or 0  # 0: no board (refused)
         game_id = await self.application.games.start(self.player, board, self.current_user,
                                                      address_group(self.request.remote_ip), self.new_player)
         self.redirect_after_post(f"/games/{game_id}")
@@ -81,7 +81,7 @@ class GuessHandler(GameBase):
 class ClaimHandler(GameBase):
     async def post(self, game_id: str) -> None:
         try:
-            game = await self.application.games.claim(
+            await self.application.games.claim(
                 game_id, self.player, self.get_body_argument("name", None),
                 name_is_taken=self.application.accounts.name_is_taken)
         except Refused as e:

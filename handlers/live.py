@@ -28,7 +28,7 @@ from .base import (
     SessionMixin,
     refusal_status,
 )
-from .inputs import nests_deeper
+from .inputs import nests_deeper, whole_number
 from .jsonp import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol, shed_upgrade_request
 from .wire import sse_text, ws_wire
@@ -39,6 +39,7 @@ JOINING: set[asyncio.Task] = set()  # the joins of sockets that are opening (see
 MAX_QUEUE_BYTES = 1024 * 1024  # unsent data one connection may hold; a slower reader is closed
 SSE_RETRY_MS = 2000  # what an SSE client waits before reconnecting
 POLL_BATCH = 100  # events one long-poll answer carries at most; the client asks again for more
+MAX_TIMEOUT_ARGUMENT_S = 999  # a poll's timeout= is cut to the server's own; more digits are no timeout
 
 
 class LiveParameters:
@@ -54,11 +55,10 @@ class LiveParameters:
 
     def topics_argument(self) -> tuple[str, ...]:
         raw = self.get_query_argument("boards", "")
-        boards = [part for part in raw.split(",") if part]
-        valid = all(b.isdigit() and b.isascii() and len(b) <= 8 for b in boards)
-        if not valid or not {int(b) for b in boards} <= set(self.application.config.boards):
+        boards = [whole_number(part) for part in raw.split(",") if part]
+        if not set(boards) <= set(self.application.config.boards):  # None (not a number) is no board
             raise Refused("invalid", "boards lists the boards this page shows, like boards=10,25.")
-        return tuple(f"board:{int(b)}" for b in boards)
+        return tuple(f"board:{board}" for board in boards)
 
     def cursor_argument(self, header: str | None = None) -> str | None:
         """The id of the last event the client saw: a header (SSE's Last-Event-ID) wins over after=."""
@@ -357,12 +357,10 @@ class PollHandler(LiveParameters, BaseHandler):
 
     def _timeout(self) -> float:
         limit = self.application.config.poll_timeout
-        raw = self.get_query_argument("timeout", None)
-        if raw is None:
+        if self.get_query_argument("timeout", None) is None:
             return limit
-        if not (raw.isdigit() and raw.isascii() and len(raw) <= 3):
-            raise Refused("invalid", f"timeout is a whole number of seconds up to {limit:g}.")
-        return min(int(raw), limit)
+        return min(self.int_argument("timeout", 0, MAX_TIMEOUT_ARGUMENT_S,
+                                     message=f"timeout is a whole number of seconds up to {limit:g}."), limit)
 
     def _answer(self, after: str, callback: str | None) -> None:
         events = self.waiter.events[:POLL_BATCH]

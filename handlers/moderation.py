@@ -1,7 +1,7 @@
 """Blocking a peer, and deleting one's own messages (live, in both people's open tabs)."""
 from __future__ import annotations
 
-from parlor.accounts.accounts import AccountError, normalize_username
+from parlor.accounts.accounts import normalize_username
 from parlor.accounts.usernames import is_ghost
 from parlor.chat import eliza
 from parlor.chat.pair_file import pair_key
@@ -21,6 +21,11 @@ class BlockHandler(ChatListHandler):
         if action not in ("block", "unblock"):
             raise Refused("invalid", "action must be block or unblock.")
         me, raw = self.current_user, self.get_body_argument("peer", "")
+        if action == "unblock":
+            try:
+                peer = normalize_username(raw)
+            except Refused:
+                raise Refused("invalid", "There is no user by that name.") from None
         try:
             if action == "block":
                 peer = await self.application.chat.peer(me, raw)
@@ -29,11 +34,8 @@ class BlockHandler(ChatListHandler):
                 await self.application.safety.block(me, peer)
                 default = "/chat"
             else:
-                peer = normalize_username(raw)
                 await self.application.safety.unblock(me, peer)
                 default = f"/chat/{peer}"
-        except AccountError:
-            raise Refused("invalid", "There is no user by that name.") from None
         except Refused as e:
             await self.show_list(self.refused_status(e), block_error=str(e))  # the /chat form, with the reason
             return

@@ -7,6 +7,7 @@ from parlor.safety import address_group
 from parlor.web.views.boards import TOP, BoardView, histogram_bars
 
 from .base import BaseHandler
+from .inputs import whole_number
 from .jsonp import CALLBACK_RE, jsonp
 
 MAX_LIMIT = 100  # rows one request may ask for
@@ -15,7 +16,7 @@ MAX_OFFSET = 1_000_000  # deeper than any board we expect; refuse absurd numbers
 
 class BoardMixin:
     def board_or_404(self, raw: str) -> int:
-        board = int(raw) if raw.isdigit() and raw.isascii() and len(raw) <= 8 else None
+        board = whole_number(raw)
         if board not in self.application.config.boards:
             raise Refused("not_found", "There is no such board.")
         return board
@@ -29,16 +30,8 @@ class BoardMixin:
         return [member_for(None, player)] + ([member_for(self.current_user, player)] if self.current_user else [])
 
     def paging(self) -> tuple[int, int]:
-        return (_bounded(self, "limit", TOP, 1, MAX_LIMIT), _bounded(self, "offset", 0, 0, MAX_OFFSET))
-
-
-def _bounded(handler, name: str, default: int, low: int, high: int) -> int:
-    raw = handler.get_query_argument(name, None)
-    if raw is None:
-        return default
-    if not (raw.isdigit() and raw.isascii() and len(raw) <= 7) or not low <= int(raw) <= high:
-        raise Refused("invalid", f"{name} must be a whole number from {low} to {high}.")
-    return int(raw)
+        return (self.int_argument("limit", 1, MAX_LIMIT, default=TOP),
+                self.int_argument("offset", 0, MAX_OFFSET, default=0))
 
 
 class ScrapeHandler(BoardMixin, BaseHandler):

@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from parlor.infra.batching import Batcher
 from parlor.infra.config import NO_LIMIT, Rate
+from parlor.infra.redis_client import register_scripts
 from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
 
@@ -28,118 +29,6 @@ MAX_BLOCKS = 1000  # people one user may block; a longer list is not read by any
 IPV6_GROUP_BITS = 64  # one IPv6 subscriber gets a /64 at least: its addresses count as one
 UNDELIVERABLE = "Your message could not be delivered."  # the same words whatever the reason
 SUSPENDED_KEY = "suspended"  # sorted set: suspended user -> the ms their suspension ends at
-
-# Shared by every script that charges a bucket: `now` from Redis's own clock (one clock for all
-# processes), `bucket` answers whether one more action fits, `charge` records it.
-GCRA_LUA = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
--- The bucket's next theoretical arrival time if one more action fits (nil: no limit), else false
--- and the milliseconds until it would.
-local function bucket(key, count, period_ms)
-  count, period_ms = tonumber(count), tonumber(period_ms)
-  if count <= 0 then return nil, 0 end
-  local interval = math.ceil(period_ms / count)
-  local tat = math.max(tonumber(redis.call('GET', key) or 0), now) + interval
-  local wait = tat - interval * count - now
-  if wait > 0 then return false, wait end
-  return tat, 0
-end
-local function charge(key, tat)
-  if tat then redis.call('SET', key, string.format('%d', tat), 'PX', string.format('%d', tat - now)) end
-end
-"""
-
-# Several sends checked in order, each as if alone. KEYS, per send: blocks:<peer>, blocks:<me>,
-# conversations:<me>, then the buckets of messages, conversations and images of <me>, then the
-# suspended accounts. ARGV:
-# count and period (ms) of the limits on messages, conversations and images, then per send: me,
-# peer, has a picture (1/0), is a message (1/0: 0 for a conversation made without one, which the
-# message limit does not count). Returns per send {code, ms to wait}: see SEND_LIMITS.
-_CHECK_SENDS = GCRA_LUA + """
-local message_count, message_ms, conversation_count, conversation_ms, image_count, image_ms =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local function suspended(accounts, who)
-  local ends = redis.call('ZSCORE', accounts, who)
-  return ends and tonumber(ends) > now
-end
-local function check(peer_blocks, my_blocks, my_conversations, message_bucket, conversation_bucket,
-                     image_bucket, suspended_accounts, me, peer, picture, is_message)
-  if suspended(suspended_accounts, me) then return {7, 0} end
-  if suspended(suspended_accounts, peer) then return {6, 0} end
-  if redis.call('SISMEMBER', peer_blocks, me) == 1 then return {1, 0} end
-  if redis.call('SISMEMBER', my_blocks, peer) == 1 then return {2, 0} end
-  local messages, wait = nil, 0
-  if is_message == '1' then
-    messages, wait = bucket(message_bucket, message_count, message_ms)
-    if messages == false then return {3, wait} end
-  end
-  local conversations = nil
-  if tonumber(conversation_count) > 0 and not redis.call('ZSCORE', my_conversations, peer) then
-    conversations, wait = bucket(conversation_bucket, conversation_count, conversation_ms)
-    if conversations == false then return {4, wait} end
-  end
-  local images = nil
-  if picture == '1' then
-    images, wait = bucket(image_bucket, image_count, image_ms)
-    if images == false then return {5, wait} end
-  end
-  charge(message_bucket, messages)
-  charge(conversation_bucket, conversations)
-  charge(image_bucket, images)
-  return {0, 0}
-end
-local verdicts = {}
-for n = 0, #KEYS / 7 - 1 do
-  local k, a = 7 * n, 6 + 4 * n
-  verdicts[n + 1] = check(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6],
-                          KEYS[k + 7], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
-end
-return verdicts
-"""
-
-# A game start: the address's bucket and the visitor's (KEYS[2], only when ARGV[5] is 1), both
-# charged or neither. ARGV: count and period (ms) of the address limit, then of the visitor's.
-# Returns {code, ms to wait}: 0 started, 1 the address is over its limit, 2 the visitor.
-_CHECK_GAME = GCRA_LUA + """
-local address, wait = bucket(KEYS[1], ARGV[1], ARGV[2])
-if address == false then return {1, wait} end
-local visitor = nil
-if ARGV[5] == '1' then
-  visitor, wait = bucket(KEYS[2], ARGV[3], ARGV[4])
-  if visitor == false then return {2, wait} end
-end
-charge(KEYS[1], address)
-charge(KEYS[2], visitor)
-return {0, 0}
-"""
-
-# One bucket. KEYS: the bucket. ARGV: count, period (ms). Returns the ms to wait (0: charged).
-_HIT = GCRA_LUA + """
-local tat, wait = bucket(KEYS[1], ARGV[1], ARGV[2])
-if tat == false then return wait end
-charge(KEYS[1], tat)
-return 0
-"""
-
-# KEYS: blocks:<me>, blocked-by:<peer>. ARGV: me, peer, most blocks. 1 blocked, 0 already, -1 full.
-_BLOCK = """
-if redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 1 then return 0 end
-if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
-redis.call('SADD', KEYS[1], ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[1])
-return 1
-"""
-
-# KEYS: blocks:<user>, blocked-by:<user>. ARGV: user, the key prefixes of both sets. Removes
-# the user from every block in either direction (their account is gone).
-_FORGET = """
-for _, peer in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('SREM', ARGV[3] .. peer, ARGV[1]) end
-for _, peer in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('SREM', ARGV[2] .. peer, ARGV[1]) end
-redis.call('DEL', KEYS[1], KEYS[2])
-return 0
-"""
-
 
 def blocks_key(user: str) -> str:
     return f"blocks:{user}"  # set: the people `user` blocked
@@ -188,8 +77,8 @@ LIMIT_MESSAGES = {
     "game_addresses": "Too many games were started from your address. Try again in {wait}.",
     "reports": "You have sent many reports in a short time. Try again in {wait}.",
 }
-SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # _CHECK_SENDS's codes
-GAME_LIMITS = {1: "game_addresses", 2: "games"}  # _CHECK_GAME's codes
+SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # lua/check_sends.lua's codes
+GAME_LIMITS = {1: "game_addresses", 2: "games"}  # lua/check_game.lua's codes
 
 
 def over_limit(limit: str, wait_ms: int) -> Refused:
@@ -209,13 +98,10 @@ class Safety:
     def __init__(self, redis: aioredis.Redis, limits: dict[str, Rate]):
         self._redis = redis
         self.limits = limits  # by the names in LIMITS (Config.rate_limits)
-        self._check_sends = redis.register_script(_CHECK_SENDS)
-        self._check_game = redis.register_script(_CHECK_GAME)
+        self._scripts = register_scripts(redis, __package__, "check_sends", "check_game", "hit", "block",
+                                         "forget_blocks")
         # What many sends ask at once goes in one round trip (see parlor/infra/batching.py).
         self._send_checks: Batcher[tuple[str, str, bool, str, bool], list[int]] = Batcher(self._check_batch)
-        self._hit = redis.register_script(_HIT)
-        self._block = redis.register_script(_BLOCK)
-        self._forget = redis.register_script(_FORGET)
 
     @classmethod
     def unlimited(cls, redis: aioredis.Redis) -> "Safety":
@@ -253,7 +139,7 @@ class Safety:
             keys += [blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
                      bucket_key("conversations", me), bucket_key("images", me), SUSPENDED_KEY]
             args += [me, peer, 1 if picture else 0, 1 if message else 0]
-        return await self._check_sends(keys=keys, args=args)
+        return await self._scripts.check_sends(keys=keys, args=args)
     async def check_game_start(self, address: str, visitor: str | None) -> None:
         """Refuse a game start over the limit of its address (address_group) or of its visitor
         (a session's player or a user; None: no session yet, so a new one), else count it in
@@ -261,7 +147,7 @@ class Safety:
         boards with games."""
         if self.limits["game_addresses"].unlimited and (visitor is None or self.limits["games"].unlimited):
             return
-        code, wait_ms = await self._check_game(
+        code, wait_ms = await self._scripts.check_game(
             keys=[bucket_key("game_addresses", address), bucket_key("games", visitor or "-")],
             args=[*self._rate_args("game_addresses"), *self._rate_args("games"), 1 if visitor else 0])
         if code in GAME_LIMITS:
@@ -271,7 +157,7 @@ class Safety:
         """Count one action of `who` against a limit, or raise Refused (too_many) when over it."""
         if self.limits[limit].unlimited:
             return
-        wait_ms = await self._hit(keys=[bucket_key(limit, who)], args=self._rate_args(limit))
+        wait_ms = await self._scripts.hit(keys=[bucket_key(limit, who)], args=self._rate_args(limit))
         if wait_ms > 0:
             raise over_limit(limit, wait_ms)
 
@@ -279,7 +165,7 @@ class Safety:
 
     async def block(self, me: str, peer: str) -> None:
         """`me` blocks `peer` (already blocked: nothing changes)."""
-        result = await self._block(keys=[blocks_key(me), blocked_by_key(peer)], args=[me, peer, MAX_BLOCKS])
+        result = await self._scripts.block(keys=[blocks_key(me), blocked_by_key(peer)], args=[me, peer, MAX_BLOCKS])
         if result == -1:
             raise Refused("conflict",
                           f"You have blocked {MAX_BLOCKS} people, the most there can be. Unblock someone first.")
@@ -302,6 +188,6 @@ class Safety:
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """Remove `user` from every block, either way, and drop their rate buckets (their account
         is gone: a later account with the same name is someone else)."""
-        await self._forget(keys=[blocks_key(user), blocked_by_key(user)],
+        await self._scripts.forget_blocks(keys=[blocks_key(user), blocked_by_key(user)],
                            args=[user, blocks_key(""), blocked_by_key("")])
         await self._redis.delete(*(bucket_key(limit, user) for limit in USER_LIMITS))

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from parlor.chat.conversation_list import Summary
 from parlor.chat.images import ACCEPT
 from parlor.chat.pair_file import Message
+from parlor.infra.times import iso_time
 
 URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 TRAILING_PUNCTUATION = ".,;:!?)]}'\""
@@ -56,7 +57,7 @@ def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None 
 def message_json(message: Message, peer: str) -> dict:
     """A message as API clients see it; `peer` is the other person of the viewer's pair."""
     body = {"id": message.id, "author": message.author, "kind": message.kind, "body": message.body,
-            "sent_at": message.sent_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+            "sent_at": iso_time(message.sent_ms)}
     if message.image_id is not None:
         body["image"] = f"/chat/{peer}/images/{message.image_id}"
     return body

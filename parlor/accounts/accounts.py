@@ -1,5 +1,5 @@
 """Accounts: sign-up, login (argon2 hashes, throttled), passwords and API tokens, all in Redis
-(parlor/accounts/usernames.py says what a name may be; parlor/accounts/account_scripts.py holds the Lua)."""
+(parlor/accounts/usernames.py says what a name may be; parlor/accounts/lua/ holds the Lua)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,14 +11,6 @@ from concurrent.futures import Executor
 import argon2
 import redis.asyncio as aioredis
 
-from parlor.accounts.account_scripts import (
-    COUNT_ATTEMPT_LUA,
-    CREATE_USER_LUA,
-    INDEX_LOOK_ALIKE_LUA,
-    REMOVE_USER_LUA,
-    SET_PASSWORD_LUA,
-    SET_TOKEN_LUA,
-)
 from parlor.accounts.invites import Invites, invite_key, invite_refused, invite_users_key
 from parlor.accounts.lookalikes import folded, look_alike_key, look_alike_keys
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL
@@ -32,9 +24,9 @@ from parlor.accounts.usernames import (
     reserved_key,
     user_key,
 )
-from parlor.infra.user_keys import KeysNaming
 from parlor.infra.redis_client import register_scripts
-from parlor.refusals import Refused
+from parlor.infra.user_keys import KeysNaming
+from parlor.refusals import Kind, Refused
 from parlor.safety import Safety, address_group
 
 KNOWN_USERS_MAX = 100_000  # names exists() remembers at most (then forgets all at once)
@@ -50,72 +42,33 @@ FAILED_LOGIN_WINDOW_S = 60  # ... within this window ...
 LOGIN_LOCKOUT_S = 300  # ... lock that name from that address (only) this long
 API_TOKEN_BYTES = 32  # 256 random bits; only its SHA-256 is stored
 HASHING_BUSY_RETRY_S = 1  # a password check refused because every hashing slot was taken: retry after
-
-
-class AccountError(Refused):
-    """A sign-up, login or account change that cannot go ahead: a refusal that the account forms
-    show beside the form again. Each subclass names its kind."""
-
-    kind = "invalid"
-
-    def __init__(self, message: str, retry_after: int | None = None):
-        super().__init__(self.kind, message, retry_after)
-
-
-class UsernameTaken(AccountError):
-    kind = "conflict"
-
-
-class TryLater(AccountError):
-    """Refused for now, before any password was hashed: `kind` is too_many (over a limit) or
-    unavailable (the server is busy), `retry_after` the seconds to wait."""
-
-    kind = "too_many"
-
-
-class SignupThrottled(TryLater):
-    pass
-
-
-class LoginThrottled(TryLater):
-    pass
-
-
-class AccountSuspended(AccountError):
-    """The right password for a suspended account: no login until the suspension ends."""
-
-    kind = "forbidden"
-
-
-class HashingBusy(TryLater):
-    kind = "unavailable"
-
-    def __init__(self):
-        super().__init__("Parlor is checking too many passwords right now. Please try again in a moment.",
-                         HASHING_BUSY_RETRY_S)
-
-
 BAD_CREDENTIALS = "Unknown username or wrong password."  # one message: no probing for names
 SIGNUP_CLOSED = "Accounts here are made by the admins. Ask one of them for an account."
 INVITE_NEEDED = "Sign-up here is by invitation: open the invite link an admin gave you."
 LOCKED_OUT = "Too many failed logins for this name from your address. Try again later."
+HASHING_BUSY = "Parlor is checking too many passwords right now. Please try again in a moment."
 
 
 def normalize_username(raw: str) -> str:
-    """Fold a typed username to its canonical form, or raise AccountError."""
+    """Fold a typed username to its canonical form, or raise Refused (invalid)."""
     name = (raw or "").strip()
     if not USERNAME_RE.fullmatch(name):
-        raise AccountError(USERNAME_RULE)
+        raise Refused(Kind.INVALID, USERNAME_RULE)
     return name.lower()
 
 
 def check_password(password: str) -> None:
-    """Raise AccountError unless the password's length is within bounds."""
+    """Raise Refused (invalid) unless the password's length is within bounds."""
     if not MIN_PASSWORD_CHARS <= len(password or "") <= MAX_PASSWORD_CHARS:
-        raise AccountError(
-            f"A password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long."
-        )
+        raise Refused(Kind.INVALID, f"A password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long.")
 
+
+def name_taken(name: str, similar: str | None = None) -> Refused:
+    """The refusal of a name that is taken, or that looks too much like `similar`, which is."""
+    if similar is None:
+        return Refused(Kind.CONFLICT, f"The username “{name}” is taken. Please choose another.")
+    return Refused(Kind.CONFLICT, f"The username “{name}” looks too much like “{similar}”, which is taken. "
+                                  "Please choose another.")
 
 
 def login_attempts_key(name: str, address: str) -> str:
@@ -142,33 +95,28 @@ class Accounts:
         self._hashing_slots = hashing_slots
         self._hashing = 0
         self._hasher = hasher or argon2.PasswordHasher()
-        self._scripts = register_scripts(
-            redis, create=CREATE_USER_LUA, count_attempt=COUNT_ATTEMPT_LUA, remove=REMOVE_USER_LUA,
-            set_password=SET_PASSWORD_LUA, set_token=SET_TOKEN_LUA, index_look_alike=INDEX_LOOK_ALIKE_LUA)
+        self._scripts = register_scripts(redis, __package__, "create_user", "count_attempt", "remove_user",
+                                         "set_password", "set_token", "index_look_alike")
         self._known: set[str] = set()  # names of accounts found to exist (see exists)
         self._token_owners: dict[str, tuple[str, float]] = {}  # token key -> (user, good until)
         self._dummy_hash: str | None = None
         self._dummy_made = asyncio.Lock()  # a burst of unknown names at start makes it once, not once each
 
     async def _in_pool(self, fn, *args):
-        """Run a hash in the pool, or raise HashingBusy at once when every slot is taken."""
+        """Run a hash in the pool, or raise Refused (unavailable) at once when every slot is taken."""
         if self._hashing_slots is not None and self._hashing >= self._hashing_slots:
-            raise HashingBusy()
+            raise Refused(Kind.UNAVAILABLE, HASHING_BUSY, HASHING_BUSY_RETRY_S)
         self._hashing += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         finally:
             self._hashing -= 1
 
-    async def _count(self, limit: str, address: str | None, refused: type[TryLater]) -> None:
+    async def _count(self, limit: str, address: str | None) -> None:
         """Count one action of this address against a limit (Safety's "signups" or "logins"),
-        or raise `refused`. The console acts without an address: nothing is counted."""
-        if address is None:
-            return
-        try:
+        or raise Refused (too_many). The console acts without an address: nothing is counted."""
+        if address is not None:
             await self._safety.hit(limit, address_group(address))
-        except Refused as e:
-            raise refused(str(e), e.retry_after) from None
 
     async def exists(self, name: str) -> bool:
         """Whether the account exists. An account ends only by leaving, which forgets it here
@@ -265,7 +213,7 @@ class Accounts:
         # Counted before the name is looked at (name enumeration: over the limit, a taken name
         # gets the same 429 as a free one, and trying names costs sign-ups) and before hashing
         # (a flood of sign-ups costs no argon2 time).
-        await self._count("signups", address, SignupThrottled)
+        await self._count("signups", address)
         return await self._create_account(name, password, invite)
 
     async def create(self, raw_name: str, password: str) -> str:
@@ -276,20 +224,19 @@ class Accounts:
 
     async def _create_account(self, name: str, password: str, invite: str | None) -> str:
         if await self.is_taken(name):
-            raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
+            raise name_taken(name)
         similar = await self.look_alike(name)
         if similar and similar != name:
-            raise UsernameTaken(f"The username “{name}” looks too much like “{similar}”, which is taken. "
-                                "Please choose another.")
+            raise name_taken(name, similar)
         password_hash = await self._in_pool(self._hasher.hash, password)
         keys = [user_key(name), reserved_key(name), look_alike_index_key(name)]
         fields = ["password_hash", password_hash, "created_at", str(int(time.time()))]
         if invite is not None:
             keys += [invite_key(invite), invite_users_key(invite)]
             fields += ["invite", invite]
-        created = await self._scripts.create(keys=keys, args=[name, int(time.time() * 1000), *fields])
+        created = await self._scripts.create_user(keys=keys, args=[name, int(time.time() * 1000), *fields])
         if created == 0:  # someone took it while we were hashing
-            raise UsernameTaken(f"The username “{name}” is taken. Please choose another.")
+            raise name_taken(name)
         if created != 1:  # the invite was used up (or withdrawn, or ended) while we were hashing
             raise invite_refused(created)
         return name
@@ -299,29 +246,29 @@ class Accounts:
         failures per name and address, both before any hashing."""
         try:
             name = normalize_username(raw_name)
-        except AccountError:
-            raise AccountError(BAD_CREDENTIALS) from None
+        except Refused:
+            raise Refused(Kind.INVALID, BAD_CREDENTIALS) from None
         # Hash flooding: fresh names dodge the per-name count, so every address has a budget of
         # password checks too, shared by all processes.
-        await self._count("logins", address, LoginThrottled)
+        await self._count("logins", address)
         attempts_key = login_attempts_key(name, address)
         attempt = await self._scripts.count_attempt(
             keys=[attempts_key], args=[FAILED_LOGIN_WINDOW_S, FAILED_LOGIN_LIMIT, LOGIN_LOCKOUT_S])
         if attempt < 0:
-            raise LoginThrottled(LOCKED_OUT, max(1, -attempt))
+            raise Refused(Kind.TOO_MANY, LOCKED_OUT, max(1, -attempt))
         stored = await self._redis.hget(user_key(name), "password_hash")
         if not await self._verify(stored, password or ""):
-            raise AccountError(BAD_CREDENTIALS)
+            raise Refused(Kind.INVALID, BAD_CREDENTIALS)
         await self._redis.delete(attempts_key)  # they know the password: start counting afresh
         # Said only to whoever knows the password: a stranger learns nothing of a suspension.
         suspension = await active_suspension(self._redis, name)
         if suspension is not None:
-            raise AccountSuspended(f"This account is suspended {suspension.until_text}. "
-                                   f"The reason given: {suspension.reason}")
+            raise Refused(Kind.FORBIDDEN, f"This account is suspended {suspension.until_text}. "
+                                          f"The reason given: {suspension.reason}")
         if self._hasher.check_needs_rehash(stored):
             try:
                 new_hash = await self._in_pool(self._hasher.hash, password)
-            except HashingBusy:
+            except Refused:  # every hashing slot is taken
                 return name  # rehashed at a quieter login
             await self._redis.hset(user_key(name), "password_hash", new_hash)
         return name
@@ -331,14 +278,14 @@ class Accounts:
         check_password(password)
         password_hash = await self._in_pool(self._hasher.hash, password)
         if not await self._scripts.set_password(keys=[user_key(name)], args=[password_hash, name, SIGN_OUT_CHANNEL]):
-            raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
+            raise Refused(Kind.INVALID, BAD_CREDENTIALS)  # the account was deleted meanwhile
 
     async def remove(self, name: str) -> bool:
         """Delete an account: no one signs in with it again, its API token ends at once, and its
         name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
         self.forget(name)
-        return bool(await self._scripts.remove(keys=[user_key(name), reserved_key(name), look_alike_index_key(name)],
-                                       args=[NAME_KEPT_AFTER_LEAVING_S, name]))
+        return bool(await self._scripts.remove_user(
+            keys=[user_key(name), reserved_key(name), look_alike_index_key(name)], args=[NAME_KEPT_AFTER_LEAVING_S, name]))
 
     async def new_api_token(self, name: str) -> str:
         """A new API token for scripts and other sites (replacing the old one, whose live
@@ -347,7 +294,7 @@ class Accounts:
         replaced = await self._scripts.set_token(keys=[user_key(name), token_key(token)], args=[name, SIGN_OUT_CHANNEL])
         self._forget_tokens_of(name)  # at once here; other processes when the sign-out notice comes
         if replaced == 0:
-            raise AccountError(BAD_CREDENTIALS)  # the account was deleted meanwhile
+            raise Refused(Kind.INVALID, BAD_CREDENTIALS)  # the account was deleted meanwhile
         return token
 
     async def revoke_api_token(self, name: str) -> bool:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from parlor.accounts.accounts import AccountError, Accounts, TryLater, check_password, token_key
+from parlor.accounts.accounts import Accounts, check_password, token_key
 from parlor.accounts.password_resets import PasswordResets
 from parlor.accounts.sessions import Sessions, session_key
-from parlor.refusals import Refused
+from parlor.refusals import Kind, Refused
 
 RESET_LINK_GONE = "This link cannot be used: it was used already, or has expired, or a newer one replaced it."
 
@@ -58,7 +58,7 @@ class Credentials:
         """Check the password (failures count like failed logins; a stolen session alone cannot
         mint a lasting credential), then make a new API token, ending the old one."""
         if not password:
-            raise AccountError("Give your password to make a token.")
+            raise Refused(Kind.INVALID, "Give your password to make a token.")
         await self.check(user, password, address, "That is not your password.")
         return await self.accounts.new_api_token(user)
 
@@ -66,7 +66,7 @@ class Credentials:
         """The user's password, checked and throttled as a login is."""
         try:
             await self.accounts.log_in(user, password, address)
-        except TryLater:
-            raise
-        except AccountError:
-            raise AccountError(wrong) from None
+        except Refused as e:
+            if e.kind in (Kind.TOO_MANY, Kind.UNAVAILABLE):  # try later: said as it is
+                raise
+            raise Refused(Kind.INVALID, wrong) from None

@@ -28,18 +28,6 @@ INVITE_CODE_BYTES = 16  # 128 random bits: a link cannot be guessed
 INVITE_CODE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 INVITES_KEY = "invites"
 
-# The state of an invite, inside a script. Used by the script that makes an account with it.
-INVITE_STATE_LUA = """
-local function invite_state(key, now)
-  local invite = redis.call('HMGET', key, 'uses', 'used', 'expires_ms', 'revoked')
-  if not invite[1] then return 'unknown' end
-  if invite[4] == '1' then return 'revoked' end
-  if tonumber(invite[3]) <= tonumber(now) then return 'expired' end
-  if tonumber(invite[2]) >= tonumber(invite[1]) then return 'used up' end
-  return 'open'
-end
-"""
-
 # What a link that cannot be used says, and its kind of refusal.
 INVITE_REFUSALS = {
     "unknown": ("not_found", "This invite link is not valid. Ask an admin for a new one."),
@@ -70,7 +58,7 @@ class Invite:
     users: list[str] = field(default_factory=list)
 
     def state(self, now_ms: int | None = None) -> str:
-        """open, revoked, expired or "used up" (as INVITE_STATE_LUA decides it)."""
+        """open, revoked, expired or "used up" (as lua/_invite_state.lua decides it)."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         if self.revoked:
             return "revoked"

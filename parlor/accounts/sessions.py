@@ -4,8 +4,9 @@ Every end of a session (logout, a login replacing it, a password change, leaving
 sign-out notice on SIGN_OUT_CHANNEL naming exactly the sessions that ended, which every process
 hears: it closes their live connections and may forget what it cached about them. Expiry makes
 no sound in Redis; it is published when found: by a process holding a live connection of that
-session (Hub.check_sessions, every few seconds), or when the user next signs in (_INDEX). A cache
-of session data must therefore also keep no entry past the session's own TTL.
+session (Hub.check_sessions, every few seconds), or when the user next signs in
+(lua/index_session.lua). A cache of session data must therefore also keep no entry past the
+session's own TTL.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 
 import redis.asyncio as aioredis
 
+from parlor.infra.redis_client import register_scripts
 from parlor.infra.user_keys import KeysNaming
 
 SESSION_TTL_S = 30 * 24 * 3600  # a month without a visit ends a signed-in session
@@ -47,59 +49,14 @@ def sign_out_notice(user: str | None, keys: list[str] | None) -> str:
     return f"{user or ''}\n{'*' if keys is None else ','.join(keys)}"
 
 
-# Index a signed-in session under its user, dropping ids whose session has expired (so the set
-# stays as small as the sessions that are alive; their sign-out is published, as expiry found).
-# KEYS: index. ARGV: session key prefix, new id, user, channel.
-_INDEX = """
-local gone = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if redis.call('EXISTS', ARGV[1] .. id) == 0 then
-    redis.call('SREM', KEYS[1], id)
-    gone[#gone + 1] = ARGV[1] .. id
-  end
-end
-redis.call('SADD', KEYS[1], ARGV[2])
-if #gone > 0 then redis.call('PUBLISH', ARGV[4], ARGV[3] .. '\\n' .. table.concat(gone, ',')) end
-return 0
-"""
-
-# End one session, take it out of its user's index, and publish its sign-out (even if it had
-# expired already: a notice too many costs nothing). KEYS: session. ARGV: index prefix, id, channel.
-_END = """
-local user = redis.call('HGET', KEYS[1], 'user')
-redis.call('DEL', KEYS[1])
-if user then redis.call('SREM', ARGV[1] .. user, ARGV[2]) end
-redis.call('PUBLISH', ARGV[3], (user or '') .. '\\n' .. KEYS[1])
-return 0
-"""
-
-# End every session of a user but one, and publish their sign-out. KEYS: index. ARGV: session
-# key prefix, the id to keep ('' for none), user, channel. Returns the ids ended.
-_END_ALL = """
-local ended, keys = {}, {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if id ~= ARGV[2] then
-    redis.call('DEL', ARGV[1] .. id)
-    redis.call('SREM', KEYS[1], id)
-    ended[#ended + 1] = id
-    keys[#keys + 1] = ARGV[1] .. id
-  end
-end
-if #keys > 0 then redis.call('PUBLISH', ARGV[4], ARGV[3] .. '\\n' .. table.concat(keys, ',')) end
-return ended
-"""
-
-
 class Sessions:
     """Create, load, rotate and end sessions; a session is a small Redis hash with a TTL (a month
     signed in, GUEST_SESSION_TTL_S for a guest)."""
 
     def __init__(self, redis: aioredis.Redis):
         self._redis = redis
-        self._index = redis.register_script(_INDEX)
+        self._scripts = register_scripts(redis, __package__, "index_session", "end_session", "end_user_sessions")
         self._known: dict[str, tuple[dict[str, str], float]] = {}  # id -> (data, good until)
-        self._end = redis.register_script(_END)
-        self._end_all = redis.register_script(_END_ALL)
 
     async def load(self, session_id: str) -> dict[str, str] | None:
         """The session's data (a copy); None if it does not exist (or expired)."""
@@ -142,8 +99,8 @@ class Sessions:
             pipe.expire(session_key(session_id), SESSION_TTL_S if fields.get("user") else GUEST_SESSION_TTL_S)
             await pipe.execute()
         if fields.get("user"):  # so that a password change or leaving can end all of them
-            await self._index(keys=[user_sessions_key(fields["user"])],
-                              args=[session_key(""), session_id, fields["user"], SIGN_OUT_CHANNEL])
+            await self._scripts.index_session(keys=[user_sessions_key(fields["user"])],
+                                              args=[session_key(""), session_id, fields["user"], SIGN_OUT_CHANNEL])
         return session_id, fields
 
     async def rotate(self, old_id: str | None, **changes: str) -> tuple[str, dict[str, str]]:
@@ -174,13 +131,14 @@ class Sessions:
     async def end(self, session_id: str) -> None:
         """End one session; every process hears its sign-out."""
         self._known.pop(session_id, None)
-        await self._end(keys=[session_key(session_id)], args=[user_sessions_key(""), session_id, SIGN_OUT_CHANNEL])
+        await self._scripts.end_session(keys=[session_key(session_id)],
+                                        args=[user_sessions_key(""), session_id, SIGN_OUT_CHANNEL])
 
     async def end_all(self, user: str, keep: str | None = None) -> list[str]:
         """End every signed-in session of `user` except `keep` (every process hears their
         sign-out); returns the ids ended."""
-        ended = await self._end_all(keys=[user_sessions_key(user)],
-                                    args=[session_key(""), keep or "", user, SIGN_OUT_CHANNEL])
+        ended = await self._scripts.end_user_sessions(keys=[user_sessions_key(user)],
+                                                      args=[session_key(""), keep or "", user, SIGN_OUT_CHANNEL])
         for session_id in ended:
             self._known.pop(session_id, None)
         return ended

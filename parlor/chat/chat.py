@@ -10,7 +10,7 @@ from concurrent.futures import Executor
 
 import redis.asyncio as aioredis
 
-from parlor.accounts.accounts import AccountError, Accounts, normalize_username
+from parlor.accounts.accounts import Accounts, normalize_username
 from parlor.accounts.usernames import is_ghost, new_ghost
 from parlor.chat import eliza
 from parlor.chat.conversation import PAGE_SIZE
@@ -85,7 +85,7 @@ class Chat:
         """The canonical name of someone `me` can talk to: Refused not_found if no such user, invalid if `me`."""
         try:
             peer = normalize_username(raw_peer)
-        except AccountError:
+        except Refused:
             raise Refused("not_found", "There is no user by that name.") from None
         if peer == me:
             raise Refused("invalid", "You cannot start a conversation with yourself.")

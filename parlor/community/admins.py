@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from parlor.accounts.accounts import AccountError, Accounts, normalize_username
+from parlor.accounts.accounts import Accounts, normalize_username
 from parlor.community.audit import AuditLog
 from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
@@ -55,10 +55,7 @@ class Admins:
         await self._redis.srem(ADMINS_KEY, user)
 
     async def _existing(self, raw_name: str) -> str:
-        try:
-            name = normalize_username(raw_name)
-        except AccountError as e:
-            raise Refused("invalid", str(e)) from None
+        name = normalize_username(raw_name)
         if not await self._accounts.exists(name):
             raise Refused("not_found", f"There is no account named {name}.")
         return name

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from parlor.accounts.accounts import AccountError, Accounts
+from parlor.accounts.accounts import Accounts
 from parlor.community.admins import Admins
 from parlor.community.audit import CONSOLE, AuditLog
 from parlor.infra.embedded_redis import EmbeddedRedis
@@ -59,7 +59,7 @@ def ask_password(name: str) -> str:
     """The new account's password, typed twice (read from stdin when it is not a terminal)."""
     first = getpass.getpass(f"Password for {name}: ")
     if sys.stdin.isatty() and getpass.getpass("The same again: ") != first:
-        raise AccountError("The two passwords differ.")
+        raise Refused("invalid", "The two passwords differ.")
     return first
 
 
@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
         print(asyncio.run(run(args)))
-    except (AccountError, Refused) as e:
+    except Refused as e:
         print(f"parlor admin {args.action}: {e}", file=sys.stderr)
         return 1
     return 0

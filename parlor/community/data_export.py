@@ -9,7 +9,6 @@ import time
 import zipfile
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import IO
 
 import redis.asyncio as aioredis
@@ -19,15 +18,10 @@ from parlor.chat.chat import Chat
 from parlor.chat.pair_file import Message
 from parlor.game.games import Games
 from parlor.game.ranking import member_for
+from parlor.infra.times import iso_time
 
 ARCHIVE_IN_MEMORY = 1024 * 1024  # a data download smaller than this is built in memory, else on disk
 IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
-
-
-def iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 
@@ -52,8 +46,8 @@ class DataExport:
                 await run(self.executor, lambda: zipped.writestr(name, data, compress_type=kind))
 
             created = await self.redis.hget(user_key(user), "created_at")
-            await add("account.json", _json({"username": user, "created_at": iso(int(created) * 1000) if created else None,
-                                             "exported_at": iso(int(time.time() * 1000))}))
+            await add("account.json", _json({"username": user, "created_at": iso_time(int(created) * 1000) if created else None,
+                                             "exported_at": iso_time(int(time.time() * 1000))}))
             await add("games.json", _json(await self._games_of(user)))
             for peer in await self.chat.all_peers(user):
                 messages = await self.chat.history(user, peer)
@@ -83,9 +77,9 @@ class DataExport:
 
 def _message_row(message: Message) -> dict:
     row = {"id": message.id, "author": message.author, "kind": message.kind, "body": message.body,
-           "sent_at": iso(message.sent_ms)}
+           "sent_at": iso_time(message.sent_ms)}
     if message.deleted:
-        row["deleted_at"] = iso(message.deleted_ms)
+        row["deleted_at"] = iso_time(message.deleted_ms)
     return row
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from parlor.accounts.accounts import AccountError, Accounts, normalize_username
+from parlor.accounts.accounts import Accounts, normalize_username
 from parlor.accounts.invites import Invite, Invites, check_invite_form
 from parlor.accounts.password_resets import PasswordResets
 from parlor.accounts.suspensions import LENGTHS, Suspension, Suspensions, check_suspension_form
@@ -52,7 +52,7 @@ class Moderation:
         """The canonical name of an existing account, or Refused (not_found)."""
         try:
             name = normalize_username(raw_name)
-        except AccountError:
+        except Refused:
             raise Refused("not_found", "There is no account by that name.") from None
         if not await self.accounts.exists(name):
             raise Refused("not_found", "There is no account by that name.")

@@ -13,12 +13,20 @@ import redis.asyncio as aioredis
 from parlor.accounts.lookalikes import folded
 from parlor.accounts.sessions import GUEST_SESSION_TTL_S
 from parlor.game.leaderboards import Leaderboards
-from parlor.game.ranking import COUNTS_PREFIX, HISTORY_LENGTH, Entry, board_member, history_key, is_guest_entry, member_for
+from parlor.game.ranking import (
+    COUNTS_PREFIX,
+    HISTORY_LENGTH,
+    Entry,
+    board_member,
+    history_key,
+    is_guest_entry,
+    member_for,
+)
 from parlor.infra.config import NO_LIMIT, Rate
 from parlor.infra.redis_client import register_scripts
 from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
-from parlor.safety import GCRA_LUA, Safety, bucket_key, over_limit
+from parlor.safety import Safety, bucket_key, over_limit
 
 __all__ = ["Games", "Game", "folded", "parse_guess", "clean_guest_name"]
 
@@ -30,81 +38,6 @@ GUEST_HISTORY_TTL_S = GUEST_SESSION_TTL_S  # a guest's finished games go with th
 GAMES_SHOWN = 20  # games in progress listed on the front page
 RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
 GUESTS_UNRANKED = "Guests' games do not go on the boards here: sign up (or log in) to be ranked."
-
-# One guess, atomically: refuse it on another player's or a finished game, or over the game's
-# rate limit (KEYS[5]; ARGV[9], ARGV[10]: count and period ms), count it, answer it, and finish
-# the game when it is right or when it reaches the guess limit. A win also counts in its board's
-# histogram and in the player's own (ARGV[11] and ARGV[12]: the keys' prefix and the member, as
-# counts_key/player_counts_key name them: the board is only known here, from the game).
-_GUESS = GCRA_LUA + """
-local g = redis.call('HMGET', KEYS[1], 'player', 'status', 'secret', 'max', 'count', 'started_ms')
-if not g[1] or g[1] ~= ARGV[2] then return {'missing'} end
-if g[2] ~= 'playing' then return {'finished', g[2]} end
-local guess, max = tonumber(ARGV[1]), tonumber(g[4])
-if guess < 1 or guess > max then return {'range', g[4]} end
-local allowed, wait = bucket(KEYS[5], ARGV[9], ARGV[10])
-if allowed == false then return {'slow', tostring(wait)} end
-charge(KEYS[5], allowed)
-local secret = tonumber(g[3])
-local result = 'c'
-if guess < secret then result = 'h' elseif guess > secret then result = 'l' end
-local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
-redis.call('RPUSH', KEYS[2], ARGV[1] .. ':' .. result)
-local status = 'playing'
-if count >= tonumber(ARGV[4]) then status = 'unranked' elseif result == 'c' then status = 'won' end
-if status ~= 'playing' then
-  redis.call('HSET', KEYS[1], 'status', status, 'finished_ms', ARGV[3])
-  redis.call('ZREM', KEYS[3], ARGV[6])
-  redis.call('LPUSH', KEYS[4], cjson.encode({board = max, guesses = count, status = status,
-    finished_ms = tonumber(ARGV[3]), duration_ms = tonumber(ARGV[3]) - tonumber(g[6])}))
-  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[7]) - 1)
-  if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', KEYS[4], ARGV[8]) end
-  if status == 'won' then
-    local counts = ARGV[11] .. g[4]
-    local own = counts .. ':' .. ARGV[12]
-    redis.call('HINCRBY', counts, count, 1)
-    redis.call('HINCRBY', own, count, 1)
-    if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', own, ARGV[8]) end
-  end
-end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-return {result, tostring(count), status}
-"""
-
-# A new game, atomically: the player's open game on that board (if still being played) is
-# forfeited first, since a player has one game per board at a time. KEYS: the new game, the
-# player's games, the open games of whoever starts it (board -> game id), their history.
-# ARGV: game id, player, board, secret, now ms, game ttl (s), the board entry it counts for,
-# history length, history ttl (s, 0: none), the game key prefix. Returns the forfeited game's id
-# or ''.
-_START = """
-local forfeited = ''
-local old = redis.call('HGET', KEYS[3], ARGV[3])
-if old then
-  local old_key = ARGV[10] .. old
-  local g = redis.call('HMGET', old_key, 'status', 'count', 'started_ms')
-  if g[1] == 'playing' then
-    redis.call('HSET', old_key, 'status', 'forfeit', 'finished_ms', ARGV[5])
-    redis.call('ZREM', KEYS[2], old)
-    redis.call('LPUSH', KEYS[4], cjson.encode({board = tonumber(ARGV[3]), guesses = tonumber(g[2]),
-      status = 'forfeit', finished_ms = tonumber(ARGV[5]), duration_ms = tonumber(ARGV[5]) - tonumber(g[3])}))
-    redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[8]) - 1)
-    if tonumber(ARGV[9]) > 0 then redis.call('EXPIRE', KEYS[4], ARGV[9]) end
-    forfeited = old
-  end
-end
-redis.call('HSET', KEYS[1], 'player', ARGV[2], 'max', ARGV[3], 'secret', ARGV[4], 'status', 'playing',
-           'count', 0, 'started_ms', ARGV[5], 'member', ARGV[7])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[5]) - tonumber(ARGV[6]) * 1000)
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
-redis.call('EXPIRE', KEYS[3], ARGV[6])
-return forfeited
-"""
-
 
 @dataclass
 class Guess:
@@ -180,7 +113,7 @@ class Games:
         self._safety = safety  # the limits on game starts, per address and per player
         self.guess_limit = guess_limit
         self.guest_entries = guest_entries  # whether guests' games count for guest entries (--guest-boards)
-        self._scripts = register_scripts(redis, guess=_GUESS, start=_START)
+        self._scripts = register_scripts(redis, __package__, "guess", "start_game")
 
     async def start(self, player: str | None, board: int, user: str | None = None, address: str = "-",
                     new_player: Callable[[], Awaitable[str]] | None = None) -> str:
@@ -199,7 +132,7 @@ class Games:
         game_id = secrets.token_urlsafe(12)
         owner = member_for(user, player)
         member = board_member(user, address) if user or self.guest_entries else ""
-        await self._scripts.start(
+        await self._scripts.start_game(
             keys=[game_key(game_id), games_key(player), open_games_key(owner), history_key(owner)],
             args=[game_id, player, board, secrets.randbelow(board) + 1, int(time.time() * 1000), GAME_TTL_S,
                   member, HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S, game_key("")])

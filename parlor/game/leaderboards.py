@@ -6,17 +6,6 @@ import time
 import redis.asyncio as aioredis
 
 from parlor.accounts.lookalikes import look_alike_key, look_alike_keys
-from parlor.game.leaderboard_scripts import (
-    BEGIN_LUA,
-    DROP_OLD_LUA,
-    HIDE_LUA,
-    NAME_LUA,
-    PAGE_LUA,
-    REMOVE_LUA,
-    SHOW_LUA,
-    SWEEP_GUESTS_LUA,
-    WIN_LUA,
-)
 from parlor.game.ranking import (
     AROUND,
     BANNED_NAMES_KEY,
@@ -61,8 +50,8 @@ class Leaderboards:
         self._redis = redis
         self.boards = boards
         self._scripts = register_scripts(
-            redis, begin=BEGIN_LUA, win=WIN_LUA, name=NAME_LUA, page=PAGE_LUA, remove=REMOVE_LUA,
-            sweep=SWEEP_GUESTS_LUA, drop_old=DROP_OLD_LUA, hide=HIDE_LUA, show=SHOW_LUA)
+            redis, __package__, "entry_begin", "entry_win", "entry_name", "entry_remove", "entry_hide", "entry_show",
+            "sweep_guests", "drop_old_entries", "board_page")
 
     def _entry_keys(self, board: int, member: str) -> list[str]:
         return [recent_key(board, member), entry_key(board, member), board_key(board), meta_key(board),
@@ -75,22 +64,22 @@ class Leaderboards:
         """A game starts: it counts for `member` as a forfeit until it is won. `name` is a user's
         own (a guest entry is named by claim). Returns the board's new version, or 0."""
         guest = is_guest_entry(member)
-        return await self._scripts.begin(keys=self._entry_keys(board, member),
-                                 args=[*self._recount_args(board, member), game_id, RECENT_GAMES,
-                                       "" if guest else name, int(guest), GUEST_ENTRY_TTL_S])
+        return await self._scripts.entry_begin(keys=self._entry_keys(board, member),
+                                               args=[*self._recount_args(board, member), game_id, RECENT_GAMES,
+                                                     "" if guest else name, int(guest), GUEST_ENTRY_TTL_S])
 
     async def win(self, game_key: str, game_id: str, board: int, member: str, guesses: int,
                   finished_ms: int, duration_ms: int) -> int:
         """A won game replaces its forfeit: the new version, or 0 if the board did not change;
         -1 if the game is not won, -2 if it was counted already."""
-        return await self._scripts.win(keys=[*self._entry_keys(board, member), game_key],
-                               args=[*self._recount_args(board, member), game_id, guesses, finished_ms,
-                                     duration_ms])
+        return await self._scripts.entry_win(keys=[*self._entry_keys(board, member), game_key],
+                                             args=[*self._recount_args(board, member), game_id, guesses, finished_ms,
+                                                   duration_ms])
 
     async def name(self, board: int, member: str, name: str) -> int:
         """Name a guest entry (the last name given from an address is the one shown)."""
-        return await self._scripts.name(keys=self._entry_keys(board, member),
-                                args=[*self._recount_args(board, member), name, GUEST_ENTRY_TTL_S])
+        return await self._scripts.entry_name(keys=self._entry_keys(board, member),
+                                              args=[*self._recount_args(board, member), name, GUEST_ENTRY_TTL_S])
 
     async def page(self, board: int, offset: int = 0, limit: int = 10) -> Page:
         return await self._read(board, offset, limit)
@@ -103,7 +92,7 @@ class Leaderboards:
             return [int(version or 0) for version in await pipe.execute()]
 
     async def _read(self, board: int, offset: int, limit: int, around: str = "") -> Page | None:
-        answer = await self._scripts.page(
+        answer = await self._scripts.board_page(
             keys=[board_key(board), meta_key(board)],
             args=[offset, limit, BEST_SPAN, f"scores:{board}:entry:", around, AROUND],
         )
@@ -164,7 +153,7 @@ class Leaderboards:
         oldest = _now_ms() + (1000 if every_one else -GUEST_ENTRY_TTL_S * 1000)
         for board in self.boards:
             while True:
-                swept = await self._scripts.sweep(
+                swept = await self._scripts.sweep_guests(
                     keys=[guests_key(board), board_key(board), meta_key(board)],
                     args=[oldest, GUEST_SWEEP_CHUNK, recent_key(board, ""), entry_key(board, ""), _now_ms(),
                           BOARDS_CHANNEL, board])
@@ -176,23 +165,24 @@ class Leaderboards:
     async def drop_old_entries(self) -> int:
         """Take entries of the best-game boards (before averages) off every board; how many.
         Safe to run at every start, by every process."""
-        return sum([await self._scripts.drop_old(keys=[board_key(board), meta_key(board)],
-                                         args=[OLD_SCORES, entry_key(board, ""), _now_ms(), BOARDS_CHANNEL, board])
+        return sum([await self._scripts.drop_old_entries(
+                        keys=[board_key(board), meta_key(board)],
+                        args=[OLD_SCORES, entry_key(board, ""), _now_ms(), BOARDS_CHANNEL, board])
                     for board in self.boards])
 
     async def remove(self, user: str) -> None:
         """Take a user off every board and forget their games: entries, histograms, history."""
         member = member_for(user, "")
         for board in self.boards:
-            await self._scripts.remove(keys=self._entry_keys(board, member),
-                               args=[member, _now_ms(), BOARDS_CHANNEL, board])
+            await self._scripts.entry_remove(keys=self._entry_keys(board, member),
+                                             args=[member, _now_ms(), BOARDS_CHANNEL, board])
         await self._redis.delete(history_key(member), *(player_counts_key(b, member) for b in self.boards))
 
     async def remove_entry(self, board: int, member: str) -> bool:
         """Take one entry off a board and forget its games there (an admin's moderation); False if
         it was not on the board."""
-        return bool(await self._scripts.remove(keys=self._entry_keys(board, member),
-                                       args=[member, _now_ms(), BOARDS_CHANNEL, board]))
+        return bool(await self._scripts.entry_remove(keys=self._entry_keys(board, member),
+                                                     args=[member, _now_ms(), BOARDS_CHANNEL, board]))
 
     async def entry_name(self, board: int, member: str) -> str | None:
         """The name an entry shows, or None if there is no such entry."""
@@ -202,13 +192,15 @@ class Leaderboards:
         """Take a user's entries off every board (their account is suspended), keeping their games."""
         member = member_for(user, "")
         for board in self.boards:
-            await self._scripts.hide(keys=self._entry_keys(board, member)[:4], args=[member, _now_ms(), BOARDS_CHANNEL, board])
+            await self._scripts.entry_hide(keys=self._entry_keys(board, member)[:4],
+                                           args=[member, _now_ms(), BOARDS_CHANNEL, board])
 
     async def show(self, user: str) -> None:
         """Put a user's hidden entries back where their games rank them (the suspension ended)."""
         member = member_for(user, "")
         for board in self.boards:
-            await self._scripts.show(keys=self._entry_keys(board, member)[:4], args=self._recount_args(board, member))
+            await self._scripts.entry_show(keys=self._entry_keys(board, member)[:4],
+                                           args=self._recount_args(board, member))
 
     async def ban_name(self, name: str) -> None:
         """No guest may name an entry `name`, or a look-alike of it, from now on."""

@@ -33,6 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from parlor.infra.times import iso_time
+
 BEST_BITS = 10  # a best game's guess count fits in 10 bits (a game ends at 1000 guesses)
 BEST_SPAN = 1 << BEST_BITS
 MAX_RANKED_GUESSES = 999  # a game reaching 1000 guesses ends as a forfeit
@@ -151,7 +153,7 @@ class Entry:
 
     @property
     def finished_iso(self) -> str:
-        return self.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_time(self.finished_ms, "seconds")
 
     def as_json(self) -> dict:
         return {"rank": self.rank, "name": self.name, "guest": self.guest, "guesses": self.guesses,

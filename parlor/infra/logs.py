@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
+
+from parlor.infra.times import iso_time
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -14,7 +15,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": iso_time(record.created * 1000),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

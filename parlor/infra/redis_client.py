@@ -2,11 +2,18 @@
 
 redis-py's synchronous client packs commands with hiredis's C packer when hiredis is installed;
 its asyncio client packs them in Python, which for a script call with a few dozen arguments (an
-event append) costs more than the round trip. The connections here pack with hiredis. Lua
-scripts are registered on a client by name (register_scripts).
+event append) costs more than the round trip. The connections here pack with hiredis.
+
+Every Lua script is a file, parlor/<wing>/lua/<name>.lua beside the code that runs it, registered
+on a client by name (register_scripts). A script names its KEYS and ARGV at its top. Code shared
+by several scripts is a file whose name starts with `_`, pulled in by a line
+`--- @include "<path from the including file's folder>"`, once per script.
 """
 from __future__ import annotations
 
+import functools
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import hiredis
@@ -42,6 +49,9 @@ class PackedSSLConnection(HiredisPacking, SSLConnection):
     pass
 
 
+PARLOR_DIR = Path(__file__).resolve().parent.parent  # parlor/, where every package's lua/ folder is
+INCLUDE_RE = re.compile(r'^--- @include "([^"]+)"$', re.M)
+
 PACKED = {Connection: PackedConnection, UnixDomainSocketConnection: PackedUnixConnection,
           SSLConnection: PackedSSLConnection}
 
@@ -55,10 +65,34 @@ def packed_client(url: str, **options) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
 
 
-def register_scripts(redis: aioredis.Redis, **sources: str) -> SimpleNamespace:
-    """Each Lua source registered on `redis` under its name: called with keys= and args=, it runs
-    by EVALSHA and is loaded again if the server has forgotten it."""
-    return SimpleNamespace(**{name: redis.register_script(source) for name, source in sources.items()})
+def _expanded(path: Path, included: set[Path]) -> str:
+    """The Lua at `path`, each include line replaced by its file's expanded source (a file
+    already in `included` by nothing)."""
+    def include(line: re.Match) -> str:
+        target = (path.parent / line.group(1)).resolve()
+        if target in included:
+            return ""
+        included.add(target)
+        return _expanded(target, included)
+    return INCLUDE_RE.sub(include, path.read_text())
+
+
+@functools.cache
+def lua_source(package: str, name: str) -> str:
+    """The script parlor/<wing>/lua/<name>.lua of `package` ("parlor.game", or "parlor" for
+    parlor/lua/), its includes expanded: what Redis runs."""
+    top, *wing = package.split(".")
+    if top != "parlor":
+        raise ValueError(f"{package} is not a package of parlor")
+    path = PARLOR_DIR.joinpath(*wing, "lua", f"{name}.lua")
+    return _expanded(path, {path.resolve()})
+
+
+def register_scripts(redis: aioredis.Redis, package: str, *names: str) -> SimpleNamespace:
+    """The scripts `names` of `package` (a module's __package__) registered on `redis`, each an
+    attribute of that name: called with keys= and args=, it runs by EVALSHA and is loaded again
+    if the server has forgotten it."""
+    return SimpleNamespace(**{name: redis.register_script(lua_source(package, name)) for name in names})
 
 
 async def answers(client: aioredis.Redis) -> bool:

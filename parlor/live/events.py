@@ -14,26 +14,17 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import redis.asyncio as aioredis
 
+from parlor.infra.redis_client import register_scripts
 from parlor.infra.user_keys import KeysNaming
 from parlor.live.presence import presence_key
 
 EVENTS_CHANNEL_PREFIX = "parlor:events:"  # + a process id: events for users it holds, a JSON list
 STREAM_ID_RE = re.compile(r"(\d{1,15})-(\d{1,19})", re.ASCII)
 META_TTL_S = 31 * 24 * 3600  # as long as a session: a page that old may still hold a cursor
-LUA_DIR = Path(__file__).parent / "lua"
-
-
-def lua_script(name: str) -> str:
-    """The source of parlor/live/lua/<name>.lua (read once, at import, by the module that runs it)."""
-    return (LUA_DIR / f"{name}.lua").read_text()
-
-
-APPEND_EVENTS_LUA = lua_script("append_events")
 
 
 def stream_key(user: str) -> str:
@@ -126,7 +117,7 @@ class EventLog:
         self._redis = redis
         self.max_events = max_events
         self.max_age_ms = max_age_s * 1000
-        self._append = redis.register_script(APPEND_EVENTS_LUA)
+        self._scripts = register_scripts(redis, __package__, "append_events")
 
     async def append(self, user: str, kind: str, html: str, data: object) -> str:
         """Store one event for `user`; returns its id. Every process holding `user` hears of it."""
@@ -153,7 +144,7 @@ class EventLog:
             for key, member, score in publication.listed:
                 keys.append(key)
                 args += [score, member]
-        answers = await self._append(keys=keys, args=args)
+        answers = await self._scripts.append_events(keys=keys, args=args)
         appended = []
         for publication, data, ids in zip(publications, encoded, answers, strict=True):
             appended.append([Event(ids[2 * n], kind, html, json_data, ids[2 * n + 1])

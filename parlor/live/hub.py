@@ -19,18 +19,9 @@ import redis.asyncio as aioredis
 
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL, sign_out_notice
 from parlor.infra.batching import Batcher
+from parlor.infra.redis_client import register_scripts
 from parlor.infra.user_keys import KeysNaming
-from parlor.live.events import (
-    EVENTS_CHANNEL_PREFIX,
-    Event,
-    EventLog,
-    Outgoing,
-    Publication,
-    Push,
-    Reload,
-    lua_script,
-    parse_cursor,
-)
+from parlor.live.events import EVENTS_CHANNEL_PREFIX, Event, EventLog, Outgoing, Publication, Push, Reload, parse_cursor
 from parlor.live.online import OnlineAnswers
 from parlor.live.presence import Presence
 from parlor.live.rooms import Connection, Rooms, Subscription
@@ -47,7 +38,6 @@ PEER_NOTICE_LIMIT = 500  # a presence change is shown to this many of the user's
 # this long: each process asks Redis whether its connections' sessions still exist.
 SESSION_CHECK_EVERY_S = 5
 SESSION_CHECK_BATCH = 1000  # keys asked about in one round trip: one script that holds Redis about a millisecond
-MISSING_KEYS_LUA = lua_script("missing_keys")
 
 
 class Views(Protocol):
@@ -82,7 +72,7 @@ class Hub:
         self._online = OnlineAnswers(presence)
         self._on_delivered = on_delivered
         self.typing_notices = TypingNotices(redis)
-        self._missing = redis.register_script(MISSING_KEYS_LUA)
+        self._scripts = register_scripts(redis, __package__, "missing_keys")
         # Appends go one call at a time (whatever waits goes together), so this process fans
         # out its own events in the order their ids were given.
         self._appends: Batcher[Publication, list[str]] = Batcher(self._append_and_fan_out)
@@ -345,7 +335,7 @@ class Hub:
             return 0
         gone = []
         for start in range(0, len(keys), SESSION_CHECK_BATCH):
-            missing = await self._missing(keys=keys[start:start + SESSION_CHECK_BATCH])
+            missing = await self._scripts.missing_keys(keys=keys[start:start + SESSION_CHECK_BATCH])
             gone += [keys[start + i - 1] for i in missing]
         by_user: dict[str, list[str]] = {}
         for key in gone:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from parlor.infra.redis_client import register_scripts
 from parlor.infra.user_keys import KeysNaming
-from parlor.live.events import lua_script
 from parlor.safety import blocks_key
 
 TYPING_CHANNEL = "parlor:typing"  # "<who>\n<to whom>"; never stored
 TYPING_EVERY_MS = 2500  # a typist's notices are forwarded at most this often (the page sends every 3 s)
-TYPING_LUA = lua_script("typing")
 
 
 def typing_key(who: str, to: str) -> str:
@@ -22,13 +21,13 @@ class TypingNotices:
     """Publishes typing notices for every process, throttled in Redis."""
 
     def __init__(self, redis: aioredis.Redis):
-        self._typing = redis.register_script(TYPING_LUA)
+        self._scripts = register_scripts(redis, __package__, "typing")
 
     async def notify(self, who: str, to: str) -> None:
         """Tell `to`'s open pages that `who` is typing (at most every TYPING_EVERY_MS), unless
         either of them blocked the other."""
-        await self._typing(keys=[typing_key(who, to), blocks_key(who), blocks_key(to)],
-                           args=[who, to, TYPING_EVERY_MS, TYPING_CHANNEL])
+        await self._scripts.typing(keys=[typing_key(who, to), blocks_key(who), blocks_key(to)],
+                                   args=[who, to, TYPING_EVERY_MS, TYPING_CHANNEL])
 
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """The account is gone: so are its throttles, either way."""

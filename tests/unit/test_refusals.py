@@ -1,7 +1,6 @@
 import pytest
 
-from parlor.accounts.accounts import HASHING_BUSY_RETRY_S, HashingBusy, UsernameTaken
-from parlor.refusals import KINDS, Refused
+from parlor.refusals import Kind, Refused
 from parlor.web.handlers.base import STATUS_OF_KIND, refusal_status
 
 
@@ -23,11 +22,9 @@ def test_each_kind_is_answered_with_one_status(kind, status):
 
 
 def test_every_kind_has_a_status():
-    assert set(STATUS_OF_KIND) == KINDS
+    assert set(STATUS_OF_KIND) == set(Kind)
 
 
-def test_an_account_forms_error_is_a_refusal_of_its_kind():
-    busy = HashingBusy()
-    assert isinstance(busy, Refused) and busy.kind == "unavailable" and busy.retry_after == HASHING_BUSY_RETRY_S
-    taken = UsernameTaken("That name is taken.")
-    assert isinstance(taken, Refused) and taken.kind == "conflict" and taken.message == "That name is taken."
+def test_a_kind_is_a_string_its_value():
+    assert Refused("not_found", "Nothing here.").kind is Kind.NOT_FOUND
+    assert Kind.TOO_MANY == "too_many" and STATUS_OF_KIND["too_many"] == 429

@@ -81,13 +81,13 @@ async def test_sends_checked_at_the_same_time_share_a_round_trip_and_each_gets_i
         client, redis_sync, monkeypatch):
     limits = safety(client, messages=Rate(2, 60))
     calls = []
-    check = limits._check_sends
+    check = limits._scripts.check_sends
 
     async def counted(*args, **kwargs):
         calls.append(1)
         return await check(*args, **kwargs)
 
-    monkeypatch.setattr(limits, "_check_sends", counted)
+    monkeypatch.setattr(limits._scripts, "check_sends", counted)
     await limits.block("bob", "alice")
     outcomes = await asyncio.gather(*(limits.check_send(me, peer, False, f"conversations:{me}")
                                       for me, peer in [("alice", "bob"), ("carol", "bob"), ("dave", "bob"),

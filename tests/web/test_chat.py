@@ -133,17 +133,22 @@ async def test_bad_sends_are_refused_and_store_nothing(http_server, http_client,
     assert not pair_messages(config.data_dir, "alice", "bob")
 
 
+@pytest.mark.parametrize("length,status,says", [
+    (str(6 * 1024 * 1024), 413, "at most 5 MiB"),
+    # "²" passes str.isdigit(); a streamed upload's length is read here before Tornado reads it.
+    ("\u00b2", 400, "not a number"),
+])
 @pytest.mark.gen_test(timeout=30)
-async def test_an_oversized_upload_is_refused_from_its_content_length_before_it_is_read(
-        http_server, http_client, base_url, config):
+async def test_an_upload_is_refused_from_its_content_length_before_it_is_read(
+        http_server, http_client, base_url, config, length, status, says):
     alice, _ = await users(http_client, base_url, "alice", "bob")
-    reader, writer = await picture_upload_to_bob(alice, base_url, f"Content-Length: {6 * 1024 * 1024}")
+    reader, writer = await picture_upload_to_bob(alice, base_url, f"Content-Length: {length}")
     writer.write(b"--x\r\n")
     await writer.drain()
     answer = (await asyncio.wait_for(reader.read(65536), 5)).decode()  # no more of the body is sent
     writer.close()
-    assert answer.startswith("HTTP/1.1 413")
-    assert "at most 5 MiB" in answer
+    assert answer.startswith(f"HTTP/1.1 {status}")
+    assert says in answer
     assert not pair_messages(config.data_dir, "alice", "bob")
 
 
@@ -509,11 +514,12 @@ async def test_an_upload_that_never_ends_is_not_left_in_flight(http_server, http
 
 async def picture_upload_to_bob(alice: Visitor, base_url: str, framing: str):
     """A raw connection that has sent alice's multipart POST to bob's conversation up to the end
-    of its headers; `framing` says how the body's length is given. (reader, writer)."""
+    of its headers; `framing` says how the body's length is given (headers are latin-1 on the
+    wire). (reader, writer)."""
     await alice.get("/login")  # the _xsrf cookie
     host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
     reader, writer = await asyncio.open_connection(host, port)  # the server shares this event loop
     writer.write((f"POST /chat/bob/messages?_xsrf={quote(alice.cookies['_xsrf'])} HTTP/1.1\r\n"
                   f"Host: {host}:{port}\r\nCookie: {alice.cookie_header()}\r\n"
-                  f"Content-Type: multipart/form-data; boundary=x\r\n{framing}\r\n\r\n").encode())
+                  f"Content-Type: multipart/form-data; boundary=x\r\n{framing}\r\n\r\n").encode("latin-1"))
     return reader, writer

@@ -6,17 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.accounts.accounts import (
-    TOKEN_CACHE_S,
-    AccountError,
-    Accounts,
-    LoginThrottled,
-    UsernameTaken,
-    check_password,
-    normalize_username,
-)
+from parlor.accounts.accounts import LOCKED_OUT, TOKEN_CACHE_S, Accounts, check_password, normalize_username
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL
 from parlor.live.listener import Listener
+from parlor.refusals import Kind, Refused
 from parlor.safety import Safety
 from tests.helpers import until
 
@@ -32,14 +25,15 @@ def test_usernames_fold_to_lowercase(raw, expected):
     "", "ab", "x" * 33, "a_b", "../x", "a/b", "a b", "a\0b", "ü-ser", "ａｄｍｉｎ", "\u212aey", "İstanbul", None,
 ])
 def test_bad_usernames_are_refused(raw):
-    with pytest.raises(AccountError, match="3 to 32 characters"):
+    with pytest.raises(Refused, match="3 to 32 characters"):
         normalize_username(raw)
 
 
 @pytest.mark.parametrize("password", ["x" * 7, "x" * 257, "", None])
 def test_password_length_bounds(password):
-    with pytest.raises(AccountError):
+    with pytest.raises(Refused) as refused:
         check_password(password)
+    assert refused.value.kind == Kind.INVALID
 
 
 @pytest.fixture
@@ -57,7 +51,7 @@ async def test_two_simultaneous_signups_of_one_name_exactly_one_wins(accounts, r
         *(accounts.sign_up("racer", f"password {i}") for i in range(4)), return_exceptions=True
     )
     winners = [r for r in results if r == "racer"]
-    losers = [r for r in results if isinstance(r, UsernameTaken)]
+    losers = [r for r in results if isinstance(r, Refused) and r.kind == Kind.CONFLICT]
     assert len(winners) == 1 and len(losers) == 3
     assert redis_sync.hlen("user:racer") == 2  # one hash, written once
 
@@ -66,11 +60,11 @@ async def test_two_simultaneous_signups_of_one_name_exactly_one_wins(accounts, r
 async def test_login_lockout_is_per_name_and_address(accounts):
     await accounts.sign_up("target", "right password")
     for _ in range(10):
-        with pytest.raises(AccountError):
+        with pytest.raises(Refused, match="wrong password"):
             await accounts.log_in("target", "wrong password", "10.0.0.1")
-    with pytest.raises(LoginThrottled) as throttled:
+    with pytest.raises(Refused, match=LOCKED_OUT) as throttled:
         await accounts.log_in("target", "right password", "10.0.0.1")
-    assert 0 < throttled.value.retry_after <= 300
+    assert throttled.value.kind == Kind.TOO_MANY and 0 < throttled.value.retry_after <= 300
     # The same user from another address is not locked out.
     assert await accounts.log_in("target", "right password", "10.0.0.2") == "target"
 
@@ -80,8 +74,8 @@ async def test_attempts_sent_all_at_once_are_limited_too(accounts):
     await accounts.sign_up("target", "right password")
     results = await asyncio.gather(
         *(accounts.log_in("target", "wrong password", "10.0.0.9") for _ in range(25)), return_exceptions=True)
-    throttled = [r for r in results if isinstance(r, LoginThrottled)]
-    checked = [r for r in results if isinstance(r, AccountError) and not isinstance(r, LoginThrottled)]
+    throttled = [r for r in results if isinstance(r, Refused) and r.kind == Kind.TOO_MANY]
+    checked = [r for r in results if isinstance(r, Refused) and r.kind == Kind.INVALID]
     assert len(checked) == 10 and len(throttled) == 15  # no more than the limit ever reach argon2
 
 

@@ -1,0 +1,9 @@
+-- One action against one bucket. Returns the ms to wait (0: it fit, and was charged).
+--- @include "_gcra.lua"
+local bucket_key = KEYS[1]
+local count, period_ms = ARGV[1], ARGV[2]
+
+local tat, wait = bucket(bucket_key, count, period_ms)
+if tat == false then return wait end
+charge(bucket_key, tat)
+return 0
