@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import argon2
 import pytest
 import redis
 import tornado.httpserver
@@ -14,6 +15,8 @@ import tornado.testing
 from parlor.infra.config import NO_LIMITS, Config
 from parlor.infra.embedded_redis import bundled_redis_server, spawn, wait_ready_sync
 from parlor.web.server import make_app
+from parlor.web.services import Overrides
+from tests.helpers import CHEAP_HASHER
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +51,17 @@ def config(redis_url, tmp_path):
 
 
 @pytest.fixture
-def app(config, redis_sync, io_loop):
+def password_hasher(request) -> argon2.PasswordHasher:
+    """The app's password hasher: argon2 at its cheapest, unless the test (or its module) is marked
+    @pytest.mark.password_hasher(factory=...), as tests about sign-up and login are with argon2's own."""
+    marker = request.node.get_closest_marker("password_hasher")
+    return marker.kwargs["factory"]() if marker else CHEAP_HASHER
+
+
+@pytest.fixture
+def app(config, redis_sync, io_loop, password_hasher):
     """The real application (pytest-tornado's http_server serves it), state pushes running."""
-    application = make_app(config)
+    application = make_app(config, Overrides(password_hasher=password_hasher))
     io_loop.run_sync(application.start)
     yield application
     io_loop.run_sync(application.stop)

@@ -23,12 +23,17 @@ from urllib.parse import quote, urlencode, urlsplit
 import argon2
 import redis
 import tornado.httpclient
+import tornado.web
 import tornado.websocket
 
 from parlor.chat.pair_file import pair_key
 from parlor.community.audit import CONSOLE
+from parlor.web.handlers.base import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parent.parent
+# argon2 at its smallest (one pass over 8 KiB, one lane): microseconds a hash instead of about
+# 0.1 s, for tests that set or check a password without being about hashing or logging in.
+CHEAP_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 class Visitor:
@@ -109,14 +114,32 @@ async def until(predicate, timeout: float = 10.0, step: float = 0.01) -> None:
     raise AssertionError("condition not reached in time")
 
 
-async def users(http_client, base_url: str, *names: str) -> list[Visitor]:
-    """A signed-up visitor for each name."""
+async def users(app, http_client, base_url: str, *names: str) -> list[Visitor]:
+    """A signed-in visitor for each name, whose account (password "correct horse") is made through
+    the domain: what a sign-up leaves, for tests that are not about signing up."""
     visitors = []
     for name in names:
-        visitor = Visitor(http_client, base_url)
-        await visitor.sign_up(name)
-        visitors.append(visitor)
+        await app.accounts.create(name, "correct horse")
+        visitors.append(await signed_in(app, http_client, base_url, name))
     return visitors
+
+
+async def signed_up(http_client, base_url: str, *names: str) -> list[Visitor]:
+    """A visitor for each name, signed up through the sign-up form: for tests about signing up."""
+    visitors = [Visitor(http_client, base_url) for _ in names]
+    for visitor, name in zip(visitors, names):
+        await visitor.sign_up(name)
+    return visitors
+
+
+async def signed_in(app, http_client, base_url: str, user: str) -> Visitor:
+    """A visitor with a new session of `user`, as logging in starts one, and the XSRF cookie."""
+    session_id, _ = await app.sessions.create(user=user)
+    visitor = Visitor(http_client, base_url)
+    visitor.cookies[SESSION_COOKIE] = tornado.web.create_signed_value(
+        app.settings["cookie_secret"], SESSION_COOKIE, session_id).decode()
+    await visitor.get("/login")  # the XSRF cookie, as the sign-up form's page sets it
+    return visitor
 
 
 async def next_frame(ws, timeout: float = 5.0, skip_online: bool = True) -> dict | None:

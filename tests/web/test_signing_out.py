@@ -14,15 +14,16 @@ from tornado.testing import bind_unused_port
 from parlor.accounts.sessions import SESSION_CACHE_S
 from parlor.live.hub import SESSION_CHECK_EVERY_S
 from parlor.web.server import make_app
+from parlor.web.services import Overrides
 from tests.helpers import SseClient, Visitor, next_frame, send_message, users
 
 PROMPTLY_S = 3.0  # a notice travels through Redis pub/sub: well under this
 
 
 @pytest.fixture
-def other_process(config, app, io_loop):
+def other_process(config, app, io_loop, password_hasher):
     """A second app on the same Redis and data dir, served on its own port: its base URL."""
-    second = make_app(config)
+    second = make_app(config, Overrides(password_hasher=password_hasher))
     io_loop.run_sync(second.start)
     server = tornado.httpserver.HTTPServer(second)
     sock, port = bind_unused_port()
@@ -109,7 +110,7 @@ async def expire(app, alice, alice_password):
 @pytest.mark.gen_test(timeout=60)
 async def test_a_session_that_ends_ends_its_live_connections_on_every_process(
         http_server, http_client, base_url, app, other_process, end, within):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     feeds = await Feeds.open(http_client, other_process, cookies=alice.cookies)
     await end(app, alice, "correct horse")
     if end is not expire:
@@ -121,7 +122,7 @@ async def test_a_session_that_ends_ends_its_live_connections_on_every_process(
 @pytest.mark.gen_test(timeout=60)
 async def test_a_session_that_ends_leaves_the_other_sessions_connections_open(
         http_server, http_client, base_url, app, other_process):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     phone = Visitor(http_client, base_url)
     assert (await phone.log_in("alice")).code == 303
     stays = await Feeds.open(http_client, other_process, cookies=phone.cookies)
@@ -147,7 +148,7 @@ async def token_for(visitor) -> str:
 @pytest.mark.gen_test(timeout=60)
 async def test_an_api_token_that_ends_ends_its_live_connections_on_every_process(
         http_server, http_client, base_url, app, other_process, end):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     token = await token_for(alice)
     feeds = await Feeds.open(http_client, other_process, token=token)
     if end == "revoke":
@@ -169,7 +170,7 @@ async def test_a_session_that_ends_is_signed_out_at_once_on_a_process_that_remem
         http_server, http_client, base_url, app, other_process, end):
     """Each process remembers a session's data for a few seconds (a page needs no Redis read);
     the sign-out notice makes it forget at once, well before that memory lapses."""
-    alice, _ = await users(http_client, base_url, "alice", "bob")
+    alice, _ = await users(app, http_client, base_url, "alice", "bob")
     elsewhere = Visitor(http_client, other_process)
     elsewhere.cookies = dict(alice.cookies)
     assert (await elsewhere.get("/account")).code == 200  # remembered there now
