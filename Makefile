@@ -10,13 +10,17 @@ NGINX := /usr/sbin/nginx
 # The text-browser test drives w3m under tmux; w3m edits a textarea in vi.
 TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux /usr/bin/vi
 
-.PHONY: run test dist bench bench-delivery soak autobahn setup clean
+.PHONY: run test test-fast dist bench bench-delivery soak autobahn setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
 
 test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The developer's loop: every test but those marked slow (browsers, the wheel, server processes).
+test-fast: setup
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The wheel and the sdist, with templates, static files and htmx/Pico from npm, into $(DIST)/:
 # what a deployer installs (pipx install ./$(DIST)/parlor-VERSION-py3-none-any.whl), no npm needed.
