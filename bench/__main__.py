@@ -91,7 +91,7 @@ class Size:
 # Every step still runs and answers at this size; its seconds are as short as make test can afford.
 TINY = Size(chat_users=10, chat_rates=(20, 40), chat_seconds=0.5, chat_settle_s=0.1, chat_pause_s=0.1,
             fanout_sockets=20, fanout_triggers=2, conns=(30, 60), fragment_seconds=0.5, fragment_runs=1,
-            fragment_connections=4, game_players=3, game_seconds=0.5, settle_s=0.2, full=False)
+            fragment_connections=4, game_players=3, game_seconds=1, settle_s=0.2, full=False)
 
 
 def median(values):
