@@ -82,5 +82,7 @@ def proxied_url(app, io_loop):
 
 def pytest_collection_modifyitems(items):
     """Browser tests last: Playwright's sync API keeps an event loop running in this thread until
-    it stops, which would clash with pytest-tornado's loops in the tests after it."""
+    it stops, which would clash with pytest-tornado's loops in the tests after it. make test's
+    pytest-xdist workers take whole modules in this order (--dist loadscope --no-loadscope-reorder),
+    so each worker too runs its browser tests after all its others."""
     items.sort(key=lambda item: "/e2e/" in str(item.path))
