@@ -43,11 +43,13 @@ def redis_sync(redis_url):
 
 
 @pytest.fixture
-def config(redis_url, tmp_path):
+def config(redis_url, tmp_path, request):
     """Tests sign up many users from 127.0.0.1, send hundreds of messages and play 1,000-guess
-    games: the rate limits are off here, and tests/web/test_limits.py tests them with limits on."""
+    games: the rate limits are off here, and tests/web/test_limits.py tests them with limits on.
+    A test marked @pytest.mark.config(name=value, ...) gets those settings too."""
+    marker = request.node.get_closest_marker("config")
     return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20,
-                  eliza_delay=0.0, **NO_LIMITS)
+                  eliza_delay=0.0, **{**NO_LIMITS, **(marker.kwargs if marker else {})})
 
 
 @pytest.fixture

@@ -140,10 +140,10 @@ async def test_a_client_that_goes_away_has_its_poll_cancelled(http_server, http_
     await until(lambda: not app.hub.has_user("bob"), 5)  # well before its 20 s
 
 
+@pytest.mark.config(events_max=5)
 @pytest.mark.gen_test(timeout=60)
 async def test_a_cursor_older_than_the_stream_is_told_to_reload(http_server, http_client, base_url, app):
     alice, bob = await users(app, http_client, base_url, "alice", "bob")
-    app.events.max_events = 5
     await send_message(alice, "bob", "first")
     first = json.loads((await bob.get("/poll?after=0-0&timeout=0")).body)["cursor"]
     for n in range(10):
@@ -350,10 +350,10 @@ async def test_a_reader_that_never_reads_is_closed_and_others_get_every_event(ht
     await reading
 
 
+@pytest.mark.config(max_connections_per_user=2)
 @pytest.mark.gen_test(timeout=60)
 async def test_a_user_over_the_connection_limit_is_closed_with_1008(http_server, http_client, base_url, app):
     (bob,) = await users(app, http_client, base_url, "bob")
-    app.presence.max_connections = 2
     tabs = [await bob.live(), await bob.live()]
     await until(lambda: app.hub.connection_count() == 2)
     third = await bob.live()

@@ -37,9 +37,9 @@ async def test_foreign_origin_is_refused(http_server, http_client, base_url, ori
     ws.close()
 
 
+@pytest.mark.config(allowed_origins=("https://embed.example",))
 @pytest.mark.gen_test
 async def test_allowed_origins_flag_lets_another_site_in(http_server, http_client, base_url, app):
-    app.config = app.config.__class__(**{**app.config.__dict__, "allowed_origins": ("https://embed.example",)})
     ws = await Visitor(http_client, base_url).live(origin="https://embed.example")
     ws.close()
 
