@@ -30,7 +30,8 @@ from parlor.community.reports import id_for
 from parlor.game.ranking import MIN_GAMES
 from parlor.safety import Safety
 from parlor.web import handlers
-from tests.helpers import SseClient, Visitor, pair_rows
+from tests.helpers import Visitor, pair_rows
+from tests.sse import SseClient
 from tests.world import World, picture, send, start
 
 pytestmark = pytest.mark.slow  # one server process for the module

@@ -15,7 +15,8 @@ from parlor.accounts.sessions import SESSION_CACHE_S
 from parlor.live.hub import SESSION_CHECK_EVERY_S
 from parlor.web.server import make_app
 from parlor.web.services import Overrides
-from tests.helpers import SseClient, Visitor, next_frame, send_message, users
+from tests.helpers import Visitor, next_frame, send_message, users
+from tests.sse import SseClient
 
 PROMPTLY_S = 3.0  # a notice travels through Redis pub/sub: well under this
 
