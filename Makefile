@@ -10,13 +10,23 @@ NGINX := /usr/sbin/nginx
 # The text-browser test drives w3m under tmux; w3m edits a textarea in vi.
 TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux /usr/bin/vi
 
-.PHONY: run test dist bench bench-delivery soak autobahn setup clean
+.PHONY: run test test-fast dist bench bench-delivery soak autobahn setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
 
+# pytest-xdist workers, one a core of the 2-core machines we test on (0: all in this process).
+# Each module runs whole on one worker (its fixtures of module scope made once), in collection
+# order: browser tests last (tests/conftest.py).
+TEST_WORKERS ?= 2
+WORKERS := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
 test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(WORKERS) $(PYTEST_ARGS)
+
+# The developer's loop: every test but those marked slow (browsers, the wheel, server processes).
+test-fast: setup
+	$(PY) -m pytest $(WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 # The wheel and the sdist, with templates, static files and htmx/Pico from npm, into $(DIST)/:
 # what a deployer installs (pipx install ./$(DIST)/parlor-VERSION-py3-none-any.whl), no npm needed.

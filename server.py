@@ -23,7 +23,7 @@ from parlor.infra.metrics import CountingRetry, Metrics
 from parlor.infra.redis_client import packed_client
 from parlor.web.handlers import routes
 from parlor.web.handlers.base import NotFoundHandler, StaticFiles, hide_secrets
-from parlor.web.services import Services
+from parlor.web.services import Overrides, Services
 
 log = logging.getLogger("parlor")
 
@@ -48,9 +48,10 @@ class ParlorApp(Services, tornado.web.Application):
     """The Tornado application: the routes and settings, over the services (services.py) its
     handlers call; start() and stop() start and stop those."""
 
-    def __init__(self, config: Config, redis_client: aioredis.Redis, metrics: Metrics | None = None):
+    def __init__(self, config: Config, redis_client: aioredis.Redis, metrics: Metrics | None = None,
+                 overrides: Overrides = Overrides()):
         self.version = VERSION
-        Services.__init__(self, config, redis_client, metrics or Metrics(VERSION), ROOT / "templates")
+        Services.__init__(self, config, redis_client, metrics or Metrics(VERSION), ROOT / "templates", overrides)
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
         self.metrics.watch(self)
         tornado.web.Application.__init__(
@@ -103,10 +104,10 @@ def connect_redis(url: str, metrics: Metrics) -> aioredis.Redis:
     )
 
 
-def make_app(config: Config) -> ParlorApp:
-    """The application for a config whose redis_url and cookie_secret are set."""
+def make_app(config: Config, overrides: Overrides = Overrides()) -> ParlorApp:
+    """The application for a config whose redis_url and cookie_secret are set (overrides: tests' parts)."""
     metrics = Metrics(VERSION)
-    return ParlorApp(config, connect_redis(config.redis_url, metrics), metrics)
+    return ParlorApp(config, connect_redis(config.redis_url, metrics), metrics, overrides)
 
 
 def make_http_server(app: ParlorApp, idle_timeout: float = IDLE_CONNECTION_TIMEOUT_S,

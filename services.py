@@ -7,9 +7,11 @@ import contextlib
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable
 
+import argon2
 import jinja2
 import redis.asyncio as aioredis
 import tornado.ioloop
@@ -77,11 +79,20 @@ def make_templates(folder: Path, debug: bool) -> jinja2.Environment:
     return templates
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """Parts a caller (the tests) hands the services in place of the production ones; each left
+    None is built as in production."""
+
+    password_hasher: argon2.PasswordHasher | None = None  # None: argon2's own defaults
+
+
 class Services:
     """Every service one process runs; the Tornado application (server.py) is one, so handlers
     reach them as self.application.<name>."""
 
-    def __init__(self, config: Config, redis: aioredis.Redis, metrics: Metrics, templates_folder: Path):
+    def __init__(self, config: Config, redis: aioredis.Redis, metrics: Metrics, templates_folder: Path,
+                 overrides: Overrides = Overrides()):
         self.config, self.redis, self.metrics = config, redis, metrics
         self._stops = contextlib.AsyncExitStack()  # each stop pushed as its resource comes to be
         self._stops.push_async_callback(redis.aclose)
@@ -90,8 +101,8 @@ class Services:
         self.image_pool = self._pool(IMAGE_THREADS, "images")
         self.safety = Safety(redis, config.rate_limits())
         self.invites = Invites(redis)
-        self.accounts = Accounts(redis, self.hash_pool, safety=self.safety, hashing_slots=HASH_THREADS + HASHES_WAITING,
-                                 signup=config.signup, invites=self.invites)
+        self.accounts = Accounts(redis, self.hash_pool, overrides.password_hasher, safety=self.safety,
+                                 hashing_slots=HASH_THREADS + HASHES_WAITING, signup=config.signup, invites=self.invites)
         self.audit = AuditLog(redis)
         self.admins = Admins(redis, self.accounts, self.audit)
         self.sessions = Sessions(redis)

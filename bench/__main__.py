@@ -74,6 +74,8 @@ class Size:
     chat_users: int = 200
     chat_rates: tuple[int, ...] = (400, 800, 1200, 1600, 2400, 3200, 4000)
     chat_seconds: float = 6
+    chat_settle_s: float = 1.0  # after the warm-up, before the first rate
+    chat_pause_s: float = 0.5  # between two rates: the last one's stragglers are not counted in the next
     fanout_sockets: int = 1000
     fanout_triggers: int = 15
     conns: tuple[int, ...] = (10_000, 15_000)
@@ -86,9 +88,10 @@ class Size:
     full: bool = True  # tiny runs are not compared with the reference figures
 
 
-TINY = Size(chat_users=10, chat_rates=(20, 40), chat_seconds=1, fanout_sockets=20, fanout_triggers=2,
-            conns=(30, 60), fragment_seconds=1, fragment_runs=1, fragment_connections=4, game_players=3,
-            game_seconds=1, settle_s=0.2, full=False)
+# Every step still runs and answers at this size; its seconds are as short as make test can afford.
+TINY = Size(chat_users=10, chat_rates=(20, 40), chat_seconds=0.5, chat_settle_s=0.1, chat_pause_s=0.1,
+            fanout_sockets=20, fanout_triggers=2, conns=(30, 60), fragment_seconds=0.5, fragment_runs=1,
+            fragment_connections=4, game_players=3, game_seconds=1, settle_s=0.2, full=False)
 
 
 def median(values):
@@ -146,8 +149,8 @@ def run_chat(size: Size, workdir: Path, processes: Processes) -> dict:
         async def sweep(side, via, rates):
             load = chat.Load(side, via=via)
             await load.open()
-            await load.warm_up()
-            result = await chat.sweep(load, rates, size.chat_seconds)
+            await load.warm_up(size.chat_settle_s)
+            result = await chat.sweep(load, rates, size.chat_seconds, pause_s=size.chat_pause_s)
             load.close()
             return result
 

@@ -131,8 +131,9 @@ class Load:
         finally:
             self.in_flight -= 1
 
-    async def warm_up(self) -> None:
-        """A first message on every pair: its file is made and opened before anything is timed."""
+    async def warm_up(self, settle_s: float = 1.0) -> None:
+        """A first message on every pair: its file is made and opened before anything is timed;
+        then `settle_s` for the server to finish what the warm-up started."""
         users, errors = self.side.users, []
         gate = asyncio.Semaphore(16)
 
@@ -150,7 +151,7 @@ class Load:
                                f"{self.refusals} refused")
         if errors:
             raise RuntimeError(f"{self.side.name}: warm-up sends failed: {errors[:5]}")
-        await asyncio.sleep(1)
+        await asyncio.sleep(settle_s)
 
     async def at_rate(self, rate: int, seconds: float) -> dict:
         """Send at `rate` for `seconds` (stopping early if a second's worth of sends is waiting:
@@ -229,13 +230,14 @@ def good(step: dict) -> bool:
             and step["achieved"] >= 0.95 * step["offered"])
 
 
-async def sweep(load: Load, rates: list[int], seconds: float, halvings: int = 3) -> dict:
+async def sweep(load: Load, rates: list[int], seconds: float, halvings: int = 3, pause_s: float = 0.5) -> dict:
     """Rates from low to high until p99 crosses the limit; then up to `halvings` steps of
-    bisection between the highest rate that passed (0 if none) and the lowest that failed."""
+    bisection between the highest rate that passed (0 if none) and the lowest that failed; a
+    pause of `pause_s` after each rate."""
     steps = []
     for rate in rates:
         steps.append(await load.at_rate(rate, seconds))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(pause_s)
         if not good(steps[-1]):
             break
     for _ in range(halvings):
@@ -247,7 +249,7 @@ async def sweep(load: Load, rates: list[int], seconds: float, halvings: int = 3)
         if high - low <= max(1, high // 10):  # within 10%: close enough
             break
         steps.append(await load.at_rate((low + high) // 2, seconds))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(pause_s)
     passing = [s["offered"] for s in steps if good(s)]
     failing = [s["offered"] for s in steps if not good(s)]
     return {"steps": sorted(steps, key=lambda s: s["offered"]),

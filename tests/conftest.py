@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import argon2
 import pytest
 import redis
 import tornado.httpserver
@@ -14,6 +15,8 @@ import tornado.testing
 from parlor.infra.config import NO_LIMITS, Config
 from parlor.infra.embedded_redis import bundled_redis_server, spawn, wait_ready_sync
 from parlor.web.server import make_app
+from parlor.web.services import Overrides
+from tests.helpers import CHEAP_HASHER
 
 
 @pytest.fixture(scope="session")
@@ -40,27 +43,37 @@ def redis_sync(redis_url):
 
 
 @pytest.fixture
-def config(redis_url, tmp_path):
+def config(redis_url, tmp_path, request):
     """Tests sign up many users from 127.0.0.1, send hundreds of messages and play 1,000-guess
-    games: the rate limits are off here, and tests/web/test_limits.py tests them with limits on."""
+    games: the rate limits are off here, and tests/web/test_limits.py tests them with limits on.
+    A test marked @pytest.mark.config(name=value, ...) gets those settings too."""
+    marker = request.node.get_closest_marker("config")
     return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20,
-                  eliza_delay=0.0, **NO_LIMITS)
+                  eliza_delay=0.0, **{**NO_LIMITS, **(marker.kwargs if marker else {})})
 
 
 @pytest.fixture
-def app(config, redis_sync, io_loop):
+def password_hasher(request) -> argon2.PasswordHasher:
+    """The app's password hasher: argon2 at its cheapest, unless the test (or its module) is marked
+    @pytest.mark.password_hasher(factory=...), as tests about sign-up and login are with argon2's own."""
+    marker = request.node.get_closest_marker("password_hasher")
+    return marker.kwargs["factory"]() if marker else CHEAP_HASHER
+
+
+@pytest.fixture
+def app(config, redis_sync, io_loop, password_hasher):
     """The real application (pytest-tornado's http_server serves it), state pushes running."""
-    application = make_app(config)
+    application = make_app(config, Overrides(password_hasher=password_hasher))
     io_loop.run_sync(application.start)
     yield application
     io_loop.run_sync(application.stop)
 
 
 @pytest.fixture
-def second_app(config, app, io_loop):
+def second_app(config, app, io_loop, password_hasher):
     """A second app on the same Redis and data dir (another process, as far as Redis can tell),
     served on its own port: the app and its base URL."""
-    second = make_app(config)
+    second = make_app(config, Overrides(password_hasher=password_hasher))
     io_loop.run_sync(second.start)
     server = tornado.httpserver.HTTPServer(second)
     sock, port = tornado.testing.bind_unused_port()
@@ -86,5 +99,7 @@ def proxied_url(app, io_loop):
 
 def pytest_collection_modifyitems(items):
     """Browser tests last: Playwright's sync API keeps an event loop running in this thread until
-    it stops, which would clash with pytest-tornado's loops in the tests after it."""
+    it stops, which would clash with pytest-tornado's loops in the tests after it. make test's
+    pytest-xdist workers take whole modules in this order (--dist loadscope --no-loadscope-reorder),
+    so each worker too runs its browser tests after all its others."""
     items.sort(key=lambda item: "/e2e/" in str(item.path))

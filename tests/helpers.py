@@ -18,17 +18,23 @@ from contextlib import closing
 from http.cookiejar import CookieJar
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import argon2
 import redis
 import tornado.httpclient
+import tornado.web
 import tornado.websocket
 
 from parlor.chat.pair_file import pair_key
 from parlor.community.audit import CONSOLE
+from parlor.web.handlers.base import SESSION_COOKIE
+from tests.sse import SseClient
 
 ROOT = Path(__file__).resolve().parent.parent
+# argon2 at its smallest (one pass over 8 KiB, one lane): microseconds a hash instead of about
+# 0.1 s, for tests that set or check a password without being about hashing or logging in.
+CHEAP_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 class Visitor:
@@ -83,7 +89,7 @@ class Visitor:
     async def log_in(self, username: str, password: str = "correct horse"):
         return await self.post("/login", {"username": username, "password": password})
 
-    async def events(self, query: str = "", last_event_id: str | None = None) -> "SseClient":
+    async def events(self, query: str = "", last_event_id: str | None = None) -> SseClient:
         """Open /events as this visitor."""
         headers = {"Cookie": self.cookie_header()} if self.cookies else {}
         if last_event_id:
@@ -109,14 +115,32 @@ async def until(predicate, timeout: float = 10.0, step: float = 0.01) -> None:
     raise AssertionError("condition not reached in time")
 
 
-async def users(http_client, base_url: str, *names: str) -> list[Visitor]:
-    """A signed-up visitor for each name."""
+async def users(app, http_client, base_url: str, *names: str) -> list[Visitor]:
+    """A signed-in visitor for each name, whose account (password "correct horse") is made through
+    the domain: what a sign-up leaves, for tests that are not about signing up."""
     visitors = []
     for name in names:
-        visitor = Visitor(http_client, base_url)
-        await visitor.sign_up(name)
-        visitors.append(visitor)
+        await app.accounts.create(name, "correct horse")
+        visitors.append(await signed_in(app, http_client, base_url, name))
     return visitors
+
+
+async def signed_up(http_client, base_url: str, *names: str) -> list[Visitor]:
+    """A visitor for each name, signed up through the sign-up form: for tests about signing up."""
+    visitors = [Visitor(http_client, base_url) for _ in names]
+    for visitor, name in zip(visitors, names):
+        await visitor.sign_up(name)
+    return visitors
+
+
+async def signed_in(app, http_client, base_url: str, user: str) -> Visitor:
+    """A visitor with a new session of `user`, as logging in starts one, and the XSRF cookie."""
+    session_id, _ = await app.sessions.create(user=user)
+    visitor = Visitor(http_client, base_url)
+    visitor.cookies[SESSION_COOKIE] = tornado.web.create_signed_value(
+        app.settings["cookie_secret"], SESSION_COOKIE, session_id).decode()
+    await visitor.get("/login")  # the XSRF cookie, as the sign-up form's page sets it
+    return visitor
 
 
 async def next_frame(ws, timeout: float = 5.0, skip_online: bool = True) -> dict | None:
@@ -174,61 +198,6 @@ async def pushes(tabs: dict, action, expect: dict[str, int] | None = None, quiet
 def close_tabs(tabs: dict) -> None:
     for ws in tabs.values():
         ws.close()
-
-
-class SseClient:
-    """A Server-Sent Events reader over a plain socket (HTTP/1.0, so the body is not chunked)."""
-
-    def __init__(self, reader, writer, status: int, headers: dict[str, str]):
-        self.reader, self.writer, self.status, self.headers = reader, writer, status, headers
-        self.retry: int | None = None
-
-    @classmethod
-    async def open(cls, base_url: str, path: str, headers: dict[str, str]) -> "SseClient":
-        parts = urlsplit(base_url)
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        lines = [f"GET {path} HTTP/1.0", f"Host: {parts.netloc}", "Accept: text/event-stream",
-                 *(f"{k}: {v}" for k, v in headers.items())]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode("latin-1")
-        status_line, *header_lines = head.strip().split("\r\n")
-        response_headers = {}
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            response_headers[name.strip().lower()] = value.strip()
-        return cls(reader, writer, int(status_line.split()[1]), response_headers)
-
-    async def next_event(self, timeout: float = 5.0, skip_online: bool = True) -> dict | None:
-        """The next event as {"id", "event", "data"} (None at the end of the stream)."""
-        while True:
-            event = {"id": None, "event": None, "data": []}
-            while True:
-                raw = await asyncio.wait_for(self.reader.readline(), timeout)
-                if not raw:
-                    return None
-                line = raw.decode().rstrip("\n")
-                if line == "":
-                    break
-                if line.startswith(":"):
-                    continue
-                field, _, value = line.partition(": ")
-                if field == "data":
-                    event["data"].append(value)
-                elif field == "retry":
-                    self.retry = int(value)
-                elif field in ("id", "event"):
-                    event[field] = value
-            if not event["data"] and event["id"] is None:
-                continue  # the retry line, or a keepalive
-            event["data"] = "\n".join(event["data"])
-            if not (skip_online and 'id="online-count"' in event["data"]):
-                return event
-
-    async def body(self) -> str:
-        return (await self.reader.read()).decode()
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 class Browser:

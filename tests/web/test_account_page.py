@@ -4,6 +4,7 @@ import json
 import re
 import zipfile
 
+import argon2
 import pytest
 
 from parlor.game.ranking import MIN_GAMES
@@ -21,10 +22,11 @@ async def token_for(visitor):
     ("correct horse", "short", 400, "8 to 256 characters"),
     ("correct horse", "x" * 257, 400, "8 to 256 characters"),
 ])
+@pytest.mark.password_hasher(factory=argon2.PasswordHasher)
 @pytest.mark.gen_test(timeout=30)
 async def test_a_bad_password_change_is_refused_next_to_its_form(http_server, http_client, base_url,
-                                                                  current, new, status, message):
-    (alice,) = await users(http_client, base_url, "alice")
+                                                                  current, new, status, message, app):
+    (alice,) = await users(app, http_client, base_url, "alice")
     response = await alice.post("/account/password", {"current": current, "new": new})
     assert response.code == status
     body = response.body.decode()
@@ -33,9 +35,10 @@ async def test_a_bad_password_change_is_refused_next_to_its_form(http_server, ht
     assert (await Visitor(http_client, base_url).log_in("alice", "correct horse")).code == 303  # unchanged
 
 
+@pytest.mark.password_hasher(factory=argon2.PasswordHasher)
 @pytest.mark.gen_test(timeout=60)
 async def test_changing_the_password_signs_out_every_other_session(http_server, http_client, base_url, app):
-    (alice,) = await users(http_client, base_url, "alice")
+    (alice,) = await users(app, http_client, base_url, "alice")
     elsewhere = Visitor(http_client, base_url)
     assert (await elsewhere.log_in("alice")).code == 303
     elsewhere_ws = await elsewhere.live()
@@ -55,10 +58,11 @@ async def test_changing_the_password_signs_out_every_other_session(http_server, 
     here_ws.close()
 
 
+@pytest.mark.password_hasher(factory=argon2.PasswordHasher)
 @pytest.mark.gen_test(timeout=60)
 async def test_making_a_token_asks_for_the_password_and_failures_count_like_failed_logins(
-        http_server, http_client, base_url, redis_sync):
-    (alice,) = await users(http_client, base_url, "alice")
+        http_server, http_client, base_url, redis_sync, app):
+    (alice,) = await users(app, http_client, base_url, "alice")
     token = await token_for(alice)
     for fields, message in (({"action": "new"}, "Give your password to make a token."),
                             ({"action": "new", "password": "not my password"}, "That is not your password.")):
@@ -78,8 +82,8 @@ async def test_making_a_token_asks_for_the_password_and_failures_count_like_fail
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_revoked_token_is_refused(http_server, http_client, base_url):
-    (alice,) = await users(http_client, base_url, "alice")
+async def test_a_revoked_token_is_refused(http_server, http_client, base_url, app):
+    (alice,) = await users(app, http_client, base_url, "alice")
     token = await token_for(alice)
     assert (await alice.get(f"/poll?timeout=0&callback=got&token={token}")).code == 200
     assert (await alice.post("/account/token", {"action": "revoke"})).code == 200
@@ -89,8 +93,8 @@ async def test_a_revoked_token_is_refused(http_server, http_client, base_url):
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_the_data_download_holds_exactly_my_conversations_and_games(http_server, http_client, base_url):
-    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
+async def test_the_data_download_holds_exactly_my_conversations_and_games(http_server, http_client, base_url, app):
+    alice, bob, carol = await users(app, http_client, base_url, "alice", "bob", "carol")
     await send_message(alice, "bob", "hi bob", image=("red.png", "image/png", picture()))
     await send_message(bob, "alice", "hi alice")
     await send_message(alice, "eliza", "I feel fine")
@@ -121,7 +125,7 @@ async def test_the_data_download_holds_exactly_my_conversations_and_games(http_s
 @pytest.mark.gen_test(timeout=90)
 async def test_a_deleted_account_is_gone_and_its_name_inherits_nothing(http_server, http_client, base_url,
                                                                        app, config, redis_sync):
-    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
+    alice, bob, carol = await users(app, http_client, base_url, "alice", "bob", "carol")
     await send_message(alice, "bob", "hello from alice")
     await send_message(bob, "alice", "hello from bob")
     await send_message(alice, "eliza", "hello eliza")

@@ -1,8 +1,11 @@
 """Sign-up, login, logout and sessions through HTTP against the real app and Redis."""
+import argon2
 import pytest
 import tornado.web
 
 from tests.helpers import Visitor
+
+pytestmark = pytest.mark.password_hasher(factory=argon2.PasswordHasher)  # what sign-up and login run
 
 BAD_SIGNUPS = [
     # (username, password, status, words in the message)

@@ -30,7 +30,8 @@ from parlor.community.reports import id_for
 from parlor.game.ranking import MIN_GAMES
 from parlor.safety import Safety
 from parlor.web import handlers
-from tests.helpers import SseClient, Visitor, pair_rows
+from tests.helpers import Visitor, pair_rows
+from tests.sse import SseClient
 from tests.world import World, picture, send, start
 
 pytestmark = pytest.mark.slow  # one server process for the module
@@ -170,7 +171,8 @@ AFTER_LOGOUT = "written after the logout"
 def feed_then_logout(kind: str):
     """The caller opens a feed (kind: live, events or poll), logs out, and then bob writes to
     alice: the feed of a session that ended is closed and carries nothing written after. The body
-    ends with what became of the feed: [closed <code>], [ended] or [open]."""
+    ends with what became of the feed: [closed <code>], [ended] or [open] (a board push made after
+    bob's message reached it: anything his message brings comes before it on the same feed)."""
     async def request(s, v):
         text = f"{AFTER_LOGOUT} {next(WINNERS)}"
         bob = Visitor(s.http, s.base_url)
@@ -180,7 +182,7 @@ def feed_then_logout(kind: str):
             ws = await v.live(query="?boards=10" + token)
         elif kind == "events":
             headers = {"Cookie": v.cookie_header(), **v.extra_headers} if v.cookies else v.extra_headers
-            stream = await SseClient.open(s.base_url, "/events", headers)
+            stream = await SseClient.open(s.base_url, "/events?boards=10", headers)
         else:
             poll = asyncio.ensure_future(v.get("/poll?timeout=10"))
         await asyncio.sleep(0.2)  # joined
@@ -190,21 +192,28 @@ def feed_then_logout(kind: str):
         assert (await send(bob, "alice", text)).code == 303
         if kind == "poll":
             return await asyncio.wait_for(poll, 5)
-        frames, fate = [], "[open]"
+        await s.board_push()
+        frames, fate = [], "[neither closed nor pushed to]"
         try:
             while True:
                 if kind == "live":
-                    raw = await asyncio.wait_for(ws.read_message(), 1.5)
+                    raw = await asyncio.wait_for(ws.read_message(), 10)
                     if raw is None:
                         fate = f"[closed {ws.close_code}]"
                         break
                     frames.append(raw)
+                    if 'id=\\"board-10\\"' in raw:
+                        fate = "[open]"
+                        break
                 else:
-                    event = await stream.next_event(1.5)
+                    event = await stream.next_event(10)
                     if event is None:
                         fate = "[ended]"
                         break
                     frames.append(event["data"])
+                    if 'id="board-10"' in event["data"]:
+                        fate = "[open]"
+                        break
         except asyncio.TimeoutError:
             pass
         if kind == "live":

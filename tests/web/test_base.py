@@ -135,7 +135,7 @@ async def test_private_pages_are_not_stored_and_pictures_are_private(http_server
     from tests.helpers import send_message, users
     from tests.web.test_chat import picture
 
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await send_message(alice, "bob", "hi", image=("p.png", "image/png", picture()))
     for path in ("/chat", "/chat/bob", "/account", "/chat/bob/messages?before=10", "/", "/blocks"):
         response = await alice.get(path)

@@ -56,7 +56,7 @@ async def test_an_admin_removes_a_guest_entry_live_and_bans_its_name(proxied_url
 
 @pytest.mark.gen_test(timeout=90)
 async def test_an_admin_removes_an_accounts_entry_from_the_admin_page(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await play_games(alice, MIN_GAMES)
     await play_games(bob, MIN_GAMES)
     admin = await admin_visitor(app, http_client, base_url)

@@ -28,9 +28,9 @@ def png_header_only(width: int, height: int) -> bytes:
 
 
 @pytest.fixture
-def alice_and_bob(http_server, http_client, base_url, io_loop):
+def alice_and_bob(http_server, http_client, base_url, io_loop, app):
     """Two signed-up visitors, alice and bob, who have not talked yet."""
-    return io_loop.run_sync(lambda: users(http_client, base_url, "alice", "bob"))
+    return io_loop.run_sync(lambda: users(app, http_client, base_url, "alice", "bob"))
 
 
 HELLO = "Hello Bob, see https://example.org/a?b=1."
@@ -82,8 +82,8 @@ async def test_a_message_shows_on_the_peers_page_with_its_link_made_safe(hello_s
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_resent_form_stores_one_message(http_server, http_client, base_url, config):
-    alice, _ = await users(http_client, base_url, "alice", "bob")
+async def test_a_resent_form_stores_one_message(http_server, http_client, base_url, config, app):
+    alice, _ = await users(app, http_client, base_url, "alice", "bob")
     for _ in range(3):
         assert (await send_message(alice, "bob", "once", client_id="same-client-id-1")).code == 303
     assert pair_messages(config.data_dir, "alice", "bob") == [("alice", "text", "once")]
@@ -92,7 +92,7 @@ async def test_a_resent_form_stores_one_message(http_server, http_client, base_u
 @pytest.mark.gen_test(timeout=30)
 async def test_markup_and_template_syntax_are_escaped_on_the_page_the_fragment_and_the_push(
         http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     tabs = await open_tabs(app, {"bob": bob})
     text = "<script>alert(1)</script> {{7*7}} javascript:alert(2) data:text/html,x"
     _, pushed = await pushes(tabs, send_message(alice, "bob", text), {"bob": 1})
@@ -123,8 +123,8 @@ BAD_SENDS = [
     "empty", "blank", "4001 chars", "svg", "png header on svg", "truncated jpeg", "20000x20000 png", "5 MiB + 1 byte"])
 @pytest.mark.gen_test(timeout=30)
 async def test_bad_sends_are_refused_and_store_nothing(http_server, http_client, base_url, config,
-                                                       body, image, status, message):
-    alice, _ = await users(http_client, base_url, "alice", "bob")
+                                                       body, image, status, message, app):
+    alice, _ = await users(app, http_client, base_url, "alice", "bob")
     for htmx in (False, True):
         response = await send_message(alice, "bob", body, image=image, htmx=htmx)
         assert response.code == status
@@ -140,8 +140,8 @@ async def test_bad_sends_are_refused_and_store_nothing(http_server, http_client,
 ])
 @pytest.mark.gen_test(timeout=30)
 async def test_an_upload_is_refused_from_its_content_length_before_it_is_read(
-        http_server, http_client, base_url, config, length, status, says):
-    alice, _ = await users(http_client, base_url, "alice", "bob")
+        http_server, http_client, base_url, config, app, length, status, says):
+    alice, _ = await users(app, http_client, base_url, "alice", "bob")
     reader, writer = await picture_upload_to_bob(alice, base_url, f"Content-Length: {length}")
     writer.write(b"--x\r\n")
     await writer.drain()
@@ -157,8 +157,8 @@ async def test_an_upload_is_refused_from_its_content_length_before_it_is_read(
     ("a_b", 404, "no user by that name"), ("..", 404, "no user by that name"),
 ])
 @pytest.mark.gen_test(timeout=30)
-async def test_unknown_peer_and_yourself(http_server, http_client, base_url, config, peer, status, message):
-    alice, = await users(http_client, base_url, "alice")
+async def test_unknown_peer_and_yourself(http_server, http_client, base_url, config, peer, status, message, app):
+    alice, = await users(app, http_client, base_url, "alice")
     page = await alice.get(f"/chat/{quote(peer)}")
     assert page.code == status and message in page.body.decode()
     sent = await send_message(alice, quote(peer), "hello")
@@ -211,8 +211,8 @@ async def test_pictures_are_served_only_to_the_pair(picture_sent, http_client, b
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_metadata_is_stripped_from_pictures(http_server, http_client, base_url):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+async def test_metadata_is_stripped_from_pictures(http_server, http_client, base_url, app):
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     out = io.BytesIO()
     exif = PIL.Image.Exif()
     exif[0x8825] = {1: "N"}  # GPS info
@@ -226,7 +226,7 @@ async def test_metadata_is_stripped_from_pictures(http_server, http_client, base
 
 @pytest.mark.gen_test(timeout=30)
 async def test_every_tab_of_both_people_gets_the_message(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     tabs = await open_tabs(app, {"bob": bob, "bob 2": bob, "alice": alice})
     response, pushed = await pushes(tabs, send_message(alice, "bob", "to every tab", htmx=True),
                                     {"bob": 1, "bob 2": 1, "alice": 1})
@@ -244,7 +244,7 @@ async def test_every_tab_of_both_people_gets_the_message(http_server, http_clien
 
 @pytest.mark.gen_test(timeout=30)
 async def test_eliza_answers_in_the_pairs_file_and_live(http_server, http_client, base_url, config, app):
-    alice, = await users(http_client, base_url, "alice")
+    alice, = await users(app, http_client, base_url, "alice")
     tabs = await open_tabs(app, {"alice": alice})
     _, pushed = await pushes(tabs, send_message(alice, "eliza", "I feel tired today"), {"alice": 2})
     mine, reply = (frame["content"] for frame in pushed["alice"])
@@ -256,8 +256,8 @@ async def test_eliza_answers_in_the_pairs_file_and_live(http_server, http_client
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_older_messages_page_by_fifty(http_server, http_client, base_url):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+async def test_older_messages_page_by_fifty(http_server, http_client, base_url, app):
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     for i in range(60):
         await send_message(alice, "bob", f"message {i}")
     page = (await bob.get("/chat/alice")).body.decode()
@@ -278,8 +278,8 @@ async def test_chat_needs_an_account(http_server, http_client, base_url):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_the_tutorials_json_endpoints(http_server, http_client, base_url, config):
-    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
+async def test_the_tutorials_json_endpoints(http_server, http_client, base_url, config, app):
+    alice, bob, carol = await users(app, http_client, base_url, "alice", "bob", "carol")
     created = await alice.post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"})
     assert created.code == 200 and created.body == b'{"success": true}'
     assert pair_messages(config.data_dir, "alice", "bob") == []
@@ -302,8 +302,8 @@ async def test_the_tutorials_json_endpoints(http_server, http_client, base_url, 
 ])
 @pytest.mark.gen_test(timeout=30)
 async def test_the_json_endpoints_refuse_what_the_chat_refuses(http_server, http_client, base_url, config,
-                                                              path, fields, status):
-    alice, _, _ = await users(http_client, base_url, "alice", "bob", "carol")
+                                                              path, fields, status, app):
+    alice, _, _ = await users(app, http_client, base_url, "alice", "bob", "carol")
     response = await alice.post(path, fields)
     assert response.code == status
     assert response.headers["Content-Type"].startswith("application/json")
@@ -367,7 +367,7 @@ async def test_a_client_id_reused_by_the_peer_neither_reveals_nor_drops_the_firs
         http_server, http_client, base_url, app, config):
     """client_id makes a resend idempotent for its author only: bob sending with alice's client
     id (seen in her page's form, or guessed) stores bob's message and learns nothing of hers."""
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     assert (await send_message(alice, "bob", "alice's secret", client_id="shared-client-id")).code == 303
     token = await app.accounts.new_api_token("bob")
     script = Visitor(http_client, base_url)
@@ -383,12 +383,12 @@ async def test_a_client_id_reused_by_the_peer_neither_reveals_nor_drops_the_firs
 
 @pytest.mark.gen_test(timeout=30)
 async def test_phone_pictures_and_pictures_with_broken_metadata_are_stored_not_a_500(
-        http_server, http_client, base_url, config):
+        http_server, http_client, base_url, config, app):
     """An MPO (what phones send as JPEG), an odd but real EXIF, and fuzzed files whose EXIF made
     Pillow raise: stored, or refused with a message; never a 500."""
     from tests.unit.chat.test_images import CORPUS, CORPUS_OUTCOMES, encoded, exif_with_ascii_resolution
 
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     mpo = encoded(PIL.Image.new("RGB", (40, 30)), "MPO", save_all=True, append_images=[PIL.Image.new("RGB", (40, 30))])
     turned = encoded(PIL.Image.new("RGB", (40, 30)), "JPEG", exif=exif_with_ascii_resolution(6))
     uploads = [("phone.jpg", mpo, 303), ("turned.jpg", turned, 303)]
@@ -425,7 +425,7 @@ def test_links_are_isolated_from_bidi_controls_around_them():
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_spoofed_url_is_shown_escaped_in_the_page_and_the_push(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     tabs = await open_tabs(app, {"bob": bob})
     _, pushed = await pushes(tabs, send_message(alice, "bob", "https://ok.example/\u202eexe.txt"), {"bob": 1})
     page = (await bob.get("/chat/alice")).body.decode()
@@ -440,7 +440,7 @@ async def test_a_chunked_upload_over_the_limit_is_answered_413_with_the_message(
     """No Content-Length to refuse it from: past 5 MiB nothing more is kept, and the answer comes
     when the body ends (an answer before it would be lost to the connection's reset), with the
     readable message, and no error in the log."""
-    alice, _ = await users(http_client, base_url, "alice", "bob")
+    alice, _ = await users(app, http_client, base_url, "alice", "bob")
     reader, writer = await picture_upload_to_bob(alice, base_url, "Transfer-Encoding: chunked")
     chunk = 64 * 1024
     with caplog.at_level(logging.INFO):
@@ -462,7 +462,7 @@ async def test_a_chunked_upload_over_the_limit_is_answered_413_with_the_message(
 async def test_the_tutorials_history_comes_in_pages_of_at_most_1000(http_server, http_client, base_url, app):
     """A whole conversation was one answer (41 MB for 10,000 long messages): now the latest 1000
     at most, or limit=; before=<id> pages back; the tutorial's shape stays, with "more"."""
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     async with app.pair_files.conversation("alice", "bob", create=True) as conversation:
         for n in range(1, 1206):
             await conversation.add("alice" if n % 2 else "bob", f"message {n}", None, None)
@@ -493,7 +493,7 @@ async def test_an_upload_that_never_ends_is_not_left_in_flight(http_server, http
                                                                megabytes):
     """A stopping server waits for requests in flight: one whose body never came whole (its
     client left, or Tornado cut it past 8 MiB) must not count, or every stop waits its grace."""
-    alice, _ = await users(http_client, base_url, "alice", "bob")
+    alice, _ = await users(app, http_client, base_url, "alice", "bob")
     await alice.get("/login")
     host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
     reader, writer = await asyncio.open_connection(host, port)

@@ -30,7 +30,7 @@ async def delete(visitor, peer, message_id, htmx=False):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_deleting_a_message_updates_both_peoples_open_tabs_over_live(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     tabs = await open_tabs(app, {"alice": alice, "alice 2": alice, "bob": bob})
     every_tab = {name: 1 for name in tabs}
     sent, pushed = await pushes(tabs, send_message(alice, "bob", "meant for carol", htmx=True), every_tab)
@@ -55,8 +55,8 @@ async def test_deleting_a_message_updates_both_peoples_open_tabs_over_live(http_
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_only_the_author_can_delete_a_message(http_server, http_client, base_url, config):
-    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
+async def test_only_the_author_can_delete_a_message(http_server, http_client, base_url, config, app):
+    alice, bob, carol = await users(app, http_client, base_url, "alice", "bob", "carol")
     await send_message(alice, "bob", "mine to delete")
     await send_message(bob, "alice", "bob's own")
     for visitor, peer, message_id in ((bob, "alice", 1), (carol, "alice", 1), (carol, "bob", 1),
@@ -71,8 +71,8 @@ async def test_only_the_author_can_delete_a_message(http_server, http_client, ba
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_deleted_messages_text_and_picture_are_gone_from_the_file(http_server, http_client, base_url,
-                                                                          config):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+                                                                          config, app):
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     secret = "the secret is " + os.urandom(8).hex()
     await send_message(alice, "bob", "an innocent message before")
     await send_message(alice, "bob", secret, image=("noise.png", "image/png", noise_picture()))
@@ -100,10 +100,10 @@ async def test_a_deleted_messages_text_and_picture_are_gone_from_the_file(http_s
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_a_deleted_pictures_address_is_never_given_to_another_picture(http_server, http_client, base_url):
+async def test_a_deleted_pictures_address_is_never_given_to_another_picture(http_server, http_client, base_url, app):
     """Pictures are cached by the browser for a year under their address: when the deleted
     picture was the newest, the next one must get a new address, and the old one stays a 404."""
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await send_message(alice, "bob", "", image=("first.png", "image/png", noise_picture()))
     deleted = noise_picture()
     await send_message(alice, "bob", "", image=("second.png", "image/png", deleted))

@@ -49,7 +49,7 @@ async def token_for(visitor):
 @pytest.mark.gen_test(timeout=90)
 async def test_a_socket_that_drops_mid_stream_resumes_with_every_message_once(http_server, http_client,
                                                                               base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     ws = await bob.live()
     await until(lambda: app.hub.has_user("bob"))
     sending = asyncio.ensure_future(send_many(alice, "bob", 200))
@@ -72,7 +72,7 @@ async def test_a_socket_that_drops_mid_stream_resumes_with_every_message_once(ht
 
 @pytest.mark.gen_test(timeout=90)
 async def test_an_event_stream_resumes_with_last_event_id(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     stream = await bob.events()
     assert stream.status == 200 and stream.headers["content-type"].startswith("text/event-stream")
     await until(lambda: app.hub.has_user("bob"))
@@ -95,7 +95,7 @@ async def test_an_event_stream_resumes_with_last_event_id(http_server, http_clie
 
 @pytest.mark.gen_test(timeout=90)
 async def test_a_long_poll_resumes_after_its_cursor(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     first = json.loads((await bob.get("/poll?timeout=0")).body)
     assert first == {"reload": False, "events": [], "cursor": "0-0"}
     sending = asyncio.ensure_future(send_many(alice, "bob", 200))
@@ -118,7 +118,7 @@ async def test_a_long_poll_resumes_after_its_cursor(http_server, http_client, ba
 @pytest.mark.gen_test(timeout=30)
 async def test_a_long_poll_waits_for_the_next_event_and_answers_empty_at_its_timeout(
         http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     cursor = json.loads((await bob.get("/poll?timeout=0")).body)["cursor"]
     waiting = asyncio.ensure_future(bob.get(f"/poll?after={cursor}&timeout=10"))
     await until(lambda: app.hub.has_user("bob"))
@@ -132,7 +132,7 @@ async def test_a_long_poll_waits_for_the_next_event_and_answers_empty_at_its_tim
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_client_that_goes_away_has_its_poll_cancelled(http_server, http_client, base_url, app):
-    (bob,) = await users(http_client, base_url, "bob")
+    (bob,) = await users(app, http_client, base_url, "bob")
     reader, writer = await asyncio.open_connection("127.0.0.1", int(base_url.rsplit(":", 1)[1]))
     writer.write(f"GET /poll?timeout=20 HTTP/1.0\r\nCookie: {bob.cookie_header()}\r\n\r\n".encode())
     await until(lambda: app.hub.has_user("bob"))
@@ -140,10 +140,10 @@ async def test_a_client_that_goes_away_has_its_poll_cancelled(http_server, http_
     await until(lambda: not app.hub.has_user("bob"), 5)  # well before its 20 s
 
 
+@pytest.mark.config(events_max=5)
 @pytest.mark.gen_test(timeout=60)
 async def test_a_cursor_older_than_the_stream_is_told_to_reload(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
-    app.events.max_events = 5
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await send_message(alice, "bob", "first")
     first = json.loads((await bob.get("/poll?after=0-0&timeout=0")).body)["cursor"]
     for n in range(10):
@@ -162,8 +162,8 @@ async def test_a_cursor_older_than_the_stream_is_told_to_reload(http_server, htt
 
 @pytest.mark.parametrize("after", ["abc", "1-", "-1", "1-2-3", "1" * 16 + "-0", "１-0"])
 @pytest.mark.gen_test(timeout=30)
-async def test_a_malformed_cursor_is_a_400_everywhere(http_server, http_client, base_url, after):
-    (bob,) = await users(http_client, base_url, "bob")
+async def test_a_malformed_cursor_is_a_400_everywhere(http_server, http_client, base_url, after, app):
+    (bob,) = await users(app, http_client, base_url, "bob")
     response = await bob.get(f"/poll?after={quote(after)}")
     assert response.code == 400 and "event id" in json.loads(response.body)["error"]
     response = await bob.get(f"/events?after={quote(after)}")
@@ -176,7 +176,7 @@ async def test_a_malformed_cursor_is_a_400_everywhere(http_server, http_client, 
 @pytest.mark.gen_test(timeout=60)
 async def test_the_gap_between_a_page_and_its_first_connect_loses_nothing(http_server, http_client, base_url,
                                                                           app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await send_message(bob, "alice", "before the page")
     page = (await alice.get("/chat/bob")).body.decode()
     cursor = re.search(r'data-cursor="([0-9-]+)"', page).group(1)
@@ -195,7 +195,7 @@ async def test_the_gap_between_a_page_and_its_first_connect_loses_nothing(http_s
 @pytest.mark.gen_test(timeout=60)
 async def test_two_tabs_one_polling_one_on_a_socket_both_get_every_event(http_server, http_client, base_url,
                                                                           app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     ws = await bob.live()
     cursor = json.loads((await bob.get("/poll?timeout=0")).body)["cursor"]
     await until(lambda: app.hub.has_user("bob"))
@@ -217,7 +217,7 @@ async def test_two_tabs_one_polling_one_on_a_socket_both_get_every_event(http_se
 
 @pytest.mark.gen_test(timeout=60)
 async def test_jsonp_needs_a_token_and_a_valid_callback(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     anonymous = Visitor(http_client, base_url)
     response = await anonymous.get("/poll?callback=cb&timeout=0")
     assert response.code == 401
@@ -240,7 +240,7 @@ async def test_jsonp_needs_a_token_and_a_valid_callback(http_server, http_client
 
 @pytest.mark.gen_test(timeout=60)
 async def test_the_account_page_makes_shows_once_and_revokes_the_token(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     assert (await Visitor(http_client, base_url).get("/account")).code == 302
     assert "You have no token" in (await bob.get("/account")).body.decode()
     token = await token_for(bob)
@@ -261,7 +261,7 @@ async def test_the_account_page_makes_shows_once_and_revokes_the_token(http_serv
 
 @pytest.mark.gen_test(timeout=60)
 async def test_the_api_sends_a_message_with_the_token_only(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     token = await token_for(alice)
     script = Visitor(http_client, base_url)
     response = await script.fetch("/api/messages", "POST", json.dumps({"to": "bob", "body": "via api"}),
@@ -311,7 +311,7 @@ async def read_frames_until_close(reader):
 @pytest.mark.gen_test(timeout=90)
 async def test_a_reader_that_never_reads_is_closed_and_others_get_every_event(http_server, http_client,
                                                                               base_url, app):
-    (bob,) = await users(http_client, base_url, "bob")
+    (bob,) = await users(app, http_client, base_url, "bob")
     port = int(base_url.rsplit(":", 1)[1])
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -350,10 +350,10 @@ async def test_a_reader_that_never_reads_is_closed_and_others_get_every_event(ht
     await reading
 
 
+@pytest.mark.config(max_connections_per_user=2)
 @pytest.mark.gen_test(timeout=60)
 async def test_a_user_over_the_connection_limit_is_closed_with_1008(http_server, http_client, base_url, app):
-    (bob,) = await users(http_client, base_url, "bob")
-    app.presence.max_connections = 2
+    (bob,) = await users(app, http_client, base_url, "bob")
     tabs = [await bob.live(), await bob.live()]
     await until(lambda: app.hub.connection_count() == 2)
     third = await bob.live()
@@ -370,7 +370,7 @@ async def test_a_user_over_the_connection_limit_is_closed_with_1008(http_server,
 
 @pytest.mark.gen_test(timeout=60)
 async def test_typing_reaches_the_peer_at_most_every_few_seconds(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     tabs = await open_tabs(app, {"alice": alice})
     await bob.get("/chat/alice")
     response, pushed = await pushes(tabs, bob.post("/chat/alice/typing", headers={"HX-Request": "true"}), {"alice": 1})
@@ -390,7 +390,7 @@ async def test_typing_reaches_the_peer_at_most_every_few_seconds(http_server, ht
 
 @pytest.mark.gen_test(timeout=60)
 async def test_presence_and_read_markers_are_pushed_live(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await send_message(alice, "bob", "are you there?")
     tabs = await open_tabs(app, {"alice": alice})
     tabs["bob"], pushed = await pushes(tabs, bob.live(), {"alice": 1})
@@ -419,7 +419,7 @@ async def test_a_new_board_entry_is_an_event_of_its_player(http_server, http_cli
     from parlor.game.ranking import MIN_GAMES
     from tests.helpers import play_games
 
-    (alice,) = await users(http_client, base_url, "alice")
+    (alice,) = await users(app, http_client, base_url, "alice")
     ws = await alice.live()
     await until(lambda: app.hub.has_user("alice"))
     counts = await play_games(alice, MIN_GAMES)  # the last one puts her on the board
@@ -448,7 +448,7 @@ async def test_guests_get_public_pushes_over_sse(http_server, http_client, base_
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_client_that_stops_answering_pings_is_closed_and_leaves(http_server, http_client, base_url, app):
-    (bob,) = await users(http_client, base_url, "bob")
+    (bob,) = await users(app, http_client, base_url, "bob")
     app.settings.update(websocket_ping_interval=0.3, websocket_ping_timeout=0.3)  # 25 s and 20 s in production
     port = int(base_url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -476,7 +476,7 @@ def held_joins(app, monkeypatch) -> asyncio.Event:
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_socket_answers_pings_while_its_join_waits(http_server, http_client, base_url, app, monkeypatch):
-    (bob,) = await users(http_client, base_url, "bob")
+    (bob,) = await users(app, http_client, base_url, "bob")
     app.settings.update(websocket_ping_interval=0.3, websocket_ping_timeout=0.3)  # 25 s and 20 s in production
     release = held_joins(app, monkeypatch)
     ws = await bob.live()  # Tornado's client answers pings
@@ -492,7 +492,7 @@ async def test_a_socket_answers_pings_while_its_join_waits(http_server, http_cli
 @pytest.mark.gen_test(timeout=30)
 async def test_a_socket_closed_while_joining_leaves_nothing_behind(http_server, http_client, base_url, app,
                                                                     monkeypatch):
-    (bob,) = await users(http_client, base_url, "bob")
+    (bob,) = await users(app, http_client, base_url, "bob")
     release = held_joins(app, monkeypatch)
     ws = await bob.live()
     ws.close()

@@ -600,9 +600,11 @@ def patient_server(app, io_loop):
 
 
 async def dribble(port: int, first: bytes, drip: bytes) -> float:
-    """Send `first`, then `drip` every 0.2 s until the server hangs up; returns how long that took."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    """Send `first`, then `drip` every 0.2 s until the server hangs up; returns how long that took,
+    counted from before connecting (the server's clock starts when it accepts, which may be before
+    the connection's opening is reported here)."""
     started = time.monotonic()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(first)
     try:
         while time.monotonic() - started < 10:

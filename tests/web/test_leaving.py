@@ -28,7 +28,7 @@ def keys_naming(redis_sync, name: str) -> set[str]:
 
 @pytest.mark.gen_test(timeout=60)
 async def test_leaving_removes_every_key_that_names_the_account(http_server, http_client, base_url, redis_sync, app):
-    leaver, peer, blocker = await users(http_client, base_url, NAME, "peer-one", "blocker")
+    leaver, peer, blocker = await users(app, http_client, base_url, NAME, "peer-one", "blocker")
     socket = await leaver.live()
     await play_games(leaver, MIN_GAMES)
     await start_game(leaver, 100)  # still open when the account goes

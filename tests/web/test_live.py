@@ -11,7 +11,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
-from parlor.accounts.accounts import Accounts
+from parlor.web.services import HASH_THREADS, HASHES_WAITING
 from tests.helpers import Visitor, chat_dir, close_tabs, next_frame, open_tabs, pair_messages, pushes, until
 
 
@@ -37,9 +37,9 @@ async def test_foreign_origin_is_refused(http_server, http_client, base_url, ori
     ws.close()
 
 
+@pytest.mark.config(allowed_origins=("https://embed.example",))
 @pytest.mark.gen_test
 async def test_allowed_origins_flag_lets_another_site_in(http_server, http_client, base_url, app):
-    app.config = app.config.__class__(**{**app.config.__dict__, "allowed_origins": ("https://embed.example",)})
     ws = await Visitor(http_client, base_url).live(origin="https://embed.example")
     ws.close()
 
@@ -106,13 +106,15 @@ class RecordingHasher(argon2.PasswordHasher):
                 self.spans.append((start, time.monotonic()))
 
 
+@pytest.mark.password_hasher(factory=RecordingHasher)
 @pytest.mark.gen_test(timeout=60)
-async def test_a_push_is_delivered_while_ten_logins_are_hashing(http_server, http_client, base_url, app):
-    hasher = RecordingHasher()
-    app.accounts = Accounts(app.redis, app.hash_pool, hasher, safety=app.safety)
+async def test_a_push_is_delivered_while_logins_fill_every_hashing_slot(http_server, http_client, base_url, app,
+                                                                       password_hasher):
+    """As many logins at once as the app hashes or queues (more are refused with 503)."""
+    hasher, at_once = password_hasher, HASH_THREADS + HASHES_WAITING
     await Visitor(http_client, base_url).sign_up("hasty")
     ws = await Visitor(http_client, base_url).live()
-    logins = [asyncio.ensure_future(Visitor(http_client, base_url).log_in("hasty")) for _ in range(10)]
+    logins = [asyncio.ensure_future(Visitor(http_client, base_url).log_in("hasty")) for _ in range(at_once)]
     arrivals = []
     while not all(login.done() for login in logins):
         app.hub.send_public('<p id="tick">tick</p>')
@@ -120,8 +122,8 @@ async def test_a_push_is_delivered_while_ten_logins_are_hashing(http_server, htt
         if "tick" in message:
             arrivals.append(time.monotonic())
         await asyncio.sleep(0.005)
-    assert [login.result().code for login in logins] == [303] * 10
-    assert len(hasher.spans) == 10
+    assert [login.result().code for login in logins] == [303] * at_once
+    assert len(hasher.spans) == at_once
     # Test client and server share one event loop: a push can only arrive while a hash is running
     # if hashing does not block that loop.
     during_a_hash = [t for t in arrivals if any(start < t < end for start, end in hasher.spans)]

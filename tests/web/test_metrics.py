@@ -9,7 +9,7 @@ import tornado.testing
 from prometheus_client.parser import text_string_to_metric_families
 
 from parlor.web.server import make_app
-from tests.helpers import Visitor, next_frame, play_to_win, send_message, start_game, until, users
+from tests.helpers import Visitor, next_frame, play_to_win, send_message, signed_up, start_game, until
 
 
 async def scrape(http_client, base_url: str, headers=None) -> dict:
@@ -36,7 +36,7 @@ async def test_counters_move_with_requests_games_messages_and_sockets(http_serve
 
     guest = Visitor(http_client, base_url)
     guesses = await play_to_win(guest, await start_game(guest, 10), 10)
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await signed_up(http_client, base_url, "alice", "bob")  # two SignupHandler requests
     ws = await alice.live()
     sse = await alice.events()
     poll = asyncio.ensure_future(alice.get("/poll?timeout=10"))

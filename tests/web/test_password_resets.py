@@ -2,10 +2,13 @@
 one new password (which ends every session of the account), replaced by a newer link."""
 import re
 
+import argon2
 import pytest
 
 from parlor.accounts.password_resets import RESET_TTL_S
 from tests.helpers import Visitor, admin_visitor, users
+
+pytestmark = pytest.mark.password_hasher(factory=argon2.PasswordHasher)  # a new password, then a login
 
 LINK_RE = re.compile(r'id="reset-link" class="token" readonly size="60"\s+value="http://[^/]+(/password-reset\?token=([^"]+))"')
 
@@ -19,7 +22,7 @@ async def make_link(admin: Visitor, user: str) -> tuple[str, str]:
 @pytest.mark.gen_test(timeout=60)
 async def test_a_reset_link_sets_a_password_once_and_ends_every_session(
         http_server, http_client, base_url, app, redis_sync):
-    alice, = await users(http_client, base_url, "alice")
+    alice, = await users(app, http_client, base_url, "alice")
     admin = await admin_visitor(app, http_client, base_url)
     replaced, _ = await make_link(admin, "alice")
     link, token = await make_link(admin, "alice")  # the newer one replaces it

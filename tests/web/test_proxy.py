@@ -46,10 +46,10 @@ def cookie_flags(response) -> dict[str, bool]:
     return flags
 
 
+@pytest.mark.config(access_log=True, log_format="json")
 @pytest.mark.gen_test
 async def test_forwarded_headers_are_not_believed_without_xheaders(http_server, http_client, base_url, app,
                                                                     access_log):
-    app.config = dataclasses.replace(app.config, access_log=True, log_format="json")
     visitor = Visitor(http_client, base_url)
     response = await visitor.get("/login", headers=FORWARDED)
     assert cookie_flags(response) == {"_xsrf": False}
@@ -116,10 +116,10 @@ async def test_a_forwarded_host_is_not_believed_without_xheaders(http_server, ba
     assert refused.value.code == 403
 
 
+@pytest.mark.config(access_log=True, log_format="json")
 @pytest.mark.gen_test
 async def test_json_access_lines_hide_tokens_and_carry_the_request(http_server, http_client, base_url, app,
                                                                    access_log, caplog):
-    app.config = dataclasses.replace(app.config, access_log=True, log_format="json")
     response = await http_client.fetch(base_url + "/poll?token=s3cret-token&after=0-0", raise_error=False)
     assert response.code == 401
     line = access_log()[-1]

@@ -30,7 +30,7 @@ async def report(visitor: Visitor, path: str, reason: str = "harassment", text: 
 @pytest.mark.gen_test(timeout=60)
 async def test_report_is_on_the_peers_messages_and_its_pushed_copy_links_the_readers_view(
         http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await send_message(bob, "alice", "words of bob")
     socket = await bob.live()
     await send_message(alice, "bob", "you again")
@@ -48,7 +48,7 @@ async def test_report_is_on_the_peers_messages_and_its_pushed_copy_links_the_rea
     assert 'href="/chat/alice/report">Report this person</a>' in page
     own = message_ids(page)["words of bob"]
     assert (await bob.get(f"/chat/alice/messages/{own}/report")).code == 404  # not your own
-    carol, = await users(http_client, base_url, "carol")
+    carol, = await users(app, http_client, base_url, "carol")
     assert (await carol.get(href)).code == 404  # nor someone else's conversation
     assert (await report(carol, href)).code == 404
 
@@ -56,7 +56,7 @@ async def test_report_is_on_the_peers_messages_and_its_pushed_copy_links_the_rea
 @pytest.mark.gen_test(timeout=60)
 async def test_a_report_keeps_the_message_and_the_five_before_it_which_outlive_its_deletion(
         http_server, http_client, base_url, app, redis_sync):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     for n in range(1, 9):
         await send_message(alice if n % 2 else bob, "bob" if n % 2 else "alice", f"line {n}")
     await send_message(alice, "bob", "the reported line")
@@ -82,7 +82,7 @@ async def test_a_report_keeps_the_message_and_the_five_before_it_which_outlive_i
 @pytest.mark.gen_test(timeout=60)
 async def test_an_admin_deletes_the_reported_message_or_suspends_its_author_or_dismisses(
         http_server, http_client, base_url, app):
-    alice, bob, carol = await users(http_client, base_url, "alice", "bob", "carol")
+    alice, bob, carol = await users(app, http_client, base_url, "alice", "bob", "carol")
     await send_message(alice, "bob", "rude to bob")
     await send_message(alice, "carol", "rude to carol")
     await send_message(carol, "bob", "a quarrel")
@@ -118,7 +118,7 @@ async def test_an_admin_deletes_the_reported_message_or_suspends_its_author_or_d
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_reported_picture_is_kept_small_with_the_report(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await send_message(alice, "bob", "", image=("p.png", "image/png", picture("PNG", (640, 480))))
     page = (await bob.get("/chat/alice")).body.decode()
     (href, _, message_id), = REPORT_LINK_RE.findall(page)
@@ -138,7 +138,7 @@ async def test_a_reported_picture_is_kept_small_with_the_report(http_server, htt
 async def test_reports_are_rate_limited_and_a_refused_one_stores_nothing(
         http_server, http_client, base_url, app, redis_sync):
     app.safety.limits["reports"] = Rate(2, 3600)
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     for n in range(3):
         await send_message(alice, "bob", f"message {n}")
     ids = message_ids((await bob.get("/chat/alice")).body.decode())

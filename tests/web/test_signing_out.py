@@ -11,7 +11,8 @@ import tornado.web
 
 from parlor.accounts.sessions import SESSION_CACHE_S
 from parlor.live.hub import SESSION_CHECK_EVERY_S
-from tests.helpers import SseClient, Visitor, next_frame, send_message, users
+from tests.helpers import Visitor, next_frame, send_message, users
+from tests.sse import SseClient
 
 PROMPTLY_S = 3.0  # a notice travels through Redis pub/sub: well under this
 
@@ -98,7 +99,7 @@ async def expire(app, alice, alice_password):
 @pytest.mark.gen_test(timeout=60)
 async def test_a_session_that_ends_ends_its_live_connections_on_every_process(
         http_server, http_client, base_url, app, other_process, end, within):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     feeds = await Feeds.open(http_client, other_process, cookies=alice.cookies)
     await end(app, alice, "correct horse")
     if end is not expire:
@@ -110,7 +111,7 @@ async def test_a_session_that_ends_ends_its_live_connections_on_every_process(
 @pytest.mark.gen_test(timeout=60)
 async def test_a_session_that_ends_leaves_the_other_sessions_connections_open(
         http_server, http_client, base_url, app, other_process):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     phone = Visitor(http_client, base_url)
     assert (await phone.log_in("alice")).code == 303
     stays = await Feeds.open(http_client, other_process, cookies=phone.cookies)
@@ -136,7 +137,7 @@ async def token_for(visitor) -> str:
 @pytest.mark.gen_test(timeout=60)
 async def test_an_api_token_that_ends_ends_its_live_connections_on_every_process(
         http_server, http_client, base_url, app, other_process, end):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     token = await token_for(alice)
     feeds = await Feeds.open(http_client, other_process, token=token)
     if end == "revoke":
@@ -158,7 +159,7 @@ async def test_a_session_that_ends_is_signed_out_at_once_on_a_process_that_remem
         http_server, http_client, base_url, app, other_process, end):
     """Each process remembers a session's data for a few seconds (a page needs no Redis read);
     the sign-out notice makes it forget at once, well before that memory lapses."""
-    alice, _ = await users(http_client, base_url, "alice", "bob")
+    alice, _ = await users(app, http_client, base_url, "alice", "bob")
     elsewhere = Visitor(http_client, other_process)
     elsewhere.cookies = dict(alice.cookies)
     assert (await elsewhere.get("/account")).code == 200  # remembered there now

@@ -29,7 +29,7 @@ def names_on(body: bytes) -> set[str]:
 @pytest.mark.gen_test(timeout=60)
 async def test_a_suspension_ends_every_session_token_and_live_connection_on_every_process(
         http_server, http_client, base_url, app, other_process):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     token = await token_for(alice)
     phone = Visitor(http_client, base_url)
     assert (await phone.log_in("alice")).code == 303
@@ -57,7 +57,7 @@ async def test_a_suspension_ends_every_session_token_and_live_connection_on_ever
 async def test_a_suspended_socket_closes_and_sends_nothing_more(http_server, http_client, base_url, app, redis_sync):
     """A page sends its text over its socket (hx-ws:send): after the suspension that socket is
     closed (1008, signed out), so nothing more is sent on it."""
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     socket = await alice.live()
     await asyncio.sleep(0.2)
     socket.write_message(json.dumps({"to": "bob", "body": "before", "client_id": "client-id-before"}))
@@ -77,7 +77,7 @@ async def test_a_suspended_socket_closes_and_sends_nothing_more(http_server, htt
 @pytest.mark.gen_test(timeout=60)
 async def test_a_suspended_account_cannot_log_in_and_is_told_until_when_and_why(
         http_server, http_client, base_url, app):
-    await users(http_client, base_url, "alice")
+    await users(app, http_client, base_url, "alice")
     admin = await admin_visitor(app, http_client, base_url)
     assert (await suspend(admin, "alice", length="86400")).code == 200
     answer = await Visitor(http_client, base_url).log_in("alice")
@@ -94,7 +94,7 @@ async def test_a_suspended_account_cannot_log_in_and_is_told_until_when_and_why(
 
 @pytest.mark.gen_test(timeout=90)
 async def test_board_entries_hide_while_suspended_and_come_back_when_lifted(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await play_games(alice, MIN_GAMES)
     await play_games(bob, MIN_GAMES)
     before = await bob.get("/scores/10.json")
@@ -112,7 +112,7 @@ async def test_board_entries_hide_while_suspended_and_come_back_when_lifted(http
 
 @pytest.mark.gen_test(timeout=90)
 async def test_a_suspension_hides_the_entries_at_once_before_any_notice(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await play_games(alice, MIN_GAMES)
     assert 'data-name="alice"' in (await bob.get("/scores/10/fragment")).body.decode()  # cached now
     await app.listener.stop()  # the board's notice is late: only the cache's own check can tell
@@ -123,7 +123,7 @@ async def test_a_suspension_hides_the_entries_at_once_before_any_notice(http_ser
 
 @pytest.mark.gen_test(timeout=60)
 async def test_peers_see_a_suspended_account_as_suspended_and_history_stays(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await send_message(alice, "bob", "a message before")
     admin = await admin_visitor(app, http_client, base_url)
     assert (await suspend(admin, "alice")).code == 200
@@ -138,7 +138,7 @@ async def test_peers_see_a_suspended_account_as_suspended_and_history_stays(http
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_suspension_whose_time_is_up_is_lifted_by_the_sweep(http_server, http_client, base_url, app, redis_sync):
-    await users(http_client, base_url, "alice")
+    await users(app, http_client, base_url, "alice")
     admin = await admin_visitor(app, http_client, base_url)
     assert (await suspend(admin, "alice", length="3600")).code == 200
     past = int(time.time() * 1000) - 1000  # an hour later
@@ -158,7 +158,7 @@ async def test_a_suspension_whose_time_is_up_is_lifted_by_the_sweep(http_server,
 @pytest.mark.gen_test(timeout=30)
 async def test_a_suspension_needs_a_length_from_the_list_and_a_reason(
         http_server, http_client, base_url, app, redis_sync, length, reason, words):
-    await users(http_client, base_url, "alice")
+    await users(app, http_client, base_url, "alice")
     admin = await admin_visitor(app, http_client, base_url)
     answer = await suspend(admin, "alice", length, reason)
     assert answer.code == 400 and words in answer.body.decode()

@@ -24,7 +24,7 @@ async def bodies(visitor) -> list[str]:
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_resend_publishes_a_message_a_crash_left_unpublished(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     assert (await send_message(alice, "bob", "before the crash")).code == 303
     await crashed_send(app, "alice", "bob", "lost in the crash", "resent-client-id-1")
     assert await bodies(bob) == ["before the crash"]  # stored, but no event
@@ -37,7 +37,7 @@ async def test_a_resend_publishes_a_message_a_crash_left_unpublished(http_server
 
 @pytest.mark.gen_test(timeout=30)
 async def test_the_next_message_publishes_the_ones_a_crash_left_before_it(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     assert (await send_message(bob, "alice", "first")).code == 303
     await crashed_send(app, "alice", "bob", "second, never answered", "crashed-client-id-1")
     await crashed_send(app, "bob", "alice", "third, never answered", "crashed-client-id-2")
@@ -48,7 +48,7 @@ async def test_the_next_message_publishes_the_ones_a_crash_left_before_it(http_s
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_guarded_publish_appends_once(http_server, http_client, base_url, app, redis_sync):
-    await users(http_client, base_url, "alice")
+    await users(app, http_client, base_url, "alice")
     event = [("alice", "test", "<p>x</p>", {})]
     assert len(await app.hub.publish(event, guard=("published:test", 5))) == 1
     assert await app.hub.publish(event, guard=("published:test", 5)) == []  # a second process, a retry
@@ -59,7 +59,7 @@ async def test_a_guarded_publish_appends_once(http_server, http_client, base_url
 
 @pytest.mark.gen_test(timeout=30)
 async def test_even_a_pairs_first_message_is_published_by_its_resend(http_server, http_client, base_url, app):
-    alice, bob = await users(http_client, base_url, "alice", "bob")
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
     await app.chat._mark_new_pair("alice", "bob")  # as a send does before its commit
     await crashed_send(app, "alice", "bob", "the very first", "first-client-id-1")
     assert await bodies(bob) == []
