@@ -17,7 +17,7 @@ from parlor.chat.chat import Chat
 from parlor.chat.conversation_list import published_key
 from parlor.community.admins import ADMINS_KEY
 from parlor.game.games import Games, open_games_key
-from parlor.game.ranking import member_for
+from parlor.game.ranking import user_member
 from parlor.live.events import stream_key, stream_meta_key
 from parlor.live.hub import Hub
 from parlor.live.presence import ONLINE_KEY, conns_key, presence_key
@@ -30,7 +30,7 @@ SCAN_BATCH = 1000  # keys Redis looks at per SCAN call when leaving (never block
 def named_keys(user: str) -> list[str]:
     """The keys that belong to a user and are known by name (leaving deletes them; the boards,
     blocks, event stream and conversations are forgotten by their own modules)."""
-    member = member_for(user, "")
+    member = user_member(user)
     return [user_sessions_key(user), presence_key(user), conns_key(user), open_games_key(member),
             *(bucket_key(limit, user) for limit in ("messages", "conversations", "images", "reports")),
             bucket_key("games", member), suspension_key(user)]

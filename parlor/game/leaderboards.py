@@ -40,11 +40,11 @@ from parlor.game.ranking import (
     guests_key,
     history_key,
     is_guest_entry,
-    member_for,
     meta_key,
     player_counts_key,
     recent_key,
     unpack,
+    user_member,
 )
 from parlor.infra.redis_client import register_scripts
 from parlor.refusals import Refused
@@ -154,7 +154,7 @@ class Leaderboards:
         """Take guest entries whose last game is older than GUEST_ENTRY_TTL_S (every_one: all of
         them) off every board; returns how many went."""
         gone = 0
-        oldest = _now_ms() + (1000 if every_one else -GUEST_ENTRY_TTL_S * 1000)
+        oldest = "+inf" if every_one else _now_ms() - GUEST_ENTRY_TTL_S * 1000
         for board in self.boards:
             while True:
                 swept = await self._scripts.sweep(
@@ -175,7 +175,7 @@ class Leaderboards:
 
     async def remove(self, user: str) -> None:
         """Take a user off every board and forget their games: entries, histograms, history."""
-        member = member_for(user, "")
+        member = user_member(user)
         for board in self.boards:
             await self._scripts.remove(keys=self._entry_keys(board, member),
                                args=[member, _now_ms(), BOARDS_CHANNEL, board])
@@ -193,13 +193,13 @@ class Leaderboards:
 
     async def hide(self, user: str) -> None:
         """Take a user's entries off every board (their account is suspended), keeping their games."""
-        member = member_for(user, "")
+        member = user_member(user)
         for board in self.boards:
             await self._scripts.hide(keys=self._entry_keys(board, member)[:4], args=[member, _now_ms(), BOARDS_CHANNEL, board])
 
     async def show(self, user: str) -> None:
         """Put a user's hidden entries back where their games rank them (the suspension ended)."""
-        member = member_for(user, "")
+        member = user_member(user)
         for board in self.boards:
             await self._scripts.show(keys=self._entry_keys(board, member)[:4], args=self._recount_args(board, member))
 
