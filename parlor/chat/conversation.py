@@ -18,6 +18,7 @@ from parlor.chat.pair_file import Image, Message, transaction, writes
 log = logging.getLogger("parlor.chatlog")
 
 PAGE_SIZE = 50  # messages shown at once
+NEWER_THAN_ANY_ID = 2**62  # a message id is a rowid, which SQLite hands out counting from 1: far below this
 
 _MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.image_id, i.width, i.height,
     m.deleted_at FROM messages m LEFT JOIN images i ON i.id = m.image_id"""
@@ -94,7 +95,7 @@ class Conversation:
         async with self.lock:
             rows = await self._fetchall(
                 f"SELECT {_MESSAGE_COLUMNS} WHERE m.id < ? ORDER BY m.id DESC LIMIT ?",
-                (before if before is not None else 2**62, limit))
+                (before if before is not None else NEWER_THAN_ANY_ID, limit))
         return [_message(r) for r in reversed(rows)]
 
     async def last(self) -> Message | None:
