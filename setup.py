@@ -72,6 +72,7 @@ setup(
             "beautifulsoup4>=4.12",
             "hypothesis>=6.100,<7",  # property tests over the parsers (tests/web/test_fuzz.py)
             "build>=1.2,<2",  # make dist, and tests/web/test_wheel.py which runs it
+            "mutmut>=3.8,<4",  # make mutate (tests/mutation.py)
         ],
     },
     entry_points={"console_scripts": ["parlor = parlor.web.server:main", "parlor-backup = parlor.infra.backup:main"]},
