@@ -6,6 +6,9 @@ from parlor.web.handlers.inputs import nests_deeper, safe_next
 
 
 @pytest.mark.parametrize("text, deeper", [  # MAX_JSON_DEPTH is 8
+    ("", False),
+    ('{"to": "bob", "body": "hi"}', False),
+    ("[" * 8, False),
     ("[" * 8 + "]" * 8 + "[]", False),  # at the limit, with more brackets than it in all
     ("[" * 9, True),
     ("[[[[[]]]]][[[[]]]]", False),  # five deep, nine brackets in all
