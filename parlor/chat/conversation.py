@@ -148,11 +148,11 @@ class Conversation:
             await self._checkpoint()
 
     async def image(self, image_id: int, thumbnail: bool = False) -> tuple[str, bytes] | None:
-        column = "thumbnail" if thumbnail else "bytes"
+        """A picture's type and bytes, or its thumbnail's (a PNG); None if there is no such picture."""
         async with self.lock:
             rows = await self._fetchall(
-                f"SELECT CASE WHEN ? THEN 'image/png' ELSE mime END, {column} FROM images WHERE id = ?",
-                (thumbnail, image_id))
+                "SELECT CASE WHEN ? THEN 'image/png' ELSE mime END, CASE WHEN ? THEN thumbnail ELSE bytes END "
+                "FROM images WHERE id = ?", (thumbnail, thumbnail, image_id))
         return (rows[0][0], rows[0][1]) if rows else None
 
 
