@@ -199,6 +199,8 @@ FROM_ADDRESS = "Too many games were started from your address. Try again in 30 s
     # a visitor over their limit costs their address nothing
     ({"game_addresses": Rate(2, 60), "games": Rate(1, 60)}, [
         ("a", "p1", None), ("a", "p1", TOO_FAST.format("1 minute")), ("a", "p2", None), ("a", "p3", FROM_ADDRESS)]),
+    # visitors without a session yet count for their address only
+    ({"game_addresses": Rate(3, 60), "games": Rate(1, 60)}, [("a", None, None), ("a", None, None), ("a", "p1", None)]),
 ])
 @pytest.mark.gen_test(timeout=30)
 async def test_game_starts_count_per_visitor_and_per_address(client, redis_sync, limits, starts):
@@ -211,6 +213,13 @@ async def test_game_starts_count_per_visitor_and_per_address(client, redis_sync,
         except Refused as refused:
             outcomes.append(str(refused))
     assert outcomes == [refusal for _, _, refusal in starts]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_game_start_is_counted_in_its_addresss_bucket_and_its_visitors(client, redis_sync):
+    limits = safety(client, game_addresses=Rate(5, 60), games=Rate(5, 60))
+    await limits.check_game_start("198.51.100.7", "p1")
+    assert sorted(redis_sync.keys("*")) == ["rate:game_addresses:198.51.100.7", "rate:games:p1"]
 
 
 @pytest.mark.gen_test(timeout=30)
