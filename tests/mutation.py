@@ -45,6 +45,8 @@ TESTS = {
 
 # Survivors that change nothing a caller can see, by module: (function, the mutated line) -> why.
 MULTI = "MULTI only keeps another client from reading between the two commands, which no test can do"
+AROUND = "the page script reads around a member from the member's place, not from the offset and count"
+FIFTH_KEY = "the script reads four keys: a fifth is passed and never read"
 URI_ALWAYS = "this SQLite is built with SQLITE_USE_URI: it reads a file: name as a URI either way"
 EQUIVALENT: dict[str, dict[str, str]] = {
     "handlers/inputs.py": {
@@ -55,6 +57,30 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         ("connect", "db = await aiosqlite.connect(uri, uri=None, isolation_level=None)"): URI_ALWAYS,
         ("connect", "db = await aiosqlite.connect(uri, uri=False, isolation_level=None)"): URI_ALWAYS,
         ("connect", "db = await aiosqlite.connect(uri, isolation_level=None)"): URI_ALWAYS,
+    },
+    "parlor/game/games.py": {
+        ("start", 'await self.leaderboards.begin(board, member, game_id, name=user or "XXXX")'):
+            "only a user's name is given to begin: a guest entry is named by a claim",
+        ("load", "async with self._redis.pipeline(transaction=None) as pipe:"): MULTI,
+        ("load", "async with self._redis.pipeline(transaction=False) as pipe:"): MULTI,
+    },
+    "parlor/game/leaderboards.py": {
+        ("around", "return await self._read(board, 1, 0, around=member)"): AROUND,
+        ("around", "return await self._read(board, 0, 1, around=member)"): AROUND,
+        ("best", "return next((e for e in page.entries if e.member == member), ) if page else None"):
+            "a page around a member always holds the member: next() never needs its default",
+        ("progress", "async with self._redis.pipeline(transaction=None) as pipe:"): "None is as false as False",
+        ("progress", "async with self._redis.pipeline(transaction=True) as pipe:"): MULTI,
+        ("stats", "async with self._redis.pipeline(transaction=None) as pipe:"): MULTI,
+        ("stats", "async with self._redis.pipeline(transaction=False) as pipe:"): MULTI,
+        ("history", "return await self._redis.lrange(history_key(member), 0, HISTORY_LENGTH + 1)"):
+            "the guess and start scripts keep a history at HISTORY_LENGTH games",
+        ("sweep_guests", 'oldest = "+INF" if every_one else _now_ms() - GUEST_ENTRY_TTL_S * 1000'):
+            "Redis reads +inf in any case",
+        ("hide", "await self._scripts.hide(keys=self._entry_keys(board, member)[:5], args=[member, _now_ms(), "
+                 "BOARDS_CHANNEL, board])"): FIFTH_KEY,
+        ("show", "await self._scripts.show(keys=self._entry_keys(board, member)[:5], "
+                 "args=self._recount_args(board, member))"): FIFTH_KEY,
     },
     "parlor/safety.py": {
         ("address_group", 'return str(ipaddress.ip_network(f"{ip}/{IPV6_GROUP_BITS}", strict=None))'):

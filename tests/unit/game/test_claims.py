@@ -52,7 +52,17 @@ async def test_a_claim_names_the_guest_entry_once(games, redis_sync):
 @pytest.mark.gen_test
 async def test_two_claims_of_one_game_at_once_name_it_once(games, redis_sync):
     won = await win(games, redis_sync, "p1")
-    outcomes = await asyncio.gather(*(games.claim(won.id, "p1", name, name_is_taken=nobody)
+    checking, both_checking = [], asyncio.Event()
+
+    async def checked_together(name):
+        """Both claims are past their first checks before either names the entry."""
+        checking.append(name)
+        if len(checking) == 2:
+            both_checking.set()
+        await both_checking.wait()
+        return False
+
+    outcomes = await asyncio.gather(*(games.claim(won.id, "p1", name, name_is_taken=checked_together)
                                       for name in ("Sam", "Kim")), return_exceptions=True)
     refused = [outcome for outcome in outcomes if isinstance(outcome, Refused)]
     assert len(refused) == 1 and str(refused[0]) == "This game is on the board already."

@@ -267,6 +267,9 @@ async def test_a_guests_own_history_goes_with_their_session_and_a_users_stays(ga
     for user, player in ((None, "p1"), ("alice", "p3")):
         await games.start(player, 10, user=user)
         await games.start(player, 10, user=user)  # forfeits the first
+    assert GUEST_HISTORY_TTL_S - 5 < redis_sync.ttl("history:g:p1") <= GUEST_HISTORY_TTL_S
+    assert redis_sync.ttl("history:u:alice") == -1
+    for user, player in ((None, "p1"), ("alice", "p3")):
         await win(games, redis_sync, player, user=user, board=100)
     assert [(e["board"], e["status"]) for e in await games.history(None, "p1")] == [(100, "won"), (10, "forfeit")]
     assert await games.history(None, "p2") == []  # another guest's is not theirs
@@ -331,3 +334,11 @@ async def test_a_new_game_forfeits_only_an_open_one_and_drops_games_older_than_a
     assert redis_sync.hget(f"game:{won.id}", "status") == "won"
     assert [entry["status"] for entry in await games.history(None, "p1")] == ["won"]
     assert redis_sync.zscore("player:p1:games", "a-day-old") is None
+
+
+@pytest.mark.gen_test
+async def test_a_viewers_own_games_add_up_across_their_account_and_their_guest_games(games, redis_sync):
+    await win(games, redis_sync, "p1", user="alice", board=100)
+    await win(games, redis_sync, "p1", board=100)
+    stats = await games.leaderboards.stats(100, ["u:alice", "g:p1"])
+    assert stats.mine == {1: 2} and stats.counts == {1: 2}

@@ -67,9 +67,9 @@ def test_pack_refuses_what_would_not_fit(average_milli, best):
 
 def test_an_entry_and_a_histogram_as_json():
     entry = Entry(rank=2, member="u:ann", name="ann", guest=False, guesses=4, finished_ms=1_700_000_000_000,
-                  duration_ms=12_345, average_milli=5_432, games=10, forfeits=1)
+                  duration_ms=123_450, average_milli=5_432, games=10, forfeits=1)
     assert entry.as_json() == {"rank": 2, "name": "ann", "guest": False, "guesses": 4,
-                               "finished_at": "2023-11-14T22:13:20Z", "duration_s": 12.3, "average": 5.43,
+                               "finished_at": "2023-11-14T22:13:20Z", "duration_s": 123.5, "average": 5.43,
                                "games": 10, "forfeits": 1}
     assert entry.average_text == "5.43"
     stats = Stats(BOARD, {4: 2, 7: 1}, {7: 1})
