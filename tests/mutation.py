@@ -104,9 +104,13 @@ def staged_path(module: str) -> str:
     return module if module.startswith("parlor/") else f"parlor/web/{module}"
 
 
+def stage_dir_of(module: str) -> Path:
+    return STAGE / module.replace("/", "-").removesuffix(".py")
+
+
 def stage(module: str, tests: list[str]) -> Path:
     """A fresh copy of the package and the tests, with mutmut's settings for this module."""
-    stage_dir = STAGE / module.replace("/", "-").removesuffix(".py")
+    stage_dir = stage_dir_of(module)
     shutil.rmtree(stage_dir, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "parlor", stage_dir / "parlor", ignore=ignore)
@@ -175,7 +179,7 @@ def changed_lines(diff: str, sign: str) -> list[str]:
     return [line[1:].strip() for line in diff.splitlines() if line.startswith(sign) and not line.startswith(sign * 3)]
 
 
-SQL_RE = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|PRAGMA|BEGIN|COMMIT|ROLLBACK)\b", re.I)
+SQL_RE = re.compile(r'"(SELECT|INSERT|UPDATE|DELETE|PRAGMA|BEGIN|COMMIT|ROLLBACK|FROM|WHERE|DO UPDATE)[ "]')  # as we write SQL
 SQL_VALUES_RE = re.compile(r"'[^']*'|\{[^}]*\}")  # quoted values and f-string fields keep their case
 
 
@@ -225,19 +229,22 @@ def main() -> int:
     parser.add_argument("module", choices=sorted(TESTS))
     parser.add_argument("--tests", nargs="+", help="instead of the module's own selection (TESTS)")
     parser.add_argument("--workers", type=int, default=2, help="mutants tested at once (the cores are shared)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="the last run's figures again (after a change to EQUIVALENT), running nothing")
     options = parser.parse_args()
     tests = options.tests or TESTS[options.module]
-    stage_dir = stage(options.module, tests)
-    orphans_before = orphaned_redis_servers()
-    try:
-        mutmut(stage_dir, "run", "--max-children", str(options.workers))
-    finally:
-        stop_orphans(orphans_before)
+    stage_dir = stage_dir_of(options.module) if options.report_only else stage(options.module, tests)
+    if not options.report_only:
+        orphans_before = orphaned_redis_servers()
+        try:
+            mutmut(stage_dir, "run", "--max-children", str(options.workers))
+        finally:
+            stop_orphans(orphans_before)
     figures = report(options.module, stage_dir)
     print(f"\n{options.module} (mutmut): {figures['mutants']} mutants, {figures['killed']} killed, "
           f"{figures['survived']} survived, {figures['equivalent']} equivalent: {figures['score']}%")
     print(f"survivors' diffs: {(stage_dir / 'survivors.txt').relative_to(ROOT)}")
-    lua = lua_mutants.run_for(options.module, tests)
+    lua = None if options.report_only else lua_mutants.run_for(options.module, tests)
     if lua is not None:
         print(f"{options.module} (Lua by hand): {lua['mutants']} mutants, {lua['killed']} killed"
               + "".join(f"\n  SURVIVED {name}" for name in lua["survivors"]))
