@@ -2,7 +2,7 @@
 
 Each mutant replaces one piece of one script (a module-level string) with another. It is applied
 in the test process only, before the tests run: the script, and every module-level string of
-parlor/ built from it (GCRA_LUA is part of four), get the change; nothing on disk is edited. The
+parlor/ built from it (GCRA_LUA begins four others), get the change; nothing on disk is edited. The
 module's tests then run against it; a mutant they pass is a survivor.
 `python -m tests.lua_mutants NAME TEST...` runs the tests against one mutant;
 `make mutate MODULE=...` runs all of a module's (tests/mutation.py).
@@ -30,6 +30,7 @@ class LuaMutant:
 
 
 def mutants(module: str, script: str, *changes: tuple[str, str, str]) -> list[LuaMutant]:
+    """The mutants of one script, each given as (name, old, new)."""
     return [LuaMutant(name, module, script, old, new) for name, old, new in changes]
 
 

@@ -44,11 +44,11 @@ TESTS = {
 }
 
 # Survivors that change nothing a caller can see, by module: (function, the mutated line) -> why.
-MULTI = "MULTI only keeps another client from reading between the two commands, which no test can do"
+MULTI = "MULTI only keeps another client from coming between the two commands, which no test can do"
 AROUND = "the page script reads around a member from the member's place, not from the offset and count"
 FIFTH_KEY = "the script reads four keys: a fifth is passed and never read"
 URI_ALWAYS = "this SQLite is built with SQLITE_USE_URI: it reads a file: name as a URI either way"
-EQUIVALENT: dict[str, dict[str, str]] = {
+EQUIVALENT: dict[str, dict[tuple[str, str], str]] = {
     "handlers/inputs.py": {
         ("nests_deeper", 'if text.count("[") + text.count("{") < limit:'):
             "with no more brackets than the limit in all, the loop cannot find them deeper either",
@@ -105,6 +105,7 @@ def staged_path(module: str) -> str:
 
 
 def stage_dir_of(module: str) -> Path:
+    """Where a module's staged copy and its results are kept."""
     return STAGE / module.replace("/", "-").removesuffix(".py")
 
 
@@ -179,14 +180,16 @@ def changed_lines(diff: str, sign: str) -> list[str]:
     return [line[1:].strip() for line in diff.splitlines() if line.startswith(sign) and not line.startswith(sign * 3)]
 
 
-SQL_RE = re.compile(r'"(SELECT|INSERT|UPDATE|DELETE|PRAGMA|BEGIN|COMMIT|ROLLBACK|FROM|WHERE|DO UPDATE)[ "]')  # as we write SQL
+# A string that starts as our SQL does: a keyword in capitals.
+SQL_RE = re.compile(r'"(SELECT|INSERT|UPDATE|DELETE|PRAGMA|BEGIN|COMMIT|ROLLBACK|FROM|WHERE|DO UPDATE)[ "]')
 SQL_VALUES_RE = re.compile(r"'[^']*'|\{[^}]*\}")  # quoted values and f-string fields keep their case
 
 
 def sql_case_only(diff: str) -> bool:
     """Whether a mutant only changes the letter case of SQL outside its quoted values."""
-    pairs = list(zip(changed_lines(diff, "-"), changed_lines(diff, "+"), strict=False))
-    return bool(pairs) and all(
+    removed, added = changed_lines(diff, "-"), changed_lines(diff, "+")
+    pairs = list(zip(removed, added))
+    return bool(pairs) and len(removed) == len(added) and all(
         old == new or (old.lower() == new.lower() and SQL_RE.search(old)
                        and SQL_VALUES_RE.findall(old) == SQL_VALUES_RE.findall(new))
         for old, new in pairs)
