@@ -10,7 +10,7 @@ NGINX := /usr/sbin/nginx
 # The text-browser test drives w3m under tmux; w3m edits a textarea in vi.
 TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux /usr/bin/vi
 
-.PHONY: run test test-fast dist bench bench-delivery soak autobahn setup clean
+.PHONY: run test test-fast dist bench bench-delivery soak autobahn mutate setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
@@ -48,6 +48,11 @@ soak: setup
 # The Autobahn|Testsuite fuzzing client against /live (it needs a Python 2.7; set up in .autobahn/).
 autobahn: setup
 	$(PY) -m bench.autobahn $(ARGS)
+
+# Mutation testing of one core module with its unit tests (tests/mutation.py lists them), niced
+# and on at most 2 workers, since the cores are shared: make mutate MODULE=parlor/game/games.py
+mutate: setup
+	nice -n 19 $(PY) -m tests.mutation $(MODULE) $(ARGS)
 
 setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js \
        $(VENDOR)/pico.classless.min.css

@@ -76,6 +76,7 @@ setup(
             "hypothesis>=6.100,<7",  # property tests over the parsers (tests/web/test_fuzz.py)
             "build>=1.2,<2",  # make dist, and tests/web/test_wheel.py which runs it
             "pytest-xdist>=3.5,<4",  # make test runs the suite on two workers (Makefile: TEST_WORKERS)
+            "mutmut>=3.8,<4",  # make mutate (tests/mutation.py)
         ],
     },
     entry_points={"console_scripts": ["parlor = parlor.web.server:main", "parlor-backup = parlor.infra.backup:main"]},

@@ -158,7 +158,7 @@ class Safety:
         if self.limits[limit].unlimited:
             return
         wait_ms = await self._scripts.hit(keys=[bucket_key(limit, who)], args=self._rate_args(limit))
-        if wait_ms > 0:
+        if wait_ms:  # 0: counted
             raise over_limit(limit, wait_ms)
 
     # -- blocks ----------------------------------------------------------------------------

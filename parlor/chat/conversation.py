@@ -18,6 +18,7 @@ from parlor.chat.pair_file import Image, Message, transaction, writes
 log = logging.getLogger("parlor.chatlog")
 
 PAGE_SIZE = 50  # messages shown at once
+NEWER_THAN_ANY_ID = 2**62  # a message id is a rowid, which SQLite hands out counting from 1: far below this
 
 _MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.image_id, i.width, i.height,
     m.deleted_at FROM messages m LEFT JOIN images i ON i.id = m.image_id"""
@@ -94,7 +95,7 @@ class Conversation:
         async with self.lock:
             rows = await self._fetchall(
                 f"SELECT {_MESSAGE_COLUMNS} WHERE m.id < ? ORDER BY m.id DESC LIMIT ?",
-                (before if before is not None else 2**62, limit))
+                (before if before is not None else NEWER_THAN_ANY_ID, limit))
         return [_message(r) for r in reversed(rows)]
 
     async def last(self) -> Message | None:
@@ -147,11 +148,11 @@ class Conversation:
             await self._checkpoint()
 
     async def image(self, image_id: int, thumbnail: bool = False) -> tuple[str, bytes] | None:
-        column = "thumbnail" if thumbnail else "bytes"
+        """A picture's type and bytes, or its thumbnail's (a PNG); None if there is no such picture."""
         async with self.lock:
             rows = await self._fetchall(
-                f"SELECT CASE WHEN ? THEN 'image/png' ELSE mime END, {column} FROM images WHERE id = ?",
-                (thumbnail, image_id))
+                "SELECT CASE WHEN ? THEN 'image/png' ELSE mime END, CASE WHEN ? THEN thumbnail ELSE bytes END "
+                "FROM images WHERE id = ?", (thumbnail, thumbnail, image_id))
         return (rows[0][0], rows[0][1]) if rows else None
 
 

@@ -17,7 +17,7 @@ from parlor.accounts.usernames import user_key
 from parlor.chat.chat import Chat
 from parlor.chat.pair_file import Message
 from parlor.game.games import Games
-from parlor.game.ranking import member_for
+from parlor.game.ranking import user_member
 from parlor.infra.times import iso_time
 
 ARCHIVE_IN_MEMORY = 1024 * 1024  # a data download smaller than this is built in memory, else on disk
@@ -66,7 +66,7 @@ class DataExport:
         return archive
 
     async def _games_of(self, user: str) -> dict:
-        member = member_for(user, "")
+        member = user_member(user)
         boards = []
         for board in self.games.leaderboards.boards:
             entry = await self.games.leaderboards.best(board, member)

@@ -21,6 +21,7 @@ from parlor.game.ranking import (
     history_key,
     is_guest_entry,
     member_for,
+    user_member,
 )
 from parlor.infra.config import NO_LIMIT, Rate
 from parlor.infra.redis_client import register_scripts
@@ -37,6 +38,7 @@ MIN_GUEST_NAME, MAX_GUEST_NAME = 3, 24  # long enough to tell apart, short enoug
 GUEST_HISTORY_TTL_S = GUEST_SESSION_TTL_S  # a guest's finished games go with their session
 GAMES_SHOWN = 20  # games in progress listed on the front page
 RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
+NO_SUCH_GAME = "There is no such game, or it has expired."
 GUESTS_UNRANKED = "Guests' games do not go on the boards here: sign up (or log in) to be ranked."
 
 @dataclass
@@ -169,16 +171,18 @@ class Games:
     async def guess(self, game_id: str, player: str | None, raw: str | None, user: str | None) -> Game:
         """Play one guess. A win replaces the game's forfeit on the entry it counts for."""
         value = parse_guess(raw)
+        if not player:  # no session: no game of theirs
+            raise Refused("not_found", NO_SUCH_GAME)
         answer = await self._scripts.guess(
-            keys=[game_key(game_id), guesses_key(game_id), games_key(player or "-"),
-                  history_key(member_for(user, player or "-")), bucket_key("guesses", game_id)],
-            args=[value, player or "", int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,
+            keys=[game_key(game_id), guesses_key(game_id), games_key(player),
+                  history_key(member_for(user, player)), bucket_key("guesses", game_id)],
+            args=[value, player, int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,
                   HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S,
                   self.guess_limit.count, self.guess_limit.seconds * 1000, COUNTS_PREFIX,
-                  member_for(user, player or "-")],
+                  member_for(user, player)],
         )
         if answer[0] == "missing":
-            raise Refused("not_found", "There is no such game, or it has expired.")
+            raise Refused("not_found", NO_SUCH_GAME)
         if answer[0] == "finished":
             raise Refused("conflict", "This game is over. Start a new one!")
         if answer[0] == "range":
@@ -189,7 +193,7 @@ class Games:
         if game.status == "won" and game.member:
             changed = await self.leaderboards.win(game_key(game.id), game.id, game.max, game.member, game.count,
                                                   game.finished_ms, game.duration_ms) > 0
-            if changed and user and game.member == member_for(user, ""):
+            if changed and user and game.member == user_member(user):
                 game.standing = await self.leaderboards.best(game.max, game.member)
         return game
 
@@ -199,7 +203,7 @@ class Games:
         (name_is_taken answers that)."""
         game = await self.load(game_id, player)
         if game is None:
-            raise Refused("not_found", "There is no such game, or it has expired.")
+            raise Refused("not_found", NO_SUCH_GAME)
         if game.status != "won":
             raise Refused("conflict", "Only a won game goes on the board.")
         if game.member == "":  # started while guests are not ranked (--guest-boards off)
@@ -227,6 +231,6 @@ class Games:
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """The account is gone: off every board, its games forgotten (history, histograms), its
         open games and its game starts' bucket dropped."""
-        member = member_for(user, "")
+        member = user_member(user)
         await self.leaderboards.remove(user)
         await self._redis.delete(open_games_key(member), bucket_key("games", member))

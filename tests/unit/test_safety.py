@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 from parlor.infra.config import NO_LIMIT, Config, Rate
 from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
-from parlor.safety import LIMITS, Safety
+from parlor.safety import LIMITS, MAX_BLOCKS, UNDELIVERABLE, Safety, address_group, over_limit, wait_words
 
 
 @pytest.fixture
@@ -18,8 +18,7 @@ def client(redis_url, redis_sync, io_loop):
 
 
 def safety(client, **limits):
-    names = ("messages", "conversations", "images", "signups", "guesses")
-    return Safety(client, {name: limits.get(name, NO_LIMIT) for name in names})
+    return Safety(client, {name: limits.get(name, NO_LIMIT) for name in LIMITS})
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -132,3 +131,131 @@ async def test_an_unlimited_safety_counts_nothing(redis_url, redis_sync):
         await safety.hit("logins", "198.51.100.0/24")
     assert redis_sync.keys("*") == []
     await client.aclose()
+
+
+@pytest.mark.parametrize("address, group", [
+    ("198.51.100.7", "198.51.100.7"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),  # one subscriber's /64
+    ("2001:DB8:1:2::9", "2001:db8:1:2::/64"),
+    ("::ffff:198.51.100.7", "198.51.100.7"),  # an IPv4 address seen through IPv6
+    ("unix-socket", "unix-socket"),  # not an IP address: as it is
+])
+def test_an_address_counts_as_its_group(address, group):
+    assert address_group(address) == group
+
+
+@pytest.mark.parametrize("seconds, words", [
+    (1, "1 second"), (2, "2 seconds"), (59, "59 seconds"), (60, "1 minute"), (61, "2 minutes"),
+    (120, "2 minutes"), (121, "3 minutes"),
+])
+def test_a_wait_is_said_in_seconds_then_whole_minutes_rounded_up(seconds, words):
+    assert wait_words(seconds) == words
+
+
+@pytest.mark.parametrize("wait_ms, seconds", [(0, 1), (1, 1), (1000, 1), (1001, 2), (60_000, 60)])
+def test_a_refusal_over_a_limit_asks_for_whole_seconds_at_least_one(wait_ms, seconds):
+    refused = over_limit("games", wait_ms)
+    assert (refused.kind, refused.retry_after) == ("too_many", seconds)
+    assert str(refused) == f"You are starting games too fast. Wait {wait_words(seconds)} and start one again."
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_refused_action_is_told_the_whole_wait(client, redis_sync):
+    limits = safety(client, signups=Rate(1, 60))
+    await limits.hit("signups", "198.51.100.1")  # a bucket of one: its first action fits
+    with pytest.raises(Refused) as refused:
+        await limits.hit("signups", "198.51.100.1")
+    assert refused.value.retry_after == 60
+    assert str(refused.value) == "Too many accounts were made from your address. Try again in 1 minute."
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_limit_of_more_actions_than_milliseconds_still_counts(client, redis_sync):
+    limits = safety(client, signups=Rate(5000, 1))  # the interval rounds up to 1 ms, never 0
+    for _ in range(3):
+        await limits.hit("signups", "198.51.100.1")
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_only_a_picture_counts_as_a_picture_and_only_a_message_as_a_message(client, redis_sync):
+    limits = safety(client, messages=Rate(5, 60), images=Rate(5, 60), conversations=Rate(5, 60))
+    await limits.check_send("alice", "bob", False, "conversations:alice")
+    assert sorted(redis_sync.keys("rate:*")) == ["rate:conversations:alice", "rate:messages:alice"]
+    await limits.check_send("carol", "bob", False, "conversations:carol", message=False)  # a conversation made empty
+    assert redis_sync.keys("rate:*:carol") == ["rate:conversations:carol"]
+
+
+TOO_FAST = "You are starting games too fast. Wait {} and start one again."
+FROM_ADDRESS = "Too many games were started from your address. Try again in 30 seconds."
+
+
+@pytest.mark.parametrize("limits, starts", [
+    # per visitor, with the per-address limit off; a visitor without a session yet is always new
+    ({"games": Rate(2, 60)}, [("a", "p1", None), ("a", "p1", None), ("a", "p1", TOO_FAST.format("30 seconds"))]),
+    ({"games": Rate(1, 60)}, [("a", "p1", None), ("a", "p2", None), ("b", "p3", None), ("a", None, None),
+                              ("a", None, None)]),
+    # per address: another address has its own budget, and a new visitor counts too
+    ({"game_addresses": Rate(2, 60)}, [("a", "p1", None), ("b", "p2", None), ("a", None, None),
+                                       ("a", "p3", FROM_ADDRESS)]),
+    # a visitor over their limit costs their address nothing
+    ({"game_addresses": Rate(2, 60), "games": Rate(1, 60)}, [
+        ("a", "p1", None), ("a", "p1", TOO_FAST.format("1 minute")), ("a", "p2", None), ("a", "p3", FROM_ADDRESS)]),
+    # visitors without a session yet count for their address only
+    ({"game_addresses": Rate(3, 60), "games": Rate(1, 60)}, [("a", None, None), ("a", None, None), ("a", "p1", None)]),
+])
+@pytest.mark.gen_test(timeout=30)
+async def test_game_starts_count_per_visitor_and_per_address(client, redis_sync, limits, starts):
+    limits = safety(client, **limits)
+    outcomes = []
+    for address, visitor, _ in starts:
+        try:
+            await limits.check_game_start(f"198.51.100.{ord(address)}", visitor)
+            outcomes.append(None)
+        except Refused as refused:
+            outcomes.append(str(refused))
+    assert outcomes == [refusal for _, _, refusal in starts]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_game_start_is_counted_in_its_addresss_bucket_and_its_visitors(client, redis_sync):
+    limits = safety(client, game_addresses=Rate(5, 60), games=Rate(5, 60))
+    await limits.check_game_start("198.51.100.7", "p1")
+    assert sorted(redis_sync.keys("*")) == ["rate:game_addresses:198.51.100.7", "rate:games:p1"]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_game_starts_with_both_limits_off_count_nothing(client, redis_sync):
+    limits = safety(client)
+    for visitor in ("p1", None):
+        await limits.check_game_start("198.51.100.1", visitor)
+    assert redis_sync.keys("*") == []
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_one_person_blocks_at_most_a_thousand(client, redis_sync):
+    limits = safety(client)
+    for n in range(MAX_BLOCKS):
+        await limits.block("bob", f"user-{n}")
+    await limits.block("bob", "user-0")  # blocked already: nothing changes, nothing refused
+    with pytest.raises(Refused) as refused:
+        await limits.block("bob", "alice")
+    assert refused.value.kind == "conflict"
+    assert str(refused.value) == "You have blocked 1000 people, the most there can be. Unblock someone first."
+    assert redis_sync.scard("blocks:bob") == MAX_BLOCKS and not redis_sync.exists("blocked-by:alice")
+    await limits.unblock("bob", "user-0")
+    await limits.block("bob", "alice")  # room for one again
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_unblock_leaves_both_sides_of_the_index(client, redis_sync):
+    limits = safety(client)
+    await limits.block("bob", "carol")
+    await limits.block("bob", "alice")
+    assert await limits.blocked("bob") == ["alice", "carol"] and await limits.has_blocked("bob", "alice")
+    assert await limits.unblock("bob", "alice") is True
+    assert await limits.unblock("bob", "alice") is False  # not blocked any more
+    assert await limits.blocked("bob") == ["carol"] and not await limits.has_blocked("bob", "alice")
+    assert redis_sync.smembers("blocked-by:alice") == set() and redis_sync.smembers("blocked-by:carol") == {"bob"}
+    await limits.check_send("alice", "bob", False, "conversations:alice")  # delivered again
+    with pytest.raises(Refused, match=UNDELIVERABLE):
+        await limits.check_send("carol", "bob", False, "conversations:carol")
