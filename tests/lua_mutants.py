@@ -1,42 +1,43 @@
-"""Hand-made mutants of the Redis scripts, which mutmut cannot reach (they are Lua in strings).
+"""Hand-made mutants of the Redis scripts, which mutmut cannot reach (they are Lua, not Python).
 
-Each mutant replaces one piece of one script (a module-level string) with another. It is applied
-in the test process only, before the tests run: the script, and every module-level string of
-parlor/ built from it (GCRA_LUA begins four others), get the change; nothing on disk is edited. The
-module's tests then run against it; a mutant they pass is a survivor.
+Each mutant replaces one piece of one .lua file (parlor/<wing>/lua/) with another. It is applied
+in the test process only, before the tests build their app and services: `lua_source` is wrapped
+so that every script whose expanded text holds the file (the file itself, or a script that
+includes it: parlor/lua/_gcra.lua is in four) gets the change, and its cache is cleared; nothing
+on disk is edited. The module's tests then run against it; a mutant they pass is a survivor.
 `python -m tests.lua_mutants NAME TEST...` runs the tests against one mutant;
 `make mutate MODULE=...` runs all of a module's (tests/mutation.py).
 """
 from __future__ import annotations
 
-import importlib
+import functools
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-# What makes every module that holds a script (the app, with everything it imports).
-APP_MODULE = "parlor.web.services"
+from parlor.infra import redis_client
 
 
 @dataclass(frozen=True)
 class LuaMutant:
     name: str  # what the change would break
-    module: str  # the core module that holds the script (make mutate MODULE=...)
-    script: str  # the script's name there
-    old: str  # a piece of the script, as written there once
+    module: str  # the core module whose tests should kill it (make mutate MODULE=...)
+    file: str  # the .lua file, from the checkout's top: parlor/game/lua/guess.lua
+    old: str  # a piece of the file as it is now, found there once
     new: str
 
 
-def mutants(module: str, script: str, *changes: tuple[str, str, str]) -> list[LuaMutant]:
-    """The mutants of one script, each given as (name, old, new)."""
-    return [LuaMutant(name, module, script, old, new) for name, old, new in changes]
+def mutants(module: str, file: str, *changes: tuple[str, str, str]) -> list[LuaMutant]:
+    """The mutants of one .lua file, each given as (name, old, new)."""
+    return [LuaMutant(name, module, file, old, new) for name, old, new in changes]
 
 
 MUTANTS = [
     *mutants(
-        "parlor/safety.py", "GCRA_LUA",
+        "parlor/safety.py", "parlor/lua/_gcra.lua",
         ("the interval rounds down (0 ms for more actions than ms)", "math.ceil(period_ms / count)",
          "math.floor(period_ms / count)"),
         ("a bucket of one refuses its first action", "if wait > 0 then", "if wait >= 0 then"),
@@ -47,7 +48,7 @@ MUTANTS = [
         ("a count of 0 is a limit", "if count <= 0 then", "if count < 0 then"),
     ),
     *mutants(
-        "parlor/safety.py", "_CHECK_SENDS",
+        "parlor/safety.py", "parlor/lua/check_sends.lua",
         ("a suspension never ends", "return ends and tonumber(ends) > now", "return ends"),
         ("a block counts one way only", "if redis.call('SISMEMBER', my_blocks, peer) == 1 then return {2, 0} end", ""),
         ("every message counts as a picture", "if picture == '1' then", "if picture then"),
@@ -58,69 +59,97 @@ MUTANTS = [
          "if images == false then charge(message_bucket, messages) return {5, wait} end"),
     ),
     *mutants(
-        "parlor/safety.py", "_CHECK_GAME",
-        ("a visitor's limit is never checked", "if ARGV[5] == '1' then", "if ARGV[5] == '2' then"),
+        "parlor/safety.py", "parlor/lua/check_game.lua",
+        ("a visitor's limit is never checked", "if has_visitor == '1' then", "if has_visitor == '2' then"),
         ("an address's limit is never checked", "if address == false then return {1, wait} end", ""),
         ("a visitor over their limit costs their address a start", "if visitor == false then return {2, wait} end",
-         "if visitor == false then charge(KEYS[1], address) return {2, wait} end"),
+         "if visitor == false then charge(address_bucket, address) return {2, wait} end"),
     ),
     *mutants(
-        "parlor/safety.py", "_BLOCK",
-        ("the block cap lets one more in", ">= tonumber(ARGV[3])", "> tonumber(ARGV[3])"),
-        ("a block is missing from the blocked person's index", "redis.call('SADD', KEYS[2], ARGV[1])", ""),
+        "parlor/safety.py", "parlor/lua/block.lua",
+        ("the block cap lets one more in", ">= tonumber(most_blocks)", "> tonumber(most_blocks)"),
+        ("a block is missing from the blocked person's index", "redis.call('SADD', blocked_peer, me)", ""),
     ),
     *mutants(
-        "parlor/safety.py", "_FORGET",
+        "parlor/safety.py", "parlor/lua/forget_blocks.lua",
         ("a left account stays in the blocks of others",
-         "for _, peer in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('SREM', ARGV[2] .. peer, ARGV[1]) end",
+         "for _, peer in ipairs(redis.call('SMEMBERS', blocked_by)) do "
+         "redis.call('SREM', blocks_prefix .. peer, user) end",
          ""),
     ),
     *mutants(
-        "parlor/game/games.py", "_GUESS",
+        "parlor/game/games.py", "parlor/game/lua/guess.lua",
         ("the board's maximum is out of range", "guess > max then", "guess >= max then"),
         ("one is out of range", "if guess < 1 or", "if guess <= 1 or"),
         ("higher and lower are swapped", "result = 'h' elseif guess > secret then result = 'l'",
          "result = 'l' elseif guess > secret then result = 'h'"),
-        ("the guess limit is off by one", "if count >= tonumber(ARGV[4])", "if count > tonumber(ARGV[4])"),
-        ("a guess over the game's budget is never refused", "charge(KEYS[5], allowed)", ""),
-        ("a finished game stays in progress", "redis.call('ZREM', KEYS[3], ARGV[6])", ""),
-        ("a game's duration runs backwards", "duration_ms = tonumber(ARGV[3]) - tonumber(g[6])",
-         "duration_ms = tonumber(g[6]) - tonumber(ARGV[3])"),
-        ("a history grows past its length", "redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[7]) - 1)", ""),
-        ("a user's history expires at once", "if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', KEYS[4], ARGV[8]) end",
-         "redis.call('EXPIRE', KEYS[4], ARGV[8])"),
+        ("the guess limit is off by one", "if count >= tonumber(max_guesses)", "if count > tonumber(max_guesses)"),
+        ("a guess over the game's budget is never refused", "charge(guess_bucket, allowed)", ""),
+        ("a finished game stays in progress", "redis.call('ZREM', player_games, game_id)", ""),
+        ("a game's duration runs backwards", "duration_ms = tonumber(now_ms) - tonumber(g[6])",
+         "duration_ms = tonumber(g[6]) - tonumber(now_ms)"),
+        ("a history grows past its length", "redis.call('LTRIM', history, 0, tonumber(history_length) - 1)", ""),
+        ("a user's history expires at once",
+         "if tonumber(history_ttl) > 0 then redis.call('EXPIRE', history, history_ttl) end",
+         "redis.call('EXPIRE', history, history_ttl)"),
         ("a win is missing from the player's own histogram", "redis.call('HINCRBY', own, count, 1)", ""),
-        ("a game in play expires a day after its start", "redis.call('EXPIRE', KEYS[1], ARGV[5])", ""),
+        ("a game in play expires a day after its start", "redis.call('EXPIRE', game, game_ttl)", ""),
     ),
     *mutants(
-        "parlor/game/games.py", "_START",
+        "parlor/game/games.py", "parlor/game/lua/start_game.lua",
         ("a new game forfeits a finished one", "if g[1] == 'playing' then", "if g[1] then"),
         ("a forfeit is recorded as won", "status = 'forfeit', finished_ms", "status = 'won', finished_ms"),
         ("games older than a day stay listed",
-         "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[5]) - tonumber(ARGV[6]) * 1000)", ""),
-        ("a player may keep several open games on a board", "redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])", ""),
+         "redis.call('ZREMRANGEBYSCORE', player_games, '-inf', tonumber(now_ms) - tonumber(game_ttl) * 1000)", ""),
+        ("a player may keep several open games on a board", "redis.call('HSET', open_games, board, game_id)", ""),
         ("a game starts with one guess counted", "'count', 0,", "'count', 1,"),
     ),
 ]
 BY_NAME = {mutant.name: mutant for mutant in MUTANTS}
 
+CHECKOUT = redis_client.PARLOR_DIR.parent  # what a mutant's file is named from
 
-def apply(mutant: LuaMutant) -> int:
-    """Put the mutant into its script and every string built from it; how many strings changed."""
-    importlib.import_module(APP_MODULE)
-    script = getattr(sys.modules[mutant.module.removesuffix(".py").replace("/", ".")], mutant.script)
-    if script.count(mutant.old) != 1:
-        raise SystemExit(f"{mutant.name}: {mutant.script} holds {mutant.old!r} {script.count(mutant.old)} "
-                         "times, not once; update the mutant")
-    mutated = script.replace(mutant.old, mutant.new)
-    changed = 0
-    for name, module in list(sys.modules.items()):
-        if name == "parlor" or name.startswith("parlor."):
-            for attribute, value in list(vars(module).items()):
-                if isinstance(value, str) and script in value:
-                    setattr(module, attribute, value.replace(script, mutated))
-                    changed += 1
-    return changed
+
+def script_of(path: Path) -> tuple[str, str]:
+    """The (package, name) that lua_source reads the .lua file at `path` by."""
+    wing = path.resolve().relative_to(redis_client.PARLOR_DIR).parent.parent.parts
+    return ".".join(("parlor", *wing)), path.stem
+
+
+class StaleMutant(Exception):
+    """A mutant whose piece is no longer in its file once, or whose file is in no script."""
+
+
+# The child's exit code for a stale mutant: none of pytest's (0 to 5), so never counted as killed.
+STALE_EXIT = 6
+
+
+def change(mutant: LuaMutant) -> tuple[str, str, list[str]]:
+    """The mutant's file as it stands in every script that includes it (includes expanded), that
+    text mutated, and the scripts that hold it; reads the files, changes nothing."""
+    piece = redis_client.lua_source(*script_of(CHECKOUT / mutant.file))
+    if piece.count(mutant.old) != 1:
+        raise StaleMutant(f"{mutant.name}: {mutant.file} holds {mutant.old!r} {piece.count(mutant.old)} "
+                          "times, not once; update the mutant")
+    scripts = sorted(path.stem for path in redis_client.PARLOR_DIR.glob("**/lua/*.lua") if not
+                     path.stem.startswith("_") and piece in redis_client.lua_source(*script_of(path)))
+    if not scripts:
+        raise StaleMutant(f"{mutant.name}: no script holds {mutant.file}")
+    return piece, piece.replace(mutant.old, mutant.new), scripts
+
+
+def apply(mutant: LuaMutant) -> list[str]:
+    """Make lua_source put the mutant into every script that holds its file; those scripts' names."""
+    piece, mutated, scripts = change(mutant)
+    original = redis_client.lua_source
+
+    @functools.cache
+    def mutated_source(package: str, name: str) -> str:
+        return original(package, name).replace(piece, mutated)
+
+    original.cache_clear()
+    redis_client.lua_source = mutated_source  # register_scripts reads it by this name at each call
+    return scripts
 
 
 def run_one(name: str, tests: list[str]) -> int:
@@ -134,6 +163,11 @@ def run_for(module: str, tests: list[str]) -> dict | None:
     mutants = [mutant for mutant in MUTANTS if mutant.module == module]
     if not mutants:
         return None
+    try:
+        for mutant in mutants:
+            change(mutant)
+    except StaleMutant as stale:
+        raise SystemExit(str(stale)) from None
     if run_one("", tests) != 0:
         raise SystemExit(f"the tests of {module} fail without any mutant: fix them first")
     outcomes = {mutant.name: run_one(mutant.name, tests) for mutant in mutants}
@@ -147,7 +181,11 @@ def run_for(module: str, tests: list[str]) -> dict | None:
 def main() -> int:
     name, *tests = sys.argv[1:]
     if name:
-        apply(BY_NAME[name])
+        try:
+            apply(BY_NAME[name])
+        except StaleMutant as stale:
+            print(stale, file=sys.stderr)
+            return STALE_EXIT
     return int(pytest.main(["-q", "-x", "-p", "no:cacheprovider", *tests]))
 
 

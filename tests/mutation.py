@@ -89,7 +89,7 @@ EQUIVALENT: dict[str, dict[tuple[str, str], str]] = {
                              'self.limits["games"].unlimited):'):
             "the early return saves a round trip: the script counts nothing against a limit of 0",
         ("check_game_start", 'keys=[bucket_key("game_addresses", address), bucket_key("games", visitor or "XX-XX")],'):
-            "with no visitor the script never reads its bucket (ARGV[5] is 0)",
+            "with no visitor the script never reads its bucket (has_visitor is 0)",
         ("unblock", "async with self._redis.pipeline(transaction=None) as pipe:"): MULTI,
         ("unblock", "async with self._redis.pipeline(transaction=False) as pipe:"): MULTI,
     },
