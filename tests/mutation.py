@@ -32,7 +32,8 @@ MUTMUT = Path(sys.executable).parent / "mutmut"
 
 # Each core module and the fast unit tests that cover it (a run takes minutes, not the suite's).
 TESTS = {
-    "parlor/game/games.py": ["tests/unit/game/test_games.py", "tests/unit/game/test_claims.py"],
+    "parlor/game/games.py": ["tests/unit/game/test_games.py", "tests/unit/game/test_claims.py",
+                             "tests/unit/game/test_game_starts.py"],
     "parlor/safety.py": ["tests/unit/test_safety.py"],
     "parlor/game/leaderboards.py": ["tests/unit/game"],
     "parlor/game/ranking.py": ["tests/unit/game"],

@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 from parlor.infra.config import NO_LIMIT, Config, Rate
 from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
-from parlor.safety import LIMITS, MAX_BLOCKS, UNDELIVERABLE, Safety, address_group, over_limit, wait_words
+from parlor.safety import LIMITS, MAX_BLOCKS, UNDELIVERABLE, USER_LIMITS, Safety, address_group, over_limit, wait_words
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ async def test_a_refused_send_charges_no_bucket(client, redis_sync):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_blocks_go_both_ways_in_the_index_and_leave_with_the_account(client, redis_sync):
-    limits = safety(client)
+    limits = safety(client, **dict.fromkeys(USER_LIMITS, Rate(5, 60)))
     await limits.block("bob", "alice")
     await limits.block("carol", "alice")
     await limits.block("alice", "dave")
@@ -71,8 +71,12 @@ async def test_blocks_go_both_ways_in_the_index_and_leave_with_the_account(clien
     with pytest.raises(Refused, match="You blocked alice"):
         await limits.check_send("bob", "alice", False, "conversations:bob")
     assert redis_sync.smembers("blocked-by:alice") == {"bob", "carol"}
+    for limit in USER_LIMITS:
+        await limits.hit(limit, "alice")
+    await limits.hit("messages", "bob")
     await limits.forget_user("alice", KeysNaming(client, "alice"))
     assert redis_sync.keys("block*") == []
+    assert redis_sync.keys("rate:*") == ["rate:messages:bob"]  # her buckets go with her, nobody else's
 
 
 @pytest.mark.gen_test(timeout=30)

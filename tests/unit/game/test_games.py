@@ -21,7 +21,7 @@ from parlor.game.games import (
     parse_guess,
 )
 from parlor.game.leaderboards import Leaderboards
-from parlor.game.ranking import HISTORY_LENGTH
+from parlor.game.ranking import HISTORY_LENGTH, MIN_GAMES, forfeit_guesses
 from parlor.infra.config import Rate
 from parlor.refusals import Refused
 from parlor.safety import Safety
@@ -105,6 +105,17 @@ async def test_a_guess_returns_the_players_standing_only_when_it_changed_their_e
     for _ in range(MIN_GAMES):
         assert (await win(None)).standing is None  # a guest's entry: nobody to tell
 
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_standing_comes_with_the_win_that_first_changes_a_board_and_not_with_one_that_leaves_it(
+        games, redis_sync):
+    for _ in range(MIN_GAMES - 1):
+        await games.start("p1", 10, user="alice")  # each forfeited by the next: enough games, none won
+    first = await win(games, redis_sync, "p1", user="alice")  # the board's first change (its version 1)
+    assert first.standing.member == "u:alice" and first.standing.rank == 1
+    slow = await win(games, redis_sync, "p1", user="alice", wrong=forfeit_guesses(10))  # counts as its forfeit did
+    assert slow.status == "won" and slow.standing is None
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_right_answer_on_the_1000th_guess_is_still_a_forfeit(games, redis_sync):
