@@ -2,7 +2,7 @@
 import pytest
 
 from parlor.web.handlers.base import MAX_JSON_DEPTH
-from parlor.web.handlers.inputs import nests_deeper, safe_next
+from parlor.web.handlers.inputs import MAX_WHOLE_NUMBER, nests_deeper, safe_next, whole_number
 
 
 @pytest.mark.parametrize("text, deeper", [  # MAX_JSON_DEPTH is 8
@@ -36,3 +36,19 @@ def test_a_path_on_this_site_is_a_place_to_go(target):
 ])
 def test_anything_else_goes_to_the_default(target):
     assert safe_next(target) == "/" and safe_next(target, default="/account") == "/account"
+
+
+@pytest.mark.parametrize("raw,low,high,expected", [
+    ("7", 0, 10, 7), ("0", 0, 10, 0), ("010", 0, 10, 10), ("10", 0, 10, 10), ("11", 0, 10, None), ("0", 1, 10, None),
+    (str(MAX_WHOLE_NUMBER), 0, MAX_WHOLE_NUMBER, MAX_WHOLE_NUMBER),
+    (str(MAX_WHOLE_NUMBER + 1), 0, MAX_WHOLE_NUMBER, None),
+    ("0" * 20 + "1", 0, 10, None),  # more digits than any number of ours, even as leading zeros
+    # int() takes every one of these; none is written in the digits 0-9 alone.
+    *[(raw, 0, 10, None) for raw in ("٣", "²", "３", "+3", "-3", " 3", "3 ", "3_0", "0x3", "3.0", "", None)],
+])
+def test_a_whole_number_is_ascii_digits_within_its_bounds(raw, low, high, expected):
+    assert whole_number(raw, low, high) == expected
+
+
+def test_a_whole_number_is_from_0_to_the_largest_unless_told():
+    assert whole_number("0") == 0 and whole_number(str(MAX_WHOLE_NUMBER)) == MAX_WHOLE_NUMBER

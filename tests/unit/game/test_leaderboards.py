@@ -157,6 +157,7 @@ async def test_the_version_changes_only_when_the_board_does(boards, redis_sync):
     await play(boards, redis_sync, "u:x", [4], board=10)  # another board
     await play(boards, redis_sync, "u:y", [4])  # someone not on the board yet
     assert redis_sync.hget("scores:100:meta", "version") == "2"
+    assert await boards.versions([BOARD, 10]) == [2, 0]  # 0: a board never changed
 
 
 @pytest.mark.gen_test
