@@ -78,10 +78,10 @@ EQUIVALENT: dict[str, dict[tuple[str, str], str]] = {
             "the guess and start scripts keep a history at HISTORY_LENGTH games",
         ("sweep_guests", 'oldest = "+INF" if every_one else _now_ms() - GUEST_ENTRY_TTL_S * 1000'):
             "Redis reads +inf in any case",
-        ("hide", "await self._scripts.hide(keys=self._entry_keys(board, member)[:5], args=[member, _now_ms(), "
-                 "BOARDS_CHANNEL, board])"): FIFTH_KEY,
-        ("show", "await self._scripts.show(keys=self._entry_keys(board, member)[:5], "
-                 "args=self._recount_args(board, member))"): FIFTH_KEY,
+        ("hide", "await self._scripts.entry_hide(keys=self._entry_keys(board, member)[:5],"): FIFTH_KEY,
+        ("show", "await self._scripts.entry_show(keys=self._entry_keys(board, member)[:5],"): FIFTH_KEY,
+        ("versions", "async with self._redis.pipeline(transaction=None) as pipe:"): "None is as false as False",
+        ("versions", "async with self._redis.pipeline(transaction=True) as pipe:"): MULTI,
     },
     "parlor/safety.py": {
         ("address_group", 'return str(ipaddress.ip_network(f"{ip}/{IPV6_GROUP_BITS}", strict=None))'):
