@@ -7,8 +7,8 @@ HTMX := node_modules/htmx.org/dist
 PICO := node_modules/@picocss/pico/css
 CHROMIUM := /usr/bin/chromium
 NGINX := /usr/sbin/nginx
-# The text-browser test drives w3m under tmux; w3m edits a textarea in vi.
-TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux /usr/bin/vi
+# The text-browser test drives w3m under tmux.
+TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux
 
 .PHONY: run test test-fast dist bench bench-delivery soak autobahn mutate setup clean
 
@@ -91,9 +91,6 @@ $(NGINX):
 
 /usr/bin/tmux:
 	apt-get update && apt-get install -y tmux
-
-/usr/bin/vi:
-	apt-get update && apt-get install -y vim-tiny
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .autobahn dist build
