@@ -104,7 +104,8 @@ class Services:
         self.accounts = Accounts(redis, self.hash_pool, overrides.password_hasher, safety=self.safety,
                                  hashing_slots=HASH_THREADS + HASHES_WAITING, signup=config.signup, invites=self.invites)
         self.audit = AuditLog(redis)
-        self.admins = Admins(redis, self.accounts, self.audit)
+        resets = PasswordResets(redis)
+        self.admins = Admins(redis, self.accounts, self.audit, resets)
         self.sessions = Sessions(redis)
         self.events = EventLog(redis, config.events_max, config.events_max_age)
         self.presence = Presence(redis, config.max_connections_per_user)
@@ -122,7 +123,6 @@ class Services:
         self.leaderboards = Leaderboards(redis, config.boards)
         self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries,
                            safety=self.safety)
-        resets = PasswordResets(redis)
         self.credentials = Credentials(self.accounts, self.sessions, resets)
         self.data_export = DataExport(redis, self.chat, self.games, self.image_pool)
         self.suspensions = Suspensions(redis, self.accounts, self.sessions, self.hub, self.leaderboards)
@@ -133,7 +133,7 @@ class Services:
             self.admins, self.message_events, self.hub, self.accounts))
         self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
         self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,
-                                     suspensions=self.suspensions, resets=resets, leaderboards=self.leaderboards,
+                                     suspensions=self.suspensions, resets=resets, credentials=self.credentials, leaderboards=self.leaderboards,
                                      reports=self.reports, chat=self.chat, audit=self.audit)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.listener = Listener(redis, {

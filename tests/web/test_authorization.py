@@ -24,6 +24,7 @@ import tornado.web
 import tornado.websocket
 
 from parlor.accounts.accounts import Accounts
+from parlor.accounts.password_resets import PasswordResets
 from parlor.community.admins import Admins
 from parlor.community.audit import CONSOLE, AuditLog
 from parlor.community.reports import id_for
@@ -374,6 +375,9 @@ MATRIX = [
      admins_only(E(200, says="alice is not an admin"))),
     ("POST", "/admin/users/alice/reset-link", post("/admin/users/alice/reset-link"),
      admins_only(E(200, says="/password-reset?token="), "POST")),
+    # An admin's account (here the admin's own): its reset link is made only on the server's console.
+    ("POST", "/admin/users/admin/reset-link", post("/admin/users/admin/reset-link"),
+     admins_only(E(403, says="made only on the server", hides="/password-reset?token="), "POST")),
     # The reports keep copies of alice's messages: only an admin sees them.
     ("GET", "/admin/reports", get("/admin/reports"), admins_only(E(200, says="hello bob"))),
     ("GET", "/admin/reports/{report}", get("/admin/reports/{report}"), admins_only(E(200, says="hello bob"))),
@@ -481,7 +485,8 @@ async def community(w: World, http) -> None:
     sam's suspension ended the session his browser holds; bob reported a message of alice's and
     one of her pictures; there is an invite."""
     store = aioredis.Redis(unix_socket_path=w.redis_socket, decode_responses=True)
-    admins = Admins(store, Accounts(store, None, safety=Safety.unlimited(store)), AuditLog(store))
+    admins = Admins(store, Accounts(store, None, safety=Safety.unlimited(store)), AuditLog(store),
+                    PasswordResets(store))
     for name in ("rex", "sam"):
         w.redis.hset(f"user:{name}", mapping={"password_hash": "-", "created_at": "0"})
     await admins.grant(CONSOLE, "admin")

@@ -526,6 +526,9 @@ ROWS = [
     ("a suspension action off the list", post("admin", "/admin/users/bob/suspension", {"action": "ban"}), 400,
      "action must be suspend or lift", None),
     ("a reset link for nobody", post("admin", "/admin/users/nobody/reset-link"), 404, "no account", None),
+    # One admin taking another's account over with a link: only the server's console makes one.
+    ("a reset link for an admin's account", post("admin", "/admin/users/admin/reset-link"), 403,
+     "made only on the server", "/password-reset?token="),
     ("make an account a_b", post("admin", "/admin/accounts", {"username": "a_b", "password": "long enough"}), 400,
      "3 to 32 characters", None),
     ("make an account that looks like alice", post("admin", "/admin/accounts", {"username": "a1ice",
