@@ -99,6 +99,10 @@ def check_report_form(reason: str, text: str) -> tuple[str, str]:
     return reason, text
 
 
+def no_conversation(reported: str) -> str:
+    return f"You can report {reported} only from a conversation with them, and you have none."
+
+
 def report_key(report_id: str) -> str:
     return f"report:{report_id}"
 
@@ -151,9 +155,12 @@ class Reports:
             if conversation is None:
                 if message_id is not None:
                     raise Refused("not_found", f"There is no message of {reported}'s with that number here.")
-                return [], None
+                raise Refused("not_found", no_conversation(reported))
             if message_id is None:
-                return [_copied(m) for m in await conversation.page(limit=REPORT_CONTEXT + 1)], None
+                latest = await conversation.page(limit=REPORT_CONTEXT + 1)
+                if not latest:  # a file made without a message: nothing was said to report
+                    raise Refused("not_found", no_conversation(reported))
+                return [_copied(m) for m in latest], None
             messages = await conversation.page(before=message_id + 1, limit=REPORT_CONTEXT + 1)
             reported_message = messages[-1] if messages else None
             if (reported_message is None or reported_message.id != message_id
@@ -165,6 +172,11 @@ class Reports:
                 if found is not None:
                     picture = await asyncio.get_running_loop().run_in_executor(self._executor, report_copy, found[1])
         return [_copied(m) for m in messages], picture
+
+    async def check_person(self, reporter: str, reported: str) -> None:
+        """Refused (not_found) unless `reporter` may report `reported`: someone they have a
+        conversation with (strangers' reports would only fill the admins' list)."""
+        await self._copy(reporter, reported, None)
 
     async def message(self, reporter: str, reported: str, message_id: int) -> CopiedMessage:
         """The message a report would be about (for the report form), or Refused (not_found)."""

@@ -351,11 +351,15 @@ MATRIX = [
     ("POST", "/chat/bob/messages/{theirs}/report", post("/chat/bob/messages/{theirs}/report", {"reason": "bogus"}),
      roles(E(404, says="no message of bob"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST,
            participant=E(400, says="Choose a reason from the list"))),
-    # Anyone signed in may report anyone; the form shows nothing of a conversation.
+    # Only someone with a conversation with bob may report him (alice, carol); the form shows
+    # nothing of a conversation.
     ("GET", "/chat/bob/report", get("/chat/bob/report"),
-     roles(E(200, says="Report bob", hides=SECRET_TEXT), LOGIN, LOGIN)),
+     roles(E(404, says="only from a conversation with them", hides=SECRET_TEXT), LOGIN, LOGIN,
+           participant=E(200, says="Report bob", hides=SECRET_TEXT),
+           other=E(200, says="Report bob", hides=SECRET_TEXT))),
     ("POST", "/chat/bob/report", post("/chat/bob/report", {"reason": "bogus"}),
-     roles(E(400, says="Choose a reason from the list"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST)),
+     roles(E(404, says="only from a conversation with them"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST,
+           participant=E(400, says="Choose a reason from the list"), other=E(400, says="Choose a reason"))),
     ("GET", "/password-reset", get("/password-reset?token=not-a-token"), same(E(404, says="cannot be used"))),
     ("POST", "/password-reset", post("/password-reset", {"token": "not-a-token", "new": "long enough"}),
      roles(E(404, says="cannot be used"), E(404, says="cannot be used"), TOKEN_IS_ANONYMOUS_POST)),
