@@ -49,9 +49,14 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Server": SERVER_NAME,
 }
-# Shared caches and the back button after logout: what is made for a signed-in user is theirs
-# alone and is not stored, unless its handler says otherwise (a picture, a public board).
+# Shared caches and the back button after logout: every answer depends on the cookies (a
+# signed-in user's page, a guest's games, the XSRF token in every form, an error page naming
+# the user), so none is stored, unless its handler says otherwise (a picture, a public board).
+# It is a default header, so an error answer (send_error clears the headers) carries it too.
 PRIVATE_CACHE_CONTROL = "no-store"
+# Downgrade to http (sslstrip): once a browser reached Parlor over https (directly, or through a
+# proxy that says so with --xheaders), it uses nothing else for a year.
+HSTS = "max-age=31536000"
 
 STATUS_MESSAGES = {
     400: "That request was not understood.",
@@ -99,12 +104,19 @@ def refusal_status(refused: Refused) -> int:
     return STATUS_OF_KIND[refused.kind]
 
 
+def transport_headers(handler: tornado.web.RequestHandler) -> dict[str, str]:
+    """Headers that depend on how the request came: HSTS over https."""
+    return {"Strict-Transport-Security": HSTS} if handler.request.protocol == "https" else {}
+
+
 class PlainServerHeader:
-    """Names the server without its version, for handlers that are not a BaseHandler (static
-    files, the WebSocket's handshake)."""
+    """Names the server without its version, and HSTS over https, for handlers that are not a
+    BaseHandler (static files, the WebSocket's handshake)."""
 
     def set_default_headers(self) -> None:
         self.set_header("Server", SERVER_NAME)
+        for name, value in transport_headers(self).items():
+            self.set_header(name, value)
 
 
 class StaticFiles(PlainServerHeader, tornado.web.StaticFileHandler):
@@ -140,6 +152,8 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
 
     def set_default_headers(self) -> None:
         self._headers.update(SECURITY_HEADERS)
+        self._headers["Cache-Control"] = PRIVATE_CACHE_CONTROL
+        self._headers.update(transport_headers(self))
 
     _counted = False
 
@@ -153,11 +167,8 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             self.current_user = await self.application.accounts.user_for_token(token)
             if self.current_user is None:
                 raise Refused("unauthenticated", "That API token is not valid (it may have been replaced).")
-            self.set_header("Cache-Control", PRIVATE_CACHE_CONTROL)
             return
         await self.load_session()
-        if self.current_user:
-            self.set_header("Cache-Control", PRIVATE_CACHE_CONTROL)
         if self.current_user and self.renders_pages and self.request.method == "GET" and not self.wants_fragment():
             # Read before the page's data: events after this id reach the page when its live
             # connection opens, even those that come before it does.

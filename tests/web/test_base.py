@@ -153,6 +153,27 @@ async def test_private_pages_are_not_stored_and_pictures_are_private(http_server
 
 
 @pytest.mark.gen_test(timeout=30)
+async def test_error_answers_and_a_guests_pages_are_not_stored_either(http_server, http_client, base_url, app):
+    """An error page names the signed-in user and carries their XSRF token (Tornado's send_error
+    cleared the no-store that prepare() set); a guest's pages hold their game ids. A shared
+    cache keeps none of them."""
+    from tests.helpers import start_game, users
+
+    alice, = await users(app, http_client, base_url, "alice")
+    for path, status in (("/nowhere", 404), ("/scores/10?limit=0", 400), ("/games/no-such-game", 404)):
+        for headers in ({}, {"HX-Request": "true"}):
+            answer = await alice.get(path, headers=headers)
+            assert answer.code == status and answer.headers.get("Cache-Control") == "no-store", (path, headers)
+    refused = await alice.post("/account/password", {"current": "wrong", "new": "short"})
+    assert refused.code == 400 and refused.headers.get("Cache-Control") == "no-store"
+    guest = Visitor(http_client, base_url)
+    game = await start_game(guest)
+    for path in ("/", f"/games/{game}", "/scores/10", "/login"):
+        answer = await guest.get(path)
+        assert answer.code == 200 and answer.headers.get("Cache-Control") == "no-store", path
+
+
+@pytest.mark.gen_test(timeout=30)
 async def test_no_answer_names_the_servers_version(http_server, http_client, base_url, app):
     import tornado.httpclient
     import tornado.websocket
