@@ -76,6 +76,8 @@ LIMIT_MESSAGES = {
     "games": "You are starting games too fast. Wait {wait} and start one again.",
     "game_addresses": "Too many games were started from your address. Try again in {wait}.",
     "reports": "You have sent many reports in a short time. Try again in {wait}.",
+    "guest_names": "Too many names were refused from your address. Try again in {wait}.",
+    "exports": "You have downloaded your data several times already. Try again in {wait}.",
 }
 SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # lua/check_sends.lua's codes
 GAME_LIMITS = {1: "game_addresses", 2: "games"}  # lua/check_game.lua's codes
@@ -88,8 +90,8 @@ def over_limit(limit: str, wait_ms: int) -> Refused:
 
 
 LIMITS = ("messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses",
-          "reports")
-USER_LIMITS = ("messages", "conversations", "images", "reports")  # counted per user (the rest: per address, game, entry)
+          "reports", "guest_names", "exports")
+USER_LIMITS = ("messages", "conversations", "images", "reports", "exports")  # counted per user (the rest: per address, game, entry)
 
 
 class Safety:
@@ -98,7 +100,7 @@ class Safety:
     def __init__(self, redis: aioredis.Redis, limits: dict[str, Rate]):
         self._redis = redis
         self.limits = limits  # by the names in LIMITS (Config.rate_limits)
-        self._scripts = register_scripts(redis, __package__, "check_sends", "check_game", "hit", "block",
+        self._scripts = register_scripts(redis, __package__, "check_sends", "check_game", "hit", "room", "block",
                                          "forget_blocks")
         # What many sends ask at once goes in one round trip (see parlor/infra/batching.py).
         self._send_checks: Batcher[tuple[str, str, bool, str, bool], list[int]] = Batcher(self._check_batch)
@@ -158,6 +160,15 @@ class Safety:
         if self.limits[limit].unlimited:
             return
         wait_ms = await self._scripts.hit(keys=[bucket_key(limit, who)], args=self._rate_args(limit))
+        if wait_ms > 0:
+            raise over_limit(limit, wait_ms)
+
+    async def room(self, limit: str, who: str) -> None:
+        """Refused (too_many) when one more action of `who` would be over a limit; nothing is
+        counted (for a limit that counts only refusals: Safety.hit counts those)."""
+        if self.limits[limit].unlimited:
+            return
+        wait_ms = await self._scripts.room(keys=[bucket_key(limit, who)], args=self._rate_args(limit))
         if wait_ms > 0:
             raise over_limit(limit, wait_ms)
 

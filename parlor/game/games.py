@@ -193,10 +193,13 @@ class Games:
                 game.standing = await self.leaderboards.best(game.max, game.member)
         return game
 
-    async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken) -> Game:
+    async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken,
+                    address: str) -> Game:
         """Name the guest entry a won game counts for (guests at one address share one entry; the
         last name given is shown). The name may not be, or look like, a registered username
-        (name_is_taken answers that)."""
+        (name_is_taken answers that). A refused name does not use the game up, so refusals are
+        counted per address (address_group): past the limit every name is refused alike, taken or
+        free, and the claim cannot tell which usernames exist."""
         game = await self.load(game_id, player)
         if game is None:
             raise Refused("not_found", "There is no such game, or it has expired.")
@@ -209,10 +212,13 @@ class Games:
         if game.named:
             raise Refused("conflict", "This game is on the board already.")
         name = clean_guest_name(raw_name)
+        await self._safety.room("guest_names", address)  # before the name is looked at
         if await name_is_taken(name):
+            await self._safety.hit("guest_names", address)
             raise Refused("invalid", "That name belongs to a registered player, or looks like one. "
                                      "Please choose another.")
         if await self.leaderboards.name_is_banned(name):
+            await self._safety.hit("guest_names", address)
             raise Refused("invalid", "That name may not be used on the boards here. Please choose another.")
         if not await self._redis.hsetnx(game_key(game_id), "recorded", game.member):
             raise Refused("conflict", "This game is on the board already.")

@@ -100,6 +100,11 @@ class Config:
         "games started from one IP address (IPv6: one /64), COUNT/SECONDS (0: no limit); "
         "a class behind one address shares it", Rate(120, 60))
     report_limit: Rate = _flag("reports one user may file, COUNT/SECONDS (0: no limit)", Rate(10, 3600))
+    guest_name_limit: Rate = _flag(
+        "guest names for the boards refused from one IP address (taken, or like a username), COUNT/SECONDS "
+        "(0: no limit); past it every name is refused alike, so names cannot be tried out", Rate(20, 3600))
+    export_limit: Rate = _flag(
+        "downloads of their data (/account/data) one user may start, COUNT/SECONDS (0: no limit)", Rate(3, 3600))
     signup: str = _flag(
         "who may make an account: open (anyone), invite (with an admin's invite link), closed (admins only)",
         "open", choices=SIGNUP_MODES)
@@ -148,7 +153,8 @@ class Config:
         return {"messages": self.message_limit, "conversations": self.conversation_limit,
                 "images": self.image_limit, "signups": self.signup_limit, "logins": self.login_limit,
                 "guesses": self.guess_limit, "games": self.game_limit,
-                "game_addresses": self.game_address_limit, "reports": self.report_limit}
+                "game_addresses": self.game_address_limit, "reports": self.report_limit,
+                "guest_names": self.guest_name_limit, "exports": self.export_limit}
 
     @property
     def secret_path(self) -> Path:
