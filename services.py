@@ -29,7 +29,7 @@ from parlor.chat.pair_files import PairFiles
 from parlor.community.admins import Admins
 from parlor.community.audit import AuditLog
 from parlor.community.data_export import DataExport
-from parlor.community.leaving import LEFT_CHANNEL, Leaving
+from parlor.community.leaving import LEAVING_CHANNEL, LEFT_CHANNEL, Leaving
 from parlor.community.moderation import Moderation
 from parlor.community.reports import Reports
 from parlor.game.games import Games
@@ -126,12 +126,16 @@ class Services:
         self.credentials = Credentials(self.accounts, self.sessions, resets)
         self.data_export = DataExport(redis, self.chat, self.games, self.image_pool)
         self.suspensions = Suspensions(redis, self.accounts, self.sessions, self.hub, self.leaderboards)
-        # Every store that keeps something of a user forgets it itself when the account goes;
-        # those whose keys are found only by looking (per pair, per address) come last.
-        self.leaving = Leaving(redis, self.credentials, self.accounts, self.sessions, self.hub, stores=(
-            self.games, self.safety, self.events, self.chat, self.sessions, self.presence, resets, self.suspensions,
-            self.admins, self.message_events, self.hub, self.accounts))
         self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
+        # When an account goes, the records that name it name its ghost (the conversations first:
+        # a report's Delete then finds its message in the moved file); then every store that keeps
+        # something of it forgets it itself, those whose keys are found only by looking (per pair,
+        # per address) last.
+        self.leaving = Leaving(
+            redis, self.credentials, self.accounts, self.sessions, self.hub,
+            records=(self.chat, self.reports, self.audit, self.invites, self.suspensions),
+            stores=(self.games, self.safety, self.events, self.chat, self.sessions, self.presence, resets,
+                    self.suspensions, self.admins, self.message_events, self.hub, self.accounts))
         self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,
                                      suspensions=self.suspensions, resets=resets, credentials=self.credentials, leaderboards=self.leaderboards,
                                      reports=self.reports, chat=self.chat, audit=self.audit)
@@ -142,6 +146,7 @@ class Services:
             PRESENCE_CHANNEL: self.hub.on_presence,
             TYPING_CHANNEL: self.hub.on_typing,
             SIGN_OUT_CHANNEL: self._signed_out,
+            LEAVING_CHANNEL: self._user_leaving,
             LEFT_CHANNEL: self.chat.on_user_left,
         }, on_resubscribe=self._resubscribed)
 
@@ -188,6 +193,11 @@ class Services:
         self.accounts.on_sign_out(notice)
         self.sessions.on_sign_out(notice)
         await self.hub.on_sign_out(notice)
+
+    async def _user_leaving(self, user: str) -> None:
+        """An account is being deleted on some process: let go of its files here, then say so."""
+        await self.chat.on_user_leaving(user)
+        await self.leaving.let_go(user)
 
     def _resubscribed(self) -> None:
         """Notices may have been missed while the subscription was down (the board cache asks

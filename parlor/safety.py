@@ -103,7 +103,7 @@ class Safety:
         self._scripts = register_scripts(redis, __package__, "check_sends", "check_game", "hit", "room", "block",
                                          "forget_blocks")
         # What many sends ask at once goes in one round trip (see parlor/infra/batching.py).
-        self._send_checks: Batcher[tuple[str, str, bool, str, bool], list[int]] = Batcher(self._check_batch)
+        self._send_checks: Batcher[tuple, list[int]] = Batcher(self._check_batch)
 
     @classmethod
     def unlimited(cls, redis: aioredis.Redis) -> "Safety":
@@ -117,14 +117,15 @@ class Safety:
     # -- rate limits -----------------------------------------------------------------------
 
     async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str,
-                         message: bool = True) -> None:
-        """Refuse a message from `me` to `peer` if either blocked the other, or if it is over
-        `me`'s limits (messages; a new conversation, which `conversations_key` not listing `peer`
-        means; pictures); otherwise count it. One round trip, shared with the sends checked at
-        the same time. message=False: a conversation made without a message, checked and counted
-        as its first message would be, but for the message itself."""
-        code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key, message))
-        if code == 1:  # the peer blocked me: said the same way as any failure, so it stays private
+                         account_keys: tuple[str, str | None], message: bool = True) -> None:
+        """Refuse a message from `me` to `peer` if either account is gone (`account_keys`: the
+        keys of both accounts, None for a peer with none, ELIZA), if either blocked the other, or
+        if it is over `me`'s limits (messages; a new conversation, which `conversations_key` not
+        listing `peer` means; pictures); otherwise count it. One round trip, shared with the sends
+        checked at the same time. message=False: a conversation made without a message, checked
+        and counted as its first message would be, but for the message itself."""
+        code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key, account_keys, message))
+        if code == 1:  # the peer blocked me, or is gone: said the same way as any failure, so it stays private
             raise Refused("forbidden", UNDELIVERABLE)
         if code == 2:
             raise Refused("forbidden", f"You blocked {peer}. Unblock them to send a message.")
@@ -135,13 +136,15 @@ class Safety:
         if code in SEND_LIMITS:
             raise over_limit(SEND_LIMITS[code], wait_ms)
 
-    async def _check_batch(self, sends: list[tuple[str, str, bool, str, bool]]) -> list[list[int]]:
+    async def _check_batch(self, sends: list[tuple]) -> list[list[int]]:
         keys, args = [], [*self._rate_args("messages"), *self._rate_args("conversations"), *self._rate_args("images")]
-        for me, peer, picture, conversations_key, message in sends:
+        for me, peer, picture, conversations_key, (my_account, peer_account), message in sends:
             keys += [blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
-                     bucket_key("conversations", me), bucket_key("images", me), SUSPENDED_KEY]
-            args += [me, peer, 1 if picture else 0, 1 if message else 0]
+                     bucket_key("conversations", me), bucket_key("images", me), SUSPENDED_KEY, my_account,
+                     peer_account or my_account]
+            args += [me, peer, 1 if picture else 0, 1 if message else 0, 0 if peer_account is None else 1]
         return await self._scripts.check_sends(keys=keys, args=args)
+
     async def check_game_start(self, address: str, visitor: str | None) -> None:
         """Refuse a game start over the limit of its address (address_group) or of its visitor
         (a session's player or a user; None: no session yet, so a new one), else count it in

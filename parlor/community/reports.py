@@ -28,6 +28,8 @@ from parlor.accounts.usernames import is_ghost
 from parlor.chat import eliza
 from parlor.chat.images import report_copy
 from parlor.chat.pair_file import Message
+from parlor.infra.redis_client import register_scripts
+from parlor.infra.user_keys import SCAN_BATCH
 from parlor.refusals import Refused
 
 REPORT_CONTEXT = 5  # messages before the reported one that its copy keeps: what led up to it
@@ -120,6 +122,7 @@ class Reports:
         self._chat = chat
         self._safety = safety
         self._executor = executor
+        self._scripts = register_scripts(redis, __package__, "ghost_report")
 
     async def file(self, reporter: str, reported: str, message_id: int | None, reason: str, text: str) -> bool:
         """Report `reported`'s message (message_id) or `reported` themself (None), as `reporter`
@@ -211,6 +214,25 @@ class Reports:
         if gone:
             await self._redis.zrem(OPEN_REPORTS_KEY, *gone)
         return [_report(id_, data) for id_, data in zip(ids, found) if data], int(total) - len(gone)
+
+    async def ghost_user(self, user: str, ghost: str) -> None:
+        """An account is gone: every report it made or is about (open or closed) names its ghost,
+        so no admin action on it reaches a later account with the name (its conversations moved
+        to the ghost too, so deleting the reported message still works)."""
+        keys = [key async for key in self._redis.scan_iter(match=report_key("*"), count=SCAN_BATCH)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(key, "reporter", "reported", "message_id", "copy")
+            found = await pipe.execute()
+        for key, (reporter, reported, message_id, copy) in zip(keys, found):
+            if user not in (reporter, reported):
+                continue
+            reporter, reported = (ghost if name == user else name for name in (reporter, reported))
+            messages = [{**m, "author": ghost if m["author"] == user else m["author"]} for m in json.loads(copy or "[]")]
+            old_id, new_id = key.split(":", 1)[1], id_for(reporter, reported, int(message_id or 0))
+            await self._scripts.ghost_report(
+                keys=[key, report_key(new_id), OPEN_REPORTS_KEY],
+                args=[old_id, new_id, reporter, reported, json.dumps(messages, ensure_ascii=False)])
 
     async def close(self, report_id: str, status: str, outcome: str) -> Report:
         """Mark an open report dismissed or acted upon; it leaves the open list. Refused (not_found) if
