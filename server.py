@@ -20,6 +20,7 @@ from parlor.infra import logs
 from parlor.infra.config import Config, installed_version
 from parlor.infra.embedded_redis import EmbeddedRedis
 from parlor.infra.metrics import CountingRetry, Metrics
+from parlor.infra.private_files import make_data_dir_private
 from parlor.infra.redis_client import packed_client
 from parlor.web.handlers import routes
 from parlor.web.handlers.base import NotFoundHandler, StaticFiles, hide_secrets
@@ -120,7 +121,7 @@ def make_http_server(app: ParlorApp, idle_timeout: float = IDLE_CONNECTION_TIMEO
 
 async def serve(config: Config) -> None:
     """Run one server process until SIGTERM or SIGINT, then stop without losing a request."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir_private(config.data_dir)
     config = config.with_secret()
     embedded = app = server = None
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from parlor.chat.conversation import Conversation
 from parlor.chat.pair_file import NAME_RE, BadPair, connect, pair_key, storage_failures
+from parlor.infra.private_files import private_dir
 from parlor.refusals import Refused
 from parlor.safety import UNDELIVERABLE
 
@@ -30,7 +31,7 @@ class PairFiles:
         self._open: OrderedDict[str, Conversation] = OrderedDict()
         self._opening: dict[str, asyncio.Future] = {}
         self._barred: dict[str, float] = {}  # leaving user -> until when (monotonic) their files stay shut
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)  # who talks to whom is in the names of the files
 
     @property
     def open_count(self) -> int:

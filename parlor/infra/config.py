@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from parlor.infra.private_files import private_dir
+
 MAX_BOARD = 9_999_999  # a guess has at most 7 digits
 SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
 MAX_RATE_COUNT = 1_000_000  # a rate limit's count; more is no limit in practice: say 0
@@ -250,7 +252,7 @@ def _parse(type_name: str, raw: str):
 
 def load_or_make_secret(path: Path) -> str:
     """Read the cookie secret from path, creating it (mode 0600) on first use."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         secret = path.read_text().strip()
         if secret:
