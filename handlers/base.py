@@ -191,6 +191,9 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         return self.get_query_argument("token", None)
 
     def check_xsrf_cookie(self) -> None:
+        # A body over the route's limit was not read (BodyLimit), its _xsrf field with it: it is
+        # answered 413 for its size, not 403 for the token it could not show.
+        self.check_sizes()
         # XSRF rides on cookies; a request carrying an API token is authenticated by that token
         # alone (prepare() ignores the cookie), so a forged one gains nothing from the visitor's.
         if self.api_token() is not None:

@@ -1,4 +1,5 @@
 """What every response gets: security headers, readable errors, size limits, health."""
+import asyncio
 import json
 import re
 
@@ -66,6 +67,30 @@ async def test_body_over_the_limit_is_413_with_a_message(http_server, http_clien
     assert response.code == 413
     assert "at most 64 KiB" in response.body.decode()
     assert redis_sync.keys("user:*") == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_form_declaring_megabytes_is_refused_before_its_body_is_read(http_server, base_url, redis_sync):
+    """40 connections each declaring a 7 MiB form and sending part of it held it all in memory
+    until the body came (Tornado reads a body whole before a handler runs): each is answered 413
+    from its Content-Length at once, and its body is never read."""
+    from urllib.parse import urlsplit
+
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    head = (f"POST /login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {7 * 1024 * 1024}\r\n\r\n").encode()
+
+    async def hold() -> bytes:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(head + b"username=" + b"a" * 100_000)  # a part of the body, the rest never
+        try:
+            return await asyncio.wait_for(reader.read(65536), 5)
+        finally:
+            writer.close()
+
+    answers = await asyncio.gather(*(hold() for _ in range(40)))
+    assert all(answer.startswith(b"HTTP/1.1 413") and b"at most 64 KiB" in answer for answer in answers), answers[0][:300]
+    assert redis_sync.keys("rate:logins:*") == []  # nothing of it reached the login
 
 
 @pytest.mark.gen_test
