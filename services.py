@@ -124,7 +124,7 @@ class Services:
         self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries,
                            safety=self.safety)
         self.credentials = Credentials(self.accounts, self.sessions, resets)
-        self.data_export = DataExport(redis, self.chat, self.games, self.image_pool)
+        self.data_export = DataExport(redis, self.chat, self.games, self.image_pool, self.safety)
         self.suspensions = Suspensions(redis, self.accounts, self.sessions, self.hub, self.leaderboards)
         self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
         # When an account goes, the records that name it name its ghost (the conversations first:

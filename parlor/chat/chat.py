@@ -6,6 +6,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 
 import redis.asyncio as aioredis
@@ -13,7 +14,6 @@ import redis.asyncio as aioredis
 from parlor.accounts.accounts import Accounts, normalize_username
 from parlor.accounts.usernames import is_ghost, user_key
 from parlor.chat import eliza
-from parlor.chat.conversation import PAGE_SIZE
 from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key
 from parlor.chat.delivery import MessageDelivery, readers, receives_pushes, seen_by_peer
 from parlor.chat.images import process_image
@@ -333,18 +333,21 @@ class Chat:
         async with self.logs.conversation(me, peer) as conversation:
             return await conversation.image(image_id, thumbnail) if conversation else None
 
-    async def history(self, me: str, peer: str) -> list[Message]:
-        """Every message of the conversation, oldest first (for the data download)."""
-        async with self.logs.conversation(me, peer) as conversation:
-            if conversation is None:
-                return []
-            messages, before = [], None
-            while True:
-                page = await conversation.page(before, PAGE_SIZE * 20)
-                messages[:0] = page
-                if len(page) < PAGE_SIZE * 20:
-                    return messages
-                before = page[0].id
+    async def pages(self, me: str, peer: str, size: int) -> AsyncIterator[tuple[list[Message], dict[int, str]]]:
+        """Every message of the conversation, oldest first, `size` at a time, each page with the
+        MIME type of its pictures (the data download: one page in memory at once, whatever the
+        history)."""
+        after = 0
+        while True:
+            async with self.logs.conversation(me, peer) as conversation:
+                page = await conversation.after(after, size) if conversation else []
+                pictures = [m.image_id for m in page if m.image_id is not None]
+                types = await conversation.picture_types(pictures) if pictures else {}
+            if page:
+                yield page, types
+            if len(page) < size:
+                return
+            after = page[-1].id
 
     async def history_page(self, me: str, peer: str, before: int | None = None,
                            limit: int = HISTORY_PAGE) -> tuple[list[Message], bool]:
