@@ -39,6 +39,7 @@ from parlor.infra.config import Config
 from parlor.infra.metrics import Metrics
 from parlor.infra.redis_client import REDIS_DOWN, answers
 from parlor.infra.times import iso_time
+from parlor.live.addresses import AddressCounts
 from parlor.live.events import EventLog
 from parlor.live.hub import Hub
 from parlor.live.listener import Listener
@@ -112,8 +113,10 @@ class Services:
         self.pair_files = PairFiles(config.data_dir / "conversations", config.chat_max_open)
         self._stops.push_async_callback(self.pair_files.close_all)
         # A user's presence changes are shown to the people they have conversations with.
+        addresses = AddressCounts(redis, self.presence.process, config.max_connections_per_address,
+                                  config.max_anonymous_connections_per_address)
         self.hub = Hub(redis, self.events, self.presence, LiveViews(self.templates),
-                       functools.partial(conversation_peers, redis), on_delivered=metrics.event_delivered)
+                       functools.partial(conversation_peers, redis), addresses, on_delivered=metrics.event_delivered)
         # A stored message leaves chat by its delivery port, which the live wing implements.
         self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key,
                                             on_stored=metrics.message_stored)

@@ -85,6 +85,13 @@ class Config:
     max_connections_per_user: int = _flag(
         "live connections (sockets, event streams, polls) one user may hold, on all processes", 20
     )
+    # One address holding hundreds of idle streams took the site down. 300: a class of 30 behind
+    # one address (a school's NAT), each with up to 10 tabs; 60 without an account: 30 guests with
+    # two tabs each, so that an anonymous flood is stopped early. 0: no limit.
+    max_connections_per_address: int = _flag(
+        "live connections from one IP address (IPv6: one /64), on all processes (0: no limit)", 300)
+    max_anonymous_connections_per_address: int = _flag(
+        "live connections without an account from one IP address (0: no limit)", 60)
     # Rate limits, kept in Redis so every process counts together. COUNT/SECONDS allows COUNT at
     # once and then COUNT more every SECONDS; 0 switches a limit off (benchmarks, load tests).
     message_limit: Rate = _flag("chat messages one user may send, COUNT/SECONDS (0: no limit)", Rate(20, 10))
@@ -130,6 +137,8 @@ class Config:
     def __post_init__(self) -> None:
         for name, low, high in (("events_max", 1, 1_000_000), ("events_max_age", 60, 30 * 86400),
                                 ("poll_timeout", 1, 300), ("max_connections_per_user", 1, 100_000),
+                                ("max_connections_per_address", 0, 1_000_000),
+                                ("max_anonymous_connections_per_address", 0, 1_000_000),
                                 ("chat_max_open", 1, 100_000)):
             if not low <= getattr(self, name) <= high:
                 raise ValueError(f"--{name.replace('_', '-')} must be from {low} to {high}")
@@ -198,9 +207,11 @@ class Config:
             parser.error(str(e))
 
 
-# Every rate limit off: load tests and benchmarks measure serving, not refusing (a few users send
-# thousands of messages and play 1,000-guess games from one address).
-NO_LIMITS: dict[str, Rate] = {f.name: NO_LIMIT for f in dataclasses.fields(Config) if f.type == "Rate"}
+# Every rate limit and per-address cap off: load tests and benchmarks measure serving, not refusing
+# (a few users send thousands of messages, play 1,000-guess games and open thousands of sockets
+# from one address).
+NO_LIMITS: dict[str, Rate | int] = {**{f.name: NO_LIMIT for f in dataclasses.fields(Config) if f.type == "Rate"},
+                                    "max_connections_per_address": 0, "max_anonymous_connections_per_address": 0}
 
 
 def as_flags(settings: Mapping[str, object]) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
+from parlor.live.addresses import AddressCounts
 from parlor.live.events import Event, EventLog, Reload, stream_key
 from parlor.live.hub import Hub
 from parlor.live.listener import Listener
@@ -56,7 +57,8 @@ def make_hub(client, events=None, peers=None, max_connections=20):
     async def peers_of(user, limit):
         return (peers or {}).get(user, [])
 
-    return Hub(client, events or EventLog(client), Presence(client, max_connections), Views(), peers_of)
+    presence = Presence(client, max_connections)
+    return Hub(client, events or EventLog(client), presence, Views(), peers_of, AddressCounts(client, presence.process, 0, 0))
 
 
 @pytest.mark.gen_test
