@@ -116,7 +116,7 @@ class Services:
         addresses = AddressCounts(redis, self.presence.process, config.max_connections_per_address,
                                   config.max_anonymous_connections_per_address)
         self.hub = Hub(redis, self.events, self.presence, LiveViews(self.templates),
-                       functools.partial(conversation_peers, redis), addresses, on_delivered=metrics.event_delivered)
+                       functools.partial(conversation_peers, redis), metrics.event_delivered, addresses)
         # A stored message leaves chat by its delivery port, which the live wing implements.
         self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key,
                                             on_stored=metrics.message_stored)

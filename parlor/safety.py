@@ -116,15 +116,15 @@ class Safety:
 
     # -- rate limits -----------------------------------------------------------------------
 
-    async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str,
-                         account_keys: tuple[str, str | None], message: bool = True) -> None:
+    async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str, message: bool = True,
+                         account_keys: tuple[str, str | None] | None = None) -> None:
         """Refuse a message from `me` to `peer` if either account is gone (`account_keys`: the
-        keys of both accounts, None for a peer with none, ELIZA), if either blocked the other, or
+        keys of both accounts, the peer's None for ELIZA; None: not asked), if either blocked the other, or
         if it is over `me`'s limits (messages; a new conversation, which `conversations_key` not
         listing `peer` means; pictures); otherwise count it. One round trip, shared with the sends
         checked at the same time. message=False: a conversation made without a message, checked
         and counted as its first message would be, but for the message itself."""
-        code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key, account_keys, message))
+        code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key, account_keys or (), message))
         if code == 1:  # the peer blocked me, or is gone: said the same way as any failure, so it stays private
             raise Refused("forbidden", UNDELIVERABLE)
         if code == 2:
@@ -138,11 +138,12 @@ class Safety:
 
     async def _check_batch(self, sends: list[tuple]) -> list[list[int]]:
         keys, args = [], [*self._rate_args("messages"), *self._rate_args("conversations"), *self._rate_args("images")]
-        for me, peer, picture, conversations_key, (my_account, peer_account), message in sends:
+        for me, peer, picture, conversations_key, accounts, message in sends:
+            asked = [key for key in accounts if key is not None]  # mine first
             keys += [blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
-                     bucket_key("conversations", me), bucket_key("images", me), SUSPENDED_KEY, my_account,
-                     peer_account or my_account]
-            args += [me, peer, 1 if picture else 0, 1 if message else 0, 0 if peer_account is None else 1]
+                     bucket_key("conversations", me), bucket_key("images", me), SUSPENDED_KEY,
+                     *(asked + [conversations_key] * 2)[:2]]  # unasked: any key, never read
+            args += [me, peer, 1 if picture else 0, 1 if message else 0, len(asked)]
         return await self._scripts.check_sends(keys=keys, args=args)
 
     async def check_game_start(self, address: str, visitor: str | None) -> None:

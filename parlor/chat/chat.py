@@ -133,7 +133,7 @@ class Chat:
         if is_ghost(peer):
             raise Refused("forbidden", UNDELIVERABLE)
         peer_account = None if peer == eliza.USERNAME else user_key(peer)
-        await self._safety.check_send(me, peer, picture, conversations_key(me), (user_key(me), peer_account), message)
+        await self._safety.check_send(me, peer, picture, conversations_key(me), message, (user_key(me), peer_account))
 
     def _in_order(self, a: str, b: str) -> contextlib.AbstractAsyncContextManager:
         """One pair's commit-then-publish steps, one at a time (per process)."""

@@ -194,12 +194,12 @@ class Games:
         return game
 
     async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken,
-                    address: str) -> Game:
+                    address: str | None = None) -> Game:
         """Name the guest entry a won game counts for (guests at one address share one entry; the
         last name given is shown). The name may not be, or look like, a registered username
         (name_is_taken answers that). A refused name does not use the game up, so refusals are
         counted per address (address_group): past the limit every name is refused alike, taken or
-        free, and the claim cannot tell which usernames exist."""
+        free, and the claim cannot tell which usernames exist (None: no visitor's, nothing counted)."""
         game = await self.load(game_id, player)
         if game is None:
             raise Refused("not_found", "There is no such game, or it has expired.")
@@ -212,19 +212,27 @@ class Games:
         if game.named:
             raise Refused("conflict", "This game is on the board already.")
         name = clean_guest_name(raw_name)
-        await self._safety.room("guest_names", address)  # before the name is looked at
+        await self._refusals_room(address)  # before the name is looked at
         if await name_is_taken(name):
-            await self._safety.hit("guest_names", address)
+            await self._refused_name(address)
             raise Refused("invalid", "That name belongs to a registered player, or looks like one. "
                                      "Please choose another.")
         if await self.leaderboards.name_is_banned(name):
-            await self._safety.hit("guest_names", address)
+            await self._refused_name(address)
             raise Refused("invalid", "That name may not be used on the boards here. Please choose another.")
         if not await self._redis.hsetnx(game_key(game_id), "recorded", game.member):
             raise Refused("conflict", "This game is on the board already.")
         await self.leaderboards.name(game.max, game.member, name)
         game.named = True
         return game
+
+    async def _refusals_room(self, address: str | None) -> None:
+        if address is not None:
+            await self._safety.room("guest_names", address)
+
+    async def _refused_name(self, address: str | None) -> None:
+        if address is not None:
+            await self._safety.hit("guest_names", address)
 
     async def history(self, user: str | None, player: str) -> list[dict]:
         """The player's finished games, newest first."""

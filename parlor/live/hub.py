@@ -52,15 +52,15 @@ class Hub:
     """Joins and leaves this process's connections; delivers events and pushes state to them."""
 
     def __init__(self, redis: aioredis.Redis, events: EventLog, presence: Presence, views: Views,
-                 peers_of: Callable[[str, int], Awaitable[list[str]]], addresses: AddressCounts,
-                 on_delivered: Callable[[int], None] = lambda appended_ms: None):
+                 peers_of: Callable[[str, int], Awaitable[list[str]]],
+                 on_delivered: Callable[[int], None] = lambda appended_ms: None, addresses: AddressCounts | None = None):
         """`peers_of(user, limit)`: whom a user's presence changes are shown to (conversation_peers).
-        `addresses`: the connections per address (parlor/live/addresses.py). `on_delivered(ms)`:
-        told once per live event fanned out here (not per connection), with the time of its id."""
+        `on_delivered(ms)`: told once per live event fanned out here (not per connection), with the
+        time of its id. `addresses`: the connections per address (None: counted, never refused)."""
         self._redis = redis
         self.events = events
         self.presence = presence
-        self.addresses = addresses
+        self.addresses = addresses or AddressCounts(redis, presence.process, 0, 0)
         self._views = views
         self._peers_of = peers_of
         self._rooms = Rooms()

@@ -5,8 +5,8 @@
 -- KEYS, 9 per send: blocks:<peer>, blocks:<me>, conversations:<me>, the buckets of messages,
 --   conversations and images of <me>, the suspended accounts, user:<me>, user:<peer>.
 -- ARGV: the 6 below, then 5 per send: me, peer, has a picture (1/0), is a message (1/0: 0 for a
---   conversation made without one, which the message limit does not count), the peer has an
---   account (1/0: 0 for ELIZA).
+--   conversation made without one, which the message limit does not count), the accounts that
+--   must exist (2: both, 1: mine, the peer is ELIZA; 0: none asked).
 --- @include "_gcra.lua"
 local message_count, message_ms, conversation_count, conversation_ms, image_count, image_ms =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -17,9 +17,9 @@ local function suspended(accounts, who)
 end
 local function check(peer_blocks, my_blocks, my_conversations, message_bucket, conversation_bucket,
                      image_bucket, suspended_accounts, my_account, peer_account, me, peer, picture, is_message,
-                     peer_has_account)
-  if redis.call('EXISTS', my_account) == 0 then return {1, 0} end
-  if peer_has_account == '1' and redis.call('EXISTS', peer_account) == 0 then return {1, 0} end
+                     accounts)
+  if accounts ~= '0' and redis.call('EXISTS', my_account) == 0 then return {1, 0} end
+  if accounts == '2' and redis.call('EXISTS', peer_account) == 0 then return {1, 0} end
   if suspended(suspended_accounts, me) then return {7, 0} end
   if suspended(suspended_accounts, peer) then return {6, 0} end
   if redis.call('SISMEMBER', peer_blocks, me) == 1 then return {1, 0} end

@@ -29,7 +29,7 @@ def accounts(redis_sync):
 
 def check(limits: Safety, me: str, peer: str, picture: bool):
     """A send's check, as Chat asks it."""
-    return limits.check_send(me, peer, picture, f"conversations:{me}", (f"user:{me}", f"user:{peer}"))
+    return limits.check_send(me, peer, picture, f"conversations:{me}", account_keys=(f"user:{me}", f"user:{peer}"))
 
 
 def safety(client, **limits):
@@ -144,7 +144,7 @@ async def test_a_send_from_or_to_an_account_that_is_gone_is_refused_by_the_check
     for me, peer in (("alice", "bob"), ("bob", "alice")):
         with pytest.raises(Refused, match="could not be delivered"):
             await check(limits, me, peer, False)
-    await limits.check_send("alice", "eliza", False, "conversations:alice", ("user:alice", None))  # no account
+    await limits.check_send("alice", "eliza", False, "conversations:alice", account_keys=("user:alice", None))  # no account
 
 
 def test_every_rate_limit_setting_is_one_safety_knows():

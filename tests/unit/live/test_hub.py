@@ -7,7 +7,6 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.live.addresses import AddressCounts
 from parlor.live.events import Event, EventLog, Reload, stream_key
 from parlor.live.hub import Hub
 from parlor.live.listener import Listener
@@ -57,8 +56,7 @@ def make_hub(client, events=None, peers=None, max_connections=20):
     async def peers_of(user, limit):
         return (peers or {}).get(user, [])
 
-    presence = Presence(client, max_connections)
-    return Hub(client, events or EventLog(client), presence, Views(), peers_of, AddressCounts(client, presence.process, 0, 0))
+    return Hub(client, events or EventLog(client), Presence(client, max_connections), Views(), peers_of)
 
 
 @pytest.mark.gen_test
