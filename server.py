@@ -24,8 +24,9 @@ from parlor.infra.metrics import CountingRetry, Metrics
 from parlor.infra.private_files import make_data_dir_private
 from parlor.infra.redis_client import packed_client
 from parlor.web.handlers import routes
-from parlor.web.handlers.base import MAX_FORM_BYTES, NotFoundHandler, StaticFiles, hide_secrets
+from parlor.web.handlers.base import MAX_FORM_BYTES, NotFoundHandler, hide_secrets
 from parlor.web.handlers.body_limits import BodyLimit, BodyLimits
+from parlor.web.handlers.headers import StaticFiles
 from parlor.web.services import Overrides, Services
 
 log = logging.getLogger("parlor")

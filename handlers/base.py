@@ -15,6 +15,7 @@ from parlor.chat.pair_file import StorageFailed
 from parlor.infra.redis_client import REDIS_DOWN
 from parlor.refusals import Kind, Refused
 
+from .headers import PRIVATE_CACHE_CONTROL, SECURITY_HEADERS, transport_headers
 from .inputs import nests_deeper, whole_number
 
 log = logging.getLogger("parlor.web")
@@ -24,39 +25,6 @@ SESSION_COOKIE_DAYS = 31  # a little over the Redis session's own TTL; Redis dec
 MAX_FORM_BYTES = 64 * 1024  # a form never needs more; an upload handler sets its own limit
 MAX_URL_CHARS = 8192  # no address of ours comes near; longer is an attack or a broken client
 MAX_JSON_DEPTH = 8  # our JSON bodies are one flat object; deeper only attacks the parser (RecursionError)
-
-# XSS: no inline script, no eval (htmx runs without both), nothing loaded from elsewhere.
-# Clickjacking: frame-ancestors 'none'.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
-# Reconnaissance: Tornado's own Server header names its version, so which of its bugs to try.
-SERVER_NAME = "Parlor"
-# On every answer. Constant and known to be valid, so they are put in as they are: Tornado's
-# set_header would check each one again on every request.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Server": SERVER_NAME,
-}
-# Shared caches and the back button after logout: every answer depends on the cookies (a
-# signed-in user's page, a guest's games, the XSRF token in every form, an error page naming
-# the user), so none is stored, unless its handler says otherwise (a picture, a public board).
-# It is a default header, so an error answer (send_error clears the headers) carries it too.
-PRIVATE_CACHE_CONTROL = "no-store"
-# Downgrade to http (sslstrip): once a browser reached Parlor over https (directly, or through a
-# proxy that says so with --xheaders), it uses nothing else for a year.
-HSTS = "max-age=31536000"
 
 STATUS_MESSAGES = {
     400: "That request was not understood.",
@@ -102,25 +70,6 @@ assert STATUS_OF_KIND.keys() == set(Kind), "every kind of refusal has its status
 def refusal_status(refused: Refused) -> int:
     """The HTTP status a refusal is answered with."""
     return STATUS_OF_KIND[refused.kind]
-
-
-def transport_headers(handler: tornado.web.RequestHandler) -> dict[str, str]:
-    """Headers that depend on how the request came: HSTS over https."""
-    return {"Strict-Transport-Security": HSTS} if handler.request.protocol == "https" else {}
-
-
-class PlainServerHeader:
-    """Names the server without its version, and HSTS over https, for handlers that are not a
-    BaseHandler (static files, the WebSocket's handshake)."""
-
-    def set_default_headers(self) -> None:
-        self.set_header("Server", SERVER_NAME)
-        for name, value in transport_headers(self).items():
-            self.set_header(name, value)
-
-
-class StaticFiles(PlainServerHeader, tornado.web.StaticFileHandler):
-    """static/ as Tornado serves it, with the plain Server header."""
 
 
 class SessionMixin:

@@ -25,10 +25,10 @@ from .base import (
     STATUS_MESSAGES,
     STORAGE_FAILED,
     BaseHandler,
-    PlainServerHeader,
     SessionMixin,
     refusal_status,
 )
+from .headers import PlainServerHeader
 from .inputs import nests_deeper, whole_number
 from .jsonp import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol, shed_upgrade_request

@@ -12,8 +12,8 @@ import argon2
 import redis.asyncio as aioredis
 
 from parlor.accounts.invites import Invites, invite_key, invite_refused, invite_users_key
-from parlor.accounts.password_resets import ResetNotice
 from parlor.accounts.lookalikes import folded, look_alike_key, look_alike_keys
+from parlor.accounts.password_resets import ResetNotice
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL
 from parlor.accounts.suspensions import active_suspension
 from parlor.accounts.usernames import (
