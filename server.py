@@ -11,6 +11,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 import tornado.httpserver
+import tornado.httputil
 import tornado.web
 import uvloop
 from redis.backoff import NoBackoff
@@ -20,9 +21,12 @@ from parlor.infra import logs
 from parlor.infra.config import Config, installed_version
 from parlor.infra.embedded_redis import EmbeddedRedis
 from parlor.infra.metrics import CountingRetry, Metrics
+from parlor.infra.private_files import make_data_dir_private
 from parlor.infra.redis_client import packed_client
 from parlor.web.handlers import routes
-from parlor.web.handlers.base import NotFoundHandler, StaticFiles, hide_secrets
+from parlor.web.handlers.base import MAX_FORM_BYTES, NotFoundHandler, hide_secrets
+from parlor.web.handlers.body_limits import BodyLimit, BodyLimits
+from parlor.web.handlers.headers import StaticFiles
 from parlor.web.services import Overrides, Services
 
 log = logging.getLogger("parlor")
@@ -33,7 +37,7 @@ REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging
 WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
 WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is closed (Tornado: <= the interval)
 MAX_WEBSOCKET_MESSAGE = 64 * 1024  # a bigger client message closes the socket with 1009
-MAX_REQUEST_BYTES = 8 * 1024 * 1024  # beyond this Tornado drops the request; handlers 413 below it
+MAX_REQUEST_BYTES = 8 * 1024 * 1024  # beyond this Tornado drops the request; each route 413s below it (BodyLimits)
 SLOW_REQUEST_MS = 500  # a request slower than this is logged even without --access-log
 MAX_DESCRIPTORS = 65536  # the soft open-files limit Parlor asks for (within the hard limit)
 SHUTDOWN_GRACE_S = 5  # in-flight requests get this long to finish on SIGTERM
@@ -54,6 +58,7 @@ class ParlorApp(Services, tornado.web.Application):
         Services.__init__(self, config, redis_client, metrics or Metrics(VERSION), ROOT / "templates", overrides)
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
         self.metrics.watch(self)
+        self.body_limits = BodyLimits(routes(), MAX_FORM_BYTES)
         tornado.web.Application.__init__(
             self,
             routes(),
@@ -70,6 +75,10 @@ class ParlorApp(Services, tornado.web.Application):
             debug=config.debug,
             log_function=self._log_request,
         )
+
+    def start_request(self, server_conn: object, request_conn: tornado.httputil.HTTPConnection) -> BodyLimit:
+        """Each request held to its route's body limit before its body is read."""
+        return BodyLimit(super().start_request(server_conn, request_conn), self.body_limits)
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
         """Count every request; log errors, refusals and slow requests always, every request
@@ -120,7 +129,7 @@ def make_http_server(app: ParlorApp, idle_timeout: float = IDLE_CONNECTION_TIMEO
 
 async def serve(config: Config) -> None:
     """Run one server process until SIGTERM or SIGINT, then stop without losing a request."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir_private(config.data_dir)
     config = config.with_secret()
     embedded = app = server = None
     try:

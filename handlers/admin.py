@@ -122,7 +122,11 @@ class AdminResetLinkHandler(AdminUserHandler):
 
     async def post(self, raw_name: str) -> None:
         name = await self.user_or_404(raw_name)
-        token = await self.moderation.reset_link(self.current_user, name)
+        try:
+            token = await self.moderation.reset_link(self.current_user, name)
+        except Refused as e:  # an admin's account: only on the server's console
+            await self.show(name, self.refused_status(e), error=str(e))
+            return
         await self.show(name, reset_token=token)
 
 

@@ -84,7 +84,7 @@ class ClaimHandler(GameBase):
         try:
             await self.application.games.claim(
                 game_id, self.player, self.get_body_argument("name", None),
-                name_is_taken=self.application.accounts.name_is_taken)
+                name_is_taken=self.application.accounts.name_is_taken, address=address_group(self.request.remote_ip))
         except Refused as e:
             await self.refuse(game_id, e)
             return

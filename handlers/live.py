@@ -17,6 +17,7 @@ from parlor.chat.pair_file import StorageFailed
 from parlor.infra.redis_client import REDIS_DOWN
 from parlor.live.events import Event, Push, Reload, parse_cursor
 from parlor.refusals import Refused
+from parlor.safety import address_group
 from parlor.web.views.chat import send_form
 
 from .base import (
@@ -24,10 +25,10 @@ from .base import (
     STATUS_MESSAGES,
     STORAGE_FAILED,
     BaseHandler,
-    PlainServerHeader,
     SessionMixin,
     refusal_status,
 )
+from .headers import PlainServerHeader
 from .inputs import nests_deeper, whole_number
 from .jsonp import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol, shed_upgrade_request
@@ -47,6 +48,10 @@ class LiveParameters:
 
     renders_pages = False  # they take a cursor; they do not hand one out
     accepts_token = False
+
+    def address(self) -> str:
+        """Where the connection comes from, as the per-address limits count it."""
+        return address_group(self.request.remote_ip)
 
     def credential(self) -> str | None:
         """The Redis key whose end (logout, expiry, a revoked token) ends this connection: its
@@ -105,6 +110,7 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
     async def prepare(self) -> None:
         try:
             self.topics, self.after = self.topics_argument(), self.cursor_argument()
+            self.from_address = self.address()  # the request is shed once open
             await self.load_session()
         except Refused as e:
             self.set_status(refusal_status(e))
@@ -125,7 +131,12 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
     async def _join(self) -> None:
         hub = self.application.hub
         try:
-            joined = await hub.join(self, self.current_user, self.topics, self.after, credential=self.credential())
+            joined = await hub.join(self, self.current_user, self.topics, self.after, credential=self.credential(),
+                                    address=self.from_address)
+        except Refused as e:  # too many from this address: 1008, which the page does not retry
+            self.close(1008, "too many connections from this address")
+            log.info("a live socket from %s was refused: %s", self.from_address, e.message)
+            return
         except REDIS_DOWN:
             self.close(1011, "database unavailable; reconnect")
             return
@@ -277,7 +288,7 @@ class EventStreamHandler(LiveParameters, BaseHandler):
         self.write(f"retry: {SSE_RETRY_MS}\n\n")  # sent with the first event or keepalive
         self.connection = SseConnection(self)
         if not await self.application.hub.join(self.connection, self.current_user, topics, after,
-                                               credential=self.credential()):
+                                               credential=self.credential(), address=self.address()):
             raise Refused("too_many", "You have too many live pages open. Close some and reload.")
         try:
             self.flush()
@@ -341,7 +352,8 @@ class PollHandler(LiveParameters, BaseHandler):
         hub = self.application.hub
         after = self.cursor_argument() or await hub.events.cursor(self.current_user)
         self.waiter = PollConnection()
-        if not await hub.join(self.waiter, self.current_user, (), after, linger=True, credential=self.credential()):
+        if not await hub.join(self.waiter, self.current_user, (), after, linger=True, credential=self.credential(),
+                              address=self.address()):
             raise Refused("too_many", "You have too many live connections open.", retry_after=5)
         try:
             if not self.waiter.ready.is_set():

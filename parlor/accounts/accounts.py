@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from parlor.accounts.invites import Invites, invite_key, invite_refused, invite_users_key
 from parlor.accounts.lookalikes import folded, look_alike_key, look_alike_keys
+from parlor.accounts.password_resets import ResetNotice
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL
 from parlor.accounts.suspensions import active_suspension
 from parlor.accounts.usernames import (
@@ -275,10 +276,23 @@ class Accounts:
 
     async def set_password(self, name: str, password: str) -> None:
         """Replace an account's password (the caller checked the current one); its API token ends."""
+        await self.store_password_hash(name, await self.password_hash(password))
+
+    async def password_hash(self, password: str) -> str:
+        """The hash a new password is stored as (Refused if its length is out of bounds)."""
         check_password(password)
-        password_hash = await self._in_pool(self._hasher.hash, password)
-        if not await self._scripts.set_password(keys=[user_key(name)], args=[password_hash, name, SIGN_OUT_CHANNEL]):
+        return await self._in_pool(self._hasher.hash, password)
+
+    async def store_password_hash(self, name: str, password_hash: str, reset_notice: str = "") -> None:
+        """Set an account's password hash; its API token ends. `reset_notice` is what its owner
+        is told at their next login (an admin's link set the password), "" clears an earlier one."""
+        if not await self._scripts.set_password(keys=[user_key(name)],
+                                                args=[password_hash, name, SIGN_OUT_CHANNEL, reset_notice]):
             raise Refused(Kind.INVALID, BAD_CREDENTIALS)  # the account was deleted meanwhile
+
+    async def reset_notice(self, name: str) -> ResetNotice | None:
+        """What the owner is to be told of an admin's reset of their password, if anything."""
+        return ResetNotice.parse(await self._redis.hget(user_key(name), "reset_notice"))
 
     async def remove(self, name: str) -> bool:
         """Delete an account: no one signs in with it again, its API token ends at once, and its

@@ -98,6 +98,20 @@ class Conversation:
                 (before if before is not None else NEWER_THAN_ANY_ID, limit))
         return [_message(r) for r in reversed(rows)]
 
+    async def after(self, after: int, limit: int) -> list[Message]:
+        """Up to `limit` messages after id `after`, oldest first."""
+        async with self.lock:
+            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.id > ? ORDER BY m.id LIMIT ?",
+                                        (after, limit))
+        return [_message(r) for r in rows]
+
+    async def picture_types(self, image_ids: list[int]) -> dict[int, str]:
+        """The MIME type of each of these pictures (those still stored)."""
+        async with self.lock:
+            rows = await self._fetchall(f"SELECT id, mime FROM images WHERE id IN ({','.join('?' * len(image_ids))})",
+                                        image_ids)
+        return dict(rows)
+
     async def last(self) -> Message | None:
         messages = await self.page(limit=1)
         return messages[0] if messages else None

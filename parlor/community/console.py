@@ -4,6 +4,7 @@
     parlor admin grant NAME                   give an existing account admin rights
     parlor admin revoke NAME                  take them away (the account stays)
     parlor admin list                         the admins, one a line
+    parlor admin reset-link NAME              a one-time password-reset link for any account, an admin's too
 
 Each takes the server's --data-dir (its embedded Redis: shared with a running server, or started
 for the command and stopped after) or --redis-url, also as PARLOR_DATA_DIR and PARLOR_REDIS_URL.
@@ -22,6 +23,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from parlor.accounts.accounts import Accounts
+from parlor.accounts.password_resets import RESET_TTL_S, PasswordResets
 from parlor.community.admins import Admins
 from parlor.community.audit import CONSOLE, AuditLog
 from parlor.infra.embedded_redis import EmbeddedRedis
@@ -45,13 +47,15 @@ def parser() -> argparse.ArgumentParser:
     commands = argparse.ArgumentParser(prog="parlor admin", description="Admin rights, from the server's shell.",
                                        parents=[where_flags(defaults=True)])
     where = where_flags(defaults=False)
-    actions = commands.add_subparsers(dest="action", required=True, metavar="create|grant|revoke|list")
+    actions = commands.add_subparsers(dest="action", required=True, metavar="create|grant|revoke|list|reset-link")
     create = actions.add_parser("create", parents=[where], help="make an account with admin rights")
     create.add_argument("name")
     create.add_argument("--password", help="its password (asked for when not given)")
     actions.add_parser("grant", parents=[where], help="give an account admin rights").add_argument("name")
     actions.add_parser("revoke", parents=[where], help="take an account's admin rights away").add_argument("name")
     actions.add_parser("list", parents=[where], help="list the admins")
+    actions.add_parser("reset-link", parents=[where],
+                       help="a one-time password-reset link (the only way to make one for an admin)").add_argument("name")
     return commands
 
 
@@ -74,7 +78,8 @@ async def run(args: argparse.Namespace) -> str:
     client = aioredis.Redis.from_url(url, decode_responses=True, driver_info=None)
     hashing = ThreadPoolExecutor(1, thread_name_prefix="argon2")
     try:
-        admins = Admins(client, Accounts(client, hashing, safety=Safety.unlimited(client)), AuditLog(client))
+        admins = Admins(client, Accounts(client, hashing, safety=Safety.unlimited(client)), AuditLog(client),
+                        PasswordResets(client))
         if args.action == "create":
             password = args.password if args.password is not None else ask_password(args.name)
             return f"{await admins.create(CONSOLE, args.name, password)} is an admin now."
@@ -84,6 +89,10 @@ async def run(args: argparse.Namespace) -> str:
         if args.action == "revoke":
             revoked = await admins.revoke(CONSOLE, args.name)
             return f"{args.name.lower()} is no longer an admin." if revoked else f"{args.name.lower()} was not an admin."
+        if args.action == "reset-link":
+            token = await admins.reset_link(CONSOLE, args.name)
+            return (f"A link that sets a new password for {args.name.lower()}, once, within {RESET_TTL_S // 3600} hours "
+                    f"(after your site's address): /password-reset?token={token}")
         return "\n".join(await admins.all()) or "There are no admins yet: parlor admin create NAME"
     finally:
         hashing.shutdown()

@@ -197,10 +197,13 @@ class Games:
                 game.standing = await self.leaderboards.best(game.max, game.member)
         return game
 
-    async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken) -> Game:
+    async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken,
+                    address: str | None = None) -> Game:
         """Name the guest entry a won game counts for (guests at one address share one entry; the
         last name given is shown). The name may not be, or look like, a registered username
-        (name_is_taken answers that)."""
+        (name_is_taken answers that). A refused name does not use the game up, so refusals are
+        counted per address (address_group): past the limit every name is refused alike, taken or
+        free, and the claim cannot tell which usernames exist (None: no visitor's, nothing counted)."""
         game = await self.load(game_id, player)
         if game is None:
             raise Refused("not_found", NO_SUCH_GAME)
@@ -213,16 +216,27 @@ class Games:
         if game.named:
             raise Refused("conflict", "This game is on the board already.")
         name = clean_guest_name(raw_name)
+        await self._refusals_room(address)  # before the name is looked at
         if await name_is_taken(name):
+            await self._refused_name(address)
             raise Refused("invalid", "That name belongs to a registered player, or looks like one. "
                                      "Please choose another.")
         if await self.leaderboards.name_is_banned(name):
+            await self._refused_name(address)
             raise Refused("invalid", "That name may not be used on the boards here. Please choose another.")
         if not await self._redis.hsetnx(game_key(game_id), "recorded", game.member):
             raise Refused("conflict", "This game is on the board already.")
         await self.leaderboards.name(game.max, game.member, name)
         game.named = True
         return game
+
+    async def _refusals_room(self, address: str | None) -> None:
+        if address is not None:
+            await self._safety.room("guest_names", address)
+
+    async def _refused_name(self, address: str | None) -> None:
+        if address is not None:
+            await self._safety.hit("guest_names", address)
 
     async def history(self, user: str | None, player: str) -> list[dict]:
         """The player's finished games, newest first."""

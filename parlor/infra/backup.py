@@ -13,6 +13,7 @@ To restore, stop Parlor and start it with `--data-dir DEST` (or move DEST to the
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sqlite3
 import sys
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 
 import redis
+
+from parlor.infra.private_files import PRIVATE_UMASK, tighten
 
 BUSY_TIMEOUT_MS = 10_000  # a writer holds a chat file for about a millisecond per message
 REWRITE_WAIT_S = 120.0  # a rewrite of a big AOF takes a while; copying during one is pointless
@@ -49,7 +52,8 @@ def backup(data_dir: Path, dest: Path, log=print) -> dict[str, int]:
         counts["conversations"] += 1
     log(f"conversations: {counts['conversations']} file(s), each passed integrity_check")
     if (data_dir / "secret").exists():
-        shutil.copy2(data_dir / "secret", dest / "secret")  # keeps mode 0600
+        shutil.copy2(data_dir / "secret", dest / "secret")
+    tighten(dest)  # the copy is as private as the data dir, whatever the umask
     return counts
 
 
@@ -118,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("dest", type=Path, help="a new (or empty) folder for the copy")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="the running Parlor's data dir")
     args = parser.parse_args(argv)
+    os.umask(PRIVATE_UMASK)  # every copy is made private to this user
     try:
         backup(args.data_dir, args.dest)
     except (BackupError, sqlite3.Error, OSError) as e:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from parlor.infra.private_files import private_dir
+
 MAX_BOARD = 9_999_999  # a guess has at most 7 digits
 SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
 MAX_RATE_COUNT = 1_000_000  # a rate limit's count; more is no limit in practice: say 0
@@ -83,6 +85,13 @@ class Config:
     max_connections_per_user: int = _flag(
         "live connections (sockets, event streams, polls) one user may hold, on all processes", 20
     )
+    # One address holding hundreds of idle streams took the site down. 300: a class of 30 behind
+    # one address (a school's NAT), each with up to 10 tabs; 60 without an account: 30 guests with
+    # two tabs each, so that an anonymous flood is stopped early. 0: no limit.
+    max_connections_per_address: int = _flag(
+        "live connections from one IP address (IPv6: one /64), on all processes (0: no limit)", 300)
+    max_anonymous_connections_per_address: int = _flag(
+        "live connections without an account from one IP address (0: no limit)", 60)
     # Rate limits, kept in Redis so every process counts together. COUNT/SECONDS allows COUNT at
     # once and then COUNT more every SECONDS; 0 switches a limit off (benchmarks, load tests).
     message_limit: Rate = _flag("chat messages one user may send, COUNT/SECONDS (0: no limit)", Rate(20, 10))
@@ -100,6 +109,11 @@ class Config:
         "games started from one IP address (IPv6: one /64), COUNT/SECONDS (0: no limit); "
         "a class behind one address shares it", Rate(120, 60))
     report_limit: Rate = _flag("reports one user may file, COUNT/SECONDS (0: no limit)", Rate(10, 3600))
+    guest_name_limit: Rate = _flag(
+        "guest names for the boards refused from one IP address (taken, or like a username), COUNT/SECONDS "
+        "(0: no limit); past it every name is refused alike, so names cannot be tried out", Rate(20, 3600))
+    export_limit: Rate = _flag(
+        "downloads of their data (/account/data) one user may start, COUNT/SECONDS (0: no limit)", Rate(3, 3600))
     signup: str = _flag(
         "who may make an account: open (anyone), invite (with an admin's invite link), closed (admins only)",
         "open", choices=SIGNUP_MODES)
@@ -123,6 +137,8 @@ class Config:
     def __post_init__(self) -> None:
         for name, low, high in (("events_max", 1, 1_000_000), ("events_max_age", 60, 30 * 86400),
                                 ("poll_timeout", 1, 300), ("max_connections_per_user", 1, 100_000),
+                                ("max_connections_per_address", 0, 1_000_000),
+                                ("max_anonymous_connections_per_address", 0, 1_000_000),
                                 ("chat_max_open", 1, 100_000)):
             if not low <= getattr(self, name) <= high:
                 raise ValueError(f"--{name.replace('_', '-')} must be from {low} to {high}")
@@ -148,7 +164,8 @@ class Config:
         return {"messages": self.message_limit, "conversations": self.conversation_limit,
                 "images": self.image_limit, "signups": self.signup_limit, "logins": self.login_limit,
                 "guesses": self.guess_limit, "games": self.game_limit,
-                "game_addresses": self.game_address_limit, "reports": self.report_limit}
+                "game_addresses": self.game_address_limit, "reports": self.report_limit,
+                "guest_names": self.guest_name_limit, "exports": self.export_limit}
 
     @property
     def secret_path(self) -> Path:
@@ -190,9 +207,11 @@ class Config:
             parser.error(str(e))
 
 
-# Every rate limit off: load tests and benchmarks measure serving, not refusing (a few users send
-# thousands of messages and play 1,000-guess games from one address).
-NO_LIMITS: dict[str, Rate] = {f.name: NO_LIMIT for f in dataclasses.fields(Config) if f.type == "Rate"}
+# Every rate limit and per-address cap off: load tests and benchmarks measure serving, not refusing
+# (a few users send thousands of messages, play 1,000-guess games and open thousands of sockets
+# from one address).
+NO_LIMITS: dict[str, Rate | int] = {**{f.name: NO_LIMIT for f in dataclasses.fields(Config) if f.type == "Rate"},
+                                    "max_connections_per_address": 0, "max_anonymous_connections_per_address": 0}
 
 
 def as_flags(settings: Mapping[str, object]) -> tuple[str, ...]:
@@ -244,7 +263,7 @@ def _parse(type_name: str, raw: str):
 
 def load_or_make_secret(path: Path) -> str:
     """Read the cookie secret from path, creating it (mode 0600) on first use."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         secret = path.read_text().strip()
         if secret:

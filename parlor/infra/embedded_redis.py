@@ -23,6 +23,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry as SyncRetry
 
+from parlor.infra.private_files import PRIVATE_UMASK, private_opener
+
 log = logging.getLogger("parlor.redis")
 
 MAX_SOCKET_PATH = 100  # Linux keeps 108 bytes for a unix socket path; refuse longer, clearly
@@ -77,6 +79,7 @@ def spawn(binary: str, directory: Path) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         start_new_session=True,
+        umask=PRIVATE_UMASK,  # its AOF and log are Parlor's user's alone, whatever our umask
     )
 
 
@@ -169,7 +172,7 @@ class EmbeddedRedis:
     # -- ownership -------------------------------------------------------------------------
 
     def _try_lock(self) -> bool:
-        f = open(self.directory / "owner.lock", "a+")
+        f = open(self.directory / "owner.lock", "a+", opener=private_opener)
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -17,6 +17,21 @@ def client(redis_url, redis_sync, io_loop):
     io_loop.run_sync(client.aclose)
 
 
+PEOPLE = ("alice", "bob", "carol", "dave", "erin", "sam", "old")
+
+
+@pytest.fixture(autouse=True)
+def accounts(redis_sync):
+    """The people the tests send as and to have accounts (the send check asks)."""
+    for name in PEOPLE:
+        redis_sync.hset(f"user:{name}", "created_at", "0")
+
+
+def check(limits: Safety, me: str, peer: str, picture: bool):
+    """A send's check, as Chat asks it."""
+    return limits.check_send(me, peer, picture, f"conversations:{me}", account_keys=(f"user:{me}", f"user:{peer}"))
+
+
 def safety(client, **limits):
     return Safety(client, {name: limits.get(name, NO_LIMIT) for name in LIMITS})
 
@@ -42,21 +57,21 @@ async def test_no_limit_counts_nothing(client, redis_sync):
     limits = safety(client)
     for _ in range(100):
         await limits.hit("signups", "127.0.0.1")
-        await limits.check_send("alice", "bob", True, "conversations:alice")
+        await check(limits, "alice", "bob", True)
     assert redis_sync.keys("rate:*") == []
 
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_refused_send_charges_no_bucket(client, redis_sync):
     limits = safety(client, messages=Rate(5, 60), images=Rate(1, 60), conversations=Rate(1, 3600))
-    await limits.check_send("alice", "bob", True, "conversations:alice")
+    await check(limits, "alice", "bob", True)
     charged = {key: redis_sync.get(key) for key in redis_sync.keys("rate:*")}
     assert sorted(charged) == ["rate:conversations:alice", "rate:images:alice", "rate:messages:alice"]
     redis_sync.zadd("conversations:alice", {"bob": 1})  # stored, as Chat does: bob is no longer new
     with pytest.raises(Refused, match="too many pictures"):
-        await limits.check_send("alice", "bob", True, "conversations:alice")
+        await check(limits, "alice", "bob", True)
     with pytest.raises(Refused, match="new conversations"):
-        await limits.check_send("alice", "carol", False, "conversations:alice")
+        await check(limits, "alice", "carol", False)
     assert {key: redis_sync.get(key) for key in redis_sync.keys("rate:*")} == charged
 
 
@@ -67,9 +82,9 @@ async def test_blocks_go_both_ways_in_the_index_and_leave_with_the_account(clien
     await limits.block("carol", "alice")
     await limits.block("alice", "dave")
     with pytest.raises(Refused, match="could not be delivered"):
-        await limits.check_send("alice", "bob", False, "conversations:alice")
+        await check(limits, "alice", "bob", False)
     with pytest.raises(Refused, match="You blocked alice"):
-        await limits.check_send("bob", "alice", False, "conversations:bob")
+        await check(limits, "bob", "alice", False)
     assert redis_sync.smembers("blocked-by:alice") == {"bob", "carol"}
     for limit in USER_LIMITS:
         await limits.hit(limit, "alice")
@@ -84,15 +99,15 @@ async def test_sends_checked_at_the_same_time_share_a_round_trip_and_each_gets_i
         client, redis_sync, monkeypatch):
     limits = safety(client, messages=Rate(2, 60))
     calls = []
-    check = limits._scripts.check_sends
+    script = limits._scripts.check_sends
 
     async def counted(*args, **kwargs):
         calls.append(1)
-        return await check(*args, **kwargs)
+        return await script(*args, **kwargs)
 
     monkeypatch.setattr(limits._scripts, "check_sends", counted)
     await limits.block("bob", "alice")
-    outcomes = await asyncio.gather(*(limits.check_send(me, peer, False, f"conversations:{me}")
+    outcomes = await asyncio.gather(*(check(limits, me, peer, False)
                                       for me, peer in [("alice", "bob"), ("carol", "bob"), ("dave", "bob"),
                                                        ("dave", "carol"), ("dave", "erin")]),
                                     return_exceptions=True)
@@ -113,14 +128,26 @@ async def test_a_suspended_account_neither_sends_nor_is_sent_anything_until_its_
     now = int(time.time() * 1000)
     redis_sync.zadd(SUSPENDED_KEY, {"sam": now + 60_000, "old": now - 1})
     with pytest.raises(Refused) as refused:
-        await limits.check_send("sam", "bob", False, "conversations:sam")
+        await check(limits, "sam", "bob", False)
     assert refused.value.kind == "forbidden" and str(refused.value) == "Your account is suspended."
     with pytest.raises(Refused) as refused:
-        await limits.check_send("bob", "sam", False, "conversations:bob")
+        await check(limits, "bob", "sam", False)
     assert str(refused.value) == "sam is suspended: nothing can be sent to them until the suspension ends."
     assert redis_sync.keys("rate:*") == []  # refused before any bucket was charged
-    await limits.check_send("old", "bob", False, "conversations:old")  # its time is up, swept or not
-    await limits.check_send("bob", "old", False, "conversations:bob")
+    await check(limits, "old", "bob", False)  # its time is up, swept or not
+    await check(limits, "bob", "old", False)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_send_from_or_to_an_account_that_is_gone_is_refused_by_the_check_itself(client, redis_sync):
+    """Deleting an account removes its user key first: from then on the one script every send
+    passes refuses it, whatever a process still remembers of the name."""
+    limits = safety(client)
+    redis_sync.delete("user:bob")
+    for me, peer in (("alice", "bob"), ("bob", "alice")):
+        with pytest.raises(Refused, match="could not be delivered"):
+            await check(limits, me, peer, False)
+    await limits.check_send("alice", "eliza", False, "conversations:alice", account_keys=("user:alice", None))  # no account
 
 
 def test_every_rate_limit_setting_is_one_safety_knows():
@@ -133,7 +160,7 @@ async def test_an_unlimited_safety_counts_nothing(redis_url, redis_sync):
     safety = Safety.unlimited(client)
     for _ in range(50):
         await safety.hit("logins", "198.51.100.0/24")
-    assert redis_sync.keys("*") == []
+    assert redis_sync.keys("rate:*") == []
     await client.aclose()
 
 

@@ -24,6 +24,7 @@ import tornado.web
 import tornado.websocket
 
 from parlor.accounts.accounts import Accounts
+from parlor.accounts.password_resets import PasswordResets
 from parlor.community.admins import Admins
 from parlor.community.audit import CONSOLE, AuditLog
 from parlor.community.reports import id_for
@@ -350,11 +351,15 @@ MATRIX = [
     ("POST", "/chat/bob/messages/{theirs}/report", post("/chat/bob/messages/{theirs}/report", {"reason": "bogus"}),
      roles(E(404, says="no message of bob"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST,
            participant=E(400, says="Choose a reason from the list"))),
-    # Anyone signed in may report anyone; the form shows nothing of a conversation.
+    # Only someone with a conversation with bob may report him (alice, carol); the form shows
+    # nothing of a conversation.
     ("GET", "/chat/bob/report", get("/chat/bob/report"),
-     roles(E(200, says="Report bob", hides=SECRET_TEXT), LOGIN, LOGIN)),
+     roles(E(404, says="only from a conversation with them", hides=SECRET_TEXT), LOGIN, LOGIN,
+           participant=E(200, says="Report bob", hides=SECRET_TEXT),
+           other=E(200, says="Report bob", hides=SECRET_TEXT))),
     ("POST", "/chat/bob/report", post("/chat/bob/report", {"reason": "bogus"}),
-     roles(E(400, says="Choose a reason from the list"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST)),
+     roles(E(404, says="only from a conversation with them"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST,
+           participant=E(400, says="Choose a reason from the list"), other=E(400, says="Choose a reason"))),
     ("GET", "/password-reset", get("/password-reset?token=not-a-token"), same(E(404, says="cannot be used"))),
     ("POST", "/password-reset", post("/password-reset", {"token": "not-a-token", "new": "long enough"}),
      roles(E(404, says="cannot be used"), E(404, says="cannot be used"), TOKEN_IS_ANONYMOUS_POST)),
@@ -374,6 +379,9 @@ MATRIX = [
      admins_only(E(200, says="alice is not an admin"))),
     ("POST", "/admin/users/alice/reset-link", post("/admin/users/alice/reset-link"),
      admins_only(E(200, says="/password-reset?token="), "POST")),
+    # An admin's account (here the admin's own): its reset link is made only on the server's console.
+    ("POST", "/admin/users/admin/reset-link", post("/admin/users/admin/reset-link"),
+     admins_only(E(403, says="made only on the server", hides="/password-reset?token="), "POST")),
     # The reports keep copies of alice's messages: only an admin sees them.
     ("GET", "/admin/reports", get("/admin/reports"), admins_only(E(200, says="hello bob"))),
     ("GET", "/admin/reports/{report}", get("/admin/reports/{report}"), admins_only(E(200, says="hello bob"))),
@@ -481,7 +489,8 @@ async def community(w: World, http) -> None:
     sam's suspension ended the session his browser holds; bob reported a message of alice's and
     one of her pictures; there is an invite."""
     store = aioredis.Redis(unix_socket_path=w.redis_socket, decode_responses=True)
-    admins = Admins(store, Accounts(store, None, safety=Safety.unlimited(store)), AuditLog(store))
+    admins = Admins(store, Accounts(store, None, safety=Safety.unlimited(store)), AuditLog(store),
+                    PasswordResets(store))
     for name in ("rex", "sam"):
         w.redis.hset(f"user:{name}", mapping={"password_hash": "-", "created_at": "0"})
     await admins.grant(CONSOLE, "admin")

@@ -30,6 +30,7 @@ def fenced_blocks(markdown: str) -> list[str]:
 def test_deploy_md_shows_the_tested_files_verbatim():
     blocks = fenced_blocks((DOCS / "deploy.md").read_text())
     assert (DOCS / "nginx.conf").read_text() in blocks
+    assert (DOCS / "nginx-main.conf").read_text() in blocks
     assert (DOCS / "parlor@.service").read_text() in blocks
 
 
@@ -48,7 +49,7 @@ NGINX_MAIN = """daemon off;
 master_process off;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log info;
-events {{ worker_connections 256; }}
+{limits}
 http {{
     access_log {prefix}/access.log;
     client_body_temp_path {prefix}/client_body;
@@ -79,7 +80,7 @@ def behind_nginx(tmp_path, redis_url, redis_sync):
     prefix.mkdir()
     port = free_port()
     (prefix / "parlor.conf").write_text(templated((DOCS / "nginx.conf").read_text(), server.port, port))
-    (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix))
+    (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix, limits=(DOCS / "nginx-main.conf").read_text()))
     nginx = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e",
                               str(prefix / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
@@ -116,6 +117,7 @@ async def test_through_nginx_pages_forms_websocket_and_unbuffered_sse(behind_ngi
     home = await http.fetch(url + "/")
     assert home.code == 200 and "<!doctype html>" in home.body.decode().lower()
     assert home.headers["Server"] == "nginx"  # no version (server_tokens off)
+    assert home.headers.get_list("Strict-Transport-Security") == ["max-age=31536000"]  # once, nginx's
 
     # Forms with XSRF through the proxy; a client's own X-Forwarded-* are replaced by nginx's.
     alice, bob = Visitor(http, url), Visitor(http, url)
@@ -154,6 +156,36 @@ async def test_through_nginx_pages_forms_websocket_and_unbuffered_sse(behind_ngi
     access = [line for line in lines if line["logger"] == "tornado.access"]
     assert {line["remote_ip"] for line in access} == {"127.0.0.1"}
     assert any(line["route"] == "LiveSocket" and line["status"] == 101 for line in access)
+
+
+async def open_stream(url: str) -> tuple[int, asyncio.StreamWriter]:
+    """An anonymous GET /events left open: its status, and the connection that holds it."""
+    parts = url.split("//", 1)[1].split(":")
+    reader, writer = await asyncio.open_connection(parts[0], int(parts[1]))
+    writer.write(b"GET /events?boards=10 HTTP/1.1\r\nHost: parlor.example.org\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)
+    return int(head.split()[1]), writer
+
+
+@pytest.mark.slow
+@pytest.mark.gen_test(timeout=120)
+async def test_idle_anonymous_streams_from_one_address_do_not_take_the_site_down(behind_nginx):
+    """800 idle anonymous streams from one address held nginx's 768 worker connections and
+    nothing else was served. Parlor takes at most 60 anonymous connections from one address
+    (429 for the others) and nginx at most 400 connections: 500 streams leave the site up."""
+    url, _ = behind_nginx
+    opened = await asyncio.gather(*(open_stream(url) for _ in range(500)), return_exceptions=True)
+    statuses = [result[0] if isinstance(result, tuple) else type(result).__name__ for result in opened]
+    http = tornado.httpclient.AsyncHTTPClient()
+    try:
+        served = [await http.fetch(url + "/", raise_error=False, request_timeout=10) for _ in range(20)]
+        assert [page.code for page in served] == [200] * 20
+        assert statuses.count(200) == 60 and statuses.count(429) == 440, sorted(set(map(str, statuses)))
+    finally:
+        for result in opened:
+            if isinstance(result, tuple):
+                result[1].close()
+        http.close()
 
 
 # -- backups ---------------------------------------------------------------------------------

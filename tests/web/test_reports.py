@@ -151,3 +151,21 @@ async def test_reports_are_rate_limited_and_a_refused_one_stores_nothing(
     bad = await report(bob, f"/chat/alice/messages/{ids['message 2']}/report", reason="because")
     assert bad.code == 400 and "Choose a reason from the list" in bad.body.decode()
     assert redis_sync.zcard("reports") == 2
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_only_someone_one_talked_with_can_be_reported(http_server, http_client, base_url, app, redis_sync):
+    """A report about a person needs a conversation with them that holds a message (a stranger's
+    report kept an empty copy, counted against the open-report cap)."""
+    alice, bob, carol = await users(app, http_client, base_url, "alice", "bob", "carol")
+    await app.chat.create("carol", "alice")  # a file made without a message
+    for visitor, peer in ((bob, "alice"), (carol, "alice")):
+        form = await visitor.get(f"/chat/{peer}/report")
+        assert form.code == 404 and "only from a conversation with them" in form.body.decode()
+        refused = await report(visitor, f"/chat/{peer}/report")
+        assert refused.code == 404 and "only from a conversation with them" in refused.body.decode()
+    assert not redis_sync.keys("report:*") and not redis_sync.keys("rate:reports:*")
+    await send_message(alice, "bob", "hello bob")
+    assert (await bob.get("/chat/alice/report")).code == 200
+    assert (await report(bob, "/chat/alice/report")).code == 200
+    assert redis_sync.zcard("reports") == 1
