@@ -21,7 +21,7 @@ run: setup
 TEST_WORKERS ?= 2
 WORKERS := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
-test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER)
+test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER) /usr/bin/pipx
 	$(PY) -m pytest $(WORKERS) $(PYTEST_ARGS)
 
 # The developer's loop: every test but those marked slow (browsers, the wheel, server processes).
@@ -52,7 +52,7 @@ autobahn: setup
 setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js \
        $(VENDOR)/pico.classless.min.css
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
@@ -72,6 +72,10 @@ $(VENDOR)/ext/%.min.js: node_modules/.installed
 $(VENDOR)/pico.classless.min.css: node_modules/.installed
 	mkdir -p $(VENDOR)
 	cp $(PICO)/pico.classless.min.css $@
+
+# Debian's pipx 1.1, which tests/web/test_upgrade.py runs docs/deploy.md's install and upgrade with.
+/usr/bin/pipx:
+	apt-get update && apt-get install -y pipx
 
 # Debian's chromium for the browser tests; never a browser that a test tool downloads.
 $(CHROMIUM):

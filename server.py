@@ -28,7 +28,7 @@ from parlor.web.services import Overrides, Services
 log = logging.getLogger("parlor")
 
 ROOT = Path(__file__).resolve().parent  # templates/, static/ beside it: the checkout, or parlor/web/ installed
-VERSION = installed_version()  # setup.py's
+VERSION = installed_version()  # the build's, from git (pyproject.toml)
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
 WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
 WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is closed (Tornado: <= the interval)
@@ -120,6 +120,7 @@ def make_http_server(app: ParlorApp, idle_timeout: float = IDLE_CONNECTION_TIMEO
 
 async def serve(config: Config) -> None:
     """Run one server process until SIGTERM or SIGINT, then stop without losing a request."""
+    log.info("Parlor %s starting", VERSION)  # the log's first line: which build runs
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config = config.with_secret()
     embedded = app = server = None

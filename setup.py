@@ -31,7 +31,6 @@ class BuildParlor(build_py):
 
 setup(
     name="parlor",
-    version="0.1.0",
     description="Number guessing with live leaderboards and one-to-one chat, server-rendered.",
     python_requires=">=3.11",
     # Tested: 3.11 by make test (tests/web/test_wheel.py), 3.12 and 3.13 by that test run by hand.

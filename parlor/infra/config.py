@@ -201,7 +201,8 @@ def as_flags(settings: Mapping[str, object]) -> tuple[str, ...]:
 
 
 def installed_version() -> str:
-    """Parlor's version as setup.py declares it (read from the installed package's metadata)."""
+    """The installed build's version, from git at build time (read from the package's metadata; a
+    checkout's editable install records it at `make setup`)."""
     try:
         return importlib.metadata.version("parlor")
     except importlib.metadata.PackageNotFoundError:

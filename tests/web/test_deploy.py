@@ -1,6 +1,7 @@
 """docs/deploy.md as written: Debian's nginx with docs/nginx.conf in front of a real server, the
 backup helper on a running server's data dir, and the version commands."""
 import asyncio
+import importlib.metadata
 import json
 import re
 import signal
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -33,13 +35,27 @@ def test_deploy_md_shows_the_tested_files_verbatim():
     assert (DOCS / "parlor@.service").read_text() in blocks
 
 
-def test_version_commands_print_setup_pys_version():
-    declared = re.search(r'version="([^"]+)"', (ROOT / "setup.py").read_text()).group(1)
+# A version made from git (pyproject.toml): X.Y.Z for a tag, X.Y.Z.devN+g<hash>[.d<date>] after it.
+GIT_VERSION = re.compile(r"\d+\.\d+\.\d+(\.dev\d+\+g[0-9a-f]{7,}(\.d\d{8})?)?")
+
+
+@pytest.mark.slow
+def test_version_commands_healthz_and_the_first_log_line_give_the_builds_version(short_tmp):
+    installed = importlib.metadata.version("parlor")
+    assert GIT_VERSION.fullmatch(installed), installed
+    assert installed != "0.1.0"  # what every build was before versions came from git
     console_script = Path(sys.executable).parent / "parlor"
     for command in ([str(console_script), "--version"], [sys.executable, str(ROOT / "server.py"), "--version"]):
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == f"parlor {declared}"
+        assert done.stdout.strip() == f"parlor {installed}"
+    server = ServerProcess(short_tmp / "data", "--log-format", "json").start()
+    try:
+        assert json.loads(urllib.request.urlopen(server.url + "/healthz").read())["version"] == installed
+    finally:
+        server.stop()
+    first = json.loads(server.log_path.read_text().splitlines()[0])
+    assert first["message"] == f"Parlor {installed} starting"
 
 
 # -- nginx in front ----------------------------------------------------------------------------
