@@ -20,6 +20,7 @@ from parlor.infra import logs
 from parlor.infra.config import Config, installed_version
 from parlor.infra.embedded_redis import EmbeddedRedis
 from parlor.infra.metrics import CountingRetry, Metrics
+from parlor.infra.startup import CannotStart
 from parlor.infra.redis_client import packed_client
 from parlor.web.handlers import routes
 from parlor.web.handlers.base import NotFoundHandler, StaticFiles, hide_secrets
@@ -126,7 +127,7 @@ async def serve(config: Config) -> None:
     embedded = app = server = None
     try:
         if not config.redis_url:
-            embedded = EmbeddedRedis(config.data_dir)
+            embedded = EmbeddedRedis(config.data_dir, config.redis_server)
             await embedded.start()
             config = dataclasses.replace(config, redis_url=embedded.url)
         app = make_app(config)
@@ -185,7 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     config = Config.from_args(argv)  # --version and --help end here
     logs.configure(config.log_format)
     raise_descriptor_limit(config)
-    uvloop.run(serve(config))  # libuv's loop: the same asyncio API, less CPU per socket event
+    try:
+        uvloop.run(serve(config))  # libuv's loop: the same asyncio API, less CPU per socket event
+    except CannotStart as e:
+        log.error("not starting: %s", e)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

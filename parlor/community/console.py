@@ -38,6 +38,9 @@ def where_flags(defaults: bool) -> argparse.ArgumentParser:
                        help="the server's data dir, whose embedded Redis holds the accounts [env PARLOR_DATA_DIR]")
     where.add_argument("--redis-url", default=(os.environ.get("PARLOR_REDIS_URL") or None) if defaults else argparse.SUPPRESS,
                        help="the server's Redis, if it uses its own [env PARLOR_REDIS_URL]")
+    where.add_argument("--redis-server", default=(os.environ.get("PARLOR_REDIS_SERVER") or None) if defaults else argparse.SUPPRESS,
+                       help="the redis-server the data dir's Redis runs, if none runs now "
+                            "(default: the one that owns it) [env PARLOR_REDIS_SERVER]")
     return where
 
 
@@ -68,7 +71,7 @@ async def run(args: argparse.Namespace) -> str:
     embedded = None
     url = args.redis_url
     if not url:
-        embedded = EmbeddedRedis(args.data_dir)
+        embedded = EmbeddedRedis(args.data_dir, args.redis_server)
         await embedded.start()  # a running server's Redis is shared, not started twice
         url = embedded.url
     client = aioredis.Redis.from_url(url, decode_responses=True, driver_info=None)

@@ -5,6 +5,7 @@
 - the embedded Redis's append-only file (`redis/appendonly.aof`, or `redis/appendonlydir/` from
   Redis 7 on), copied while no rewrite replaces it; an append-only file is valid up to any point,
   and Redis loads one whose last command was cut off (`aof-load-truncated`, on by default);
+- the record of which Redis owns those files (`redis/server.json`), so a restore runs one that reads them;
 - the cookie secret, so sessions and signed links stay valid after a restore.
 
 Redis is copied first, the chat files after it: the two are seconds apart, not one snapshot.
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 
 import redis
+
+from parlor.infra.redis_binaries import RECORD
 
 BUSY_TIMEOUT_MS = 10_000  # a writer holds a chat file for about a millisecond per message
 REWRITE_WAIT_S = 120.0  # a rewrite of a big AOF takes a while; copying during one is pointless
@@ -88,6 +91,8 @@ def copy_redis(redis_dir: Path, target: Path) -> int:
 
 
 def _copy_aof(redis_dir: Path, target: Path) -> int:
+    if (redis_dir / RECORD).exists():
+        shutil.copy2(redis_dir / RECORD, target / RECORD)
     if (redis_dir / "appendonlydir").is_dir():  # Redis 7+: base, increments and a manifest
         shutil.copytree(redis_dir / "appendonlydir", target / "appendonlydir")
         return sum(1 for _ in (target / "appendonlydir").iterdir())

@@ -64,6 +64,11 @@ class Config:
     redis_url: str | None = _flag(
         "use this Redis (redis://, rediss:// or unix://) instead of starting a private one", None
     )
+    redis_server: str | None = _flag(
+        "the redis-server (or valkey-server) binary the embedded Redis runs (default: the one that owns "
+        "DATA_DIR/redis, else redis-server on PATH, else the wheel's Redis 6.2); one that cannot read the "
+        "data there is refused", None
+    )
     cookie_secret: str | None = _flag(
         "key that signs cookies (default: made once and kept in DATA_DIR/secret)", None
     )
