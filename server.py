@@ -20,6 +20,7 @@ from parlor.infra import logs
 from parlor.infra.config import Config, installed_version
 from parlor.infra.embedded_redis import EmbeddedRedis
 from parlor.infra.metrics import CountingRetry, Metrics
+from parlor.infra import startup
 from parlor.infra.startup import CannotStart
 from parlor.infra.redis_client import packed_client
 from parlor.web.handlers import routes
@@ -122,15 +123,21 @@ def make_http_server(app: ParlorApp, idle_timeout: float = IDLE_CONNECTION_TIMEO
 async def serve(config: Config) -> None:
     """Run one server process until SIGTERM or SIGINT, then stop without losing a request."""
     log.info("Parlor %s starting", VERSION)  # the log's first line: which build runs
+    if not config.data_dir.is_dir():
+        log.warning("there is no data dir at %s: starting a new, empty one there", config.data_dir.resolve())
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config = config.with_secret()
     embedded = app = server = None
+    external = config.redis_url
     try:
-        if not config.redis_url:
+        if not external:
             embedded = EmbeddedRedis(config.data_dir, config.redis_server)
             await embedded.start()
             config = dataclasses.replace(config, redis_url=embedded.url)
         app = make_app(config)
+        if external:
+            await startup.check_durability(app.redis, external, config.redis_durability == "refuse")
+        await startup.claim_redis(app.redis, config.data_dir)
         await app.start()
         server = make_http_server(app)
         server.listen(config.port, config.address)

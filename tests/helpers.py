@@ -251,7 +251,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> "ServerProcess":
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)  # the server makes the data dir itself
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [*self.wrapper, sys.executable, str(ROOT / "server.py"), "--port", str(self.port),

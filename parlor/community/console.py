@@ -25,6 +25,7 @@ from parlor.accounts.accounts import Accounts
 from parlor.community.admins import Admins
 from parlor.community.audit import CONSOLE, AuditLog
 from parlor.infra.embedded_redis import EmbeddedRedis
+from parlor.infra.startup import CannotStart
 from parlor.refusals import Refused
 from parlor.safety import Safety
 
@@ -70,6 +71,12 @@ async def run(args: argparse.Namespace) -> str:
     """Carry out one command; what to print."""
     embedded = None
     url = args.redis_url
+    if not url and not args.data_dir.is_dir():
+        raise CannotStart(f"there is no data dir at {args.data_dir.resolve()}: give the server's --data-dir "
+                          "(or PARLOR_DATA_DIR), or run this in the folder the server runs in")
+    password = None
+    if args.action == "create":  # asked before Redis is joined: a console waiting for a typist holds nothing
+        password = args.password if args.password is not None else ask_password(args.name)
     if not url:
         embedded = EmbeddedRedis(args.data_dir, args.redis_server)
         await embedded.start()  # a running server's Redis is shared, not started twice
@@ -79,7 +86,6 @@ async def run(args: argparse.Namespace) -> str:
     try:
         admins = Admins(client, Accounts(client, hashing, safety=Safety.unlimited(client)), AuditLog(client))
         if args.action == "create":
-            password = args.password if args.password is not None else ask_password(args.name)
             return f"{await admins.create(CONSOLE, args.name, password)} is an admin now."
         if args.action == "grant":
             granted = await admins.grant(CONSOLE, args.name)
@@ -100,7 +106,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
         print(asyncio.run(run(args)))
-    except Refused as e:
+    except (Refused, CannotStart) as e:
         print(f"parlor admin {args.action}: {e}", file=sys.stderr)
         return 1
     return 0

@@ -64,6 +64,9 @@ class Config:
     redis_url: str | None = _flag(
         "use this Redis (redis://, rediss:// or unix://) instead of starting a private one", None
     )
+    redis_durability: str = _flag(
+        "with --redis-url: refuse to start on a Redis whose settings could lose or evict acknowledged writes "
+        "(appendonly, appendfsync, maxmemory-policy), or warn and start", "refuse", choices=("refuse", "warn"))
     redis_server: str | None = _flag(
         "the redis-server (or valkey-server) binary the embedded Redis runs (default: the one that owns "
         "DATA_DIR/redis, else redis-server on PATH, else the wheel's Redis 6.2); one that cannot read the "
@@ -135,6 +138,8 @@ class Config:
             raise ValueError("--log-format must be text or json")
         if self.signup not in SIGNUP_MODES:
             raise ValueError("--signup must be open, invite or closed")
+        if self.redis_durability not in ("refuse", "warn"):
+            raise ValueError("--redis-durability must be refuse or warn")
         if self.guest_boards not in ("on", "off"):
             raise ValueError("--guest-boards must be on or off")
         for network in self.metrics_allow:

@@ -72,6 +72,7 @@ def test_admin_commands_on_a_running_server(folder):
 
 def test_the_first_admin_is_made_before_the_server_ever_ran(folder):
     data_dir = folder / "data"
+    data_dir.mkdir()  # empty, as docs/deploy.md makes it
     made = admin_command(data_dir, "create", "first", stdin="correct horse\n")  # the password on stdin, asked for
     assert made.returncode == 0, made.stderr
     assert redis_pid(data_dir) is None  # the Redis it started for itself is stopped again

@@ -23,8 +23,8 @@ import tornado.httpclient
 
 from parlor.game.ranking import MIN_GAMES
 from parlor.infra.embedded_redis import pid_alive
-from tests.redis_servers import aof_files
 from tests.helpers import ROOT, Browser, Visitor, free_port, next_frame, pair_file, play_games, send_message
+from tests.redis_servers import aof_files
 
 pytestmark = pytest.mark.slow  # builds a wheel, makes a venv, runs a server process
 
