@@ -206,15 +206,25 @@ class Accounts:
     async def sign_up(self, raw_name: str, password: str, address: str | None = None,
                       invite: str | None = None) -> str:
         """Create an account and return its canonical name, as the sign-up mode allows (with an
-        invite code, using it once); sign-ups are counted per address."""
+        invite code, using it once); sign-ups without an invite are counted per address."""
         name = normalize_username(raw_name)
         check_password(password)
         await self.check_signup(invite)
-        # Counted before the name is looked at (name enumeration: over the limit, a taken name
-        # gets the same 429 as a free one, and trying names costs sign-ups) and before hashing
-        # (a flood of sign-ups costs no argon2 time).
-        await self._count("signups", address)
-        return await self._create_account(name, password, invite)
+        if invite is None:
+            # Counted before the name is looked at (name enumeration: over the limit, a taken name
+            # gets the same 429 as a free one, and trying names costs sign-ups) and before hashing
+            # (a flood of sign-ups costs no argon2 time).
+            await self._count("signups", address)
+            return await self._create_account(name, password, None)
+        # Through an invite, its uses bound the accounts made (the admin's decision: a class behind
+        # one address signs up with one link); a refused name still costs the address a sign-up,
+        # so trying names through an invite is limited as without one.
+        try:
+            return await self._create_account(name, password, invite)
+        except Refused as refused:
+            if refused.kind is Kind.CONFLICT:
+                await self._count("signups", address)
+            raise
 
     async def create(self, raw_name: str, password: str) -> str:
         """Make an account whatever the sign-up mode, uncounted (an admin does it); its name."""
