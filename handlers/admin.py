@@ -227,8 +227,16 @@ class AdminLogHandler(AdminBase):
 
 
 class AdminBoardEntryHandler(AdminBase):
-    """POST /admin/boards/<max>/remove (member, ban=1 to ban a guest's name, reason, next): the
-    entry leaves the board, on every open board page at once."""
+    """GET /admin/boards/<max>/remove?member=&next=: asks to confirm, with an optional reason (and,
+    for a guest, whether to ban the name). POST (member, ban=1, reason, next): the entry leaves
+    the board, on every open board page at once."""
+
+    async def get(self, raw_board: str) -> None:
+        board = whole_number(raw_board) or 0  # no board: refused as such
+        member = self.get_query_argument("member", "")
+        name, guest = await self.moderation.board_entry(board, member)
+        self.render_view("admin_board_remove.html", "partials/_admin_board_remove.html", board=board, member=member,
+                         shown=name, guest=guest, next=safe_next(self.get_query_argument("next", None), "/admin"))
 
     async def post(self, raw_board: str) -> None:
         board = whole_number(raw_board) or 0  # no board: refused as such
