@@ -18,6 +18,7 @@ import tornado.ioloop
 
 from parlor.accounts.accounts import Accounts
 from parlor.accounts.credentials import Credentials
+from parlor.accounts.directory import Directory
 from parlor.accounts.invites import Invites
 from parlor.accounts.password_resets import PasswordResets
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL, Sessions
@@ -26,6 +27,7 @@ from parlor.accounts.usernames import display_name, is_ghost
 from parlor.chat.chat import Chat
 from parlor.chat.conversation_list import conversation_peers, conversations_key
 from parlor.chat.pair_files import PairFiles
+from parlor.community.account_list import AccountList
 from parlor.community.admins import Admins
 from parlor.community.audit import AuditLog
 from parlor.community.data_export import DataExport
@@ -105,6 +107,8 @@ class Services:
                                  hashing_slots=HASH_THREADS + HASHES_WAITING, signup=config.signup, invites=self.invites)
         self.audit = AuditLog(redis)
         self.admins = Admins(redis, self.accounts, self.audit)
+        self.directory = Directory(redis)
+        self.account_list = AccountList(redis, self.directory)
         self.sessions = Sessions(redis)
         self.events = EventLog(redis, config.events_max, config.events_max_age)
         self.presence = Presence(redis, config.max_connections_per_user)
@@ -153,6 +157,7 @@ class Services:
     async def start(self) -> None:
         """Bring old data up to date, then start the pub/sub listener, the state push and the sweep."""
         await self.accounts.index_look_alikes()  # accounts made before look-alike keys were kept
+        await self.directory.index_all()  # accounts made before the admins' list was kept
         await self.leaderboards.drop_old_entries()  # entries of the boards before they ranked averages
         if not self.config.guest_entries:
             await self.leaderboards.sweep_guests(every_one=True)  # --guest-boards off: no guest is ranked

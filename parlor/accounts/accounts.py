@@ -16,6 +16,8 @@ from parlor.accounts.lookalikes import folded, look_alike_key, look_alike_keys
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL
 from parlor.accounts.suspensions import active_suspension
 from parlor.accounts.usernames import (
+    ACCOUNTS_BY_AGE_KEY,
+    ACCOUNTS_BY_NAME_KEY,
     RESERVED_USERNAMES,
     USERNAME_RE,
     USERNAME_RULE,
@@ -239,7 +241,7 @@ class Accounts:
         if similar and similar != name:
             raise name_taken(name, similar)
         password_hash = await self._in_pool(self._hasher.hash, password)
-        keys = [user_key(name), reserved_key(name), look_alike_index_key(name)]
+        keys = [user_key(name), reserved_key(name), look_alike_index_key(name), ACCOUNTS_BY_AGE_KEY, ACCOUNTS_BY_NAME_KEY]
         fields = ["password_hash", password_hash, "created_at", str(int(time.time()))]
         if invite is not None:
             keys += [invite_key(invite), invite_users_key(invite)]
@@ -295,7 +297,8 @@ class Accounts:
         name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
         self.forget(name)
         return bool(await self._scripts.remove_user(
-            keys=[user_key(name), reserved_key(name), look_alike_index_key(name)], args=[NAME_KEPT_AFTER_LEAVING_S, name]))
+            keys=[user_key(name), reserved_key(name), look_alike_index_key(name), ACCOUNTS_BY_AGE_KEY,
+                  ACCOUNTS_BY_NAME_KEY], args=[NAME_KEPT_AFTER_LEAVING_S, name]))
 
     async def new_api_token(self, name: str) -> str:
         """A new API token for scripts and other sites (replacing the old one, whose live
