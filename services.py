@@ -41,7 +41,7 @@ from parlor.infra.config import Config
 from parlor.infra.metrics import Metrics
 from parlor.infra.redis_client import REDIS_DOWN, answers
 from parlor.infra.times import iso_time
-from parlor.live.events import EventLog
+from parlor.live.events import EventLog, Outgoing
 from parlor.live.hub import Hub
 from parlor.live.listener import Listener
 from parlor.live.message_events import MessageEvents
@@ -115,7 +115,8 @@ class Services:
         self.pair_files = PairFiles(config.data_dir / "conversations", config.chat_max_open)
         self._stops.push_async_callback(self.pair_files.close_all)
         # A user's presence changes are shown to the people they have conversations with.
-        self.hub = Hub(redis, self.events, self.presence, LiveViews(self.templates),
+        self.live_views = LiveViews(self.templates)
+        self.hub = Hub(redis, self.events, self.presence, self.live_views,
                        functools.partial(conversation_peers, redis), on_delivered=metrics.event_delivered)
         # A stored message leaves chat by its delivery port, which the live wing implements.
         self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key,
@@ -135,7 +136,7 @@ class Services:
         self.leaving = Leaving(redis, self.credentials, self.accounts, self.sessions, self.hub, stores=(
             self.games, self.safety, self.events, self.chat, self.sessions, self.presence, resets, self.suspensions,
             self.admins, self.message_events, self.hub, self.accounts))
-        self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
+        self.reports = Reports(redis, self.chat, self.safety, self.image_pool, on_change=self._open_reports_changed)
         self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,
                                      suspensions=self.suspensions, resets=resets, leaderboards=self.leaderboards,
                                      reports=self.reports, chat=self.chat, audit=self.audit)
@@ -193,6 +194,15 @@ class Services:
         self.accounts.on_sign_out(notice)
         self.sessions.on_sign_out(notice)
         await self.hub.on_sign_out(notice)
+
+    async def _open_reports_changed(self) -> None:
+        """A report was filed or closed: every admin's open pages show the new count beside the
+        Admin link (an event in each admin's stream, so a page that reconnects gets it too)."""
+        count = await self.reports.open_count()
+        html = self.live_views.open_reports(count)
+        admins = await self.admins.all()
+        if admins:
+            await self.hub.publish([Outgoing(admin, "reports", html, {"open_reports": count}) for admin in admins])
 
     def _resubscribed(self) -> None:
         """Notices may have been missed while the subscription was down (the board cache asks

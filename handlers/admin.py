@@ -29,6 +29,7 @@ class AdminBase(BaseHandler):
         if not await self.application.admins.is_admin(self.current_user):
             raise Refused("not_found", STATUS_MESSAGES[404])
         self.is_admin = True
+        self.open_reports = await self.application.reports.open_count()
 
     @property
     def moderation(self):

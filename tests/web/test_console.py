@@ -38,7 +38,7 @@ def test_admin_commands_on_a_running_server(folder):
         boss, plain = Browser(server.url), Browser(server.url)
         assert boss.request("/login", {"username": "boss", "password": "correct horse"})[0] == 303
         status, page = boss.request("/")
-        assert '<a href="/admin">Admin</a>' in page
+        assert '<a href="/admin">Admin<span id="open-reports"' in page
         assert boss.request("/admin")[0] == 200
         assert plain.request("/signup", {"username": "pupil", "password": "correct horse"})[0] == 303
         status, page = plain.request("/admin")
