@@ -82,7 +82,8 @@ class Config:
         "the games' maximums, one leaderboard each, comma-separated", (10, 25, 100, 1000)
     )
     chat_max_open: int = _flag(
-        "chat files kept open at most (least used close first); each holds a descriptor and a thread", 256
+        "chat files kept open at most (least used close first); each holds three descriptors and a thread "
+        "(the file, its -wal and its -shm)", 256
     )
     eliza_delay: float = _flag("scale of ELIZA's thinking time (0 answers at once)", 1.0)
     events_max: int = _flag("events kept per user for clients that reconnect (the oldest go first)", 1000)

@@ -247,3 +247,14 @@ def test_parlor_backup_refuses_a_folder_that_is_not_empty(tmp_path):
     with pytest.raises(BackupError):
         backup(tmp_path / "data", tmp_path / "copy", log=lambda _: None)
     assert (tmp_path / "copy" / "file").read_text() == "keep me"
+
+
+def test_the_backup_steps_make_the_folder_the_parlor_user_writes_its_copies_into():
+    """parlor-backup runs as the parlor user, who cannot make /backup: the steps make it first."""
+    (block,) = [block for block in fenced_blocks((DOCS / "deploy.md").read_text()) if "parlor-backup" in block]
+    lines = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    backup = next(i for i, line in enumerate(lines) if " parlor-backup " in line)
+    destination = lines[backup].split("parlor-backup ")[1].split()[0]
+    parent = destination.rsplit("/", 1)[0]
+    assert lines[backup].startswith("sudo -u parlor ")
+    assert f"install -d -o parlor -g parlor -m 700 {parent}" in lines[:backup]

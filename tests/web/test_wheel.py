@@ -158,6 +158,17 @@ def test_the_wheel_holds_one_package_with_its_templates_and_static_files(install
             assert sdist.extractfile(f"parlor-{version}/static/{served}").read() == npm_file.read_bytes()
 
 
+def test_docs_reliability_gives_the_wheels_size_and_files(installed):
+    """The figures docs/reliability.md states, within a quarter of what `make dist` builds now."""
+    stated = re.search(r"wheel (\d+) KB, (\d+) files", (ROOT / "docs" / "reliability.md").read_text())
+    size_kb, files = int(stated.group(1)), int(stated.group(2))
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        built_files = len(wheel.namelist())
+    built_kb = installed.wheel.stat().st_size / 1024
+    assert 0.75 * built_kb <= size_kb <= 1.25 * built_kb, (size_kb, built_kb)
+    assert 0.75 * built_files <= files <= 1.25 * built_files, (files, built_files)
+
+
 def test_a_wheel_without_the_vendored_files_is_refused(tmp_path):
     """Built without npm's files, a wheel would serve every page without htmx and Pico, unnoticed."""
     source = tmp_path / "source"
