@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from parlor.infra.workers import worker_count
+
 MAX_BOARD = 9_999_999  # a guess has at most 7 digits
 SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
 MAX_RATE_COUNT = 1_000_000  # a rate limit's count; more is no limit in practice: say 0
@@ -61,6 +63,9 @@ class Config:
     address: str = _flag("address to listen on", "127.0.0.1")
     port: int = _flag("port to listen on", 8888)
     data_dir: Path = _flag("runtime state: redis/, conversations/, secret", Path("data"))
+    workers: str = _flag(
+        "server processes forked on the one port, sharing the one Redis and data dir, supervised "
+        "(a dead one is replaced): a number, or auto (one per core)", "1")
     redis_url: str | None = _flag(
         "use this Redis (redis://, rediss:// or unix://) instead of starting a private one", None
     )
@@ -139,6 +144,7 @@ class Config:
             raise ValueError("--log-format must be text or json")
         if self.signup not in SIGNUP_MODES:
             raise ValueError("--signup must be open, invite or closed")
+        worker_count(self.workers)  # a number from 1 to MAX_WORKERS, or auto
         if self.redis_durability not in ("refuse", "warn"):
             raise ValueError("--redis-durability must be refuse or warn")
         if self.guest_boards not in ("on", "off"):
