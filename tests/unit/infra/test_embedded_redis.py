@@ -104,7 +104,7 @@ async def test_stop_leaves_redis_running_while_another_parlor_process_uses_it(da
     await sibling.start()
     await owner.stop()
     assert pid_alive(pid)
-X
+    await until(lambda: sibling.owner and sibling.pid is not None)  # the sibling's watcher takes it over
     assert sibling.pid == pid and await set_and_get(sibling.url, "k", "v") == "v"
     await sibling.stop()
     assert not pid_alive(pid)
