@@ -9,7 +9,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from parlor.infra.workers import worker_count
 
@@ -262,19 +262,24 @@ def _parse(type_name: str, raw: str):
 
 def load_or_make_secret(path: Path) -> str:
     """Read the cookie secret from path, creating it (mode 0600) on first use."""
+    return kept_in_file(path, lambda: secrets.token_urlsafe(SECRET_BYTES))
+
+
+def kept_in_file(path: Path, make: Callable[[], str]) -> str:
+    """The value kept in path, made by make() and written (mode 0600) the first time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        secret = path.read_text().strip()
-        if secret:
-            return secret
+        kept = path.read_text().strip()
+        if kept:
+            return kept
     except FileNotFoundError:
         pass
-    secret = secrets.token_urlsafe(SECRET_BYTES)
-    # O_EXCL: two processes starting at once on a new data dir agree on one secret
+    value = make()
+    # O_EXCL: two processes starting at once on a new data dir agree on one value
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as f:
-        f.write(secret + "\n")
-    return secret
+        f.write(value + "\n")
+    return value

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+
+from parlor.infra.config import kept_in_file
 
 log = logging.getLogger("parlor")
 
@@ -61,19 +62,7 @@ def without_password(url: str) -> str:
 
 def data_dir_identity(data_dir: Path) -> str:
     """The data dir's identity, made once and kept in it (mode 0600)."""
-    path = data_dir / IDENTITY_FILE
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    identity = secrets.token_hex(IDENTITY_BYTES)
-    try:  # O_EXCL: two processes starting at once on a new data dir agree on one
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(identity + "\n")
-    return identity
+    return kept_in_file(data_dir / IDENTITY_FILE, lambda: secrets.token_hex(IDENTITY_BYTES))
 
 
 async def claim_redis(redis: aioredis.Redis, data_dir: Path) -> None:

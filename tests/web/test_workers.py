@@ -5,13 +5,13 @@ import os
 import signal
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from parlor.infra.embedded_redis import pid_alive
 from tests.helpers import Browser, ServerProcess, redis_pid
+from tests.web.test_server_process import wait_for
 
 pytestmark = pytest.mark.slow  # real server processes
 
@@ -33,13 +33,6 @@ def listening_socket(pid: int, port: int) -> set[str]:
                  if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"}
     held = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
     return {inode for inode in listening if f"socket:[{inode}]" in held}
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def test_two_workers_share_the_port_and_redis_a_dead_one_is_replaced_and_sigterm_stops_all(data_dir):
