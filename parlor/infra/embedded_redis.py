@@ -161,10 +161,10 @@ class EmbeddedRedis:
         if self._users_file:
             self._users_file.close()  # no longer one of its users
             self._users_file = None
-        if not self.owner:
-            # The owner may have handed Redis over to us just now; if nobody holds it, we are last.
-            if not self._try_lock():
-                return
+        # The owner may have handed Redis over to us just now; if nobody holds it, we are last.
+        if not self.owner and not self._try_lock():
+            return
+        if self._child is None:  # adopted, or being adopted when the watcher was cancelled
             self._adopted_pid = await self._serving_pid()
         deadline = time.monotonic() + HANDOVER_WAIT_S
         while (others := self._other_users()) and time.monotonic() < deadline:
