@@ -6,6 +6,7 @@ VENDOR := static/vendor
 HTMX := node_modules/htmx.org/dist
 PICO := node_modules/@picocss/pico/css
 CHROMIUM := /usr/bin/chromium
+DEBIAN_REDIS := .redis/debian/usr/bin/redis-server
 NGINX := /usr/sbin/nginx
 # The text-browser test drives w3m under tmux.
 TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux
@@ -21,7 +22,7 @@ run: setup
 TEST_WORKERS ?= 2
 WORKERS := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
-test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER)
+test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER) /usr/bin/pipx $(DEBIAN_REDIS)
 	$(PY) -m pytest $(WORKERS) $(PYTEST_ARGS)
 
 # The developer's loop: every test but those marked slow (browsers, the wheel, server processes).
@@ -57,7 +58,7 @@ mutate: setup
 setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js \
        $(VENDOR)/pico.classless.min.css
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
@@ -78,6 +79,21 @@ $(VENDOR)/pico.classless.min.css: node_modules/.installed
 	mkdir -p $(VENDOR)
 	cp $(PICO)/pico.classless.min.css $@
 
+# Debian 12's Redis 7.0 for the tests that run Parlor on each Redis it supports
+# (tests/redis_servers.py), unpacked into the checkout, never installed: a redis-server on PATH
+# is what Parlor's embedded Redis would pick up. Only its two libraries are installed.
+$(DEBIAN_REDIS):
+	apt-get update && apt-get install -y liblzf1 libjemalloc2
+	rm -rf .redis/debian && mkdir -p .redis/debian
+	cd .redis && apt-get download redis-server redis-tools
+	for package in .redis/redis-*.deb; do dpkg -x "$$package" .redis/debian; done
+	rm .redis/redis-*.deb
+	$@ --version
+
+# Debian's pipx 1.1, which tests/web/test_upgrade.py runs docs/deploy.md's install and upgrade with.
+/usr/bin/pipx:
+	apt-get update && apt-get install -y pipx
+
 # Debian's chromium for the browser tests; never a browser that a test tool downloads.
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
@@ -93,4 +109,4 @@ $(NGINX):
 	apt-get update && apt-get install -y tmux
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) .autobahn dist build
+	rm -rf $(VENV) node_modules $(VENDOR) .autobahn .redis dist build

@@ -12,6 +12,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.httputil
+import tornado.netutil
 import tornado.web
 import uvloop
 from redis.backoff import NoBackoff
@@ -21,7 +22,10 @@ from parlor.infra import logs
 from parlor.infra.config import Config, installed_version
 from parlor.infra.embedded_redis import EmbeddedRedis
 from parlor.infra.metrics import CountingRetry, Metrics
+from parlor.infra import startup
 from parlor.infra.private_files import make_data_dir_private
+from parlor.infra.startup import CannotStart
+from parlor.infra.workers import REFUSED_TO_START, supervise, worker_count
 from parlor.infra.redis_client import packed_client
 from parlor.web.handlers import routes
 from parlor.web.handlers.base import MAX_FORM_BYTES, NotFoundHandler, hide_secrets
@@ -32,7 +36,7 @@ from parlor.web.services import Overrides, Services
 log = logging.getLogger("parlor")
 
 ROOT = Path(__file__).resolve().parent  # templates/, static/ beside it: the checkout, or parlor/web/ installed
-VERSION = installed_version()  # setup.py's
+VERSION = installed_version()  # the build's, from git (pyproject.toml)
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
 WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
 WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is closed (Tornado: <= the interval)
@@ -127,20 +131,38 @@ def make_http_server(app: ParlorApp, idle_timeout: float = IDLE_CONNECTION_TIMEO
         idle_connection_timeout=idle_timeout, body_timeout=body_timeout)
 
 
-async def serve(config: Config) -> None:
-    """Run one server process until SIGTERM or SIGINT, then stop without losing a request."""
+def prepare_data_dir(config: Config) -> Config:
+    """The data dir made if need be (and said so) and private to this user, and the config with
+    its cookie secret."""
+    if not config.data_dir.is_dir():
+        log.warning("there is no data dir at %s: starting a new, empty one there", config.data_dir.resolve())
     make_data_dir_private(config.data_dir)
-    config = config.with_secret()
+    return config.with_secret()
+
+
+async def serve(config: Config, sockets: list | None = None) -> None:
+    """Run one server process until SIGTERM or SIGINT, then stop without losing a request
+    (sockets: the listening sockets a supervisor bound for its workers; none: its own)."""
+    if sockets is None:
+        log.info("Parlor %s starting", VERSION)  # the log's first line: which build runs
+        config = prepare_data_dir(config)
     embedded = app = server = None
+    external = config.redis_url
     try:
-        if not config.redis_url:
-            embedded = EmbeddedRedis(config.data_dir)
+        if not external:
+            embedded = EmbeddedRedis(config.data_dir, config.redis_server)
             await embedded.start()
             config = dataclasses.replace(config, redis_url=embedded.url)
         app = make_app(config)
+        if external:
+            await startup.check_durability(app.redis, external, config.redis_durability == "refuse")
+        await startup.claim_redis(app.redis, config.data_dir)
         await app.start()
         server = make_http_server(app)
-        server.listen(config.port, config.address)
+        if sockets is None:
+            server.listen(config.port, config.address)
+        else:
+            server.add_sockets(sockets)
         log.info("Parlor %s listening on http://%s:%d/", VERSION, config.address, config.port)
 
         stopping = asyncio.Event()
@@ -193,7 +215,23 @@ def main(argv: list[str] | None = None) -> None:
     config = Config.from_args(argv)  # --version and --help end here
     logs.configure(config.log_format)
     raise_descriptor_limit(config)
-    uvloop.run(serve(config))  # libuv's loop: the same asyncio API, less CPU per socket event
+    workers = worker_count(config.workers)
+    if workers > 1:
+        log.info("Parlor %s starting %d workers", VERSION, workers)  # the log's first line
+        config = prepare_data_dir(config)
+        sockets = tornado.netutil.bind_sockets(config.port, config.address)  # one port, every worker accepts
+        sys.exit(supervise(workers, lambda: run(config, sockets)))
+    run(config)
+
+
+def run(config: Config, sockets: list | None = None) -> None:
+    """Serve on libuv's loop (the same asyncio API, less CPU per socket event); exit 1 with the
+    reason when Parlor cannot start here."""
+    try:
+        uvloop.run(serve(config, sockets))
+    except CannotStart as e:
+        log.error("not starting: %s", e)
+        sys.exit(REFUSED_TO_START)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import tornado.ioloop
 
 from parlor.accounts.accounts import Accounts
 from parlor.accounts.credentials import Credentials
+from parlor.accounts.directory import Directory
 from parlor.accounts.invites import Invites
 from parlor.accounts.password_resets import PasswordResets
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL, Sessions
@@ -26,6 +27,7 @@ from parlor.accounts.usernames import display_name, is_ghost
 from parlor.chat.chat import Chat
 from parlor.chat.conversation_list import conversation_peers, conversations_key
 from parlor.chat.pair_files import PairFiles
+from parlor.community.account_list import AccountList
 from parlor.community.admins import Admins
 from parlor.community.audit import AuditLog
 from parlor.community.data_export import DataExport
@@ -40,7 +42,7 @@ from parlor.infra.metrics import Metrics
 from parlor.infra.redis_client import REDIS_DOWN, answers
 from parlor.infra.times import iso_time
 from parlor.live.addresses import AddressCounts
-from parlor.live.events import EventLog
+from parlor.live.events import EventLog, Outgoing
 from parlor.live.hub import Hub
 from parlor.live.listener import Listener
 from parlor.live.message_events import MessageEvents
@@ -107,6 +109,8 @@ class Services:
         self.audit = AuditLog(redis)
         resets = PasswordResets(redis)
         self.admins = Admins(redis, self.accounts, self.audit, resets)
+        self.directory = Directory(redis)
+        self.account_list = AccountList(redis, self.directory)
         self.sessions = Sessions(redis)
         self.events = EventLog(redis, config.events_max, config.events_max_age)
         self.presence = Presence(redis, config.max_connections_per_user)
@@ -115,7 +119,8 @@ class Services:
         # A user's presence changes are shown to the people they have conversations with.
         addresses = AddressCounts(redis, self.presence.process, config.max_connections_per_address,
                                   config.max_anonymous_connections_per_address)
-        self.hub = Hub(redis, self.events, self.presence, LiveViews(self.templates),
+        self.live_views = LiveViews(self.templates)
+        self.hub = Hub(redis, self.events, self.presence, self.live_views,
                        functools.partial(conversation_peers, redis), metrics.event_delivered, addresses)
         # A stored message leaves chat by its delivery port, which the live wing implements.
         self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key,
@@ -129,7 +134,7 @@ class Services:
         self.credentials = Credentials(self.accounts, self.sessions, resets)
         self.data_export = DataExport(redis, self.chat, self.games, self.image_pool, self.safety)
         self.suspensions = Suspensions(redis, self.accounts, self.sessions, self.hub, self.leaderboards)
-        self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
+        self.reports = Reports(redis, self.chat, self.safety, self.image_pool, on_change=self._open_reports_changed)
         # When an account goes, the records that name it name its ghost (the conversations first:
         # a report's Delete then finds its message in the moved file); then every store that keeps
         # something of it forgets it itself, those whose keys are found only by looking (per pair,
@@ -161,6 +166,7 @@ class Services:
     async def start(self) -> None:
         """Bring old data up to date, then start the pub/sub listener, the state push and the sweep."""
         await self.accounts.index_look_alikes()  # accounts made before look-alike keys were kept
+        await self.directory.index_all()  # accounts made before the admins' list was kept
         await self.leaderboards.drop_old_entries()  # entries of the boards before they ranked averages
         if not self.config.guest_entries:
             await self.leaderboards.sweep_guests(every_one=True)  # --guest-boards off: no guest is ranked
@@ -201,6 +207,15 @@ class Services:
         """An account is being deleted on some process: let go of its files here, then say so."""
         await self.chat.on_user_leaving(user)
         await self.leaving.let_go(user)
+
+    async def _open_reports_changed(self) -> None:
+        """A report was filed or closed: every admin's open pages show the new count beside the
+        Admin link (an event in each admin's stream, so a page that reconnects gets it too)."""
+        count = await self.reports.open_count()
+        html = self.live_views.open_reports(count)
+        admins = await self.admins.all()
+        if admins:
+            await self.hub.publish([Outgoing(admin, "reports", html, {"open_reports": count}) for admin in admins])
 
     def _resubscribed(self) -> None:
         """Notices may have been missed while the subscription was down (the board cache asks

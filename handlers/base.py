@@ -97,6 +97,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     renders_pages = True  # whole pages carry the cursor their live connection resumes from
     live_cursor: str | None = None  # a page's live connection resumes after this event id
     is_admin = False  # the signed-in viewer of a whole page is an admin (the header links /admin)
+    open_reports = 0  # for an admin's page: the open reports, shown beside the Admin link
     answers_json = False  # endpoints that answer JSON answer their errors in JSON too
 
     def set_default_headers(self) -> None:
@@ -123,6 +124,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             # connection opens, even those that come before it does.
             self.live_cursor = await self.application.hub.events.cursor(self.current_user)
             self.is_admin = await self.application.admins.is_admin(self.current_user)
+            self.open_reports = await self.application.reports.open_count() if self.is_admin else 0
         if self.session and self.application.sessions.needs_renewal(self.session):
             # The session lives on from now, and its cookie with it: at most once every RENEW_AFTER_S.
             await self.application.sessions.renewed(self.session_id, self.session)
@@ -262,6 +264,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             "path": self.request.path,
             "live_cursor": self.live_cursor,
             "is_admin": self.is_admin,
+            "reports_waiting": self.open_reports,
             "signup_mode": self.application.config.signup,
         }
 

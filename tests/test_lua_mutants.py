@@ -17,7 +17,7 @@ def test_each_mutant_changes_its_file_once_in_some_script(mutant):
 async def test_a_mutant_of_an_included_file_reaches_every_script_that_includes_it(redis_url, redis_sync,
                                                                                    monkeypatch):
     monkeypatch.setattr(redis_client, "lua_source", redis_client.lua_source)  # put back after the test
-    assert apply(BY_NAME["a bucket of one refuses its first action"]) == ["check_game", "check_sends", "guess", "hit"]
+    assert apply(BY_NAME["a bucket of one refuses its first action"]) == ["check_game", "check_sends", "guess", "hit", "room"]
     client = packed_client(redis_url)
     try:
         scripts = register_scripts(client, "parlor", "hit", "check_game")

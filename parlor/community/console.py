@@ -27,6 +27,7 @@ from parlor.accounts.password_resets import RESET_TTL_S, PasswordResets
 from parlor.community.admins import Admins
 from parlor.community.audit import CONSOLE, AuditLog
 from parlor.infra.embedded_redis import EmbeddedRedis
+from parlor.infra.startup import CannotStart
 from parlor.refusals import Refused
 from parlor.safety import Safety
 
@@ -40,6 +41,9 @@ def where_flags(defaults: bool) -> argparse.ArgumentParser:
                        help="the server's data dir, whose embedded Redis holds the accounts [env PARLOR_DATA_DIR]")
     where.add_argument("--redis-url", default=(os.environ.get("PARLOR_REDIS_URL") or None) if defaults else argparse.SUPPRESS,
                        help="the server's Redis, if it uses its own [env PARLOR_REDIS_URL]")
+    where.add_argument("--redis-server", default=(os.environ.get("PARLOR_REDIS_SERVER") or None) if defaults else argparse.SUPPRESS,
+                       help="the redis-server the data dir's Redis runs, if none runs now "
+                            "(default: the one that owns it) [env PARLOR_REDIS_SERVER]")
     return where
 
 
@@ -71,8 +75,14 @@ async def run(args: argparse.Namespace) -> str:
     """Carry out one command; what to print."""
     embedded = None
     url = args.redis_url
+    if not url and not args.data_dir.is_dir():
+        raise CannotStart(f"there is no data dir at {args.data_dir.resolve()}: give the server's --data-dir "
+                          "(or PARLOR_DATA_DIR), or run this in the folder the server runs in")
+    password = None
+    if args.action == "create":  # asked before Redis is joined: a console waiting for a typist holds nothing
+        password = args.password if args.password is not None else ask_password(args.name)
     if not url:
-        embedded = EmbeddedRedis(args.data_dir)
+        embedded = EmbeddedRedis(args.data_dir, args.redis_server)
         await embedded.start()  # a running server's Redis is shared, not started twice
         url = embedded.url
     client = aioredis.Redis.from_url(url, decode_responses=True, driver_info=None)
@@ -81,7 +91,6 @@ async def run(args: argparse.Namespace) -> str:
         admins = Admins(client, Accounts(client, hashing, safety=Safety.unlimited(client)), AuditLog(client),
                         PasswordResets(client))
         if args.action == "create":
-            password = args.password if args.password is not None else ask_password(args.name)
             return f"{await admins.create(CONSOLE, args.name, password)} is an admin now."
         if args.action == "grant":
             granted = await admins.grant(CONSOLE, args.name)
@@ -106,7 +115,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
         print(asyncio.run(run(args)))
-    except Refused as e:
+    except (Refused, CannotStart) as e:
         print(f"parlor admin {args.action}: {e}", file=sys.stderr)
         return 1
     return 0

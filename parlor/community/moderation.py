@@ -141,16 +141,22 @@ class Moderation:
 
     # -- boards ------------------------------------------------------------------------------
 
+    async def board_entry(self, board: int, member: str) -> tuple[str, bool]:
+        """The name a board's entry shows and whether it is a guest's; Refused (not_found) if none."""
+        if board not in self.leaderboards.boards:
+            raise Refused("not_found", "There is no such board.")
+        name = await self.leaderboards.entry_name(board, member) if member.startswith(("u:", "a:")) else None
+        if name is None:
+            raise Refused("not_found", "That entry is not on the board (any more).")
+        return name, is_guest_entry(member)
+
     async def remove_entry(self, admin: str, board: int, member: str, ban_name: bool, reason: str) -> str:
         """Take an entry (an account's, or an address's guest entry) off a board, and optionally
         ban the guest name it showed; the name it showed."""
         reason = _optional_reason(reason)
-        if board not in self.leaderboards.boards:
-            raise Refused("not_found", "There is no such board.")
-        name = await self.leaderboards.entry_name(board, member) if member.startswith(("u:", "a:")) else None
-        if name is None or not await self.leaderboards.remove_entry(board, member):
+        name, guest = await self.board_entry(board, member)
+        if not await self.leaderboards.remove_entry(board, member):
             raise Refused("not_found", "That entry is not on the board (any more).")
-        guest = is_guest_entry(member)
         if ban_name and guest:
             await self.leaderboards.ban_name(name)
         what = f"{name}{' (guest)' if guest else ''} on the 1 to {board} board"

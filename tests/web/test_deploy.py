@@ -1,7 +1,9 @@
 """docs/deploy.md as written: Debian's nginx with docs/nginx.conf in front of a real server, the
 backup helper on a running server's data dir, and the version commands."""
 import asyncio
+import importlib.metadata
 import json
+import os
 import re
 import signal
 import socket
@@ -10,13 +12,16 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
 import tornado.httpclient
 
-from tests.helpers import ROOT, ServerProcess, Visitor, free_port, next_frame, pair_messages, pair_rows, send_message
+from tests.helpers import (ROOT, ServerProcess, Visitor, free_port, next_frame, pair_messages, pair_rows, redis_pid,
+                           send_message)
+from tests.redis_servers import REDIS_SERVERS, aof_files, redis_server
 from tests.web.test_server_process import Browser, wait_for
 
 NGINX = "/usr/sbin/nginx"  # Debian's; the Makefile's test target installs it
@@ -34,13 +39,27 @@ def test_deploy_md_shows_the_tested_files_verbatim():
     assert (DOCS / "parlor@.service").read_text() in blocks
 
 
-def test_version_commands_print_setup_pys_version():
-    declared = re.search(r'version="([^"]+)"', (ROOT / "setup.py").read_text()).group(1)
+# A version made from git (pyproject.toml): X.Y.Z for a tag, X.Y.Z.devN+g<hash>[.d<date>] after it.
+GIT_VERSION = re.compile(r"\d+\.\d+\.\d+(\.dev\d+\+g[0-9a-f]{7,}(\.d\d{8})?)?")
+
+
+@pytest.mark.slow
+def test_version_commands_healthz_and_the_first_log_line_give_the_builds_version(short_tmp):
+    installed = importlib.metadata.version("parlor")
+    assert GIT_VERSION.fullmatch(installed), installed
+    assert installed != "0.1.0"  # what every build was before versions came from git
     console_script = Path(sys.executable).parent / "parlor"
     for command in ([str(console_script), "--version"], [sys.executable, str(ROOT / "server.py"), "--version"]):
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == f"parlor {declared}"
+        assert done.stdout.strip() == f"parlor {installed}"
+    server = ServerProcess(short_tmp / "data", "--log-format", "json").start()
+    try:
+        assert json.loads(urllib.request.urlopen(server.url + "/healthz").read())["version"] == installed
+    finally:
+        server.stop()
+    first = json.loads(server.log_path.read_text().splitlines()[0])
+    assert first["message"] == f"Parlor {installed} starting"
 
 
 # -- nginx in front ----------------------------------------------------------------------------
@@ -200,9 +219,11 @@ def short_tmp():
 
 
 @pytest.mark.slow
-def test_parlor_backup_while_sending_restores_to_a_working_server(short_tmp):
+@pytest.mark.parametrize("redis_name", REDIS_SERVERS)
+def test_parlor_backup_while_sending_restores_to_a_working_server(short_tmp, redis_name):
     data_dir, copy_dir = short_tmp / "data", short_tmp / "copy"
-    server = ServerProcess(data_dir).start()
+    binary = redis_server(redis_name)
+    server = ServerProcess(data_dir, "--redis-server", binary).start()
     alice = Browser(server.url)
     assert alice.request("/signup", {"username": "alice", "password": "long enough"})[0] == 303
     Browser(server.url).request("/signup", {"username": "bob", "password": "long enough"})
@@ -233,8 +254,10 @@ def test_parlor_backup_while_sending_restores_to_a_working_server(short_tmp):
     assert pair_rows(copy_dir, "alice", "bob", "PRAGMA integrity_check") == [("ok",)]
     copied = [body for (body,) in pair_messages(copy_dir, "alice", "bob", "body")]
     assert copied[:before] == [f"m{n}" for n in range(before)]  # all answered before the backup began
-    assert (copy_dir / "redis" / "appendonly.aof").exists()
+    assert aof_files(copy_dir / "redis") == aof_files(data_dir / "redis") != []
     assert (copy_dir / "secret").read_text() == (data_dir / "secret").read_text()
+    # The copy names the Redis that reads it, so the restored server runs that one by itself.
+    assert (copy_dir / "redis" / "server.json").read_text() == (data_dir / "redis" / "server.json").read_text()
 
     restored = ServerProcess(copy_dir, port=server.port).start()  # the same address: cookies still fit
     try:
@@ -242,6 +265,7 @@ def test_parlor_backup_while_sending_restores_to_a_working_server(short_tmp):
         assert status == 200 and [m["message"] for m in json.loads(body)["history"]] == copied
         fresh = Browser(restored.url)
         assert fresh.request("/login", {"username": "bob", "password": "long enough"})[0] == 303
+        assert Path(os.readlink(f"/proc/{redis_pid(copy_dir)}/exe")) == Path(binary).resolve()
     finally:
         restored.stop()
 
@@ -255,3 +279,14 @@ def test_parlor_backup_refuses_a_folder_that_is_not_empty(tmp_path):
     with pytest.raises(BackupError):
         backup(tmp_path / "data", tmp_path / "copy", log=lambda _: None)
     assert (tmp_path / "copy" / "file").read_text() == "keep me"
+
+
+def test_the_backup_steps_make_the_folder_the_parlor_user_writes_its_copies_into():
+    """parlor-backup runs as the parlor user, who cannot make /backup: the steps make it first."""
+    (block,) = [block for block in fenced_blocks((DOCS / "deploy.md").read_text()) if "parlor-backup" in block]
+    lines = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    backup = next(i for i, line in enumerate(lines) if " parlor-backup " in line)
+    destination = lines[backup].split("parlor-backup ")[1].split()[0]
+    parent = destination.rsplit("/", 1)[0]
+    assert lines[backup].startswith("sudo -u parlor ")
+    assert f"install -d -o parlor -g parlor -m 700 {parent}" in lines[:backup]

@@ -132,7 +132,7 @@ def test_a_stale_socket_is_cleaned_up_at_start(data_dir):
         server.stop()
 
 
-def test_external_redis_url_starts_no_redis(data_dir, redis_url):
+def test_external_redis_url_starts_no_redis(data_dir, redis_url, redis_sync):
     server = ServerProcess(data_dir, "--redis-url", redis_url).start()
     try:
         assert not (data_dir / "redis").exists()

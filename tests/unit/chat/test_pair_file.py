@@ -1,14 +1,19 @@
 """chatlog.py, conversation.py and chatlog_folder.py on real SQLite files: naming, durability,
 LRU, idempotence, migration, transactions."""
 import asyncio
+import dataclasses
 import functools
 import itertools
+import os
+import re
 import sqlite3
 
 import pytest
 
 from parlor.chat.pair_file import SCHEMA_VERSION, BadPair, connect, pair_key, transaction
 from parlor.chat.pair_files import PairFiles
+from parlor.infra.config import Config
+from tests.helpers import ROOT
 
 
 def test_pair_names_are_order_independent_and_never_collide():
@@ -284,3 +289,25 @@ async def test_a_transaction_whose_work_fails_leaves_nothing_and_raises_the_fail
         assert await db.execute_fetchall("SELECT body FROM messages") == [("whole",)]
     finally:
         await db.close()
+
+
+DESCRIPTORS_RE = r"each holds (\w+) descriptors? and a thread"
+
+
+@pytest.mark.gen_test
+async def test_an_open_chat_file_holds_the_descriptors_the_help_and_the_readme_say(tmp_path):
+    """--chat-max-open's cost, as `parlor --help` and the README's flags table state it."""
+    logs = PairFiles(tmp_path)
+    before = len(os.listdir("/proc/self/fd"))
+    for peer in ("bob", "carol", "dave"):
+        async with logs.conversation("alice", peer, create=True) as conversation:
+            await conversation.add("alice", "hi", None, None)
+    opened = len(os.listdir("/proc/self/fd")) - before
+    assert opened % 3 == 0, opened
+    held = opened // 3
+    await logs.close_all()
+    words = {1: "a", 2: "two", 3: "three"}
+    (field,) = [f for f in dataclasses.fields(Config) if f.name == "chat_max_open"]
+    assert re.search(DESCRIPTORS_RE, field.metadata["help"]).group(1) == words[held]
+    (row,) = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `--chat-max-open`")]
+    assert re.search(DESCRIPTORS_RE, row).group(1) in (words[held], str(held))
