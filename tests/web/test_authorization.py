@@ -273,8 +273,9 @@ MATRIX = [
                                             "participant": E(200, says=SECRET_TEXT)}),
     ("GET", "/chat/bob/messages", get("/chat/bob/messages?before=1000"),
      {**cookie_roles(PRIVATE, anonymous=LOGIN, token=LOGIN), "participant": E(200, says=SECRET_TEXT)}),
-    ("POST", "/chat/bob/messages", send_form("bob", "sent by the matrix"),
-     cookie_roles(E(303, location="/chat/bob"), anonymous=E(401, says="log in to chat"),
+    # To erin, not bob: a message to bob would let every role report him, whatever the order of cells.
+    ("POST", "/chat/erin/messages", send_form("erin", "sent by the matrix"),
+     cookie_roles(E(303, location="/chat/erin"), anonymous=E(401, says="log in to chat"),
                   token=TOKEN_IS_ANONYMOUS_POST)),
     ("GET", "/chat/bob/images/1", get("/chat/bob/images/1"),
      {**cookie_roles(E(404, says="no such picture"), anonymous=LOGIN, token=LOGIN),
@@ -458,10 +459,11 @@ class Scene:
 @pytest.fixture(scope="module")
 def world():
     w = World.start()
-    # dave has nothing; carol has a conversation with bob of her own (no picture), and a game;
+    # dave has nothing; erin has nothing but the matrix's messages to her; carol has a conversation with bob of her own (no picture), and a game;
     # alice has a message to bob that she may delete, and a picture she deleted before sending
     # another.
-    w.redis.hset("user:dave", mapping={"password_hash": "-", "created_at": "0"})
+    for name in ("dave", "erin"):
+        w.redis.hset(f"user:{name}", mapping={"password_hash": "-", "created_at": "0"})
 
     async def more_things():
         http = tornado.httpclient.AsyncHTTPClient()
