@@ -1,21 +1,31 @@
 """Screenshots for the README and docs/screenshots/: the home page, a game, a board and a chat,
-in the light and the dark scheme, taken from a server with some life in it."""
+in the light and the dark scheme, taken from a server with some life in it. They go to a
+temporary folder unless PARLOR_SCREENSHOTS names one (`make screenshots` writes docs/screenshots/),
+so a test run leaves the checkout as it was."""
+import os
+from pathlib import Path
+
 import PIL.Image
 import PIL.ImageStat
 import pytest
 
 from tests.e2e.conftest import Watched
-from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 PAGES = {"home": "/", "game": "{game}", "board": "/scores/10", "chat": "/chat/grace"}
 VIEWPORT = {"width": 1024, "height": 640}  # a laptop's window; the whole page is taken
 
 
-def test_screenshots_of_the_main_pages_light_and_dark(scene, browser):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """Where the screenshots go: PARLOR_SCREENSHOTS, else a folder of this test's own."""
+    folder = Path(os.environ.get("PARLOR_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_screenshots_of_the_main_pages_light_and_dark(scene, browser, screenshots):
     brightness = {}
     for scheme in ("light", "dark"):
         context = browser.new_context(color_scheme=scheme, viewport=VIEWPORT, storage_state=scene.ada)
@@ -24,7 +34,7 @@ def test_screenshots_of_the_main_pages_light_and_dark(scene, browser):
         for name, path in PAGES.items():
             page.goto(scene.url + path.format(game=scene.game))
             page.wait_for_function("() => document.fonts.status === 'loaded'")
-            target = SCREENSHOTS / f"{name}-{scheme}.png"
+            target = screenshots / f"{name}-{scheme}.png"
             page.screenshot(path=target, full_page=True, animations="disabled", caret="hide")
             with PIL.Image.open(target) as image:
                 assert image.width == VIEWPORT["width"] and image.height >= VIEWPORT["height"]
