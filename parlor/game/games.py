@@ -183,6 +183,9 @@ class Games:
             raise Refused("conflict", "This game is over. Start a new one!")
         if answer[0] == "range":
             raise Refused("invalid", f"Your guess must be between 1 and {answer[1]}.")
+        if answer[0] == "repeat":
+            raise Refused("conflict", f"You already guessed {value}: the number is {RESULT_WORDS[answer[1]]} "
+                                      "than that. This guess was not counted.")
         if answer[0] == "slow":
             raise over_limit("guesses", int(answer[1]))
         game = await self.load(game_id, player)
