@@ -17,7 +17,7 @@ from parlor.chat.pair_file import StorageFailed
 from parlor.infra.redis_client import REDIS_DOWN
 from parlor.live.events import Event, Push, Reload, parse_cursor
 from parlor.refusals import Refused
-from parlor.web.views.chat import send_form
+from parlor.web.views.chat import send_state
 
 from .base import (
     MAX_JSON_DEPTH,
@@ -28,10 +28,10 @@ from .base import (
     SessionMixin,
     refusal_status,
 )
-from .inputs import nests_deeper, whole_number
+from .inputs import MAX_WHOLE_NUMBER, nests_deeper, whole_number
 from .jsonp import CALLBACK_RE, jsonp
 from .websocket import StrictProtocol, shed_upgrade_request
-from .wire import sse_text, ws_wire
+from .wire import PONG, sse_text, ws_wire
 
 log = logging.getLogger("parlor.live")
 JOINING: set[asyncio.Task] = set()  # the joins of sockets that are opening (see LiveSocket.open)
@@ -76,11 +76,11 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
 
     A signed-in page also sends its chat messages here (htmx's hx-ws:send of the send form:
     {"to", "body", "client_id", "headers"}): stored exactly as a form POST stores them, and
-    answered on this socket with the form again, empty or with the reason it was refused."""
+    answered on this socket with the message's state (views/chat.py send_state: "Sent", or the
+    reason it was refused); and how far it has shown a conversation (the read form: {"to", "up_to"})."""
 
     transport = "ws"
     _unsent = 0
-    form_xsrf = ""  # the page's XSRF token, for the forms this socket sends back
 
     def check_origin(self, origin: str) -> bool:
         # CSWSH: a page on another site must not ride the visitor's cookie into their live feed.
@@ -143,40 +143,56 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
 
     def _shed(self) -> None:
         """An open socket keeps only what it uses: what was parsed from its upgrade request, the
-        session and the template namespace go (a large share of an idle socket's memory); a
-        signed-in socket keeps its page's XSRF token, for the forms it sends back."""
-        if self.current_user:
-            self.form_xsrf = self.xsrf_token.decode("ascii")
+        session and the template namespace go (a large share of an idle socket's memory)."""
         shed_upgrade_request(self.request)
         self.ui = None
         self.session = None
 
     async def on_message(self, message: str | bytes) -> None:
-        """A chat message from the page's send form; any other frame is ignored (the page acts
-        through forms)."""
-        fields = sent_message(message)
+        """A form of the page, sent over its socket: a chat message (the send form), or how far
+        the page has shown a conversation (the read form); any other frame is ignored (the page
+        acts through forms)."""
+        fields = page_form(message)
+        if fields is not None and "ping" in fields:  # the page's heartbeat: it is told it is heard
+            self.send_wire(PONG)
+            return
         if fields is None or not self.current_user:
             return
-        raw_peer, body, client_id = fields
+        if "up_to" in fields:
+            await self.read(fields)
+            return
+        sent = sent_message(fields)
+        if sent is None:
+            return
+        raw_peer, body, client_id = sent
         chat = self.application.chat
-        peer = raw_peer
         try:
             peer = await chat.peer(self.current_user, raw_peer)
             await chat.send(self.current_user, peer, body, client_id)
         except Refused as e:
-            self.answer(peer, str(e), body)
+            self.answer(client_id, str(e))
         except StorageFailed:
-            self.answer(peer, STORAGE_FAILED, body)
+            self.answer(client_id, STORAGE_FAILED)
         except REDIS_DOWN:
-            self.answer(peer, STATUS_MESSAGES[503], body)
+            self.answer(client_id, STATUS_MESSAGES[503])
         else:
-            self.answer(peer)  # the message itself comes as an event, in every tab
+            self.answer(client_id)  # the message itself comes as an event, in every tab
 
-    def answer(self, peer: str, error: str | None = None, body: str = "") -> None:
-        """The send form again, in place of the one that sent: empty with a new client id, or
-        with the reason and what was typed."""
-        html = send_form(self.application.templates, self.current_user, peer, self.form_xsrf, error, body, oob=True)
-        self.send(Push(html))
+    async def read(self, fields: dict) -> None:
+        """The read form: {"to", "up_to"}, as POST /chat/<peer>/read takes them; nothing is
+        answered (the read comes back as an event, in every tab)."""
+        up_to, raw_peer = whole_number(str(fields["up_to"]), 1, MAX_WHOLE_NUMBER), fields.get("to")
+        if up_to is None or not isinstance(raw_peer, str):
+            return
+        try:
+            peer = await self.application.chat.peer(self.current_user, raw_peer)
+            await self.application.chat.mark_read(self.current_user, peer, up_to)
+        except (Refused, StorageFailed, *REDIS_DOWN):
+            pass  # the page says it again with the next message it shows
+
+    def answer(self, client_id: str | None, error: str | None = None) -> None:
+        """The state of the message this socket sent: "Sent", or why it was not."""
+        self.send(Push(send_state(client_id, error)))
 
     def on_close(self) -> None:
         tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
@@ -194,7 +210,13 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
             # this slow may take seconds to answer).
             tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
             return
-        wire = ws_wire(push)
+        self.send_wire(ws_wire(push))
+
+    def send_wire(self, wire: bytes) -> None:
+        """Queue one whole frame (see send)."""
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
+            return
         written = connection.send_frame(wire)
         if written is None:
             return  # closed: on_close follows
@@ -209,16 +231,19 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
             written.exception()  # a closed stream is on_close's business
 
 
-def sent_message(frame: str | bytes) -> tuple[str, str, str | None] | None:
-    """(to, body, client_id) of a send form's frame, or None if the frame is not one."""
+def page_form(frame: str | bytes) -> dict | None:
+    """The fields of a form the page sent over its socket (a flat JSON object), or None."""
     if not isinstance(frame, str) or not frame.startswith("{") or nests_deeper(frame, MAX_JSON_DEPTH):
         return None
     try:
         fields = json.loads(frame)
     except ValueError:
         return None
-    if not isinstance(fields, dict):
-        return None
+    return fields if isinstance(fields, dict) else None
+
+
+def sent_message(fields: dict) -> tuple[str, str, str | None] | None:
+    """(to, body, client_id) of the send form's fields, or None if they are not that form's."""
     to, body, client_id = fields.get("to"), fields.get("body", ""), fields.get("client_id")
     if not isinstance(to, str) or not isinstance(body, str) or not isinstance(client_id, (str, type(None))):
         return None
