@@ -169,7 +169,7 @@ def make_scene(server, browser, directory: Path) -> Scene:
     ada.get_by_role("button", name="Send").click()
     expect(ada.locator("article.message")).to_have_count(3)
     grace.goto(server.url + "/chat/ada")  # reads them: ada sees "Seen"
-    expect(ada.locator(".seen")).to_have_text("Seen")
+    expect(ada.locator("article.message.mine").last.locator(".status")).to_have_text("Seen")
     ada.goto(server.url + "/chat/grace/messages/1/report")  # grace's first message
     ada.get_by_label("Spam or advertising").check()
     ada.get_by_role("button", name="Send the report").click()
@@ -203,3 +203,22 @@ def start_game(page, base_url, board: int):
     page.get_by_label(str(board), exact=True).check()
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#game h1")).to_have_text(f"A number from 1 to {board}")
+
+
+def message_menu(message):
+    """A message's actions menu, opened with its "⋯" (shown on hover)."""
+    message.hover()
+    message.get_by_role("button", name="Actions for this message").click()
+    return message.locator(".menu")
+
+
+def conversation_menu(page):
+    """The conversation's menu (mute, block, report), opened."""
+    page.locator("#conversation .menu-button").click()
+    return page.locator("#conversation-menu")
+
+
+def account_menu(page):
+    """The account's menu in the site's header (log out, notifications), opened."""
+    page.locator("header .account-button").click()
+    return page.locator("#account-menu")
