@@ -74,6 +74,13 @@ class Game:
         return self.status != "playing"
 
     @property
+    def remaining(self) -> tuple[int, int]:
+        """Where the number can still be: (lowest, highest), as the answers so far leave it."""
+        low = max([1] + [g.value + 1 for g in self.guesses if g.result == "h"])
+        high = min([self.max] + [g.value - 1 for g in self.guesses if g.result == "l"])
+        return low, high
+
+    @property
     def duration_ms(self) -> int:
         return (self.finished_ms or int(time.time() * 1000)) - self.started_ms
 

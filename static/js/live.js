@@ -9,7 +9,8 @@
 // Last-Event-ID by themselves.
 //
 // An open socket may go quiet without closing (the network went away under it): the page asks
-// every HEARTBEAT_MS, and one not answered in ANSWER_MS is given up and replaced by a new one, as
+// every HEARTBEAT_MS and whenever it sends a message, and a question not answered in ANSWER_MS
+// gives the socket up: a new one replaces it, as
 // is the socket of a browser that says it went offline, once it is back. Meanwhile a notice says
 // so ("Reconnecting…", "Offline" with Retry). Other scripts learn the state from the
 // "parlor:connection" event and window.parlorLive.
@@ -97,6 +98,7 @@ window.addEventListener("online", () => {
   else setState("live");  // an event stream reconnects by itself
 });
 document.addEventListener("visibilitychange", () => { if (!document.hidden) ping(); });
+document.addEventListener("parlor:sent", ping);  // a message on its way: is anyone listening?
 document.addEventListener("click", (event) => {
   if (event.target.closest(".connection-retry")) reconnect();
 });

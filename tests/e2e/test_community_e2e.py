@@ -68,7 +68,7 @@ def win_games(base_url: str, name: str, count: int) -> None:
             page = player.request(f"/games/{game}")[1]
             if 'data-status="won"' in page:
                 break
-            low, high = (middle + 1, high) if f"Higher than {middle}." in page else (low, middle - 1)
+            low, high = (middle + 1, high) if f"Higher than {middle}:" in page else (low, middle - 1)
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])

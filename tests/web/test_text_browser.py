@@ -141,7 +141,7 @@ def test_a_game_and_a_chat_message_in_w3m(server, w3m):
         w3m.fill_after("Your guess", str(middle))
         w3m.keys("Tab", "Enter")  # the Guess button
         guesses += 1
-        answer = w3m.wait_for(rf"(Higher|Lower) than {middle}\.|Correct! You found it in {guesses} guess")
+        answer = w3m.wait_for(rf"(Higher|Lower) than {middle}:|Correct! You found it in {guesses} guess")
         if answer.group(0).startswith("Correct"):
             break
         assert guesses < 5, "halving 1 to 25 needs 5 guesses at most"

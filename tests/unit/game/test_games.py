@@ -118,6 +118,7 @@ async def test_a_number_already_guessed_is_refused_and_not_counted(games, redis_
         assert ("higher" if secret > low else "lower") in repeated.value.message
     game = await games.load(game_id, "p1")
     assert game.count == 1 and game.status == "playing"
+    assert game.remaining == ((low + 1, 100) if secret > low else (1, low - 1))  # where it can still be
     assert (await games.guess(game_id, "p1", str(secret), None)).status == "won"
 
 
