@@ -23,9 +23,9 @@ function showToggles() {
     toggle.setAttribute("aria-pressed", String(chosen(name) && (name !== "notify" || Notification.permission === "granted")));
   }
 }
-let audio = null;  // made on a click: browsers let a page play sound only after one
+let audio = null;  // a browser lets it play once the person has clicked or typed on the page
 function beep() {
-  if (!audio) return;
+  if (!audio || audio.state !== "running") return;
   const tone = audio.createOscillator(), volume = audio.createGain();
   tone.frequency.value = 880;
   volume.gain.setValueAtTime(0.12, audio.currentTime);
@@ -39,6 +39,7 @@ function wakeAudio() {
   audio = audio || new AudioContext();
   if (audio.state === "suspended") audio.resume();
 }
+document.addEventListener("keydown", wakeAudio);
 document.addEventListener("click", async (event) => {
   wakeAudio();
   const toggle = event.target.closest && event.target.closest(".menu .toggle");
@@ -86,5 +87,6 @@ document.addEventListener("parlor:frame", (event) => tell(event.detail));
 document.addEventListener("DOMContentLoaded", () => {
   showTotal();
   showToggles();
+  wakeAudio();
 });
 }

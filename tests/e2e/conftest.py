@@ -35,6 +35,13 @@ def server():
     shutil.rmtree(directory, ignore_errors=True)
 
 
+# The two screens the chat is judged on: a phone (touch) and a laptop.
+SIZES = {
+    "phone": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True},
+    "desktop": {"viewport": {"width": 1366, "height": 768}},
+}
+
+
 class Watched:
     """A page whose console errors and CSP violations are collected."""
 
@@ -52,8 +59,8 @@ class Watched:
 def new_page(browser):
     contexts = []
 
-    def make(javascript: bool = True) -> Watched:
-        context = browser.new_context(java_script_enabled=javascript)
+    def make(javascript: bool = True, size: str | None = None) -> Watched:
+        context = browser.new_context(java_script_enabled=javascript, **SIZES.get(size, {}))
         contexts.append(context)
         return Watched(context)
 
