@@ -47,23 +47,30 @@ def test_screenshots_of_the_main_pages_light_and_dark(scene, browser, screenshot
         assert brightness[name, "dark"] < 80 < 170 < brightness[name, "light"], brightness
 
 
+# The conversation as a phone and a laptop show it: (size, scheme, JavaScript on).
+CONVERSATION_SHOTS = [("phone", "light", True), ("phone", "dark", True), ("desktop", "light", True),
+                      ("desktop", "dark", True), ("phone", "light", False)]
+
+
 def test_screenshots_of_a_conversation_on_a_phone_and_a_laptop(scene, browser, screenshots):
     brightness = {}
-    for size in SIZES:
-        for scheme in ("light", "dark"):
-            context = browser.new_context(color_scheme=scheme, storage_state=scene.ada, **SIZES[size])
-            watched = Watched(context)
-            page = watched.page
-            page.goto(scene.url + "/chat/grace")
-            page.wait_for_function("() => document.fonts.status === 'loaded' && window.parlorLive.state === 'live'")
-            expect(page.locator("#conversation .day")).to_have_text(["Yesterday", "Today"])
+    for size, scheme, javascript in CONVERSATION_SHOTS:
+        context = browser.new_context(color_scheme=scheme, storage_state=scene.ada, java_script_enabled=javascript,
+                                      **SIZES[size])
+        watched = Watched(context)
+        page = watched.page
+        page.goto(scene.url + "/chat/grace")
+        page.wait_for_function("() => document.fonts.status === 'loaded'")
+        if javascript:
+            page.wait_for_function("() => window.parlorLive.state === 'live'")
             page.get_by_label("Message").blur()  # no focus ring in the picture
-            target = screenshots / f"chat-{size}-{scheme}.png"
-            page.screenshot(path=target, animations="disabled", caret="hide")  # the screen, as it is seen
-            with PIL.Image.open(target) as image:
-                assert image.size == (SIZES[size]["viewport"]["width"], SIZES[size]["viewport"]["height"])
-                brightness[size, scheme] = PIL.ImageStat.Stat(image.convert("L")).mean[0]
-            assert watched.csp_violations() == [], watched.problems
-            context.close()
+        expect(page.locator("#conversation .day")).to_have_text(["Yesterday", "Today"])
+        target = screenshots / f"chat-{size}{'' if javascript else '-nojs'}-{scheme}.png"
+        page.screenshot(path=target, animations="disabled", caret="hide")  # the screen, as it is seen
+        with PIL.Image.open(target) as image:
+            assert image.size == (SIZES[size]["viewport"]["width"], SIZES[size]["viewport"]["height"])
+            brightness[size, scheme] = PIL.ImageStat.Stat(image.convert("L")).mean[0]
+        assert watched.csp_violations() == [], watched.problems
+        context.close()
     for size in SIZES:
         assert brightness[size, "dark"] < 80 < 170 < brightness[size, "light"], brightness
