@@ -140,12 +140,14 @@ def test_1_the_conversation_is_an_app_screen(server, new_page, size, tmp_path):
     assert page.locator("#send-form").bounding_box() == composer  # still there, reading history
     assert page.evaluate("() => document.scrollingElement.scrollHeight <= innerHeight + 1")  # only the list scrolls
 
-    # Enter sends, Shift+Enter is a new line.
+    # Enter sends, Shift+Enter is a new line; the box grows with what is typed.
     box = page.get_by_label("Message")
+    one_line = box.bounding_box()["height"]
     box.fill("first line")
     box.press("Shift+Enter")
     box.type("second line")
     expect(box).to_have_value("first line\nsecond line")
+    assert box.bounding_box()["height"] > one_line + 10
     box.press("Enter")
     expect(ben.page.locator("article.message .body").last).to_have_text("first line\nsecond line")
     expect(box).to_have_value("")
@@ -326,6 +328,22 @@ def test_4_scrolling_keeps_the_readers_place(server, new_page, size):
     state = scroller_state(ben.page)
     assert state["first"] <= 22 <= state["last"]  # story 22, the oldest of the page, is still on screen
     assert ben.csp_violations() == [], ben.problems
+
+
+@BOTH
+def test_4_without_javascript_older_messages_are_a_link(server, new_page, size):
+    ann, ben = new_page(True, size), new_page(False, size)
+    ann_name, ben_name = names()
+    sign_up(ann.page, server.url, ann_name)
+    sign_up(ben.page, server.url, ben_name)
+    ann.page.goto(f"{server.url}/chat/{ben_name}")
+    for n in range(55):
+        post(ann.page, ben_name, f"story {n + 1}")
+    ben.page.goto(f"{server.url}/chat/{ann_name}")
+    expect(ben.page.locator("article.message")).to_have_count(50)
+    expect(ben.page.locator("#conversation .day")).to_have_text(["Today"])
+    ben.page.get_by_role("link", name="Older messages").click()
+    expect(ben.page.locator("article.message .body")).to_have_text([f"story {n}" for n in range(1, 6)])
 
 
 @BOTH

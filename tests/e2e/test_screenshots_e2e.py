@@ -74,3 +74,16 @@ def test_screenshots_of_a_conversation_on_a_phone_and_a_laptop(scene, browser, s
         context.close()
     for size in SIZES:
         assert brightness[size, "dark"] < 80 < 170 < brightness[size, "light"], brightness
+
+
+def test_screenshots_of_the_chat_list_and_a_game_on_a_phone(scene, browser, screenshots):
+    context = browser.new_context(storage_state=scene.ada, **SIZES["phone"])
+    watched = Watched(context)
+    for name, path in (("list", "/chat"), ("game", scene.game)):
+        watched.page.goto(scene.url + path)
+        watched.page.wait_for_function("() => document.fonts.status === 'loaded' && window.parlorLive.state === 'live'")
+        watched.page.evaluate("() => document.activeElement && document.activeElement.blur()")  # no focus ring
+        watched.page.screenshot(path=screenshots / f"{name}-phone-light.png", animations="disabled", caret="hide")
+        assert watched.page.evaluate("() => document.scrollingElement.scrollWidth <= innerWidth")  # nothing off the side
+    assert watched.csp_violations() == [], watched.problems
+    context.close()
