@@ -11,7 +11,7 @@ NGINX := /usr/sbin/nginx
 # The text-browser test drives w3m under tmux.
 TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux
 
-.PHONY: run test test-fast dist bench bench-delivery soak autobahn mutate setup clean
+.PHONY: run test test-fast screenshots dist bench bench-delivery soak autobahn mutate setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
@@ -28,6 +28,10 @@ test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER) /usr/bin/pipx $(DEBIAN_REDIS)
 # The developer's loop: every test but those marked slow (browsers, the wheel, server processes).
 test-fast: setup
 	$(PY) -m pytest $(WORKERS) -m "not slow" $(PYTEST_ARGS)
+
+# The README's pictures: the screenshot tests write docs/screenshots/ (a plain test run keeps them in a temporary folder).
+screenshots: setup $(CHROMIUM)
+	PARLOR_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/e2e/test_screenshots_e2e.py $(PYTEST_ARGS)
 
 # The wheel and the sdist, with templates, static files and htmx/Pico from npm, into $(DIST)/:
 # what a deployer installs (pipx install ./$(DIST)/parlor-VERSION-py3-none-any.whl), no npm needed.

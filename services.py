@@ -26,7 +26,9 @@ from parlor.accounts.suspensions import Suspensions
 from parlor.accounts.usernames import display_name, is_ghost
 from parlor.chat.chat import Chat
 from parlor.chat.conversation_list import conversation_peers, conversations_key
+from parlor.chat.mutes import Mutes
 from parlor.chat.pair_files import PairFiles
+from parlor.chat.unread import unread_key
 from parlor.community.account_list import AccountList
 from parlor.community.admins import Admins
 from parlor.community.audit import AuditLog
@@ -50,7 +52,7 @@ from parlor.live.presence import PRESENCE_CHANNEL, Presence
 from parlor.live.typing import TYPING_CHANNEL
 from parlor.safety import Safety
 from parlor.web.views.boards import BoardViews
-from parlor.web.views.chat import ChatViews, linkify
+from parlor.web.views.chat import ChatViews, day_label, linkify
 from parlor.web.views.live import LiveViews
 
 log = logging.getLogger("parlor")
@@ -76,6 +78,7 @@ def make_templates(folder: Path, debug: bool) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     templates.filters["linkify"] = linkify
+    templates.filters["day_label"] = day_label
     templates.filters["display_name"] = display_name
     templates.filters["iso_time"] = iso_time  # <time datetime="{{ at | iso_time('seconds') }}">
     templates.tests["ghost"] = is_ghost  # `name is ghost`: a deleted account's name
@@ -123,8 +126,9 @@ class Services:
         self.hub = Hub(redis, self.events, self.presence, self.live_views,
                        functools.partial(conversation_peers, redis), metrics.event_delivered, addresses)
         # A stored message leaves chat by its delivery port, which the live wing implements.
-        self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key,
+        self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key, unread_key,
                                             on_stored=metrics.message_stored)
+        self.mutes = Mutes(redis, self.message_events.mutes_changed)
         self.chat = Chat(self.pair_files, redis, self.accounts, self.image_pool, self.message_events,
                          eliza_delay_scale=config.eliza_delay, safety=self.safety)
         self._stops.push_async_callback(self.chat.stop)  # ELIZA's replies still thinking
@@ -142,7 +146,7 @@ class Services:
         self.leaving = Leaving(
             redis, self.credentials, self.accounts, self.sessions, self.hub,
             records=(self.chat, self.reports, self.audit, self.invites, self.suspensions),
-            stores=(self.games, self.safety, self.events, self.chat, self.sessions, self.presence, resets,
+            stores=(self.games, self.safety, self.events, self.mutes, self.chat, self.sessions, self.presence, resets,
                     self.suspensions, self.admins, self.message_events, self.hub, self.accounts))
         self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,
                                      suspensions=self.suspensions, resets=resets, credentials=self.credentials, leaderboards=self.leaderboards,

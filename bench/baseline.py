@@ -52,7 +52,7 @@ class Store:
         return row_id
 
 
-SEND_ACK = json.dumps({"content": '<form id="send-form"></form>'})  # what a sender's socket is answered
+SEND_ACK = json.dumps({"content": '<span id="send-state-x" class="status" hx-swap-oob="true">Sent</span>'})  # what a sender's socket is answered
 
 
 def make_app(fragment: bytes, store: Store | None = None) -> tornado.web.Application:

@@ -25,8 +25,8 @@ from bench.common import LoadMeter
 P99_LIMIT_MS = 50.0
 DRAIN_S = 5.0  # a message not arrived after this long with no other arriving meanwhile is lost
 MARK_RE = re.compile(rb"bench-(\d+)-x")
-SEND_FORM = b'id=\\"send-form\\"'  # what answers a send made over the socket (in its JSON frame)
-FORM_ERROR = b"form-error"  # ... when the send was refused
+SEND_STATE = b'id=\\"send-state-'  # what answers a send made over the socket (in its JSON frame)
+SEND_REFUSED = b"status failed"  # ... when the send was refused
 
 
 def form_body(fields: dict[str, str]) -> tuple[bytes, str]:
@@ -87,9 +87,9 @@ class Load:
 
         def reader(name):
             def on_text(payload: bytes, now: float) -> None:
-                if SEND_FORM in payload:
+                if SEND_STATE in payload:
                     self.answers += 1
-                    self.refusals += FORM_ERROR in payload
+                    self.refusals += SEND_REFUSED in payload
                     self.in_flight -= 1
                 for match in MARK_RE.finditer(payload):
                     number = int(match.group(1))

@@ -26,14 +26,22 @@ from .admin import (
     AdminUserLookupHandler,
 )
 from .api import ApiMessagesHandler
-from .chat import ChatListHandler, ChatStartHandler, ConversationHandler, ImageHandler, MessagesHandler, TypingHandler
+from .chat import (
+    ChatListHandler,
+    ChatStartHandler,
+    ConversationHandler,
+    ImageHandler,
+    MessagesHandler,
+    ReadHandler,
+    TypingHandler,
+)
 from .compat import CreateConversationHandler, MessageHistoryHandler, SendMessageHandler
 from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler
 from .home import HomeHandler
 from .live import EventStreamHandler, LiveSocket, PollHandler
 from .metrics import MetricsHandler
-from .moderation import BlockHandler, DeleteMessageHandler
+from .moderation import BlockHandler, DeleteMessageHandler, MuteHandler
 from .reports import ReportMessageHandler, ReportPersonHandler
 from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, BoardStatsHandler, ScoresHandler
 
@@ -72,6 +80,8 @@ def routes() -> list[tuple]:
         (rf"/chat/{PEER}/messages", MessagesHandler),
         (rf"/chat/{PEER}/images/([0-9]{{1,18}})", ImageHandler),
         (rf"/chat/{PEER}/typing", TypingHandler),
+        (rf"/chat/{PEER}/read", ReadHandler),
+        (rf"/chat/{PEER}/mute", MuteHandler),
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/delete", DeleteMessageHandler),
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/report", ReportMessageHandler),
         (rf"/chat/{PEER}/report", ReportPersonHandler),

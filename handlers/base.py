@@ -97,6 +97,8 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     renders_pages = True  # whole pages carry the cursor their live connection resumes from
     live_cursor: str | None = None  # a page's live connection resumes after this event id
     is_admin = False  # the signed-in viewer of a whole page is an admin (the header links /admin)
+    unread_total = 0  # messages the signed-in viewer of a whole page has not read (the Chat link's badge)
+    muted: set[str] = frozenset()  # whom the signed-in viewer of a whole page muted (it notifies nothing of them)
     open_reports = 0  # for an admin's page: the open reports, shown beside the Admin link
     answers_json = False  # endpoints that answer JSON answer their errors in JSON too
 
@@ -124,6 +126,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             # connection opens, even those that come before it does.
             self.live_cursor = await self.application.hub.events.cursor(self.current_user)
             self.is_admin = await self.application.admins.is_admin(self.current_user)
+            self.unread_total, self.muted = await self.application.chat.page_state(self.current_user)
             self.open_reports = await self.application.reports.open_count() if self.is_admin else 0
         if self.session and self.application.sessions.needs_renewal(self.session):
             # The session lives on from now, and its cookie with it: at most once every RENEW_AFTER_S.
@@ -264,6 +267,8 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             "path": self.request.path,
             "live_cursor": self.live_cursor,
             "is_admin": self.is_admin,
+            "unread_total": self.unread_total,
+            "muted": self.muted,
             "reports_waiting": self.open_reports,
             "signup_mode": self.application.config.signup,
         }

@@ -7,13 +7,18 @@ import tornado.web
 from parlor.accounts.usernames import is_ghost
 from parlor.chat.images import ACCEPT, MAX_IMAGE_BYTES
 from parlor.chat.pair_file import pair_key
+from parlor.chat.unread import Opened
 from parlor.refusals import Refused
-from parlor.web.views.chat import new_client_id, send_form
+from parlor.web.views.chat import new_client_id, send_form, send_state
 
 from .base import BaseHandler
 from .inputs import MAX_WHOLE_NUMBER
 
 MAX_SEND_BYTES = MAX_IMAGE_BYTES + 64 * 1024  # one picture plus the form around it
+# Set by js/parlor.js: this browser runs the page's script, which marks messages read as they
+# are shown, so opening a conversation marks nothing read by itself. It grants nothing: without
+# it a page only marks more as read.
+SCRIPT_COOKIE = "parlor_script"
 
 
 class ChatBase(BaseHandler):
@@ -31,10 +36,11 @@ class ChatBase(BaseHandler):
         """The peer named in the URL, or Refused (not_found, or invalid for oneself)."""
         return await self.application.chat.peer(self.current_user, raw_peer)
 
-    async def conversation_context(self, peer: str, **extra) -> dict:
+    async def conversation_context(self, peer: str, opened: Opened, **extra) -> dict:
         suspended = bool(await self.application.suspensions.which([peer]))
         return {"peer": peer, "me": self.current_user, "pair": pair_key(self.current_user, peer),
                 "client_id": new_client_id(), "accept": ACCEPT, "ghost": is_ghost(peer), "suspended": suspended,
+                "messages": opened.messages, "read_before": opened.read_before, "peer_read": opened.peer_read,
                 **extra}
 
 
@@ -67,12 +73,17 @@ class ChatStartHandler(ChatListHandler):
 class ConversationHandler(ChatBase):
     async def get(self, raw_peer: str) -> None:
         peer = await self.peer_or_error(raw_peer)
-        messages, seen = await self.application.chat.open_and_mark_read(self.current_user, peer)
+        chat = self.application.chat
+        if self.get_cookie(SCRIPT_COOKIE) == "1":  # the page's script tells what it shows, as it shows it
+            opened = await chat.latest(self.current_user, peer)
+        else:  # a page without a script shows the latest messages, so they are read
+            opened = await chat.open_and_mark_read(self.current_user, peer)
+            self.unread_total = await chat.unread_total(self.current_user)  # read now: the badge says so
         online = await self.application.hub.online([peer], viewer=self.current_user)
         blocked = await self.application.safety.has_blocked(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html",
-                         **await self.conversation_context(peer, messages=messages, online=online, blocked=blocked,
-                                                     seen=seen, error=None, body=""))
+                         **await self.conversation_context(peer, opened=opened, online=online, blocked=blocked,
+                                                           error=None, body=""))
 
 
 class TypingHandler(ChatBase):
@@ -84,6 +95,22 @@ class TypingHandler(ChatBase):
         await self.application.hub.typing(self.current_user, peer)
         self.set_status(204)
         self.finish()
+
+
+class ReadHandler(ChatBase):
+    """POST /chat/<peer>/read with up_to=<message id>: the page showed the conversation up to
+    that message (its script says so while the tab is visible and focused; the page's socket
+    carries the same as a frame). 204 for htmx; a plain form goes back to the conversation."""
+
+    async def post(self, raw_peer: str) -> None:
+        peer = await self.peer_or_error(raw_peer)
+        up_to = self.int_argument("up_to", 1, MAX_WHOLE_NUMBER, message="up_to must be a message number.")
+        await self.application.chat.mark_read(self.current_user, peer, up_to)
+        if self.wants_fragment():
+            self.set_status(204)
+            self.finish()
+        else:
+            self.redirect(f"/chat/{peer}", status=303)
 
 
 @tornado.web.stream_request_body
@@ -155,10 +182,16 @@ class MessagesHandler(ChatBase):
         except Refused as e:
             await self.refuse(peer, e, body)
             return
-        if self.wants_fragment():  # the message itself arrives over /live, in every tab
+        if self.answers_state():
+            self.finish(send_state(self.get_body_argument("client_id", None)))
+        elif self.wants_fragment():  # the message itself arrives over /live, in every tab
             self.send_form(peer)
         else:
             self.redirect(f"/chat/{peer}", status=303)
+
+    def answers_state(self) -> bool:
+        """A waiting message's POST (its page's socket was down) wants its state, not the form."""
+        return self.wants_fragment() and self.get_body_argument("reply", "") == "state"
 
     def send_form(self, peer: str, status: int = 200, error: str | None = None, body: str = "") -> None:
         self.set_status(status)
@@ -169,13 +202,16 @@ class MessagesHandler(ChatBase):
         """The form again with the reason (and what was typed); nothing was stored, nothing is
         marked read."""
         status = self.refused_status(e)
+        if self.answers_state():
+            self.set_status(status)
+            self.finish(send_state(self.get_body_argument("client_id", None), str(e)))
+            return
         if self.wants_fragment():
             self.send_form(peer, status, str(e), body)
             return
-        messages, seen = await self.application.chat.latest(self.current_user, peer)
+        opened = await self.application.chat.latest(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html", status=status,
-                         **await self.conversation_context(peer, messages=messages, online=set(),
-                                                     seen=seen, error=str(e), body=body))
+                         **await self.conversation_context(peer, opened=opened, online=set(), error=str(e), body=body))
 
 
 class ImageHandler(ChatBase):

@@ -13,24 +13,16 @@ import tornado.ioloop
 import tornado.websocket
 
 from parlor.accounts.credentials import live_credential
-from parlor.chat.pair_file import StorageFailed
 from parlor.infra.redis_client import REDIS_DOWN
 from parlor.live.events import Event, Push, Reload, parse_cursor
 from parlor.refusals import Refused
 from parlor.safety import address_group
-from parlor.web.views.chat import send_form
 
-from .base import (
-    MAX_JSON_DEPTH,
-    STATUS_MESSAGES,
-    STORAGE_FAILED,
-    BaseHandler,
-    SessionMixin,
-    refusal_status,
-)
+from .base import BaseHandler, SessionMixin, refusal_status
 from .headers import PlainServerHeader
-from .inputs import nests_deeper, whole_number
+from .inputs import whole_number
 from .jsonp import CALLBACK_RE, jsonp
+from .page_forms import PageForms
 from .websocket import StrictProtocol, shed_upgrade_request
 from .wire import sse_text, ws_wire
 
@@ -75,17 +67,18 @@ class LiveParameters:
         return raw
 
 
-class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websocket.WebSocketHandler):
+class LiveSocket(LiveParameters, PageForms, SessionMixin, PlainServerHeader, tornado.websocket.WebSocketHandler):
     """/live?boards=10,25&after=<id>. Frames are JSON: {"content": html} for state, {"id", "kind",
     "content"} for an event, {"reload": true} when the cursor is too old.
 
     A signed-in page also sends its chat messages here (htmx's hx-ws:send of the send form:
     {"to", "body", "client_id", "headers"}): stored exactly as a form POST stores them, and
-    answered on this socket with the form again, empty or with the reason it was refused."""
+    answered on this socket with the message's state (views/chat.py send_state: "Sent", or the
+    reason it was refused); and how far it has shown a conversation (the read form: {"to", "up_to"}):
+    handlers/page_forms.py."""
 
     transport = "ws"
     _unsent = 0
-    form_xsrf = ""  # the page's XSRF token, for the forms this socket sends back
 
     def check_origin(self, origin: str) -> bool:
         # CSWSH: a page on another site must not ride the visitor's cookie into their live feed.
@@ -154,40 +147,10 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
 
     def _shed(self) -> None:
         """An open socket keeps only what it uses: what was parsed from its upgrade request, the
-        session and the template namespace go (a large share of an idle socket's memory); a
-        signed-in socket keeps its page's XSRF token, for the forms it sends back."""
-        if self.current_user:
-            self.form_xsrf = self.xsrf_token.decode("ascii")
+        session and the template namespace go (a large share of an idle socket's memory)."""
         shed_upgrade_request(self.request)
         self.ui = None
         self.session = None
-
-    async def on_message(self, message: str | bytes) -> None:
-        """A chat message from the page's send form; any other frame is ignored (the page acts
-        through forms)."""
-        fields = sent_message(message)
-        if fields is None or not self.current_user:
-            return
-        raw_peer, body, client_id = fields
-        chat = self.application.chat
-        peer = raw_peer
-        try:
-            peer = await chat.peer(self.current_user, raw_peer)
-            await chat.send(self.current_user, peer, body, client_id)
-        except Refused as e:
-            self.answer(peer, str(e), body)
-        except StorageFailed:
-            self.answer(peer, STORAGE_FAILED, body)
-        except REDIS_DOWN:
-            self.answer(peer, STATUS_MESSAGES[503], body)
-        else:
-            self.answer(peer)  # the message itself comes as an event, in every tab
-
-    def answer(self, peer: str, error: str | None = None, body: str = "") -> None:
-        """The send form again, in place of the one that sent: empty with a new client id, or
-        with the reason and what was typed."""
-        html = send_form(self.application.templates, self.current_user, peer, self.form_xsrf, error, body, oob=True)
-        self.send(Push(html))
 
     def on_close(self) -> None:
         tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
@@ -205,7 +168,13 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
             # this slow may take seconds to answer).
             tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
             return
-        wire = ws_wire(push)
+        self.send_wire(ws_wire(push))
+
+    def send_wire(self, wire: bytes) -> None:
+        """Queue one whole frame (see send)."""
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
+            return
         written = connection.send_frame(wire)
         if written is None:
             return  # closed: on_close follows
@@ -218,22 +187,6 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
         self._unsent -= size
         if not written.cancelled():
             written.exception()  # a closed stream is on_close's business
-
-
-def sent_message(frame: str | bytes) -> tuple[str, str, str | None] | None:
-    """(to, body, client_id) of a send form's frame, or None if the frame is not one."""
-    if not isinstance(frame, str) or not frame.startswith("{") or nests_deeper(frame, MAX_JSON_DEPTH):
-        return None
-    try:
-        fields = json.loads(frame)
-    except ValueError:
-        return None
-    if not isinstance(fields, dict):
-        return None
-    to, body, client_id = fields.get("to"), fields.get("body", ""), fields.get("client_id")
-    if not isinstance(to, str) or not isinstance(body, str) or not isinstance(client_id, (str, type(None))):
-        return None
-    return to, body, client_id
 
 
 class SseConnection:

@@ -31,10 +31,10 @@ class BlockHandler(ChatListHandler):
                 peer = await self.application.chat.peer(me, raw)
                 if peer == eliza.USERNAME or is_ghost(peer):
                     raise Refused("invalid", "Only people can be blocked; this one cannot write to you.")
-                await self.application.safety.block(me, peer)
+                await self.application.chat.block(me, peer)
                 default = "/chat"
             else:
-                await self.application.safety.unblock(me, peer)
+                await self.application.chat.unblock(me, peer)
                 default = f"/chat/{peer}"
         except Refused as e:
             await self.show_list(self.refused_status(e), block_error=str(e))  # the /chat form, with the reason
@@ -42,10 +42,31 @@ class BlockHandler(ChatListHandler):
         self.redirect_after_post(safe_next(self.get_body_argument("next", None), default))
 
 
+class MuteHandler(ChatBase):
+    """POST /chat/<peer>/mute with action=mute or unmute, then back to the conversation. A muted
+    peer's messages still arrive and count as unread; no page of mine notifies or sounds for them."""
+
+    async def post(self, raw_peer: str) -> None:
+        peer = await self.peer_or_error(raw_peer)
+        action = self.get_body_argument("action", "")
+        if action not in ("mute", "unmute"):
+            raise Refused("invalid", "action must be mute or unmute.")
+        await self.application.mutes.set(self.current_user, peer, action == "mute")
+        self.redirect_after_post(f"/chat/{peer}")
+
+
 class DeleteMessageHandler(ChatBase):
-    """POST /chat/<peer>/messages/<id>/delete: the author deletes their message. Without
-    JavaScript, back to the conversation; with htmx, the deleted message itself (every other tab
-    gets it as an event)."""
+    """/chat/<peer>/messages/<id>/delete. GET: a page that asks first (the message's Delete link
+    without a script). POST: the author deletes their message; without JavaScript, back to the
+    conversation; with htmx, the deleted message itself (every other tab gets it as an event)."""
+
+    async def get(self, raw_peer: str, raw_id: str) -> None:
+        peer = await self.peer_or_error(raw_peer)
+        message = await self.application.chat.message(self.current_user, peer, int(raw_id))  # route: 0-9
+        if message is None or message.author != self.current_user or message.deleted:
+            raise Refused("not_found", "There is no message of yours with that number here.")
+        self.render_view("delete_message.html", "partials/_delete_message.html", message=message,
+                         me=self.current_user, peer=peer, pair=pair_key(self.current_user, peer))
 
     async def post(self, raw_peer: str, raw_id: str) -> None:
         peer = await self.peer_or_error(raw_peer)

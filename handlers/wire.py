@@ -68,3 +68,7 @@ def sse_text(push: Push) -> str:
 def sse_data(text: str) -> str:
     """`text` as SSE data lines: one per line of it, then the blank line that ends the event."""
     return "".join(f"data: {line}\n" for line in LINE_BREAK_RE.split(text)) + "\n"
+
+
+# The answer to a page's heartbeat ({"ping"}): a frame with no content, so htmx swaps nothing.
+PONG = websocket_text_frame('{"pong": true}')

@@ -319,9 +319,10 @@ async def start_game(visitor: Visitor, board: int = 10) -> str:
     return response.headers["Location"].rsplit("/", 1)[1]
 
 
-async def play_to_win(visitor: Visitor, game_id: str, board: int = 10) -> int:
-    """Binary-search the secret through the HTTP API (htmx fragments); returns the guess count."""
-    low, high, count = 1, board, 0
+async def play_to_win(visitor: Visitor, game_id: str, board: int = 10, low: int = 1, high: int | None = None) -> int:
+    """Binary-search the secret between `low` and `high` (the board's end) through the HTTP API
+    (htmx fragments); returns the guess count."""
+    high, count = high or board, 0
     while True:
         middle = (low + high) // 2
         response = await visitor.post(f"/games/{game_id}/guesses", {"guess": str(middle)},

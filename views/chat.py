@@ -1,11 +1,12 @@
-"""Chat's fragments: a message's text (linkify), the send form, a message as API clients see it,
-and the fragments of chat's events (ChatViews, the MessageViews that parlor/live/message_events.py
-is handed)."""
+"""Chat's fragments: a message's text (linkify), a day's name, the send form and a send's state,
+a message as API clients see it, and the fragments of chat's events (ChatViews, the MessageViews
+that parlor/live/message_events.py is handed)."""
 from __future__ import annotations
 
 import re
 import secrets
 import unicodedata
+from datetime import date, datetime, timedelta, timezone
 
 import jinja2
 from markupsafe import Markup, escape
@@ -14,13 +15,16 @@ from parlor.chat.conversation_list import Summary
 from parlor.chat.images import ACCEPT
 from parlor.chat.pair_file import Message
 from parlor.infra.times import iso_time
+from parlor.live.events import TALLY_MARK
 
 URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 
 
 def linkify(text: str) -> Markup:
-    """Escape text; http(s) URLs become links (rel noopener nofollow ugc), nothing else does."""
+    """Escape text; http(s) URLs become links, opening in a new tab (rel noopener noreferrer
+    nofollow ugc: the page opened can neither reach this one nor learn where it came from, and
+    earns no search ranking from it), nothing else does."""
     out, position = [], 0
     for match in URL_RE.finditer(text):
         url = match.group(0).rstrip(TRAILING_PUNCTUATION)
@@ -38,7 +42,17 @@ def _link(url: str) -> Markup:
     isolates a link from controls in the text around it."""
     if any(unicodedata.category(c) == "Cf" for c in url):
         return escape("".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) == "Cf" else c for c in url))
-    return Markup('<a href="{0}" rel="noopener nofollow ugc" dir="ltr">{0}</a>').format(url)
+    return Markup('<a href="{0}" target="_blank" rel="noopener noreferrer nofollow ugc" dir="ltr">{0}</a>').format(url)
+
+
+def day_label(day: date, today: date | None = None) -> str:
+    """A day as a conversation's date line says it: Today, Yesterday, 3 December, 3 December 2024."""
+    today = today or datetime.now(timezone.utc).date()
+    if day == today:
+        return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
+    return f"{day.day} {day:%B}" + ("" if day.year == today.year else f" {day.year}")
 
 
 def new_client_id() -> str:
@@ -46,12 +60,20 @@ def new_client_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "",
-              oob: bool = False) -> str:
+def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "") -> str:
     """The send form of a conversation (a new client id: the next message is a new one)."""
     return templates.get_template("partials/_send_form.html").render(
         me=me, peer=peer, xsrf_token=xsrf_token, client_id=new_client_id(), accept=ACCEPT, error=error,
-        body=body, oob=oob)
+        body=body)
+
+
+def send_state(client_id: str | None, error: str | None = None) -> str:
+    """The answer to a send from a page's script (over its socket, or a waiting message's POST):
+    the status of the message with that client id, "Sent" or why not, swapped in place."""
+    if error is None:
+        return Markup('<span id="send-state-{0}" class="status" hx-swap-oob="true">Sent</span>').format(client_id or "")
+    return Markup('<span id="send-state-{0}" class="status failed" role="alert" hx-swap-oob="true">Not sent: {1}</span>'
+                  ).format(client_id or "", error)
 
 
 def message_json(message: Message, peer: str) -> dict:
@@ -71,6 +93,8 @@ class ChatViews:
         self._message = templates.get_template("partials/_message.html")
         self._row = templates.get_template("partials/_conversation_row.html")
         self._seen = templates.get_template("partials/_seen.html")
+        self._badge = templates.get_template("partials/_nav_badge.html")
+        self._muted = templates.get_template("partials/_muted.html")
 
     def message(self, message: Message, me: str | None, peer: str, pair: str) -> str:
         """A new message as `me` sees it, at the end of the conversation (me None: as both see a text)."""
@@ -85,13 +109,21 @@ class ChatViews:
         """The viewer's conversation-list row for `peer`, swapped in place."""
         return self._row.render(summary=Summary(peer, last, unread), online=online, oob=True)
 
-    def seen(self, pair: str) -> str:
-        """"Seen" under the author's newest message."""
-        return self._seen.render(pair=pair, seen=True, oob=True)
+    def seen(self, pair: str, up_to: int) -> str:
+        """The author's messages up to `up_to` are "Seen" (the page marks them)."""
+        return self._seen.render(pair=pair, peer_read=up_to, oob=True)
+
+    def unread_total(self) -> str:
+        """The Chat link's unread badge, its number left for the event's tally (TALLY_MARK)."""
+        return self._badge.render(badge_id="unread-total", count=Markup(TALLY_MARK), label="unread", oob=True)
 
     def deleted(self, message: Message, me: str, peer: str, pair: str) -> str:
         """A deleted message as `me` sees it, swapped over the old one."""
         return self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True)
+
+    def muted(self, peers: set[str]) -> str:
+        """Whom the viewer muted (their pages notify nothing of those), swapped in place."""
+        return self._muted.render(muted=peers, oob=True)
 
     def message_data(self, message: Message, peer: str) -> dict:
         """A message as API clients see it (message_json)."""

@@ -15,10 +15,13 @@ from parlor.accounts.accounts import Accounts, normalize_username
 from parlor.accounts.usernames import is_ghost, user_key
 from parlor.chat import eliza
 from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key
-from parlor.chat.delivery import MessageDelivery, readers, receives_pushes, seen_by_peer
+from parlor.chat.delivery import MessageDelivery, readers, receives_pushes
 from parlor.chat.images import process_image
 from parlor.chat.pair_file import Message, StorageFailed, pair_key
+from parlor.chat.mutes import mutes_key
 from parlor.chat.pair_files import PairFiles
+from parlor.chat.pair_locks import PairLocks
+from parlor.chat.unread import Opened, unread_key
 from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
 from parlor.safety import UNDELIVERABLE, Safety
@@ -33,38 +36,6 @@ PUBLISHED_CACHE = 10_000  # pairs whose last published message this process reme
 MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
 NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
               "Nothing was stored; please try again later.")
-
-
-class PairLocks:
-    """One asyncio.Lock per pair, kept only while a task holds or waits for it: a lock per pair
-    ever seen would grow without bound, and dropping one that a task still waits for would let a
-    newcomer take a fresh lock and run beside that task (events out of order)."""
-
-    def __init__(self):
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: dict[str, int] = {}  # pair -> tasks holding or waiting for its lock
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-    @contextlib.asynccontextmanager
-    async def hold(self, pair: str):
-        """The pair's lock, held for the block; tasks of one pair take turns, first come first."""
-        lock = self._locks.setdefault(pair, asyncio.Lock())
-        self._users[pair] = self._users.get(pair, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[pair] -= 1
-            if self._users[pair] == 0:
-                del self._users[pair], self._locks[pair]
-
-    async def quiet(self, user: str) -> None:
-        """Wait until every task that holds or waits for a lock of `user`'s pairs now has let go."""
-        for pair in [pair for pair in self._locks if user in pair.split("_")]:
-            async with self.hold(pair):
-                pass
 
 
 class Chat:
@@ -150,7 +121,7 @@ class Chat:
                 raise Refused("forbidden", UNDELIVERABLE)
             await self._delivery.begin_pair(pair_key(a, b))
 
-    async def _publish(self, a: str, b: str, message: Message, created: bool, unread: int) -> None:
+    async def _publish(self, a: str, b: str, message: Message, created: bool, unread: dict[str, int]) -> None:
         """Publish a committed message, after any earlier ones of the pair that a crash between
         commit and publish left unpublished; a resend publishes its message if that never was.
         The pair's marker (the newest message published) is set with the events, atomically."""
@@ -165,7 +136,7 @@ class Chat:
                 missing = []
             else:
                 missing = await self._unpublished(a, b, marker, message.id) + [message]
-        for m in missing:  # the peer's unread count as it is now: the last one pushed is right
+        for m in missing:  # the unread counts as they are now: the last ones pushed are right
             await self._delivery.message_stored(pair, a, b, m, unread, readers(a, b))
         self._published[pair] = max(message.id, self._published.pop(pair, 0))  # now the newest entry
         if len(self._published) > PUBLISHED_CACHE:
@@ -206,12 +177,13 @@ class Chat:
         for task in list(self._eliza_replies):
             task.cancel()
 
-    async def open_and_mark_read(self, me: str, peer: str) -> tuple[list[Message], bool]:
+    async def open_and_mark_read(self, me: str, peer: str) -> Opened:
         """The latest messages of a conversation, now marked read for `me` (their peer is told),
-        and whether `me` is shown "Seen" under their newest message. No file is made."""
+        where `me` had read up to before, and up to where the peer has read (0 when `me` may not
+        learn it). No file is made."""
         return await self._latest(me, peer, mark_read=True)
 
-    async def latest(self, me: str, peer: str) -> tuple[list[Message], bool]:
+    async def latest(self, me: str, peer: str) -> Opened:
         """As open_and_mark_read, but nothing is marked read (the page shown again after a refusal)."""
         return await self._latest(me, peer, mark_read=False)
 
@@ -221,23 +193,55 @@ class Chat:
         that person does)."""
         return receives_pushes(author) and not await self._safety.has_blocked(reader, author)
 
-    async def _latest(self, me: str, peer: str, mark_read: bool) -> tuple[list[Message], bool]:
+    async def _latest(self, me: str, peer: str, mark_read: bool) -> Opened:
         async with self.logs.conversation(me, peer) as conversation:
             if conversation is None:
-                return [], False
+                return Opened([], 0, 0)
             messages = await conversation.page()
+            read_before = await conversation.read_marker(me)
             peer_read = await conversation.read_marker(peer)
-            newest = messages[-1] if messages else None
-            advanced = mark_read and newest is not None and newest.id > await conversation.read_marker(me)
-            if advanced:
+        if mark_read and messages:
+            await self.mark_read(me, peer, messages[-1].id)
+        if not await self.learns_of_reading(me, peer):
+            peer_read = 0
+        return Opened(messages, read_before, peer_read)
+
+    async def mark_read(self, me: str, peer: str, up_to: int) -> bool:
+        """`me` was shown the conversation up to message `up_to`: their read marker moves there
+        (never back, never past the newest message), their tabs and unread counts follow, and
+        the peer learns it (see learns_of_reading). False if the marker did not move."""
+        async with self._in_order(me, peer):  # its counts follow those of the messages before it
+            async with self.logs.conversation(me, peer) as conversation:
+                if conversation is None:
+                    return False
+                last = await conversation.last()
+                up_to = min(up_to, last.id if last else 0)
+                if up_to <= await conversation.read_marker(me):
+                    return False
+                unread_before = await conversation.unread(me)
                 try:
-                    await conversation.mark_read(me, newest.id)
+                    await conversation.mark_read(me, up_to)
                 except StorageFailed as e:  # the page is still worth showing; it is marked next time
                     log.warning("a read marker was not stored: %s", e)
-                    advanced = False
-        if advanced and newest.author == peer:
-            await self._delivery.read(pair_key(me, peer), me, peer, newest, await self.learns_of_reading(peer, me))
-        return messages, seen_by_peer(me, messages, peer_read) and await self.learns_of_reading(me, peer)
+                    return False
+                unread = await conversation.unread(me)
+            if unread != unread_before:  # it passed messages of the peer's: they, and my tabs, learn it
+                await self._delivery.read(pair_key(me, peer), me, peer, up_to, last, unread,
+                                          await self.learns_of_reading(peer, me))
+        return True
+
+    async def unread_total(self, user: str) -> int:
+        """How many messages `user` has not read, all conversations together (one Redis call)."""
+        return sum(map(int, await self._redis.hvals(unread_key(user))))
+
+    async def page_state(self, user: str) -> tuple[int, set[str]]:
+        """What every page of `user`'s shows of chat, in one Redis call: their unread total, and
+        whom they muted (their pages notify nothing of those)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hvals(unread_key(user))
+            pipe.smembers(mutes_key(user))
+            unread, muted = await pipe.execute()
+        return sum(map(int, unread)), muted
 
     async def older(self, me: str, peer: str, before: int) -> list[Message]:
         async with self.logs.conversation(me, peer) as conversation:
@@ -269,17 +273,33 @@ class Chat:
 
     async def delete(self, me: str, peer: str, message_id: int) -> Message:
         """Delete my message: "message deleted" for both of us from now on, its text or picture
-        gone from the file. Refused not_found if it is not mine (or does not exist)."""
+        gone from the file, no longer counted unread. Refused not_found if it is not mine (or
+        does not exist)."""
         async with self._in_order(me, peer):  # its event follows the message's own
             async with self.logs.conversation(me, peer) as conversation:
                 message = await conversation.erase(message_id, me) if conversation else None
-                # The newest message's deletion changes both people's list rows, with their unread counts.
-                unread = ({me: await conversation.unread(me), peer: await conversation.unread(peer)}
-                          if message is not None and (await conversation.last()).id == message.id else None)
-            if message is None:
-                raise Refused("not_found", "There is no message of yours with that number here.")
-            await self._delivery.deleted(pair_key(me, peer), me, peer, message, unread, readers(me, peer))
+                if message is None:
+                    raise Refused("not_found", "There is no message of yours with that number here.")
+                newest = (await conversation.last()).id == message.id  # then both list rows change
+                unread = {user: await conversation.unread(user) for user in (me, peer)}
+            await self._delivery.deleted(pair_key(me, peer), me, peer, message, newest, unread, readers(me, peer))
         return message
+
+    async def message(self, me: str, peer: str, message_id: int) -> Message | None:
+        """One message of the pair's conversation, to one of the pair only."""
+        async with self.logs.conversation(me, peer) as conversation:
+            return await conversation.message(message_id) if conversation else None
+
+    async def block(self, me: str, peer: str) -> None:
+        """`me` blocks `peer` (Safety.block): their conversation leaves `me`'s list, and its
+        unread messages `me`'s unread count."""
+        await self._safety.block(me, peer)
+        await self._delivery.unread_changed(me, peer, 0)
+
+    async def unblock(self, me: str, peer: str) -> None:
+        """`me` unblocks `peer`: the conversation, and its unread messages, come back."""
+        await self._safety.unblock(me, peer)
+        await self._delivery.unread_changed(me, peer, await self.unread(me, peer))
 
     async def ghost_user(self, user: str, ghost: str) -> None:
         """An account is gone (every process has let go of its files, Chat.on_user_leaving): each
@@ -297,19 +317,26 @@ class Chat:
                 async with self.logs.conversation(user, peer, moving=True) as conversation:
                     await conversation.rename_user(user, ghost)
                 await self.logs.move(user, peer, ghost)
-            await self._renamed(conversations_key(peer), user, ghost)
+            await self._renamed(peer, user, ghost)
 
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
-        """The account is gone: its list of conversations goes (each moved to its ghost)."""
-        await self._redis.delete(conversations_key(user))
+        """The account is gone: its list of conversations goes (each moved to its ghost), and its unread counts."""
+        await self._redis.delete(conversations_key(user), unread_key(user))
 
-    async def _renamed(self, key: str, old: str, new: str) -> None:
+    async def _renamed(self, peer: str, old: str, new: str) -> None:
+        """In `peer`'s conversation list and unread counts, `old` is now `new`."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zscore(key, old)
-            pipe.zrem(key, old)
-            score, _ = await pipe.execute()
-        if score is not None:
-            await self._redis.zadd(key, {new: score})
+            pipe.zscore(conversations_key(peer), old)
+            pipe.zrem(conversations_key(peer), old)
+            pipe.hget(unread_key(peer), old)
+            pipe.hdel(unread_key(peer), old)
+            score, _, unread, _ = await pipe.execute()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if score is not None:
+                pipe.zadd(conversations_key(peer), {new: score})
+            if unread is not None:
+                pipe.hset(unread_key(peer), new, unread)
+            await pipe.execute()
 
     async def on_user_leaving(self, user: str) -> None:
         """An account is being deleted (on some process), before anything of it moves: its name is

@@ -24,14 +24,14 @@ _MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.
     m.deleted_at FROM messages m LEFT JOIN images i ON i.id = m.image_id"""
 
 
-# Messages by someone other than the reader, after the reader's read marker.
-_UNREAD = ("SELECT COUNT(*) FROM messages WHERE author != ? AND id > "
+# Messages by someone other than the reader, after the reader's read marker, not deleted.
+_UNREAD = ("SELECT COUNT(*) FROM messages WHERE author != ? AND deleted_at IS NULL AND id > "
            "COALESCE((SELECT last_read_id FROM read_markers WHERE user = ?), 0)")
 # A resent form (same author and client_id) inserts nothing and returns no row: the first send
 # stands. Another author's client id is theirs alone: it neither finds nor blocks this message.
-# The reader's unread count is read in the same statement and sees the new row.
+# Both people's unread counts are read in the same statement, and see the new row.
 _INSERT_MESSAGE = ("INSERT INTO messages (client_id, author, kind, body, image_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
-                   " ON CONFLICT (author, client_id) DO NOTHING RETURNING id, (" + _UNREAD + ")")
+                   " ON CONFLICT (author, client_id) DO NOTHING RETURNING id, (" + _UNREAD + "), (" + _UNREAD + ")")
 
 
 def _message(row) -> Message:
@@ -57,9 +57,9 @@ class Conversation:
 
     @writes
     async def add(self, author: str, body: str, client_id: str | None, image: Image | None,
-                  reader: str | None = None) -> tuple[Message, bool, int]:
+                  reader: str | None = None) -> tuple[Message, bool, dict[str, int]]:
         """Store a message (once per client_id); returns it, whether it is new, and how many
-        messages `reader` (the other person) has not read, this one included."""
+        messages each of `reader` (the other person) and `author` has not read, this one included."""
         sent_ms = int(time.time() * 1000)
         if image is None:
             return await self._add_text(author, body, client_id, reader, sent_ms)
@@ -73,22 +73,23 @@ class Conversation:
                            image.width, image.height), True, unread
 
     async def _add_text(self, author: str, body: str, client_id: str | None, reader: str | None,
-                        sent_ms: int) -> tuple[Message, bool, int]:
+                        sent_ms: int) -> tuple[Message, bool, dict[str, int]]:
         """A text message in one statement, so in one trip to the file's thread: the INSERT is its
         own transaction, committed (and synced) before the statement returns its row."""
         async with self.lock:
             rows = await self.db.execute_fetchall(
-                _INSERT_MESSAGE, (client_id, author, "text", body, None, sent_ms, reader, reader))
+                _INSERT_MESSAGE, (client_id, author, "text", body, None, sent_ms, reader, reader, author, author))
             if rows:
-                (message_id, unread), = rows
-                return Message(message_id, author, "text", body, sent_ms, client_id), True, unread
+                (message_id, reader_unread, author_unread), = rows
+                return (Message(message_id, author, "text", body, sent_ms, client_id), True,
+                        {reader: reader_unread, author: author_unread})
             return await self._resent(author, client_id, reader)
 
-    async def _resent(self, author: str, client_id: str, reader: str | None) -> tuple[Message, bool, int]:
+    async def _resent(self, author: str, client_id: str, reader: str | None) -> tuple[Message, bool, dict[str, int]]:
         rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.author = ? AND m.client_id = ?",
                                     (author, client_id))
-        unread = await self._fetchall(_UNREAD, (reader, reader))
-        return _message(rows[0]), False, unread[0][0]
+        unread = {user: (await self._fetchall(_UNREAD, (user, user)))[0][0] for user in (reader, author)}
+        return _message(rows[0]), False, unread
 
     async def page(self, before: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
         """Up to `limit` messages before id `before` (or the latest), oldest first."""
@@ -97,6 +98,12 @@ class Conversation:
                 f"SELECT {_MESSAGE_COLUMNS} WHERE m.id < ? ORDER BY m.id DESC LIMIT ?",
                 (before if before is not None else NEWER_THAN_ANY_ID, limit))
         return [_message(r) for r in reversed(rows)]
+
+    async def message(self, message_id: int) -> Message | None:
+        """The message with this id, or None."""
+        async with self.lock:
+            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.id = ?", (message_id,))
+        return _message(rows[0]) if rows else None
 
     async def after(self, after: int, limit: int) -> list[Message]:
         """Up to `limit` messages after id `after`, oldest first."""
@@ -173,19 +180,19 @@ class Conversation:
 # The work of each transaction above, given the connection by chatlog.transaction.
 
 async def _insert_picture(author: str, body: str, client_id: str | None, image: Image, reader: str | None,
-                          sent_ms: int, db: aiosqlite.Connection) -> tuple[int, int, int]:
-    """The picture, then its message: (image id, message id, the reader's unread count).
+                          sent_ms: int, db: aiosqlite.Connection) -> tuple[int, int, dict[str, int]]:
+    """The picture, then its message: (image id, message id, each person's unread count).
     _AlreadyStored for a resent form, which undoes the picture."""
     cursor = await db.execute(
         "INSERT INTO images (mime, width, height, bytes, thumbnail, sha256) VALUES (?, ?, ?, ?, ?, ?)",
         (image.mime, image.width, image.height, image.data, image.thumbnail, image.sha256))
     image_id = cursor.lastrowid
     rows = await db.execute_fetchall(
-        _INSERT_MESSAGE, (client_id, author, "image", body, image_id, sent_ms, reader, reader))
+        _INSERT_MESSAGE, (client_id, author, "image", body, image_id, sent_ms, reader, reader, author, author))
     if not rows:
         raise _AlreadyStored()
-    (message_id, unread), = rows
-    return image_id, message_id, unread
+    (message_id, reader_unread, author_unread), = rows
+    return image_id, message_id, {reader: reader_unread, author: author_unread}
 
 
 async def _mark_read(user: str, up_to: int, db: aiosqlite.Connection) -> None:

@@ -21,20 +21,26 @@ class MessageDelivery(Protocol):
     async def delivered_up_to(self, pair: str) -> int | None:
         """The id of the pair's newest message delivered; None for a pair from before markers."""
 
-    async def message_stored(self, pair: str, me: str, peer: str, message: Message, unread: int,
+    async def message_stored(self, pair: str, me: str, peer: str, message: Message, unread: dict[str, int],
                              readers: list[str]) -> None:
-        """A committed message of `me` and `peer` (`unread`: the peer's unread count) to those of
-        them in `readers`, and the conversation at the top of both people's lists; delivered
+        """A committed message of `me` and `peer` (`unread`: each one's unread count now) to those
+        of them in `readers`, and the conversation at the top of both people's lists; delivered
         once however often it is handed over (after a crash, again)."""
 
-    async def read(self, pair: str, reader: str, author: str, newest: Message, author_learns: bool) -> None:
-        """`reader` read up to `newest` (a message of `author`): their other tabs drop the unread
-        mark; `author` sees "Seen" if `author_learns`."""
+    async def read(self, pair: str, reader: str, author: str, up_to: int, last: Message, unread: int,
+                   author_learns: bool) -> None:
+        """`reader` read up to message `up_to` of their conversation with `author` (`last`: its
+        newest message; `unread`: what is left unread): their tabs and unread counts follow;
+        `author` sees their messages up to there "Seen" if `author_learns`."""
 
-    async def deleted(self, pair: str, me: str, peer: str, message: Message, unread: dict[str, int] | None,
+    async def deleted(self, pair: str, me: str, peer: str, message: Message, newest: bool, unread: dict[str, int],
                       readers: list[str]) -> None:
         """`me` deleted their `message`: swapped in every tab of those in `readers`, with their
-        conversation-list rows when it was the newest (`unread`: each person's unread count)."""
+        conversation-list rows when it was the `newest`, and their unread counts now."""
+
+    async def unread_changed(self, user: str, peer: str, unread: int) -> None:
+        """`user` now counts `unread` messages of `peer`'s (a block hides them, an unblock shows
+        them again): their unread count and every tab of theirs follow."""
 
 
 def receives_pushes(user: str) -> bool:
@@ -45,8 +51,3 @@ def receives_pushes(user: str) -> bool:
 def readers(a: str, b: str) -> list[str]:
     """Those of a pair who are sent its messages, reads and deletions."""
     return [user for user in (a, b) if receives_pushes(user)]
-
-
-def seen_by_peer(me: str, messages: list[Message], peer_read: int) -> bool:
-    """Whether my newest message is the conversation's newest and the peer has read it."""
-    return bool(messages) and messages[-1].author == me and peer_read >= messages[-1].id

@@ -76,6 +76,13 @@ class Game:
         return self.status != "playing"
 
     @property
+    def remaining(self) -> tuple[int, int]:
+        """Where the number can still be: (lowest, highest), as the answers so far leave it."""
+        low = max([1] + [g.value + 1 for g in self.guesses if g.result == "h"])
+        high = min([self.max] + [g.value - 1 for g in self.guesses if g.result == "l"])
+        return low, high
+
+    @property
     def duration_ms(self) -> int:
         return (self.finished_ms or int(time.time() * 1000)) - self.started_ms
 
@@ -187,6 +194,9 @@ class Games:
             raise Refused("conflict", "This game is over. Start a new one!")
         if answer[0] == "range":
             raise Refused("invalid", f"Your guess must be between 1 and {answer[1]}.")
+        if answer[0] == "repeat":
+            raise Refused("conflict", f"You already guessed {value}: the number is {RESULT_WORDS[answer[1]]} "
+                                      "than that. This guess was not counted.")
         if answer[0] == "slow":
             raise over_limit("guesses", int(answer[1]))
         game = await self.load(game_id, player)

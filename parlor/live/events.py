@@ -25,6 +25,9 @@ from parlor.live.presence import presence_key
 EVENTS_CHANNEL_PREFIX = "parlor:events:"  # + a process id: events for users it holds, a JSON list
 STREAM_ID_RE = re.compile(r"(\d{1,15})-(\d{1,19})", re.ASCII)
 META_TTL_S = 31 * 24 * 3600  # as long as a session: a page that old may still hold a cursor
+# Where an event's html shows its user's tally (Publication.tallies): an HTML comment, which no
+# escaped text can hold, so nothing a person writes can be mistaken for it.
+TALLY_MARK = "<!--tally-->"
 
 
 def stream_key(user: str) -> str:
@@ -101,13 +104,17 @@ class Backlog:
 
 class Publication(NamedTuple):
     """What one write publishes: its events, the sorted-set entries (key, member, score) `listed`
-    along with them (each person's conversation list, say), and a guard (key, number) that makes
-    it once only: it is appended only if the key holds a smaller number (or none), which then
-    becomes it."""
+    along with them (each person's conversation list, say), the `counts` (hash, field, number; 0
+    removes the field) set along with them (each person's unread count per peer), and a guard
+    (key, number) that makes it once only: it is appended only if the key holds a smaller number
+    (or none), which then becomes it. `tallies` names, per user, a counted hash whose total (its
+    fields summed, the counts set) that user's events show wherever their html holds TALLY_MARK."""
 
     events: list[Outgoing]
     listed: list[tuple[str, str, int]] = []
     guard: tuple[str, int] | None = None
+    counts: list[tuple[str, str, int]] = []
+    tallies: dict[str, str] = {}
 
 
 class EventLog:
@@ -125,29 +132,33 @@ class EventLog:
         return event.id
 
     async def append_publications(self, publications: list[Publication], process: str = "") -> list[list[Event]]:
-        """Each publication's events and listed entries, atomically, all in one round trip;
-        returns each publication's events with their ids ([] for one its guard skipped). Every
-        process holding a user's connections but `process` is told."""
+        """Each publication's events, listed entries and counts, atomically, all in one round
+        trip; returns each publication's events with their ids ([] for one its guard skipped).
+        Every process holding a user's connections but `process` is told."""
         keys, args = [], [self.max_events, self.max_age_ms, META_TTL_S, EVENTS_CHANNEL_PREFIX, process,
-                          int(time.time() * 1000), len(publications)]
+                          int(time.time() * 1000), TALLY_MARK, len(publications)]
         encoded = []
         for publication in publications:
             if publication.guard:
                 keys.append(publication.guard[0])
             args += [publication.guard[1] if publication.guard else "", len(publication.events),
-                     len(publication.listed)]
+                     len(publication.listed), len(publication.counts)]
             data = [json.dumps(d) for _, _, _, d in publication.events]  # an Outgoing, or any 4-tuple
             encoded.append(data)
             for (user, kind, html, _), json_data in zip(publication.events, data):
-                keys += [stream_key(user), stream_meta_key(user), presence_key(user)]
-                args += [user, kind, html, json_data]
+                tally = publication.tallies.get(user)
+                keys += [stream_key(user), stream_meta_key(user), presence_key(user)] + ([tally] if tally else [])
+                args += [user, kind, html, json_data, "1" if tally else ""]
             for key, member, score in publication.listed:
                 keys.append(key)
                 args += [score, member]
+            for key, field, number in publication.counts:
+                keys.append(key)
+                args += [field, number]
         answers = await self._scripts.append_events(keys=keys, args=args)
         appended = []
         for publication, data, ids in zip(publications, encoded, answers, strict=True):
-            appended.append([Event(ids[2 * n], kind, html, json_data, ids[2 * n + 1])
+            appended.append([Event(ids[3 * n], kind, ids[3 * n + 2] or html, json_data, ids[3 * n + 1])
                              for n, ((_, kind, html, _), json_data) in enumerate(zip(publication.events, data))]
                             if ids else [])
         return appended

@@ -224,12 +224,13 @@ class Hub:
         return _send(self._rooms.of_user(user), push)
 
     async def publish(self, events: list[Outgoing], listed: list[tuple[str, str, int]] = (),
-                      guard: tuple[str, int] | None = None) -> list[str]:
-        """Store per-user events, and set the `listed` sorted-set entries (key, member, score) in
-        the same call; returns the events' ids ([] if the guard skipped them). This process's
-        connections get them at once, other processes' through a notice. A guard (key, number)
-        makes it once only: see Publication."""
-        return await self._appends.submit(Publication(events, list(listed), guard))
+                      guard: tuple[str, int] | None = None, counts: list[tuple[str, str, int]] = (),
+                      tallies: dict[str, str] | None = None) -> list[str]:
+        """Store per-user events, set the `listed` sorted-set entries (key, member, score) and the
+        `counts` (hash, field, number) in the same call, and return the events' ids ([] if the
+        guard skipped them); this process's connections get them at once, other processes' by a
+        notice. A guard (key, number) makes it once only; see Publication for `tallies`."""
+        return await self._appends.submit(Publication(events, list(listed), guard, list(counts), tallies or {}))
 
     async def _append_and_fan_out(self, publications: list[Publication]) -> list[list[str]]:
         appended = await self.events.append_publications(publications, self.presence.process)

@@ -3,7 +3,8 @@ message, a read or a deletion becomes an event for each person of the pair, each
 once by the injected MessageViews (views/chat.py) and appended to their stream, which every open
 tab of theirs receives, on any process. A message's events set both people's conversation-list
 entries in the same Redis call, and are appended once per message: the pair's published marker
-guards them."""
+guards them. Each person's unread count of the pair, and their total (TALLY_MARK in their
+fragments), go along with the events that change them, in the same Redis call."""
 from __future__ import annotations
 
 from typing import Callable, Protocol
@@ -40,8 +41,8 @@ class MessageViews(Protocol):
     def row(self, peer: str, last: StoredMessage, unread: int, online: set[str]) -> str:
         """The viewer's conversation-list row for `peer`, swapped in place."""
 
-    def seen(self, pair: str) -> str:
-        """"Seen" under the author's newest message."""
+    def seen(self, pair: str, up_to: int) -> str:
+        """The author's messages up to `up_to` are "Seen"."""
 
     def deleted(self, message: StoredMessage, me: str, peer: str, pair: str) -> str:
         """A deleted message as `me` sees it, swapped over the old one."""
@@ -49,19 +50,32 @@ class MessageViews(Protocol):
     def message_data(self, message: StoredMessage, peer: str) -> dict:
         """A message as API clients see it; `peer` is the other person of the viewer's pair."""
 
+    def unread_total(self) -> str:
+        """The viewer's unread total (TALLY_MARK where the number goes), swapped in place."""
+
+    def muted(self, peers: set[str]) -> str:
+        """Whom the viewer muted, swapped in place (their pages notify nothing of those)."""
+
 
 class MessageEvents:
     """Chat's MessageDelivery, as events through the hub. `listing_key(user)` is the key of a
-    user's conversation list (chat's, handed over by services.py); `on_stored(kind)` is told
-    once per message handed over."""
+    user's conversation list and `unread_key(user)` of their unread counts (chat's, handed over
+    by services.py); `on_stored(kind)` is told once per message handed over."""
 
     def __init__(self, redis: aioredis.Redis, hub: Hub, views: MessageViews, listing_key: Callable[[str], str],
-                 on_stored: Callable[[str], None] = lambda kind: None):
+                 unread_key: Callable[[str], str], on_stored: Callable[[str], None] = lambda kind: None):
         self._redis = redis
         self._hub = hub
         self._views = views
         self._listing_key = listing_key
+        self._unread_key = unread_key
         self._on_stored = on_stored
+
+    def _counted(self, counts: dict[str, tuple[str, int]]) -> dict:
+        """publish()'s counts and tallies for {viewer: (peer, unread)}: each viewer's count of
+        that peer set, and their total shown in their events."""
+        return {"counts": [(self._unread_key(viewer), peer, unread) for viewer, (peer, unread) in counts.items()],
+                "tallies": {viewer: self._unread_key(viewer) for viewer in counts}}
 
     async def begin_pair(self, pair: str) -> None:
         await self._redis.set(published_key(pair), 0, nx=True)
@@ -70,7 +84,7 @@ class MessageEvents:
         marker = await self._redis.get(published_key(pair))
         return None if marker is None else int(marker)
 
-    async def message_stored(self, pair: str, me: str, peer: str, message: StoredMessage, unread: int,
+    async def message_stored(self, pair: str, me: str, peer: str, message: StoredMessage, unread: dict[str, int],
                              readers: list[str]) -> None:
         self._on_stored(message.kind)
         views = self._views
@@ -79,39 +93,51 @@ class MessageEvents:
         # is rendered once. Its Delete form is the author's, whose peer is `peer`. A picture's
         # address names the viewer's peer: one for each.
         both = views.message(message, None, peer, pair) if message.kind == "text" else None
-        events = []
+        events, counts = [], {}
         for viewer, other in ((me, peer), (peer, me)):
             if viewer not in readers:
                 continue
-            viewer_unread = 0 if message.author == viewer else unread
             # The row goes to the top of the list (the page's script drops the old copy of it).
             html = ((both or views.message(message, viewer, other, pair))
-                    + views.top_row(other, message, viewer_unread, online))
-            events.append(Outgoing(viewer, "message", html, {"peer": other, "unread": viewer_unread,
+                    + views.top_row(other, message, unread[viewer], online) + views.unread_total())
+            events.append(Outgoing(viewer, "message", html, {"peer": other, "unread": unread[viewer],
                                                               "message": views.message_data(message, other)}))
+            counts[viewer] = (other, unread[viewer])
         listed = [(self._listing_key(me), peer, message.sent_ms), (self._listing_key(peer), me, message.sent_ms)]
-        await self._hub.publish(events, listed, guard=(published_key(pair), message.id))  # once per message
+        await self._hub.publish(events, listed, guard=(published_key(pair), message.id),  # once per message
+                                **self._counted(counts))
 
-    async def read(self, pair: str, reader: str, author: str, newest: StoredMessage, author_learns: bool) -> None:
+    async def read(self, pair: str, reader: str, author: str, up_to: int, last: StoredMessage, unread: int,
+                   author_learns: bool) -> None:
         online = await self._hub.online([reader, author], viewer=reader)
-        events = [Outgoing(reader, "read", self._views.row(author, newest, 0, online),
-                           {"peer": author, "reader": reader, "up_to": newest.id})]
+        data = {"peer": author, "reader": reader, "up_to": up_to}
+        events = [Outgoing(reader, "read", self._views.row(author, last, unread, online) + self._views.unread_total(),
+                           {**data, "unread": unread})]
         if author_learns:
-            events.append(Outgoing(author, "read", self._views.seen(pair),
-                                   {"peer": reader, "reader": reader, "up_to": newest.id}))
-        await self._hub.publish(events)
+            events.append(Outgoing(author, "read", self._views.seen(pair, up_to), {**data, "peer": reader}))
+        await self._hub.publish(events, **self._counted({reader: (author, unread)}))
 
-    async def deleted(self, pair: str, me: str, peer: str, message: StoredMessage, unread: dict[str, int] | None,
-                      readers: list[str]) -> None:
-        events = []
+    async def deleted(self, pair: str, me: str, peer: str, message: StoredMessage, newest: bool,
+                      unread: dict[str, int], readers: list[str]) -> None:
+        events, counts = [], {}
         for viewer, other in ((me, peer), (peer, me)):
             if viewer not in readers:
                 continue
             html = self._views.deleted(message, viewer, other, pair)
-            if unread is not None:
+            if newest:
                 html += self._views.row(other, message, unread[viewer], await self._hub.online([other], viewer=viewer))
-            events.append(Outgoing(viewer, "deleted", html, {"peer": other, "message_id": message.id}))
-        await self._hub.publish(events)
+            events.append(Outgoing(viewer, "deleted", html + self._views.unread_total(),
+                                   {"peer": other, "message_id": message.id, "unread": unread[viewer]}))
+            counts[viewer] = (other, unread[viewer])
+        await self._hub.publish(events, **self._counted(counts))
+
+    async def unread_changed(self, user: str, peer: str, unread: int) -> None:
+        await self._hub.publish([Outgoing(user, "unread", self._views.unread_total(), {"peer": peer, "unread": unread})],
+                                **self._counted({user: (peer, unread)}))
+
+    async def mutes_changed(self, user: str, muted: set[str]) -> None:
+        """`user` muted or unmuted someone: every tab of theirs learns whom they mute now."""
+        await self._hub.publish([Outgoing(user, "muted", self._views.muted(muted), {"muted": sorted(muted)})])
 
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """The account is gone: its pairs' published markers go (a later account with the name

@@ -1,17 +1,20 @@
 """A real server process and Debian's headless Chromium, driven by Playwright."""
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.helpers import ROOT, ServerProcess
+from tests.helpers import ROOT, ServerProcess, pair_file
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; a test never downloads a browser
+DAY_MS = 24 * 3600 * 1000  # a message's sent_at is in milliseconds
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -35,6 +38,13 @@ def server():
     shutil.rmtree(directory, ignore_errors=True)
 
 
+# The two screens the chat is judged on: a phone (touch) and a laptop.
+SIZES = {
+    "phone": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True},
+    "desktop": {"viewport": {"width": 1366, "height": 768}},
+}
+
+
 class Watched:
     """A page whose console errors and CSP violations are collected."""
 
@@ -52,8 +62,8 @@ class Watched:
 def new_page(browser):
     contexts = []
 
-    def make(javascript: bool = True) -> Watched:
-        context = browser.new_context(java_script_enabled=javascript)
+    def make(javascript: bool = True, size: str | None = None) -> Watched:
+        context = browser.new_context(java_script_enabled=javascript, **SIZES.get(size, {}))
         contexts.append(context)
         return Watched(context)
 
@@ -168,8 +178,16 @@ def make_scene(server, browser, directory: Path) -> Scene:
     ada.get_by_label("Picture", exact=False).set_input_files(str(picture))
     ada.get_by_role("button", name="Send").click()
     expect(ada.locator("article.message")).to_have_count(3)
-    grace.goto(server.url + "/chat/ada")  # reads them: ada sees "Seen"
-    expect(ada.locator(".seen")).to_have_text("Seen")
+    for writer, text in ((grace, "Nice colours. The trick, if you want it: https://en.wikipedia.org/wiki/Binary_search"),
+                         (ada, "Halving, then. Back soon with my 1 to 100 score.")):  # each on their conversation
+        writer.get_by_label("Message").fill(text)
+        writer.get_by_role("button", name="Send").click()
+        expect(writer.locator("article.message:not(.pending)").last.locator(".body")).to_have_text(text)  # stored
+    grace.goto(server.url + "/chat/ada")
+    grace.locator("#conversation .scroller").evaluate("(box) => box.scrollTo(0, 0)")  # reads to the end: ada sees "Seen"
+    expect(ada.locator("article.message.mine").last.locator(".status")).to_have_text("Seen")
+    with closing(sqlite3.connect(pair_file(server.data_dir, "ada", "grace"), timeout=5)) as db, db:
+        db.execute("UPDATE messages SET sent_at = sent_at - ? WHERE id <= 2", (DAY_MS,))  # a day line between
     ada.goto(server.url + "/chat/grace/messages/1/report")  # grace's first message
     ada.get_by_label("Spam or advertising").check()
     ada.get_by_role("button", name="Send the report").click()
@@ -203,3 +221,22 @@ def start_game(page, base_url, board: int):
     page.get_by_label(str(board), exact=True).check()
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#game h1")).to_have_text(f"A number from 1 to {board}")
+
+
+def message_menu(message):
+    """A message's actions menu, opened with its "⋯" (shown on hover)."""
+    message.hover()
+    message.get_by_role("button", name="Actions for this message").click()
+    return message.locator(".menu")
+
+
+def conversation_menu(page):
+    """The conversation's menu (mute, block, report), opened."""
+    page.locator("#conversation .menu-button").click()
+    return page.locator("#conversation-menu")
+
+
+def account_menu(page):
+    """The account's menu in the site's header (log out, notifications), opened."""
+    page.locator("header .account-button").click()
+    return page.locator("#account-menu")

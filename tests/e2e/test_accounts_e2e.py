@@ -5,7 +5,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import account_menu, sign_up
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_sign_up_log_out_and_log_in_with_javascript_off(server, new_page):
     page = new_page(javascript=False).page
     username = unique("plain")
     sign_up(page, server.url, username)
-    page.get_by_role("button", name="Log out").click()
+    account_menu(page).get_by_role("button", name="Log out").click()
     expect(page.locator("header nav")).to_contain_text("Log in")
     page.get_by_role("link", name="Log in").first.click()
     page.get_by_label("Username").fill(username.upper())

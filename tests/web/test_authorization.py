@@ -43,7 +43,7 @@ SIGNED_IN = ("signed_in", "participant", "other", "admin", "revoked")  # a live 
 SIGNED_OUT = ("anonymous", "suspended", "guest")  # no account's session (a suspension ended sam's)
 SECRET_TEXT = "hello bob"  # in alice and bob's conversation only
 SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2",
-          "theirs": "2", "report": "0" * 20, "picture_report": "1" * 20, "invite": "x" * 22}  # fills a row's address for the route check
+          "theirs": "2", "kept": "1", "report": "0" * 20, "picture_report": "1" * 20, "invite": "x" * 22}  # fills a row's address for the route check
 
 
 @dataclass(frozen=True)
@@ -344,6 +344,16 @@ MATRIX = [
     ("POST", "/chat/bob/messages/{mine}/delete", post("/chat/bob/messages/{mine}/delete"),
      {**cookie_roles(E(404, says="no message of yours"), anonymous=E(401, says="log in"),
                      token=TOKEN_IS_ANONYMOUS_POST), "participant": E(303, location="/chat/bob")}),
+    # The page that asks before alice deletes her message (one she keeps): hers alone; carol's
+    # message of that number, in her own conversation with bob, is hers.
+    ("GET", "/chat/bob/messages/{kept}/delete", get("/chat/bob/messages/{kept}/delete"),
+     {**cookie_roles(E(404, says="no message of yours", hides=SECRET_TEXT), anonymous=LOGIN, token=LOGIN),
+      "participant": E(200, says=SECRET_TEXT), "other": E(200, says="hello carol", hides=SECRET_TEXT)}),
+    # Saying how far one read: one's own conversation only (anyone else has none with bob to read).
+    ("POST", "/chat/bob/read", post("/chat/bob/read", {"up_to": "{theirs}"}),
+     {**cookie_roles(E(303, location="/chat/bob"), anonymous=E(401, says="log in"), token=TOKEN_IS_ANONYMOUS_POST)}),
+    ("POST", "/chat/bob/mute", post("/chat/bob/mute", {"action": "bogus"}),
+     cookie_roles(E(400, says="mute or unmute"), anonymous=E(401, says="log in"), token=TOKEN_IS_ANONYMOUS_POST)),
     # Reporting bob's message in alice's conversation with him: only alice; anyone else has no
     # such message of bob's. A reason off the list: past the door, and nothing is stored.
     ("GET", "/chat/bob/messages/{theirs}/report", get("/chat/bob/messages/{theirs}/report"),
@@ -483,7 +493,8 @@ def world():
     asyncio.run(more_things())
     (mine,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'to be deleted'")
     (theirs,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'hello alice'")
-    w.ids["mine"], w.ids["theirs"] = str(mine), str(theirs)
+    (kept,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = ?", (SECRET_TEXT,))
+    w.ids["mine"], w.ids["theirs"], w.ids["kept"] = str(mine), str(theirs), str(kept)
     yield w
     w.stop()
 

@@ -39,7 +39,8 @@ async def test_scripts_load_in_order_before_htmx_starts(http_server, http_client
     body = (await Visitor(http_client, base_url).get("/")).body.decode()
     tags = re.findall(r"<script\b[^>]*>", body)
     assert [re.search(r'src="/static/([^"?]+)', tag).group(1) for tag in tags] == [
-        "vendor/htmx.min.js", "vendor/ext/hx-ws.min.js", "vendor/ext/hx-sse.min.js", "js/parlor.js"]
+        "vendor/htmx.min.js", "vendor/ext/hx-ws.min.js", "vendor/ext/hx-sse.min.js", "js/parlor.js", "js/live.js",
+        "js/composer.js", "js/conversation.js", "js/notify.js"]
     assert not [tag for tag in tags if re.search(r"\b(defer|async|type=)", tag)]
     assert body.index("<script") > body.index("</main>")  # at the end of body: the page is parsed
 

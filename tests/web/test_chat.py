@@ -68,9 +68,14 @@ async def test_messages_of_both_people_are_stored_in_the_pairs_file_in_order(hel
 async def test_a_new_message_is_unread_in_the_peers_list_until_the_conversation_is_opened(hello_sent):
     _, bob, _ = hello_sent
     listing = (await bob.get("/chat")).body.decode()
-    assert 'id="conversation-alice"' in listing and "1 unread" in listing
-    await bob.get("/chat/alice")
-    assert "unread" not in (await bob.get("/chat")).body.decode()  # opening it marked it read
+    assert 'id="conversation-alice"' in listing and '<span class="unread-count">1 unread</span>' in listing
+    # Every page bob is shown counts it: the tab's title and the Chat link's badge.
+    for page in (listing, (await bob.get("/scores")).body.decode()):
+        assert "<title>(1) " in page and '<span id="unread-total" class="badge" data-count="1">1<' in page
+    page = (await bob.get("/chat/alice")).body.decode()  # opening it marks it read
+    assert "<title>(1)" not in page and 'data-count="0"' in page
+    listing = (await bob.get("/chat")).body.decode()
+    assert 'class="unread-count"' not in listing and 'data-count="0"' in listing
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -78,7 +83,7 @@ async def test_a_message_shows_on_the_peers_page_with_its_link_made_safe(hello_s
     _, bob, _ = hello_sent
     page = (await bob.get("/chat/alice")).body.decode()
     assert "Hello Bob" in page
-    assert '<a href="https://example.org/a?b=1" rel="noopener nofollow ugc" dir="ltr">https://example.org/a?b=1</a>.' in page
+    assert '<a href="https://example.org/a?b=1" target="_blank" rel="noopener noreferrer nofollow ugc" dir="ltr">https://example.org/a?b=1</a>.' in page
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -420,7 +425,7 @@ def test_links_are_isolated_from_bidi_controls_around_them():
     from parlor.web.views.chat import linkify
 
     html = str(linkify("\u202e see https://ok.example/a.txt"))
-    assert '<a href="https://ok.example/a.txt" rel="noopener nofollow ugc" dir="ltr">https://ok.example/a.txt</a>' in html
+    assert '<a href="https://ok.example/a.txt" target="_blank" rel="noopener noreferrer nofollow ugc" dir="ltr">https://ok.example/a.txt</a>' in html
 
 
 @pytest.mark.gen_test(timeout=30)

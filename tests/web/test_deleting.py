@@ -49,8 +49,11 @@ async def test_deleting_a_message_updates_both_peoples_open_tabs_over_live(http_
         assert 'hx-swap-oob="true"' in frame["content"] and "message deleted" in frame["content"]
         assert "meant for carol" not in frame["content"]
         assert 'id="conversation-' in frame["content"]  # it was the newest: the list row too
+    # It was unread: bob's count of it is gone with it, in his list and in his total.
+    assert 'class="unread-count"' not in pushed["bob"][0]["content"] and 'data-count="0"' in pushed["bob"][0]["content"]
     polled = json.loads((await bob.get(f"/poll?after={cursor}&timeout=0")).body)
-    assert [(e["kind"], e["data"]) for e in polled["events"]] == [("deleted", {"peer": "alice", "message_id": 1})]
+    assert [(e["kind"], e["data"]) for e in polled["events"]] == [("deleted", {"peer": "alice", "message_id": 1,
+                                                                               "unread": 0})]
     close_tabs(tabs)
 
 

@@ -398,11 +398,15 @@ async def test_presence_and_read_markers_are_pushed_live(http_server, http_clien
         {"content": '<span id="presence-bob" class="presence online" hx-swap-oob="true">online</span>'}]
     page, pushed = await pushes(tabs, bob.get("/chat/alice"), {"alice": 1, "bob": 1})  # bob reads it
     assert 'id="presence-alice" class="presence online"' in page.body.decode()
-    (frame,) = pushed["alice"]
-    assert frame["kind"] == "read" and '<p id="seen-alice_bob" class="seen" hx-swap-oob="true">Seen</p>' == frame["content"]
-    (frame,) = pushed["bob"]  # bob's other tabs drop the unread mark
-    assert frame["kind"] == "read" and 'id="conversation-alice"' in frame["content"] and "unread" not in frame["content"].replace('class="conversation"', "")
-    assert "Seen" in (await alice.get("/chat/bob")).body.decode()
+    (frame,) = pushed["alice"]  # alice's messages up to it are "Seen"
+    assert frame["kind"] == "read"
+    assert frame["content"] == '<data id="seen-alice_bob" class="seen-up-to" value="1" hidden hx-swap-oob="true"></data>'
+    (frame,) = pushed["bob"]  # bob's other tabs drop the unread mark, and his unread total is 0
+    assert frame["kind"] == "read" and 'id="conversation-alice"' in frame["content"]
+    assert 'class="unread-count"' not in frame["content"]
+    assert '<span id="unread-total" class="badge" data-count="0" hx-swap-oob="true">0<' in frame["content"]
+    page = (await alice.get("/chat/bob")).body.decode()
+    assert 'class="message mine seen"' in page and '<span class="status">Seen</span>' in page
     bob_tab = tabs.pop("bob")
 
     async def bob_leaves():

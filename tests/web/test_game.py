@@ -18,15 +18,19 @@ async def test_a_whole_game_without_javascript(http_server, http_client, base_ur
     earlier = await play_games(visitor, MIN_GAMES - 1)  # the board ranks players from MIN_GAMES games
     game_id = await start_game(visitor, 10)
     secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
-    wrong = 1 if secret != 1 else 10
+    wrong, other = [n for n in (1, 10, 2) if n != secret][:2]
     response = await visitor.post(f"/games/{game_id}/guesses", {"guess": str(wrong)})
     assert response.code == 303 and response.headers["Location"] == f"/games/{game_id}"
     page = (await visitor.get(f"/games/{game_id}")).body.decode()
     assert f'<span class="value">{wrong}</span> <span class="word">{"higher" if wrong < secret else "lower"}</span>' in page
-    await visitor.post(f"/games/{game_id}/guesses", {"guess": str(wrong)})  # a repeat counts too
+    repeated = await visitor.post(f"/games/{game_id}/guesses", {"guess": str(wrong)})  # refused, not counted
+    assert repeated.code == 409 and f"You already guessed {wrong}" in repeated.body.decode()
+    await visitor.post(f"/games/{game_id}/guesses", {"guess": str(other)})
     await visitor.post(f"/games/{game_id}/guesses", {"guess": str(secret)})
     page = (await visitor.get(f"/games/{game_id}")).body.decode()
     assert "Correct! You found it in 3 guesses." in page
+    again = re.search(r'<form id="again-form"[^>]*action="/games">.*?</form>', page, re.S).group(0)
+    assert '<input type="hidden" name="max" value="10">' in again and "Play again" in again  # the same board
     assert 'id="claim-form"' in page  # a guest names themself for the board
     claimed = await visitor.post(f"/games/{game_id}/name", {"name": "  Sam the guest "})
     assert claimed.code == 303
@@ -101,17 +105,19 @@ async def test_a_game_only_starts_on_a_configured_board(http_server, http_client
 
 
 @pytest.mark.gen_test
-async def test_the_guests_running_game_is_still_playable_after_login(http_server, http_client, base_url):
+async def test_the_guests_running_game_is_still_playable_after_login(http_server, http_client, base_url,
+                                                                    redis_sync):
     await Visitor(http_client, base_url).sign_up("returning")
     visitor = Visitor(http_client, base_url)
     game_id = await start_game(visitor, 100)
-    await visitor.post(f"/games/{game_id}/guesses", {"guess": "50"})
+    below = redis_sync.hget(f"game:{game_id}", "secret") != "1"
+    await visitor.post(f"/games/{game_id}/guesses", {"guess": "1" if below else "100"})  # a wrong guess
     old_session = visitor.cookies["parlor_session"]
     assert (await visitor.log_in("returning")).code == 303
     assert visitor.cookies["parlor_session"] != old_session
     home = (await visitor.get("/")).body.decode()
     assert f'href="/games/{game_id}"' in home  # listed among the games in progress
-    await play_to_win(visitor, game_id, 100)
+    await play_to_win(visitor, game_id, 100, low=2 if below else 1, high=100 if below else 99)
     page = (await visitor.get(f"/games/{game_id}")).body.decode()
     assert "Correct!" in page and 'id="claim-form"' in page  # it counts for the guests, as it began
 

@@ -177,37 +177,32 @@ async def test_a_message_sent_over_the_socket_is_stored_once_pushed_and_answered
     _, pushed = await pushes(tabs, tabs["alice"].write_message(send), {"bob": 1, "alice": 2})
     (to_bob,) = pushed["bob"]
     assert to_bob["kind"] == "message" and "over the socket" in to_bob["content"]
-    event, answer = sorted(pushed["alice"], key=lambda f: "id" not in f)  # her own event, and the form
-    assert "over the socket" in event["content"]
-    form = answer["content"]
-    assert form.startswith('<form id="send-form"') and 'hx-swap-oob="true"' in form
-    assert "form-error" not in form and "></textarea>" in form  # empty, ready for the next one
-    new_id = re.search(r'name="client_id" value="([^"]+)"', form).group(1)
-    assert new_id != "client-0000001"
+    event, answer = sorted(pushed["alice"], key=lambda f: "id" not in f)  # her own event, and the answer
+    assert "over the socket" in event["content"] and 'data-client-id="client-0000001"' in event["content"]
+    assert answer["content"] == '<span id="send-state-client-0000001" class="status" hx-swap-oob="true">Sent</span>'
     assert pair_messages(config.data_dir, "alice", "bob", SENT) == [("alice", "over the socket", "client-0000001")]
     # The same frame again (a page that resent it): stored once, pushed once (bob gets nothing
     # more), answered again.
     _, pushed = await pushes(tabs, tabs["alice"].write_message(send), {"alice": 1})
-    assert "></textarea>" in pushed["alice"][0]["content"]
+    assert pushed["alice"][0]["content"] == answer["content"]
     assert pair_messages(config.data_dir, "alice", "bob", SENT) == [("alice", "over the socket", "client-0000001")]
     close_tabs(tabs)
 
 
 @pytest.mark.parametrize("body, refusal", [
-    ("x" * 4001, "A message is at most 4000 characters"),
+    ("x" * 4001, "A message is at most 4000 characters; this one has 4001."),
     ("   ", "Write a message or attach a picture."),
 ])
 @pytest.mark.gen_test(timeout=30)
-async def test_a_refused_send_over_the_socket_answers_with_the_reason_and_keeps_the_text(
+async def test_a_refused_send_over_the_socket_answers_with_the_reason(
         http_server, http_client, base_url, app, config, body, refusal):
     alice, bob = Visitor(http_client, base_url), Visitor(http_client, base_url)
     await alice.sign_up("alice")
     await bob.sign_up("bob")
     tabs = await open_tabs(app, {"alice": alice})
     _, pushed = await pushes(tabs, tabs["alice"].write_message(send_frame("bob", body, "client-0000002")), {"alice": 1})
-    form = pushed["alice"][0]["content"]
-    assert 'class="form-error"' in form and refusal in form
-    assert f">{body}</textarea>" in form
+    assert pushed["alice"][0]["content"] == (
+        f'<span id="send-state-client-0000002" class="status failed" role="alert" hx-swap-oob="true">Not sent: {refusal}</span>')
     assert not pair_messages(config.data_dir, "alice", "bob", SENT)
     close_tabs(tabs)
 
@@ -233,7 +228,8 @@ async def test_a_send_over_the_socket_goes_through_blocks_like_a_post(http_serve
 @pytest.mark.parametrize("frame", [
     "hello", "{", "[]", "null", '{"to": 5, "body": "x"}', '{"body": "no one to"}',
     '{"to": "bob", "body": ["x"]}', '{"to": "bob", "body": "x", "client_id": 7}',
-    "[" * 30_000, '{"a":' * 10_000,
+    "[" * 30_000, '{"a":' * 10_000, '{"to": "bob", "up_to": "x"}', '{"to": "bob", "up_to": {"a": 1}}',
+    '{"to": ["bob"], "up_to": "1"}',
 ])
 @pytest.mark.gen_test(timeout=30)
 async def test_frames_that_are_not_a_send_are_ignored_and_the_socket_stays(
@@ -247,8 +243,8 @@ async def test_frames_that_are_not_a_send_are_ignored_and_the_socket_stays(
         await tabs["alice"].write_message(frame)
         await tabs["alice"].write_message(send_frame("bob", "still here", "client-0000005"))
 
-    _, pushed = await pushes(tabs, garbage_then_a_send(), {"alice": 2})  # her own message, and the form
-    assert any('id="send-form"' in f["content"] and "form-error" not in f["content"] for f in pushed["alice"])
+    _, pushed = await pushes(tabs, garbage_then_a_send(), {"alice": 2})  # her own message, and its state
+    assert any('id="send-state-client-0000005"' in f["content"] and "failed" not in f["content"] for f in pushed["alice"])
     assert pair_messages(config.data_dir, "alice", "bob", SENT) == [("alice", "still here", "client-0000005")]
     close_tabs(tabs)
 

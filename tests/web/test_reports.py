@@ -1,5 +1,5 @@
 """Reports: "Report" on each of the peer's messages (on the page and on the pushed copy, whose one
-render serves both people) and "Report this person" on a conversation; a report keeps a copy of the
+render serves both people) and "Report <name>" (in its menu) on a conversation; a report keeps a copy of the
 message and the 5 before it (which outlives the message), admins see open reports newest first and
 dismiss them or act (delete the message, suspend the author); the reporter is told it was received,
 never what was done; reports are rate-limited and expire."""
@@ -14,13 +14,13 @@ from parlor.infra.config import Rate
 from tests.helpers import Visitor, admin_visitor, close_tabs, next_frame, open_tabs, pushes, send_message, users
 from tests.web.test_chat import picture
 
-REPORT_LINK_RE = re.compile(r'<a class="report" href="(/chat/([a-z0-9-]+)/messages/(\d+)/report)">Report</a>')
+REPORT_LINK_RE = re.compile(r'<a class="report" href="(/chat/([a-z0-9-]+)/messages/(\d+)/report)">Report…</a>')
 
 
 def message_ids(page: str) -> dict[str, int]:
     """The id of each message on a conversation page, by its text."""
     return {body: int(id_) for id_, body in
-            re.findall(r'data-id="(\d+)" data-author="[^"]+">.*?<p class="body">([^<]*)</p>', page, re.S)}
+            re.findall(r'data-id="(\d+)" data-author="[^"]+"[^>]*>.*?<p class="body">([^<]*)</p>', page, re.S)}
 
 
 async def report(visitor: Visitor, path: str, reason: str = "harassment", text: str = ""):
@@ -37,7 +37,7 @@ async def test_report_is_on_the_peers_messages_and_its_pushed_copy_links_the_rea
     pushed = (await next_frame(socket))["content"]  # the one render both people get
     (href, author, message_id), = REPORT_LINK_RE.findall(pushed)
     assert author == "alice" and href == f"/chat/alice/messages/{message_id}/report"  # bob's view of it
-    assert f'action="/chat/bob/messages/{message_id}/delete"' in pushed  # Delete stays alice's
+    assert f'href="/chat/bob/messages/{message_id}/delete"' in pushed  # Delete stays alice's
     socket.close()
     form = await bob.get(href)
     assert form.code == 200 and "you again" in form.body.decode() and 'name="reason"' in form.body.decode()
@@ -45,7 +45,7 @@ async def test_report_is_on_the_peers_messages_and_its_pushed_copy_links_the_rea
     # On the page, rendered for its viewer: Report on the peer's messages only.
     page = (await bob.get("/chat/alice")).body.decode()
     assert [link[1] for link in REPORT_LINK_RE.findall(page)] == ["alice"]
-    assert 'href="/chat/alice/report">Report this person</a>' in page
+    assert 'href="/chat/alice/report">Report alice</a>' in page
     own = message_ids(page)["words of bob"]
     assert (await bob.get(f"/chat/alice/messages/{own}/report")).code == 404  # not your own
     carol, = await users(app, http_client, base_url, "carol")

@@ -2,8 +2,9 @@
 -- rate limit, count it, answer it, and finish the game when it is right or when it reaches the
 -- guess limit. A win also counts in its board's histogram and in the player's own (their keys
 -- are made here, as counts_key/player_counts_key name them: the board is only known here, from
--- the game). Returns {result, count, status}, or why not: {'missing'}, {'finished', status},
--- {'range', max}, {'slow', ms to wait}.
+-- the game). A number already guessed is refused and not counted (nor charged to the rate
+-- limit). Returns {result, count, status}, or why not: {'missing'}, {'finished', status},
+-- {'range', max}, {'repeat', the answer it had}, {'slow', ms to wait}.
 --- @include "../../lua/_gcra.lua"
 local game, guesses, player_games, history, guess_bucket = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local value, player, now_ms, max_guesses, game_ttl, game_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -16,6 +17,9 @@ if not g[1] or g[1] ~= player then return {'missing'} end
 if g[2] ~= 'playing' then return {'finished', g[2]} end
 local guess, max = tonumber(value), tonumber(g[4])
 if guess < 1 or guess > max then return {'range', g[4]} end
+for _, answered in ipairs({'h', 'l'}) do  -- a right guess ends the game, so only these can repeat
+  if redis.call('LPOS', guesses, value .. ':' .. answered) then return {'repeat', answered} end
+end
 local allowed, wait = bucket(guess_bucket, limit_count, limit_ms)
 if allowed == false then return {'slow', tostring(wait)} end
 charge(guess_bucket, allowed)

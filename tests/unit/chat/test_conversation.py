@@ -27,20 +27,21 @@ def files(tmp_path, io_loop):
 
 
 @pytest.mark.gen_test
-async def test_a_send_returns_the_stored_message_and_the_readers_unread_count(files):
+async def test_a_send_returns_the_stored_message_and_both_peoples_unread_counts(files):
     async with files.conversation("alice", "bob", create=True) as chat:
         before = now_ms()
         first, created, unread = await chat.add("alice", "hi", "c1", None, reader="bob")
-        assert created and unread == 1 and before <= first.sent_ms <= now_ms()
+        assert created and unread == {"bob": 1, "alice": 0} and before <= first.sent_ms <= now_ms()
         assert first == Message(first.id, "alice", "text", "hi", first.sent_ms, "c1")
         await chat.add("alice", "there", "c2", None, reader="bob")
         again, created, unread = await chat.add("alice", "hi (resent)", "c1", None, reader="bob")
-        assert (again, created, unread) == (first, False, 2)  # the first send stands
+        assert (again, created, unread) == (first, False, {"bob": 2, "alice": 0})  # the first send stands
         shown, created, unread = await chat.add("bob", "", "p1", picture(1), reader="alice")
-        assert created and unread == 1 and (shown.author, shown.kind, shown.image_id) == ("bob", "image", 1)
+        assert created and unread == {"alice": 1, "bob": 2}  # writing reads nothing: a page says what it showed
+        assert (shown.author, shown.kind, shown.image_id) == ("bob", "image", 1)
         assert (shown.width, shown.height, shown.client_id) == (3, 2, "p1")
         resent, created, unread = await chat.add("bob", "", "p1", picture(2), reader="alice")
-        assert (resent, created, unread) == (shown, False, 1)
+        assert (resent, created, unread) == (shown, False, {"alice": 1, "bob": 2})
         assert await chat.image(2) is None  # the resent picture was not kept
         assert await chat.image(1) == ("image/webp", b"picture 1")
         assert await chat.image(1, thumbnail=True) == ("image/png", b"thumbnail 1")

@@ -25,16 +25,18 @@ from parlor.game.ranking import HISTORY_LENGTH, MIN_GAMES, forfeit_guesses
 from parlor.infra.config import Rate
 from parlor.refusals import Refused
 from parlor.safety import Safety
-from tests.unit.game.playing import NAME_RULE, nobody, win
+from tests.unit.game.playing import BIG_BOARD, NAME_RULE, nobody, win
+
 
 NOT_A_NUMBER = "A guess is a whole number written with the digits 0–9, nothing else."
 
 
-async def guess_wrong(games, redis_sync, game_id, times, user):
-    """Guess wrong `times` times as player p1; returns the secret."""
+async def guess_wrong(games, redis_sync, game_id, times, user, player="p1"):
+    """Guess wrong `times` times, a different number each time; returns the secret."""
     secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
+    wrong = (n for n in range(1, BIG_BOARD + 1) if n != secret)
     for _ in range(times):
-        await games.guess(game_id, "p1", str(1 if secret != 1 else 2), user)
+        await games.guess(game_id, player, str(next(wrong)), user)
     return secret
 
 
@@ -67,14 +69,14 @@ async def test_the_secret_is_in_range_and_the_game_is_only_its_players(games, re
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_game_reaching_1000_guesses_ends_as_a_forfeit(games, redis_sync):
-    game_id = await games.start("p1", 100, address="198.51.100.1")
+    game_id = await games.start("p1", BIG_BOARD, address="198.51.100.1")
     secret = await guess_wrong(games, redis_sync, game_id, MAX_GUESSES - 1, None)
-    game = await games.guess(game_id, "p1", str(1 if secret != 1 else 2), None)
+    game = await games.guess(game_id, "p1", str(BIG_BOARD if secret != BIG_BOARD else BIG_BOARD - 1), None)
     assert game.status == "unranked" and game.count == MAX_GUESSES
     with pytest.raises(Refused) as over:
         await games.guess(game_id, "p1", str(secret), None)
     assert over.value.kind == "conflict"
-    assert redis_sync.lrange("recent:100:a:198.51.100.1", 0, -1) == [f"{game_id}:0"]  # still a forfeit
+    assert redis_sync.lrange(f"recent:{BIG_BOARD}:a:198.51.100.1", 0, -1) == [f"{game_id}:0"]  # still a forfeit
     assert '"status":"unranked"' in redis_sync.lindex("history:g:p1", 0)
 
 
@@ -119,11 +121,29 @@ async def test_the_standing_comes_with_the_win_that_first_changes_a_board_and_no
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_right_answer_on_the_1000th_guess_is_still_a_forfeit(games, redis_sync):
-    game_id = await games.start("p1", 100, user="alice")
+    game_id = await games.start("p1", BIG_BOARD, user="alice")
     secret = await guess_wrong(games, redis_sync, game_id, MAX_GUESSES - 1, "alice")
     game = await games.guess(game_id, "p1", str(secret), "alice")
     assert game.status == "unranked"
-    assert redis_sync.lrange("recent:100:u:alice", 0, -1) == [f"{game_id}:0"]
+    assert redis_sync.lrange(f"recent:{BIG_BOARD}:u:alice", 0, -1) == [f"{game_id}:0"]
+
+
+@pytest.mark.gen_test
+async def test_a_number_already_guessed_is_refused_and_not_counted(games, redis_sync):
+    game_id = await games.start("p1", 100)
+    secret = int(redis_sync.hget(f"game:{game_id}", "secret"))
+    low = 1 if secret != 1 else 2  # a wrong guess, and which way the secret lies from it
+    await games.guess(game_id, "p1", str(low), None)
+    for again in (str(low), "0" + str(low)):  # written another way, it is the same number
+        with pytest.raises(Refused) as repeated:
+            await games.guess(game_id, "p1", again, None)
+        assert repeated.value.kind == "conflict"
+        assert f"already guessed {low}" in repeated.value.message
+        assert ("higher" if secret > low else "lower") in repeated.value.message
+    game = await games.load(game_id, "p1")
+    assert game.count == 1 and game.status == "playing"
+    assert game.remaining == ((low + 1, 100) if secret > low else (1, low - 1))  # where it can still be
+    assert (await games.guess(game_id, "p1", str(secret), None)).status == "won"
 
 
 @pytest.mark.gen_test
@@ -143,10 +163,8 @@ async def test_one_open_game_per_board_and_player(games, redis_sync):
 async def test_every_win_counts_in_its_boards_histogram_and_the_players_own(games, redis_sync):
     async def win(player, user, wrong):
         game_id = await games.start(player, 100)
-        secret = redis_sync.hget(f"game:{game_id}", "secret")
-        for _ in range(wrong):
-            await games.guess(game_id, player, "1" if secret != "1" else "2", user)
-        return await games.guess(game_id, player, secret, user)
+        secret = await guess_wrong(games, redis_sync, game_id, wrong, user, player)
+        return await games.guess(game_id, player, str(secret), user)
 
     await win("p1", "alice", 2)  # three guesses
     await win("p1", "alice", 2)  # three again: a worse-or-equal game, off the board but counted
@@ -264,17 +282,18 @@ async def test_each_game_has_its_own_guess_budget(redis_url, redis_sync, io_loop
     games = Games(client, Leaderboards(client, (100,)), guess_limit=Rate(2, 60), safety=Safety.unlimited(client))
     first, second = await games.start("p1", 100), await games.start("p2", 100)
     secret = redis_sync.hget(f"game:{first}", "secret")
-    wrong = "1" if secret != "1" else "2"
+    wrong = (str(n) for n in range(1, 101) if str(n) != secret)  # a repeat would not be counted
     for _ in range(2):
-        await games.guess(first, "p1", wrong, None)
+        await games.guess(first, "p1", next(wrong), None)
     with pytest.raises(Refused) as refused:
-        await games.guess(first, "p1", wrong, None)
+        await games.guess(first, "p1", next(wrong), None)
     assert refused.value.kind == "too_many" and refused.value.retry_after == 30  # one more every 30 s
     assert str(refused.value) == "Too many guesses at once. Wait 30 seconds and guess again."
     assert 0 < redis_sync.pttl(f"rate:guesses:{first}") <= 60_000
-    other_wrong = "1" if redis_sync.hget(f"game:{second}", "secret") != "1" else "2"
+    other_secret = redis_sync.hget(f"game:{second}", "secret")
+    other_wrong = (str(n) for n in range(1, 101) if str(n) != other_secret)
     for _ in range(2):
-        await games.guess(second, "p2", other_wrong, None)  # the other game's budget is untouched
+        await games.guess(second, "p2", next(other_wrong), None)  # the other game's budget is untouched
     assert redis_sync.hget(f"game:{first}", "count") == "2"
     await client.aclose()
 

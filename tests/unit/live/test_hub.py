@@ -7,7 +7,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from parlor.live.events import Event, EventLog, Reload, stream_key
+from parlor.live.events import TALLY_MARK, Event, EventLog, Reload, stream_key
 from parlor.live.hub import Hub
 from parlor.live.listener import Listener
 from parlor.live.presence import ONLINE_KEY, Presence, conns_key, presence_key
@@ -198,6 +198,44 @@ async def test_another_process_gets_one_notice_per_publication_with_its_users_ev
     assert [event[0] for event in json.loads(notices[0]["data"])] == ids
     await listener.stop()
     await watch.aclose()
+
+
+@pytest.mark.gen_test
+async def test_counts_are_set_with_their_events_and_a_tally_shows_each_users_total(client, redis_sync):
+    one, two = make_hub(client), make_hub(client)
+    listener = Listener(client, {two.events_channel: two.on_events}, on_resubscribe=two.resync)
+    listener.start()
+    await until(lambda: listener.subscribed)
+    alice_here, alice_there, bob_here = FakeSocket(), FakeSocket(), FakeSocket()
+    await one.join(alice_here, "alice")
+    await two.join(alice_there, "alice")
+    await one.join(bob_here, "bob")
+    redis_sync.hset("unread:alice", "carol", 2)
+    badge = f'<b data-count="{TALLY_MARK}">{TALLY_MARK}</b>'
+    ids = await one.publish([("alice", "message", "<p>from bob</p>" + badge, {}), ("bob", "message", "<p>mine</p>", {})],
+                            counts=[("unread:alice", "bob", 3), ("unread:bob", "alice", 0)],
+                            tallies={"alice": "unread:alice"}, guard=("published:alice_bob", 1))
+    assert redis_sync.hgetall("unread:alice") == {"carol": "2", "bob": "3"}
+    assert alice_here.texts() == ['<p>from bob</p><b data-count="5">5</b>']  # this process, at once
+    await until(lambda: alice_there.texts() == alice_here.texts())  # another process, by its notice
+    assert bob_here.texts() == ["<p>mine</p>"]  # no tally: as it was given
+    stored = redis_sync.xrange(stream_key("alice"), ids[0], ids[0])[0][1]["h"]
+    assert stored == alice_here.texts()[0]  # a page resuming later reads the same total
+    await one.publish([("alice", "read", badge, {})], counts=[("unread:alice", "bob", 0)], tallies={"alice": "unread:alice"})
+    assert redis_sync.hgetall("unread:alice") == {"carol": "2"} and alice_here.texts()[-1] == '<b data-count="2">2</b>'
+    # A guard that skips a publication skips its counts too.
+    assert await one.publish([("alice", "message", badge, {})], counts=[("unread:alice", "bob", 9)],
+                             tallies={"alice": "unread:alice"}, guard=("published:alice_bob", 1)) == []
+    assert redis_sync.hgetall("unread:alice") == {"carol": "2"}
+    # Publications made at once go in one call, each with its own keys and arguments.
+    await asyncio.gather(*(one.publish([("alice", "message", badge, {}), ("bob", "message", badge, {})],
+                                       counts=[("unread:alice", f"p{n}", n), ("unread:bob", f"p{n}", 10 * n)],
+                                       tallies={"alice": "unread:alice", "bob": "unread:bob"}, listed=[("list", f"p{n}", n)])
+                           for n in (1, 2, 3)))
+    assert redis_sync.hgetall("unread:bob") == {"p1": "10", "p2": "20", "p3": "30"}
+    assert alice_here.texts()[-1] == '<b data-count="8">8</b>' and bob_here.texts()[-1] == '<b data-count="60">60</b>'
+    assert redis_sync.zrange("list", 0, -1) == ["p1", "p2", "p3"]
+    await listener.stop()
 
 
 @pytest.mark.gen_test
