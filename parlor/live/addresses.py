@@ -7,7 +7,8 @@ behind one address still fits (the numbers and their reasons: --max-connections-
 Each process counts its own connections per address in `live-from:<address>` (a hash: process ->
 count, anonymous count, when its claim lapses), renews its claims with the presence heartbeat and
 drops them at shutdown; a process that dies stops renewing, and the next join from that address
-drops its counts.
+drops its counts. Joins and leaves change the counts in Redis one by one (a renewal writes no
+count unless the claim lapsed), so connections opening at once are all counted.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class AddressCounts:
         self._process = process
         self.limit, self.anonymous_limit = limit, anonymous_limit  # 0: no limit
         self._held: dict[str, list[int]] = {}  # address -> [connections, of them anonymous]
-        self._scripts = register_scripts(redis, __package__, "address_join", "address_held")
+        self._scripts = register_scripts(redis, __package__, "address_join", "address_leave", "address_held")
 
     @property
     def counting(self) -> bool:
@@ -66,7 +67,7 @@ class AddressCounts:
         held[1] -= anonymous
         if held[0] <= 0:
             del self._held[address]
-        await self._set([address], {address: held})
+        await self._scripts.address_leave(keys=[address_key(address)], args=[self._process, 1 if anonymous else 0])
 
     async def renew(self) -> None:
         """Renew this process's claims on the addresses it holds connections from."""

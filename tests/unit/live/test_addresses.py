@@ -35,3 +35,21 @@ async def test_connections_from_an_address_count_on_every_process_and_a_dead_one
     assert redis_sync.hgetall(address_key("198.51.100.7")) == {}  # the dead one's dropped, the other's left
     await one.renew()  # a process that was only slow puts its counts back
     assert redis_sync.hget(address_key("198.51.100.7"), "process-1") == "2"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_renewal_or_a_leave_never_undoes_a_join_still_on_its_way_back(client, redis_sync):
+    """Streams opening at once: Redis has counted a join whose answer the process has not read
+    yet when the heartbeat renews, or another connection leaves. Neither may write the process's
+    own, smaller tally over Redis's count (500 streams at once got 109 in past a cap of 60)."""
+    counts = AddressCounts(client, "process-1", 0, 3)
+    for _ in range(2):
+        await counts.join("198.51.100.7", anonymous=True)
+    in_flight = AddressCounts(client, "process-1", 0, 3)  # the same process: a join not yet heard back
+    await in_flight.join("198.51.100.7", anonymous=True)
+    await counts.renew()
+    await counts.leave("198.51.100.7", anonymous=True)
+    assert redis_sync.hget(address_key("198.51.100.7"), "process-1:anonymous") == "2"
+    await counts.join("198.51.100.7", anonymous=True)  # the third
+    with pytest.raises(Refused, match="without an account"):
+        await counts.join("198.51.100.7", anonymous=True)  # a fourth is one too many
