@@ -17,7 +17,8 @@ from parlor.chat.conversation import PAGE_SIZE
 from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key
 from parlor.chat.delivery import MessageDelivery, readers, receives_pushes
 from parlor.chat.images import process_image
-from parlor.chat.pair_file import Message, StorageFailed, pair_key
+from parlor.chat.message_actions import NOT_STORED, MessageActions, checked_text
+from parlor.chat.pair_file import Message, Quote, StorageFailed, pair_key
 from parlor.chat.mutes import mutes_key
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.pair_locks import PairLocks
@@ -28,14 +29,12 @@ from parlor.safety import UNDELIVERABLE, Safety
 
 log = logging.getLogger("parlor.chat")
 
-MAX_MESSAGE_CHARS = 4000  # a long paragraph; anything longer is a paste, better sent as a file
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # made by the send form; resends reuse it
 LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
 HISTORY_PAGE = 1000  # messages per /get_message_history answer at most: ~4 MB of the longest; before= pages
+REPLIED_GONE = "There is no message with that number to reply to here (it may have been deleted)."
 PUBLISHED_CACHE = 10_000  # pairs whose last published message this process remembers
 MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
-NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
-              "Nothing was stored; please try again later.")
 
 
 class Chat:
@@ -57,6 +56,7 @@ class Chat:
         # pair -> the newest message id this process published: when the next message is the one
         # right after it, nothing can be missing and the marker need not be read (one round trip)
         self._published: dict[str, int] = {}
+        self.actions = MessageActions(logs, delivery, self._in_order, self._check_send)  # react, edit
 
     async def peer(self, me: str, raw_peer: str) -> str:
         """The canonical name of someone `me` can talk to: Refused not_found if no such user, invalid if `me`."""
@@ -73,13 +73,10 @@ class Chat:
         return peer
 
     async def send(self, me: str, peer: str, body: str | None, client_id: str | None,
-                   image_bytes: bytes | None = None) -> tuple[Message, bool]:
-        """Store a message from `me` to `peer` (once per client_id); returns it and whether it is new."""
-        text = (body or "").strip()
-        if not text and not image_bytes:
-            raise Refused("invalid", "Write a message or attach a picture.")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise Refused("invalid", f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
+                   image_bytes: bytes | None = None, reply_to: int | None = None) -> tuple[Message, bool]:
+        """Store a message from `me` to `peer` (once per client_id), a reply to message `reply_to`
+        if given; returns it and whether it is new."""
+        text = checked_text(body, bool(image_bytes))
         if client_id is not None and not CLIENT_ID_RE.fullmatch(client_id):
             raise Refused("invalid", "The form was damaged; reload the page and send again.")
         await self._check_send(me, peer, bool(image_bytes))
@@ -90,7 +87,11 @@ class Chat:
             await self._mark_new_pair(me, peer)
             try:
                 async with self.logs.conversation(me, peer, create=True) as conversation:
-                    message, created, unread = await conversation.add(me, text, client_id, image, reader=peer)
+                    quote = None if reply_to is None else await conversation.quote(reply_to)
+                    if reply_to is not None and (quote is None or quote.deleted):
+                        raise Refused("not_found", REPLIED_GONE)
+                    message, created, unread = await conversation.add(me, text, client_id, image, reader=peer,
+                                                                      quote=quote)
             except StorageFailed as e:
                 log.error("a message from %s to %s was not stored: %s", me, peer, e)
                 raise Refused("unavailable", NOT_STORED) from None
@@ -281,6 +282,15 @@ class Chat:
         """One message of the pair's conversation, to one of the pair only."""
         async with self.logs.conversation(me, peer) as conversation:
             return await conversation.message(message_id) if conversation else None
+
+    async def quote(self, me: str, peer: str, message_id: int) -> Quote:
+        """How a reply of `me`'s would quote a message of our conversation; Refused not_found if
+        there is none with that id, or it was deleted."""
+        async with self.logs.conversation(me, peer) as conversation:
+            quote = await conversation.quote(message_id) if conversation else None
+        if quote is None or quote.deleted:
+            raise Refused("not_found", REPLIED_GONE)
+        return quote
 
     async def block(self, me: str, peer: str) -> None:
         """`me` blocks `peer` (Safety.block): their conversation leaves `me`'s list, and its

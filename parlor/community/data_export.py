@@ -80,6 +80,12 @@ def _message_row(message: Message) -> dict:
            "sent_at": iso_time(message.sent_ms)}
     if message.deleted:
         row["deleted_at"] = iso_time(message.deleted_ms)
+    if message.reply_to is not None:
+        row["reply_to"] = message.reply_to
+    if message.edited_ms is not None:
+        row["edited_at"] = iso_time(message.edited_ms)  # the text before it is not kept anywhere
+    if message.reactions:
+        row["reactions"] = [{"emoji": r.emoji, "users": list(r.users)} for r in message.reactions]
     return row
 
 
