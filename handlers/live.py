@@ -164,11 +164,11 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
         sent = sent_message(fields)
         if sent is None:
             return
-        raw_peer, body, client_id = sent
+        raw_peer, body, client_id, reply_to = sent
         chat = self.application.chat
         try:
             peer = await chat.peer(self.current_user, raw_peer)
-            await chat.send(self.current_user, peer, body, client_id)
+            await chat.send(self.current_user, peer, body, client_id, reply_to=reply_to)
         except Refused as e:
             self.answer(client_id, str(e))
         except StorageFailed:
@@ -242,12 +242,17 @@ def page_form(frame: str | bytes) -> dict | None:
     return fields if isinstance(fields, dict) else None
 
 
-def sent_message(fields: dict) -> tuple[str, str, str | None] | None:
-    """(to, body, client_id) of the send form's fields, or None if they are not that form's."""
+def sent_message(fields: dict) -> tuple[str, str, str | None, int | None] | None:
+    """(to, body, client_id, reply_to) of the send form's fields, or None if they are not that
+    form's (reply_to, the message answered, is empty or a message number)."""
     to, body, client_id = fields.get("to"), fields.get("body", ""), fields.get("client_id")
     if not isinstance(to, str) or not isinstance(body, str) or not isinstance(client_id, (str, type(None))):
         return None
-    return to, body, client_id
+    raw_reply = fields.get("reply_to") or ""
+    reply_to = whole_number(raw_reply, 1, MAX_WHOLE_NUMBER) if isinstance(raw_reply, str) else None
+    if raw_reply and reply_to is None:
+        return None
+    return to, body, client_id, reply_to
 
 
 class SseConnection:

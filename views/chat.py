@@ -77,12 +77,24 @@ def send_state(client_id: str | None, error: str | None = None) -> str:
 
 
 def message_json(message: Message, peer: str) -> dict:
-    """A message as API clients see it; `peer` is the other person of the viewer's pair."""
+    """A message as API clients see it; `peer` is the other person of the viewer's pair. A reply,
+    an edit and reactions add their fields (reply_to, edited_at, reactions) only when there are."""
     body = {"id": message.id, "author": message.author, "kind": message.kind, "body": message.body,
             "sent_at": iso_time(message.sent_ms)}
     if message.image_id is not None:
         body["image"] = f"/chat/{peer}/images/{message.image_id}"
+    if message.reply_to is not None:
+        body["reply_to"] = message.reply_to
+    if message.edited_ms is not None:
+        body["edited_at"] = iso_time(message.edited_ms)
+    if message.reactions:
+        body["reactions"] = reactions_json(message)
     return body
+
+
+def reactions_json(message: Message) -> list[dict]:
+    """A message's reactions as API clients and the data download see them."""
+    return [{"emoji": r.emoji, "users": list(r.users)} for r in message.reactions]
 
 
 class ChatViews:
@@ -95,6 +107,7 @@ class ChatViews:
         self._seen = templates.get_template("partials/_seen.html")
         self._badge = templates.get_template("partials/_nav_badge.html")
         self._muted = templates.get_template("partials/_muted.html")
+        self._reactions = templates.get_template("partials/_reactions.html")
 
     def message(self, message: Message, me: str | None, peer: str, pair: str) -> str:
         """A new message as `me` sees it, at the end of the conversation (me None: as both see a text)."""
@@ -117,9 +130,13 @@ class ChatViews:
         """The Chat link's unread badge, its number left for the event's tally (TALLY_MARK)."""
         return self._badge.render(badge_id="unread-total", count=Markup(TALLY_MARK), label="unread", oob=True)
 
-    def deleted(self, message: Message, me: str, peer: str, pair: str) -> str:
-        """A deleted message as `me` sees it, swapped over the old one."""
+    def replaced(self, message: Message, me: str, peer: str, pair: str) -> str:
+        """A deleted or edited message as `me` sees it, swapped over the old one."""
         return self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True)
+
+    def reactions(self, message: Message, me: str, peer: str, pair: str) -> str:
+        """A message's reactions as `me` sees them (theirs pressed), swapped in place."""
+        return self._reactions.render(message=message, me=me, peer=peer, pair=pair, oob=True)
 
     def muted(self, peers: set[str]) -> str:
         """Whom the viewer muted (their pages notify nothing of those), swapped in place."""
