@@ -16,13 +16,13 @@ class MessageHandler(ChatBase):
         peer = await self.peer_or_error(raw_peer)
         message_id = int(raw_id)  # route: 0-9
         pair = pair_key(self.current_user, peer)
-        if not self.wants_fragment():
-            self.redirect(f"/chat/{peer}/messages?before={message_id + 1}#message-{pair}-{message_id}")
-            return
         message = await self.application.chat.message(self.current_user, peer, message_id)
         if message is None:
             raise Refused("not_found", "There is no message with that number here.")
         self.add_header("Vary", "HX-Request")
+        if not self.wants_fragment():
+            self.redirect(f"/chat/{peer}/messages?before={message_id + 1}#message-{pair}-{message_id}")
+            return
         self.finish(self.render_template("partials/_message.html", message=message, me=self.current_user,
                                          peer=peer, pair=pair))
 

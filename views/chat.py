@@ -13,7 +13,8 @@ from markupsafe import Markup, escape
 
 from parlor.chat.conversation_list import Summary
 from parlor.chat.images import ACCEPT
-from parlor.chat.pair_file import Message
+from parlor.chat.conversation import snippet
+from parlor.chat.pair_file import Message, Quote
 from parlor.infra.times import iso_time
 from parlor.live.events import TALLY_MARK
 
@@ -108,6 +109,7 @@ class ChatViews:
         self._badge = templates.get_template("partials/_nav_badge.html")
         self._muted = templates.get_template("partials/_muted.html")
         self._reactions = templates.get_template("partials/_reactions.html")
+        self._quote_text = templates.get_template("partials/_quote_text.html")
 
     def message(self, message: Message, me: str | None, peer: str, pair: str) -> str:
         """A new message as `me` sees it, at the end of the conversation (me None: as both see a text)."""
@@ -131,8 +133,13 @@ class ChatViews:
         return self._badge.render(badge_id="unread-total", count=Markup(TALLY_MARK), label="unread", oob=True)
 
     def replaced(self, message: Message, me: str, peer: str, pair: str) -> str:
-        """A deleted or edited message as `me` sees it, swapped over the old one."""
-        return self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True)
+        """A deleted or edited message as `me` sees it, swapped over the old one, and the quotes of
+        it in replies on the page (no old text stays on screen)."""
+        quote = Quote(message.id, message.author, message.kind, "" if message.deleted else snippet(message.body),
+                      message.deleted)
+        return str(Markup(self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True))
+                   + Markup('<span hx-swap-oob="innerHTML:.quoting-{0}-{1}">').format(pair, message.id)
+                   + Markup(self._quote_text.render(quote=quote).strip()) + Markup("</span>"))
 
     def reactions(self, message: Message, me: str, peer: str, pair: str) -> str:
         """A message's reactions as `me` sees them (theirs pressed), swapped in place."""

@@ -91,6 +91,7 @@ async def test_a_reply_quotes_its_original_in_every_tab_and_a_deleted_original_s
     assert (await alice.post("/chat/bob/messages/1/delete")).code == 303
     page = (await bob.get("/chat/alice")).body.decode()
     assert "deleted message" in page and "first line" not in page
+    assert rows(config, "SELECT reply_to FROM messages WHERE id = 2") == [(1,)]
     # A reply to a deleted or missing message is refused, and nothing is stored.
     for gone in (1, 99):
         refused = await reply(bob, "alice", "too late", gone)
@@ -159,6 +160,7 @@ async def test_an_edit_replaces_the_text_for_both_live_with_the_list_preview_and
     for name, (frame,) in pushed.items():
         assert frame["kind"] == "edited"
         assert "better words" in frame["content"] and secret not in frame["content"]
+        assert '<span hx-swap-oob="innerHTML:.quoting-alice_bob-1">better words</span>' in frame["content"]
         assert 'class="edited-mark"' in frame["content"]
         assert 'id="conversation-' in frame["content"]  # it is the newest: the list row's preview follows
     close_tabs(tabs)
