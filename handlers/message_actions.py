@@ -12,6 +12,8 @@ class MessageHandler(ChatBase):
     """GET /chat/<peer>/messages/<id>: the message (htmx: a reply's quote, or Cancel on an edit,
     swaps it in); without a script, the page of messages that ends with it, scrolled to it."""
 
+    fragment = "partials/_message.html"
+
     async def get(self, raw_peer: str, raw_id: str) -> None:
         peer = await self.peer_or_error(raw_peer)
         message_id = int(raw_id)  # route: 0-9
@@ -23,8 +25,15 @@ class MessageHandler(ChatBase):
         if not self.wants_fragment():
             self.redirect(f"/chat/{peer}/messages?before={message_id + 1}#message-{pair}-{message_id}")
             return
-        self.finish(self.render_template("partials/_message.html", message=message, me=self.current_user,
-                                         peer=peer, pair=pair))
+        self.finish(self.render_template(self.fragment, message=message, me=self.current_user, peer=peer, pair=pair))
+
+
+class MessageMenuHandler(MessageHandler):
+    """GET /chat/<peer>/messages/<id>/actions: the message's menu as its viewer has it, fetched by
+    a message pushed alike to both people when its menu first opens (htmx only; without, the
+    message in its place, as above)."""
+
+    fragment = "partials/_message_menu.html"
 
 
 class ReplyHandler(ChatBase):

@@ -85,6 +85,14 @@ async def test_a_reply_quotes_its_original_in_every_tab_and_a_deleted_original_s
     assert "first line" in (await alice.get("/chat/bob/messages?before=2")).body.decode()
     assert (await bob.get("/chat/alice_bob/messages/1", headers=HX)).body.decode().startswith(
         '<article id="message-alice_bob-1"')
+    # The copy pushed to both carries no menu: each viewer's is fetched when it opens, and is theirs.
+    assert 'hx-get="/chat/alice_bob/messages/2/actions" hx-trigger="toggle once"' in pushed["bob"][0]["content"]
+    assert "Delete…" not in pushed["bob"][0]["content"]
+    bobs = (await bob.get("/chat/alice_bob/messages/2/actions", headers=HX)).body.decode()
+    alices = (await alice.get("/chat/alice_bob/messages/2/actions", headers=HX)).body.decode()
+    assert "Delete…" in bobs and "Edit…" in bobs and "Report…" not in bobs and 'name="_xsrf"' in bobs
+    assert "Delete…" not in alices and "Edit…" not in alices and 'href="/chat/bob/messages/2/report"' in alices
+    assert 'href="/chat/bob/messages/2/reply"' in alices and 'value="👍"' in alices
     # Without a script, Reply is a page whose composer answers the message.
     page = (await bob.get("/chat/alice/messages/1/reply")).body.decode()
     assert 'name="reply_to" value="1"' in page and "first line" in page
