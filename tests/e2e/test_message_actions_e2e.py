@@ -4,8 +4,6 @@ and links); no CSP error along the way. With PARLOR_SCREENSHOTS set, the convers
 as docs/screenshots/issue-26/ shows it."""
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,20 +11,9 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import message_menu
 from tests.e2e.test_conversation_e2e import BOTH, chatting, post, send
-from tests.helpers import ServerProcess
+from tests.e2e.test_conversation_e2e import server  # noqa: F401 (a fixture: no sign-up or message limits)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server():
-    """server.py as `make run` starts it, without the sign-up and message limits (many messages
-    are sent at once, from one address)."""
-    directory = Path(tempfile.mkdtemp(prefix="parlor-e2e-", dir="/tmp"))
-    process = ServerProcess(directory / "data", "--signup-limit", "0", "--message-limit", "0").start()
-    yield process
-    process.stop()
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def post_reply(page, peer, text, reply_to):

@@ -5,6 +5,7 @@ import asyncio
 import io
 import json
 import os
+import sqlite3
 import time
 import zipfile
 from urllib.parse import quote
@@ -14,7 +15,7 @@ import pytest
 from parlor.chat.message_actions import EDIT_WINDOW_S, MAX_MESSAGE_CHARS, REACTIONS
 from parlor.infra.config import Rate
 from tests.helpers import (
-    admin_visitor, close_tabs, frames_within, multipart, next_frame, open_tabs, pair_file, pair_rows, pushes, send_message, until,
+    admin_visitor, close_tabs, frames_within, multipart, open_tabs, pair_file, pair_rows, pushes, send_message, until,
     users,
 )
 from tests.web.test_chat import picture
@@ -213,7 +214,7 @@ async def test_nobody_edits_anothers_message_and_an_edit_is_checked_as_a_send(ht
     assert refused.code == 400 and "Only a text message" in refused.body.decode()
     assert (await edit(alice, "bob", 99, "nothing there")).code == 404
     old = int((time.time() - EDIT_WINDOW_S - 60) * 1000)
-    with __import__("sqlite3").connect(pair_file(config.data_dir, "alice", "bob")) as db:
+    with sqlite3.connect(pair_file(config.data_dir, "alice", "bob")) as db:
         db.execute("UPDATE messages SET sent_at = ? WHERE id = 1", (old,))
     refused = await edit(alice, "bob", 1, "too late")
     assert refused.code == 403 and "24 hours" in refused.body.decode()
@@ -273,6 +274,6 @@ async def test_the_data_download_has_replies_reactions_and_edits_and_leaving_tak
     assert (await bob.post("/account/delete", {"password": "correct horse"})).code == 303
     files = list((config.data_dir / "conversations").glob("*.db"))
     assert len(files) == 1  # alice's conversation with the deleted user
-    import sqlite3
+
     with sqlite3.connect(files[0]) as db:
         assert db.execute("SELECT user, emoji FROM reactions").fetchall() == [("alice", "🎉")]
