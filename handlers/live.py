@@ -243,16 +243,14 @@ def page_form(frame: str | bytes) -> dict | None:
 
 
 def sent_message(fields: dict) -> tuple[str, str, str | None, int | None] | None:
-    """(to, body, client_id, reply_to) of the send form's fields, or None if they are not that
-    form's (reply_to, the message answered, is empty or a message number)."""
+    """(to, body, client_id, reply_to) of the send form's fields (reply_to: empty, or the number of
+    the message answered), or None if they are not that form's."""
     to, body, client_id = fields.get("to"), fields.get("body", ""), fields.get("client_id")
-    if not isinstance(to, str) or not isinstance(body, str) or not isinstance(client_id, (str, type(None))):
+    reply = fields.get("reply_to") or ""
+    if (not isinstance(to, str) or not isinstance(body, str) or not isinstance(client_id, (str, type(None)))
+            or not isinstance(reply, str) or (reply and whole_number(reply, 1, MAX_WHOLE_NUMBER) is None)):
         return None
-    raw_reply = fields.get("reply_to") or ""
-    reply_to = whole_number(raw_reply, 1, MAX_WHOLE_NUMBER) if isinstance(raw_reply, str) else None
-    if raw_reply and reply_to is None:
-        return None
-    return to, body, client_id, reply_to
+    return to, body, client_id, int(reply) if reply else None
 
 
 class SseConnection:
