@@ -342,17 +342,18 @@ MATRIX = [
     ("POST", "/chat/bob/messages/{mine}/delete", post("/chat/bob/messages/{mine}/delete"),
      {**cookie_roles(E(404, says="no message of yours"), anonymous=E(401, says="log in"),
                      token=TOKEN_IS_ANONYMOUS_POST), "participant": E(303, location="/chat/bob")}),
-    # A message of alice's conversation with bob, reply to it, react to it: only alice has it.
-    ("GET", "/chat/bob/messages/{theirs}", get("/chat/bob/messages/{theirs}"),
+    # A message of alice's conversation with bob: show it, its menu, reply to it, react to it; only
+    # alice has one with that number (carol's conversation with bob holds fewer messages).
+    ("GET", "/chat/bob/messages/{editable}", get("/chat/bob/messages/{editable}"),
      {**cookie_roles(E(404, says="no message with that number"), anonymous=LOGIN, token=LOGIN),
       "participant": E(302, location="/chat/bob/messages?before=")}),
-    ("GET", "/chat/bob/messages/{theirs}/actions", get("/chat/bob/messages/{theirs}/actions"),
+    ("GET", "/chat/bob/messages/{editable}/actions", get("/chat/bob/messages/{editable}/actions"),
      {**cookie_roles(E(404, says="no message with that number"), anonymous=LOGIN, token=LOGIN),
       "participant": E(302, location="/chat/bob/messages?before=")}),
-    ("GET", "/chat/bob/messages/{theirs}/reply", get("/chat/bob/messages/{theirs}/reply"),
+    ("GET", "/chat/bob/messages/{editable}/reply", get("/chat/bob/messages/{editable}/reply"),
      {**cookie_roles(E(404, says="no message with that number", hides=SECRET_TEXT), anonymous=LOGIN, token=LOGIN),
       "participant": E(200, says='name="reply_to"')}),
-    ("POST", "/chat/bob/messages/{theirs}/reactions", post("/chat/bob/messages/{theirs}/reactions", {"emoji": "👍"}),
+    ("POST", "/chat/bob/messages/{editable}/reactions", post("/chat/bob/messages/{editable}/reactions", {"emoji": "👍"}),
      {**cookie_roles(E(404, says="no message with that number"), anonymous=E(401, says="log in"),
                      token=TOKEN_IS_ANONYMOUS_POST), "participant": E(303, location="/chat/bob#message-alice_bob-")}),
     # alice's own text: only she edits it (a forged edit changes nothing).
