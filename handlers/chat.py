@@ -210,10 +210,11 @@ class MessagesHandler(ChatBase):
         """A waiting message's POST (its page's socket was down) wants its state, not the form."""
         return self.wants_fragment() and self.get_body_argument("reply", "") == "state"
 
-    def send_form(self, peer: str, status: int = 200, error: str | None = None, body: str = "") -> None:
+    def send_form(self, peer: str, status: int = 200, error: str | None = None, body: str = "",
+                  replying=None) -> None:
         self.set_status(status)
         self.finish(send_form(self.application.templates, self.current_user, peer, self.xsrf_token.decode("ascii"),
-                              error, body))
+                              error, body, replying))
 
     async def refuse(self, peer: str, e: Refused, body: str) -> None:
         """The form again with the reason (and what was typed); nothing was stored, nothing is
@@ -223,12 +224,19 @@ class MessagesHandler(ChatBase):
             self.set_status(status)
             self.finish(send_state(self.get_body_argument("client_id", None), str(e)))
             return
+        replying = None  # the composer still answers the message it answered, if that is still there
+        if self.get_argument("reply_to", ""):
+            try:
+                replying = await self.application.chat.quote(self.current_user, peer, self.reply_to_argument())
+            except Refused:
+                pass
         if self.wants_fragment():
-            self.send_form(peer, status, str(e), body)
+            self.send_form(peer, status, str(e), body, replying)
             return
         opened = await self.application.chat.latest(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html", status=status,
-                         **await self.conversation_context(peer, opened=opened, online=set(), error=str(e), body=body))
+                         **await self.conversation_context(peer, opened=opened, online=set(), error=str(e), body=body,
+                                                           replying=replying))
 
 
 class ImageHandler(ChatBase):

@@ -61,11 +61,13 @@ def new_client_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "") -> str:
-    """The send form of a conversation (a new client id: the next message is a new one)."""
+def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "",
+              replying: Quote | None = None) -> str:
+    """The send form of a conversation (a new client id: the next message is a new one), still
+    answering `replying` if given (a refused reply)."""
     return templates.get_template("partials/_send_form.html").render(
         me=me, peer=peer, xsrf_token=xsrf_token, client_id=new_client_id(), accept=ACCEPT, error=error,
-        body=body)
+        body=body, replying=replying)
 
 
 def send_state(client_id: str | None, error: str | None = None) -> str:

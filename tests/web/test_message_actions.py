@@ -248,6 +248,9 @@ async def test_reactions_and_edits_count_against_the_message_limit(http_server, 
     assert (await send_message(alice, "bob", "one")).code == 303
     assert (await react(alice, "bob", 1, "👍")).code == 200
     assert (await edit(alice, "bob", 1, "two")).code == 200
+    refused = await reply(alice, "bob", "a reply over the limit", 1)  # the page still answers message 1
+    assert refused.code == 429 and 'name="reply_to" value="1"' in refused.body.decode()
+    assert "a reply over the limit" in refused.body.decode()
     for over in (await react(alice, "bob", 1, "🎉"), await edit(alice, "bob", 1, "three")):
         assert over.code == 429 and "too fast" in over.body.decode() and int(over.headers["Retry-After"]) >= 1
     assert rows(config, "SELECT body FROM messages") == [("two",)]
