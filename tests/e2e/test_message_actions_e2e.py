@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import message_menu
+from tests.e2e.test_accessibility_e2e import AXE
 from tests.e2e.test_conversation_e2e import BOTH, chatting, post, send
 from tests.e2e.test_conversation_e2e import server  # noqa: F401 (a fixture: no sign-up or message limits)
 
@@ -94,6 +95,15 @@ def test_reply_react_and_edit_live_in_both_pages(server, new_page, size):
         ben.page.evaluate("() => document.activeElement && document.activeElement.blur()")
         ben.page.screenshot(path=target / f"reply-reactions-edit-{size}.png", animations="disabled", caret="hide")
     assert ann.csp_violations() == [] and ben.csp_violations() == []
+
+    # axe finds nothing serious in a conversation with a reply, reactions and an edit, light or dark.
+    ben.page.evaluate(AXE.read_text())  # evaluated by the driver: the page's CSP rightly refuses it as a script
+    for scheme in ("light", "dark"):
+        ben.page.emulate_media(color_scheme=scheme)
+        ben.page.wait_for_timeout(500)  # past Pico's colour transitions
+        found = ben.page.evaluate("""async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .filter(v => ["serious", "critical"].includes(v.impact)).map(v => v.id + " " + v.nodes[0].target)""")
+        assert found == [], (scheme, found)
 
 
 @BOTH
