@@ -227,7 +227,7 @@ class MessagesHandler(ChatBase):
         replying = None  # the composer still answers the message it answered, if that is still there
         if self.get_argument("reply_to", ""):
             try:
-                replying = await self.application.chat.quote(self.current_user, peer, self.reply_to_argument())
+                replying = await self.application.chat.actions.quote(self.current_user, peer, self.reply_to_argument())
             except Refused:
                 pass
         if self.wants_fragment():

@@ -42,7 +42,7 @@ class ReplyHandler(ChatBase):
 
     async def get(self, raw_peer: str, raw_id: str) -> None:
         peer = await self.peer_or_error(raw_peer)
-        replying = await self.application.chat.quote(self.current_user, peer, int(raw_id))  # route: 0-9
+        replying = await self.application.chat.actions.quote(self.current_user, peer, int(raw_id))  # route: 0-9
         if self.wants_fragment():
             self.add_header("Vary", "HX-Request")
             self.finish(self.render_template("partials/_reply_slot.html", replying=replying, peer=peer))

@@ -17,8 +17,8 @@ from parlor.chat.conversation import PAGE_SIZE
 from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key
 from parlor.chat.delivery import MessageDelivery, readers, receives_pushes
 from parlor.chat.images import process_image
-from parlor.chat.message_actions import NOT_STORED, MessageActions, checked_text
-from parlor.chat.pair_file import Message, Quote, StorageFailed, pair_key
+from parlor.chat.message_actions import NOT_STORED, MessageActions, checked_text, quote_of
+from parlor.chat.pair_file import Message, StorageFailed, pair_key
 from parlor.chat.mutes import mutes_key
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.pair_locks import PairLocks
@@ -32,7 +32,6 @@ log = logging.getLogger("parlor.chat")
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # made by the send form; resends reuse it
 LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
 HISTORY_PAGE = 1000  # messages per /get_message_history answer at most: ~4 MB of the longest; before= pages
-REPLIED_GONE = "There is no message with that number to reply to here (it may have been deleted)."
 PUBLISHED_CACHE = 10_000  # pairs whose last published message this process remembers
 MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
 
@@ -87,9 +86,7 @@ class Chat:
             await self._mark_new_pair(me, peer)
             try:
                 async with self.logs.conversation(me, peer, create=True) as conversation:
-                    quote = None if reply_to is None else await conversation.quote(reply_to)
-                    if reply_to is not None and (quote is None or quote.deleted):
-                        raise Refused("not_found", REPLIED_GONE)
+                    quote = await quote_of(conversation, reply_to)
                     message, created, unread = await conversation.add(me, text, client_id, image, reader=peer,
                                                                       quote=quote)
             except StorageFailed as e:
@@ -282,15 +279,6 @@ class Chat:
         """One message of the pair's conversation, to one of the pair only."""
         async with self.logs.conversation(me, peer) as conversation:
             return await conversation.message(message_id) if conversation else None
-
-    async def quote(self, me: str, peer: str, message_id: int) -> Quote:
-        """How a reply of `me`'s would quote a message of our conversation; Refused not_found if
-        there is none with that id, or it was deleted."""
-        async with self.logs.conversation(me, peer) as conversation:
-            quote = await conversation.quote(message_id) if conversation else None
-        if quote is None or quote.deleted:
-            raise Refused("not_found", REPLIED_GONE)
-        return quote
 
     async def block(self, me: str, peer: str) -> None:
         """`me` blocks `peer` (Safety.block): their conversation leaves `me`'s list, and its

@@ -9,7 +9,8 @@ import time
 from typing import Awaitable, Callable
 
 from parlor.chat.delivery import MessageDelivery, readers
-from parlor.chat.pair_file import Message, StorageFailed, pair_key
+from parlor.chat.conversation import Conversation
+from parlor.chat.pair_file import Message, Quote, StorageFailed, pair_key
 from parlor.chat.pair_files import PairFiles
 from parlor.refusals import Refused
 
@@ -25,6 +26,7 @@ EDIT_WINDOW_S = 24 * 3600
 NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
               "Nothing was stored; please try again later.")
 NOT_YOURS = "There is no message of yours with that number here."
+REPLIED_GONE = "There is no message with that number to reply to here (it may have been deleted)."
 
 
 def editable(message: Message) -> bool:
@@ -42,6 +44,17 @@ def checked_text(body: str | None, picture: bool = False) -> str:
     if len(text) > MAX_MESSAGE_CHARS:
         raise Refused("invalid", f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
     return text
+
+
+async def quote_of(conversation: Conversation | None, reply_to: int | None) -> Quote | None:
+    """How a reply quotes message `reply_to` of this conversation (None: it is no reply);
+    Refused not_found if there is no such message, or it was deleted."""
+    if reply_to is None:
+        return None
+    quote = await conversation.quote(reply_to) if conversation else None
+    if quote is None or quote.deleted:
+        raise Refused("not_found", REPLIED_GONE)
+    return quote
 
 
 @contextlib.contextmanager
@@ -65,6 +78,11 @@ class MessageActions:
         self._delivery = delivery
         self._in_order = in_order
         self._check_send = check_send
+
+    async def quote(self, me: str, peer: str, message_id: int) -> Quote:
+        """How a reply of `me`'s would quote a message of our conversation (quote_of)."""
+        async with self._logs.conversation(me, peer) as conversation:
+            return await quote_of(conversation, message_id)
 
     async def react(self, me: str, peer: str, message_id: int, emoji: str) -> tuple[Message, bool]:
         """`me` puts `emoji` (one of REACTIONS) on a message of our conversation, or takes it back
