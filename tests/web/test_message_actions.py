@@ -3,6 +3,7 @@ every tab of both people (WebSocket, SSE and long poll, resumed in order), as pl
 a script, and checked as a send is (who, blocks, suspensions, rate limits)."""
 import asyncio
 import io
+import re
 import json
 import os
 import sqlite3
@@ -107,6 +108,16 @@ async def test_a_reply_quotes_its_original_in_every_tab_and_a_deleted_original_s
         assert refused.code == 404 and "no message with that number to reply to" in refused.body.decode()
         assert (await bob.get(f"/chat/alice/messages/{gone}/reply")).code == 404
     assert rows(config, "SELECT COUNT(*) FROM messages") == [(3,)]
+    # A script answers through the API, with its token.
+    page = (await bob.post("/account/token", {"action": "new", "password": "correct horse"})).body.decode()
+    token = re.search(r'id="new-token" class="token" readonly value="([^"]+)"', page).group(1)
+    api = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for reply_to, status in ((2, 201), ("3", 201), ("x", 400), (1, 404)):
+        answer = await bob.fetch("/api/messages", "POST", json.dumps({"to": "alice", "body": "by script",
+                                                                      "reply_to": reply_to}), api)
+        assert answer.code == status, answer.body
+        if status == 201:
+            assert json.loads(answer.body)["message"]["reply_to"] == int(reply_to)
 
 
 @pytest.mark.gen_test(timeout=60)
