@@ -43,8 +43,6 @@ SIGNED_IN = ("signed_in", "participant", "other", "admin", "revoked")  # a live 
 SIGNED_OUT = ("anonymous", "suspended", "guest")  # no account's session (a suspension ended sam's)
 SECRET_TEXT = "hello bob"  # in alice and bob's conversation only
 SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2", "editable": "5",
-          "theirs": "2", "report": "0" * 20, "picture_report": "1" * 20, "invite": "x" * 22}  # fills a row's address for the route check
-SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2",
           "theirs": "2", "kept": "1", "report": "0" * 20, "picture_report": "1" * 20, "invite": "x" * 22}  # fills a row's address for the route check
 
 
@@ -517,10 +515,10 @@ def world():
     asyncio.run(more_things())
     (mine,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'to be deleted'")
     (theirs,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'hello alice'")
-    (editable,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'to be edited'")
-    w.ids["mine"], w.ids["theirs"], w.ids["editable"] = str(mine), str(theirs), str(editable)
     (kept,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = ?", (SECRET_TEXT,))
+    (editable,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'to be edited'")
     w.ids["mine"], w.ids["theirs"], w.ids["kept"] = str(mine), str(theirs), str(kept)
+    w.ids["editable"] = str(editable)
     yield w
     w.stop()
 
