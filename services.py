@@ -26,6 +26,7 @@ from parlor.accounts.suspensions import Suspensions
 from parlor.accounts.usernames import display_name, is_ghost
 from parlor.chat.chat import Chat
 from parlor.chat.conversation_list import conversation_peers, conversations_key
+from parlor.chat.message_actions import REACTIONS, editable
 from parlor.chat.mutes import Mutes
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.unread import unread_key
@@ -82,6 +83,8 @@ def make_templates(folder: Path, debug: bool) -> jinja2.Environment:
     templates.filters["display_name"] = display_name
     templates.filters["iso_time"] = iso_time  # <time datetime="{{ at | iso_time('seconds') }}">
     templates.tests["ghost"] = is_ghost  # `name is ghost`: a deleted account's name
+    templates.tests["editable"] = editable  # `message is editable`: its author may still edit it
+    templates.globals["reactions_offered"] = REACTIONS
     return templates
 
 

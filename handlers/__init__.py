@@ -40,6 +40,7 @@ from .game import ClaimHandler, GameHandler, GamesHandler, GuessHandler
 from .health import HealthHandler
 from .home import HomeHandler
 from .live import EventStreamHandler, LiveSocket, PollHandler
+from .message_actions import EditMessageHandler, MessageHandler, MessageMenuHandler, ReactionsHandler, ReplyHandler
 from .metrics import MetricsHandler
 from .moderation import BlockHandler, DeleteMessageHandler, MuteHandler
 from .reports import ReportMessageHandler, ReportPersonHandler
@@ -82,6 +83,11 @@ def routes() -> list[tuple]:
         (rf"/chat/{PEER}/typing", TypingHandler),
         (rf"/chat/{PEER}/read", ReadHandler),
         (rf"/chat/{PEER}/mute", MuteHandler),
+        (rf"/chat/{PEER}/messages/([0-9]{{1,18}})", MessageHandler),
+        (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/actions", MessageMenuHandler),
+        (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/reply", ReplyHandler),
+        (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/reactions", ReactionsHandler),
+        (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/edit", EditMessageHandler),
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/delete", DeleteMessageHandler),
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/report", ReportMessageHandler),
         (rf"/chat/{PEER}/report", ReportPersonHandler),

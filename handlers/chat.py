@@ -33,8 +33,35 @@ class ChatBase(BaseHandler):
             raise Refused("unauthenticated", "Please log in to chat.")
 
     async def peer_or_error(self, raw_peer: str) -> str:
-        """The peer named in the URL, or Refused (not_found, or invalid for oneself)."""
-        return await self.application.chat.peer(self.current_user, raw_peer)
+        """The peer named in the URL, or Refused (not_found, or invalid for oneself). The URL may
+        name the pair instead (<a>_<b>, as a message pushed alike to both people does): then the
+        peer is the other of the two, if the viewer is one of them."""
+        me = self.current_user
+        pair = raw_peer.split("_")
+        if len(pair) == 2 and me in pair and pair[0] != pair[1]:
+            raw_peer = pair[1] if pair[0] == me else pair[0]
+        return await self.application.chat.peer(me, raw_peer)
+
+    def reply_to_argument(self) -> int | None:
+        """The message a send answers (reply_to=, empty or absent: none)."""
+        if not self.get_argument("reply_to", ""):
+            return None
+        return self.int_argument("reply_to", 1, MAX_WHOLE_NUMBER, message="reply_to must be a message number.")
+
+    async def show_conversation(self, peer: str, **extra) -> None:
+        """The conversation page (or its fragment); what it shows is read if the browser runs no
+        script (a page with one says what it shows, as it shows it)."""
+        chat = self.application.chat
+        if self.get_cookie(SCRIPT_COOKIE) == "1":
+            opened = await chat.latest(self.current_user, peer)
+        else:  # a page without a script shows the latest messages, so they are read
+            opened = await chat.open_and_mark_read(self.current_user, peer)
+            self.unread_total = await chat.unread_total(self.current_user)  # read now: the badge says so
+        online = await self.application.hub.online([peer], viewer=self.current_user)
+        blocked = await self.application.safety.has_blocked(self.current_user, peer)
+        self.render_view("conversation.html", "partials/_conversation.html",
+                         **await self.conversation_context(peer, opened=opened, online=online, blocked=blocked,
+                                                           error=None, body="", **extra))
 
     async def conversation_context(self, peer: str, opened: Opened, **extra) -> dict:
         suspended = bool(await self.application.suspensions.which([peer]))
@@ -72,18 +99,7 @@ class ChatStartHandler(ChatListHandler):
 
 class ConversationHandler(ChatBase):
     async def get(self, raw_peer: str) -> None:
-        peer = await self.peer_or_error(raw_peer)
-        chat = self.application.chat
-        if self.get_cookie(SCRIPT_COOKIE) == "1":  # the page's script tells what it shows, as it shows it
-            opened = await chat.latest(self.current_user, peer)
-        else:  # a page without a script shows the latest messages, so they are read
-            opened = await chat.open_and_mark_read(self.current_user, peer)
-            self.unread_total = await chat.unread_total(self.current_user)  # read now: the badge says so
-        online = await self.application.hub.online([peer], viewer=self.current_user)
-        blocked = await self.application.safety.has_blocked(self.current_user, peer)
-        self.render_view("conversation.html", "partials/_conversation.html",
-                         **await self.conversation_context(peer, opened=opened, online=online, blocked=blocked,
-                                                           error=None, body=""))
+        await self.show_conversation(await self.peer_or_error(raw_peer))
 
 
 class TypingHandler(ChatBase):
@@ -178,7 +194,8 @@ class MessagesHandler(ChatBase):
         body = self.get_body_argument("body", "")
         try:
             await self.application.chat.send(
-                self.current_user, peer, body, self.get_body_argument("client_id", None), image)
+                self.current_user, peer, body, self.get_body_argument("client_id", None), image,
+                self.reply_to_argument())
         except Refused as e:
             await self.refuse(peer, e, body)
             return
@@ -193,10 +210,11 @@ class MessagesHandler(ChatBase):
         """A waiting message's POST (its page's socket was down) wants its state, not the form."""
         return self.wants_fragment() and self.get_body_argument("reply", "") == "state"
 
-    def send_form(self, peer: str, status: int = 200, error: str | None = None, body: str = "") -> None:
+    def send_form(self, peer: str, status: int = 200, error: str | None = None, body: str = "",
+                  replying=None) -> None:
         self.set_status(status)
         self.finish(send_form(self.application.templates, self.current_user, peer, self.xsrf_token.decode("ascii"),
-                              error, body))
+                              error, body, replying))
 
     async def refuse(self, peer: str, e: Refused, body: str) -> None:
         """The form again with the reason (and what was typed); nothing was stored, nothing is
@@ -206,12 +224,19 @@ class MessagesHandler(ChatBase):
             self.set_status(status)
             self.finish(send_state(self.get_body_argument("client_id", None), str(e)))
             return
+        replying = None  # the composer still answers the message it answered, if that is still there
+        if self.get_argument("reply_to", ""):
+            try:
+                replying = await self.application.chat.actions.quote(self.current_user, peer, self.reply_to_argument())
+            except Refused:
+                pass
         if self.wants_fragment():
-            self.send_form(peer, status, str(e), body)
+            self.send_form(peer, status, str(e), body, replying)
             return
         opened = await self.application.chat.latest(self.current_user, peer)
         self.render_view("conversation.html", "partials/_conversation.html", status=status,
-                         **await self.conversation_context(peer, opened=opened, online=set(), error=str(e), body=body))
+                         **await self.conversation_context(peer, opened=opened, online=set(), error=str(e), body=body,
+                                                           replying=replying))
 
 
 class ImageHandler(ChatBase):

@@ -35,11 +35,11 @@ class PageForms:
         sent = sent_message(fields)
         if sent is None:
             return
-        raw_peer, body, client_id = sent
+        raw_peer, body, client_id, reply_to = sent
         chat = self.application.chat
         try:
             peer = await chat.peer(self.current_user, raw_peer)
-            await chat.send(self.current_user, peer, body, client_id)
+            await chat.send(self.current_user, peer, body, client_id, reply_to=reply_to)
         except Refused as e:
             self.answer(client_id, str(e))
         except StorageFailed:
@@ -77,9 +77,12 @@ def page_form(frame: str | bytes) -> dict | None:
     return fields if isinstance(fields, dict) else None
 
 
-def sent_message(fields: dict) -> tuple[str, str, str | None] | None:
-    """(to, body, client_id) of the send form's fields, or None if they are not that form's."""
+def sent_message(fields: dict) -> tuple[str, str, str | None, int | None] | None:
+    """(to, body, client_id, reply_to) of the send form's fields (reply_to: empty, or the number of
+    the message answered), or None if they are not that form's."""
     to, body, client_id = fields.get("to"), fields.get("body", ""), fields.get("client_id")
-    if not isinstance(to, str) or not isinstance(body, str) or not isinstance(client_id, (str, type(None))):
+    reply = fields.get("reply_to") or ""
+    if (not isinstance(to, str) or not isinstance(body, str) or not isinstance(client_id, (str, type(None)))
+            or not isinstance(reply, str) or (reply and whole_number(reply, 1, MAX_WHOLE_NUMBER) is None)):
         return None
-    return to, body, client_id
+    return to, body, client_id, int(reply) if reply else None

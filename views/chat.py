@@ -13,7 +13,8 @@ from markupsafe import Markup, escape
 
 from parlor.chat.conversation_list import Summary
 from parlor.chat.images import ACCEPT
-from parlor.chat.pair_file import Message
+from parlor.chat.conversation import snippet
+from parlor.chat.pair_file import Message, Quote
 from parlor.infra.times import iso_time
 from parlor.live.events import TALLY_MARK
 
@@ -60,11 +61,13 @@ def new_client_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "") -> str:
-    """The send form of a conversation (a new client id: the next message is a new one)."""
+def send_form(templates, me: str, peer: str, xsrf_token: str, error: str | None = None, body: str = "",
+              replying: Quote | None = None) -> str:
+    """The send form of a conversation (a new client id: the next message is a new one), still
+    answering `replying` if given (a refused reply)."""
     return templates.get_template("partials/_send_form.html").render(
         me=me, peer=peer, xsrf_token=xsrf_token, client_id=new_client_id(), accept=ACCEPT, error=error,
-        body=body)
+        body=body, replying=replying)
 
 
 def send_state(client_id: str | None, error: str | None = None) -> str:
@@ -77,12 +80,24 @@ def send_state(client_id: str | None, error: str | None = None) -> str:
 
 
 def message_json(message: Message, peer: str) -> dict:
-    """A message as API clients see it; `peer` is the other person of the viewer's pair."""
+    """A message as API clients see it; `peer` is the other person of the viewer's pair. A reply,
+    an edit and reactions add their fields (reply_to, edited_at, reactions) only when there are."""
     body = {"id": message.id, "author": message.author, "kind": message.kind, "body": message.body,
             "sent_at": iso_time(message.sent_ms)}
     if message.image_id is not None:
         body["image"] = f"/chat/{peer}/images/{message.image_id}"
+    if message.reply_to is not None:
+        body["reply_to"] = message.reply_to
+    if message.edited_ms is not None:
+        body["edited_at"] = iso_time(message.edited_ms)
+    if message.reactions:
+        body["reactions"] = reactions_json(message)
     return body
+
+
+def reactions_json(message: Message) -> list[dict]:
+    """A message's reactions as API clients and the data download see them."""
+    return [{"emoji": r.emoji, "users": list(r.users)} for r in message.reactions]
 
 
 class ChatViews:
@@ -95,6 +110,8 @@ class ChatViews:
         self._seen = templates.get_template("partials/_seen.html")
         self._badge = templates.get_template("partials/_nav_badge.html")
         self._muted = templates.get_template("partials/_muted.html")
+        self._reactions = templates.get_template("partials/_reactions.html")
+        self._quote_text = templates.get_template("partials/_quote_text.html")
 
     def message(self, message: Message, me: str | None, peer: str, pair: str) -> str:
         """A new message as `me` sees it, at the end of the conversation (me None: as both see a text)."""
@@ -117,9 +134,18 @@ class ChatViews:
         """The Chat link's unread badge, its number left for the event's tally (TALLY_MARK)."""
         return self._badge.render(badge_id="unread-total", count=Markup(TALLY_MARK), label="unread", oob=True)
 
-    def deleted(self, message: Message, me: str, peer: str, pair: str) -> str:
-        """A deleted message as `me` sees it, swapped over the old one."""
-        return self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True)
+    def replaced(self, message: Message, me: str, peer: str, pair: str) -> str:
+        """A deleted or edited message as `me` sees it, swapped over the old one, and the quotes of
+        it in replies on the page (no old text stays on screen)."""
+        quote = Quote(message.id, message.author, message.kind, "" if message.deleted else snippet(message.body),
+                      message.deleted)
+        return str(Markup(self._message.render(message=message, me=me, peer=peer, pair=pair, oob=True))
+                   + Markup('<span hx-swap-oob="innerHTML:.quoting-{0}-{1}">').format(pair, message.id)
+                   + Markup(self._quote_text.render(quote=quote).strip()) + Markup("</span>"))
+
+    def reactions(self, message: Message, me: str, peer: str, pair: str) -> str:
+        """A message's reactions as `me` sees them (theirs pressed), swapped in place."""
+        return self._reactions.render(message=message, me=me, peer=peer, pair=pair, oob=True)
 
     def muted(self, peers: set[str]) -> str:
         """Whom the viewer muted (their pages notify nothing of those), swapped in place."""

@@ -17,6 +17,7 @@ from parlor.chat import eliza
 from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key
 from parlor.chat.delivery import MessageDelivery, readers, receives_pushes
 from parlor.chat.images import process_image
+from parlor.chat.message_actions import NOT_STORED, MessageActions, checked_text, quote_of
 from parlor.chat.pair_file import Message, StorageFailed, pair_key
 from parlor.chat.mutes import mutes_key
 from parlor.chat.pair_files import PairFiles
@@ -28,14 +29,11 @@ from parlor.safety import UNDELIVERABLE, Safety
 
 log = logging.getLogger("parlor.chat")
 
-MAX_MESSAGE_CHARS = 4000  # a long paragraph; anything longer is a paste, better sent as a file
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # made by the send form; resends reuse it
 LISTED_CONVERSATIONS = 100  # newest conversations shown on /chat
 HISTORY_PAGE = 1000  # messages per /get_message_history answer at most: ~4 MB of the longest; before= pages
 PUBLISHED_CACHE = 10_000  # pairs whose last published message this process remembers
 MAX_REPUBLISH = 100  # unpublished messages (a crash between commit and publish) one send brings out
-NOT_STORED = ("Parlor cannot store messages right now: its disk is full or failing. "
-              "Nothing was stored; please try again later.")
 
 
 class Chat:
@@ -57,6 +55,7 @@ class Chat:
         # pair -> the newest message id this process published: when the next message is the one
         # right after it, nothing can be missing and the marker need not be read (one round trip)
         self._published: dict[str, int] = {}
+        self.actions = MessageActions(logs, delivery, self._in_order, self._check_send)  # react, edit
 
     async def peer(self, me: str, raw_peer: str) -> str:
         """The canonical name of someone `me` can talk to: Refused not_found if no such user, invalid if `me`."""
@@ -73,13 +72,10 @@ class Chat:
         return peer
 
     async def send(self, me: str, peer: str, body: str | None, client_id: str | None,
-                   image_bytes: bytes | None = None) -> tuple[Message, bool]:
-        """Store a message from `me` to `peer` (once per client_id); returns it and whether it is new."""
-        text = (body or "").strip()
-        if not text and not image_bytes:
-            raise Refused("invalid", "Write a message or attach a picture.")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise Refused("invalid", f"A message is at most {MAX_MESSAGE_CHARS} characters; this one has {len(text)}.")
+                   image_bytes: bytes | None = None, reply_to: int | None = None) -> tuple[Message, bool]:
+        """Store a message from `me` to `peer` (once per client_id), a reply to message `reply_to`
+        if given; returns it and whether it is new."""
+        text = checked_text(body, bool(image_bytes))
         if client_id is not None and not CLIENT_ID_RE.fullmatch(client_id):
             raise Refused("invalid", "The form was damaged; reload the page and send again.")
         await self._check_send(me, peer, bool(image_bytes))
@@ -90,7 +86,9 @@ class Chat:
             await self._mark_new_pair(me, peer)
             try:
                 async with self.logs.conversation(me, peer, create=True) as conversation:
-                    message, created, unread = await conversation.add(me, text, client_id, image, reader=peer)
+                    quote = await quote_of(conversation, reply_to)
+                    message, created, unread = await conversation.add(me, text, client_id, image, reader=peer,
+                                                                      quote=quote)
             except StorageFailed as e:
                 log.error("a message from %s to %s was not stored: %s", me, peer, e)
                 raise Refused("unavailable", NOT_STORED) from None

@@ -7,21 +7,24 @@ BEGIN and COMMIT trips to the file's thread on the send path.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
 
 import aiosqlite
 
-from parlor.chat.pair_file import Image, Message, transaction, writes
+from parlor.chat.pair_file import Image, Message, Quote, Reaction, transaction, writes
 
 log = logging.getLogger("parlor.chatlog")
 
 PAGE_SIZE = 50  # messages shown at once
+QUOTE_CHARS = 100  # of an answered message's first line, above its reply: about two lines on a phone
 NEWER_THAN_ANY_ID = 2**62  # a message id is a rowid, which SQLite hands out counting from 1: far below this
 
-_MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.image_id, i.width, i.height,
-    m.deleted_at FROM messages m LEFT JOIN images i ON i.id = m.image_id"""
+_MESSAGE_COLUMNS = f"""m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.image_id, i.width, i.height,
+    m.deleted_at, m.reply_to, m.edited_at, r.author, r.kind, substr(r.body, 1, {QUOTE_CHARS + 1}), r.deleted_at
+    FROM messages m LEFT JOIN images i ON i.id = m.image_id LEFT JOIN messages r ON r.id = m.reply_to"""
 
 
 # Messages by someone other than the reader, after the reader's read marker, not deleted.
@@ -30,12 +33,27 @@ _UNREAD = ("SELECT COUNT(*) FROM messages WHERE author != ? AND deleted_at IS NU
 # A resent form (same author and client_id) inserts nothing and returns no row: the first send
 # stands. Another author's client id is theirs alone: it neither finds nor blocks this message.
 # Both people's unread counts are read in the same statement, and see the new row.
-_INSERT_MESSAGE = ("INSERT INTO messages (client_id, author, kind, body, image_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_MESSAGE = ("INSERT INTO messages (client_id, author, kind, body, image_id, sent_at, reply_to)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?)"
                    " ON CONFLICT (author, client_id) DO NOTHING RETURNING id, (" + _UNREAD + "), (" + _UNREAD + ")")
 
 
+def snippet(text: str) -> str:
+    """A message's first line as a quote shows it, cut at QUOTE_CHARS."""
+    line = text.strip().split("\n", 1)[0].strip()
+    return line if len(line) <= QUOTE_CHARS else line[:QUOTE_CHARS - 1].rstrip() + "…"
+
+
+def _quote(message_id: int, author: str, kind: str, body: str, deleted_ms: int | None) -> Quote:
+    deleted = deleted_ms is not None
+    return Quote(message_id, author, kind, "" if deleted else snippet(body), deleted)
+
+
 def _message(row) -> Message:
-    return Message(*row)
+    *fields, reply_to, edited_ms, quoted_author, quoted_kind, quoted_body, quoted_deleted = row
+    quote = None if quoted_author is None else _quote(reply_to, quoted_author, quoted_kind, quoted_body,
+                                                      quoted_deleted)
+    return Message(*fields, reply_to, edited_ms, quote)
 
 
 class _AlreadyStored(Exception):
@@ -57,33 +75,45 @@ class Conversation:
 
     @writes
     async def add(self, author: str, body: str, client_id: str | None, image: Image | None,
-                  reader: str | None = None) -> tuple[Message, bool, dict[str, int]]:
-        """Store a message (once per client_id); returns it, whether it is new, and how many
-        messages each of `reader` (the other person) and `author` has not read, this one included."""
+                  reader: str | None = None, quote: Quote | None = None) -> tuple[Message, bool, dict[str, int]]:
+        """Store a message (once per client_id), a reply to `quote`'s message if given; returns
+        it, whether it is new, and how many messages each of `reader` (the other person) and
+        `author` has not read, this one included."""
         sent_ms = int(time.time() * 1000)
+        reply_to = quote.id if quote else None
         if image is None:
-            return await self._add_text(author, body, client_id, reader, sent_ms)
+            return await self._add_text(author, body, client_id, reader, sent_ms, quote)
         async with self.lock:
             try:
                 image_id, message_id, unread = await transaction(
-                    self.db, functools.partial(_insert_picture, author, body, client_id, image, reader, sent_ms))
+                    self.db, functools.partial(_insert_picture, author, body, client_id, image, reader, sent_ms,
+                                               reply_to))
             except _AlreadyStored:
                 return await self._resent(author, client_id, reader)
             return Message(message_id, author, "image", body, sent_ms, client_id, image_id,
-                           image.width, image.height), True, unread
+                           image.width, image.height, reply_to=reply_to, quote=quote), True, unread
 
     async def _add_text(self, author: str, body: str, client_id: str | None, reader: str | None,
-                        sent_ms: int) -> tuple[Message, bool, dict[str, int]]:
+                        sent_ms: int, quote: Quote | None) -> tuple[Message, bool, dict[str, int]]:
         """A text message in one statement, so in one trip to the file's thread: the INSERT is its
         own transaction, committed (and synced) before the statement returns its row."""
+        reply_to = quote.id if quote else None
         async with self.lock:
             rows = await self.db.execute_fetchall(
-                _INSERT_MESSAGE, (client_id, author, "text", body, None, sent_ms, reader, reader, author, author))
+                _INSERT_MESSAGE, (client_id, author, "text", body, None, sent_ms, reply_to,
+                                  reader, reader, author, author))
             if rows:
                 (message_id, reader_unread, author_unread), = rows
-                return (Message(message_id, author, "text", body, sent_ms, client_id), True,
-                        {reader: reader_unread, author: author_unread})
+                return (Message(message_id, author, "text", body, sent_ms, client_id, reply_to=reply_to, quote=quote),
+                        True, {reader: reader_unread, author: author_unread})
             return await self._resent(author, client_id, reader)
+
+    async def quote(self, message_id: int) -> Quote | None:
+        """How a reply to message `message_id` quotes it; None if there is no such message."""
+        async with self.lock:
+            rows = await self._fetchall("SELECT id, author, kind, substr(body, 1, ?), deleted_at FROM messages "
+                                        "WHERE id = ?", (QUOTE_CHARS + 1, message_id))
+        return _quote(*rows[0]) if rows else None
 
     async def _resent(self, author: str, client_id: str, reader: str | None) -> tuple[Message, bool, dict[str, int]]:
         rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.author = ? AND m.client_id = ?",
@@ -92,25 +122,67 @@ class Conversation:
         return _message(rows[0]), False, unread
 
     async def page(self, before: int | None = None, limit: int = PAGE_SIZE) -> list[Message]:
-        """Up to `limit` messages before id `before` (or the latest), oldest first."""
+        """Up to `limit` messages before id `before` (or the latest), oldest first, with their reactions."""
         async with self.lock:
             rows = await self._fetchall(
                 f"SELECT {_MESSAGE_COLUMNS} WHERE m.id < ? ORDER BY m.id DESC LIMIT ?",
                 (before if before is not None else NEWER_THAN_ANY_ID, limit))
-        return [_message(r) for r in reversed(rows)]
+            return await self._with_reactions([_message(r) for r in reversed(rows)])
 
     async def message(self, message_id: int) -> Message | None:
         """The message with this id, or None."""
         async with self.lock:
-            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.id = ?", (message_id,))
-        return _message(rows[0]) if rows else None
+            return await self._message(message_id)
+
+    async def _message(self, message_id: int) -> Message | None:
+        """One message with its reply's quote and its reactions (the lock is held)."""
+        rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.id = ?", (message_id,))
+        return (await self._with_reactions([_message(rows[0])]))[0] if rows else None
+
+    async def _with_reactions(self, messages: list[Message]) -> list[Message]:
+        """`messages` (oldest first) with their reactions, in one query (the lock is held)."""
+        if not messages:
+            return messages
+        rows = await self._fetchall("SELECT message_id, emoji, user FROM reactions WHERE message_id BETWEEN ? AND ? "
+                                    "ORDER BY reacted_at, user", (messages[0].id, messages[-1].id))
+        reactions: dict[int, dict[str, list[str]]] = {}
+        for message_id, emoji, user in rows:
+            reactions.setdefault(message_id, {}).setdefault(emoji, []).append(user)
+        return [dataclasses.replace(m, reactions=tuple(Reaction(emoji, tuple(users))
+                                                       for emoji, users in reactions[m.id].items()))
+                if m.id in reactions else m for m in messages]
+
+    @writes
+    async def react(self, message_id: int, user: str, emoji: str) -> tuple[Message, bool] | None:
+        """`user` puts `emoji` on a message, or takes it back if it was there: the message with
+        its reactions now, and whether the emoji was added. None if there is no such message or
+        it was deleted (nothing written)."""
+        async with self.lock:
+            added = await transaction(self.db, functools.partial(_toggle_reaction, message_id, user, emoji))
+            if added is None:
+                return None
+            return await self._message(message_id), added
+
+    @writes
+    async def edit(self, message_id: int, author: str, body: str) -> Message | None:
+        """Replace the text of `author`'s text message, marked edited now; the old text leaves
+        the file as a deleted one does (see erase). None if there is no such message of
+        theirs, or it is a picture or deleted (nothing written)."""
+        async with self.lock:
+            cursor = await self.db.execute(
+                "UPDATE messages SET body = ?, edited_at = ? WHERE id = ? AND author = ? AND kind = 'text' "
+                "AND deleted_at IS NULL", (body, int(time.time() * 1000), message_id, author))
+            if cursor.rowcount == 0:
+                return None
+            await self._checkpoint()
+            return await self._message(message_id)
 
     async def after(self, after: int, limit: int) -> list[Message]:
-        """Up to `limit` messages after id `after`, oldest first."""
+        """Up to `limit` messages after id `after`, oldest first, with their reactions."""
         async with self.lock:
             rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.id > ? ORDER BY m.id LIMIT ?",
                                         (after, limit))
-        return [_message(r) for r in rows]
+            return await self._with_reactions([_message(r) for r in rows])
 
     async def picture_types(self, image_ids: list[int]) -> dict[int, str]:
         """The MIME type of each of these pictures (those still stored)."""
@@ -150,11 +222,11 @@ class Conversation:
                 return None
             if erased:
                 await self._checkpoint()
-            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.id = ?", (message_id,))
-        return _message(rows[0])
+            return await self._message(message_id)
 
     async def _checkpoint(self) -> None:
-        """Copy the WAL into the database file and truncate it (the lock is held)."""
+        """Copy the WAL into the database file and truncate it (the lock is held): the old pages of
+        an erased or edited text go from both."""
         async with self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
             busy, _, _ = await cursor.fetchone()
         if busy:  # another process is reading an older snapshot; the next checkpoint finishes it
@@ -180,7 +252,7 @@ class Conversation:
 # The work of each transaction above, given the connection by chatlog.transaction.
 
 async def _insert_picture(author: str, body: str, client_id: str | None, image: Image, reader: str | None,
-                          sent_ms: int, db: aiosqlite.Connection) -> tuple[int, int, dict[str, int]]:
+                          sent_ms: int, reply_to: int | None, db: aiosqlite.Connection) -> tuple[int, int, dict[str, int]]:
     """The picture, then its message: (image id, message id, each person's unread count).
     _AlreadyStored for a resent form, which undoes the picture."""
     cursor = await db.execute(
@@ -188,7 +260,7 @@ async def _insert_picture(author: str, body: str, client_id: str | None, image: 
         (image.mime, image.width, image.height, image.data, image.thumbnail, image.sha256))
     image_id = cursor.lastrowid
     rows = await db.execute_fetchall(
-        _INSERT_MESSAGE, (client_id, author, "image", body, image_id, sent_ms, reader, reader, author, author))
+        _INSERT_MESSAGE, (client_id, author, "image", body, image_id, sent_ms, reply_to, reader, reader, author, author))
     if not rows:
         raise _AlreadyStored()
     (message_id, reader_unread, author_unread), = rows
@@ -213,11 +285,31 @@ async def _erase(message_id: int, author: str, db: aiosqlite.Connection) -> bool
         return False
     await db.execute("UPDATE messages SET body = '', image_id = NULL, deleted_at = ? WHERE id = ?",
                      (int(time.time() * 1000), message_id))
+    await db.execute("DELETE FROM reactions WHERE message_id = ?", (message_id,))
     if image_id is not None:
         await db.execute("DELETE FROM images WHERE id = ?", (image_id,))
     return True
 
 
+async def _toggle_reaction(message_id: int, user: str, emoji: str, db: aiosqlite.Connection) -> bool | None:
+    """Take `user`'s `emoji` off the message if it is there, else put it on: True if added,
+    None if the message does not exist or was deleted."""
+    async with db.execute("SELECT deleted_at FROM messages WHERE id = ?", (message_id,)) as cursor:
+        rows = await cursor.fetchall()
+    if not rows or rows[0][0] is not None:
+        return None
+    cursor = await db.execute("DELETE FROM reactions WHERE message_id = ? AND user = ? AND emoji = ?",
+                              (message_id, user, emoji))
+    if cursor.rowcount:
+        return False
+    await db.execute("INSERT INTO reactions (message_id, user, emoji, reacted_at) VALUES (?, ?, ?, ?)",
+                     (message_id, user, emoji, int(time.time() * 1000)))
+    return True
+
+
 async def _rename_user(old: str, new: str, db: aiosqlite.Connection) -> None:
+    """The account left: its reactions go (nothing of theirs but their messages stays), its
+    messages and read marker become the ghost's."""
+    await db.execute("DELETE FROM reactions WHERE user = ?", (old,))
     await db.execute("UPDATE messages SET author = ? WHERE author = ?", (new, old))
     await db.execute("UPDATE read_markers SET user = ? WHERE user = ?", (new, old))

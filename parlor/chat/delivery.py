@@ -1,5 +1,5 @@
 """The port a stored message leaves chat by: chat hands what it committed (a message, a read, a
-deletion) to a MessageDelivery, which the live wing implements (parlor/live/message_events.py)
+deletion, a reaction, an edit) to a MessageDelivery, which the live wing implements (parlor/live/message_events.py)
 and services.py wires. Who of a pair is sent anything, and who may learn of a reading, is decided
 here, once."""
 from __future__ import annotations
@@ -37,6 +37,15 @@ class MessageDelivery(Protocol):
                       readers: list[str]) -> None:
         """`me` deleted their `message`: swapped in every tab of those in `readers`, with their
         conversation-list rows when it was the `newest`, and their unread counts now."""
+
+    async def reacted(self, pair: str, me: str, peer: str, message: Message, readers: list[str]) -> None:
+        """`me` put a reaction on `message` or took one back: its reactions now, swapped in every
+        tab of those in `readers`."""
+
+    async def edited(self, pair: str, me: str, peer: str, message: Message, newest: bool, unread: dict[str, int],
+                     readers: list[str]) -> None:
+        """`me` edited their `message`: swapped in every tab of those in `readers`, with their
+        conversation-list rows when it is the `newest` (`unread`: their counts, then)."""
 
     async def unread_changed(self, user: str, peer: str, unread: int) -> None:
         """`user` now counts `unread` messages of `peer`'s (a block hides them, an unblock shows

@@ -42,6 +42,8 @@ _IMAGE_COLUMNS = """
 # version 4 never hands out a picture's id twice (AUTOINCREMENT: a picture's URL is cached for a
 # year, so a deleted picture's id must not come back) and scopes client ids to their author (a
 # peer who reuses someone's client id must neither see their message nor lose it).
+# Version 5 adds replies (the message answered), edits (when; the old text is overwritten, not
+# kept) and reactions (one row per person, emoji and message).
 # Steps run with foreign keys off (version 4 rebuilds a table that messages refer to).
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -76,6 +78,16 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE images_v4 RENAME TO images",  # sqlite_sequence follows the new name
         "DROP INDEX messages_client_id",
         "CREATE UNIQUE INDEX messages_author_client_id ON messages(author, client_id)",
+    ],
+    5: [
+        "ALTER TABLE messages ADD COLUMN reply_to INTEGER REFERENCES messages(id)",
+        "ALTER TABLE messages ADD COLUMN edited_at INTEGER",
+        """CREATE TABLE reactions (
+               message_id INTEGER NOT NULL REFERENCES messages(id),
+               user TEXT NOT NULL,
+               emoji TEXT NOT NULL,
+               reacted_at INTEGER NOT NULL,
+               PRIMARY KEY (message_id, user, emoji)) WITHOUT ROWID""",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -136,6 +148,25 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """The message a reply answers, as the reply shows it."""
+
+    id: int
+    author: str
+    kind: str  # text | image
+    snippet: str  # its first line, cut short ('' for a picture without a caption, or when deleted)
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """One emoji on a message and who put it there, first first."""
+
+    emoji: str
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Message:
     id: int
     author: str
@@ -147,6 +178,10 @@ class Message:
     width: int | None = None
     height: int | None = None
     deleted_ms: int | None = None  # set once its author deleted it: body and picture are gone
+    reply_to: int | None = None  # the id of the message it answers
+    edited_ms: int | None = None  # set when its author last changed its text (the old text is gone)
+    quote: Quote | None = None  # the message it answers, as shown above it
+    reactions: tuple[Reaction, ...] = ()
 
     @property
     def sent_at(self) -> datetime:
@@ -155,6 +190,10 @@ class Message:
     @property
     def deleted(self) -> bool:
         return self.deleted_ms is not None
+
+    @property
+    def edited_at(self) -> datetime | None:
+        return None if self.edited_ms is None else datetime.fromtimestamp(self.edited_ms / 1000, timezone.utc)
 
 
 T = TypeVar("T")

@@ -123,6 +123,12 @@ def _message_row(message: Message, peer: str, picture_types: dict[int, str]) -> 
         row["image"] = picture_name(peer, message.id, picture_types[message.image_id])
     if message.deleted:
         row["deleted_at"] = iso_time(message.deleted_ms)
+    if message.reply_to is not None:
+        row["reply_to"] = message.reply_to
+    if message.edited_ms is not None:
+        row["edited_at"] = iso_time(message.edited_ms)  # the text before it is not kept anywhere
+    if message.reactions:
+        row["reactions"] = [{"emoji": r.emoji, "users": list(r.users)} for r in message.reactions]
     return row
 
 

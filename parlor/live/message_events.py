@@ -1,5 +1,5 @@
 """Chat's delivery port (parlor/chat/delivery.py MessageDelivery), made of events: a committed
-message, a read or a deletion becomes an event for each person of the pair, each side rendered
+message, a read, a deletion, a reaction or an edit becomes an event for each person of the pair, each side rendered
 once by the injected MessageViews (views/chat.py) and appended to their stream, which every open
 tab of theirs receives, on any process. A message's events set both people's conversation-list
 entries in the same Redis call, and are appended once per message: the pair's published marker
@@ -44,8 +44,11 @@ class MessageViews(Protocol):
     def seen(self, pair: str, up_to: int) -> str:
         """The author's messages up to `up_to` are "Seen"."""
 
-    def deleted(self, message: StoredMessage, me: str, peer: str, pair: str) -> str:
-        """A deleted message as `me` sees it, swapped over the old one."""
+    def replaced(self, message: StoredMessage, me: str, peer: str, pair: str) -> str:
+        """A deleted or edited message as `me` sees it, swapped over the old one."""
+
+    def reactions(self, message: StoredMessage, me: str, peer: str, pair: str) -> str:
+        """A message's reactions as `me` sees them, swapped in place."""
 
     def message_data(self, message: StoredMessage, peer: str) -> dict:
         """A message as API clients see it; `peer` is the other person of the viewer's pair."""
@@ -119,17 +122,40 @@ class MessageEvents:
 
     async def deleted(self, pair: str, me: str, peer: str, message: StoredMessage, newest: bool,
                       unread: dict[str, int], readers: list[str]) -> None:
+        await self._replaced("deleted", pair, me, peer, message, newest, unread, readers)
+
+    async def edited(self, pair: str, me: str, peer: str, message: StoredMessage, newest: bool,
+                     unread: dict[str, int], readers: list[str]) -> None:
+        await self._replaced("edited", pair, me, peer, message, newest, unread, readers)
+
+    async def _replaced(self, kind: str, pair: str, me: str, peer: str, message: StoredMessage, newest: bool,
+                        unread: dict[str, int], readers: list[str]) -> None:
+        """A message swapped in both people's tabs (with their list rows and counts when it is the
+        newest: the rows' preview follows it)."""
         events, counts = [], {}
         for viewer, other in ((me, peer), (peer, me)):
             if viewer not in readers:
                 continue
-            html = self._views.deleted(message, viewer, other, pair)
+            html = self._views.replaced(message, viewer, other, pair)
+            data = {"peer": other, "message_id": message.id}
+            if kind == "edited":
+                data["message"] = self._views.message_data(message, other)
             if newest:
                 html += self._views.row(other, message, unread[viewer], await self._hub.online([other], viewer=viewer))
-            events.append(Outgoing(viewer, "deleted", html + self._views.unread_total(),
-                                   {"peer": other, "message_id": message.id, "unread": unread[viewer]}))
-            counts[viewer] = (other, unread[viewer])
+                counts[viewer] = (other, unread[viewer])
+                data["unread"] = unread[viewer]
+            elif kind == "deleted":
+                data["unread"] = unread[viewer]
+                counts[viewer] = (other, unread[viewer])
+            events.append(Outgoing(viewer, kind, html + (self._views.unread_total() if viewer in counts else ""), data))
         await self._hub.publish(events, **self._counted(counts))
+
+    async def reacted(self, pair: str, me: str, peer: str, message: StoredMessage, readers: list[str]) -> None:
+        events = [Outgoing(viewer, "reacted", self._views.reactions(message, viewer, other, pair),
+                           {"peer": other, "message_id": message.id,
+                            "reactions": self._views.message_data(message, other).get("reactions", [])})
+                  for viewer, other in ((me, peer), (peer, me)) if viewer in readers]
+        await self._hub.publish(events)
 
     async def unread_changed(self, user: str, peer: str, unread: int) -> None:
         await self._hub.publish([Outgoing(user, "unread", self._views.unread_total(), {"peer": peer, "unread": unread})],

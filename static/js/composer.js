@@ -103,10 +103,23 @@ document.addEventListener("drop", (event) => {
   attach(event.dataTransfer.files, true);
 });
 
+// Replying: the message's Reply fills the slot above the box (htmx), and the box takes the focus;
+// its cross empties the slot (without a script, it is a link to the conversation as it was).
+document.addEventListener("click", (event) => {
+  const item = event.target.closest && event.target.closest(".menu a.reply, .cancel-reply");
+  if (!item || !composerBox()) return;
+  if (item.classList.contains("cancel-reply")) {
+    event.preventDefault();
+    document.getElementById("reply-slot").replaceChildren();
+  }
+  composerBox().focus();
+});
+
 // Sending. A picture is posted with the form (htmx swaps a fresh one in); text waits in a bubble.
 function addPending(text) {
   const form = document.getElementById("send-form");
   const clientId = form.elements.client_id.value;
+  const replyTo = form.elements.reply_to ? form.elements.reply_to.value : "";
   const bubble = document.getElementById("pending-template").content.firstElementChild.cloneNode(true);
   bubble.id = `pending-${clientId}`;
   bubble.dataset.clientId = clientId;
@@ -115,6 +128,8 @@ function addPending(text) {
   const resend = bubble.querySelector("form");
   resend.elements.body.value = text;
   resend.elements.client_id.value = clientId;
+  resend.elements.reply_to.value = replyTo;
+  document.getElementById("reply-slot").replaceChildren();  // the answer is on its way
   document.querySelector("#conversation .messages").append(bubble);
   htmx.process(bubble);
   form.elements.client_id.value = newClientId();  // the next message is another one

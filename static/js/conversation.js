@@ -12,6 +12,9 @@
 
 const AT_BOTTOM_PX = 48;  // this close to the newest message counts as being there
 const READ_CHECK_MS = 250;  // what is on screen is looked at this long after it changes
+const SEEK_PAGES = 40;  // older pages (50 messages each) loaded at most to show a quoted message; beyond, its own page opens
+const SEEK_WAIT_MS = 10000;  // a page of older messages not loaded in this long: the quoted message's own page opens
+const JUMPED_TO_MS = 2000;  // how long a quoted message stays marked once shown
 
 const section = () => document.getElementById("conversation");
 const scroller = () => document.querySelector("#conversation .scroller");
@@ -193,6 +196,37 @@ document.addEventListener("click", (event) => {
   picture.alt = link.querySelector("img").alt;
   viewer.showModal();
 });
+// A reply's quote shows the original: on the page already, or once older pages are loaded (each
+// by its "Older messages" link, which htmx fetches); failing that, the link's own page.
+function seek(id, fallback, pages) {
+  const original = document.getElementById(id);
+  if (original) {
+    original.scrollIntoView({block: "center"});
+    original.classList.add("jumped-to");
+    setTimeout(() => original.classList.remove("jumped-to"), JUMPED_TO_MS);
+    return;
+  }
+  const older = document.querySelector("#conversation .messages > a.older");
+  if (!older || pages === 0) {
+    location.href = fallback;
+    return;
+  }
+  const asked = Date.now();
+  older.click();
+  const wait = setInterval(() => {  // the link is swapped for the page it loads
+    if (older.isConnected && Date.now() - asked < SEEK_WAIT_MS) return;
+    clearInterval(wait);
+    if (older.isConnected) location.href = fallback;
+    else seek(id, fallback, pages - 1);
+  }, 50);
+}
+document.addEventListener("click", (event) => {
+  const quote = event.target.closest && event.target.closest(".message a.quote");
+  if (!quote || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  seek(quote.dataset.message, quote.href, SEEK_PAGES);
+});
+
 // A long press (touch) opens a message's actions, as its "⋯" does.
 document.addEventListener("contextmenu", (event) => {
   const message = event.target.closest && event.target.closest(".messages > article.message");

@@ -42,7 +42,7 @@ ROLES = ("anonymous", "signed_in", "participant", "other", "token", "admin", "su
 SIGNED_IN = ("signed_in", "participant", "other", "admin", "revoked")  # a live session of an account
 SIGNED_OUT = ("anonymous", "suspended", "guest")  # no account's session (a suspension ended sam's)
 SECRET_TEXT = "hello bob"  # in alice and bob's conversation only
-SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2",
+SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2", "editable": "5",
           "theirs": "2", "kept": "1", "report": "0" * 20, "picture_report": "1" * 20, "invite": "x" * 22}  # fills a row's address for the route check
 
 
@@ -344,6 +344,27 @@ MATRIX = [
     ("POST", "/chat/bob/messages/{mine}/delete", post("/chat/bob/messages/{mine}/delete"),
      {**cookie_roles(E(404, says="no message of yours"), anonymous=E(401, says="log in"),
                      token=TOKEN_IS_ANONYMOUS_POST), "participant": E(303, location="/chat/bob")}),
+    # A message of alice's conversation with bob: show it, its menu, reply to it, react to it; only
+    # alice has one with that number (carol's conversation with bob holds fewer messages).
+    ("GET", "/chat/bob/messages/{editable}", get("/chat/bob/messages/{editable}"),
+     {**cookie_roles(E(404, says="no message with that number"), anonymous=LOGIN, token=LOGIN),
+      "participant": E(302, location="/chat/bob/messages?before=")}),
+    ("GET", "/chat/bob/messages/{editable}/actions", get("/chat/bob/messages/{editable}/actions"),
+     {**cookie_roles(E(404, says="no message with that number"), anonymous=LOGIN, token=LOGIN),
+      "participant": E(302, location="/chat/bob/messages?before=")}),
+    ("GET", "/chat/bob/messages/{editable}/reply", get("/chat/bob/messages/{editable}/reply"),
+     {**cookie_roles(E(404, says="no message with that number", hides=SECRET_TEXT), anonymous=LOGIN, token=LOGIN),
+      "participant": E(200, says='name="reply_to"')}),
+    ("POST", "/chat/bob/messages/{editable}/reactions", post("/chat/bob/messages/{editable}/reactions", {"emoji": "👍"}),
+     {**cookie_roles(E(404, says="no message with that number"), anonymous=E(401, says="log in"),
+                     token=TOKEN_IS_ANONYMOUS_POST), "participant": E(303, location="/chat/bob#message-alice_bob-")}),
+    # alice's own text: only she edits it (a forged edit changes nothing).
+    ("GET", "/chat/bob/messages/{editable}/edit", get("/chat/bob/messages/{editable}/edit"),
+     {**cookie_roles(E(404, says="no message of yours"), anonymous=LOGIN, token=LOGIN),
+      "participant": E(200, says="Edit your message")}),
+    ("POST", "/chat/bob/messages/{editable}/edit", post("/chat/bob/messages/{editable}/edit", {"body": "edited by {role}"}),
+     {**cookie_roles(E(404, says="no message of yours"), anonymous=E(401, says="log in"),
+                     token=TOKEN_IS_ANONYMOUS_POST), "participant": E(303, location="/chat/bob#message-alice_bob-")}),
     # The page that asks before alice deletes her message (one she keeps): hers alone; carol's
     # message of that number, in her own conversation with bob, is hers.
     ("GET", "/chat/bob/messages/{kept}/delete", get("/chat/bob/messages/{kept}/delete"),
@@ -488,13 +509,16 @@ def world():
         assert (await alice.post(f"/chat/bob/messages/{message}/delete")).code == 303
         assert (await send(alice, "bob", "", picture())).code == 303
         assert (await send(alice, "bob", "to be deleted")).code == 303
+        assert (await send(alice, "bob", "to be edited")).code == 303
         await community(w, http)
 
     asyncio.run(more_things())
     (mine,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'to be deleted'")
     (theirs,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'hello alice'")
     (kept,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = ?", (SECRET_TEXT,))
+    (editable,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'to be edited'")
     w.ids["mine"], w.ids["theirs"], w.ids["kept"] = str(mine), str(theirs), str(kept)
+    w.ids["editable"] = str(editable)
     yield w
     w.stop()
 

@@ -242,7 +242,8 @@ async def test_every_tab_of_both_people_gets_the_message(http_server, http_clien
         assert 'id="messages-alice_bob" hx-swap-oob="beforeend"' in pushed_html
         # The message is the same for both (the page marks it mine or theirs); the row is each one's.
         assert "to every tab" in pushed_html and 'class="message" data-id="1" data-author="alice"' in pushed_html
-        assert 'hx-post="/chat/bob/messages/1/delete"' in pushed_html  # the author's Delete (shown to her only)
+        # Its menu is each viewer's own, fetched when it first opens (the pair's address suits both).
+        assert 'hx-get="/chat/alice_bob/messages/1/actions" hx-trigger="toggle once"' in pushed_html
         assert f'id="conversation-{peer}"' in pushed_html and (f"{unread} unread" in pushed_html) == bool(unread)
     close_tabs(tabs)
 

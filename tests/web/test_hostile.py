@@ -74,10 +74,11 @@ def fetch(who, path, method="GET", body=None, headers=None):
     return lambda w: w.visitors[who].fetch(w.path(path), method, body, {k: w.path(v) for k, v in (headers or {}).items()})
 
 
-def send(who, peer, body="", image=None, client_id=None):
+def send(who, peer, body="", image=None, client_id=None, reply_to=None):
     async def action(w):
         visitor = w.visitors[who]
-        fields = {"body": body, "client_id": client_id or "fresh-client-id-01"}
+        fields = {"body": body, "client_id": client_id or "fresh-client-id-01",
+                  **({"reply_to": reply_to} if reply_to is not None else {})}
         data, content_type = multipart(fields, {"image": image} if image else None)
         return await visitor.fetch(f"/chat/{peer}/messages?_xsrf={quote(visitor.cookies['_xsrf'])}", "POST",
                                    data, {"Content-Type": content_type})
@@ -491,6 +492,41 @@ ROWS = [
     ("log in while suspended", post("anon", "/login", {"username": "erin", "password": "correct horse"}), 403,
      "This account is suspended until an admin lifts it. The reason given: For the table.", "Signed in"),
     ("send to a suspended person", send("alice", "erin", "hello?"), 403, "erin is suspended", None),
+    # Replies, reactions and edits (issue 26): the message world.py's alice sent bob is 1, bob's
+    # answer 2, alice's picture 3.
+    ("reply to a message that is not there", send("bob", "alice", "hi", reply_to="999"), 404,
+     "no message with that number to reply to", None),
+    *[(f"reply_to {raw!r}", send("bob", "alice", "hi", reply_to=raw), 400, "reply_to must be a message number", None)
+      for raw in ("abc", "-1", "0", "1.5", "9" * 19, "١")],
+    ("reply page of a message that is not there", get("bob", "/chat/alice/messages/999/reply"), 404,
+     "no message with that number to reply to", None),
+    *[(f"react with {emoji!r}", post("bob", "/chat/alice/messages/1/reactions", {"emoji": emoji}), 400,
+       "React with one of", None) for emoji in ("", "💩", "👍👍", "<img src=x>", "x" * 1000, "\u2764")],
+    ("react to a message that is not there", post("bob", "/chat/alice/messages/999/reactions", {"emoji": "👍"}), 404,
+     "no message with that number", None),
+    ("react to a message of a stranger's conversation", post("carol", "/chat/alice/messages/1/reactions",
+                                                             {"emoji": "👍"}), 404, "no message with that number", None),
+    ("react through someone else's pair address", post("carol", "/chat/alice_bob/messages/1/reactions",
+                                                       {"emoji": "👍"}), 404, "no user by that name", None),
+    ("react to someone who blocked you", post("carol", "/chat/dave/messages/1/reactions", {"emoji": "👍"}), 403,
+     "could not be delivered", None),
+    ("react to a suspended person's message", post("alice", "/chat/erin/messages/1/reactions", {"emoji": "👍"}), 403,
+     "erin is suspended", None),
+    ("react without XSRF", post("bob", "/chat/alice/messages/1/reactions", {"emoji": "👍"}, xsrf=False), 403,
+     "reload the page", None),
+    ("GET on POST reactions", get("bob", "/chat/alice/messages/1/reactions"), 405, "does not accept", None),
+    ("edit someone else's message", post("bob", "/chat/alice/messages/1/edit", {"body": "forged"}), 404,
+     "no message of yours", None),
+    ("edit form of someone else's message", get("bob", "/chat/alice/messages/1/edit"), 404, "no message of yours", None),
+    ("edit to nothing", post("alice", "/chat/bob/messages/1/edit", {"body": " \t "}), 400, "Write a message", None),
+    ("edit to 4001 characters", post("alice", "/chat/bob/messages/1/edit", {"body": "x" * 4001}), 400,
+     "at most 4000 characters", None),
+    ("edit a picture", post("alice", "/chat/bob/messages/3/edit", {"body": "a caption"}), 400,
+     "Only a text message can be edited", None),
+    ("edit a message id of 19 digits", post("alice", "/chat/bob/messages/" + "9" * 19 + "/edit", {"body": "x"}), 404,
+     "nothing here", None),
+    ("edit toward a suspended person", post("alice", "/chat/erin/messages/1/edit", {"body": "x"}), 403,
+     "erin is suspended", None),
     ("password reset with a made-up token", post("anon", "/password-reset", {"token": "x" * 43, "new": "long enough"}),
      404, "This link cannot be used", None),
     ("password reset with no token", get("anon", "/password-reset"), 404, "This link cannot be used", None),

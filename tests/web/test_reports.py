@@ -35,9 +35,13 @@ async def test_report_is_on_the_peers_messages_and_its_pushed_copy_links_the_rea
     socket = await bob.live()
     await send_message(alice, "bob", "you again")
     pushed = (await next_frame(socket))["content"]  # the one render both people get
-    (href, author, message_id), = REPORT_LINK_RE.findall(pushed)
+    # Its menu is fetched by whoever opens it, and is theirs.
+    (menu_path,) = re.findall(r'hx-get="(/chat/alice_bob/messages/\d+/actions)"', pushed)
+    bobs = (await bob.get(menu_path, headers={"HX-Request": "true"})).body.decode()
+    (href, author, message_id), = REPORT_LINK_RE.findall(bobs)
     assert author == "alice" and href == f"/chat/alice/messages/{message_id}/report"  # bob's view of it
-    assert f'href="/chat/bob/messages/{message_id}/delete"' in pushed  # Delete stays alice's
+    alices = (await alice.get(menu_path, headers={"HX-Request": "true"})).body.decode()
+    assert f'href="/chat/bob/messages/{message_id}/delete"' in alices and "delete" not in bobs  # Delete stays alice's
     socket.close()
     form = await bob.get(href)
     assert form.code == 200 and "you again" in form.body.decode() and 'name="reason"' in form.body.decode()
