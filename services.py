@@ -26,6 +26,7 @@ from parlor.accounts.usernames import display_name, is_ghost
 from parlor.chat.chat import Chat
 from parlor.chat.conversation_list import conversation_peers, conversations_key
 from parlor.chat.mutes import Mutes
+from parlor.chat.search import Search
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.unread import unread_key
 from parlor.community.admins import Admins
@@ -122,6 +123,7 @@ class Services:
         self.mutes = Mutes(redis, self.message_events.mutes_changed)
         self.chat = Chat(self.pair_files, redis, self.accounts, self.image_pool, self.message_events,
                          eliza_delay_scale=config.eliza_delay, safety=self.safety)
+        self.search = Search(self.pair_files, redis, self.safety)
         self._stops.push_async_callback(self.chat.stop)  # ELIZA's replies still thinking
         self.leaderboards = Leaderboards(redis, config.boards)
         self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries,

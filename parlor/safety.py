@@ -76,6 +76,7 @@ LIMIT_MESSAGES = {
     "games": "You are starting games too fast. Wait {wait} and start one again.",
     "game_addresses": "Too many games were started from your address. Try again in {wait}.",
     "reports": "You have sent many reports in a short time. Try again in {wait}.",
+    "searches": "You are searching all your conversations too often. Try again in {wait}.",
 }
 SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # lua/check_sends.lua's codes
 GAME_LIMITS = {1: "game_addresses", 2: "games"}  # lua/check_game.lua's codes
@@ -88,8 +89,8 @@ def over_limit(limit: str, wait_ms: int) -> Refused:
 
 
 LIMITS = ("messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses",
-          "reports")
-USER_LIMITS = ("messages", "conversations", "images", "reports")  # counted per user (the rest: per address, game, entry)
+          "reports", "searches")
+USER_LIMITS = ("messages", "conversations", "images", "reports", "searches")  # counted per user (the rest: per address, game, entry)
 
 
 class Safety:

@@ -100,6 +100,8 @@ class Config:
         "games started from one IP address (IPv6: one /64), COUNT/SECONDS (0: no limit); "
         "a class behind one address shares it", Rate(120, 60))
     report_limit: Rate = _flag("reports one user may file, COUNT/SECONDS (0: no limit)", Rate(10, 3600))
+    search_limit: Rate = _flag(  # each opens up to 100 files (parlor/chat/search.py SEARCH_WINDOW)
+        "searches of all conversations one user may make, COUNT/SECONDS (0: no limit)", Rate(30, 60))
     signup: str = _flag(
         "who may make an account: open (anyone), invite (with an admin's invite link), closed (admins only)",
         "open", choices=SIGNUP_MODES)
@@ -148,7 +150,8 @@ class Config:
         return {"messages": self.message_limit, "conversations": self.conversation_limit,
                 "images": self.image_limit, "signups": self.signup_limit, "logins": self.login_limit,
                 "guesses": self.guess_limit, "games": self.game_limit,
-                "game_addresses": self.game_address_limit, "reports": self.report_limit}
+                "game_addresses": self.game_address_limit, "reports": self.report_limit,
+                "searches": self.search_limit}
 
     @property
     def secret_path(self) -> Path:
