@@ -25,7 +25,7 @@ from parlor.accounts.suspensions import Suspensions
 from parlor.accounts.usernames import display_name, is_ghost
 from parlor.chat.chat import Chat
 from parlor.chat.conversation_list import conversation_peers, conversations_key
-from parlor.chat.mutes import Mutes
+from parlor.chat.mutes import UNTIL_UNMUTED_MS, Mutes, muted_key
 from parlor.chat.search import Search
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.unread import unread_key
@@ -78,6 +78,7 @@ def make_templates(folder: Path, debug: bool) -> jinja2.Environment:
     templates.filters["linkify"] = linkify
     templates.filters["day_label"] = day_label
     templates.filters["display_name"] = display_name
+    templates.globals["UNTIL_UNMUTED_MS"] = UNTIL_UNMUTED_MS  # a mute that lasts until unmuted ends then
     templates.filters["iso_time"] = iso_time  # <time datetime="{{ at | iso_time('seconds') }}">
     templates.tests["ghost"] = is_ghost  # `name is ghost`: a deleted account's name
     return templates
@@ -119,7 +120,7 @@ class Services:
                        functools.partial(conversation_peers, redis), on_delivered=metrics.event_delivered)
         # A stored message leaves chat by its delivery port, which the live wing implements.
         self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key, unread_key,
-                                            on_stored=metrics.message_stored)
+                                            muted_key, on_stored=metrics.message_stored)
         self.mutes = Mutes(redis, self.message_events.mutes_changed)
         self.chat = Chat(self.pair_files, redis, self.accounts, self.image_pool, self.message_events,
                          eliza_delay_scale=config.eliza_delay, safety=self.safety)

@@ -18,7 +18,7 @@ from parlor.chat.conversation_list import Summary, conversation_peers, conversat
 from parlor.chat.delivery import MessageDelivery, readers, receives_pushes
 from parlor.chat.images import process_image
 from parlor.chat.pair_file import Message, StorageFailed, pair_key
-from parlor.chat.mutes import mutes_key
+from parlor.chat.mutes import muted_key, now_ms
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.pair_locks import PairLocks
 from parlor.chat.unread import Opened, unread_key
@@ -223,17 +223,19 @@ class Chat:
         return True
 
     async def unread_total(self, user: str) -> int:
-        """How many messages `user` has not read, all conversations together (one Redis call)."""
-        return sum(map(int, await self._redis.hvals(unread_key(user))))
+        """How many messages `user` has not read, all conversations together but those they muted."""
+        return (await self.page_state(user))[0]
 
-    async def page_state(self, user: str) -> tuple[int, set[str]]:
-        """What every page of `user`'s shows of chat, in one Redis call: their unread total, and
-        whom they muted (their pages notify nothing of those)."""
+    async def page_state(self, user: str) -> tuple[int, dict[str, int]]:
+        """What every page of `user`'s shows of chat, in one Redis call: their unread total (muted
+        conversations left out), and whom they mute now, until when (ms; their pages notify
+        nothing of those)."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hvals(unread_key(user))
-            pipe.smembers(mutes_key(user))
+            pipe.hgetall(unread_key(user))
+            pipe.zrangebyscore(muted_key(user), f"({now_ms()}", "+inf", withscores=True)
             unread, muted = await pipe.execute()
-        return sum(map(int, unread)), muted
+        muted = {peer: int(until) for peer, until in muted}
+        return sum(int(count) for peer, count in unread.items() if peer not in muted), muted
 
     async def older(self, me: str, peer: str, before: int) -> list[Message]:
         async with self.logs.conversation(me, peer) as conversation:
