@@ -1,6 +1,7 @@
 """A conversation that behaves like a chat app (issue 23), on a phone (390×844, touch) and a laptop
 (1366×768): the screen, read state, arrival signals, scrolling, the connection's state, careful
 actions, and no CSP error anywhere along the way. With JavaScript off where it applies."""
+import re
 import shutil
 import signal
 import sqlite3
@@ -169,9 +170,9 @@ def test_1_the_conversation_is_an_app_screen(server, new_page, size, tmp_path):
     page.goto(f"{server.url}/chat/{ben_name}")
     expect(page.get_by_label("Message")).to_have_value("half a thought")
 
-    # The head's menu holds Mute, Block and Report.
+    # The head's menu holds Mute (for an hour, a day, or until unmuted), Block and Report.
     menu = conversation_menu(page)
-    for name in (f"Mute {ben_name}", f"Block {ben_name}"):
+    for name in ("Mute for an hour", "Mute for a day", "Mute until I unmute", f"Block {ben_name}"):
         expect(menu.get_by_role("button", name=name)).to_be_visible()
     expect(menu.get_by_role("link", name=f"Report {ben_name}")).to_be_visible()
     assert ann.csp_violations() == [] and ben.csp_violations() == []
@@ -264,17 +265,21 @@ def test_3_title_badge_notifications_and_sound(server, new_page, size):
         {"title": f"New message from {ann_name}", "body": "Open Parlor to read it."}]  # never the text
     assert ben.page.evaluate("() => window.__beeps") == beeps + 1
 
-    # Muted: it still counts, but neither notifies nor sounds.
+    # Muted: it still counts in the list, but neither raises the title nor notifies nor sounds.
     look(ben.page, True)
     ben.page.goto(f"{server.url}/chat/{ann_name}")
-    conversation_menu(ben.page).get_by_role("button", name=f"Mute {ann_name}").click()
+    conversation_menu(ben.page).get_by_role("button", name="Mute for an hour").click()
     expect(ben.page.locator(".conversation-head .muted-mark")).to_be_visible()
     ben.page.goto(f"{server.url}/scores")
     look(ben.page, False)
     send(ann.page, "and another")
-    expect(ben.page).to_have_title("(2) Boards · Parlor")  # the first is still unread
     ben.page.wait_for_timeout(500)
+    expect(ben.page).to_have_title("Boards · Parlor")  # the muted conversation is left out
     assert ben.page.evaluate("() => [window.__notes.length, window.__beeps]") == [0, beeps]  # a new page: none
+    ben.page.goto(f"{server.url}/chat")
+    row = ben.page.locator(f"#conversation-{ann_name}")
+    expect(row.locator(".unread-count")).to_have_text(re.compile(r"[12] unread"))  # still unread in the list
+    expect(row.locator(".last")).to_contain_text("and another")
     assert ben.csp_violations() == [], ben.problems
 
 
