@@ -33,7 +33,7 @@ SNIPPET_TOKENS = 32  # words of a long message shown around what was found
 MARK_START, MARK_END = "\x02", "\x03"  # around each word found, in SQLite's snippet(); cut out again below
 
 TERM_RE = re.compile(r'"([^"]*)"?|([^\s"]+)')  # a "phrase" (closed or not), or a bare word
-TOKEN_RE = re.compile(r"\w+")  # what FTS5's unicode61 tokenizer keeps: letters and digits
+TOKEN_RE = re.compile(r"[^\W_]+")  # what FTS5's unicode61 tokenizer keeps: letters and digits ("_" splits)
 CURSOR_RE = re.compile(r"(\d{1,15})\.(\d{1,18})\.([a-z0-9-]{3,32})")  # all conversations: ms.id.peer
 ID_CURSOR_RE = re.compile(r"\d{1,18}")  # one conversation: a message id
 
@@ -117,7 +117,7 @@ class Search:
         """Messages of `me` and `peer` with the words, newest first, RESULTS_PAGE at a time
         (`before`: the `older` of the page before). No file is made."""
         query = fts_query(text)
-        if before is not None and not ID_CURSOR_RE.fullmatch(before):
+        if before and not ID_CURSOR_RE.fullmatch(before):
             raise Refused("invalid", "before must be a message number.")
         below = int(before) if before else _NEWEST
         matches = await self._matches(me, peer, query, below, _ANY_TIME, (), RESULTS_PAGE + 1)
