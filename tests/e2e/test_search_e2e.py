@@ -28,17 +28,24 @@ def fill_conversation(ann, ben_name, javascript):
             ann.page.get_by_role("button", name="Send").click()
 
 
-@SEARCHES
-def test_searching_a_conversation_finds_marked_words_and_leads_to_the_message(server, new_page, size, javascript):
+def ben_searches(server, new_page, size, javascript, start: str, box: str, words: str):
+    """ann writes to ben; ben, on `start` (a path, {ann} for ann's name), types `words` in `box`
+    and presses Enter: (ben, ann's name, the matches)."""
     ann, ben, ann_name, ben_name = chatting(server, new_page, size, javascript=javascript)
     fill_conversation(ann, ben_name, javascript)
+    ben.page.goto(server.url + start.format(ann=ann_name))
+    if box == "Words to find":  # reached by the head's link
+        ben.page.get_by_role("link", name="Search this conversation").click()
+        expect(ben.page).to_have_url(re.compile(rf"/chat/{ann_name}/search$"))
+    ben.page.get_by_label(box).fill(words)
+    ben.page.get_by_label(box).press("Enter")
+    return ben, ann_name, ben.page.locator("#search-results .match")
+
+
+@SEARCHES
+def test_searching_a_conversation_finds_marked_words_and_leads_to_the_message(server, new_page, size, javascript):
+    ben, ann_name, matches = ben_searches(server, new_page, size, javascript, "/chat/{ann}", "Words to find", "harb")
     page = ben.page
-    page.goto(f"{server.url}/chat/{ann_name}")
-    page.get_by_role("link", name="Search this conversation").click()
-    expect(page).to_have_url(re.compile(rf"/chat/{ann_name}/search$"))
-    page.get_by_label("Words to find").fill("harb")
-    page.get_by_label("Words to find").press("Enter")
-    matches = page.locator("#search-results .match")
     expect(matches).to_have_count(2)
     expect(matches.first.locator("mark")).to_have_text("harbour")
     expect(matches.nth(1)).to_contain_text("Coffee tomorrow at the harbour?")
@@ -54,13 +61,9 @@ def test_searching_a_conversation_finds_marked_words_and_leads_to_the_message(se
 
 @SEARCHES
 def test_searching_all_conversations_names_the_peer(server, new_page, size, javascript):
-    ann, ben, ann_name, ben_name = chatting(server, new_page, size, javascript=javascript)
-    fill_conversation(ann, ben_name, javascript)
+    ben, ann_name, matches = ben_searches(server, new_page, size, javascript, "/chat", "Search all conversations",
+                                          '"harbour café"')
     page = ben.page
-    page.goto(f"{server.url}/chat")
-    page.get_by_label("Search all conversations").fill('"harbour café"')
-    page.get_by_label("Search all conversations").press("Enter")
-    matches = page.locator("#search-results .match")
     expect(matches).to_have_count(1)
     expect(matches.first.locator(".peer")).to_have_text(ann_name)
     expect(matches.first.locator("mark")).to_have_text("harbour café")  # a phrase is marked whole
