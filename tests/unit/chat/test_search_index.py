@@ -1,12 +1,21 @@
 """The search index in each pair file (parlor/chat/pair_file.py SEARCH_INDEX) on real SQLite files:
 the migration of a file made by the code before it, and the triggers that keep it in step."""
+import shutil
 import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
 from parlor.chat.pair_file import SCHEMA_VERSION
 from parlor.chat.pair_files import PairFiles
 from tests.unit.chat.test_pair_file import old_file, picture_of
+
+
+# Made by main's code before the index (schema 4): four messages, alice's third deleted, a picture
+# with a caption, bob's read marker. How: PairFiles and Conversation.add/erase/mark_read of that
+# code, then journal_mode DELETE so the file stands alone.
+SCHEMA_4_FILE = Path(__file__).resolve().parents[2] / "corpus" / "pair-files" / "alice_bob.schema4.db"
 
 
 def indexed(path, word: str) -> list[int]:
@@ -52,6 +61,23 @@ async def test_a_file_made_by_schema_version_4_is_migrated_and_its_messages_inde
     assert indexed(path, "harbour") == [1, 2]
     assert indexed(path, "cafe") == [4]  # diacritics fold: "cafe" finds "Café"
     assert indexed(path, "tomorrow") == [1]
+
+
+@pytest.mark.gen_test
+async def test_a_file_that_main_made_is_migrated_and_searched(tmp_path):
+    path = tmp_path / "alice_bob.db"
+    shutil.copy(SCHEMA_4_FILE, path)
+    logs = PairFiles(tmp_path)
+    async with logs.conversation("alice", "bob") as conversation:
+        assert [m.body for m in await conversation.page()] == [
+            "Coffee tomorrow at the harbour?", "Here is the harbour", "", "Café sounds good"]
+        assert await conversation.read_marker("bob") == 4 and (await conversation.image(1))[1] == b"png"
+        message, created, _ = await conversation.add("bob", "harbour again", "client-0005", None)
+    await logs.close_all()
+    assert created and indexed(path, "harbour") == [1, 2, message.id]
+    assert indexed(path, "zanzibarian") == [] and indexed(path, "cafe") == [4]
+    with closing(sqlite3.connect(path)) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 @pytest.mark.gen_test
