@@ -6,11 +6,12 @@ VENDOR := static/vendor
 HTMX := node_modules/htmx.org/dist
 PICO := node_modules/@picocss/pico/css
 CHROMIUM := /usr/bin/chromium
+DEBIAN_REDIS := .redis/debian/usr/bin/redis-server
 NGINX := /usr/sbin/nginx
-# The text-browser test drives w3m under tmux; w3m edits a textarea in vi.
-TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux /usr/bin/vi
+# The text-browser test drives w3m under tmux.
+TEXT_BROWSER := /usr/bin/w3m /usr/bin/tmux
 
-.PHONY: run test test-fast screenshots dist bench bench-delivery soak autobahn setup clean
+.PHONY: run test test-fast screenshots dist bench bench-delivery soak autobahn mutate setup clean
 
 run: setup
 	$(PY) server.py $(ARGS)
@@ -21,7 +22,7 @@ run: setup
 TEST_WORKERS ?= 2
 WORKERS := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
-test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER)
+test: setup $(CHROMIUM) $(NGINX) $(TEXT_BROWSER) /usr/bin/pipx $(DEBIAN_REDIS)
 	$(PY) -m pytest $(WORKERS) $(PYTEST_ARGS)
 
 # The developer's loop: every test but those marked slow (browsers, the wheel, server processes).
@@ -53,10 +54,15 @@ soak: setup
 autobahn: setup
 	$(PY) -m bench.autobahn $(ARGS)
 
+# Mutation testing of one core module with its unit tests (tests/mutation.py lists them), niced
+# and on at most 2 workers, since the cores are shared: make mutate MODULE=parlor/game/games.py
+mutate: setup
+	nice -n 19 $(PY) -m tests.mutation $(MODULE) $(ARGS)
+
 setup: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ext/hx-ws.min.js $(VENDOR)/ext/hx-sse.min.js \
        $(VENDOR)/pico.classless.min.css
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
@@ -77,6 +83,21 @@ $(VENDOR)/pico.classless.min.css: node_modules/.installed
 	mkdir -p $(VENDOR)
 	cp $(PICO)/pico.classless.min.css $@
 
+# Debian 12's Redis 7.0 for the tests that run Parlor on each Redis it supports
+# (tests/redis_servers.py), unpacked into the checkout, never installed: a redis-server on PATH
+# is what Parlor's embedded Redis would pick up. Only its two libraries are installed.
+$(DEBIAN_REDIS):
+	apt-get update && apt-get install -y liblzf1 libjemalloc2
+	rm -rf .redis/debian && mkdir -p .redis/debian
+	cd .redis && apt-get download redis-server redis-tools
+	for package in .redis/redis-*.deb; do dpkg -x "$$package" .redis/debian; done
+	rm .redis/redis-*.deb
+	$@ --version
+
+# Debian's pipx 1.1, which tests/web/test_upgrade.py runs docs/deploy.md's install and upgrade with.
+/usr/bin/pipx:
+	apt-get update && apt-get install -y pipx
+
 # Debian's chromium for the browser tests; never a browser that a test tool downloads.
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
@@ -91,8 +112,5 @@ $(NGINX):
 /usr/bin/tmux:
 	apt-get update && apt-get install -y tmux
 
-/usr/bin/vi:
-	apt-get update && apt-get install -y vim-tiny
-
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) .autobahn dist build
+	rm -rf $(VENV) node_modules $(VENDOR) .autobahn .redis dist build

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 import tornado.httpserver
+import tornado.httputil
+import tornado.netutil
 import tornado.web
 import uvloop
 from redis.backoff import NoBackoff
@@ -20,20 +22,26 @@ from parlor.infra import logs
 from parlor.infra.config import Config, installed_version
 from parlor.infra.embedded_redis import EmbeddedRedis
 from parlor.infra.metrics import CountingRetry, Metrics
+from parlor.infra import startup
+from parlor.infra.private_files import make_data_dir_private
+from parlor.infra.startup import CannotStart
+from parlor.infra.workers import REFUSED_TO_START, supervise, worker_count
 from parlor.infra.redis_client import packed_client
 from parlor.web.handlers import routes
-from parlor.web.handlers.base import NotFoundHandler, StaticFiles, hide_secrets
+from parlor.web.handlers.base import MAX_FORM_BYTES, NotFoundHandler, hide_secrets
+from parlor.web.handlers.body_limits import BodyLimit, BodyLimits
+from parlor.web.handlers.headers import StaticFiles
 from parlor.web.services import Overrides, Services
 
 log = logging.getLogger("parlor")
 
 ROOT = Path(__file__).resolve().parent  # templates/, static/ beside it: the checkout, or parlor/web/ installed
-VERSION = installed_version()  # setup.py's
+VERSION = installed_version()  # the build's, from git (pyproject.toml)
 REDIS_TIMEOUT_S = 5  # a hung Redis turns into a 503 after this, never a hanging request
 WEBSOCKET_PING_S = 25  # keeps idle sockets alive through proxies that cut quiet connections
 WEBSOCKET_PING_TIMEOUT_S = 20  # a socket that does not answer a ping by then is closed (Tornado: <= the interval)
 MAX_WEBSOCKET_MESSAGE = 64 * 1024  # a bigger client message closes the socket with 1009
-MAX_REQUEST_BYTES = 8 * 1024 * 1024  # beyond this Tornado drops the request; handlers 413 below it
+MAX_REQUEST_BYTES = 8 * 1024 * 1024  # beyond this Tornado drops the request; each route 413s below it (BodyLimits)
 SLOW_REQUEST_MS = 500  # a request slower than this is logged even without --access-log
 MAX_DESCRIPTORS = 65536  # the soft open-files limit Parlor asks for (within the hard limit)
 SHUTDOWN_GRACE_S = 5  # in-flight requests get this long to finish on SIGTERM
@@ -54,6 +62,7 @@ class ParlorApp(Services, tornado.web.Application):
         Services.__init__(self, config, redis_client, metrics or Metrics(VERSION), ROOT / "templates", overrides)
         self.in_flight = 0  # requests being handled (pages and forms; not the cached scrape path)
         self.metrics.watch(self)
+        self.body_limits = BodyLimits(routes(), MAX_FORM_BYTES)
         tornado.web.Application.__init__(
             self,
             routes(),
@@ -70,6 +79,10 @@ class ParlorApp(Services, tornado.web.Application):
             debug=config.debug,
             log_function=self._log_request,
         )
+
+    def start_request(self, server_conn: object, request_conn: tornado.httputil.HTTPConnection) -> BodyLimit:
+        """Each request held to its route's body limit before its body is read."""
+        return BodyLimit(super().start_request(server_conn, request_conn), self.body_limits)
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
         """Count every request; log errors, refusals and slow requests always, every request
@@ -118,20 +131,38 @@ def make_http_server(app: ParlorApp, idle_timeout: float = IDLE_CONNECTION_TIMEO
         idle_connection_timeout=idle_timeout, body_timeout=body_timeout)
 
 
-async def serve(config: Config) -> None:
-    """Run one server process until SIGTERM or SIGINT, then stop without losing a request."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    config = config.with_secret()
+def prepare_data_dir(config: Config) -> Config:
+    """The data dir made if need be (and said so) and private to this user, and the config with
+    its cookie secret."""
+    if not config.data_dir.is_dir():
+        log.warning("there is no data dir at %s: starting a new, empty one there", config.data_dir.resolve())
+    make_data_dir_private(config.data_dir)
+    return config.with_secret()
+
+
+async def serve(config: Config, sockets: list | None = None) -> None:
+    """Run one server process until SIGTERM or SIGINT, then stop without losing a request
+    (sockets: the listening sockets a supervisor bound for its workers; none: its own)."""
+    if sockets is None:
+        log.info("Parlor %s starting", VERSION)  # the log's first line: which build runs
+        config = prepare_data_dir(config)
     embedded = app = server = None
+    external = config.redis_url
     try:
-        if not config.redis_url:
-            embedded = EmbeddedRedis(config.data_dir)
+        if not external:
+            embedded = EmbeddedRedis(config.data_dir, config.redis_server)
             await embedded.start()
             config = dataclasses.replace(config, redis_url=embedded.url)
         app = make_app(config)
+        if external:
+            await startup.check_durability(app.redis, external, config.redis_durability == "refuse")
+        await startup.claim_redis(app.redis, config.data_dir)
         await app.start()
         server = make_http_server(app)
-        server.listen(config.port, config.address)
+        if sockets is None:
+            server.listen(config.port, config.address)
+        else:
+            server.add_sockets(sockets)
         log.info("Parlor %s listening on http://%s:%d/", VERSION, config.address, config.port)
 
         stopping = asyncio.Event()
@@ -184,7 +215,23 @@ def main(argv: list[str] | None = None) -> None:
     config = Config.from_args(argv)  # --version and --help end here
     logs.configure(config.log_format)
     raise_descriptor_limit(config)
-    uvloop.run(serve(config))  # libuv's loop: the same asyncio API, less CPU per socket event
+    workers = worker_count(config.workers)
+    if workers > 1:
+        log.info("Parlor %s starting %d workers", VERSION, workers)  # the log's first line
+        config = prepare_data_dir(config)
+        sockets = tornado.netutil.bind_sockets(config.port, config.address)  # one port, every worker accepts
+        sys.exit(supervise(workers, lambda: run(config, sockets)))
+    run(config)
+
+
+def run(config: Config, sockets: list | None = None) -> None:
+    """Serve on libuv's loop (the same asyncio API, less CPU per socket event); exit 1 with the
+    reason when Parlor cannot start here."""
+    try:
+        uvloop.run(serve(config, sockets))
+    except CannotStart as e:
+        log.error("not starting: %s", e)
+        sys.exit(REFUSED_TO_START)
 
 
 if __name__ == "__main__":

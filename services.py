@@ -18,6 +18,7 @@ import tornado.ioloop
 
 from parlor.accounts.accounts import Accounts
 from parlor.accounts.credentials import Credentials
+from parlor.accounts.directory import Directory
 from parlor.accounts.invites import Invites
 from parlor.accounts.password_resets import PasswordResets
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL, Sessions
@@ -29,10 +30,11 @@ from parlor.chat.mutes import UNTIL_UNMUTED_MS, Mutes, muted_key
 from parlor.chat.search import Search
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.unread import unread_key
+from parlor.community.account_list import AccountList
 from parlor.community.admins import Admins
 from parlor.community.audit import AuditLog
 from parlor.community.data_export import DataExport
-from parlor.community.leaving import LEFT_CHANNEL, Leaving
+from parlor.community.leaving import LEAVING_CHANNEL, LEFT_CHANNEL, Leaving
 from parlor.community.moderation import Moderation
 from parlor.community.reports import Reports
 from parlor.game.games import Games
@@ -42,7 +44,8 @@ from parlor.infra.config import Config
 from parlor.infra.metrics import Metrics
 from parlor.infra.redis_client import REDIS_DOWN, answers
 from parlor.infra.times import iso_time
-from parlor.live.events import EventLog
+from parlor.live.addresses import AddressCounts
+from parlor.live.events import EventLog, Outgoing
 from parlor.live.hub import Hub
 from parlor.live.listener import Listener
 from parlor.live.message_events import MessageEvents
@@ -109,15 +112,21 @@ class Services:
         self.accounts = Accounts(redis, self.hash_pool, overrides.password_hasher, safety=self.safety,
                                  hashing_slots=HASH_THREADS + HASHES_WAITING, signup=config.signup, invites=self.invites)
         self.audit = AuditLog(redis)
-        self.admins = Admins(redis, self.accounts, self.audit)
+        resets = PasswordResets(redis)
+        self.admins = Admins(redis, self.accounts, self.audit, resets)
+        self.directory = Directory(redis)
+        self.account_list = AccountList(redis, self.directory)
         self.sessions = Sessions(redis)
         self.events = EventLog(redis, config.events_max, config.events_max_age)
         self.presence = Presence(redis, config.max_connections_per_user)
         self.pair_files = PairFiles(config.data_dir / "conversations", config.chat_max_open)
         self._stops.push_async_callback(self.pair_files.close_all)
         # A user's presence changes are shown to the people they have conversations with.
-        self.hub = Hub(redis, self.events, self.presence, LiveViews(self.templates),
-                       functools.partial(conversation_peers, redis), on_delivered=metrics.event_delivered)
+        addresses = AddressCounts(redis, self.presence.process, config.max_connections_per_address,
+                                  config.max_anonymous_connections_per_address)
+        self.live_views = LiveViews(self.templates)
+        self.hub = Hub(redis, self.events, self.presence, self.live_views,
+                       functools.partial(conversation_peers, redis), metrics.event_delivered, addresses)
         # A stored message leaves chat by its delivery port, which the live wing implements.
         self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key, unread_key,
                                             muted_key, on_stored=metrics.message_stored)
@@ -129,18 +138,21 @@ class Services:
         self.leaderboards = Leaderboards(redis, config.boards)
         self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries,
                            safety=self.safety)
-        resets = PasswordResets(redis)
         self.credentials = Credentials(self.accounts, self.sessions, resets)
-        self.data_export = DataExport(redis, self.chat, self.games, self.image_pool)
+        self.data_export = DataExport(redis, self.chat, self.games, self.image_pool, self.safety)
         self.suspensions = Suspensions(redis, self.accounts, self.sessions, self.hub, self.leaderboards)
-        # Every store that keeps something of a user forgets it itself when the account goes;
-        # those whose keys are found only by looking (per pair, per address) come last.
-        self.leaving = Leaving(redis, self.credentials, self.accounts, self.sessions, self.hub, stores=(
-            self.games, self.safety, self.events, self.mutes, self.chat, self.sessions, self.presence, resets, self.suspensions,
-            self.admins, self.message_events, self.hub, self.accounts))
-        self.reports = Reports(redis, self.chat, self.safety, self.image_pool)
+        self.reports = Reports(redis, self.chat, self.safety, self.image_pool, on_change=self._open_reports_changed)
+        # When an account goes, the records that name it name its ghost (the conversations first:
+        # a report's Delete then finds its message in the moved file); then every store that keeps
+        # something of it forgets it itself, those whose keys are found only by looking (per pair,
+        # per address) last.
+        self.leaving = Leaving(
+            redis, self.credentials, self.accounts, self.sessions, self.hub,
+            records=(self.chat, self.reports, self.audit, self.invites, self.suspensions),
+            stores=(self.games, self.safety, self.events, self.mutes, self.chat, self.sessions, self.presence, resets,
+                    self.suspensions, self.admins, self.message_events, self.hub, self.accounts))
         self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,
-                                     suspensions=self.suspensions, resets=resets, leaderboards=self.leaderboards,
+                                     suspensions=self.suspensions, resets=resets, credentials=self.credentials, leaderboards=self.leaderboards,
                                      reports=self.reports, chat=self.chat, audit=self.audit)
         self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
         self.listener = Listener(redis, {
@@ -149,6 +161,7 @@ class Services:
             PRESENCE_CHANNEL: self.hub.on_presence,
             TYPING_CHANNEL: self.hub.on_typing,
             SIGN_OUT_CHANNEL: self._signed_out,
+            LEAVING_CHANNEL: self._user_leaving,
             LEFT_CHANNEL: self.chat.on_user_left,
         }, on_resubscribe=self._resubscribed)
 
@@ -160,6 +173,7 @@ class Services:
     async def start(self) -> None:
         """Bring old data up to date, then start the pub/sub listener, the state push and the sweep."""
         await self.accounts.index_look_alikes()  # accounts made before look-alike keys were kept
+        await self.directory.index_all()  # accounts made before the admins' list was kept
         await self.leaderboards.drop_old_entries()  # entries of the boards before they ranked averages
         if not self.config.guest_entries:
             await self.leaderboards.sweep_guests(every_one=True)  # --guest-boards off: no guest is ranked
@@ -195,6 +209,20 @@ class Services:
         self.accounts.on_sign_out(notice)
         self.sessions.on_sign_out(notice)
         await self.hub.on_sign_out(notice)
+
+    async def _user_leaving(self, user: str) -> None:
+        """An account is being deleted on some process: let go of its files here, then say so."""
+        await self.chat.on_user_leaving(user)
+        await self.leaving.let_go(user)
+
+    async def _open_reports_changed(self) -> None:
+        """A report was filed or closed: every admin's open pages show the new count beside the
+        Admin link (an event in each admin's stream, so a page that reconnects gets it too)."""
+        count = await self.reports.open_count()
+        html = self.live_views.open_reports(count)
+        admins = await self.admins.all()
+        if admins:
+            await self.hub.publish([Outgoing(admin, "reports", html, {"open_reports": count}) for admin in admins])
 
     def _resubscribed(self) -> None:
         """Notices may have been missed while the subscription was down (the board cache asks

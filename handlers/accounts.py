@@ -10,7 +10,6 @@ from parlor.refusals import Kind, Refused
 from .base import SESSION_COOKIE, BaseHandler
 from .inputs import safe_next
 
-DOWNLOAD_CHUNK = 64 * 1024  # the data download is sent in pieces this big
 # Refusals of what a form says, or of when it came: the form again, with the reason beside it.
 # Any other kind refuses the form itself (sign-up closed, an invite or a reset link gone).
 FORM_KINDS = frozenset({Kind.INVALID, Kind.CONFLICT, Kind.TOO_MANY, Kind.UNAVAILABLE})
@@ -71,7 +70,9 @@ class LoginHandler(BaseHandler):
                              status=self.refused_status(e), username=username, error=str(e), next=next_path)
             return
         await self.sign_in(user)
-        self.redirect_after_post(next_path)
+        # An admin's link set the password since the owner last changed it: the account page tells them.
+        reset = await self.application.accounts.reset_notice(user)
+        self.redirect_after_post("/account#reset-notice" if reset else next_path)
 
 
 class LogoutHandler(BaseHandler):
@@ -100,8 +101,9 @@ class AccountHandler(BaseHandler):
         """The account page; `notice` says what was just done, `errors` maps a form to its reason."""
         has_token = new_token is not None or await self.application.accounts.has_api_token(self.current_user)
         blocked = await self.application.safety.blocked(self.current_user)
+        reset = await self.application.accounts.reset_notice(self.current_user)
         self.render_view("account.html", "partials/_account.html", status=status, has_token=has_token,
-                         new_token=new_token, notice=notice, blocked=blocked, errors=errors or {})
+                         new_token=new_token, notice=notice, blocked=blocked, errors=errors or {}, reset=reset)
 
     async def refuse(self, form: str, e: Refused) -> None:
         """The page again with the reason next to the form; 429 when too many tries were made.
@@ -153,17 +155,15 @@ class DataHandler(AccountHandler):
     """GET /account/data: a zip of one's conversations (JSON, pictures beside them) and games."""
 
     async def get(self) -> None:
-        archive = await self.application.data_export.export(self.current_user)
-        try:
-            day = time.strftime("%Y-%m-%d", time.gmtime())
-            self.set_header("Content-Type", "application/zip")
-            self.set_header("Content-Disposition", f'attachment; filename="parlor-{self.current_user}-{day}.zip"')
-            self.set_header("Cache-Control", "no-store")
-            while chunk := archive.read(DOWNLOAD_CHUNK):
-                self.write(chunk)
-                await self.flush()
-        finally:
-            archive.close()
+        export = self.application.data_export
+        await export.allow(self.current_user)  # over the limit: a 429 page, before any byte of the zip
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", f'attachment; filename="parlor-{self.current_user}-{day}.zip"')
+        async for piece in export.archive(self.current_user):
+            if piece:
+                self.write(piece)
+                await self.flush()  # the next page is read once this one left: memory stays flat
         self.finish()
 
 
@@ -188,22 +188,23 @@ class PasswordResetHandler(BaseHandler):
 
     async def get(self) -> None:
         token = self.get_query_argument("token", "")
-        user = await self.application.credentials.reset_link_user(token)
-        if user is None:
+        link = await self.application.credentials.reset_link(token)
+        if link is None:
             raise Refused("not_found", RESET_LINK_GONE)
-        self.render_view("password_reset.html", "partials/_password_reset.html", token=token, user=user,
+        self.render_view("password_reset.html", "partials/_password_reset.html", token=token, user=link.user,
                          error=None, done=False)
 
     async def post(self) -> None:
         token = self.get_body_argument("token", "")
         try:
-            user = await self.application.credentials.reset_password(token, self.get_body_argument("new", ""))
+            user = await self.application.moderation.reset_password(
+                token, self.get_body_argument("new", ""), self.request.remote_ip)
         except Refused as e:
             if e.kind not in FORM_KINDS:  # the link is gone: no form
                 raise
-            user = await self.application.credentials.reset_link_user(token)
+            link = await self.application.credentials.reset_link(token)
             self.render_view("password_reset.html", "partials/_password_reset.html", status=self.refused_status(e),
-                             token=token, user=user, error=str(e), done=False)
+                             token=token, user=link.user if link else "", error=str(e), done=False)
             return
         self.render_view("password_reset.html", "partials/_password_reset.html", token="", user=user, error=None,
                          done=True)

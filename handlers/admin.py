@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from parlor.accounts.suspensions import LENGTHS
+from parlor.community.account_list import ACCOUNTS_PAGE
 from parlor.refusals import Refused
 
 from .base import STATUS_MESSAGES, BaseHandler
@@ -13,6 +14,7 @@ from .inputs import safe_next, whole_number
 
 LOG_PAGE = 100  # audit entries per page
 MAX_LOG_OFFSET = 9_999_999  # entries; deeper than any audit log, refused before it is read
+MAX_LIST_OFFSET = 9_999_999  # accounts; deeper than any account list, refused before it is read
 REPORTS_SHOWN = 100  # open reports listed at once, newest first
 # The invite form's choices of how long a link lasts (seconds -> words); within parlor/accounts/invites.py's bounds.
 INVITE_EXPIRIES = {3600: "1 hour", 6 * 3600: "6 hours", 86400: "1 day", 3 * 86400: "3 days", 7 * 86400: "1 week",
@@ -27,6 +29,7 @@ class AdminBase(BaseHandler):
         if not await self.application.admins.is_admin(self.current_user):
             raise Refused("not_found", STATUS_MESSAGES[404])
         self.is_admin = True
+        self.open_reports = await self.application.reports.open_count()
 
     @property
     def moderation(self):
@@ -56,7 +59,16 @@ class AdminHandler(AdminBase):
 
 
 class AdminAccountsHandler(AdminHandler):
-    """POST /admin/accounts (username, password): an account, whatever the sign-up mode."""
+    """GET /admin/accounts?prefix=&offset=: every account, newest first (or those whose name starts
+    with prefix), a page at a time, each with its standing and a link to it. POST (username,
+    password): an account, whatever the sign-up mode, then the overview."""
+
+    async def get(self) -> None:
+        offset = self.int_argument("offset", 0, MAX_LIST_OFFSET, default=0, message="offset must be a whole number.")
+        prefix = self.get_query_argument("prefix", "")
+        page = await self.application.account_list.page(prefix, offset)
+        self.render_view("admin_accounts.html", "partials/_admin_accounts.html", accounts=page, offset=offset,
+                         prefix=prefix.strip().lower(), page_size=ACCOUNTS_PAGE)
 
     async def post(self) -> None:
         try:
@@ -122,7 +134,11 @@ class AdminResetLinkHandler(AdminUserHandler):
 
     async def post(self, raw_name: str) -> None:
         name = await self.user_or_404(raw_name)
-        token = await self.moderation.reset_link(self.current_user, name)
+        try:
+            token = await self.moderation.reset_link(self.current_user, name)
+        except Refused as e:  # an admin's account: only on the server's console
+            await self.show(name, self.refused_status(e), error=str(e))
+            return
         await self.show(name, reset_token=token)
 
 
@@ -227,8 +243,16 @@ class AdminLogHandler(AdminBase):
 
 
 class AdminBoardEntryHandler(AdminBase):
-    """POST /admin/boards/<max>/remove (member, ban=1 to ban a guest's name, reason, next): the
-    entry leaves the board, on every open board page at once."""
+    """GET /admin/boards/<max>/remove?member=&next=: asks to confirm, with an optional reason (and,
+    for a guest, whether to ban the name). POST (member, ban=1, reason, next): the entry leaves
+    the board, on every open board page at once."""
+
+    async def get(self, raw_board: str) -> None:
+        board = whole_number(raw_board) or 0  # no board: refused as such
+        member = self.get_query_argument("member", "")
+        name, guest = await self.moderation.board_entry(board, member)
+        self.render_view("admin_board_remove.html", "partials/_admin_board_remove.html", board=board, member=member,
+                         shown=name, guest=guest, next=safe_next(self.get_query_argument("next", None), "/admin"))
 
     async def post(self, raw_board: str) -> None:
         board = whole_number(raw_board) or 0  # no board: refused as such

@@ -15,6 +15,7 @@ from parlor.chat.pair_file import StorageFailed
 from parlor.infra.redis_client import REDIS_DOWN
 from parlor.refusals import Kind, Refused
 
+from .headers import PRIVATE_CACHE_CONTROL, SECURITY_HEADERS, transport_headers
 from .inputs import nests_deeper, whole_number
 
 log = logging.getLogger("parlor.web")
@@ -24,34 +25,6 @@ SESSION_COOKIE_DAYS = 31  # a little over the Redis session's own TTL; Redis dec
 MAX_FORM_BYTES = 64 * 1024  # a form never needs more; an upload handler sets its own limit
 MAX_URL_CHARS = 8192  # no address of ours comes near; longer is an attack or a broken client
 MAX_JSON_DEPTH = 8  # our JSON bodies are one flat object; deeper only attacks the parser (RecursionError)
-
-# XSS: no inline script, no eval (htmx runs without both), nothing loaded from elsewhere.
-# Clickjacking: frame-ancestors 'none'.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
-# Reconnaissance: Tornado's own Server header names its version, so which of its bugs to try.
-SERVER_NAME = "Parlor"
-# On every answer. Constant and known to be valid, so they are put in as they are: Tornado's
-# set_header would check each one again on every request.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Server": SERVER_NAME,
-}
-# Shared caches and the back button after logout: what is made for a signed-in user is theirs
-# alone and is not stored, unless its handler says otherwise (a picture, a public board).
-PRIVATE_CACHE_CONTROL = "no-store"
 
 STATUS_MESSAGES = {
     400: "That request was not understood.",
@@ -99,18 +72,6 @@ def refusal_status(refused: Refused) -> int:
     return STATUS_OF_KIND[refused.kind]
 
 
-class PlainServerHeader:
-    """Names the server without its version, for handlers that are not a BaseHandler (static
-    files, the WebSocket's handshake)."""
-
-    def set_default_headers(self) -> None:
-        self.set_header("Server", SERVER_NAME)
-
-
-class StaticFiles(PlainServerHeader, tornado.web.StaticFileHandler):
-    """static/ as Tornado serves it, with the plain Server header."""
-
-
 class SessionMixin:
     """Finds the visitor's session from the signed cookie; shared by pages and the WebSocket."""
 
@@ -138,10 +99,13 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     is_admin = False  # the signed-in viewer of a whole page is an admin (the header links /admin)
     unread_total = 0  # messages the signed-in viewer of a whole page has not read (the Chat link's badge)
     muted: dict[str, int] = {}  # whom the signed-in viewer of a whole page mutes, until when in ms (never changed in place)
+    open_reports = 0  # for an admin's page: the open reports, shown beside the Admin link
     answers_json = False  # endpoints that answer JSON answer their errors in JSON too
 
     def set_default_headers(self) -> None:
         self._headers.update(SECURITY_HEADERS)
+        self._headers["Cache-Control"] = PRIVATE_CACHE_CONTROL
+        self._headers.update(transport_headers(self))
 
     _counted = False
 
@@ -155,17 +119,15 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             self.current_user = await self.application.accounts.user_for_token(token)
             if self.current_user is None:
                 raise Refused("unauthenticated", "That API token is not valid (it may have been replaced).")
-            self.set_header("Cache-Control", PRIVATE_CACHE_CONTROL)
             return
         await self.load_session()
-        if self.current_user:
-            self.set_header("Cache-Control", PRIVATE_CACHE_CONTROL)
         if self.current_user and self.renders_pages and self.request.method == "GET" and not self.wants_fragment():
             # Read before the page's data: events after this id reach the page when its live
             # connection opens, even those that come before it does.
             self.live_cursor = await self.application.hub.events.cursor(self.current_user)
             self.is_admin = await self.application.admins.is_admin(self.current_user)
             self.unread_total, self.muted = await self.application.chat.page_state(self.current_user)
+            self.open_reports = await self.application.reports.open_count() if self.is_admin else 0
         if self.session and self.application.sessions.needs_renewal(self.session):
             # The session lives on from now, and its cookie with it: at most once every RENEW_AFTER_S.
             await self.application.sessions.renewed(self.session_id, self.session)
@@ -183,6 +145,9 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
         return self.get_query_argument("token", None)
 
     def check_xsrf_cookie(self) -> None:
+        # A body over the route's limit was not read (BodyLimit), its _xsrf field with it: it is
+        # answered 413 for its size, not 403 for the token it could not show.
+        self.check_sizes()
         # XSRF rides on cookies; a request carrying an API token is authenticated by that token
         # alone (prepare() ignores the cookie), so a forged one gains nothing from the visitor's.
         if self.api_token() is not None:
@@ -304,6 +269,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
             "is_admin": self.is_admin,
             "unread_total": self.unread_total,
             "muted": self.muted,
+            "reports_waiting": self.open_reports,
             "signup_mode": self.application.config.signup,
         }
 

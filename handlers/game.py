@@ -1,6 +1,7 @@
 """Playing: start a game, guess, and (for a guest who won) give a name for the board."""
 from __future__ import annotations
 
+from parlor.game.games import NO_SUCH_GAME
 from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, forfeit_guesses
 from parlor.live.events import Outgoing
 from parlor.refusals import Refused
@@ -33,7 +34,7 @@ class GameBase(BaseHandler):
     async def game_or_404(self, game_id: str):
         game = await self.application.games.load(game_id, self.player)
         if game is None:
-            raise Refused("not_found", "There is no such game, or it has expired.")
+            raise Refused("not_found", NO_SUCH_GAME)
         return game
 
     async def refuse(self, game_id: str, e: Refused) -> None:
@@ -83,7 +84,7 @@ class ClaimHandler(GameBase):
         try:
             await self.application.games.claim(
                 game_id, self.player, self.get_body_argument("name", None),
-                name_is_taken=self.application.accounts.name_is_taken)
+                name_is_taken=self.application.accounts.name_is_taken, address=address_group(self.request.remote_ip))
         except Refused as e:
             await self.refuse(game_id, e)
             return

@@ -35,13 +35,9 @@ def nests_deeper(text: str, limit: int) -> bool:
         return False  # the usual case, counted in C
     depth, in_string, escaped = 0, False, False
     for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
+        if in_string:  # a string ends at a quote no backslash escapes; a backslash escapes one character
+            in_string = escaped or char != '"'
+            escaped = not escaped and char == "\\"
         elif char == '"':
             in_string = True
         elif char in "[{":

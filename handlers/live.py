@@ -13,25 +13,18 @@ import tornado.ioloop
 import tornado.websocket
 
 from parlor.accounts.credentials import live_credential
-from parlor.chat.pair_file import StorageFailed
 from parlor.infra.redis_client import REDIS_DOWN
 from parlor.live.events import Event, Push, Reload, parse_cursor
 from parlor.refusals import Refused
-from parlor.web.views.chat import send_state
+from parlor.safety import address_group
 
-from .base import (
-    MAX_JSON_DEPTH,
-    STATUS_MESSAGES,
-    STORAGE_FAILED,
-    BaseHandler,
-    PlainServerHeader,
-    SessionMixin,
-    refusal_status,
-)
-from .inputs import MAX_WHOLE_NUMBER, nests_deeper, whole_number
+from .base import BaseHandler, SessionMixin, refusal_status
+from .headers import PlainServerHeader
+from .inputs import whole_number
 from .jsonp import CALLBACK_RE, jsonp
+from .page_forms import PageForms
 from .websocket import StrictProtocol, shed_upgrade_request
-from .wire import PONG, sse_text, ws_wire
+from .wire import sse_text, ws_wire
 
 log = logging.getLogger("parlor.live")
 JOINING: set[asyncio.Task] = set()  # the joins of sockets that are opening (see LiveSocket.open)
@@ -47,6 +40,10 @@ class LiveParameters:
 
     renders_pages = False  # they take a cursor; they do not hand one out
     accepts_token = False
+
+    def address(self) -> str:
+        """Where the connection comes from, as the per-address limits count it."""
+        return address_group(self.request.remote_ip)
 
     def credential(self) -> str | None:
         """The Redis key whose end (logout, expiry, a revoked token) ends this connection: its
@@ -70,14 +67,15 @@ class LiveParameters:
         return raw
 
 
-class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websocket.WebSocketHandler):
+class LiveSocket(LiveParameters, PageForms, SessionMixin, PlainServerHeader, tornado.websocket.WebSocketHandler):
     """/live?boards=10,25&after=<id>. Frames are JSON: {"content": html} for state, {"id", "kind",
     "content"} for an event, {"reload": true} when the cursor is too old.
 
     A signed-in page also sends its chat messages here (htmx's hx-ws:send of the send form:
     {"to", "body", "client_id", "headers"}): stored exactly as a form POST stores them, and
     answered on this socket with the message's state (views/chat.py send_state: "Sent", or the
-    reason it was refused); and how far it has shown a conversation (the read form: {"to", "up_to"})."""
+    reason it was refused); and how far it has shown a conversation (the read form: {"to", "up_to"}):
+    handlers/page_forms.py."""
 
     transport = "ws"
     _unsent = 0
@@ -105,6 +103,7 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
     async def prepare(self) -> None:
         try:
             self.topics, self.after = self.topics_argument(), self.cursor_argument()
+            self.from_address = self.address()  # the request is shed once open
             await self.load_session()
         except Refused as e:
             self.set_status(refusal_status(e))
@@ -125,7 +124,12 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
     async def _join(self) -> None:
         hub = self.application.hub
         try:
-            joined = await hub.join(self, self.current_user, self.topics, self.after, credential=self.credential())
+            joined = await hub.join(self, self.current_user, self.topics, self.after, credential=self.credential(),
+                                    address=self.from_address)
+        except Refused as e:  # too many from this address: 1008, which the page does not retry
+            self.close(1008, "too many connections from this address")
+            log.info("a live socket from %s was refused: %s", self.from_address, e.message)
+            return
         except REDIS_DOWN:
             self.close(1011, "database unavailable; reconnect")
             return
@@ -147,52 +151,6 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
         shed_upgrade_request(self.request)
         self.ui = None
         self.session = None
-
-    async def on_message(self, message: str | bytes) -> None:
-        """A form of the page, sent over its socket: a chat message (the send form), or how far
-        the page has shown a conversation (the read form); any other frame is ignored (the page
-        acts through forms)."""
-        fields = page_form(message)
-        if fields is not None and "ping" in fields:  # the page's heartbeat: it is told it is heard
-            self.send_wire(PONG)
-            return
-        if fields is None or not self.current_user:
-            return
-        if "up_to" in fields:
-            await self.read(fields)
-            return
-        sent = sent_message(fields)
-        if sent is None:
-            return
-        raw_peer, body, client_id = sent
-        chat = self.application.chat
-        try:
-            peer = await chat.peer(self.current_user, raw_peer)
-            await chat.send(self.current_user, peer, body, client_id)
-        except Refused as e:
-            self.answer(client_id, str(e))
-        except StorageFailed:
-            self.answer(client_id, STORAGE_FAILED)
-        except REDIS_DOWN:
-            self.answer(client_id, STATUS_MESSAGES[503])
-        else:
-            self.answer(client_id)  # the message itself comes as an event, in every tab
-
-    async def read(self, fields: dict) -> None:
-        """The read form: {"to", "up_to"}, as POST /chat/<peer>/read takes them; nothing is
-        answered (the read comes back as an event, in every tab)."""
-        up_to, raw_peer = whole_number(str(fields["up_to"]), 1, MAX_WHOLE_NUMBER), fields.get("to")
-        if up_to is None or not isinstance(raw_peer, str):
-            return
-        try:
-            peer = await self.application.chat.peer(self.current_user, raw_peer)
-            await self.application.chat.mark_read(self.current_user, peer, up_to)
-        except (Refused, StorageFailed, *REDIS_DOWN):
-            pass  # the page says it again with the next message it shows
-
-    def answer(self, client_id: str | None, error: str | None = None) -> None:
-        """The state of the message this socket sent: "Sent", or why it was not."""
-        self.send(Push(send_state(client_id, error)))
 
     def on_close(self) -> None:
         tornado.ioloop.IOLoop.current().add_callback(self.application.hub.leave, self)
@@ -229,25 +187,6 @@ class LiveSocket(LiveParameters, SessionMixin, PlainServerHeader, tornado.websoc
         self._unsent -= size
         if not written.cancelled():
             written.exception()  # a closed stream is on_close's business
-
-
-def page_form(frame: str | bytes) -> dict | None:
-    """The fields of a form the page sent over its socket (a flat JSON object), or None."""
-    if not isinstance(frame, str) or not frame.startswith("{") or nests_deeper(frame, MAX_JSON_DEPTH):
-        return None
-    try:
-        fields = json.loads(frame)
-    except ValueError:
-        return None
-    return fields if isinstance(fields, dict) else None
-
-
-def sent_message(fields: dict) -> tuple[str, str, str | None] | None:
-    """(to, body, client_id) of the send form's fields, or None if they are not that form's."""
-    to, body, client_id = fields.get("to"), fields.get("body", ""), fields.get("client_id")
-    if not isinstance(to, str) or not isinstance(body, str) or not isinstance(client_id, (str, type(None))):
-        return None
-    return to, body, client_id
 
 
 class SseConnection:
@@ -302,7 +241,7 @@ class EventStreamHandler(LiveParameters, BaseHandler):
         self.write(f"retry: {SSE_RETRY_MS}\n\n")  # sent with the first event or keepalive
         self.connection = SseConnection(self)
         if not await self.application.hub.join(self.connection, self.current_user, topics, after,
-                                               credential=self.credential()):
+                                               credential=self.credential(), address=self.address()):
             raise Refused("too_many", "You have too many live pages open. Close some and reload.")
         try:
             self.flush()
@@ -366,7 +305,8 @@ class PollHandler(LiveParameters, BaseHandler):
         hub = self.application.hub
         after = self.cursor_argument() or await hub.events.cursor(self.current_user)
         self.waiter = PollConnection()
-        if not await hub.join(self.waiter, self.current_user, (), after, linger=True, credential=self.credential()):
+        if not await hub.join(self.waiter, self.current_user, (), after, linger=True, credential=self.credential(),
+                              address=self.address()):
             raise Refused("too_many", "You have too many live connections open.", retry_after=5)
         try:
             if not self.waiter.ready.is_set():

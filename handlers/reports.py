@@ -19,6 +19,8 @@ class ReportBase(ChatBase):
         message = None
         if message_id is not None and received is None:
             message = await self.application.reports.message(self.current_user, peer, message_id)
+        elif received is None:  # the form about a person: only someone one talked with
+            await self.application.reports.check_person(self.current_user, peer)
         self.render_view("report.html", "partials/_report.html", status=status, peer=peer, message=message,
                          message_id=message_id, reasons=REASONS, max_text=MAX_REPORT_TEXT, error=error,
                          received=received, reason=reason, text=text)

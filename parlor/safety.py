@@ -76,6 +76,8 @@ LIMIT_MESSAGES = {
     "games": "You are starting games too fast. Wait {wait} and start one again.",
     "game_addresses": "Too many games were started from your address. Try again in {wait}.",
     "reports": "You have sent many reports in a short time. Try again in {wait}.",
+    "guest_names": "Too many names were refused from your address. Try again in {wait}.",
+    "exports": "You have downloaded your data several times already. Try again in {wait}.",
     "searches": "You are searching all your conversations too often. Try again in {wait}.",
 }
 SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # lua/check_sends.lua's codes
@@ -89,8 +91,9 @@ def over_limit(limit: str, wait_ms: int) -> Refused:
 
 
 LIMITS = ("messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses",
-          "reports", "searches")
-USER_LIMITS = ("messages", "conversations", "images", "reports", "searches")  # counted per user (the rest: per address, game, entry)
+          "reports", "guest_names", "exports", "searches")
+# counted per user (the rest: per address, game, entry)
+USER_LIMITS = ("messages", "conversations", "images", "reports", "exports", "searches")
 
 
 class Safety:
@@ -99,10 +102,10 @@ class Safety:
     def __init__(self, redis: aioredis.Redis, limits: dict[str, Rate]):
         self._redis = redis
         self.limits = limits  # by the names in LIMITS (Config.rate_limits)
-        self._scripts = register_scripts(redis, __package__, "check_sends", "check_game", "hit", "block",
+        self._scripts = register_scripts(redis, __package__, "check_sends", "check_game", "hit", "room", "block",
                                          "forget_blocks")
         # What many sends ask at once goes in one round trip (see parlor/infra/batching.py).
-        self._send_checks: Batcher[tuple[str, str, bool, str, bool], list[int]] = Batcher(self._check_batch)
+        self._send_checks: Batcher[tuple, list[int]] = Batcher(self._check_batch)
 
     @classmethod
     def unlimited(cls, redis: aioredis.Redis) -> "Safety":
@@ -115,15 +118,16 @@ class Safety:
 
     # -- rate limits -----------------------------------------------------------------------
 
-    async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str,
-                         message: bool = True) -> None:
-        """Refuse a message from `me` to `peer` if either blocked the other, or if it is over
-        `me`'s limits (messages; a new conversation, which `conversations_key` not listing `peer`
-        means; pictures); otherwise count it. One round trip, shared with the sends checked at
-        the same time. message=False: a conversation made without a message, checked and counted
-        as its first message would be, but for the message itself."""
-        code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key, message))
-        if code == 1:  # the peer blocked me: said the same way as any failure, so it stays private
+    async def check_send(self, me: str, peer: str, picture: bool, conversations_key: str, message: bool = True,
+                         account_keys: tuple[str, str | None] | None = None) -> None:
+        """Refuse a message from `me` to `peer` if either account is gone (`account_keys`: the
+        keys of both accounts, the peer's None for ELIZA; None: not asked), if either blocked the other, or
+        if it is over `me`'s limits (messages; a new conversation, which `conversations_key` not
+        listing `peer` means; pictures); otherwise count it. One round trip, shared with the sends
+        checked at the same time. message=False: a conversation made without a message, checked
+        and counted as its first message would be, but for the message itself."""
+        code, wait_ms = await self._send_checks.submit((me, peer, picture, conversations_key, account_keys or (), message))
+        if code == 1:  # the peer blocked me, or is gone: said the same way as any failure, so it stays private
             raise Refused("forbidden", UNDELIVERABLE)
         if code == 2:
             raise Refused("forbidden", f"You blocked {peer}. Unblock them to send a message.")
@@ -134,13 +138,16 @@ class Safety:
         if code in SEND_LIMITS:
             raise over_limit(SEND_LIMITS[code], wait_ms)
 
-    async def _check_batch(self, sends: list[tuple[str, str, bool, str, bool]]) -> list[list[int]]:
+    async def _check_batch(self, sends: list[tuple]) -> list[list[int]]:
         keys, args = [], [*self._rate_args("messages"), *self._rate_args("conversations"), *self._rate_args("images")]
-        for me, peer, picture, conversations_key, message in sends:
+        for me, peer, picture, conversations_key, accounts, message in sends:
+            asked = [key for key in accounts if key is not None]  # mine first
             keys += [blocks_key(peer), blocks_key(me), conversations_key, bucket_key("messages", me),
-                     bucket_key("conversations", me), bucket_key("images", me), SUSPENDED_KEY]
-            args += [me, peer, 1 if picture else 0, 1 if message else 0]
+                     bucket_key("conversations", me), bucket_key("images", me), SUSPENDED_KEY,
+                     *(asked + [conversations_key] * 2)[:2]]  # unasked: any key, never read
+            args += [me, peer, 1 if picture else 0, 1 if message else 0, len(asked)]
         return await self._scripts.check_sends(keys=keys, args=args)
+
     async def check_game_start(self, address: str, visitor: str | None) -> None:
         """Refuse a game start over the limit of its address (address_group) or of its visitor
         (a session's player or a user; None: no session yet, so a new one), else count it in
@@ -159,6 +166,15 @@ class Safety:
         if self.limits[limit].unlimited:
             return
         wait_ms = await self._scripts.hit(keys=[bucket_key(limit, who)], args=self._rate_args(limit))
+        if wait_ms:  # 0: counted
+            raise over_limit(limit, wait_ms)
+
+    async def room(self, limit: str, who: str) -> None:
+        """Refused (too_many) when one more action of `who` would be over a limit; nothing is
+        counted (for a limit that counts only refusals: Safety.hit counts those)."""
+        if self.limits[limit].unlimited:
+            return
+        wait_ms = await self._scripts.room(keys=[bucket_key(limit, who)], args=self._rate_args(limit))
         if wait_ms > 0:
             raise over_limit(limit, wait_ms)
 

@@ -13,7 +13,8 @@ import tornado.httpserver
 import tornado.testing
 
 from parlor.infra.config import NO_LIMITS, Config
-from parlor.infra.embedded_redis import bundled_redis_server, spawn, wait_ready_sync
+from parlor.infra.embedded_redis import spawn, wait_ready_sync
+from parlor.infra.redis_binaries import bundled_redis_server
 from parlor.web.server import make_app
 from parlor.web.services import Overrides
 from tests.helpers import CHEAP_HASHER

@@ -236,10 +236,12 @@ def free_port() -> int:
 class ServerProcess:
     """server.py as a real child process, as `make run` starts it."""
 
-    def __init__(self, data_dir: Path, *args: str, port: int | None = None, wrapper: tuple[str, ...] = ()):
+    def __init__(self, data_dir: Path, *args: str, port: int | None = None, wrapper: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None):
         self.data_dir = data_dir
         self.port = port or free_port()
         self.args = args
+        self.env = env  # the process's environment (None: this one's)
         self.wrapper = wrapper  # a command that runs the server (it must exec it, keeping the pid)
         self.process: subprocess.Popen | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
@@ -249,12 +251,12 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> "ServerProcess":
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)  # the server makes the data dir itself
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [*self.wrapper, sys.executable, str(ROOT / "server.py"), "--port", str(self.port),
              "--data-dir", str(self.data_dir), *self.args],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=self.env,
         )
         self.wait_healthy(timeout)
         return self
@@ -276,6 +278,16 @@ class ServerProcess:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"server not healthy: {self.log_path.read_text()[-3000:]}")
             time.sleep(0.05)
+
+    def refused(self, timeout: float = 60) -> str:
+        """Start a server that must refuse to start: what it said, once it exited with 1."""
+        try:
+            self.start(timeout)
+        except RuntimeError:
+            assert self.process.wait(timeout) == 1
+            return self.log_path.read_text()
+        self.stop()
+        raise AssertionError("the server started")
 
     def kill(self, sig=signal.SIGKILL) -> None:
         self.process.send_signal(sig)

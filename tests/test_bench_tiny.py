@@ -19,7 +19,7 @@ def test_every_bench_scenario_runs_at_a_tiny_size():
     assert run.returncode == 0, run.stderr[-3000:]
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     results = {r["scenario"]: r for r in lines if "scenario" in r}
-    assert set(results) == {"chat", "fanout", "conns", "fragment", "game"}
+    assert set(results) == {"chat", "fanout", "conns", "fragment", "game", "workers"}
 
     chat = results["chat"]
     for path in ("api", "form", "ws"):  # POST /api/messages, the send form's POST, the page's socket
@@ -34,6 +34,12 @@ def test_every_bench_scenario_runs_at_a_tiny_size():
     committing = chat["sweep"]["baseline_commit"]  # bare Tornado with a SQLite file per pair
     assert committing[0]["answered"] > 0 and chat["baseline_commit"]["lost"] == 0
     assert chat["baseline_commit"]["pair_files"] == chat["pairs"]
+
+    workers = results["workers"]  # chat on --workers 1 and 2
+    assert [row["what"] for row in workers["rows"]] == ["1 worker", "2 workers"]
+    for count in (1, 2):
+        assert all(s["answered"] == s["sent"] > 0 for s in workers["sweep"][f"workers_{count}"]), count
+    assert workers["lost"] == 0 and workers["errors"] == 0 and workers["sweep"]["baseline"][0]["answered"] > 0
 
     fanout = results["fanout"]
     assert len(fanout["runs"]["parlor"]) == len(fanout["runs"]["baseline"]) > 0

@@ -13,6 +13,7 @@ class LiveViews:
         self._online = templates.get_template("partials/_online.html")
         self._presence = templates.get_template("partials/_presence.html")
         self._typing = templates.get_template("partials/_typing.html")
+        self._open_reports = templates.get_template("partials/_reports_badge.html")
 
     def online_count(self, count: int) -> str:
         """The online count, swapped in place."""
@@ -25,3 +26,7 @@ class LiveViews:
     def typing(self, who: str, to: str) -> str:
         """"`who` is typing", on `to`'s page of their conversation."""
         return self._typing.render(who=who, pair=pair_key(who, to), typing=True, oob=True)
+
+    def open_reports(self, count: int) -> str:
+        """The open-reports count beside an admin's Admin link, swapped in place."""
+        return self._open_reports.render(reports_waiting=count, oob=True)

@@ -13,9 +13,12 @@ import redis.asyncio as aioredis
 
 from parlor.accounts.invites import Invites, invite_key, invite_refused, invite_users_key
 from parlor.accounts.lookalikes import folded, look_alike_key, look_alike_keys
+from parlor.accounts.password_resets import ResetNotice
 from parlor.accounts.sessions import SIGN_OUT_CHANNEL
 from parlor.accounts.suspensions import active_suspension
 from parlor.accounts.usernames import (
+    ACCOUNTS_BY_AGE_KEY,
+    ACCOUNTS_BY_NAME_KEY,
     RESERVED_USERNAMES,
     USERNAME_RE,
     USERNAME_RULE,
@@ -206,15 +209,25 @@ class Accounts:
     async def sign_up(self, raw_name: str, password: str, address: str | None = None,
                       invite: str | None = None) -> str:
         """Create an account and return its canonical name, as the sign-up mode allows (with an
-        invite code, using it once); sign-ups are counted per address."""
+        invite code, using it once); sign-ups without an invite are counted per address."""
         name = normalize_username(raw_name)
         check_password(password)
         await self.check_signup(invite)
-        # Counted before the name is looked at (name enumeration: over the limit, a taken name
-        # gets the same 429 as a free one, and trying names costs sign-ups) and before hashing
-        # (a flood of sign-ups costs no argon2 time).
-        await self._count("signups", address)
-        return await self._create_account(name, password, invite)
+        if invite is None:
+            # Counted before the name is looked at (name enumeration: over the limit, a taken name
+            # gets the same 429 as a free one, and trying names costs sign-ups) and before hashing
+            # (a flood of sign-ups costs no argon2 time).
+            await self._count("signups", address)
+            return await self._create_account(name, password, None)
+        # Through an invite, its uses bound the accounts made (the admin's decision: a class behind
+        # one address signs up with one link); a refused name still costs the address a sign-up,
+        # so trying names through an invite is limited as without one.
+        try:
+            return await self._create_account(name, password, invite)
+        except Refused as refused:
+            if refused.kind is Kind.CONFLICT:
+                await self._count("signups", address)
+            raise
 
     async def create(self, raw_name: str, password: str) -> str:
         """Make an account whatever the sign-up mode, uncounted (an admin does it); its name."""
@@ -229,7 +242,7 @@ class Accounts:
         if similar and similar != name:
             raise name_taken(name, similar)
         password_hash = await self._in_pool(self._hasher.hash, password)
-        keys = [user_key(name), reserved_key(name), look_alike_index_key(name)]
+        keys = [user_key(name), reserved_key(name), look_alike_index_key(name), ACCOUNTS_BY_AGE_KEY, ACCOUNTS_BY_NAME_KEY]
         fields = ["password_hash", password_hash, "created_at", str(int(time.time()))]
         if invite is not None:
             keys += [invite_key(invite), invite_users_key(invite)]
@@ -275,17 +288,31 @@ class Accounts:
 
     async def set_password(self, name: str, password: str) -> None:
         """Replace an account's password (the caller checked the current one); its API token ends."""
+        await self.store_password_hash(name, await self.password_hash(password))
+
+    async def password_hash(self, password: str) -> str:
+        """The hash a new password is stored as (Refused if its length is out of bounds)."""
         check_password(password)
-        password_hash = await self._in_pool(self._hasher.hash, password)
-        if not await self._scripts.set_password(keys=[user_key(name)], args=[password_hash, name, SIGN_OUT_CHANNEL]):
+        return await self._in_pool(self._hasher.hash, password)
+
+    async def store_password_hash(self, name: str, password_hash: str, reset_notice: str = "") -> None:
+        """Set an account's password hash; its API token ends. `reset_notice` is what its owner
+        is told at their next login (an admin's link set the password), "" clears an earlier one."""
+        if not await self._scripts.set_password(keys=[user_key(name)],
+                                                args=[password_hash, name, SIGN_OUT_CHANNEL, reset_notice]):
             raise Refused(Kind.INVALID, BAD_CREDENTIALS)  # the account was deleted meanwhile
+
+    async def reset_notice(self, name: str) -> ResetNotice | None:
+        """What the owner is to be told of an admin's reset of their password, if anything."""
+        return ResetNotice.parse(await self._redis.hget(user_key(name), "reset_notice"))
 
     async def remove(self, name: str) -> bool:
         """Delete an account: no one signs in with it again, its API token ends at once, and its
         name stays reserved for NAME_KEPT_AFTER_LEAVING_S. False if there was no such account."""
         self.forget(name)
         return bool(await self._scripts.remove_user(
-            keys=[user_key(name), reserved_key(name), look_alike_index_key(name)], args=[NAME_KEPT_AFTER_LEAVING_S, name]))
+            keys=[user_key(name), reserved_key(name), look_alike_index_key(name), ACCOUNTS_BY_AGE_KEY,
+                  ACCOUNTS_BY_NAME_KEY], args=[NAME_KEPT_AFTER_LEAVING_S, name]))
 
     async def new_api_token(self, name: str) -> str:
         """A new API token for scripts and other sites (replacing the old one, whose live

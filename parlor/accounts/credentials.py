@@ -2,10 +2,11 @@
 token, setting a password through an admin's one-time link; each ends the sessions it must."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from parlor.accounts.accounts import Accounts, check_password, token_key
-from parlor.accounts.password_resets import PasswordResets
+from parlor.accounts.password_resets import PasswordResets, ResetLink, ResetNotice
 from parlor.accounts.sessions import Sessions, session_key
 from parlor.refusals import Kind, Refused
 
@@ -37,22 +38,23 @@ class Credentials:
         await self.accounts.set_password(user, new)
         return len(await self.sessions.end_all(user, keep=keep_session))
 
-    async def reset_link_user(self, token: str) -> str | None:
-        """Whose password a reset link sets, if it can still be used."""
-        return await self.resets.user_for(token)
+    async def reset_link(self, token: str) -> ResetLink | None:
+        """The reset link, if it can still be used."""
+        return await self.resets.find(token)
 
-    async def reset_password(self, token: str, new: str) -> str:
-        """Set a new password with a one-time link an admin made (parlor/accounts/password_resets.py): the link is
-        used up, every session of the user ends (their open pages too) and their API token; returns
-        the user."""
-        check_password(new)
-        user = await self.resets.user_for(token)
-        if user is None:
+    async def reset_password(self, token: str, new: str) -> ResetLink:
+        """Set a new password with a one-time link an admin made (parlor/accounts/password_resets.py):
+        the password is hashed first, then the link used up in one step (of several tries at once,
+        one gets it), then the password set; every session of the user ends (their open pages too)
+        and their API token, and the owner is told at their next login. Returns the link."""
+        password_hash = await self.accounts.password_hash(new)
+        link = await self.resets.use(token)
+        if link is None:
             raise Refused("not_found", RESET_LINK_GONE)
-        await self.accounts.set_password(user, new)
-        await self.resets.use(token)
-        await self.sessions.end_all(user)
-        return user
+        notice = ResetNotice(link.made_by, int(time.time() * 1000))
+        await self.accounts.store_password_hash(link.user, password_hash, notice.stored())
+        await self.sessions.end_all(link.user)
+        return link
 
     async def new_api_token(self, user: str, password: str, address: str) -> str:
         """Check the password (failures count like failed logins; a stolen session alone cannot

@@ -150,6 +150,22 @@ class Invites:
         await self._redis.hset(invite_key(code), "revoked", 1)
         return invite
 
+    async def ghost_user(self, user: str, ghost: str) -> None:
+        """An account is gone: the invites it made, or signed up with, name its ghost."""
+        codes = await self._redis.zrange(INVITES_KEY, 0, -1)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for code in codes:
+                pipe.hget(invite_key(code), "created_by")
+                pipe.lrange(invite_users_key(code), 0, MAX_USES - 1)
+            found = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for code, made_by, users in zip(codes, found[::2], found[1::2]):
+                if made_by == user:
+                    pipe.hset(invite_key(code), "created_by", ghost)
+                for index in (i for i, name in enumerate(users) if name == user):
+                    pipe.lset(invite_users_key(code), index, ghost)  # a list only ever appended to
+            await pipe.execute()
+
     async def _forget_gone(self) -> None:
         """Take invites whose keys expired out of the list."""
         codes = await self._redis.zrange(INVITES_KEY, 0, -1)

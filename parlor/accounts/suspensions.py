@@ -143,8 +143,20 @@ class Suspensions:
         """The users whose suspension's time is up (lift them)."""
         return await self._redis.zrangebyscore(SUSPENDED_KEY, "-inf", int(time.time() * 1000))
 
+    async def ghost_user(self, user: str, ghost: str) -> None:
+        """An admin's account is gone: the suspensions it made name its ghost as who made them."""
+        users = await self._redis.zrange(SUSPENDED_KEY, 0, -1)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for suspended in users:
+                pipe.hget(suspension_key(suspended), "by")
+            by = await pipe.execute()
+        for suspended, made_by in zip(users, by):
+            if made_by == user:
+                await self._redis.hset(suspension_key(suspended), "by", ghost)
+
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
-        """The account is gone: its suspension goes with it."""
+        """The account is gone: its suspension ends with it (a later account with the name is
+        not suspended)."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(SUSPENDED_KEY, user)
             pipe.delete(suspension_key(user))

@@ -18,6 +18,12 @@ GHOST_PREFIX = "deleted-"
 GHOST_ID_BYTES = 6  # 12 hex digits: a ghost name per deleted account, never reused
 
 
+# Every account, for the admins' list: by when it was made (score: ms) and by name (score 0, so
+# ZRANGEBYLEX finds a prefix). Kept by the scripts that make and remove an account.
+ACCOUNTS_BY_AGE_KEY = "accounts:by-age"
+ACCOUNTS_BY_NAME_KEY = "accounts:by-name"
+
+
 def user_key(name: str) -> str:
     return f"user:{name}"
 

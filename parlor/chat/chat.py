@@ -6,14 +6,14 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 
 import redis.asyncio as aioredis
 
 from parlor.accounts.accounts import Accounts, normalize_username
-from parlor.accounts.usernames import is_ghost, new_ghost
+from parlor.accounts.usernames import is_ghost, user_key
 from parlor.chat import eliza
-from parlor.chat.conversation import PAGE_SIZE
 from parlor.chat.conversation_list import Summary, conversation_peers, conversations_key
 from parlor.chat.delivery import MessageDelivery, readers, receives_pushes
 from parlor.chat.images import process_image
@@ -103,16 +103,22 @@ class Chat:
         """Blocks and rate limits, in one round trip, before the picture is even decoded."""
         if is_ghost(peer):
             raise Refused("forbidden", UNDELIVERABLE)
-        await self._safety.check_send(me, peer, picture, conversations_key(me), message)
+        peer_account = None if peer == eliza.USERNAME else user_key(peer)
+        await self._safety.check_send(me, peer, picture, conversations_key(me), message, (user_key(me), peer_account))
 
     def _in_order(self, a: str, b: str) -> contextlib.AbstractAsyncContextManager:
         """One pair's commit-then-publish steps, one at a time (per process)."""
         return self._pair_locks.hold(pair_key(a, b))
 
     async def _mark_new_pair(self, a: str, b: str) -> None:
-        """A new pair's marker exists before its first commit, so that even its first message is
-        known to be unpublished if a crash comes between (pairs from before markers have none)."""
+        """A new pair's file is made only for two accounts that exist now (asked of Redis, not
+        remembered: one may have been deleted on another process); its marker exists before its
+        first commit, so that even its first message is known to be unpublished if a crash comes
+        between (pairs from before markers have none)."""
         if not self.logs.exists(a, b):
+            people = [user_key(name) for name in (a, b) if name != eliza.USERNAME]
+            if await self._redis.exists(*people) < len(people):
+                raise Refused("forbidden", UNDELIVERABLE)
             await self._delivery.begin_pair(pair_key(a, b))
 
     async def _publish(self, a: str, b: str, message: Message, created: bool, unread: dict[str, int]) -> None:
@@ -155,13 +161,15 @@ class Chat:
     async def _eliza_answers(self, user: str, text: str) -> None:
         await asyncio.sleep(eliza.thinking_time(text, self._eliza_delay_scale))
         try:
-            if not await self._accounts.exists(user):
-                return  # they left while she thought: her answer would bring their conversation back
             async with self._in_order(eliza.USERNAME, user):
+                if not await self._accounts.exists(user):
+                    return  # they left while she thought: her answer would bring their conversation back
                 async with self.logs.conversation(eliza.USERNAME, user, create=True) as conversation:
                     message, _, unread = await conversation.add(eliza.USERNAME, eliza.reply(text), None, None,
                                                                 reader=user)
                 await self._publish(eliza.USERNAME, user, message, True, unread)
+        except Refused:
+            return  # they are leaving: their files are not opened any more
         except Exception:
             log.exception("ELIZA could not answer %s", user)
 
@@ -295,12 +303,12 @@ class Chat:
         await self._safety.unblock(me, peer)
         await self._delivery.unread_changed(me, peer, await self.unread(me, peer))
 
-    async def forget_user(self, user: str, keys: KeysNaming) -> None:
-        """An account is gone: each conversation with a person moves to the pair (ghost, peer),
-        its messages now by a new ghost (shown as "deleted user"), so the peer keeps their
-        history and a later account with the same name inherits none of it. Conversations with
-        no one left in them (ELIZA, another deleted account) are removed."""
-        ghost = new_ghost()
+    async def ghost_user(self, user: str, ghost: str) -> None:
+        """An account is gone (every process has let go of its files, Chat.on_user_leaving): each
+        conversation with a person moves to the pair (ghost, peer), its messages now by the ghost
+        (shown as "deleted user"), so the peer keeps their history and a later account with the
+        same name inherits none of it. Conversations with no one left in them (ELIZA, another
+        deleted account) are removed."""
         for key in self.logs.keys_of(user):
             a, b = key.split("_")
             peer = b if a == user else a
@@ -308,10 +316,13 @@ class Chat:
                 await self.logs.remove(user, peer)
                 continue
             async with self._in_order(user, peer):
-                async with self.logs.conversation(user, peer) as conversation:
+                async with self.logs.conversation(user, peer, moving=True) as conversation:
                     await conversation.rename_user(user, ghost)
                 await self.logs.move(user, peer, ghost)
             await self._renamed(peer, user, ghost)
+
+    async def forget_user(self, user: str, keys: KeysNaming) -> None:
+        """The account is gone: its list of conversations goes (each moved to its ghost), and its unread counts."""
         await self._redis.delete(conversations_key(user), unread_key(user))
 
     async def _renamed(self, peer: str, old: str, new: str) -> None:
@@ -329,28 +340,43 @@ class Chat:
                 pipe.hset(unread_key(peer), new, unread)
             await pipe.execute()
 
+    async def on_user_leaving(self, user: str) -> None:
+        """An account is being deleted (on some process), before anything of it moves: its name is
+        forgotten here, its files may no longer be opened here (a send that passed its check
+        before the account went is refused once it takes its pair's lock), the writes holding
+        its pairs' locks finish, and its files close. Then the deleting process may move them."""
+        self._accounts.forget(user)
+        self.logs.bar(user)
+        await self._pair_locks.quiet(user)
+        await self.logs.close_user(user)
+
     async def on_user_left(self, user: str) -> None:
-        """An account was deleted (on any process): close its files held here."""
+        """An account was deleted (on any process): close its files held here; its name's pairs
+        may be opened again (a new one is made only for accounts that exist: _mark_new_pair)."""
         self._accounts.forget(user)
         await self.logs.close_user(user)
+        self.logs.unbar(user)
 
     async def image(self, me: str, peer: str, image_id: int, thumbnail: bool) -> tuple[str, bytes] | None:
         """An image of the pair's conversation, to one of the pair only."""
         async with self.logs.conversation(me, peer) as conversation:
             return await conversation.image(image_id, thumbnail) if conversation else None
 
-    async def history(self, me: str, peer: str) -> list[Message]:
-        """Every message of the conversation, oldest first (for the data download)."""
-        async with self.logs.conversation(me, peer) as conversation:
-            if conversation is None:
-                return []
-            messages, before = [], None
-            while True:
-                page = await conversation.page(before, PAGE_SIZE * 20)
-                messages[:0] = page
-                if len(page) < PAGE_SIZE * 20:
-                    return messages
-                before = page[0].id
+    async def pages(self, me: str, peer: str, size: int) -> AsyncIterator[tuple[list[Message], dict[int, str]]]:
+        """Every message of the conversation, oldest first, `size` at a time, each page with the
+        MIME type of its pictures (the data download: one page in memory at once, whatever the
+        history)."""
+        after = 0
+        while True:
+            async with self.logs.conversation(me, peer) as conversation:
+                page = await conversation.after(after, size) if conversation else []
+                pictures = [m.image_id for m in page if m.image_id is not None]
+                types = await conversation.picture_types(pictures) if pictures else {}
+            if page:
+                yield page, types
+            if len(page) < size:
+                return
+            after = page[-1].id
 
     async def history_page(self, me: str, peer: str, before: int | None = None,
                            limit: int = HISTORY_PAGE) -> tuple[list[Message], bool]:

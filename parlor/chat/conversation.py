@@ -18,6 +18,7 @@ from parlor.chat.pair_file import Image, Message, transaction, writes
 log = logging.getLogger("parlor.chatlog")
 
 PAGE_SIZE = 50  # messages shown at once
+NEWER_THAN_ANY_ID = 2**62  # a message id is a rowid, which SQLite hands out counting from 1: far below this
 
 _MESSAGE_COLUMNS = """m.id, m.author, m.kind, m.body, m.sent_at, m.client_id, m.image_id, i.width, i.height,
     m.deleted_at FROM messages m LEFT JOIN images i ON i.id = m.image_id"""
@@ -95,13 +96,28 @@ class Conversation:
         async with self.lock:
             rows = await self._fetchall(
                 f"SELECT {_MESSAGE_COLUMNS} WHERE m.id < ? ORDER BY m.id DESC LIMIT ?",
-                (before if before is not None else 2**62, limit))
+                (before if before is not None else NEWER_THAN_ANY_ID, limit))
         return [_message(r) for r in reversed(rows)]
 
     async def message(self, message_id: int) -> Message | None:
+        """The message with this id, or None."""
         async with self.lock:
             rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.id = ?", (message_id,))
         return _message(rows[0]) if rows else None
+
+    async def after(self, after: int, limit: int) -> list[Message]:
+        """Up to `limit` messages after id `after`, oldest first."""
+        async with self.lock:
+            rows = await self._fetchall(f"SELECT {_MESSAGE_COLUMNS} WHERE m.id > ? ORDER BY m.id LIMIT ?",
+                                        (after, limit))
+        return [_message(r) for r in rows]
+
+    async def picture_types(self, image_ids: list[int]) -> dict[int, str]:
+        """The MIME type of each of these pictures (those still stored)."""
+        async with self.lock:
+            rows = await self._fetchall(f"SELECT id, mime FROM images WHERE id IN ({','.join('?' * len(image_ids))})",
+                                        image_ids)
+        return dict(rows)
 
     async def last(self) -> Message | None:
         messages = await self.page(limit=1)
@@ -153,11 +169,11 @@ class Conversation:
             await self._checkpoint()
 
     async def image(self, image_id: int, thumbnail: bool = False) -> tuple[str, bytes] | None:
-        column = "thumbnail" if thumbnail else "bytes"
+        """A picture's type and bytes, or its thumbnail's (a PNG); None if there is no such picture."""
         async with self.lock:
             rows = await self._fetchall(
-                f"SELECT CASE WHEN ? THEN 'image/png' ELSE mime END, {column} FROM images WHERE id = ?",
-                (thumbnail, image_id))
+                "SELECT CASE WHEN ? THEN 'image/png' ELSE mime END, CASE WHEN ? THEN thumbnail ELSE bytes END "
+                "FROM images WHERE id = ?", (thumbnail, thumbnail, image_id))
         return (rows[0][0], rows[0][1]) if rows else None
 
 

@@ -13,7 +13,17 @@ from parlor.refusals import Refused
 log = logging.getLogger("parlor.images")
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # a phone photo fits; anything bigger is a file, not a chat picture
-MAX_IMAGE_PIXELS = 24_000_000  # about 6000 x 4000; more decodes into hundreds of MB (a bomb)
+# About 4900 x 3270 (a 16-megapixel phone photo), read from the header before anything is decoded:
+# decoding and re-encoding cost CPU by the pixel, and a 1 KB lossless WebP can declare millions of
+# them (24 megapixels cost up to 5.6 s of CPU; `python -m bench.picture_cost` measures the worst case).
+MAX_IMAGE_PIXELS = 16_000_000
+# The encoders' effort: their defaults (zlib 6, WebP method 4) spent seconds on a picture that
+# compresses badly; these spend a fraction of that, for files somewhat larger. A lossless WebP
+# stays lossless (re-encoded lossy, a few KB of tiled noise became a 10 MB file, in seconds).
+PNG_COMPRESS_LEVEL = 3
+WEBP_METHOD = 0
+WEBP_LOSSLESS = {"lossless": True, "quality": 0, "method": 1}  # quality is the effort here
+WEBP_HEADER_CHUNKS = 8  # a WebP's picture chunk comes after at most a few others (VP8X, ICCP, ANIM)
 THUMBNAIL_PX = 320  # the longest side of the preview shown in the conversation
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 ACCEPT = ",".join(FORMATS.values())
@@ -50,7 +60,7 @@ def process_image(data: bytes) -> Image:
             turn = UPRIGHT.get(picture.getexif().get(ORIENTATION_TAG))
             clean = picture.transpose(turn) if turn is not None else picture  # keep the photo upright
             clean.info = {key: value for key, value in picture.info.items() if key in KEPT_INFO}
-            stored = _encode(clean, kind)
+            stored = _encode(clean, kind, lossless=kind == "WEBP" and _lossless_webp(data))
             preview = clean.copy()
             preview.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
             thumbnail = _encode(preview, "PNG")
@@ -67,18 +77,30 @@ def process_image(data: bytes) -> Image:
     return Image(FORMATS[kind], width, height, stored, thumbnail, hashlib.sha256(stored).hexdigest())
 
 
-def _encode(picture: PIL.Image.Image, kind: str) -> bytes:
+def _lossless_webp(data: bytes) -> bool:
+    """Whether a WebP's picture is lossless (a VP8L chunk, not VP8): read from the RIFF chunks."""
+    at = 12  # past "RIFF", the size and "WEBP"
+    for _ in range(WEBP_HEADER_CHUNKS):
+        fourcc, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+        if fourcc in (b"VP8L", b"VP8 "):
+            return fourcc == b"VP8L"
+        at += 8 + size + (size & 1)
+    return False
+
+
+def _encode(picture: PIL.Image.Image, kind: str, lossless: bool = False) -> bytes:
     """Write the pixels only: no EXIF, no text chunks, no ICC tricks."""
     out = io.BytesIO()
     if kind == "JPEG":
         picture.convert("RGB").save(out, "JPEG", quality=88)
     elif kind == "PNG":
         picture = picture if picture.mode in ("1", "L", "LA", "P", "RGB", "RGBA") else picture.convert("RGBA")
-        picture.save(out, "PNG")
+        picture.save(out, "PNG", compress_level=PNG_COMPRESS_LEVEL)
     elif kind == "GIF":
         picture.save(out, "GIF")  # the first frame: animations are not kept
     else:
-        picture.save(out, "WEBP", quality=85)
+        options = WEBP_LOSSLESS if lossless else {"quality": 85, "method": WEBP_METHOD}
+        picture.save(out, "WEBP", **options)
     return out.getvalue()
 
 

@@ -21,6 +21,8 @@ from typing import TypeVar
 
 import aiosqlite
 
+from parlor.infra.private_files import create_private_file
+
 NAME_RE = re.compile(r"[a-z0-9-]{3,32}")  # canonical usernames only: nothing else reaches a path
 BUSY_TIMEOUT_MS = 5000  # another process writing the same file makes us wait this long at most
 
@@ -207,6 +209,8 @@ async def transaction(db: aiosqlite.Connection, work: Callable[[aiosqlite.Connec
 
 async def connect(path: Path, create: bool) -> aiosqlite.Connection:
     """Open a pair's file, make it durable, and bring its schema up to date."""
+    if create:
+        create_private_file(path)  # whatever the umask; SQLite gives -wal and -shm the same mode
     uri = f"file:{path}?mode={'rwc' if create else 'rw'}"
     db = await aiosqlite.connect(uri, uri=True, isolation_level=None)
     try:

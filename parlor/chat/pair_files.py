@@ -5,13 +5,21 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from collections import OrderedDict
 from pathlib import Path
 
 from parlor.chat.conversation import Conversation
 from parlor.chat.pair_file import NAME_RE, BadPair, connect, pair_key, storage_failures
+from parlor.infra.private_files import private_dir
+from parlor.refusals import Refused
+from parlor.safety import UNDELIVERABLE
 
 DEFAULT_MAX_OPEN = 256  # open files (and aiosqlite threads) at most; the least used close first
+# A leaving account's files are not opened from when its deletion begins until it is done (the
+# "left" notice), or for this long if that notice never comes: far longer than any deletion
+# takes, far shorter than the 30 days its name is reserved.
+BARRED_S = 600
 
 
 class PairFiles:
@@ -22,7 +30,8 @@ class PairFiles:
         self.max_open = max_open
         self._open: OrderedDict[str, Conversation] = OrderedDict()
         self._opening: dict[str, asyncio.Future] = {}
-        directory.mkdir(parents=True, exist_ok=True)
+        self._barred: dict[str, float] = {}  # leaving user -> until when (monotonic) their files stay shut
+        private_dir(directory)  # who talks to whom is in the names of the files
 
     @property
     def open_count(self) -> int:
@@ -36,10 +45,32 @@ class PairFiles:
         or removed): the disk is asked only about the others."""
         return pair_key(a, b) in self._open or self.path(a, b).exists()
 
+    def bar(self, user: str) -> None:
+        """`user` is leaving: their files are opened here no more (see BARRED_S)."""
+        now = time.monotonic()
+        self._barred = {name: until for name, until in self._barred.items() if until > now}
+        self._barred[user] = now + BARRED_S
+
+    def unbar(self, user: str) -> None:
+        """`user`'s deletion is done: their name's pairs open again."""
+        self._barred.pop(user, None)
+
+    def _is_barred(self, a: str, b: str) -> bool:
+        now = time.monotonic()
+        return self._barred.get(a, 0) > now or self._barred.get(b, 0) > now
+
     @contextlib.asynccontextmanager
-    async def conversation(self, a: str, b: str, create: bool = False):
-        """The pair's conversation while in use, or None if it has no file and create is False."""
+    async def conversation(self, a: str, b: str, create: bool = False, moving: bool = False):
+        """The pair's conversation while in use, or None if it has no file and create is False.
+        A leaving account's pair (bar) is no conversation, and making it is refused, but for the
+        deletion's own move (moving=True): no write lands in a file after it moved, and no file
+        is made anew under a name that is no account."""
         key = pair_key(a, b)
+        if not moving and self._is_barred(a, b):
+            if create:
+                raise Refused("forbidden", UNDELIVERABLE)
+            yield None
+            return
         with storage_failures():
             conversation = await self._get(key, create)
         if conversation is None:

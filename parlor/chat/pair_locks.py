@@ -29,3 +29,9 @@ class PairLocks:
             self._users[pair] -= 1
             if self._users[pair] == 0:
                 del self._users[pair], self._locks[pair]
+
+    async def quiet(self, user: str) -> None:
+        """Wait until every task that holds or waits for a lock of `user`'s pairs now has let go."""
+        for pair in [pair for pair in self._locks if user in pair.split("_")]:
+            async with self.hold(pair):
+                pass

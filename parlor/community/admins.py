@@ -1,11 +1,12 @@
 """Who is an admin: a Redis set of usernames. Rights are given and taken only by `parlor admin` on
-the server (parlor/community/console.py): no web form makes an admin. Pages ask on every request, so a
-revocation holds at once, on every process."""
+the server (parlor/community/console.py): no web form makes an admin, nor a reset link for an
+admin's account. Pages ask on every request, so a revocation holds at once, on every process."""
 from __future__ import annotations
 
 import redis.asyncio as aioredis
 
 from parlor.accounts.accounts import Accounts, normalize_username
+from parlor.accounts.password_resets import PasswordResets
 from parlor.community.audit import AuditLog
 from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
@@ -16,10 +17,11 @@ ADMINS_KEY = "admins"  # set of usernames
 class Admins:
     """Check, grant and revoke admin rights; every change is an audit entry."""
 
-    def __init__(self, redis: aioredis.Redis, accounts: Accounts, audit: AuditLog):
+    def __init__(self, redis: aioredis.Redis, accounts: Accounts, audit: AuditLog, resets: PasswordResets):
         self._redis = redis
         self._accounts = accounts
         self._audit = audit
+        self._resets = resets
 
     async def is_admin(self, user: str | None) -> bool:
         return bool(user) and bool(await self._redis.sismember(ADMINS_KEY, user))
@@ -49,6 +51,14 @@ class Admins:
         if revoked:
             await self._audit.record(by, "revoked admin rights", name)
         return revoked
+
+    async def reset_link(self, by: str, raw_name: str) -> str:
+        """A one-time password-reset link's token for any account, an admin's too: only the
+        server's console makes one for an admin (Moderation.reset_link refuses it on the web)."""
+        name = await self._existing(raw_name)
+        token = await self._resets.make(name, by)
+        await self._audit.record(by, "made a password-reset link", name)
+        return token
 
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """The account is gone: a later one with the name is no admin."""

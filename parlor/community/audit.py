@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 import redis.asyncio as aioredis
 
+from parlor.infra.redis_client import register_scripts
+
 log = logging.getLogger("parlor.audit")
 
 AUDIT_KEY = "audit"  # list, newest first: one JSON object per admin action
@@ -43,6 +45,7 @@ class AuditLog:
 
     def __init__(self, redis: aioredis.Redis):
         self._redis = redis
+        self._scripts = register_scripts(redis, __package__, "ghost_audit")
 
     async def record(self, admin: str, action: str, target: str, reason: str = "", detail: str = "") -> AuditEntry:
         """Keep one admin action (the newest AUDIT_LENGTH are kept) and log it."""
@@ -54,6 +57,11 @@ class AuditLog:
         log.info("admin %s: %s %s%s", admin, action, target, f" ({reason})" if reason else "",
                  extra={"fields": {"audit": entry.as_json()}})
         return entry
+
+    async def ghost_user(self, user: str, ghost: str) -> None:
+        """An account is gone: the entries that name it, as admin or as target, name its ghost
+        (the log lines already written keep the name: they are the record of that time)."""
+        await self._scripts.ghost_audit(keys=[AUDIT_KEY], args=[user, ghost])
 
     async def entries(self, offset: int = 0, limit: int = 100) -> tuple[list[AuditEntry], int]:
         """A page of entries, newest first, and how many are kept in all."""

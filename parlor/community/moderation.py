@@ -3,20 +3,24 @@ password-reset links, board entries and reports. (Admin rights themselves: parlo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from parlor.accounts.accounts import Accounts, normalize_username
+from parlor.accounts.credentials import RESET_LINK_GONE, Credentials
 from parlor.accounts.invites import Invite, Invites, check_invite_form
 from parlor.accounts.password_resets import PasswordResets
 from parlor.accounts.suspensions import LENGTHS, Suspension, Suspensions, check_suspension_form
 from parlor.chat.chat import Chat
 from parlor.community.admins import Admins
-from parlor.community.audit import EXPIRY, AuditLog
+from parlor.community.audit import CONSOLE, EXPIRY, AuditLog
 from parlor.community.reports import Report, Reports
 from parlor.game.leaderboards import Leaderboards
 from parlor.game.ranking import is_guest_entry
 from parlor.refusals import Refused
 
 INVITE_LABEL_CHARS = 6  # of an invite code's 22, in the audit log
+ADMIN_RESET_ON_CONSOLE = ("{name} is an admin: a reset link for an admin's account is made only on the server "
+                          "(parlor admin reset-link {name}).")
 MAX_ACTION_REASON_CHARS = 500  # the optional reason of an action that needs none: a sentence or two for the log
 
 
@@ -43,6 +47,7 @@ class Moderation:
     invites: Invites
     suspensions: Suspensions
     resets: PasswordResets
+    credentials: Credentials
     leaderboards: Leaderboards
     reports: Reports
     chat: Chat
@@ -67,11 +72,28 @@ class Moderation:
         return name
 
     async def reset_link(self, admin: str, raw_name: str) -> str:
-        """A one-time password-reset link's token for a user (shown once; the old link ends)."""
+        """A one-time password-reset link's token for a user (shown once; the old link ends). An
+        admin's account gets one only from the server's console (Admins.reset_link): on the web,
+        one admin could take over another."""
         name = await self.user(raw_name)
-        token = await self.resets.make(name)
+        if await self.admins.is_admin(name):
+            raise Refused("forbidden", ADMIN_RESET_ON_CONSOLE.format(name=name))
+        token = await self.resets.make(name, admin)
         await self.audit.record(admin, "made a password-reset link", name)
         return token
+
+    async def reset_password(self, token: str, new: str, address: str) -> str:
+        """Set a password with an admin's link (Credentials.reset_password), and keep in the audit
+        log who made the link, when it was used and from where; the user's name. A link made on
+        the web does not open an account that became an admin's since."""
+        link = await self.credentials.reset_link(token)
+        if link is not None and link.made_by != CONSOLE and await self.admins.is_admin(link.user):
+            raise Refused("not_found", RESET_LINK_GONE)
+        link = await self.credentials.reset_password(token, new)
+        made = f"{datetime.fromtimestamp(link.made_ms / 1000, timezone.utc):%Y-%m-%d %H:%M} UTC" if link.made_ms else "?"
+        await self.audit.record(link.made_by or "(unknown)", "password-reset link used for", link.user, "",
+                                f"made {made}, used from {address}; every session and token of the account ended")
+        return link.user
 
     # -- invites -----------------------------------------------------------------------------
 
@@ -119,16 +141,22 @@ class Moderation:
 
     # -- boards ------------------------------------------------------------------------------
 
+    async def board_entry(self, board: int, member: str) -> tuple[str, bool]:
+        """The name a board's entry shows and whether it is a guest's; Refused (not_found) if none."""
+        if board not in self.leaderboards.boards:
+            raise Refused("not_found", "There is no such board.")
+        name = await self.leaderboards.entry_name(board, member) if member.startswith(("u:", "a:")) else None
+        if name is None:
+            raise Refused("not_found", "That entry is not on the board (any more).")
+        return name, is_guest_entry(member)
+
     async def remove_entry(self, admin: str, board: int, member: str, ban_name: bool, reason: str) -> str:
         """Take an entry (an account's, or an address's guest entry) off a board, and optionally
         ban the guest name it showed; the name it showed."""
         reason = _optional_reason(reason)
-        if board not in self.leaderboards.boards:
-            raise Refused("not_found", "There is no such board.")
-        name = await self.leaderboards.entry_name(board, member) if member.startswith(("u:", "a:")) else None
-        if name is None or not await self.leaderboards.remove_entry(board, member):
+        name, guest = await self.board_entry(board, member)
+        if not await self.leaderboards.remove_entry(board, member):
             raise Refused("not_found", "That entry is not on the board (any more).")
-        guest = is_guest_entry(member)
         if ban_name and guest:
             await self.leaderboards.ban_name(name)
         what = f"{name}{' (guest)' if guest else ''} on the 1 to {board} board"

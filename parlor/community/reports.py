@@ -21,6 +21,7 @@ import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
@@ -28,6 +29,8 @@ from parlor.accounts.usernames import is_ghost
 from parlor.chat import eliza
 from parlor.chat.images import report_copy
 from parlor.chat.pair_file import Message
+from parlor.infra.redis_client import register_scripts
+from parlor.infra.user_keys import SCAN_BATCH
 from parlor.refusals import Refused
 
 REPORT_CONTEXT = 5  # messages before the reported one that its copy keeps: what led up to it
@@ -99,6 +102,10 @@ def check_report_form(reason: str, text: str) -> tuple[str, str]:
     return reason, text
 
 
+def no_conversation(reported: str) -> str:
+    return f"You can report {reported} only from a conversation with them, and you have none."
+
+
 def report_key(report_id: str) -> str:
     return f"report:{report_id}"
 
@@ -111,11 +118,14 @@ def id_for(reporter: str, reported: str, message_id: int) -> str:
 class Reports:
     """File, list, read and close reports. `chat` is parlor/chat/chat.py's Chat; `safety` counts reports."""
 
-    def __init__(self, redis: aioredis.Redis, chat, safety, executor: Executor):
+    def __init__(self, redis: aioredis.Redis, chat, safety, executor: Executor,
+                 on_change: Callable[[], Awaitable[None]] | None = None):
         self._redis = redis
+        self._on_change = on_change  # a report was filed or closed: the admins' pages show the new count
         self._chat = chat
         self._safety = safety
         self._executor = executor
+        self._scripts = register_scripts(redis, __package__, "ghost_report")
 
     async def file(self, reporter: str, reported: str, message_id: int | None, reason: str, text: str) -> bool:
         """Report `reported`'s message (message_id) or `reported` themself (None), as `reporter`
@@ -140,6 +150,7 @@ class Reports:
             pipe.expire(key, REPORT_TTL_S)
             pipe.zadd(OPEN_REPORTS_KEY, {key.split(":", 1)[1]: now})
             await pipe.execute()
+        await self._changed()
         return True
 
     async def _copy(self, reporter: str, reported: str,
@@ -151,9 +162,12 @@ class Reports:
             if conversation is None:
                 if message_id is not None:
                     raise Refused("not_found", f"There is no message of {reported}'s with that number here.")
-                return [], None
+                raise Refused("not_found", no_conversation(reported))
             if message_id is None:
-                return [_copied(m) for m in await conversation.page(limit=REPORT_CONTEXT + 1)], None
+                latest = await conversation.page(limit=REPORT_CONTEXT + 1)
+                if not latest:  # a file made without a message: nothing was said to report
+                    raise Refused("not_found", no_conversation(reported))
+                return [_copied(m) for m in latest], None
             messages = await conversation.page(before=message_id + 1, limit=REPORT_CONTEXT + 1)
             reported_message = messages[-1] if messages else None
             if (reported_message is None or reported_message.id != message_id
@@ -165,6 +179,11 @@ class Reports:
                 if found is not None:
                     picture = await asyncio.get_running_loop().run_in_executor(self._executor, report_copy, found[1])
         return [_copied(m) for m in messages], picture
+
+    async def check_person(self, reporter: str, reported: str) -> None:
+        """Refused (not_found) unless `reporter` may report `reported`: someone they have a
+        conversation with (strangers' reports would only fill the admins' list)."""
+        await self._copy(reporter, reported, None)
 
     async def message(self, reporter: str, reported: str, message_id: int) -> CopiedMessage:
         """The message a report would be about (for the report form), or Refused (not_found)."""
@@ -200,6 +219,25 @@ class Reports:
             await self._redis.zrem(OPEN_REPORTS_KEY, *gone)
         return [_report(id_, data) for id_, data in zip(ids, found) if data], int(total) - len(gone)
 
+    async def ghost_user(self, user: str, ghost: str) -> None:
+        """An account is gone: every report it made or is about (open or closed) names its ghost,
+        so no admin action on it reaches a later account with the name (its conversations moved
+        to the ghost too, so deleting the reported message still works)."""
+        keys = [key async for key in self._redis.scan_iter(match=report_key("*"), count=SCAN_BATCH)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(key, "reporter", "reported", "message_id", "copy")
+            found = await pipe.execute()
+        for key, (reporter, reported, message_id, copy) in zip(keys, found):
+            if user not in (reporter, reported):
+                continue
+            reporter, reported = (ghost if name == user else name for name in (reporter, reported))
+            messages = [{**m, "author": ghost if m["author"] == user else m["author"]} for m in json.loads(copy or "[]")]
+            old_id, new_id = key.split(":", 1)[1], id_for(reporter, reported, int(message_id or 0))
+            await self._scripts.ghost_report(
+                keys=[key, report_key(new_id), OPEN_REPORTS_KEY],
+                args=[old_id, new_id, reporter, reported, json.dumps(messages, ensure_ascii=False)])
+
     async def close(self, report_id: str, status: str, outcome: str) -> Report:
         """Mark an open report dismissed or acted upon; it leaves the open list. Refused (not_found) if
         there is no such open report."""
@@ -212,7 +250,12 @@ class Reports:
             pipe.expire(key, CLOSED_REPORT_KEPT_S)
             pipe.zrem(OPEN_REPORTS_KEY, report_id)
             await pipe.execute()
+        await self._changed()
         return report
+
+    async def _changed(self) -> None:
+        if self._on_change is not None:
+            await self._on_change()
 
 
 def _copied(message: Message) -> CopiedMessage:

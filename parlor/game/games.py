@@ -21,6 +21,7 @@ from parlor.game.ranking import (
     history_key,
     is_guest_entry,
     member_for,
+    user_member,
 )
 from parlor.infra.config import NO_LIMIT, Rate
 from parlor.infra.redis_client import register_scripts
@@ -37,6 +38,7 @@ MIN_GUEST_NAME, MAX_GUEST_NAME = 3, 24  # long enough to tell apart, short enoug
 GUEST_HISTORY_TTL_S = GUEST_SESSION_TTL_S  # a guest's finished games go with their session
 GAMES_SHOWN = 20  # games in progress listed on the front page
 RESULT_WORDS = {"h": "higher", "l": "lower", "c": "correct"}
+NO_SUCH_GAME = "There is no such game, or it has expired."
 GUESTS_UNRANKED = "Guests' games do not go on the boards here: sign up (or log in) to be ranked."
 
 @dataclass
@@ -176,16 +178,18 @@ class Games:
     async def guess(self, game_id: str, player: str | None, raw: str | None, user: str | None) -> Game:
         """Play one guess. A win replaces the game's forfeit on the entry it counts for."""
         value = parse_guess(raw)
+        if not player:  # no session: no game of theirs
+            raise Refused("not_found", NO_SUCH_GAME)
         answer = await self._scripts.guess(
-            keys=[game_key(game_id), guesses_key(game_id), games_key(player or "-"),
-                  history_key(member_for(user, player or "-")), bucket_key("guesses", game_id)],
-            args=[value, player or "", int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,
+            keys=[game_key(game_id), guesses_key(game_id), games_key(player),
+                  history_key(member_for(user, player)), bucket_key("guesses", game_id)],
+            args=[value, player, int(time.time() * 1000), MAX_GUESSES, GAME_TTL_S, game_id,
                   HISTORY_LENGTH, 0 if user else GUEST_HISTORY_TTL_S,
                   self.guess_limit.count, self.guess_limit.seconds * 1000, COUNTS_PREFIX,
-                  member_for(user, player or "-")],
+                  member_for(user, player)],
         )
         if answer[0] == "missing":
-            raise Refused("not_found", "There is no such game, or it has expired.")
+            raise Refused("not_found", NO_SUCH_GAME)
         if answer[0] == "finished":
             raise Refused("conflict", "This game is over. Start a new one!")
         if answer[0] == "range":
@@ -199,17 +203,20 @@ class Games:
         if game.status == "won" and game.member:
             changed = await self.leaderboards.win(game_key(game.id), game.id, game.max, game.member, game.count,
                                                   game.finished_ms, game.duration_ms) > 0
-            if changed and user and game.member == member_for(user, ""):
+            if changed and user and game.member == user_member(user):
                 game.standing = await self.leaderboards.best(game.max, game.member)
         return game
 
-    async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken) -> Game:
+    async def claim(self, game_id: str, player: str | None, raw_name: str | None, name_is_taken,
+                    address: str | None = None) -> Game:
         """Name the guest entry a won game counts for (guests at one address share one entry; the
         last name given is shown). The name may not be, or look like, a registered username
-        (name_is_taken answers that)."""
+        (name_is_taken answers that). A refused name does not use the game up, so refusals are
+        counted per address (address_group): past the limit every name is refused alike, taken or
+        free, and the claim cannot tell which usernames exist (None: no visitor's, nothing counted)."""
         game = await self.load(game_id, player)
         if game is None:
-            raise Refused("not_found", "There is no such game, or it has expired.")
+            raise Refused("not_found", NO_SUCH_GAME)
         if game.status != "won":
             raise Refused("conflict", "Only a won game goes on the board.")
         if game.member == "":  # started while guests are not ranked (--guest-boards off)
@@ -219,16 +226,27 @@ class Games:
         if game.named:
             raise Refused("conflict", "This game is on the board already.")
         name = clean_guest_name(raw_name)
+        await self._refusals_room(address)  # before the name is looked at
         if await name_is_taken(name):
+            await self._refused_name(address)
             raise Refused("invalid", "That name belongs to a registered player, or looks like one. "
                                      "Please choose another.")
         if await self.leaderboards.name_is_banned(name):
+            await self._refused_name(address)
             raise Refused("invalid", "That name may not be used on the boards here. Please choose another.")
         if not await self._redis.hsetnx(game_key(game_id), "recorded", game.member):
             raise Refused("conflict", "This game is on the board already.")
         await self.leaderboards.name(game.max, game.member, name)
         game.named = True
         return game
+
+    async def _refusals_room(self, address: str | None) -> None:
+        if address is not None:
+            await self._safety.room("guest_names", address)
+
+    async def _refused_name(self, address: str | None) -> None:
+        if address is not None:
+            await self._safety.hit("guest_names", address)
 
     async def history(self, user: str | None, player: str) -> list[dict]:
         """The player's finished games, newest first."""
@@ -237,6 +255,6 @@ class Games:
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """The account is gone: off every board, its games forgotten (history, histograms), its
         open games and its game starts' bucket dropped."""
-        member = member_for(user, "")
+        member = user_member(user)
         await self.leaderboards.remove(user)
         await self._redis.delete(open_games_key(member), bucket_key("games", member))

@@ -29,11 +29,11 @@ from parlor.game.ranking import (
     guests_key,
     history_key,
     is_guest_entry,
-    member_for,
     meta_key,
     player_counts_key,
     recent_key,
     unpack,
+    user_member,
 )
 from parlor.infra.redis_client import register_scripts
 from parlor.refusals import Refused
@@ -150,7 +150,7 @@ class Leaderboards:
         """Take guest entries whose last game is older than GUEST_ENTRY_TTL_S (every_one: all of
         them) off every board; returns how many went."""
         gone = 0
-        oldest = _now_ms() + (1000 if every_one else -GUEST_ENTRY_TTL_S * 1000)
+        oldest = "+inf" if every_one else _now_ms() - GUEST_ENTRY_TTL_S * 1000
         for board in self.boards:
             while True:
                 swept = await self._scripts.sweep_guests(
@@ -172,7 +172,7 @@ class Leaderboards:
 
     async def remove(self, user: str) -> None:
         """Take a user off every board and forget their games: entries, histograms, history."""
-        member = member_for(user, "")
+        member = user_member(user)
         for board in self.boards:
             await self._scripts.entry_remove(keys=self._entry_keys(board, member),
                                              args=[member, _now_ms(), BOARDS_CHANNEL, board])
@@ -190,14 +190,14 @@ class Leaderboards:
 
     async def hide(self, user: str) -> None:
         """Take a user's entries off every board (their account is suspended), keeping their games."""
-        member = member_for(user, "")
+        member = user_member(user)
         for board in self.boards:
             await self._scripts.entry_hide(keys=self._entry_keys(board, member)[:4],
                                            args=[member, _now_ms(), BOARDS_CHANNEL, board])
 
     async def show(self, user: str) -> None:
         """Put a user's hidden entries back where their games rank them (the suspension ended)."""
-        member = member_for(user, "")
+        member = user_member(user)
         for board in self.boards:
             await self._scripts.entry_show(keys=self._entry_keys(board, member)[:4],
                                            args=self._recount_args(board, member))

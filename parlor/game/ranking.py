@@ -109,15 +109,20 @@ def forfeit_guesses(board: int) -> int:
     return FORFEIT_FACTOR * best_possible(board)
 
 
+def user_member(user: str) -> str:
+    """A signed-in user's entry, games, histograms and history."""
+    return f"u:{user}"
+
+
 def member_for(user: str | None, player: str) -> str:
     """Whose games these are for histograms and history: a signed-in user by name, a guest by
     their player id (their browser)."""
-    return f"u:{user}" if user else f"g:{player}"
+    return user_member(user) if user else f"g:{player}"
 
 
 def board_member(user: str | None, address_id: str) -> str:
     """Whose entry a game counts for: a signed-in user's own, or their address's guest entry."""
-    return f"u:{user}" if user else f"a:{address_id}"
+    return user_member(user) if user else f"a:{address_id}"
 
 
 def is_guest_entry(member: str) -> bool:

@@ -5,7 +5,9 @@
 - the embedded Redis's append-only file (`redis/appendonly.aof`, or `redis/appendonlydir/` from
   Redis 7 on), copied while no rewrite replaces it; an append-only file is valid up to any point,
   and Redis loads one whose last command was cut off (`aof-load-truncated`, on by default);
-- the cookie secret, so sessions and signed links stay valid after a restore.
+- the record of which Redis owns those files (`redis/server.json`), so a restore runs one that reads them;
+- the cookie secret, so sessions and signed links stay valid after a restore, and the data dir's
+  identity, which its Redis names (parlor/infra/startup.py).
 
 Redis is copied first, the chat files after it: the two are seconds apart, not one snapshot.
 To restore, stop Parlor and start it with `--data-dir DEST` (or move DEST to the data dir).
@@ -13,6 +15,7 @@ To restore, stop Parlor and start it with `--data-dir DEST` (or move DEST to the
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sqlite3
 import sys
@@ -20,6 +23,10 @@ import time
 from pathlib import Path
 
 import redis
+
+from parlor.infra.private_files import PRIVATE_UMASK, tighten
+from parlor.infra.redis_binaries import RECORD
+from parlor.infra.startup import IDENTITY_FILE
 
 BUSY_TIMEOUT_MS = 10_000  # a writer holds a chat file for about a millisecond per message
 REWRITE_WAIT_S = 120.0  # a rewrite of a big AOF takes a while; copying during one is pointless
@@ -48,8 +55,10 @@ def backup(data_dir: Path, dest: Path, log=print) -> dict[str, int]:
         copy_chat_file(source, dest / "conversations" / source.name)
         counts["conversations"] += 1
     log(f"conversations: {counts['conversations']} file(s), each passed integrity_check")
-    if (data_dir / "secret").exists():
-        shutil.copy2(data_dir / "secret", dest / "secret")  # keeps mode 0600
+    for name in ("secret", IDENTITY_FILE):
+        if (data_dir / name).exists():
+            shutil.copy2(data_dir / name, dest / name)
+    tighten(dest)  # the copy is as private as the data dir, whatever the umask
     return counts
 
 
@@ -88,6 +97,8 @@ def copy_redis(redis_dir: Path, target: Path) -> int:
 
 
 def _copy_aof(redis_dir: Path, target: Path) -> int:
+    if (redis_dir / RECORD).exists():
+        shutil.copy2(redis_dir / RECORD, target / RECORD)
     if (redis_dir / "appendonlydir").is_dir():  # Redis 7+: base, increments and a manifest
         shutil.copytree(redis_dir / "appendonlydir", target / "appendonlydir")
         return sum(1 for _ in (target / "appendonlydir").iterdir())
@@ -118,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("dest", type=Path, help="a new (or empty) folder for the copy")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="the running Parlor's data dir")
     args = parser.parse_args(argv)
+    os.umask(PRIVATE_UMASK)  # every copy is made private to this user
     try:
         backup(args.data_dir, args.dest)
     except (BackupError, sqlite3.Error, OSError) as e:

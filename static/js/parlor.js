@@ -1,7 +1,7 @@
 // Parlor's own few lines: htmx does the fetching and swapping. base.html loads this after htmx
 // and its extensions, before DOMContentLoaded, when htmx starts: every listener here is in place
-// before htmx processes the page. The rest is by job: live.js (the connection), chat.js (a
-// conversation), notify.js (the title, notifications, sound).
+// before htmx processes the page. The rest is by job: live.js (the connection), composer.js (what
+// is written and sent), conversation.js (what is shown and read), notify.js (title, notices, sound).
 "use strict";
 {  // a block: what is declared here stays in this file
 

@@ -1,17 +1,20 @@
 """A real server process and Debian's headless Chromium, driven by Playwright."""
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.helpers import ROOT, ServerProcess
+from tests.helpers import ROOT, ServerProcess, pair_file
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; a test never downloads a browser
+DAY_MS = 24 * 3600 * 1000  # a message's sent_at is in milliseconds
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -175,8 +178,16 @@ def make_scene(server, browser, directory: Path) -> Scene:
     ada.get_by_label("Picture", exact=False).set_input_files(str(picture))
     ada.get_by_role("button", name="Send").click()
     expect(ada.locator("article.message")).to_have_count(3)
-    grace.goto(server.url + "/chat/ada")  # reads them: ada sees "Seen"
+    for writer, text in ((grace, "Nice colours. The trick, if you want it: https://en.wikipedia.org/wiki/Binary_search"),
+                         (ada, "Halving, then. Back soon with my 1 to 100 score.")):  # each on their conversation
+        writer.get_by_label("Message").fill(text)
+        writer.get_by_role("button", name="Send").click()
+        expect(writer.locator("article.message:not(.pending)").last.locator(".body")).to_have_text(text)  # stored
+    grace.goto(server.url + "/chat/ada")
+    grace.locator("#conversation .scroller").evaluate("(box) => box.scrollTo(0, 0)")  # reads to the end: ada sees "Seen"
     expect(ada.locator("article.message.mine").last.locator(".status")).to_have_text("Seen")
+    with closing(sqlite3.connect(pair_file(server.data_dir, "ada", "grace"), timeout=5)) as db, db:
+        db.execute("UPDATE messages SET sent_at = sent_at - ? WHERE id <= 2", (DAY_MS,))  # a day line between
     ada.goto(server.url + "/chat/grace/messages/1/report")  # grace's first message
     ada.get_by_label("Spam or advertising").check()
     ada.get_by_role("button", name="Send the report").click()

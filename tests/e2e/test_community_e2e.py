@@ -165,6 +165,9 @@ def test_an_admin_removes_a_board_entry_and_an_open_board_drops_it_live(communit
     log_in(admin.page, community.url, "boss")
     admin.page.goto(community.url + "/scores/10")
     admin.page.locator("#board-moderation-10").get_by_role("button", name=f"Remove {player}").click()
+    # A page asks to confirm, with a reason for the audit log.
+    admin.page.get_by_label("Reason (optional; kept in the audit log)").fill("Testing the board.")
+    admin.page.locator("#board-remove-form").get_by_role("button", name=f"Remove {player}").click()
     expect(admin.page.locator(f'#board-10 li[data-name="{player}"]')).to_have_count(0)
     expect(row).to_have_count(0)  # pushed to the other browser
     assert viewer.page.evaluate("() => window.notReloaded") is True

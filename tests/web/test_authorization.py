@@ -24,6 +24,7 @@ import tornado.web
 import tornado.websocket
 
 from parlor.accounts.accounts import Accounts
+from parlor.accounts.password_resets import PasswordResets
 from parlor.community.admins import Admins
 from parlor.community.audit import CONSOLE, AuditLog
 from parlor.community.reports import id_for
@@ -43,7 +44,7 @@ SIGNED_OUT = ("anonymous", "suspended", "guest")  # no account's session (a susp
 SECRET_TEXT = "hello bob"  # in alice and bob's conversation only
 FOUND_TEXT = "<mark>hello</mark> bob"  # SECRET_TEXT as a search for "hello" shows it
 SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2",
-          "theirs": "2", "report": "0" * 20, "picture_report": "1" * 20, "invite": "x" * 22}  # fills a row's address for the route check
+          "theirs": "2", "kept": "1", "report": "0" * 20, "picture_report": "1" * 20, "invite": "x" * 22}  # fills a row's address for the route check
 
 
 @dataclass(frozen=True)
@@ -273,8 +274,9 @@ MATRIX = [
                                             "participant": E(200, says=SECRET_TEXT)}),
     ("GET", "/chat/bob/messages", get("/chat/bob/messages?before=1000"),
      {**cookie_roles(PRIVATE, anonymous=LOGIN, token=LOGIN), "participant": E(200, says=SECRET_TEXT)}),
-    ("POST", "/chat/bob/messages", send_form("bob", "sent by the matrix"),
-     cookie_roles(E(303, location="/chat/bob"), anonymous=E(401, says="log in to chat"),
+    # To erin, not bob: a message to bob would let every role report him, whatever the order of cells.
+    ("POST", "/chat/erin/messages", send_form("erin", "sent by the matrix"),
+     cookie_roles(E(303, location="/chat/erin"), anonymous=E(401, says="log in to chat"),
                   token=TOKEN_IS_ANONYMOUS_POST)),
     ("GET", "/chat/bob/images/1", get("/chat/bob/images/1"),
      {**cookie_roles(E(404, says="no such picture"), anonymous=LOGIN, token=LOGIN),
@@ -287,8 +289,6 @@ MATRIX = [
      {**cookie_roles(E(200, hides=FOUND_TEXT), anonymous=LOGIN, token=LOGIN), "participant": E(200, says=FOUND_TEXT)}),
     ("GET", "/search", get("/search?q=hello"),
      {**cookie_roles(E(200, hides=FOUND_TEXT), anonymous=LOGIN, token=LOGIN), "participant": E(200, says=FOUND_TEXT)}),
-    ("POST", "/chat/bob/mute", post("/chat/bob/mute", {"action": "bogus"}),
-     cookie_roles(E(400, says="action must be"), anonymous=E(401, says="log in to chat"), token=TOKEN_IS_ANONYMOUS_POST)),
     ("POST", "/chat/bob/typing", post("/chat/bob/typing"),
      cookie_roles(E(204), anonymous=E(401, says="log in to chat"), token=TOKEN_IS_ANONYMOUS_POST)),
     ("POST", "/create_conversation_db", post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"}),
@@ -350,6 +350,16 @@ MATRIX = [
     ("POST", "/chat/bob/messages/{mine}/delete", post("/chat/bob/messages/{mine}/delete"),
      {**cookie_roles(E(404, says="no message of yours"), anonymous=E(401, says="log in"),
                      token=TOKEN_IS_ANONYMOUS_POST), "participant": E(303, location="/chat/bob")}),
+    # The page that asks before alice deletes her message (one she keeps): hers alone; carol's
+    # message of that number, in her own conversation with bob, is hers.
+    ("GET", "/chat/bob/messages/{kept}/delete", get("/chat/bob/messages/{kept}/delete"),
+     {**cookie_roles(E(404, says="no message of yours", hides=SECRET_TEXT), anonymous=LOGIN, token=LOGIN),
+      "participant": E(200, says=SECRET_TEXT), "other": E(200, says="hello carol", hides=SECRET_TEXT)}),
+    # Saying how far one read: one's own conversation only (anyone else has none with bob to read).
+    ("POST", "/chat/bob/read", post("/chat/bob/read", {"up_to": "{theirs}"}),
+     {**cookie_roles(E(303, location="/chat/bob"), anonymous=E(401, says="log in"), token=TOKEN_IS_ANONYMOUS_POST)}),
+    ("POST", "/chat/bob/mute", post("/chat/bob/mute", {"action": "bogus"}),
+     cookie_roles(E(400, says="mute or unmute"), anonymous=E(401, says="log in"), token=TOKEN_IS_ANONYMOUS_POST)),
     # Reporting bob's message in alice's conversation with him: only alice; anyone else has no
     # such message of bob's. A reason off the list: past the door, and nothing is stored.
     ("GET", "/chat/bob/messages/{theirs}/report", get("/chat/bob/messages/{theirs}/report"),
@@ -358,17 +368,21 @@ MATRIX = [
     ("POST", "/chat/bob/messages/{theirs}/report", post("/chat/bob/messages/{theirs}/report", {"reason": "bogus"}),
      roles(E(404, says="no message of bob"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST,
            participant=E(400, says="Choose a reason from the list"))),
-    # Anyone signed in may report anyone; the form shows nothing of a conversation.
+    # Only someone with a conversation with bob may report him (alice, carol); the form shows
+    # nothing of a conversation.
     ("GET", "/chat/bob/report", get("/chat/bob/report"),
-     roles(E(200, says="Report bob", hides=SECRET_TEXT), LOGIN, LOGIN)),
+     roles(E(404, says="only from a conversation with them", hides=SECRET_TEXT), LOGIN, LOGIN,
+           participant=E(200, says="Report bob", hides=SECRET_TEXT),
+           other=E(200, says="Report bob", hides=SECRET_TEXT))),
     ("POST", "/chat/bob/report", post("/chat/bob/report", {"reason": "bogus"}),
-     roles(E(400, says="Choose a reason from the list"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST)),
+     roles(E(404, says="only from a conversation with them"), E(401, says="log in"), TOKEN_IS_ANONYMOUS_POST,
+           participant=E(400, says="Choose a reason from the list"), other=E(400, says="Choose a reason"))),
     ("GET", "/password-reset", get("/password-reset?token=not-a-token"), same(E(404, says="cannot be used"))),
     ("POST", "/password-reset", post("/password-reset", {"token": "not-a-token", "new": "long enough"}),
      roles(E(404, says="cannot be used"), E(404, says="cannot be used"), TOKEN_IS_ANONYMOUS_POST)),
     # /admin: admins only; everyone else, a former admin too, gets the 404 of no such address.
     ("GET", "/admin", get("/admin"), admins_only(E(200, says="Suspended accounts"))),
-    ("GET", "/admin/accounts", get("/admin/accounts"), admins_only(E(200, says="Make an account"))),
+    ("GET", "/admin/accounts", get("/admin/accounts"), admins_only(E(200, says="accounts, newest first"))),
     # A password too short: past the door, no account made.
     ("POST", "/admin/accounts", post("/admin/accounts", {"username": "made-{role}", "password": "short"}),
      admins_only(E(400, says="8 to 256"), "POST")),
@@ -382,6 +396,9 @@ MATRIX = [
      admins_only(E(200, says="alice is not an admin"))),
     ("POST", "/admin/users/alice/reset-link", post("/admin/users/alice/reset-link"),
      admins_only(E(200, says="/password-reset?token="), "POST")),
+    # An admin's account (here the admin's own): its reset link is made only on the server's console.
+    ("POST", "/admin/users/admin/reset-link", post("/admin/users/admin/reset-link"),
+     admins_only(E(403, says="made only on the server", hides="/password-reset?token="), "POST")),
     # The reports keep copies of alice's messages: only an admin sees them.
     ("GET", "/admin/reports", get("/admin/reports"), admins_only(E(200, says="hello bob"))),
     ("GET", "/admin/reports/{report}", get("/admin/reports/{report}"), admins_only(E(200, says="hello bob"))),
@@ -397,6 +414,8 @@ MATRIX = [
     ("POST", "/admin/invites/{invite}/revoke", post("/admin/invites/{invite}/revoke"),
      admins_only(E(200, says="The invite was revoked"), "POST")),
     ("GET", "/admin/log", get("/admin/log"), admins_only(E(200, says="granted admin rights"))),
+    ("GET", "/admin/boards/10/remove", get("/admin/boards/10/remove?member=u:nobody"),
+     admins_only(E(404, says="not on the board"))),
     ("POST", "/admin/boards/10/remove", post("/admin/boards/10/remove", {"member": "u:nobody"}),
      admins_only(E(404, says="not on the board"), "POST")),
 ]
@@ -456,10 +475,11 @@ class Scene:
 @pytest.fixture(scope="module")
 def world():
     w = World.start()
-    # dave has nothing; carol has a conversation with bob of her own (no picture), and a game;
+    # dave has nothing; erin has nothing but the matrix's messages to her; carol has a conversation with bob of her own (no picture), and a game;
     # alice has a message to bob that she may delete, and a picture she deleted before sending
     # another.
-    w.redis.hset("user:dave", mapping={"password_hash": "-", "created_at": "0"})
+    for name in ("dave", "erin"):
+        w.redis.hset(f"user:{name}", mapping={"password_hash": "-", "created_at": "0"})
 
     async def more_things():
         http = tornado.httpclient.AsyncHTTPClient()
@@ -479,7 +499,8 @@ def world():
     asyncio.run(more_things())
     (mine,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'to be deleted'")
     (theirs,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'hello alice'")
-    w.ids["mine"], w.ids["theirs"] = str(mine), str(theirs)
+    (kept,), = pair_rows(w.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = ?", (SECRET_TEXT,))
+    w.ids["mine"], w.ids["theirs"], w.ids["kept"] = str(mine), str(theirs), str(kept)
     yield w
     w.stop()
 
@@ -489,7 +510,8 @@ async def community(w: World, http) -> None:
     sam's suspension ended the session his browser holds; bob reported a message of alice's and
     one of her pictures; there is an invite."""
     store = aioredis.Redis(unix_socket_path=w.redis_socket, decode_responses=True)
-    admins = Admins(store, Accounts(store, None, safety=Safety.unlimited(store)), AuditLog(store))
+    admins = Admins(store, Accounts(store, None, safety=Safety.unlimited(store)), AuditLog(store),
+                    PasswordResets(store))
     for name in ("rex", "sam"):
         w.redis.hset(f"user:{name}", mapping={"password_hash": "-", "created_at": "0"})
     await admins.grant(CONSOLE, "admin")

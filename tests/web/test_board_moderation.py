@@ -61,13 +61,39 @@ async def test_an_admin_removes_an_accounts_entry_from_the_admin_page(http_serve
     await play_games(bob, MIN_GAMES)
     admin = await admin_visitor(app, http_client, base_url)
     overview = (await admin.get("/admin")).body.decode()
-    assert "Remove alice</button>" in overview and "and ban the name" not in overview  # no guest here
+    assert "Remove alice…</button>" in overview
     answer = await remove(admin, "u:alice", next_page="/admin")
     assert answer.code == 303 and answer.headers["Location"] == "/admin"
     assert names_on((await bob.get("/scores/10.json")).body) == {"bob"}
-    assert "Remove alice</button>" not in (await admin.get("/admin")).body.decode()
+    assert "Remove alice…</button>" not in (await admin.get("/admin")).body.decode()
     # Her games there are forgotten: she is back once she has played enough again.
     await play_games(alice, MIN_GAMES)
     assert names_on((await bob.get("/scores/10.json")).body) == {"alice", "bob"}
     again = await remove(admin, "u:nobody")
     assert again.code == 404 and "not on the board" in again.body.decode()
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_remove_asks_to_confirm_with_an_optional_reason_which_the_audit_log_shows(
+        proxied_url, http_client, app):
+    await win_as_guest(http_client, proxied_url, "Rude Name", address="192.0.2.7")
+    admin = await admin_visitor(app, http_client, proxied_url)
+    board_page = (await admin.get("/scores/10")).body.decode()
+    # The board's Remove is a link to a question, not the removal itself (no JavaScript needed).
+    assert 'action="/admin/boards/10/remove" class="inline remove-entry"' in board_page
+    assert 'method="post" action="/admin/boards/10/remove"' not in board_page
+    question = await admin.get("/admin/boards/10/remove?member=a%3A192.0.2.7&next=%2Fscores%2F10")
+    asked = question.body.decode()
+    assert question.code == 200 and "Remove Rude Name (guest) from the 1 to 10 board?" in asked
+    assert 'name="reason"' in asked and 'name="ban"' in asked and 'href="/scores/10"' in asked  # Cancel
+    assert "Rude Name" in (await admin.get("/scores/10/fragment")).body.decode()  # asking removed nothing
+
+    answer = await admin.post("/admin/boards/10/remove", {"member": "a:192.0.2.7", "next": "/scores/10",
+                                                          "reason": "A rude name on a class board."})
+    assert answer.code == 303 and answer.headers["Location"] == "/scores/10"
+    assert "Rude Name" not in (await admin.get("/scores/10/fragment")).body.decode()
+    log = (await admin.get("/admin/log")).body.decode()
+    assert "<td>A rude name on a class board.</td>" in log
+    gone = await admin.get("/admin/boards/10/remove?member=a%3A192.0.2.7")
+    assert gone.code == 404 and "not on the board" in gone.body.decode()
+    assert (await Visitor(http_client, proxied_url).get("/admin/boards/10/remove?member=a%3A192.0.2.7")).code == 404

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, forfeit_guesses
+from parlor.infra.config import Rate
 from tests.helpers import Visitor, play_games, play_to_win, start_game
 
 FARMED_GAMES = 1000
@@ -152,6 +153,32 @@ async def test_a_guest_name_that_looks_like_a_username_is_refused(http_server, h
     await play_to_win(guest, game_id)
     refused = await guest.post(f"/games/{game_id}/name", {"name": name})
     assert refused.code == 400 and "looks like one" in refused.body.decode()
+    assert redis_sync.hget("scores:10:entry:a:127.0.0.1", "name") is None
+
+
+@pytest.mark.config(guest_name_limit=Rate(3, 3600))
+@pytest.mark.gen_test(timeout=30)
+async def test_refused_guest_names_are_counted_so_names_cannot_be_tried_out(http_server, http_client, base_url,
+                                                                            redis_sync, app):
+    """A refused name does not use the won game up, so a guest could try names one after another
+    and learn which are usernames. Refusals count per address; past the limit a free name and a
+    taken one get the same 429, and the game is still there to name later."""
+    for name in ("alice", "bob", "carol"):
+        await app.accounts.create(name, "correct horse")
+    guest = Visitor(http_client, base_url)
+    game_id = await start_game(guest)
+    await play_to_win(guest, game_id)
+    for name in ("alice", "b0b", "carol"):  # a name, a look-alike, a name: three refusals
+        refused = await guest.post(f"/games/{game_id}/name", {"name": name})
+        assert refused.code == 400 and "belongs to a registered player" in refused.body.decode()
+    for name in ("dave", "free-name"):  # dave is no account, and neither is the other
+        over = await guest.post(f"/games/{game_id}/name", {"name": name})
+        assert over.code == 429 and "Too many names were refused from your address" in over.body.decode()
+        assert int(over.headers["Retry-After"]) > 0 and "registered player" not in over.body.decode()
+    other = Visitor(http_client, base_url)  # a new session at the same address is counted with it
+    other_game = await start_game(other)
+    await play_to_win(other, other_game)
+    assert (await other.post(f"/games/{other_game}/name", {"name": "alice"})).code == 429
     assert redis_sync.hget("scores:10:entry:a:127.0.0.1", "name") is None
 
 

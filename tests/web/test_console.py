@@ -38,7 +38,7 @@ def test_admin_commands_on_a_running_server(folder):
         boss, plain = Browser(server.url), Browser(server.url)
         assert boss.request("/login", {"username": "boss", "password": "correct horse"})[0] == 303
         status, page = boss.request("/")
-        assert '<a href="/admin">Admin</a>' in page
+        assert '<a href="/admin">Admin<span id="open-reports"' in page
         assert boss.request("/admin")[0] == 200
         assert plain.request("/signup", {"username": "pupil", "password": "correct horse"})[0] == 303
         status, page = plain.request("/admin")
@@ -72,6 +72,7 @@ def test_admin_commands_on_a_running_server(folder):
 
 def test_the_first_admin_is_made_before_the_server_ever_ran(folder):
     data_dir = folder / "data"
+    data_dir.mkdir()  # empty, as docs/deploy.md makes it
     made = admin_command(data_dir, "create", "first", stdin="correct horse\n")  # the password on stdin, asked for
     assert made.returncode == 0, made.stderr
     assert redis_pid(data_dir) is None  # the Redis it started for itself is stopped again

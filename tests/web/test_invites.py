@@ -10,6 +10,7 @@ import time
 import pytest
 
 from parlor.accounts.invites import invite_key
+from parlor.infra.config import Rate
 from tests.helpers import Visitor, admin_visitor
 
 LINK_RE = re.compile(r'value="(http://[^"]+/signup\?invite=([A-Za-z0-9_-]+))"')
@@ -134,3 +135,19 @@ async def test_with_signup_open_an_invite_counts_and_a_spent_one_says_so(http_se
     form, answer, _ = await sign_up_with(http_client, base_url, code, "late")
     assert answer.code == 410 and 'href="/signup">sign up without an invite' in form.body.decode()
     assert (await Visitor(http_client, base_url).post("/signup", {"username": "late", "password": "correct horse"})).code == 303
+
+
+@pytest.mark.config(signup_limit=Rate(5, 3600))
+@pytest.mark.gen_test(timeout=60)
+async def test_a_class_behind_one_address_signs_up_with_one_invite_and_trying_names_still_costs(
+        http_server, http_client, base_url, app, redis_sync):
+    admin = await admin_visitor(app, http_client, base_url)
+    code = await make_invite(admin, uses=30, note="the whole class")
+    for pupil in range(12):  # more than the 5 sign-ups an hour one address may make without an invite
+        _, answer, _ = await sign_up_with(http_client, base_url, code, f"pupil-{pupil}")
+        assert answer.code == 303, answer.body
+    assert redis_sync.hget(invite_key(code), "used") == "12"
+    # A taken name costs the address a sign-up, as without an invite: 5, then the limit's 429.
+    refusals = [(await sign_up_with(http_client, base_url, code, "pupil-0"))[1].code for _ in range(6)]
+    assert refusals == [409] * 5 + [429]
+    assert redis_sync.hget(invite_key(code), "used") == "12"

@@ -2,12 +2,16 @@
 (no histogram, no "already published" marker, no rate bucket), and only the name's 30-day
 reservation stays."""
 import asyncio
+import json
+import secrets
+import time
 
 import pytest
 
 from parlor.game.ranking import MIN_GAMES
 from parlor.infra.config import Config, Rate
-from tests.helpers import Visitor, admin_visitor, play_games, send_message, start_game, until, users
+from tests.helpers import (Visitor, admin_visitor, chat_dir, pair_messages, pair_rows, play_games, send_message,
+                           start_game, until, users)
 from tests.web.test_chat import picture
 
 NAME = "zed-leaver"  # no other key of the test mentions it
@@ -76,3 +80,100 @@ async def test_leaving_removes_every_key_that_names_the_account(http_server, htt
     from tests.helpers import next_frame
     assert "a new person" in (await next_frame(ws))["content"]
     ws.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_what_names_a_left_account_names_its_ghost_so_no_admin_action_reaches_its_names_next_owner(
+        http_server, http_client, base_url, redis_sync, app):
+    """Reports are kept 90 days, a left name is free after 30: a report on bob, bob's own report,
+    his invite and the audit entries about him all name his ghost, and acting on the report
+    reaches the ghost's message, never a newcomer called bob."""
+    alice, bob, carol = await users(app, http_client, base_url, "alice", "bob", "carol")
+    admin = await admin_visitor(app, http_client, base_url)
+    for n in range(3):
+        await send_message(bob, "alice", f"rude {n}")
+    await send_message(carol, "bob", "hello bob")
+    rude = pair_rows(app.config.data_dir, "alice", "bob", "SELECT id FROM messages WHERE body = 'rude 2'")[0][0]
+    assert (await alice.post(f"/chat/bob/messages/{rude}/report", {"reason": "harassment"})).code == 200
+    assert (await bob.post("/chat/carol/report", {"reason": "spam"})).code == 200
+    invite = await admin.post("/admin/invites", {"uses": "2", "expiry": "3600"})
+    code = invite.headers["Location"].removeprefix("/admin/invites#invite-")
+    redis_sync.rpush(f"invite:{code}:users", "bob")  # as if bob had signed up with it
+    assert (await admin.post("/admin/users/bob/reset-link")).code == 200  # an audit entry about bob
+
+    assert (await bob.post("/account/delete", {"password": "correct horse"})).code == 303
+    ghost = next(name for name in redis_sync.zrange("conversations:alice", 0, -1) if name.startswith("deleted-"))
+    redis_sync.delete("reserved:bob", "look-alike:bob")  # thirty days later
+    newcomer = Visitor(http_client, base_url)
+    await newcomer.sign_up("bob", "someone else")
+    for n in range(3):  # the newcomer's conversation with alice has a message with the reported id
+        await send_message(newcomer, "alice", f"kind {n}")
+
+    page = (await admin.get("/admin/reports")).body.decode()
+    assert 'href="/admin/users/bob"' not in page and f"a deleted user ({ghost})" in page
+    assert "Suspend bob" not in page
+    reports = {tuple(redis_sync.hmget(key, "reporter", "reported")): key for key in redis_sync.keys("report:*")}
+    assert set(reports) == {("alice", ghost), (ghost, "carol")}
+    report_id = reports[("alice", ghost)].split(":", 1)[1]
+    suspend = await admin.post(f"/admin/reports/{report_id}", {"action": "suspend", "length": "3600",
+                                                               "reason": "rude"})
+    assert suspend.code == 404 and not redis_sync.exists("suspension:bob")
+    deleted = await admin.post(f"/admin/reports/{report_id}", {"action": "delete"})
+    assert deleted.code == 200
+    assert pair_messages(app.config.data_dir, "alice", ghost, "body")[rude - 1] == ("",)  # the ghost's message
+    assert pair_messages(app.config.data_dir, "alice", "bob", "body") == [("kind 0",), ("kind 1",), ("kind 2",)]
+    again = await alice.post(f"/chat/bob/messages/{rude}/report", {"reason": "harassment"})
+    assert again.code == 200 and "received" in again.body.decode()
+    assert redis_sync.zcard("reports") == 2  # the newcomer's message is a report of its own
+    assert redis_sync.lrange(f"invite:{code}:users", 0, -1) == [ghost]
+    entries, _ = await app.audit.entries(0, 1000)
+    assert [(e.action, e.target) for e in entries if e.action == "made a password-reset link"] == [
+        ("made a password-reset link", ghost)]
+
+
+async def api_send(http_client, url: str, token: str, to: str, body: str):
+    return await http_client.fetch(url + "/api/messages", method="POST", raise_error=False,
+                                   body=json.dumps({"to": to, "body": body, "client_id": secrets.token_hex(8)}),
+                                   headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.parametrize("attempt", range(3))
+@pytest.mark.gen_test(timeout=60)
+async def test_deleting_an_account_while_another_process_sends_for_it_leaves_nothing_under_its_name(
+        http_server, http_client, base_url, redis_sync, app, second_app, attempt):
+    """A deletes her account on one process while she (API token) and B keep sending through
+    another: every message answered before the deletion is in the ghost's file, none after it
+    is, no file is made anew under her name, and B's list does not show her name again."""
+    other, other_url = second_app
+    a, b = f"leaver-{attempt}", f"stayer-{attempt}"
+    leaver, _ = await users(app, http_client, base_url, a, b)
+    tokens = {a: await app.accounts.new_api_token(a), b: await app.accounts.new_api_token(b)}
+    answered: dict[str, list[tuple[str, float]]] = {a: [], b: []}
+    stop = asyncio.Event()
+
+    async def keep_sending(me: str, peer: str) -> None:
+        n = 0
+        while not stop.is_set():
+            text = f"{me} {n}"
+            answer = await api_send(http_client, other_url, tokens[me], peer, text)
+            if answer.code == 201:
+                answered[me].append((text, time.monotonic()))
+            n += 1
+
+    senders = [asyncio.ensure_future(keep_sending(a, b)), asyncio.ensure_future(keep_sending(b, a))]
+    await until(lambda: len(answered[a]) >= 5 and len(answered[b]) >= 5)
+    assert (await leaver.post("/account/delete", {"password": "correct horse"})).code == 303
+    deleted_at = time.monotonic()
+    await asyncio.sleep(0.5)  # they go on sending a while
+    stop.set()
+    await asyncio.gather(*senders)
+
+    files = sorted(path.name for path in chat_dir(app.config.data_dir).glob("*.db*"))
+    assert not [name for name in files if a in name], files  # nothing under the deleted name
+    ghost = next(name.split("_")[0] for name in files if name.startswith("deleted-") and name.endswith(".db"))
+    stored = [body for (body,) in pair_messages(app.config.data_dir, ghost, b, "body")]
+    authors = {author for (author,) in pair_messages(app.config.data_dir, ghost, b, "author")}
+    assert authors <= {ghost, b}
+    assert [text for text, at in answered[a] if at > deleted_at] == []  # none of hers after the answer
+    assert set(stored) == {text for me in (a, b) for text, _ in answered[me]}  # every answered one kept
+    assert a not in redis_sync.zrange(f"conversations:{b}", 0, -1)

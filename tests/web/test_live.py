@@ -12,7 +12,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from parlor.web.services import HASH_THREADS, HASHES_WAITING
-from tests.helpers import Visitor, chat_dir, close_tabs, next_frame, open_tabs, pair_messages, pushes, until
+from tests.helpers import Visitor, chat_dir, close_tabs, next_frame, open_tabs, pair_messages, pushes, until, users
 
 
 async def read(ws, timeout=5.0):
@@ -257,3 +257,31 @@ async def test_a_guest_socket_cannot_send(http_server, http_client, base_url, ap
     await pushes(tabs, tabs["guest"].write_message(send_frame("alice", "from nobody", "client-0000006")))  # no answer
     assert list(chat_dir(config.data_dir).glob("*.db")) == []
     close_tabs(tabs)
+
+
+@pytest.mark.config(max_connections_per_address=4, max_anonymous_connections_per_address=3)
+@pytest.mark.gen_test(timeout=30)
+async def test_live_connections_from_one_address_are_capped_on_every_process(
+        http_server, http_client, base_url, app, second_app):
+    """Anonymous streams held by one address took a site down: an address holds at most so many
+    live connections on all processes together, fewer without an account (a 429 for a stream,
+    1008 for a socket), and a closed one makes room again."""
+    _, other_url = second_app
+    (alice,) = await users(app, http_client, base_url, "alice")
+    streams = [await Visitor(http_client, url).events("?boards=10") for url in (base_url, base_url, other_url)]
+    assert [stream.status for stream in streams] == [200, 200, 200]
+    refused = await Visitor(http_client, other_url).events("?boards=10")
+    assert refused.status == 429
+    socket = await Visitor(http_client, base_url).live()
+    assert await socket.read_message() is None and socket.close_code == 1008
+    assert socket.close_reason == "too many connections from this address"
+    mine = await alice.events("?boards=10")  # an account's still fits, the fourth ...
+    assert mine.status == 200
+    fifth = await alice.events("?boards=10")  # ... and nothing more
+    assert fifth.status == 429
+    streams[0].close()
+    await until(lambda: app.hub.connection_count() == 2)
+    again = await Visitor(http_client, other_url).events("?boards=10")
+    assert again.status == 200
+    for stream in (*streams[1:], refused, mine, fifth, again):
+        stream.close()

@@ -132,3 +132,26 @@ async def test_json_access_lines_hide_tokens_and_carry_the_request(http_server, 
     assert formatted["level"] == "WARNING" and formatted["logger"] == "tornado.access"
     assert formatted["time"].endswith("Z") and formatted["path"] == line["path"]
     assert "s3cret-token" not in caplog.text  # nor in Tornado's own line about the refusal
+
+
+@pytest.mark.gen_test
+async def test_over_https_every_answer_sends_hsts_and_over_http_none(proxied, http_client, http_server, base_url):
+    """sslstrip: a browser that once reached Parlor over https keeps to https. Pages, errors,
+    static files and the WebSocket's handshake all say so; plain http (or a forwarded scheme
+    that is not believed) does not."""
+    https = {"X-Forwarded-Proto": "https"}
+    visitor = Visitor(http_client, proxied)
+    answers = [await visitor.get(path, headers=https) for path in ("/", "/nowhere", "/static/css/parlor.css")]
+    answers.append(await visitor.fetch("/signup", "POST", "x=1", {"Content-Type": "application/x-www-form-urlencoded",
+                                                                  **https}))
+    request = tornado.httpclient.HTTPRequest(proxied.replace("http", "ws") + "/live",
+                                             headers={"Origin": proxied, **https})
+    ws = await tornado.websocket.websocket_connect(request)
+    assert [answer.code for answer in answers] == [200, 404, 200, 403]
+    answers.append(ws)  # its handshake's headers
+    for answer in answers:
+        assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+    ws.close()
+    plain = await visitor.get("/", headers={"X-Forwarded-Proto": "http"})
+    unbelieved = await Visitor(http_client, base_url).get("/", headers=https)  # no --xheaders
+    assert "Strict-Transport-Security" not in plain.headers and "Strict-Transport-Security" not in unbelieved.headers

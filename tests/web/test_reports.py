@@ -11,7 +11,7 @@ import pytest
 
 from parlor.community.reports import REPORT_TTL_S
 from parlor.infra.config import Rate
-from tests.helpers import Visitor, admin_visitor, next_frame, send_message, users
+from tests.helpers import Visitor, admin_visitor, close_tabs, next_frame, open_tabs, pushes, send_message, users
 from tests.web.test_chat import picture
 
 REPORT_LINK_RE = re.compile(r'<a class="report" href="(/chat/([a-z0-9-]+)/messages/(\d+)/report)">Report…</a>')
@@ -151,3 +151,55 @@ async def test_reports_are_rate_limited_and_a_refused_one_stores_nothing(
     bad = await report(bob, f"/chat/alice/messages/{ids['message 2']}/report", reason="because")
     assert bad.code == 400 and "Choose a reason from the list" in bad.body.decode()
     assert redis_sync.zcard("reports") == 2
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_only_someone_one_talked_with_can_be_reported(http_server, http_client, base_url, app, redis_sync):
+    """A report about a person needs a conversation with them that holds a message (a stranger's
+    report kept an empty copy, counted against the open-report cap)."""
+    alice, bob, carol = await users(app, http_client, base_url, "alice", "bob", "carol")
+    await app.chat.create("carol", "alice")  # a file made without a message
+    for visitor, peer in ((bob, "alice"), (carol, "alice")):
+        form = await visitor.get(f"/chat/{peer}/report")
+        assert form.code == 404 and "only from a conversation with them" in form.body.decode()
+        refused = await report(visitor, f"/chat/{peer}/report")
+        assert refused.code == 404 and "only from a conversation with them" in refused.body.decode()
+    assert not redis_sync.keys("report:*") and not redis_sync.keys("rate:reports:*")
+    await send_message(alice, "bob", "hello bob")
+    assert (await bob.get("/chat/alice/report")).code == 200
+    assert (await report(bob, "/chat/alice/report")).code == 200
+    assert redis_sync.zcard("reports") == 1
+
+
+BADGE_RE = re.compile(r'<span id="open-reports" class="badge"( hx-swap-oob="true")?( hidden)?><span class="count">(\d+)</span>')
+
+
+def badge(html: str) -> tuple[int, bool] | None:
+    """The open-reports count beside the Admin link, and whether it shows (None: no badge)."""
+    found = BADGE_RE.search(html)
+    return (int(found.group(3)), not found.group(2)) if found else None
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_admin_link_shows_the_open_reports_on_every_page_and_live(
+        http_server, http_client, base_url, app, redis_sync):
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
+    admin = await admin_visitor(app, http_client, base_url)
+    for path in ("/", "/scores", "/chat", "/account", "/admin/log"):
+        assert badge((await admin.get(path)).body.decode()) == (0, False), path  # nothing waits: hidden
+    assert badge((await bob.get("/")).body.decode()) is None  # not an admin
+    await send_message(alice, "bob", "a rude line")
+    href = REPORT_LINK_RE.search((await bob.get("/chat/alice")).body.decode()).group(1)
+    tabs = await open_tabs(app, {"admin": admin, "bob": bob})
+
+    _, pushed = await pushes(tabs, report(bob, href), {"admin": 1})
+    assert badge(pushed["admin"][0]["content"]) == (1, True)
+    assert pushed["admin"][0]["kind"] == "reports"
+    for path in ("/", "/scores/10", "/chat"):
+        assert badge((await admin.get(path)).body.decode()) == (1, True), path
+    (open_report,) = (await app.reports.open_reports())[0]
+    _, pushed = await pushes(tabs, admin.post(f"/admin/reports/{open_report.id}", {"action": "dismiss"}),
+                             {"admin": 1})
+    assert badge(pushed["admin"][0]["content"]) == (0, False)
+    assert badge((await admin.get("/")).body.decode()) == (0, False)
+    close_tabs(tabs)

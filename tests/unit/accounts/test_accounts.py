@@ -1,5 +1,6 @@
 """parlor/accounts/accounts.py against a real Redis."""
 import asyncio
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +12,7 @@ from parlor.accounts.sessions import SIGN_OUT_CHANNEL
 from parlor.live.listener import Listener
 from parlor.refusals import Kind, Refused
 from parlor.safety import Safety
+from tests.helpers import ROOT
 from tests.helpers import until
 
 
@@ -153,3 +155,28 @@ async def test_a_token_replaced_or_revoked_on_this_process_is_refused_here_befor
 def test_accounts_cannot_be_built_without_the_limits_on_sign_ups_and_logins():
     with pytest.raises(TypeError, match="safety"):
         Accounts(None, None)
+
+
+def readme_names(pattern: str) -> list[str]:
+    """The names the README's "Names" section gives as examples, in the part `pattern` matches
+    ("`x` followed by U+034F" is x and that character)."""
+    text = " ".join((ROOT / "README.md").read_text().split())
+    part = re.search(pattern, text).group(1)
+    return [name + ("\u034f" if follows else "")
+            for name, follows in re.findall(r"`([^`]+)`( followed by U\+034F)?", part)]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_readmes_look_alike_examples_are_what_happens(accounts):
+    await accounts.create("alice1", "correct horse")
+    usernames = readme_names(r"next to `alice1`, the usernames (.*?) are refused")
+    assert usernames == ["alicel", "a1ice1"]
+    for name in usernames:
+        with pytest.raises(Refused, match="looks too much like “alice1”"):
+            await accounts.create(name, "correct horse")
+    board_names = readme_names(r"and so are the board names (.*?), each with")
+    assert board_names == ["alicel", "aIice1", "\u0430lice1", "alice1\u034f"]
+    for name in board_names:
+        assert await accounts.look_alike(name) == "alice1", name
+    free = readme_names(r"folded to lower case first, so (`aIice1` is `aiice1`), which is free")
+    assert await accounts.create(free[0], "correct horse") == free[1]

@@ -1,7 +1,15 @@
 """parlor/accounts/lookalikes.py: TR39 skeletons from Unicode's own data."""
 import pytest
 
+from parlor.accounts import lookalikes
 from parlor.accounts.lookalikes import look_alike_key, look_alike_keys, skeleton
+
+
+@pytest.fixture(autouse=True)
+def unicode_data_read_afresh():
+    """Each test reads Unicode's files itself, so that each checks how they are read."""
+    lookalikes._prototypes.cache_clear()
+    lookalikes._ignorable.cache_clear()
 
 
 @pytest.mark.parametrize("name", ["\u0430lice1", "alice1\u034f", "alicel", "ａｌｉｃｅ１", "ALICE1", "alice1\u00ad",

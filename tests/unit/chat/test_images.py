@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import warnings
 from pathlib import Path
 
@@ -115,3 +116,33 @@ def test_a_gif_keeps_its_transparency():
     data = encoded(PIL.Image.new("P", (40, 30), 0), "GIF", transparency=0, comment=b"SECRET-NOTE")
     stored = PIL.Image.open(io.BytesIO(process_image(data).data))
     assert stored.info.get("transparency") == 0 and "comment" not in stored.info
+
+
+def test_a_picture_over_the_pixel_budget_is_refused_from_its_header_before_any_decoding():
+    """A 1 KB lossless WebP can declare millions of pixels: over the budget it is refused from its
+    header, in no time (24 megapixels were taken, and cost seconds of CPU)."""
+    from parlor.chat.images import MAX_IMAGE_PIXELS
+
+    out = io.BytesIO()
+    PIL.Image.new("RGB", (5000, 3300), (200, 30, 30)).save(out, "WEBP", lossless=True)  # 16.5 megapixels
+    assert len(out.getvalue()) < 2000 and 5000 * 3300 > MAX_IMAGE_PIXELS == 16_000_000
+    started = time.thread_time()
+    with warnings.catch_warnings(), pytest.raises(Refused) as refused:
+        warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+        process_image(out.getvalue())
+    assert refused.value.kind == "too_large" and "at most 16 million" in str(refused.value)
+    assert time.thread_time() - started < 0.05
+
+
+def test_the_dearest_picture_at_the_budget_costs_a_bounded_cpu_time():
+    """The worst case of `python -m bench.picture_cost`: a 20 KB lossless WebP of tiled noise at
+    the budget. Re-encoded lossy at WebP's default effort it cost 3.7 s of CPU at 16 megapixels
+    (5.6 s at 24); a lossless one stays lossless, at low effort."""
+    from bench.picture_cost import at_budget, contents, encoded
+
+    data = encoded(contents(at_budget())["tiled noise"], "WEBP")
+    started = time.thread_time()
+    stored = process_image(data)
+    took = time.thread_time() - started
+    assert stored.mime == "image/webp" and len(stored.data) < 1024 * 1024  # not a 10 MB lossy copy
+    assert took < 1.5, f"{took:.2f} s of CPU"  # 0.68 s measured on the test machine

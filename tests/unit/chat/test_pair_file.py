@@ -1,13 +1,19 @@
 """chatlog.py, conversation.py and chatlog_folder.py on real SQLite files: naming, durability,
 LRU, idempotence, migration, transactions."""
 import asyncio
+import dataclasses
+import functools
 import itertools
+import os
+import re
 import sqlite3
 
 import pytest
 
-from parlor.chat.pair_file import SCHEMA_VERSION, BadPair, pair_key
+from parlor.chat.pair_file import SCHEMA_VERSION, BadPair, connect, pair_key, transaction
 from parlor.chat.pair_files import PairFiles
+from parlor.infra.config import Config
+from tests.helpers import ROOT
 
 
 def test_pair_names_are_order_independent_and_never_collide():
@@ -229,3 +235,79 @@ async def test_a_transaction_sqlite_ended_by_itself_raises_its_own_error_and_the
             assert [m.author for m in await conversation.page()] == ["deleted-000000000000"]
     finally:
         await logs.close_all()  # an open file's thread would keep the test process alive
+
+
+@pytest.mark.parametrize("a, b, message", [
+    ("alice", "Bob", "not a pair of usernames"),
+    ("alice", "a_b", "not a pair of usernames"),
+    ("alice", "alice", "a conversation needs two people"),
+])
+def test_a_bad_pair_says_what_is_wrong(a, b, message):
+    with pytest.raises(BadPair, match=f"^{message}$"):
+        pair_key(a, b)
+
+
+@pytest.mark.gen_test
+async def test_a_file_is_opened_only_where_it_is_unless_it_is_to_be_made(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a file name taken for a path, not a URI, would land
+    with pytest.raises(sqlite3.OperationalError):
+        await connect(tmp_path / "alice_bob.db", create=False)
+    assert list(tmp_path.iterdir()) == []
+    db = await connect(tmp_path / "alice_bob.db", create=True)
+    await db.close()
+    assert [path.name for path in tmp_path.iterdir()] == ["alice_bob.db"]
+
+
+@pytest.mark.gen_test
+async def test_opening_a_current_file_writes_nothing(tmp_path):
+    await (await connect(tmp_path / "alice_bob.db", create=True)).close()
+    db = await connect(tmp_path / "alice_bob.db", create=False)
+    try:
+        async with db.execute("PRAGMA user_version") as cursor:
+            assert (await cursor.fetchone())[0] == SCHEMA_VERSION
+        assert (tmp_path / "alice_bob.db-wal").stat().st_size == 0
+    finally:
+        await db.close()
+
+
+@pytest.mark.gen_test
+async def test_a_transaction_whose_work_fails_leaves_nothing_and_raises_the_failure(tmp_path):
+    db = await connect(tmp_path / "alice_bob.db", create=True)
+
+    async def insert(db, body):
+        await db.execute("INSERT INTO messages (author, body, sent_at) VALUES ('alice', ?, 0)", (body,))
+
+    async def half_done(db):
+        await insert(db, "half")
+        raise ValueError("the work failed")
+
+    try:
+        with pytest.raises(ValueError, match="the work failed"):
+            await transaction(db, half_done)
+        assert not db.in_transaction and await db.execute_fetchall("SELECT body FROM messages") == []
+        await transaction(db, functools.partial(insert, body="whole"))
+        assert await db.execute_fetchall("SELECT body FROM messages") == [("whole",)]
+    finally:
+        await db.close()
+
+
+DESCRIPTORS_RE = r"each holds (\w+) descriptors? and a thread"
+
+
+@pytest.mark.gen_test
+async def test_an_open_chat_file_holds_the_descriptors_the_help_and_the_readme_say(tmp_path):
+    """--chat-max-open's cost, as `parlor --help` and the README's flags table state it."""
+    logs = PairFiles(tmp_path)
+    before = len(os.listdir("/proc/self/fd"))
+    for peer in ("bob", "carol", "dave"):
+        async with logs.conversation("alice", peer, create=True) as conversation:
+            await conversation.add("alice", "hi", None, None)
+    opened = len(os.listdir("/proc/self/fd")) - before
+    assert opened % 3 == 0, opened
+    held = opened // 3
+    await logs.close_all()
+    words = {1: "a", 2: "two", 3: "three"}
+    (field,) = [f for f in dataclasses.fields(Config) if f.name == "chat_max_open"]
+    assert re.search(DESCRIPTORS_RE, field.metadata["help"]).group(1) == words[held]
+    (row,) = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `--chat-max-open`")]
+    assert re.search(DESCRIPTORS_RE, row).group(1) in (words[held], str(held))

@@ -1,12 +1,27 @@
 """parlor/game/ranking.py and leaderboards.py against a real Redis: averages over recent games, forfeits,
 precision, shared ranks, around-me, guest entries, atomicity."""
 import asyncio
+import time
 
 import pytest
 import redis.asyncio as aioredis
 
 from parlor.game.leaderboards import Leaderboards
-from parlor.game.ranking import MAX_RANKED_GUESSES, MIN_GAMES, RECENT_GAMES, forfeit_guesses, pack, unpack
+from parlor.game.ranking import (
+    GUEST_ENTRY_TTL_S,
+    GUEST_SWEEP_CHUNK,
+    MAX_BANNED_NAMES,
+    MAX_RANKED_GUESSES,
+    MIN_GAMES,
+    RECENT_GAMES,
+    Entry,
+    Progress,
+    Stats,
+    forfeit_guesses,
+    pack,
+    unpack,
+)
+from parlor.refusals import Refused
 
 BOARD = 100
 FORFEIT = forfeit_guesses(BOARD)  # 14
@@ -37,6 +52,30 @@ def test_pack_keeps_precision_for_the_worst_average_and_best_game():
     assert score < 2**53 and int(float(score)) == score
     assert unpack(score) == (FORFEIT * 4000, MAX_RANKED_GUESSES)
     assert pack(2999, 999) < pack(3000, 1)  # a lower average always ranks higher
+
+
+@pytest.mark.parametrize("average_milli, best", [(0, 1), (2**16 - 1, MAX_RANKED_GUESSES)])
+def test_pack_takes_the_ends_of_both_ranges(average_milli, best):
+    assert unpack(pack(average_milli, best)) == (average_milli, best)
+
+
+@pytest.mark.parametrize("average_milli, best", [(-1, 1), (2**16, 1), (0, 0), (0, MAX_RANKED_GUESSES + 1)])
+def test_pack_refuses_what_would_not_fit(average_milli, best):
+    with pytest.raises(ValueError, match="^average or best game out of range$"):
+        pack(average_milli, best)
+
+
+def test_an_entry_and_a_histogram_as_json():
+    entry = Entry(rank=2, member="u:ann", name="ann", guest=False, guesses=4, finished_ms=1_700_000_000_000,
+                  duration_ms=123_450, average_milli=5_432, games=10, forfeits=1)
+    assert entry.as_json() == {"rank": 2, "name": "ann", "guest": False, "guesses": 4,
+                               "finished_at": "2023-11-14T22:13:20Z", "duration_s": 123.5, "average": 5.43,
+                               "games": 10, "forfeits": 1}
+    assert entry.average_text == "5.43"
+    stats = Stats(BOARD, {4: 2, 7: 1}, {7: 1})
+    assert stats.as_json() == {"board": BOARD, "best_possible": 7, "games": 3, "my_games": 1,
+                               "histogram": [{"guesses": 4, "games": 2, "mine": 0}, {"guesses": 7, "games": 1, "mine": 1}]}
+    assert Progress(BOARD, None, MIN_GAMES + 3, True).games_to_go == 0
 
 
 @pytest.mark.gen_test
@@ -118,6 +157,7 @@ async def test_the_version_changes_only_when_the_board_does(boards, redis_sync):
     await play(boards, redis_sync, "u:x", [4], board=10)  # another board
     await play(boards, redis_sync, "u:y", [4])  # someone not on the board yet
     assert redis_sync.hget("scores:100:meta", "version") == "2"
+    assert await boards.versions([BOARD, 10]) == [2, 0]  # 0: a board never changed
 
 
 @pytest.mark.gen_test
@@ -214,3 +254,99 @@ async def test_every_guest_entry_can_be_swept_at_once(boards, redis_sync):
     assert await boards.sweep_guests() == 0  # none is a week old
     assert await boards.sweep_guests(every_one=True) == 1
     assert [e.name for e in (await boards.page(BOARD)).entries] == ["member"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def version(redis_sync, board=BOARD) -> int:
+    return int(redis_sync.hget(f"scores:{board}:meta", "version") or 0)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_page_says_its_board_its_size_its_version_and_when_it_changed(boards, redis_sync):
+    before = now_ms()
+    for i in range(12):
+        await play(boards, redis_sync, f"u:p{i:02}", [1 + i] * MIN_GAMES)
+    page = await boards.page(BOARD)
+    assert (page.board, page.total, page.offset, len(page.entries)) == (BOARD, 12, 0, 10)  # ten to a page
+    assert page.version == version(redis_sync) > 0 and before <= page.updated_ms <= now_ms()
+    first = page.entries[0]
+    assert (first.guesses, first.finished_ms, first.duration_ms) == (1, 1_001, 500)  # as play() won it
+    rest = await boards.page(BOARD, offset=10)
+    assert rest.offset == 10 and [e.rank for e in rest.entries] == [11, 12]
+
+
+@pytest.mark.gen_test
+async def test_a_players_best_and_progress(boards, redis_sync):
+    await play(boards, redis_sync, "u:a", [3] * MIN_GAMES)
+    await play(boards, redis_sync, "u:b", [3] * MIN_GAMES)
+    assert (await boards.best(BOARD, "u:b")).member == "u:b" and (await boards.best(BOARD, "u:b")).rank == 1
+    assert await boards.best(BOARD, "u:nobody") is None
+    ranked = await boards.progress(BOARD, "u:b")
+    assert (ranked.board, ranked.entry.member, ranked.games, ranked.won) == (BOARD, "u:b", MIN_GAMES, True)
+    await play(boards, redis_sync, "u:new", [None, None])
+    starting = await boards.progress(BOARD, "u:new")
+    assert (starting.entry, starting.games, starting.won, starting.games_to_go) == (None, 2, False, MIN_GAMES - 2)
+    await play(boards, redis_sync, "u:new", [9])
+    assert (await boards.progress(BOARD, "u:new")).won
+
+
+@pytest.mark.gen_test
+async def test_a_game_begun_without_a_name_names_nothing(boards, redis_sync):
+    await boards.begin(BOARD, "u:x", "g1")
+    assert redis_sync.hget("scores:100:entry:u:x", "name") is None
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_guest_entries_leave_a_week_after_their_last_game_with_their_keys(boards, redis_sync):
+    for member, age_s in (("a:old", GUEST_ENTRY_TTL_S + 60), ("a:young", GUEST_ENTRY_TTL_S - 60)):
+        await play(boards, redis_sync, member, [4] * MIN_GAMES, name="")
+        await boards.name(BOARD, member, member)
+        redis_sync.zadd("scores:100:guests", {member: now_ms() - age_s * 1000})  # its last game, that long ago
+    before = version(redis_sync)
+    assert await boards.sweep_guests() == 1
+    assert [e.member for e in (await boards.page(BOARD)).entries] == ["a:young"]
+    assert [k for k in redis_sync.keys("*") if k.endswith("a:old")] == []
+    assert version(redis_sync) == before + 1
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_sweep_takes_every_expired_guest_entry_chunk_after_chunk(boards, redis_sync):
+    for n in range(GUEST_SWEEP_CHUNK + 1):
+        await boards.begin(BOARD, f"a:{n}", f"g{n}")
+    redis_sync.zadd("scores:100:guests", {f"a:{n}": 0 for n in range(GUEST_SWEEP_CHUNK + 1)})
+    assert await boards.sweep_guests() == GUEST_SWEEP_CHUNK + 1
+    assert redis_sync.keys("recent:*") == []
+
+
+@pytest.mark.gen_test
+async def test_dropping_old_entries_is_a_change_of_the_board(boards, redis_sync):
+    redis_sync.zadd("scores:100", {"u:old": 3 * 2**42 + 1_700_000_000_000})
+    assert await boards.drop_old_entries() == 1 and version(redis_sync) == 1
+
+
+@pytest.mark.gen_test
+async def test_an_admin_takes_one_entry_off_one_board(boards, redis_sync):
+    await play(boards, redis_sync, "a:203.0.113.1", [4] * MIN_GAMES, name="")
+    await boards.name(BOARD, "a:203.0.113.1", "Room 12")
+    await play(boards, redis_sync, "a:203.0.113.1", [4] * MIN_GAMES, board=10)
+    assert await boards.entry_name(BOARD, "a:203.0.113.1") == "Room 12"
+    assert await boards.remove_entry(BOARD, "a:203.0.113.1") is True
+    assert await boards.entry_name(BOARD, "a:203.0.113.1") is None and (await boards.page(BOARD)).entries == []
+    assert redis_sync.exists("recent:10:a:203.0.113.1") and not redis_sync.exists("recent:100:a:203.0.113.1")
+    assert await boards.remove_entry(BOARD, "a:203.0.113.1") is False  # not on the board any more
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_banned_names_and_their_look_alikes_are_refused_up_to_ten_thousand(boards, redis_sync):
+    await boards.ban_name("Bad Word")
+    assert await boards.name_is_banned("bad word") and await boards.name_is_banned("B\u0430d Word")  # Cyrillic а
+    assert not await boards.name_is_banned("Good Word")
+    redis_sync.sadd("banned-names", *(f"name {n}" for n in range(MAX_BANNED_NAMES - 2)))
+    await boards.ban_name("the last one")
+    with pytest.raises(Refused) as refused:
+        await boards.ban_name("one too many")
+    assert (refused.value.kind, str(refused.value)) == ("conflict", "10000 names are banned already: no more can be.")
+    assert redis_sync.scard("banned-names") == MAX_BANNED_NAMES

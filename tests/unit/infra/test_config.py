@@ -75,8 +75,10 @@ def test_default_limits():
             config.guess_limit) == (Rate(20, 10), Rate(30, 3600), Rate(10, 60), Rate(5, 3600), Rate(10, 1))
 
 
-def test_no_limits_switches_every_rate_limit_off_as_settings_and_as_flags():
+def test_no_limits_switches_every_rate_limit_and_address_cap_off_as_settings_and_as_flags():
     rate_fields = {name for name, value in vars(Config()).items() if isinstance(value, Rate)}
-    assert set(NO_LIMITS) == rate_fields and set(NO_LIMITS.values()) == {NO_LIMIT}
+    caps = {"max_connections_per_address", "max_anonymous_connections_per_address"}
+    assert set(NO_LIMITS) == rate_fields | caps and {NO_LIMITS[name] for name in rate_fields} == {NO_LIMIT}
     config = Config.from_args(list(as_flags(NO_LIMITS)), environ={})
     assert all(getattr(config, name).unlimited for name in rate_fields)
+    assert all(getattr(config, name) == 0 for name in caps)

@@ -56,9 +56,10 @@ async def test_a_redis_left_by_a_killed_owner_is_adopted_not_killed(data_dir, io
     pid = first.pid
     second = EmbeddedRedis(data_dir)
     await second.start()
-    # The owner dies without stopping anything: its watcher is gone and its flock released.
+    # The owner dies without stopping anything: its watcher is gone and its flocks released.
     first._watcher.cancel()
     first._lock_file.close()
+    first._users_file.close()
     await until(lambda: second.owner and second.pid is not None)
     assert second.pid == pid and pid_alive(pid)
     await second.stop()
@@ -95,17 +96,28 @@ async def test_a_killed_redis_is_restarted_with_its_data(data_dir, io_loop):
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_stop_leaves_redis_running_while_another_process_uses_it(data_dir, io_loop):
+async def test_stop_leaves_redis_running_while_another_parlor_process_uses_it(data_dir, io_loop):
     owner = EmbeddedRedis(data_dir)
     await owner.start()
     pid = owner.pid
-    sibling = aioredis.Redis.from_url(owner.url)
-    await sibling.ping()
+    sibling = EmbeddedRedis(data_dir)
+    await sibling.start()
     await owner.stop()
-    assert pid_alive(pid) and await sibling.ping()
-    await sibling.aclose()
-    adopter = EmbeddedRedis(data_dir)
-    await adopter.start()
-    assert adopter.owner and adopter.pid == pid
-    await adopter.stop()
+    assert pid_alive(pid)
+    await until(lambda: sibling.owner and sibling.pid is not None)  # the sibling's watcher takes it over
+    assert sibling.pid == pid and await set_and_get(sibling.url, "k", "v") == "v"
+    await sibling.stop()
     assert not pid_alive(pid)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_last_parlor_process_stops_redis_whatever_other_clients_are_connected(data_dir, io_loop):
+    """A console client (redis-cli) cannot take a Redis over: it is no reason to leave one running."""
+    owner = EmbeddedRedis(data_dir)
+    await owner.start()
+    pid = owner.pid
+    console = aioredis.Redis.from_url(owner.url)
+    await console.ping()
+    await owner.stop()
+    assert not pid_alive(pid)
+    await console.aclose()

@@ -64,7 +64,8 @@ async def test_closing_a_packed_client_closes_its_connections(redis_url, redis_s
 
 def test_every_lua_script_is_found():
     assert len(SCRIPTS) >= 30  # a glob that missed the files would pass every test below
-    assert {package_of(path) for path in SCRIPTS} == {"parlor", "parlor.accounts", "parlor.game", "parlor.live"}
+    assert {package_of(path) for path in SCRIPTS} == {"parlor", "parlor.accounts", "parlor.community", "parlor.game",
+                                                      "parlor.live"}
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=relative)
