@@ -18,7 +18,7 @@ from parlor.chat.conversation_list import Summary, conversation_peers, conversat
 from parlor.chat.delivery import MessageDelivery, readers, receives_pushes
 from parlor.chat.images import process_image
 from parlor.chat.pair_file import Message, StorageFailed, pair_key
-from parlor.chat.mutes import muted_key, now_ms
+from parlor.chat.mutes import page_state
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.pair_locks import PairLocks
 from parlor.chat.unread import Opened, unread_key
@@ -235,15 +235,8 @@ class Chat:
         return (await self.page_state(user))[0]
 
     async def page_state(self, user: str) -> tuple[int, dict[str, int]]:
-        """What every page of `user`'s shows of chat, in one Redis call: their unread total (muted
-        conversations left out), and whom they mute now, until when (ms; their pages notify
-        nothing of those)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(unread_key(user))
-            pipe.zrangebyscore(muted_key(user), f"({now_ms()}", "+inf", withscores=True)
-            unread, muted = await pipe.execute()
-        muted = {peer: int(until) for peer, until in muted}
-        return sum(int(count) for peer, count in unread.items() if peer not in muted), muted
+        """What every page of `user`'s shows of chat (parlor/chat/mutes.py page_state)."""
+        return await page_state(self._redis, user)
 
     async def older(self, me: str, peer: str, before: int) -> list[Message]:
         async with self.logs.conversation(me, peer) as conversation:

@@ -10,6 +10,7 @@ from typing import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
+from parlor.chat.unread import unread_key
 from parlor.infra.user_keys import KeysNaming
 from parlor.refusals import Refused
 
@@ -64,7 +65,7 @@ class Mutes:
 
     async def muted(self, user: str) -> dict[str, int]:
         """Whom `user` mutes now, and until when (ms; UNTIL_UNMUTED_MS: until they unmute)."""
-        return await muted_now(self._redis, user)
+        return (await page_state(self._redis, user))[1]
 
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """The account is gone: its mutes, and everyone's mute of it."""
@@ -81,7 +82,13 @@ class Mutes:
             await pipe.execute()
 
 
-async def muted_now(redis: aioredis.Redis, user: str) -> dict[str, int]:
-    """Whom `user` mutes now, and until when (ms)."""
-    return {peer: int(until) for peer, until in
-            await redis.zrangebyscore(muted_key(user), f"({now_ms()}", "+inf", withscores=True)}
+async def page_state(redis: aioredis.Redis, user: str) -> tuple[int, dict[str, int]]:
+    """What every page of `user`'s shows of chat, in one Redis call: their unread total (muted
+    conversations left out), and whom they mute now, until when (ms; their pages notify nothing
+    of those)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(unread_key(user))
+        pipe.zrangebyscore(muted_key(user), f"({now_ms()}", "+inf", withscores=True)
+        unread, muted = await pipe.execute()
+    muted = {peer: int(until) for peer, until in muted}
+    return sum(int(count) for peer, count in unread.items() if peer not in muted), muted
