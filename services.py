@@ -27,7 +27,8 @@ from parlor.accounts.usernames import display_name, is_ghost
 from parlor.chat.chat import Chat
 from parlor.chat.conversation_list import conversation_peers, conversations_key
 from parlor.chat.message_actions import REACTIONS, editable
-from parlor.chat.mutes import Mutes
+from parlor.chat.mutes import UNTIL_UNMUTED_MS, Mutes, muted_key
+from parlor.chat.search import Search
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.unread import unread_key
 from parlor.community.account_list import AccountList
@@ -81,6 +82,7 @@ def make_templates(folder: Path, debug: bool) -> jinja2.Environment:
     templates.filters["linkify"] = linkify
     templates.filters["day_label"] = day_label
     templates.filters["display_name"] = display_name
+    templates.globals["UNTIL_UNMUTED_MS"] = UNTIL_UNMUTED_MS  # a mute that lasts until unmuted ends then
     templates.filters["iso_time"] = iso_time  # <time datetime="{{ at | iso_time('seconds') }}">
     templates.tests["ghost"] = is_ghost  # `name is ghost`: a deleted account's name
     templates.tests["editable"] = editable  # `message is editable`: its author may still edit it
@@ -130,10 +132,11 @@ class Services:
                        functools.partial(conversation_peers, redis), metrics.event_delivered, addresses)
         # A stored message leaves chat by its delivery port, which the live wing implements.
         self.message_events = MessageEvents(redis, self.hub, ChatViews(self.templates), conversations_key, unread_key,
-                                            on_stored=metrics.message_stored)
+                                            muted_key, on_stored=metrics.message_stored)
         self.mutes = Mutes(redis, self.message_events.mutes_changed)
         self.chat = Chat(self.pair_files, redis, self.accounts, self.image_pool, self.message_events,
                          eliza_delay_scale=config.eliza_delay, safety=self.safety)
+        self.search = Search(self.pair_files, redis, self.safety)
         self._stops.push_async_callback(self.chat.stop)  # ELIZA's replies still thinking
         self.leaderboards = Leaderboards(redis, config.boards)
         self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries,

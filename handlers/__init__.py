@@ -45,6 +45,7 @@ from .metrics import MetricsHandler
 from .moderation import BlockHandler, DeleteMessageHandler, MuteHandler
 from .reports import ReportMessageHandler, ReportPersonHandler
 from .scores import BoardFragmentHandler, BoardJsonHandler, BoardPageHandler, BoardStatsHandler, ScoresHandler
+from .search import ConversationSearchHandler, SearchHandler
 
 GAME_ID = r"([A-Za-z0-9_-]{1,32})"
 PEER = r"([^/]{1,64})"  # checked against the accounts in the handler
@@ -88,9 +89,11 @@ def routes() -> list[tuple]:
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/reply", ReplyHandler),
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/reactions", ReactionsHandler),
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/edit", EditMessageHandler),
+        (rf"/chat/{PEER}/search", ConversationSearchHandler),
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/delete", DeleteMessageHandler),
         (rf"/chat/{PEER}/messages/([0-9]{{1,18}})/report", ReportMessageHandler),
         (rf"/chat/{PEER}/report", ReportPersonHandler),
+        (r"/search", SearchHandler),
         (r"/blocks", BlockHandler),
         (r"/create_conversation_db", CreateConversationHandler),
         (r"/get_message_history", MessageHistoryHandler),

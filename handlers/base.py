@@ -98,7 +98,7 @@ class BaseHandler(SessionMixin, tornado.web.RequestHandler):
     live_cursor: str | None = None  # a page's live connection resumes after this event id
     is_admin = False  # the signed-in viewer of a whole page is an admin (the header links /admin)
     unread_total = 0  # messages the signed-in viewer of a whole page has not read (the Chat link's badge)
-    muted: set[str] = frozenset()  # whom the signed-in viewer of a whole page muted (it notifies nothing of them)
+    muted: dict[str, int] = {}  # whom the signed-in viewer of a whole page mutes, until when in ms (never changed in place)
     open_reports = 0  # for an admin's page: the open reports, shown beside the Admin link
     answers_json = False  # endpoints that answer JSON answer their errors in JSON too
 

@@ -43,15 +43,17 @@ class BlockHandler(ChatListHandler):
 
 
 class MuteHandler(ChatBase):
-    """POST /chat/<peer>/mute with action=mute or unmute, then back to the conversation. A muted
-    peer's messages still arrive and count as unread; no page of mine notifies or sounds for them."""
+    """POST /chat/<peer>/mute with action=mute and for=hour, day or always, or action=unmute; then
+    back to the conversation. A muted peer's messages still arrive and count as unread in the
+    list, but not in the Chat badge or the title, and no page of mine notifies or sounds for them."""
 
     async def post(self, raw_peer: str) -> None:
         peer = await self.peer_or_error(raw_peer)
         action = self.get_body_argument("action", "")
         if action not in ("mute", "unmute"):
             raise Refused("invalid", "action must be mute or unmute.")
-        await self.application.mutes.set(self.current_user, peer, action == "mute")
+        duration = self.get_body_argument("for", "always") if action == "mute" else None
+        await self.application.mutes.set(self.current_user, peer, duration)
         self.redirect_after_post(f"/chat/{peer}")
 
 

@@ -78,6 +78,7 @@ LIMIT_MESSAGES = {
     "reports": "You have sent many reports in a short time. Try again in {wait}.",
     "guest_names": "Too many names were refused from your address. Try again in {wait}.",
     "exports": "You have downloaded your data several times already. Try again in {wait}.",
+    "searches": "You are searching all your conversations too often. Try again in {wait}.",
 }
 SEND_LIMITS = {3: "messages", 4: "conversations", 5: "images"}  # lua/check_sends.lua's codes
 GAME_LIMITS = {1: "game_addresses", 2: "games"}  # lua/check_game.lua's codes
@@ -90,8 +91,9 @@ def over_limit(limit: str, wait_ms: int) -> Refused:
 
 
 LIMITS = ("messages", "conversations", "images", "signups", "logins", "guesses", "games", "game_addresses",
-          "reports", "guest_names", "exports")
-USER_LIMITS = ("messages", "conversations", "images", "reports", "exports")  # counted per user (the rest: per address, game, entry)
+          "reports", "guest_names", "exports", "searches")
+# counted per user (the rest: per address, game, entry)
+USER_LIMITS = ("messages", "conversations", "images", "reports", "exports", "searches")
 
 
 class Safety:

@@ -147,8 +147,8 @@ class ChatViews:
         """A message's reactions as `me` sees them (theirs pressed), swapped in place."""
         return self._reactions.render(message=message, me=me, peer=peer, pair=pair, oob=True)
 
-    def muted(self, peers: set[str]) -> str:
-        """Whom the viewer muted (their pages notify nothing of those), swapped in place."""
+    def muted(self, peers: dict[str, int]) -> str:
+        """Whom the viewer mutes, until when (ms; their pages notify nothing of those), swapped in place."""
         return self._muted.render(muted=peers, oob=True)
 
     def message_data(self, message: Message, peer: str) -> dict:

@@ -19,7 +19,7 @@ from parlor.chat.delivery import MessageDelivery, readers, receives_pushes
 from parlor.chat.images import process_image
 from parlor.chat.message_actions import NOT_STORED, MessageActions, checked_text, quote_of
 from parlor.chat.pair_file import Message, StorageFailed, pair_key
-from parlor.chat.mutes import mutes_key
+from parlor.chat.mutes import page_state
 from parlor.chat.pair_files import PairFiles
 from parlor.chat.pair_locks import PairLocks
 from parlor.chat.unread import Opened, unread_key
@@ -229,17 +229,12 @@ class Chat:
         return True
 
     async def unread_total(self, user: str) -> int:
-        """How many messages `user` has not read, all conversations together (one Redis call)."""
-        return sum(map(int, await self._redis.hvals(unread_key(user))))
+        """How many messages `user` has not read, all conversations together but those they muted."""
+        return (await self.page_state(user))[0]
 
-    async def page_state(self, user: str) -> tuple[int, set[str]]:
-        """What every page of `user`'s shows of chat, in one Redis call: their unread total, and
-        whom they muted (their pages notify nothing of those)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hvals(unread_key(user))
-            pipe.smembers(mutes_key(user))
-            unread, muted = await pipe.execute()
-        return sum(map(int, unread)), muted
+    async def page_state(self, user: str) -> tuple[int, dict[str, int]]:
+        """What every page of `user`'s shows of chat (parlor/chat/mutes.py page_state)."""
+        return await page_state(self._redis, user)
 
     async def older(self, me: str, peer: str, before: int) -> list[Message]:
         async with self.logs.conversation(me, peer) as conversation:

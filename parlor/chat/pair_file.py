@@ -36,6 +36,29 @@ _IMAGE_COLUMNS = """
                thumbnail BLOB NOT NULL,
                sha256 TEXT NOT NULL"""
 
+# The search index: FTS5 over messages.body (an external-content table: it keeps the words'
+# positions, never a copy of the text), kept in step by triggers, so that whatever changes a body
+# (a send, an edit, a deletion blanking it) changes the index in the same transaction. Words an
+# edit or a deletion took away are not only unfound but gone from the file: 'optimize' rewrites
+# the index without them (FTS5 otherwise leaves them in old segments until a merge), and
+# secure_delete zeroes the pages it frees. unicode61 with remove_diacritics 2: "cafe" finds "café".
+SEARCH_INDEX = [
+    """CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages', content_rowid='id',
+           tokenize='unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+           INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+       END""",
+    """CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+           INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+           INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+           INSERT INTO messages_fts (messages_fts) VALUES ('optimize');
+       END""",
+    """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+           INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+           INSERT INTO messages_fts (messages_fts) VALUES ('optimize');
+       END""",
+]
+
 # Each step brings a file from the version before it to its own number (PRAGMA user_version).
 # Version 1 is the tutorial's plain log; version 2 adds idempotent sends, images and read markers;
 # version 3 marks deleted messages (their text and picture are gone, the row stays in its place);
@@ -43,7 +66,8 @@ _IMAGE_COLUMNS = """
 # year, so a deleted picture's id must not come back) and scopes client ids to their author (a
 # peer who reuses someone's client id must neither see their message nor lose it).
 # Version 5 adds replies (the message answered), edits (when; the old text is overwritten, not
-# kept) and reactions (one row per person, emoji and message).
+# kept) and reactions (one row per person, emoji and message); version 6 adds the search index
+# (SEARCH_INDEX above) and fills it with the messages the file holds.
 # Steps run with foreign keys off (version 4 rebuilds a table that messages refer to).
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -88,6 +112,10 @@ MIGRATIONS: dict[int, list[str]] = {
                emoji TEXT NOT NULL,
                reacted_at INTEGER NOT NULL,
                PRIMARY KEY (message_id, user, emoji)) WITHOUT ROWID""",
+    ],
+    6: [
+        *SEARCH_INDEX,
+        "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",  # the messages already held
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -127,6 +127,8 @@ class Config:
         "(0: no limit); past it every name is refused alike, so names cannot be tried out", Rate(20, 3600))
     export_limit: Rate = _flag(
         "downloads of their data (/account/data) one user may start, COUNT/SECONDS (0: no limit)", Rate(3, 3600))
+    search_limit: Rate = _flag(  # each opens up to 100 files (parlor/chat/search.py SEARCH_WINDOW)
+        "searches of all conversations one user may make, COUNT/SECONDS (0: no limit)", Rate(30, 60))
     signup: str = _flag(
         "who may make an account: open (anyone), invite (with an admin's invite link), closed (admins only)",
         "open", choices=SIGNUP_MODES)
@@ -181,7 +183,8 @@ class Config:
                 "images": self.image_limit, "signups": self.signup_limit, "logins": self.login_limit,
                 "guesses": self.guess_limit, "games": self.game_limit,
                 "game_addresses": self.game_address_limit, "reports": self.report_limit,
-                "guest_names": self.guest_name_limit, "exports": self.export_limit}
+                "guest_names": self.guest_name_limit, "exports": self.export_limit,
+                "searches": self.search_limit}
 
     @property
     def secret_path(self) -> Path:

@@ -107,14 +107,16 @@ class Publication(NamedTuple):
     along with them (each person's conversation list, say), the `counts` (hash, field, number; 0
     removes the field) set along with them (each person's unread count per peer), and a guard
     (key, number) that makes it once only: it is appended only if the key holds a smaller number
-    (or none), which then becomes it. `tallies` names, per user, a counted hash whose total (its
-    fields summed, the counts set) that user's events show wherever their html holds TALLY_MARK."""
+    (or none), which then becomes it. `tallies` names, per user, a counted hash and a sorted set
+    of exclusions: the hash's total (its fields summed, the counts set, but the fields the
+    exclusions hold with a score above now, in ms) that user's events show wherever their html
+    holds TALLY_MARK."""
 
     events: list[Outgoing]
     listed: list[tuple[str, str, int]] = []
     guard: tuple[str, int] | None = None
     counts: list[tuple[str, str, int]] = []
-    tallies: dict[str, str] = {}
+    tallies: dict[str, tuple[str, str]] = {}
 
 
 class EventLog:
@@ -147,7 +149,7 @@ class EventLog:
             encoded.append(data)
             for (user, kind, html, _), json_data in zip(publication.events, data):
                 tally = publication.tallies.get(user)
-                keys += [stream_key(user), stream_meta_key(user), presence_key(user)] + ([tally] if tally else [])
+                keys += [stream_key(user), stream_meta_key(user), presence_key(user), *(tally or ())]
                 args += [user, kind, html, json_data, "1" if tally else ""]
             for key, member, score in publication.listed:
                 keys.append(key)

@@ -225,7 +225,7 @@ class Hub:
 
     async def publish(self, events: list[Outgoing], listed: list[tuple[str, str, int]] = (),
                       guard: tuple[str, int] | None = None, counts: list[tuple[str, str, int]] = (),
-                      tallies: dict[str, str] | None = None) -> list[str]:
+                      tallies: dict[str, tuple[str, str]] | None = None) -> list[str]:
         """Store per-user events, set the `listed` sorted-set entries (key, member, score) and the
         `counts` (hash, field, number) in the same call, and return the events' ids ([] if the
         guard skipped them); this process's connections get them at once, other processes' by a

@@ -56,29 +56,35 @@ class MessageViews(Protocol):
     def unread_total(self) -> str:
         """The viewer's unread total (TALLY_MARK where the number goes), swapped in place."""
 
-    def muted(self, peers: set[str]) -> str:
-        """Whom the viewer muted, swapped in place (their pages notify nothing of those)."""
+    def muted(self, peers: dict[str, int]) -> str:
+        """Whom the viewer mutes, until when (ms), swapped in place (their pages notify nothing of those)."""
 
 
 class MessageEvents:
     """Chat's MessageDelivery, as events through the hub. `listing_key(user)` is the key of a
     user's conversation list and `unread_key(user)` of their unread counts (chat's, handed over
-    by services.py); `on_stored(kind)` is told once per message handed over."""
+    by services.py), `muted_key(user)` of whom they muted, until when (left out of their total);
+    `on_stored(kind)` is told once per message handed over."""
 
     def __init__(self, redis: aioredis.Redis, hub: Hub, views: MessageViews, listing_key: Callable[[str], str],
-                 unread_key: Callable[[str], str], on_stored: Callable[[str], None] = lambda kind: None):
+                 unread_key: Callable[[str], str], muted_key: Callable[[str], str],
+                 on_stored: Callable[[str], None] = lambda kind: None):
         self._redis = redis
         self._hub = hub
         self._views = views
         self._listing_key = listing_key
         self._unread_key = unread_key
+        self._muted_key = muted_key
         self._on_stored = on_stored
 
     def _counted(self, counts: dict[str, tuple[str, int]]) -> dict:
         """publish()'s counts and tallies for {viewer: (peer, unread)}: each viewer's count of
-        that peer set, and their total shown in their events."""
+        that peer set, and their total (but muted peers') shown in their events."""
         return {"counts": [(self._unread_key(viewer), peer, unread) for viewer, (peer, unread) in counts.items()],
-                "tallies": {viewer: self._unread_key(viewer) for viewer in counts}}
+                "tallies": {viewer: self._tally(viewer) for viewer in counts}}
+
+    def _tally(self, user: str) -> tuple[str, str]:
+        return self._unread_key(user), self._muted_key(user)
 
     async def begin_pair(self, pair: str) -> None:
         await self._redis.set(published_key(pair), 0, nx=True)
@@ -161,9 +167,11 @@ class MessageEvents:
         await self._hub.publish([Outgoing(user, "unread", self._views.unread_total(), {"peer": peer, "unread": unread})],
                                 **self._counted({user: (peer, unread)}))
 
-    async def mutes_changed(self, user: str, muted: set[str]) -> None:
-        """`user` muted or unmuted someone: every tab of theirs learns whom they mute now."""
-        await self._hub.publish([Outgoing(user, "muted", self._views.muted(muted), {"muted": sorted(muted)})])
+    async def mutes_changed(self, user: str, muted: dict[str, int]) -> None:
+        """`user` muted or unmuted someone: every tab of theirs learns whom they mute now (and
+        until when, in ms), and their unread total without those."""
+        await self._hub.publish([Outgoing(user, "muted", self._views.muted(muted) + self._views.unread_total(),
+                                          {"muted": muted})], tallies={user: self._tally(user)})
 
     async def forget_user(self, user: str, keys: KeysNaming) -> None:
         """The account is gone: its pairs' published markers go (a later account with the name

@@ -56,6 +56,15 @@ document.addEventListener("click", async (event) => {
   }
 });
 
+// Whether the person mutes `author` now: #muted-peers holds "peer:until" pairs, until in ms.
+function mutedNow(author) {
+  const muted = (document.getElementById("muted-peers") || {value: ""}).value.split(" ");
+  return muted.some((entry) => {
+    const [peer, until] = entry.split(":");
+    return peer === author && Number(until) > Date.now();
+  });
+}
+
 // A new message from the peer, from whatever the page was pushed (its conversation may not be open).
 function fromPeer(frame) {
   if (!frame.content || !frame.content.includes('hx-swap-oob="beforeend"')) return null;
@@ -63,8 +72,7 @@ function fromPeer(frame) {
   const message = pushed.querySelector('[hx-swap-oob="beforeend"] > article.message');
   const me = document.body.dataset.me, author = message && message.dataset.author;
   if (!author || author === me) return null;
-  const muted = (document.getElementById("muted-peers") || {value: ""}).value.split(" ");
-  if (muted.includes(author)) return null;
+  if (mutedNow(author)) return null;
   return {author, name: message.querySelector(".author").textContent};
 }
 function tell(frame) {

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # npm's axe-core, installed by make setup
 FAILING_IMPACTS = ("serious", "critical")
 SIGNED_IN_PAGES = ["/", "/scores", "/scores/10", "{game}", "{won}", "/chat", "/chat/grace", "/account", "/no-such-page",
-                   "/chat/grace/report", "/chat/grace/messages/1/report"]
+                   "/chat/grace/report", "/chat/grace/messages/1/report", "/chat/grace/search?q=a", "/search?q=a"]
 GUEST_PAGES = ["/", "/login", "/signup", "{guest_won}"]
 ADMIN_PAGES = ["/admin", "/admin/reports", "/admin/invites", "/admin/log", "/admin/users/ada", "/scores/10"]
 

@@ -171,9 +171,9 @@ def test_1_the_conversation_is_an_app_screen(server, new_page, size, tmp_path):
     page.goto(f"{server.url}/chat/{ben_name}")
     expect(page.get_by_label("Message")).to_have_value("half a thought")
 
-    # The head's menu holds Mute, Block and Report.
+    # The head's menu holds Mute (for an hour, a day, or until unmuted), Block and Report.
     menu = conversation_menu(page)
-    for name in (f"Mute {ben_name}", f"Block {ben_name}"):
+    for name in ("Mute for an hour", "Mute for a day", "Mute until I unmute", f"Block {ben_name}"):
         expect(menu.get_by_role("button", name=name)).to_be_visible()
     expect(menu.get_by_role("link", name=f"Report {ben_name}")).to_be_visible()
     assert ann.csp_violations() == [] and ben.csp_violations() == []
@@ -276,18 +276,22 @@ def test_3_title_badge_notifications_and_sound(server, new_page, size):
     ben.page.wait_for_timeout(500)
     assert ben.page.evaluate("() => [window.__notes.length, window.__beeps]") == [1, beeps + 2]
 
-    # Muted: it still counts, but neither notifies nor sounds.
+    # Muted: it still counts in the list, but neither raises the title nor notifies nor sounds.
     ben.page.goto(f"{server.url}/chat/{ann_name}")
     expect(statuses(ann.page)).to_have_text(["Seen", "Seen"])  # shown, so read: nothing unread now
-    conversation_menu(ben.page).get_by_role("button", name=f"Mute {ann_name}").click()
+    conversation_menu(ben.page).get_by_role("button", name="Mute for an hour").click()
     expect(ben.page.locator(".conversation-head .muted-mark")).to_be_visible()
     ben.page.goto(f"{server.url}/scores")
     look(ben.page, False)
     beeps = ben.page.evaluate("() => window.__beeps")
     send(ann.page, "and another")
-    expect(ben.page).to_have_title("(1) Boards · Parlor")
     ben.page.wait_for_timeout(500)
+    expect(ben.page).to_have_title("Boards · Parlor")  # the muted conversation is left out
     assert ben.page.evaluate("() => [window.__notes.length, window.__beeps]") == [0, beeps]
+    ben.page.goto(f"{server.url}/chat")
+    row = ben.page.locator(f"#conversation-{ann_name}")
+    expect(row.locator(".unread-count")).to_have_text("1 unread")  # still unread in the list
+    expect(row.locator(".last")).to_contain_text("and another")
     assert ben.csp_violations() == [], ben.problems
 
 

@@ -42,6 +42,7 @@ ROLES = ("anonymous", "signed_in", "participant", "other", "token", "admin", "su
 SIGNED_IN = ("signed_in", "participant", "other", "admin", "revoked")  # a live session of an account
 SIGNED_OUT = ("anonymous", "suspended", "guest")  # no account's session (a suspension ended sam's)
 SECRET_TEXT = "hello bob"  # in alice and bob's conversation only
+FOUND_TEXT = "<mark>hello</mark> bob"  # SECRET_TEXT as a search for "hello" shows it
 SAMPLE = {"board": "10", "game": "AbC123", "peer": "bob", "image": "1", "mine": "4", "deleted_image": "2", "editable": "5",
           "theirs": "2", "kept": "1", "report": "0" * 20, "picture_report": "1" * 20, "invite": "x" * 22}  # fills a row's address for the route check
 
@@ -283,6 +284,11 @@ MATRIX = [
     # A deleted picture's address, after a newer picture was sent: nobody gets anything there.
     ("GET", "/chat/bob/images/{deleted_image}", get("/chat/bob/images/{deleted_image}"),
      cookie_roles(E(404, says="no such picture"), anonymous=LOGIN, token=LOGIN)),
+    # Search finds "hello bob" (its words marked) in alice's conversation with bob only.
+    ("GET", "/chat/bob/search", get("/chat/bob/search?q=hello"),
+     {**cookie_roles(E(200, hides=FOUND_TEXT), anonymous=LOGIN, token=LOGIN), "participant": E(200, says=FOUND_TEXT)}),
+    ("GET", "/search", get("/search?q=hello"),
+     {**cookie_roles(E(200, hides=FOUND_TEXT), anonymous=LOGIN, token=LOGIN), "participant": E(200, says=FOUND_TEXT)}),
     ("POST", "/chat/bob/typing", post("/chat/bob/typing"),
      cookie_roles(E(204), anonymous=E(401, says="log in to chat"), token=TOKEN_IS_ANONYMOUS_POST)),
     ("POST", "/create_conversation_db", post("/create_conversation_db", {"user_one": "alice", "user_two": "bob"}),

@@ -111,6 +111,14 @@ def test_any_message_body(world, body, client_id):
 
 
 @FUZZ
+@given(words=TEXT, before=TEXT, path=st.sampled_from(["/chat/bob/search", "/search"]))
+def test_any_search(world, alice, words, before, path):
+    status, body = alice.request("GET", path + "?" + urlencode({"q": words, "before": before}))
+    sound(status, body)
+    assert status in (200, 400, 429)  # 429: the limit on searches of all conversations
+
+
+@FUZZ
 @given(data=st.one_of(st.binary(max_size=3000), st.text(max_size=300).map(str.encode)),
        boundary=st.sampled_from(["b", "", "x" * 80, "--", '"q"']))
 def test_any_multipart_body(world, alice, data, boundary):

@@ -586,6 +586,25 @@ ROWS = [
      "nothing here", None),
     ("the picture of a report that is not there", get("admin", "/admin/reports/" + "0" * 20 + "/picture"), 404,
      "keeps no picture", None),
+    *[(f"search all for {typed[:30]!r}", get("bob", "/search?q=" + quote(typed)), 400, words, None)
+      for typed, words in (("x" * 201, "at most 200 characters"), ('"" ^ * : ()', "punctuation alone"),
+                           (" ".join("w" * 11), "at most 10 words"))],
+    *[(f"search all with {query!r}", get("bob", "/search?q=hello&" + query), 400, words, None)
+      for query, words in (("before=1.2.../../x", "as the Older link gives it"), ("before=1.2.A", "Older link"),
+                           ("from=%EF%BC%91", "from must be"), ("from=-1", "from must be"),
+                           ("to=" + "9" * 40, "to must be"))],
+    ("search a conversation with a bad cursor", get("bob", "/chat/alice/search?q=hello&before=-1"), 400,
+     "before must be a message number", None),
+    ("search a conversation of 201 characters", get("bob", "/chat/alice/search?q=" + "x" * 201), 400,
+     "at most 200 characters", "hello"),
+    ("search a conversation with nobody", get("bob", "/chat/nobody/search?q=hello"), 404, "no user by that name", None),
+    ("search a conversation with oneself", get("bob", "/chat/bob/search?q=hello"), 400, "with yourself", None),
+    ("search a conversation through ../", get("bob", "/chat/..%2Falice/search?q=hello"), 404, "no user", None),
+    *[(f"mute with {fields!r}", post("bob", "/chat/alice/mute", fields), 400, words, None)
+      for fields, words in (({"action": "mute", "for": "week"}, "an hour, a day, or until you unmute"),
+                            ({"action": "mute", "for": "3600"}, "an hour, a day"), ({}, "action must be mute or unmute"))],
+    ("mute nobody", post("bob", "/chat/nobody/mute", {"action": "mute"}), 404, "no user by that name", None),
+    ("mute oneself", post("bob", "/chat/bob/mute", {"action": "mute"}), 400, "with yourself", None),
 ]
 
 

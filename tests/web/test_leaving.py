@@ -23,7 +23,7 @@ ROOMY = Rate(100, 3600)  # limits on (their buckets last a while) but never reac
 def config(redis_url, tmp_path):
     return Config(data_dir=tmp_path, redis_url=redis_url, cookie_secret="test-secret-" + "x" * 20, eliza_delay=0.0,
                   message_limit=ROOMY, conversation_limit=ROOMY, image_limit=ROOMY, signup_limit=ROOMY,
-                  guess_limit=ROOMY, game_limit=ROOMY, game_address_limit=ROOMY)
+                  guess_limit=ROOMY, game_limit=ROOMY, game_address_limit=ROOMY, search_limit=ROOMY)
 
 
 def keys_naming(redis_sync, name: str) -> set[str]:
@@ -42,6 +42,9 @@ async def test_leaving_removes_every_key_that_names_the_account(http_server, htt
     await send_message(leaver, "eliza", "hello eliza")
     assert (await leaver.post("/chat/peer-one/typing")).code == 204
     assert (await peer.post(f"/chat/{NAME}/typing")).code == 204
+    assert (await leaver.post("/chat/peer-one/mute", {"action": "mute", "for": "day"})).code == 303
+    assert (await peer.post(f"/chat/{NAME}/mute", {"action": "mute", "for": "always"})).code == 303
+    assert (await leaver.get("/search?q=hello")).code == 200
     assert (await leaver.post("/blocks", {"peer": "blocker", "action": "block"})).code == 303
     assert (await blocker.post("/blocks", {"peer": NAME, "action": "block"})).code == 303
     assert (await Visitor(http_client, base_url).log_in(NAME, "wrong password")).code == 400
@@ -54,7 +57,7 @@ async def test_leaving_removes_every_key_that_names_the_account(http_server, htt
     for kind in ("histogram:10:u:", "recent:10:u:", "scores:10:entry:u:", "history:u:", "open:u:", "events:",
                  "published:", "conversations:", "rate:messages:", "rate:games:u:", "typing:", "blocks:",
                  "blocked-by:", "presence:", "login-attempts:", "user-sessions:", "user:", "look-alike:",
-                 "rate:reports:", "password-reset-of:"):
+                 "rate:reports:", "password-reset-of:", "muted-until:", "muted-by:", "rate:searches:"):
         assert any(key.startswith(kind) for key in before), kind  # the test covers every kind it names
     reset_link = redis_sync.get(f"password-reset-of:{NAME}")
 
@@ -64,6 +67,7 @@ async def test_leaving_removes_every_key_that_names_the_account(http_server, htt
     await asyncio.sleep(0.2)  # the closed socket's own bookkeeping
     assert keys_naming(redis_sync, NAME) == RESERVATION
     assert not redis_sync.exists(reset_link) and not redis_sync.sismember("admins", NAME)
+    assert redis_sync.zscore("muted-until:peer-one", NAME) is None  # nobody mutes the name any more
 
     redis_sync.delete(*RESERVATION)  # thirty days later
     newcomer = Visitor(http_client, base_url)

@@ -3,11 +3,13 @@
 -- the number of events for it). Several publications go in one call; a publication with a guard
 -- whose number is not above what its guard key holds was published already and is skipped whole.
 -- A count is a hash field set to a number (0 deletes the field). An event with a tally carries its
--- user's total of a counted hash (its fields summed once the publication's counts are set) in its
--- html, written wherever the html holds the tally mark.
+-- user's total of a counted hash (its fields summed once the publication's counts are set, but
+-- those fields that a sorted set of exclusions holds with a score above now) in its html, written
+-- wherever the html holds the tally mark.
 --
 -- KEYS, per publication: its guard key (if it has one); per event the user's stream, stream meta,
---   presence and tally hash (if it has one); per entry its sorted set; per count its hash.
+--   presence, and tally hash and exclusions (if it has a tally); per entry its sorted set; per
+--   count its hash.
 -- ARGV: max events per stream, max age (ms), meta ttl (s), notice channel prefix, the calling
 --   process ('' for none: every holder is notified), now (unix ms), the tally mark, publication
 --   count; then per publication: guard number ('' for none), event count, entry count, count
@@ -32,10 +34,14 @@ local function trim(stream, meta, id)
   end
 end
 
--- html with every tally mark replaced by the sum of the hash's fields
-local function tallied(html, hash)
+-- html with every tally mark replaced by the sum of the hash's fields, but the excluded ones
+local function tallied(html, hash, exclusions)
   local total = 0
-  for _, number in ipairs(redis.call('HVALS', hash)) do total = total + tonumber(number) end
+  local fields = redis.call('HGETALL', hash)
+  for i = 1, #fields, 2 do
+    local until_ms = redis.call('ZSCORE', exclusions, fields[i])
+    if not until_ms or tonumber(until_ms) <= tonumber(now_ms) then total = total + tonumber(fields[i + 1]) end
+  end
   local parts, from = {}, 1
   while true do
     local first, last = string.find(html, tally_mark, from, true)
@@ -65,8 +71,8 @@ for p = 1, publication_count do
   -- where this publication's events, entries and counts start, and where the next one does
   local events_k, events_a = k, a
   local entries_k, entries_a = k, a
-  for _ = 1, event_count do  -- an event's tally key follows its three keys
-    entries_k = entries_k + (ARGV[entries_a + 4] == '1' and 4 or 3)
+  for _ = 1, event_count do  -- an event's two tally keys follow its three keys
+    entries_k = entries_k + (ARGV[entries_a + 4] == '1' and 5 or 3)
     entries_a = entries_a + 5
   end
   local counts_k, counts_a = entries_k + entry_count, entries_a + 2 * entry_count
@@ -84,9 +90,9 @@ for p = 1, publication_count do
       k, a = k + 3, a + 5
       local filled = ''
       if tally == '1' then
-        html = tallied(html, KEYS[k])
+        html = tallied(html, KEYS[k], KEYS[k + 1])
         filled = html
-        k = k + 1
+        k = k + 2
       end
       local prev = redis.call('HGET', meta, 'last')
       if prev and redis.call('EXISTS', stream) == 0 then  -- expired: everything it held is gone

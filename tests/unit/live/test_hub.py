@@ -200,6 +200,9 @@ async def test_another_process_gets_one_notice_per_publication_with_its_users_ev
     await watch.aclose()
 
 
+ALICE_TALLY = ("unread:alice", "muted:alice")  # her counted hash, and the fields left out of its total
+
+
 @pytest.mark.gen_test
 async def test_counts_are_set_with_their_events_and_a_tally_shows_each_users_total(client, redis_sync):
     one, two = make_hub(client), make_hub(client)
@@ -214,27 +217,31 @@ async def test_counts_are_set_with_their_events_and_a_tally_shows_each_users_tot
     badge = f'<b data-count="{TALLY_MARK}">{TALLY_MARK}</b>'
     ids = await one.publish([("alice", "message", "<p>from bob</p>" + badge, {}), ("bob", "message", "<p>mine</p>", {})],
                             counts=[("unread:alice", "bob", 3), ("unread:bob", "alice", 0)],
-                            tallies={"alice": "unread:alice"}, guard=("published:alice_bob", 1))
+                            tallies={"alice": ALICE_TALLY}, guard=("published:alice_bob", 1))
     assert redis_sync.hgetall("unread:alice") == {"carol": "2", "bob": "3"}
     assert alice_here.texts() == ['<p>from bob</p><b data-count="5">5</b>']  # this process, at once
     await until(lambda: alice_there.texts() == alice_here.texts())  # another process, by its notice
     assert bob_here.texts() == ["<p>mine</p>"]  # no tally: as it was given
     stored = redis_sync.xrange(stream_key("alice"), ids[0], ids[0])[0][1]["h"]
     assert stored == alice_here.texts()[0]  # a page resuming later reads the same total
-    await one.publish([("alice", "read", badge, {})], counts=[("unread:alice", "bob", 0)], tallies={"alice": "unread:alice"})
+    await one.publish([("alice", "read", badge, {})], counts=[("unread:alice", "bob", 0)], tallies={"alice": ALICE_TALLY})
     assert redis_sync.hgetall("unread:alice") == {"carol": "2"} and alice_here.texts()[-1] == '<b data-count="2">2</b>'
     # A guard that skips a publication skips its counts too.
     assert await one.publish([("alice", "message", badge, {})], counts=[("unread:alice", "bob", 9)],
-                             tallies={"alice": "unread:alice"}, guard=("published:alice_bob", 1)) == []
+                             tallies={"alice": ALICE_TALLY}, guard=("published:alice_bob", 1)) == []
     assert redis_sync.hgetall("unread:alice") == {"carol": "2"}
     # Publications made at once go in one call, each with its own keys and arguments.
     await asyncio.gather(*(one.publish([("alice", "message", badge, {}), ("bob", "message", badge, {})],
                                        counts=[("unread:alice", f"p{n}", n), ("unread:bob", f"p{n}", 10 * n)],
-                                       tallies={"alice": "unread:alice", "bob": "unread:bob"}, listed=[("list", f"p{n}", n)])
+                                       tallies={"alice": ALICE_TALLY, "bob": ("unread:bob", "muted:bob")}, listed=[("list", f"p{n}", n)])
                            for n in (1, 2, 3)))
     assert redis_sync.hgetall("unread:bob") == {"p1": "10", "p2": "20", "p3": "30"}
     assert alice_here.texts()[-1] == '<b data-count="8">8</b>' and bob_here.texts()[-1] == '<b data-count="60">60</b>'
     assert redis_sync.zrange("list", 0, -1) == ["p1", "p2", "p3"]
+    # The exclusions' fields are left out of the total while their time (ms) is ahead, not after.
+    redis_sync.zadd("muted:alice", {"carol": time.time() * 1000 + 60_000, "p3": time.time() * 1000 - 1})
+    await one.publish([("alice", "muted", badge, {})], tallies={"alice": ALICE_TALLY})
+    assert alice_here.texts()[-1] == '<b data-count="6">6</b>'  # 8 but carol's 2
     await listener.stop()
 
 
