@@ -103,3 +103,19 @@ async def test_a_deleted_accounts_words_are_found_by_no_one_who_takes_its_name(h
 async def test_a_search_page_needs_an_account(http_server, http_client, base_url, app):
     answer = await Visitor(http_client, base_url).get("/search?q=x")
     assert answer.code == 302 and answer.headers["Location"] == "/login?next=/search%3Fq%3Dx"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_edit_through_the_page_takes_the_old_words_out_of_both_searches(http_server, http_client, base_url,
+                                                                                 app):
+    """An edit (issue 26's Edit) is an UPDATE of the body: the index follows it, in the pair's
+    search and in the search of all conversations, for both people."""
+    alice, bob = await users(app, http_client, base_url, "alice", "bob")
+    await send_message(alice, "bob", "meet at the lighthouse")
+    (message,) = (await app.chat.history_page("alice", "bob"))[0]
+    edited = await alice.post(f"/chat/bob/messages/{message.id}/edit", {"body": "meet at the harbour"})
+    assert edited.code in (200, 303)
+    for visitor, path in ((alice, "/chat/bob/search"), (bob, "/chat/alice/search"), (alice, "/search"),
+                          (bob, "/search")):
+        assert matches((await visitor.get(path + "?q=lighthouse")).body) == [], path
+        assert matches((await visitor.get(path + "?q=harbour")).body) == ["meet at the harbour"], path
