@@ -50,6 +50,7 @@ from parlor.live.events import EventLog, Outgoing
 from parlor.live.hub import Hub
 from parlor.live.listener import Listener
 from parlor.live.message_events import MessageEvents
+from parlor.live.processes import LeaseTiming, Processes
 from parlor.live.presence import PRESENCE_CHANNEL, Presence
 from parlor.live.typing import TYPING_CHANNEL
 from parlor.safety import Safety
@@ -96,6 +97,7 @@ class Overrides:
     None is built as in production."""
 
     password_hasher: argon2.PasswordHasher | None = None  # None: argon2's own defaults
+    lease_timing: LeaseTiming = LeaseTiming()  # how long copies of boards are trusted
 
 
 class Services:
@@ -138,7 +140,8 @@ class Services:
                          eliza_delay_scale=config.eliza_delay, safety=self.safety)
         self.search = Search(self.pair_files, redis, self.safety)
         self._stops.push_async_callback(self.chat.stop)  # ELIZA's replies still thinking
-        self.leaderboards = Leaderboards(redis, config.boards)
+        self.processes = Processes(redis, self.presence.process, overrides.lease_timing)
+        self.leaderboards = Leaderboards(redis, config.boards, on_change=self._board_written)
         self.games = Games(redis, self.leaderboards, config.guess_limit, guest_entries=config.guest_entries,
                            safety=self.safety)
         self.credentials = Credentials(self.accounts, self.sessions, resets)
@@ -157,7 +160,7 @@ class Services:
         self.moderation = Moderation(accounts=self.accounts, admins=self.admins, invites=self.invites,
                                      suspensions=self.suspensions, resets=resets, credentials=self.credentials, leaderboards=self.leaderboards,
                                      reports=self.reports, chat=self.chat, audit=self.audit)
-        self.board_views = BoardViews(self.leaderboards, self.templates, self.hub)
+        self.board_views = BoardViews(self.leaderboards, self.templates, self.hub, self.processes)
         self.listener = Listener(redis, {
             BOARDS_CHANNEL: self.board_views.board_changed,
             self.hub.events_channel: self.hub.on_events,
@@ -174,7 +177,11 @@ class Services:
         return pool
 
     async def start(self) -> None:
-        """Bring old data up to date, then start the pub/sub listener, the state push and the sweep."""
+        """Join the other processes, bring old data up to date, then start the pub/sub listener,
+        the state push and the sweep."""
+        await self.processes.beat()
+        self._stops.push_async_callback(self.processes.leave)
+        self._every(int(self.processes.timing.beat_s * 1000), self.processes.beat)
         await self.accounts.index_look_alikes()  # accounts made before look-alike keys were kept
         await self.directory.index_all()  # accounts made before the admins' list was kept
         await self.leaderboards.drop_old_entries()  # entries of the boards before they ranked averages
@@ -205,6 +212,12 @@ class Services:
     async def redis_answers(self) -> bool:
         """Whether Redis answers now (for /healthz)."""
         return await answers(self.redis)
+
+    async def _board_written(self, board: int) -> None:
+        """A board changed by this process: no copy of it, here or on another process, may outlive
+        the write's answer."""
+        self.board_views.changed(board)
+        await self.processes.after_write()
 
     async def _signed_out(self, notice: str) -> None:
         """Sessions or API tokens ended, on some process: what is cached of them here is

@@ -15,6 +15,7 @@ import tornado.testing
 from parlor.infra.config import NO_LIMITS, Config
 from parlor.infra.embedded_redis import spawn, wait_ready_sync
 from parlor.infra.redis_binaries import bundled_redis_server
+from parlor.live.processes import LeaseTiming
 from parlor.web.server import make_app
 from parlor.web.services import Overrides
 from tests.helpers import CHEAP_HASHER
@@ -62,19 +63,28 @@ def password_hasher(request) -> argon2.PasswordHasher:
 
 
 @pytest.fixture
-def app(config, redis_sync, io_loop, password_hasher):
+def overrides(password_hasher, request) -> Overrides:
+    """What the test's apps are built with: the password hasher above, and the lease timing of
+    parlor/live/processes.py as in production unless the test is marked
+    @pytest.mark.lease_timing(name=value, ...)."""
+    marker = request.node.get_closest_marker("lease_timing")
+    return Overrides(password_hasher=password_hasher, lease_timing=LeaseTiming(**(marker.kwargs if marker else {})))
+
+
+@pytest.fixture
+def app(config, redis_sync, io_loop, overrides):
     """The real application (pytest-tornado's http_server serves it), state pushes running."""
-    application = make_app(config, Overrides(password_hasher=password_hasher))
+    application = make_app(config, overrides)
     io_loop.run_sync(application.start)
     yield application
     io_loop.run_sync(application.stop)
 
 
 @pytest.fixture
-def second_app(config, app, io_loop, password_hasher):
+def second_app(config, app, io_loop, overrides):
     """A second app on the same Redis and data dir (another process, as far as Redis can tell),
     served on its own port: the app and its base URL."""
-    second = make_app(config, Overrides(password_hasher=password_hasher))
+    second = make_app(config, overrides)
     io_loop.run_sync(second.start)
     server = tornado.httpserver.HTTPServer(second)
     sock, port = tornado.testing.bind_unused_port()

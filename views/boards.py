@@ -1,10 +1,12 @@
-"""Boards rendered: a page of a board as its fragment and JSON (the scraping contract), cached per
+"""Boards rendered: a page of a board as its fragment and JSON (the scraping contract), kept per
 board version in each process; the push of a changed board's top rows to the pages showing it;
 a board's histogram as bars."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import logging
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -13,7 +15,11 @@ import jinja2
 from parlor.game.leaderboards import Leaderboards
 from parlor.game.ranking import Page, Stats
 from parlor.infra.batching import Batcher
+from parlor.infra.redis_client import REDIS_DOWN
 from parlor.live.hub import Hub
+from parlor.live.processes import Processes
+
+log = logging.getLogger("parlor.web")
 
 TOP = 10  # rows on the front page, in pushes, and by default
 HISTOGRAM_MIN_BARS = 10  # bars in a board's histogram at least; later counts share the last bar
@@ -45,39 +51,84 @@ def board_json(page: Page) -> str:
     return json.dumps(body, ensure_ascii=True).replace("<", "\\u003c")
 
 
-class BoardViews:
-    """Rendered boards cached per board version. A cached view is served only while its version
-    is the board's version in Redis, read for every request (the reads of requests that come
-    together go in one round trip): a write on any process shows in the very next answer of
-    every process, before its notice arrives. The notice drops this process's stale copies and
-    pushes the new top rows to pages showing that board."""
+@dataclass(frozen=True)
+class Copy:
+    """A rendered view kept in this process, and when its version was last read from Redis."""
 
-    def __init__(self, leaderboards: Leaderboards, templates: jinja2.Environment, hub: Hub):
+    view: BoardView
+    read_at: float  # Processes.clock, when that read was sent
+
+
+class BoardViews:
+    """Rendered boards kept per board version. A kept view is answered without asking Redis while
+    Processes trusts it (a lease after its version was read: a write on another process waits the
+    lease out before it answers). From half its lease on, its version is read again (the reads
+    of requests that come together go in one round trip); it is kept while it is the board's.
+    A write on this process drops its copies before it answers (`changed`); another process's
+    notice drops them here and pushes the new top rows to pages showing that board."""
+
+    def __init__(self, leaderboards: Leaderboards, templates: jinja2.Environment, hub: Hub, processes: Processes):
         self._leaderboards = leaderboards
         self._fragment = templates.get_template("partials/_board.html")
         self._hub = hub
-        self._cache: dict[tuple[int, int], BoardView] = {}
+        self._processes = processes
+        self._copies: dict[tuple[int, int], Copy] = {}
+        self._changes: dict[int, int] = {}  # per board, the changes this process has heard of
+        self._renewing: dict[tuple[int, int], asyncio.Future] = {}  # copies being read again in the background
         self._versions: Batcher[int, int] = Batcher(leaderboards.versions)
+
+    def trusted(self, board: int, limit: int = TOP, offset: int = 0) -> BoardView | None:
+        """The kept view of this page if it may be answered now without asking Redis. Past half
+        its lease it is read again in the background: under steady load no request waits."""
+        copy = self._copies.get((board, limit)) if offset == 0 else None
+        if copy is None or not self._processes.trusts(copy.read_at):
+            return None
+        if self._processes.clock() - copy.read_at >= self._processes.timing.lease_s / 2 \
+                and (board, limit) not in self._renewing:
+            self._renewing[(board, limit)] = asyncio.ensure_future(self._renew(board, limit))
+        return copy.view
 
     async def view(self, board: int, limit: int = TOP, offset: int = 0) -> BoardView:
         """A page of a board as it is in Redis now; the first page rendered once per version."""
-        if offset == 0:
-            hit = self._cache.get((board, limit))
-            if hit is not None and hit.page.version == await self._versions.submit(board):
-                return hit
-        page = await self._leaderboards.page(board, offset, limit)
-        view = BoardView(page, self._fragment.render(page=page, oob=False), board_json(page),
-                         f'"b{board}-v{page.version}-o{offset}-l{limit}"',
-                         formatdate(page.updated_ms / 1000, usegmt=True))
-        if offset == 0:
-            self._cache[(board, limit)] = view
+        trusted = self.trusted(board, limit, offset)
+        return trusted if trusted is not None else await self._read(board, limit, offset)
+
+    async def _read(self, board: int, limit: int, offset: int) -> BoardView:
+        """The version of a kept copy, or the page, read from Redis; kept unless the board changed
+        meanwhile (a read that began before a change this process heard of may be older)."""
+        copy = self._copies.get((board, limit)) if offset == 0 else None
+        changes, read_at = self._changes.get(board, 0), self._processes.clock()
+        if copy is not None and copy.view.page.version == await self._versions.submit(board):
+            view = copy.view
+        else:
+            page = await self._leaderboards.page(board, offset, limit)
+            view = BoardView(page, self._fragment.render(page=page, oob=False), board_json(page),
+                             f'"b{board}-v{page.version}-o{offset}-l{limit}"',
+                             formatdate(page.updated_ms / 1000, usegmt=True))
+        kept = self._copies.get((board, limit))
+        if offset == 0 and changes == self._changes.get(board, 0) and (kept is None or kept.read_at <= read_at):
+            self._copies[(board, limit)] = Copy(view, read_at)
         return view
+
+    async def _renew(self, board: int, limit: int) -> None:
+        try:
+            await self._read(board, limit, 0)
+        except REDIS_DOWN as e:  # the first request after the lease reads it itself
+            log.warning("board %d could not be read again: %s", board, e)
+        finally:
+            del self._renewing[(board, limit)]
+
+    def changed(self, board: int) -> None:
+        """The board changed (a write here calls this before it is answered; a notice, for a
+        write elsewhere): its copies go, and no read already under way is kept."""
+        self._changes[board] = self._changes.get(board, 0) + 1
+        for key in [k for k in self._copies if k[0] == board]:
+            del self._copies[key]
 
     async def board_changed(self, notice: str) -> None:
         """A board changed somewhere: drop it, push its new top rows to pages showing it."""
         board = int(notice)
-        for key in [k for k in self._cache if k[0] == board]:
-            del self._cache[key]
+        self.changed(board)
         topic = f"board:{board}"
         if self._hub.has_topic(topic):
             # Only the pushed fragment is made here (one render, no JSON): the next request for

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
@@ -43,12 +44,20 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+async def _nobody_keeps_copies(board: int) -> None:
+    pass
+
+
 class Leaderboards:
     """Read and write the boards."""
 
-    def __init__(self, redis: aioredis.Redis, boards: tuple[int, ...]):
+    def __init__(self, redis: aioredis.Redis, boards: tuple[int, ...],
+                 on_change: Callable[[int], Awaitable[None]] = _nobody_keeps_copies):
+        """`on_change(board)` runs after every write that changed a board, before its caller goes
+        on: copies of the board kept anywhere must not outlive the write's answer."""
         self._redis = redis
         self.boards = boards
+        self._on_change = on_change
         self._scripts = register_scripts(
             redis, __package__, "entry_begin", "entry_win", "entry_name", "entry_remove", "entry_hide", "entry_show",
             "sweep_guests", "drop_old_entries", "board_page")
@@ -57,6 +66,14 @@ class Leaderboards:
         return [recent_key(board, member), entry_key(board, member), board_key(board), meta_key(board),
                 guests_key(board)]
 
+    async def _write(self, board: int, script, keys: list, args: list) -> int:
+        """Run a script that may change `board`: a positive answer (its new version, or how many
+        entries went) says it did."""
+        result = await script(keys=keys, args=args)
+        if result > 0:
+            await self._on_change(board)
+        return result
+
     def _recount_args(self, board: int, member: str) -> list:
         return [member, MIN_GAMES, forfeit_guesses(board), _now_ms(), BOARDS_CHANNEL, board]
 
@@ -64,22 +81,21 @@ class Leaderboards:
         """A game starts: it counts for `member` as a forfeit until it is won. `name` is a user's
         own (a guest entry is named by claim). Returns the board's new version, or 0."""
         guest = is_guest_entry(member)
-        return await self._scripts.entry_begin(keys=self._entry_keys(board, member),
-                                               args=[*self._recount_args(board, member), game_id, RECENT_GAMES,
-                                                     "" if guest else name, int(guest), GUEST_ENTRY_TTL_S])
+        return await self._write(board, self._scripts.entry_begin, self._entry_keys(board, member),
+                                 [*self._recount_args(board, member), game_id, RECENT_GAMES,
+                                  "" if guest else name, int(guest), GUEST_ENTRY_TTL_S])
 
     async def win(self, game_key: str, game_id: str, board: int, member: str, guesses: int,
                   finished_ms: int, duration_ms: int) -> int:
         """A won game replaces its forfeit: the new version, or 0 if the board did not change;
         -1 if the game is not won, -2 if it was counted already."""
-        return await self._scripts.entry_win(keys=[*self._entry_keys(board, member), game_key],
-                                             args=[*self._recount_args(board, member), game_id, guesses, finished_ms,
-                                                   duration_ms])
+        return await self._write(board, self._scripts.entry_win, [*self._entry_keys(board, member), game_key],
+                                 [*self._recount_args(board, member), game_id, guesses, finished_ms, duration_ms])
 
     async def name(self, board: int, member: str, name: str) -> int:
         """Name a guest entry (the last name given from an address is the one shown)."""
-        return await self._scripts.entry_name(keys=self._entry_keys(board, member),
-                                              args=[*self._recount_args(board, member), name, GUEST_ENTRY_TTL_S])
+        return await self._write(board, self._scripts.entry_name, self._entry_keys(board, member),
+                                 [*self._recount_args(board, member), name, GUEST_ENTRY_TTL_S])
 
     async def page(self, board: int, offset: int = 0, limit: int = 10) -> Page:
         return await self._read(board, offset, limit)
@@ -153,10 +169,10 @@ class Leaderboards:
         oldest = "+inf" if every_one else _now_ms() - GUEST_ENTRY_TTL_S * 1000
         for board in self.boards:
             while True:
-                swept = await self._scripts.sweep_guests(
-                    keys=[guests_key(board), board_key(board), meta_key(board)],
-                    args=[oldest, GUEST_SWEEP_CHUNK, recent_key(board, ""), entry_key(board, ""), _now_ms(),
-                          BOARDS_CHANNEL, board])
+                swept = await self._write(board, self._scripts.sweep_guests,
+                                          [guests_key(board), board_key(board), meta_key(board)],
+                                          [oldest, GUEST_SWEEP_CHUNK, recent_key(board, ""), entry_key(board, ""),
+                                           _now_ms(), BOARDS_CHANNEL, board])
                 gone += swept
                 if swept < GUEST_SWEEP_CHUNK:
                     break
@@ -165,24 +181,23 @@ class Leaderboards:
     async def drop_old_entries(self) -> int:
         """Take entries of the best-game boards (before averages) off every board; how many.
         Safe to run at every start, by every process."""
-        return sum([await self._scripts.drop_old_entries(
-                        keys=[board_key(board), meta_key(board)],
-                        args=[OLD_SCORES, entry_key(board, ""), _now_ms(), BOARDS_CHANNEL, board])
+        return sum([await self._write(board, self._scripts.drop_old_entries, [board_key(board), meta_key(board)],
+                                      [OLD_SCORES, entry_key(board, ""), _now_ms(), BOARDS_CHANNEL, board])
                     for board in self.boards])
 
     async def remove(self, user: str) -> None:
         """Take a user off every board and forget their games: entries, histograms, history."""
         member = user_member(user)
         for board in self.boards:
-            await self._scripts.entry_remove(keys=self._entry_keys(board, member),
-                                             args=[member, _now_ms(), BOARDS_CHANNEL, board])
+            await self._write(board, self._scripts.entry_remove, self._entry_keys(board, member),
+                              [member, _now_ms(), BOARDS_CHANNEL, board])
         await self._redis.delete(history_key(member), *(player_counts_key(b, member) for b in self.boards))
 
     async def remove_entry(self, board: int, member: str) -> bool:
         """Take one entry off a board and forget its games there (an admin's moderation); False if
         it was not on the board."""
-        return bool(await self._scripts.entry_remove(keys=self._entry_keys(board, member),
-                                                     args=[member, _now_ms(), BOARDS_CHANNEL, board]))
+        return bool(await self._write(board, self._scripts.entry_remove, self._entry_keys(board, member),
+                                      [member, _now_ms(), BOARDS_CHANNEL, board]))
 
     async def entry_name(self, board: int, member: str) -> str | None:
         """The name an entry shows, or None if there is no such entry."""
@@ -192,15 +207,15 @@ class Leaderboards:
         """Take a user's entries off every board (their account is suspended), keeping their games."""
         member = user_member(user)
         for board in self.boards:
-            await self._scripts.entry_hide(keys=self._entry_keys(board, member)[:4],
-                                           args=[member, _now_ms(), BOARDS_CHANNEL, board])
+            await self._write(board, self._scripts.entry_hide, self._entry_keys(board, member)[:4],
+                              [member, _now_ms(), BOARDS_CHANNEL, board])
 
     async def show(self, user: str) -> None:
         """Put a user's hidden entries back where their games rank them (the suspension ended)."""
         member = user_member(user)
         for board in self.boards:
-            await self._scripts.entry_show(keys=self._entry_keys(board, member)[:4],
-                                           args=self._recount_args(board, member))
+            await self._write(board, self._scripts.entry_show, self._entry_keys(board, member)[:4],
+                              self._recount_args(board, member))
 
     async def ban_name(self, name: str) -> None:
         """No guest may name an entry `name`, or a look-alike of it, from now on."""

@@ -6,9 +6,12 @@ import time
 
 import pytest
 
+from parlor.game.games import Games
+from parlor.game.leaderboards import Leaderboards
 from parlor.game.ranking import MIN_GAMES, RECENT_GAMES, forfeit_guesses
 from parlor.infra.config import Rate
-from tests.helpers import Visitor, play_games, play_to_win, start_game
+from parlor.safety import Safety
+from tests.helpers import Visitor, play_games, play_to_win, start_game, until
 
 FARMED_GAMES = 1000
 
@@ -235,3 +238,28 @@ async def test_a_win_on_one_process_shows_at_once_in_the_others_fragment(
     await play_games(player, 1)  # the win that puts her on the board
     after = await scraper.get("/scores/10/fragment")
     assert 'data-name="alice"' in after.body.decode() and after.headers["ETag"] != before.headers["ETag"]
+
+
+@pytest.mark.lease_timing(fresh_s=0.1, join_wait_s=0.1, lease_s=1.0)
+@pytest.mark.gen_test(timeout=60)
+async def test_a_win_is_answered_only_when_no_other_process_can_answer_the_board_from_before_it(
+        http_server, http_client, base_url, app, second_app, redis_sync):
+    other, other_url = second_app
+    scraper, player = Visitor(http_client, other_url), Visitor(http_client, base_url)
+    await player.sign_up("alice")
+    # Her other games, won elsewhere (a process that keeps no copies): one more win ranks her.
+    elsewhere = Games(app.redis, Leaderboards(app.redis, (10,)), safety=Safety.unlimited(app.redis))
+    for _ in range(MIN_GAMES - 1):
+        game_id = await elsewhere.start("p1", 10, user="alice")
+        await elsewhere.guess(game_id, "p1", redis_sync.hget(f"game:{game_id}", "secret"), "alice")
+    game_id = await start_game(player)
+    await app.processes.beat()
+    assert app.processes.others == {other.processes.process}  # the two know each other
+    await until(lambda: other.processes.trusts(other.processes.clock()))
+    before = await scraper.get("/scores/10/fragment")  # kept by the other process, trusted for 1 s
+    await other.listener.stop()  # and its notice of the win never comes
+    await play_to_win(player, game_id)
+    after = await scraper.get("/scores/10/fragment")
+    version = redis_sync.hget("scores:10:meta", "version")
+    assert f'data-version="{version}"' in after.body.decode() and after.headers["ETag"] != before.headers["ETag"]
+    assert 'data-forfeits="1"' in before.body.decode() and 'data-forfeits="0"' in after.body.decode()

@@ -353,31 +353,6 @@ async def test_the_listener_trusts_notices_only_while_subscribed(client, redis_s
     assert not listener.subscribed
 
 
-@pytest.mark.gen_test(timeout=30)
-async def test_a_cached_board_view_is_served_only_while_its_version_is_redis_s(client, redis_sync):
-    import jinja2
-
-    from parlor.game.games import Games
-    from parlor.game.leaderboards import Leaderboards
-    from parlor.game.ranking import MIN_GAMES
-    from parlor.safety import Safety
-    from parlor.web.server import ROOT
-    from parlor.web.views.boards import BoardViews
-
-    templates = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=True)
-    views = BoardViews(Leaderboards(client, (10,)), templates, make_hub(client))
-    first = await views.view(10)
-    assert await views.view(10) is first  # rendered once per version
-    # Another process puts alice on the board; its notice never comes (no listener here at all).
-    games = Games(client, Leaderboards(client, (10,)), safety=Safety.unlimited(client))
-    for _ in range(MIN_GAMES):
-        game_id = await games.start("p1", 10, user="alice")
-        await games.guess(game_id, "p1", redis_sync.hget(f"game:{game_id}", "secret"), "alice")
-    changed = await views.view(10)
-    assert changed.page.version > first.page.version and 'data-name="alice"' in changed.fragment
-    assert await views.view(10) is changed
-
-
 @pytest.mark.gen_test
 async def test_a_cursor_whose_event_redis_lost_is_a_reload(client, redis_sync):
     log = EventLog(client)
