@@ -148,6 +148,17 @@ async def put_alice_on_board_10(games: Games, redis_sync) -> None:
         await games.guess(game_id, "p1", redis_sync.hget(f"game:{game_id}", "secret"), "alice")
 
 
+async def joined_views(client) -> tuple[BoardViews, Games, Clock]:
+    """Board views of a process that is alone, has joined and waited its join out."""
+    clock = Clock()
+    processes = Processes(client, "one", TIMING, clock)
+    views, games = board_views(client, processes)
+    await processes.beat()
+    clock.now += TIMING.join_wait_s
+    await processes.beat()
+    return views, games, clock
+
+
 def elsewhere(client) -> Games:
     """Another process's games: its writes reach this process by notice alone (never, here)."""
     return Games(client, Leaderboards(client, (10,)), safety=Safety.unlimited(client))
@@ -155,11 +166,7 @@ def elsewhere(client) -> Games:
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_copy_is_answered_without_redis_for_one_lease_then_its_version_is_read_again(client, redis_sync):
-    clock = Clock()
-    processes = Processes(client, "one", TIMING, clock)
-    views, _ = board_views(client, processes)
-    await processes.beat()
-    clock.now += TIMING.join_wait_s
+    views, _, clock = await joined_views(client)
     first = await views.view(10)
     await put_alice_on_board_10(elsewhere(client), redis_sync)
     assert await views.view(10) is first  # within the lease: the copy, Redis not asked
@@ -183,12 +190,7 @@ async def test_an_untrusted_copy_is_served_only_while_its_version_is_redis_s(cli
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_write_on_this_process_drops_its_copies_before_it_is_answered(client, redis_sync):
-    clock = Clock()
-    processes = Processes(client, "one", TIMING, clock)
-    views, games = board_views(client, processes)
-    await processes.beat()
-    clock.now += TIMING.join_wait_s
-    await processes.beat()
+    views, games, _ = await joined_views(client)
     first = await views.view(10)
     await put_alice_on_board_10(games, redis_sync)  # the clock stands still: the lease has not run out
     changed = await views.view(10)
@@ -197,11 +199,7 @@ async def test_a_write_on_this_process_drops_its_copies_before_it_is_answered(cl
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_read_under_way_when_the_board_changes_is_not_kept(client, redis_sync):
-    clock = Clock()
-    processes = Processes(client, "one", TIMING, clock)
-    views, _ = board_views(client, processes)
-    await processes.beat()
-    clock.now += TIMING.join_wait_s
+    views, _, clock = await joined_views(client)
     reading = asyncio.ensure_future(views.view(10))
     await asyncio.sleep(0)  # the read is sent
     views.changed(10)  # a write answered before the read's answer came back
@@ -213,11 +211,7 @@ async def test_a_read_under_way_when_the_board_changes_is_not_kept(client, redis
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_copy_answered_past_half_its_lease_is_read_again_in_the_background(client, redis_sync):
-    clock = Clock()
-    processes = Processes(client, "one", TIMING, clock)
-    views, _ = board_views(client, processes)
-    await processes.beat()
-    clock.now += TIMING.join_wait_s
+    views, _, clock = await joined_views(client)
     first = await views.view(10)
     clock.now += TIMING.lease_s * 0.6
     assert views.trusted(10) is first  # answered, and read again meanwhile
