@@ -44,8 +44,10 @@ class BodyLimit(tornado.httputil.HTTPMessageDelegate):
         self._handed_over = False  # the handler has run without the body: what comes is dropped
 
     def headers_received(self, start_line, headers):
-        self._limit, streams = self._limits.of(start_line.path.split("?", 1)[0])
         answer = self._delegate.headers_received(start_line, headers)
+        if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+            return answer  # no body can follow (RFC 9112 6.3): no route's limit to look up
+        self._limit, streams = self._limits.of(start_line.path.split("?", 1)[0])
         declared = whole_number(headers.get("Content-Length", ""))
         if not streams and declared is not None and declared > self._limit:
             self._handed_over = True
