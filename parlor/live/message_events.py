@@ -72,9 +72,8 @@ class MessageEvents:
         self._redis = redis
         self._hub = hub
         self._views = views
-        self._listing_key = listing_key
-        self._unread_key = unread_key
-        self._muted_key = muted_key
+        # The chat wing's key builders (services.py hands them in: live/ does not import chat/).
+        self._listing_key, self._unread_key, self._muted_key = listing_key, unread_key, muted_key
         self._on_stored = on_stored
 
     def _counted(self, counts: dict[str, tuple[str, int]]) -> dict:
