@@ -9,6 +9,7 @@ from pathlib import Path
 import argon2
 import pytest
 import redis
+import redis.asyncio as aioredis
 import tornado.httpserver
 import tornado.testing
 
@@ -42,6 +43,14 @@ def redis_sync(redis_url):
     client.flushall()
     yield client
     client.close()
+
+
+@pytest.fixture
+def client(redis_url, redis_sync, io_loop):
+    """An asyncio client on the session's Redis (flushed first, by redis_sync), closed after the test."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    io_loop.run_sync(client.aclose)
 
 
 @pytest.fixture

@@ -10,13 +10,6 @@ from parlor.refusals import Refused
 from parlor.safety import LIMITS, MAX_BLOCKS, UNDELIVERABLE, USER_LIMITS, Safety, address_group, over_limit, wait_words
 
 
-@pytest.fixture
-def client(redis_url, redis_sync, io_loop):
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    io_loop.run_sync(client.aclose)
-
-
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "sam", "old")
 
 

@@ -4,7 +4,6 @@ import asyncio
 import sqlite3
 
 import pytest
-import redis.asyncio as aioredis
 
 from parlor.chat import search as search_module
 from parlor.chat.conversation_list import conversations_key
@@ -13,13 +12,6 @@ from parlor.chat.search import RESULTS_PAGE, Search, fts_query
 from parlor.infra.config import NO_LIMIT, Rate
 from parlor.refusals import Refused
 from parlor.safety import LIMITS, Safety
-
-
-@pytest.fixture
-def client(redis_url, redis_sync, io_loop):
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    io_loop.run_sync(client.aclose)
 
 
 @pytest.fixture

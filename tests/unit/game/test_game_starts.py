@@ -1,7 +1,6 @@
 """Games.start under the limits on game starts (per address, per visitor), a visitor's first
 player made only once a start is allowed, and Games.forget_user."""
 import pytest
-import redis.asyncio as aioredis
 
 from parlor.game.games import Games
 from parlor.game.leaderboards import Leaderboards
@@ -12,13 +11,6 @@ from parlor.safety import LIMITS, Safety
 from tests.unit.game.playing import win
 
 TWO_A_MINUTE = Rate(2, 60)  # a third start within the minute is refused
-
-
-@pytest.fixture
-def client(redis_url, redis_sync, io_loop):
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    io_loop.run_sync(client.aclose)
 
 
 def limited_games(client, **limits) -> Games:

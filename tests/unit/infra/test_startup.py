@@ -15,13 +15,6 @@ from parlor.infra.startup import DATA_DIR_KEY, CannotStart, check_durability, cl
 
 
 @pytest.fixture
-def store(redis_url, redis_sync, io_loop):
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    io_loop.run_sync(client.aclose)
-
-
-@pytest.fixture
 def unsafe_redis(request):
     """A throwaway Redis 6.2 started as parlor/infra/embedded_redis.py starts one, then with one
     setting changed on its command line ("--name value"): a client on it."""
@@ -39,8 +32,8 @@ def unsafe_redis(request):
 
 
 @pytest.mark.gen_test
-async def test_parlors_own_settings_pass(store):
-    await check_durability(store, "redis://x", refuse=True)  # the tests' Redis is set up as Parlor's own
+async def test_parlors_own_settings_pass(client):
+    await check_durability(client, "redis://x", refuse=True)  # the tests' Redis is set up as Parlor's own
 
 
 @pytest.mark.parametrize("unsafe_redis, said", [
@@ -64,15 +57,15 @@ def test_a_url_is_logged_without_its_password():
 
 
 @pytest.mark.gen_test
-async def test_a_redis_serves_one_data_dir(store, tmp_path):
+async def test_a_redis_serves_one_data_dir(client, tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
-    await claim_redis(store, first)
-    await claim_redis(store, first)  # again, as every process on that data dir does
+    await claim_redis(client, first)
+    await claim_redis(client, first)  # again, as every process on that data dir does
     with pytest.raises(CannotStart, match=f"already serves the data dir .*:{first}"):
-        await claim_redis(store, second)
+        await claim_redis(client, second)
     moved = tmp_path / "moved"
     first.rename(moved)  # the same data dir (its identity file) somewhere else
-    await claim_redis(store, moved)
-    assert (await store.get(DATA_DIR_KEY)).endswith(f":{moved}")
+    await claim_redis(client, moved)
+    assert (await client.get(DATA_DIR_KEY)).endswith(f":{moved}")

@@ -1,17 +1,9 @@
 """parlor/live/addresses.py against a real Redis: live connections per address, on every process
 together; a process that died stops counting once its claim lapses."""
 import pytest
-import redis.asyncio as aioredis
 
 from parlor.live.addresses import AddressCounts, address_key
 from parlor.refusals import Refused
-
-
-@pytest.fixture
-def client(redis_url, redis_sync, io_loop):
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    io_loop.run_sync(client.aclose)
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -5,7 +5,6 @@ import json
 import time
 
 import pytest
-import redis.asyncio as aioredis
 
 from parlor.live.events import TALLY_MARK, Event, EventLog, Reload, stream_key
 from parlor.live.hub import Hub
@@ -43,13 +42,6 @@ class Views:
 
     def typing(self, who, to):
         return f"<b>{who}</b>"
-
-
-@pytest.fixture
-def client(redis_url, redis_sync, io_loop):
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    io_loop.run_sync(client.aclose)
 
 
 def make_hub(client, events=None, peers=None, max_connections=20):

@@ -6,7 +6,6 @@ import asyncio
 
 import jinja2
 import pytest
-import redis.asyncio as aioredis
 
 from parlor.game.games import Games
 from parlor.game.leaderboards import Leaderboards
@@ -20,13 +19,6 @@ from parlor.web.server import ROOT
 from parlor.web.views.boards import BoardViews
 
 TIMING = LeaseTiming(beat_s=1, ttl_s=10, margin_s=2, fresh_s=3, join_wait_s=3, lease_s=0.05)
-
-
-@pytest.fixture
-def client(redis_url, redis_sync, io_loop):
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    io_loop.run_sync(client.aclose)
 
 
 class Clock:
